@@ -1,0 +1,28 @@
+// The subcommands of the offline tool rnnserve-model. Each returns the
+// process exit code and prints its own errors: 0 success, 1 a model, file or
+// input problem, 2 a usage error.
+#ifndef RNNSERVE_MODEL_COMMANDS_H_
+#define RNNSERVE_MODEL_COMMANDS_H_
+
+#include <optional>
+#include <string>
+
+namespace rnnserve::model {
+
+// Prints the architecture, sizes, state size and parameter count of `path`.
+int InspectCommand(const std::string& path);
+
+struct RunOptions {
+  std::string model;
+  std::string input;   // .npy float32 [T, input_size] or integer [T] tokens
+  std::string output;  // .npy float32 [T, output_size]
+  std::string state_in;   // optional .npy float32 [state_size]
+  std::string state_out;  // optional, written after the run
+};
+
+// Runs one sequence through the model, one output row per step.
+int RunCommand(const RunOptions& options);
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_COMMANDS_H_

@@ -1,0 +1,47 @@
+// A dense layer y = act(x W + b) applied to rows: the model's output head, the
+// LSTM projection h = W_hr m (no bias, identity), and the feedback of a Jordan
+// RNN. Immutable after Create(); Apply() allocates nothing.
+#ifndef RNNSERVE_MODEL_DENSE_HEAD_H_
+#define RNNSERVE_MODEL_DENSE_HEAD_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/tensor.h"
+
+namespace rnnserve::model {
+
+enum class HeadActivation { kIdentity, kSoftmax, kSigmoid };
+
+// "identity" | "softmax" | "sigmoid"; INVALID_ARGUMENT names the choices.
+absl::StatusOr<HeadActivation> HeadActivationFromName(absl::string_view name);
+std::string HeadActivationName(HeadActivation activation);
+
+class DenseHead {
+ public:
+  // `weight` is [in, out]; `bias` is [out] or empty for none.
+  static absl::StatusOr<DenseHead> Create(RowMatrix weight, RowVector bias,
+                                          HeadActivation activation);
+
+  int input_size() const { return static_cast<int>(weight_.rows()); }
+  int output_size() const { return static_cast<int>(weight_.cols()); }
+  HeadActivation activation() const { return activation_; }
+  bool has_bias() const { return bias_.size() != 0; }
+
+  // Row n of `out` = act(row n of `in` * W + b).
+  // REQUIRES: in.cols() == input_size(), out is [in.rows(), output_size()].
+  void Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const;
+
+ private:
+  DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation)
+      : weight_(std::move(weight)), bias_(std::move(bias)), activation_(activation) {}
+
+  RowMatrix weight_;
+  RowVector bias_;
+  HeadActivation activation_;
+};
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_DENSE_HEAD_H_

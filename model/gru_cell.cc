@@ -1,0 +1,69 @@
+#include "model/gru_cell.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace rnnserve::model {
+
+absl::StatusOr<GruCell> GruCell::Create(GateWeights weights,
+                                        const GruOptions& options) {
+  if (weights.gates != kGates) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GRU needs 3 gates, got ", weights.gates));
+  }
+  absl::Status status = weights.Validate();
+  if (!status.ok()) return status;
+  if (weights.recurrent_size() != weights.hidden_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GRU recurrent weight has ", weights.recurrent_size(),
+        " rows, want hidden_size ", weights.hidden_size));
+  }
+  return GruCell(std::move(weights), options);
+}
+
+void GruCell::Step(CellStep& step) const {
+  const int h = weights_.hidden_size;
+  const float clip = options_.clip;
+  const Eigen::Index batch = step.scratch.rows();
+  const bool reset_after = options_.reset == GruReset::kAfterProduct;
+  const ConstArrayMap bias(weights_.recurrent_bias.data(), 3 * h);
+  if (reset_after) {
+    step.scratch.noalias() = step.recurrent_input * weights_.recurrent;
+  } else {
+    step.scratch.leftCols(2 * h).noalias() =
+        step.recurrent_input * weights_.recurrent.leftCols(2 * h);
+  }
+  // r and z for every row first: reset-before needs r before its product.
+  for (Eigen::Index b = 0; b < batch; ++b) {
+    ArrayMap rz(step.scratch.row(b).data(), 2 * h);
+    rz += ConstArrayMap(step.projected_input.row(b).data(), 2 * h) + bias.head(2 * h);
+    if (clip > 0.0f) Clip(clip, rz.data(), 2 * h);
+    Apply(options_.gate, rz.data(), 2 * h);
+  }
+  if (!reset_after) {
+    for (Eigen::Index b = 0; b < batch; ++b) {
+      ArrayMap(step.scratch2.row(b).data(), h) =
+          ConstArrayMap(step.scratch.row(b).data(), h) *
+          ConstArrayMap(step.recurrent_input.row(b).data(), h);
+    }
+    step.scratch.rightCols(h).noalias() =
+        step.scratch2 * weights_.recurrent.rightCols(h);
+  }
+  for (Eigen::Index b = 0; b < batch; ++b) {
+    float* gates = step.scratch.row(b).data();
+    ConstArrayMap r(gates, h), z(gates + h, h);
+    ArrayMap n(gates + 2 * h, h);
+    const ConstArrayMap x_n(step.projected_input.row(b).data() + 2 * h, h);
+    if (reset_after) {
+      // PyTorch keeps b_hn inside r * (W_hn h + b_hn); moving it out breaks parity.
+      n = x_n + r * (n + bias.tail(h));
+    } else {
+      n += x_n + bias.tail(h);
+    }
+    if (clip > 0.0f) Clip(clip, n.data(), h);
+    Apply(options_.candidate, n.data(), h);
+    const ConstArrayMap h_prev(step.recurrent_input.row(b).data(), h);
+    ArrayMap(step.output.row(b).data(), h) = (1.0f - z) * n + z * h_prev;
+  }
+}
+
+}  // namespace rnnserve::model

@@ -1,0 +1,216 @@
+#include "model/layer_stack.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "model/status_macros.h"
+
+namespace rnnserve::model {
+namespace {
+
+int LevelOutputSize(const LayerLevel& level) {
+  return level.forward.output_size() +
+         (level.backward.has_value() ? level.backward->output_size() : 0);
+}
+
+// Runs `layer` over a whole sequence `x` from a zero state; with `reversed`
+// the layer reads x from last row to first and its output rows follow the
+// order it read them in.
+RowMatrix RunWholeSequence(const RecurrentLayer& layer, const RowMatrix& x,
+                           bool reversed, Workspace& workspace) {
+  const RowMatrix input = reversed ? RowMatrix(x.colwise().reverse()) : x;
+  std::vector<float> state(layer.state_size(), 0.0f);
+  float* states[] = {state.data()};
+  RowMatrix y(x.rows(), layer.output_size());
+  layer.Run(ConstRowMatrixMap(input.data(), input.rows(), input.cols()),
+            static_cast<int>(x.rows()), states, 0,
+            RowMatrixMap(y.data(), y.rows(), y.cols()), workspace);
+  return y;
+}
+
+}  // namespace
+
+absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding,
+                                              std::vector<LayerLevel> levels,
+                                              std::optional<DenseHead> head,
+                                              bool go_backwards) {
+  if (levels.empty()) return absl::InvalidArgumentError("a model needs at least one layer");
+  int in = embedding.has_value() ? static_cast<int>(embedding->cols())
+                                 : levels[0].forward.input_size();
+  for (size_t k = 0; k < levels.size(); ++k) {
+    const LayerLevel& level = levels[k];
+    if (level.forward.input_size() != in ||
+        (level.backward.has_value() && level.backward->input_size() != in)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("layer ", k, " takes ", level.forward.input_size(),
+                       " inputs, want ", in, " (the size of what feeds it)"));
+    }
+    in = LevelOutputSize(level);
+  }
+  if (head.has_value() && head->input_size() != in) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "head takes ", head->input_size(), " inputs, want the top layer's ", in));
+  }
+  return LayerStack(std::move(embedding), std::move(levels), std::move(head),
+                    go_backwards);
+}
+
+LayerStack::LayerStack(std::optional<RowMatrix> embedding,
+                       std::vector<LayerLevel> levels,
+                       std::optional<DenseHead> head, bool go_backwards)
+    : embedding_(std::move(embedding)),
+      levels_(std::move(levels)),
+      head_(std::move(head)),
+      go_backwards_(go_backwards) {
+  for (const LayerLevel& level : levels_) state_size_ += level.forward.state_size();
+}
+
+InputKind LayerStack::input_kind() const {
+  return embedding_.has_value() ? InputKind::kTokens : InputKind::kFloats;
+}
+
+int LayerStack::input_size() const {
+  return embedding_.has_value() ? static_cast<int>(embedding_->cols())
+                                : levels_[0].forward.input_size();
+}
+
+int LayerStack::vocabulary_size() const {
+  return embedding_.has_value() ? static_cast<int>(embedding_->rows()) : 0;
+}
+
+int LayerStack::output_size() const {
+  return head_.has_value() ? head_->output_size() : LevelOutputSize(levels_.back());
+}
+
+bool LayerStack::streamable() const {
+  return !go_backwards_ && std::none_of(levels_.begin(), levels_.end(),
+                                        [](const LayerLevel& level) {
+                                          return level.backward.has_value();
+                                        });
+}
+
+absl::Status LayerStack::CheckInput(const StepInput& input) const {
+  if (input.rows <= 0) {
+    return absl::InvalidArgumentError("input is empty, want at least one step");
+  }
+  if (input_kind() == InputKind::kTokens) {
+    if (input.tokens == nullptr) {
+      return absl::InvalidArgumentError(
+          "this model starts with an embedding: want token ids, got floats");
+    }
+    const int64_t vocabulary = vocabulary_size();
+    for (int64_t r = 0; r < input.rows; ++r) {
+      if (input.tokens[r] < 0 || input.tokens[r] >= vocabulary) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("step ", r, ": token id ", input.tokens[r],
+                         " is outside the vocabulary [0, ", vocabulary, ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (input.floats == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("this model takes ", input_size(), " floats per step, got token ids"));
+  }
+  const int64_t n = input.rows * input_size();
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(input.floats[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("step ", i / input_size(), ", feature ", i % input_size(),
+                       " is ", input.floats[i], "; inputs must be finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LayerStack::Step(absl::Span<float* const> states, const StepInput& input,
+                              float* outputs, Workspace& workspace) const {
+  if (input.rows != static_cast<int64_t>(states.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch of ", states.size(), " sessions got ", input.rows, " input rows"));
+  }
+  return Advance(states, 1, input, outputs, workspace);
+}
+
+absl::Status LayerStack::StepChunk(float* state, const StepInput& input,
+                                   float* outputs, Workspace& workspace) const {
+  float* const states[] = {state};
+  return Advance(states, static_cast<int>(input.rows), input, outputs, workspace);
+}
+
+absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
+                                 const StepInput& input, float* outputs,
+                                 Workspace& workspace) const {
+  if (!streamable()) {
+    return absl::FailedPreconditionError(
+        "this model is bidirectional or go_backwards: it needs the whole "
+        "sequence at once, so it cannot be stepped");
+  }
+  RNN_RETURN_IF_ERROR(CheckInput(input));
+  const int64_t rows = input.rows;
+  const float* x = EmbedInput(input, workspace.Get(Workspace::kLayerA,
+                                                   rows * input_size()));
+  int x_cols = input_size();
+  int64_t offset = 0;
+  for (size_t k = 0; k < levels_.size(); ++k) {
+    const RecurrentLayer& layer = levels_[k].forward;
+    const int y_cols = layer.output_size();
+    // Layer k writes where layer k-1 did not: A and B alternate.
+    float* y = workspace.Get(k % 2 == 0 ? Workspace::kLayerB : Workspace::kLayerA,
+                             rows * y_cols);
+    layer.Run(ConstRowMatrixMap(x, rows, x_cols), steps, states, offset,
+              RowMatrixMap(y, rows, y_cols), workspace);
+    offset += layer.state_size();
+    x = y;
+    x_cols = y_cols;
+  }
+  ApplyHead(ConstRowMatrixMap(x, rows, x_cols), outputs);
+  return absl::OkStatus();
+}
+
+const float* LayerStack::EmbedInput(const StepInput& input, float* buffer) const {
+  if (!embedding_.has_value()) return input.floats;
+  const int dim = input_size();
+  for (int64_t r = 0; r < input.rows; ++r) {
+    std::copy_n(embedding_->row(input.tokens[r]).data(), dim, buffer + r * dim);
+  }
+  return buffer;
+}
+
+void LayerStack::ApplyHead(const ConstRowMatrixMap& top, float* outputs) const {
+  RowMatrixMap out(outputs, top.rows(), output_size());
+  if (head_.has_value()) {
+    head_->Apply(top, out);
+  } else {
+    out = top;
+  }
+}
+
+absl::StatusOr<RowMatrix> LayerStack::RunSequence(const StepInput& input) const {
+  RNN_RETURN_IF_ERROR(CheckInput(input));
+  Workspace workspace;
+  RowMatrix x(input.rows, input_size());
+  if (input_kind() == InputKind::kTokens) {
+    EmbedInput(input, x.data());
+  } else {
+    std::copy_n(input.floats, x.size(), x.data());
+  }
+  for (const LayerLevel& level : levels_) {
+    RowMatrix forward = RunWholeSequence(level.forward, x, go_backwards_, workspace);
+    if (!level.backward.has_value()) {
+      x = std::move(forward);
+      continue;
+    }
+    const RowMatrix backward =
+        RowMatrix(RunWholeSequence(*level.backward, x, true, workspace).colwise().reverse());
+    RowMatrix both(x.rows(), forward.cols() + backward.cols());
+    both << forward, backward;
+    x = std::move(both);
+  }
+  RowMatrix out(x.rows(), output_size());
+  ApplyHead(ConstRowMatrixMap(x.data(), x.rows(), x.cols()), out.data());
+  return out;
+}
+
+}  // namespace rnnserve::model

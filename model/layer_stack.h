@@ -1,0 +1,108 @@
+// A whole recurrent model: optional embedding, stacked recurrent layers (each
+// forward, or forward + backward), optional dense head (DESIGN.md section 2).
+// Immutable after Create(), shared as shared_ptr<const LayerStack> by every
+// thread; each thread brings its own Workspace. Session states are plain
+// float buffers of state_size() that the caller owns, so a server can pool
+// millions of them and export them as bytes.
+#ifndef RNNSERVE_MODEL_LAYER_STACK_H_
+#define RNNSERVE_MODEL_LAYER_STACK_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "model/dense_head.h"
+#include "model/recurrent_layer.h"
+#include "model/tensor.h"
+#include "model/workspace.h"
+
+namespace rnnserve::model {
+
+enum class InputKind { kFloats, kTokens };
+
+// A view of `rows` steps of input: rows * input_size() floats row-major, or
+// `rows` token ids for models that start with an embedding.
+struct StepInput {
+  const float* floats = nullptr;
+  const int64_t* tokens = nullptr;
+  int64_t rows = 0;
+
+  static StepInput Floats(const float* data, int64_t rows) { return {data, nullptr, rows}; }
+  static StepInput Tokens(const int64_t* ids, int64_t rows) { return {nullptr, ids, rows}; }
+};
+
+// One level of the stack. `backward` runs on the reversed sequence and its
+// outputs are re-aligned with the input (PyTorch/ONNX bidirectional).
+struct LayerLevel {
+  RecurrentLayer forward;
+  std::optional<RecurrentLayer> backward;
+};
+
+class LayerStack {
+ public:
+  // `embedding` is [vocabulary, dim]. `go_backwards` is Keras's: every layer
+  // reads its input from last to first and returns outputs in that order.
+  // INVALID_ARGUMENT when the levels' sizes do not chain.
+  static absl::StatusOr<LayerStack> Create(std::optional<RowMatrix> embedding,
+                                           std::vector<LayerLevel> levels,
+                                           std::optional<DenseHead> head,
+                                           bool go_backwards);
+
+  InputKind input_kind() const;
+  // Floats per step (the embedding dimension for token models).
+  int input_size() const;
+  int vocabulary_size() const;  // 0 unless input_kind() == kTokens
+  int output_size() const;
+  // Step() and StepChunk() need a model that runs forward in time only;
+  // bidirectional and go_backwards models serve whole sequences.
+  bool streamable() const;
+  // Floats in one session's state: per layer [r][c] (RecurrentLayer).
+  int64_t state_size() const { return state_size_; }
+
+  const std::optional<RowMatrix>& embedding() const { return embedding_; }
+  const std::vector<LayerLevel>& levels() const { return levels_; }
+  const std::optional<DenseHead>& head() const { return head_; }
+  bool go_backwards() const { return go_backwards_; }
+
+  // INVALID_ARGUMENT when `input` is empty, of the wrong kind, holds a token
+  // outside [0, vocabulary) or a NaN/Inf value; says which row.
+  absl::Status CheckInput(const StepInput& input) const;
+
+  // Advances B = states.size() sessions by one step: input row b belongs to
+  // states[b] (any subset of sessions, any order, each at most once).
+  // `outputs` gets [B, output_size()]. Allocates nothing once `workspace`
+  // has seen this batch size. FAILED_PRECONDITION unless streamable().
+  absl::Status Step(absl::Span<float* const> states, const StepInput& input,
+                    float* outputs, Workspace& workspace) const;
+
+  // Advances one session by input.rows steps; the input projection of all of
+  // them is one matrix product. `outputs` gets [rows, output_size()].
+  absl::Status StepChunk(float* state, const StepInput& input, float* outputs,
+                         Workspace& workspace) const;
+
+  // Runs a whole sequence from a zero state, any model; [rows, output_size()].
+  absl::StatusOr<RowMatrix> RunSequence(const StepInput& input) const;
+
+ private:
+  LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
+             std::optional<DenseHead> head, bool go_backwards);
+
+  absl::Status Advance(absl::Span<float* const> states, int steps,
+                       const StepInput& input, float* outputs,
+                       Workspace& workspace) const;
+  // The first layer's input rows: the caller's floats, or embedding rows.
+  const float* EmbedInput(const StepInput& input, float* buffer) const;
+  void ApplyHead(const ConstRowMatrixMap& top, float* outputs) const;
+
+  std::optional<RowMatrix> embedding_;
+  std::vector<LayerLevel> levels_;
+  std::optional<DenseHead> head_;
+  bool go_backwards_ = false;
+  int64_t state_size_ = 0;
+};
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_LAYER_STACK_H_

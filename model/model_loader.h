@@ -1,0 +1,39 @@
+// Loads a model from disk into an immutable, shareable LayerStack. Formats:
+// a native model directory (config.json + model.safetensors, README "Native
+// model format"). Thread-safe: no shared state.
+#ifndef RNNSERVE_MODEL_MODEL_LOADER_H_
+#define RNNSERVE_MODEL_MODEL_LOADER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/config.h"
+#include "model/layer_stack.h"
+
+namespace rnnserve::model {
+
+// What a loaded model is, for inspect and (later) the API.
+struct ModelInfo {
+  std::string path;
+  std::string format;  // "native (pytorch naming)", "native (keras naming)"
+  std::string cell;    // "lstm", "gru", "rnn", "jordan"
+  int num_layers = 0;
+  int hidden_size = 0;
+  int proj_size = 0;
+  bool bidirectional = false;
+  int64_t parameter_count = 0;
+};
+
+struct LoadedModel {
+  std::shared_ptr<const LayerStack> stack;
+  ModelInfo info;
+};
+
+// Loads the native model directory `path`. NOT_FOUND when a file is missing;
+// INVALID_ARGUMENT with the file and the problem for anything malformed.
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_MODEL_LOADER_H_

@@ -1,0 +1,30 @@
+#include "model/rnn_cell.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace rnnserve::model {
+
+absl::StatusOr<RnnCell> RnnCell::Create(GateWeights weights,
+                                        const RnnOptions& options) {
+  if (weights.gates != kGates) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RNN needs 1 gate, got ", weights.gates));
+  }
+  absl::Status status = weights.Validate();
+  if (!status.ok()) return status;
+  return RnnCell(std::move(weights), options);
+}
+
+void RnnCell::Step(CellStep& step) const {
+  const int h = weights_.hidden_size;
+  step.output.noalias() = step.recurrent_input * weights_.recurrent;
+  for (Eigen::Index b = 0; b < step.output.rows(); ++b) {
+    ArrayMap a(step.output.row(b).data(), h);
+    a += ConstArrayMap(step.projected_input.row(b).data(), h) +
+         ConstArrayMap(weights_.recurrent_bias.data(), h);
+    if (options_.clip > 0.0f) Clip(options_.clip, a.data(), h);
+    Apply(options_.activation, a.data(), h);
+  }
+}
+
+}  // namespace rnnserve::model

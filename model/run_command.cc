@@ -1,0 +1,83 @@
+// rnnserve-model run: one sequence from .npy through a model, one output row
+// per step, optionally continuing from and saving the recurrent state.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "model/commands.h"
+#include "model/model_loader.h"
+#include "model/npy.h"
+#include "model/status_macros.h"
+
+namespace rnnserve::model {
+namespace {
+
+// The input array as the model wants it: [T, input_size] floats, or [T] ids.
+absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const NpyArray& array,
+                                    const std::string& path) {
+  const std::string got = absl::StrCat(path, " is ", ShapeToString(array.shape), " ",
+                                       array.kind == NpyArray::Kind::kFloat ? "float" : "integer");
+  if (stack.input_kind() == InputKind::kTokens) {
+    if (array.kind != NpyArray::Kind::kInteger || array.shape.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(got, ", want integer token ids [T] (the model starts with an embedding)"));
+    }
+    return StepInput::Tokens(array.integers.data(), array.shape[0]);
+  }
+  if (array.kind != NpyArray::Kind::kFloat || array.shape.size() != 2 ||
+      array.shape[1] != stack.input_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(got, ", want float [T, ", stack.input_size(), "]"));
+  }
+  return StepInput::Floats(array.floats.data(), array.shape[0]);
+}
+
+absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
+                                                const std::string& path) {
+  if (path.empty()) return std::vector<float>(stack.state_size(), 0.0f);
+  RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(path));
+  if (array.kind != NpyArray::Kind::kFloat ||
+      array.shape != std::vector<int64_t>{stack.state_size()}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is ", ShapeToString(array.shape), ", want a float state [",
+        stack.state_size(), "] written by --state-out for this model"));
+  }
+  return std::move(array.floats);
+}
+
+absl::Status Run(const RunOptions& options) {
+  RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(options.model));
+  const LayerStack& stack = *model.stack;
+  RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(options.input));
+  RNN_ASSIGN_OR_RETURN(StepInput input, ViewInput(stack, array, options.input));
+  RowMatrix outputs;
+  if (stack.streamable()) {
+    RNN_ASSIGN_OR_RETURN(std::vector<float> state, InitialState(stack, options.state_in));
+    outputs.resize(input.rows, stack.output_size());
+    Workspace workspace;
+    RNN_RETURN_IF_ERROR(stack.StepChunk(state.data(), input, outputs.data(), workspace));
+    if (!options.state_out.empty()) {
+      RNN_RETURN_IF_ERROR(WriteNpy(options.state_out, {stack.state_size()}, state.data()));
+    }
+  } else {
+    if (!options.state_in.empty() || !options.state_out.empty()) {
+      return absl::InvalidArgumentError(
+          "--state-in/--state-out need a streaming model; this one is "
+          "bidirectional or go_backwards and runs whole sequences only");
+    }
+    RNN_ASSIGN_OR_RETURN(outputs, stack.RunSequence(input));
+  }
+  return WriteNpy(options.output, {outputs.rows(), outputs.cols()}, outputs.data());
+}
+
+}  // namespace
+
+int RunCommand(const RunOptions& options) {
+  const absl::Status status = Run(options);
+  if (!status.ok()) {
+    std::cerr << "rnnserve-model run: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace rnnserve::model

@@ -1,0 +1,164 @@
+// Every fixture under tests/testdata/model (made by make_fixtures.py from
+// PyTorch modules or an independent NumPy reference) must be matched within
+// 1e-5 on every output of every step, whichever way it is stepped.
+#include <algorithm>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/layer_stack.h"
+#include "model/model_loader.h"
+#include "tests/model/test_util.h"
+
+namespace rnnserve::model {
+namespace {
+
+using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::ModelFixtureNames;
+using ::rnnserve::model::testing::ReferenceSequence;
+using ::rnnserve::model::testing::TestdataPath;
+
+constexpr float kTolerance = 1e-5f;
+
+void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64_t step,
+                      const std::string& mode) {
+  const int64_t width = sequence.expected.shape[1];
+  const float* want = sequence.expected.floats.data() + step * width;
+  for (int64_t j = 0; j < width; ++j) {
+    ASSERT_NEAR(got[j], want[j], kTolerance)
+        << mode << ": step " << step << " of " << sequence.steps() << ", output " << j;
+  }
+}
+
+class FixtureParityTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string dir = TestdataPath("model/" + GetParam());
+    absl::StatusOr<LoadedModel> model = LoadModel(dir);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = *std::move(model);
+    sequences_ = LoadSequences(dir);
+    ASSERT_FALSE(sequences_.empty());
+    for (const ReferenceSequence& s : sequences_) {
+      ASSERT_EQ(s.expected.shape.size(), 2u);
+      ASSERT_EQ(s.expected.shape[0], s.steps());
+      ASSERT_EQ(s.expected.shape[1], stack().output_size());
+    }
+  }
+  const LayerStack& stack() const { return *model_.stack; }
+
+  LoadedModel model_;
+  std::vector<ReferenceSequence> sequences_;
+};
+
+TEST_P(FixtureParityTest, WholeSequenceMatchesReference) {
+  for (const ReferenceSequence& sequence : sequences_) {
+    absl::StatusOr<RowMatrix> out = stack().RunSequence(sequence.View());
+    ASSERT_TRUE(out.ok()) << out.status();
+    for (int64_t t = 0; t < sequence.steps(); ++t) {
+      ExpectRowMatches(out->row(t).data(), sequence, t, "sequence");
+    }
+  }
+}
+
+TEST_P(FixtureParityTest, StepByStepMatchesReference) {
+  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  Workspace workspace;
+  std::vector<float> out(stack().output_size());
+  for (const ReferenceSequence& sequence : sequences_) {
+    std::vector<float> state(stack().state_size(), 0.0f);
+    float* states[] = {state.data()};
+    for (int64_t t = 0; t < sequence.steps(); ++t) {
+      ASSERT_TRUE(stack().Step(states, sequence.View(t, 1), out.data(), workspace).ok());
+      ExpectRowMatches(out.data(), sequence, t, "step by step");
+    }
+  }
+}
+
+TEST_P(FixtureParityTest, ChunksMatchReference) {
+  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  Workspace workspace;
+  for (const ReferenceSequence& sequence : sequences_) {
+    // One chunk of everything, then uneven chunks carrying the state across.
+    for (int64_t chunk : {sequence.steps(), int64_t{7}, int64_t{32}}) {
+      std::vector<float> state(stack().state_size(), 0.0f);
+      RowMatrix out(chunk, stack().output_size());
+      for (int64_t first = 0; first < sequence.steps(); first += chunk) {
+        const int64_t count = std::min(chunk, sequence.steps() - first);
+        ASSERT_TRUE(stack()
+                        .StepChunk(state.data(), sequence.View(first, count), out.data(),
+                                   workspace)
+                        .ok());
+        for (int64_t t = 0; t < count; ++t) {
+          ExpectRowMatches(out.row(t).data(), sequence, first + t,
+                           "chunks of " + std::to_string(chunk));
+        }
+      }
+    }
+  }
+}
+
+TEST_P(FixtureParityTest, ShuffledBatchOfSessionsMatchesReference) {
+  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  // Three sessions per reference sequence, all stepped together; each step
+  // takes the still-running sessions in a fresh random order.
+  struct Session {
+    const ReferenceSequence* sequence;
+    std::vector<float> state;
+  };
+  std::vector<Session> sessions;
+  for (int copy = 0; copy < 3; ++copy) {
+    for (const ReferenceSequence& s : sequences_) {
+      sessions.push_back({&s, std::vector<float>(stack().state_size(), 0.0f)});
+    }
+  }
+  std::mt19937 rng(42);
+  Workspace workspace;
+  const bool tokens = stack().input_kind() == InputKind::kTokens;
+  const int width = stack().input_size();
+  for (int64_t t = 0;; ++t) {
+    std::vector<Session*> batch;
+    for (Session& s : sessions) {
+      if (t < s.sequence->steps()) batch.push_back(&s);
+    }
+    if (batch.empty()) break;
+    std::shuffle(batch.begin(), batch.end(), rng);
+    std::vector<float*> states;
+    std::vector<float> floats;
+    std::vector<int64_t> ids;
+    for (Session* s : batch) {
+      states.push_back(s->state.data());
+      if (tokens) {
+        ids.push_back(s->sequence->input.integers[t]);
+      } else {
+        const float* row = s->sequence->input.floats.data() + t * width;
+        floats.insert(floats.end(), row, row + width);
+      }
+    }
+    const StepInput input = tokens ? StepInput::Tokens(ids.data(), ids.size())
+                                   : StepInput::Floats(floats.data(), batch.size());
+    RowMatrix out(batch.size(), stack().output_size());
+    ASSERT_TRUE(stack().Step(states, input, out.data(), workspace).ok());
+    for (size_t b = 0; b < batch.size(); ++b) {
+      ExpectRowMatches(out.row(b).data(), *batch[b]->sequence, t,
+                       "batch of " + std::to_string(batch.size()));
+    }
+  }
+}
+
+TEST_P(FixtureParityTest, WholeSequenceOnlyModelsRefuseSteps) {
+  if (stack().streamable()) GTEST_SKIP() << "streaming model";
+  std::vector<float> state(stack().state_size() + 1, 0.0f);
+  std::vector<float> out(sequences_[0].steps() * stack().output_size());
+  Workspace workspace;
+  const absl::Status status =
+      stack().StepChunk(state.data(), sequences_[0].View(), out.data(), workspace);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFixtures, FixtureParityTest,
+                         ::testing::ValuesIn(ModelFixtureNames()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace rnnserve::model

@@ -1,0 +1,160 @@
+// The offline tool as users run it: build/bin/rnnserve-model inspect / run.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/npy.h"
+#include "tests/model/test_util.h"
+
+namespace rnnserve::model {
+namespace {
+
+using ::rnnserve::model::testing::TestdataPath;
+using ::testing::HasSubstr;
+
+struct ToolResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+ToolResult RunTool(const std::string& args) {
+  const std::string command =
+      std::string(RNNSERVE_BIN_DIR) + "/rnnserve-model " + args + " 2>&1";
+  ToolResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string TempPath(const std::string& name) {
+  return std::filesystem::path(::testing::TempDir()) / name;
+}
+
+void ExpectNpyNear(const std::string& got_path, const std::string& want_path) {
+  const absl::StatusOr<NpyArray> got = ReadNpy(got_path);
+  const absl::StatusOr<NpyArray> want = ReadNpy(want_path);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_EQ(got->shape, want->shape);
+  for (size_t i = 0; i < want->floats.size(); ++i) {
+    ASSERT_NEAR(got->floats[i], want->floats[i], 1e-5) << "element " << i;
+  }
+}
+
+TEST(RnnserveModelToolTest, InspectDescribesTheModel) {
+  const ToolResult r = RunTool("inspect " + TestdataPath("model/charlm"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("token ids [T], vocabulary 11, embedding 5"));
+  EXPECT_THAT(r.output, HasSubstr("2 x lstm, hidden 8"));
+  EXPECT_THAT(r.output, HasSubstr("dense 8 -> 11, softmax"));
+  EXPECT_THAT(r.output, HasSubstr("state:       32 floats"));
+  EXPECT_THAT(r.output, HasSubstr("parameters:  "));
+}
+
+TEST(RnnserveModelToolTest, RunReproducesTheReference) {
+  for (const std::string fixture : {"lstm_3layer", "charlm", "gru_bidir", "jordan_tanh"}) {
+    const std::string dir = TestdataPath("model/" + fixture);
+    const std::string out = TempPath(fixture + "_out.npy");
+    const ToolResult r = RunTool("run --model " + dir + " --input " + dir +
+                                 "/input_2.npy --output " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ExpectNpyNear(out, dir + "/expected_2.npy");
+  }
+}
+
+TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
+  // Split input_2 (200 steps) of lstm_proj at step 50 with NumPy-free tools:
+  // run the whole thing, then the two halves chained through the state.
+  const std::string dir = TestdataPath("model/lstm_proj");
+  const absl::StatusOr<NpyArray> input = ReadNpy(dir + "/input_2.npy");
+  ASSERT_TRUE(input.ok());
+  const int64_t width = input->shape[1];
+  const std::string first = TempPath("first.npy");
+  const std::string second = TempPath("second.npy");
+  ASSERT_TRUE(WriteNpy(first, {50, width}, input->floats.data()).ok());
+  ASSERT_TRUE(WriteNpy(second, {150, width}, input->floats.data() + 50 * width).ok());
+  const std::string state = TempPath("state.npy");
+  ASSERT_EQ(RunTool("run --model " + dir + " --input " + first + " --output " +
+                    TempPath("out1.npy") + " --state-out " + state).exit_code, 0);
+  const ToolResult r = RunTool("run --model " + dir + " --input " + second + " --output " +
+                               TempPath("out2.npy") + " --state-in " + state);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const absl::StatusOr<NpyArray> expected = ReadNpy(dir + "/expected_2.npy");
+  const absl::StatusOr<NpyArray> got = ReadNpy(TempPath("out2.npy"));
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->shape, (std::vector<int64_t>{150, 3}));
+  for (size_t i = 0; i < got->floats.size(); ++i) {
+    ASSERT_NEAR(got->floats[i], expected->floats[50 * 3 + i], 1e-5) << i;
+  }
+}
+
+TEST(RnnserveModelToolTest, AcceptsFloat64Input) {
+  const std::string dir = TestdataPath("model/lstm_1layer");
+  const std::string out = TempPath("f64_out.npy");
+  const ToolResult r = RunTool("run --model " + dir + " --input " +
+                               TestdataPath("model_bad/ok_float64.npy") + " --output " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ExpectNpyNear(out, dir + "/expected_1.npy");
+}
+
+struct BadRun {
+  std::string name;
+  std::string args;
+  int exit_code;
+  std::string message_part;
+};
+
+class RnnserveModelToolErrorTest : public ::testing::TestWithParam<BadRun> {};
+
+TEST_P(RnnserveModelToolErrorTest, FailsCleanly) {
+  const std::string model = TestdataPath("model/lstm_1layer");
+  std::string args = GetParam().args;
+  for (auto [key, value] : {std::pair{std::string("MODEL"), model},
+                            std::pair{std::string("BAD"), TestdataPath("model_bad")},
+                            std::pair{std::string("OUT"), TempPath("bad_out.npy")}}) {
+    for (size_t at; (at = args.find(key)) != std::string::npos;) args.replace(at, key.size(), value);
+  }
+  const ToolResult r = RunTool(args);
+  EXPECT_EQ(r.exit_code, GetParam().exit_code) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(GetParam().message_part));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, RnnserveModelToolErrorTest,
+    ::testing::Values(
+        BadRun{"NoCommand", "", 2, "missing command"},
+        BadRun{"UnknownCommand", "train", 2, "unknown command \"train\""},
+        BadRun{"RunWithoutInput", "run --model MODEL --output OUT", 2, "needs --model, --input"},
+        BadRun{"MissingModel", "inspect /nonexistent/model", 1, "config.json"},
+        BadRun{"BrokenModel", "inspect BAD/nan_weight", 1, "rnn.weight_hh_l0"},
+        BadRun{"MissingInput", "run --model MODEL --input /nonexistent.npy --output OUT", 1,
+               "/nonexistent.npy"},
+        BadRun{"WrongInputShape", "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT",
+               1, "is [7, 5] float, want float [T, 4]"},
+        BadRun{"TruncatedInput", "run --model MODEL --input BAD/input_truncated.npy --output OUT",
+               1, "input_truncated.npy"},
+        BadRun{"FortranInput", "run --model MODEL --input BAD/input_fortran_order.npy --output OUT",
+               1, "ortran"},
+        BadRun{"FloatsForTokenModel",
+               "run --model MODEL/../charlm --input MODEL/input_1.npy --output OUT", 1,
+               "want integer token ids"},
+        BadRun{"StateOfWrongSize",
+               "run --model MODEL --input MODEL/input_1.npy --output OUT --state-in MODEL/input_1.npy",
+               1, "want a float state [10]"},
+        BadRun{"StateOnBidirectional",
+               "run --model MODEL/../lstm_bidir --input MODEL/../lstm_bidir/input_1.npy --output OUT "
+               "--state-out OUT",
+               1, "need a streaming model"}),
+    [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace rnnserve::model

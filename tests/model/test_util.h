@@ -1,0 +1,32 @@
+// Helpers shared by the model tests: fixture paths and loading.
+#ifndef RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
+#define RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "model/model_loader.h"
+#include "model/npy.h"
+
+namespace rnnserve::model::testing {
+
+// tests/testdata/<relative>.
+std::string TestdataPath(const std::string& relative);
+
+// The fixture folders under tests/testdata/model, sorted.
+std::vector<std::string> ModelFixtureNames();
+
+// One reference sequence of a fixture: input_<k>.npy and expected_<k>.npy.
+struct ReferenceSequence {
+  NpyArray input;
+  NpyArray expected;  // float32 [T, output_size]
+  int64_t steps() const { return input.shape[0]; }
+  StepInput View(int64_t first = 0, int64_t count = -1) const;
+};
+
+// Every input_<k>.npy / expected_<k>.npy pair of fixture `name`.
+std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
+
+}  // namespace rnnserve::model::testing
+
+#endif  // RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
