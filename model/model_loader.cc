@@ -1,6 +1,7 @@
 #include "model/model_loader.h"
 
 #include "absl/strings/str_cat.h"
+#include "model/file_util.h"
 #include "model/safetensors_reader.h"
 #include "model/status_macros.h"
 #include "model/weight_converter.h"

@@ -1,5 +1,6 @@
 #include "model/tensor.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace rnnserve::model {
@@ -13,7 +14,7 @@ int64_t Tensor::num_elements() const {
 std::string Tensor::ShapeString() const { return ShapeToString(shape); }
 
 std::string ShapeToString(const std::vector<int64_t>& shape) {
-  return "[" + absl::StrJoin(shape, ", ") + "]";
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
 }  // namespace rnnserve::model

@@ -81,7 +81,9 @@ absl::StatusOr<GateWeights> ImportPytorchGates(const ModelConfig& config,
   const int h = config.hidden_size;
   const int width = config.gates() * h;
   const GateOrder order = SourceGateOrder(config);
-  GateWeights w{.gates = config.gates(), .hidden_size = h};
+  GateWeights w;
+  w.gates = config.gates();
+  w.hidden_size = h;
   RNN_ASSIGN_OR_RETURN(RowMatrix w_ih,
                        taker.Matrix("rnn.weight_ih" + suffix, width, shape.input_size));
   RNN_ASSIGN_OR_RETURN(RowMatrix w_hh,
@@ -110,7 +112,9 @@ absl::StatusOr<GateWeights> ImportKerasGates(const ModelConfig& config,
   const int h = config.hidden_size;
   const int width = config.gates() * h;
   const GateOrder order = SourceGateOrder(config);
-  GateWeights w{.gates = config.gates(), .hidden_size = h};
+  GateWeights w;
+  w.gates = config.gates();
+  w.hidden_size = h;
   RNN_ASSIGN_OR_RETURN(RowMatrix kernel,
                        taker.Matrix(prefix + "kernel", shape.input_size, width));
   RNN_ASSIGN_OR_RETURN(RowMatrix recurrent_kernel,
@@ -186,15 +190,10 @@ absl::StatusOr<std::optional<DenseHead>> ImportHead(const ModelConfig& config,
   return std::optional<DenseHead>(std::move(head));
 }
 
-absl::StatusOr<std::optional<RowMatrix>> ImportEmbedding(const ModelConfig& config,
-                                                         TensorTaker& taker) {
-  if (!config.embedding.has_value()) return std::optional<RowMatrix>();
+absl::StatusOr<RowMatrix> ImportEmbedding(const ModelConfig& config, TensorTaker& taker) {
   const std::string name = config.naming == TensorNaming::kKeras ? "embedding.embeddings"
                                                                   : "embedding.weight";
-  RNN_ASSIGN_OR_RETURN(RowMatrix table,
-                       taker.Matrix(name, config.embedding->num_embeddings,
-                                    config.embedding->embedding_dim));
-  return std::optional<RowMatrix>(std::move(table));
+  return taker.Matrix(name, config.embedding->num_embeddings, config.embedding->embedding_dim);
 }
 
 absl::StatusOr<RecurrentLayer> ImportLayer(const ModelConfig& config,
@@ -260,7 +259,10 @@ void ConvertSwappedGruUpdate(GateWeights& w) {
 absl::StatusOr<ConvertedModel> ConvertWeights(const ModelConfig& config,
                                               SafetensorsFile& tensors) {
   TensorTaker taker(tensors);
-  RNN_ASSIGN_OR_RETURN(std::optional<RowMatrix> embedding, ImportEmbedding(config, taker));
+  std::optional<RowMatrix> embedding;
+  if (config.embedding.has_value()) {
+    RNN_ASSIGN_OR_RETURN(embedding, ImportEmbedding(config, taker));
+  }
   const int layer_output = config.proj_size > 0 ? config.proj_size : config.hidden_size;
   const int top_size = layer_output * config.directions();
   std::optional<DenseHead> head;

@@ -6,40 +6,13 @@
 
 #include "benchmark/benchmark.h"
 #include "model/layer_stack.h"
+#include "tests/model/random_stack.h"
 
 namespace rnnserve::model {
 namespace {
 
-RowMatrix RandomMatrix(int rows, int cols, std::mt19937& rng) {
-  std::uniform_real_distribution<float> uniform(-0.1f, 0.1f);
-  RowMatrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = uniform(rng);
-  return m;
-}
-
-GateWeights RandomGates(int gates, int input, int hidden, std::mt19937& rng) {
-  return GateWeights{
-      .gates = gates,
-      .hidden_size = hidden,
-      .input = RandomMatrix(input, gates * hidden, rng),
-      .recurrent = RandomMatrix(hidden, gates * hidden, rng),
-      .input_bias = RandomMatrix(1, gates * hidden, rng),
-      .recurrent_bias = RandomMatrix(1, gates * hidden, rng),
-      .peephole = RowVector(),
-  };
-}
-
-template <typename CellT>
-LayerStack RandomStack(int input, int hidden, int layers) {
-  std::mt19937 rng(7);
-  std::vector<LayerLevel> levels;
-  for (int k = 0; k < layers; ++k) {
-    CellT cell = *CellT::Create(
-        RandomGates(CellT::kGates, k == 0 ? input : hidden, hidden, rng), {});
-    levels.push_back({*RecurrentLayer::Create(std::move(cell), std::nullopt), std::nullopt});
-  }
-  return *LayerStack::Create(std::nullopt, std::move(levels), std::nullopt, false);
-}
+using ::rnnserve::model::testing::RandomMatrix;
+using ::rnnserve::model::testing::RandomStack;
 
 template <typename CellT>
 void BM_Step(benchmark::State& state) {

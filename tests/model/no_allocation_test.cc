@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "model/model_loader.h"
+#include "tests/model/random_stack.h"
 #include "tests/model/test_util.h"
 
 extern "C" void* __libc_malloc(size_t size);
@@ -83,6 +84,40 @@ INSTANTIATE_TEST_SUITE_P(Cells, NoAllocationFixtureTest,
                          ::testing::Values("lstm_proj", "lstm_peephole_clip", "gru_2layer",
                                            "gru_reset_before", "rnn_tanh", "jordan_tanh",
                                            "charlm"));
+
+// The benchmark shape, where Eigen's matrix products use their largest
+// packing buffers (EIGEN_STACK_ALLOCATION_LIMIT keeps them off the heap).
+template <typename CellT>
+void ExpectLargeStepsAllocateNothing() {
+  const LayerStack stack = testing::RandomStack<CellT>(64, 256, 2);
+  constexpr int kBatch = 256;
+  constexpr int kChunk = 64;
+  std::vector<std::vector<float>> states(kBatch, std::vector<float>(stack.state_size(), 0.0f));
+  std::vector<float*> pointers;
+  for (auto& s : states) pointers.push_back(s.data());
+  const std::vector<float> x(kBatch * stack.input_size(), 0.5f);
+  std::vector<float> out(kBatch * stack.output_size());
+  Workspace workspace;
+  ASSERT_TRUE(stack.Step(pointers, StepInput::Floats(x.data(), kBatch), out.data(), workspace).ok());
+  ASSERT_TRUE(stack.StepChunk(pointers[0], StepInput::Floats(x.data(), kChunk), out.data(),
+                              workspace).ok());
+  AllocationCounter counter;
+  for (int batch : {kBatch, 1, 8, 64}) {
+    ASSERT_TRUE(stack.Step(absl::MakeSpan(pointers).first(batch),
+                           StepInput::Floats(x.data(), batch), out.data(), workspace).ok());
+  }
+  ASSERT_TRUE(stack.StepChunk(pointers[0], StepInput::Floats(x.data(), kChunk), out.data(),
+                              workspace).ok());
+  EXPECT_EQ(counter.count(), 0);
+}
+
+TEST(NoAllocationTest, LargeLstmStepsAllocateNothing) {
+  ExpectLargeStepsAllocateNothing<LstmCell>();
+}
+
+TEST(NoAllocationTest, LargeGruStepsAllocateNothing) {
+  ExpectLargeStepsAllocateNothing<GruCell>();
+}
 
 }  // namespace
 }  // namespace rnnserve::model

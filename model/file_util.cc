@@ -1,0 +1,68 @@
+#include "model/file_util.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace rnnserve::model {
+namespace {
+
+// `message` with errno's code and text when the failed call set errno.
+absl::Status ErrnoOrUnknown(int error, absl::string_view message) {
+  return error != 0 ? absl::ErrnoToStatus(error, message)
+                    : absl::UnknownError(message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  }
+  if (ec) {
+    return absl::ErrnoToStatus(ec.value(), absl::StrCat(path, ": cannot stat"));
+  }
+  if (status.type() != std::filesystem::file_type::regular) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a regular file; want a weight file"));
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    return absl::ErrnoToStatus(ec.value(),
+                               absl::StrCat(path, ": cannot get file size"));
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    const int error = errno;
+    return ErrnoOrUnknown(error, absl::StrCat(path, ": cannot open"));
+  }
+  std::string contents(static_cast<size_t>(size), '\0');
+  in.read(contents.data(), static_cast<std::streamsize>(size));
+  if (static_cast<uintmax_t>(in.gcount()) != size) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": read ", in.gcount(), " of ", size, " bytes"));
+  }
+  return contents;
+}
+
+absl::Status WriteStringToFile(const std::string& path,
+                               absl::string_view contents) {
+  errno = 0;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out.is_open()) {
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.close();
+    if (out) return absl::OkStatus();
+  }
+  const int error = errno;
+  return ErrnoOrUnknown(error, absl::StrCat(path, ": cannot write file"));
+}
+
+}  // namespace rnnserve::model

@@ -1,0 +1,27 @@
+// Whole-file reads and writes for the weight readers, the model loader and the
+// tools. Messages name the path; codes follow errno where there is one.
+#ifndef RNNSERVE_MODEL_FILE_UTIL_H_
+#define RNNSERVE_MODEL_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rnnserve::model {
+
+// The whole of file `path`. NOT_FOUND if it does not exist, INVALID_ARGUMENT
+// if it is not a regular file, the errno's code if it cannot be read,
+// DATA_LOSS if it shrinks while being read.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// Creates or truncates file `path` and writes `contents` to it. The errno's
+// code if it cannot be written (NOT_FOUND for a missing directory), UNKNOWN
+// when the stream fails without setting errno.
+absl::Status WriteStringToFile(const std::string& path,
+                               absl::string_view contents);
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_FILE_UTIL_H_
