@@ -9,11 +9,15 @@
 
 namespace rnnserve::model {
 
-// Prints the architecture, sizes, state size and parameter count of `path`.
+// Describes `path`, whichever ClassifyModelPath() says it is: a model
+// version folder (architecture, sizes, state size, parameter count,
+// fingerprint); a model folder ROOT/<name> (its versions, then the newest one
+// in full); a repository root (a table of every loaded version, then the
+// problems; exit code 1 when nothing loads).
 int InspectCommand(const std::string& path);
 
 struct RunOptions {
-  std::string model;
+  std::string model;   // a model version folder
   std::string input;   // .npy float32 [T, input_size] or integer [T] tokens
   std::string output;  // .npy float32 [T, output_size]
   std::string state_in;   // optional .npy float32 [state_size]

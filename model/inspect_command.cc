@@ -1,11 +1,19 @@
 // rnnserve-model inspect: what a model is, in a form people read.
+// A PATH may be one model version, a model folder of versions or a whole
+// repository (ClassifyModelPath decides).
+#include <algorithm>
 #include <iostream>
 #include <variant>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "model/commands.h"
 #include "model/model_loader.h"
+#include "model/model_repository.h"
 
 namespace rnnserve::model {
 namespace {
@@ -48,16 +56,10 @@ std::string DescribeLayer(const RecurrentLayer& layer) {
   return text;
 }
 
-}  // namespace
-
-int InspectCommand(const std::string& path) {
-  absl::StatusOr<LoadedModel> model = LoadModel(path);
-  if (!model.ok()) {
-    std::cerr << "rnnserve-model: cannot load " << path << ": " << model.status() << "\n";
-    return 1;
-  }
-  const LayerStack& stack = *model->stack;
-  const ModelInfo& info = model->info;
+// The description of one model version, one "key: value" line per aspect.
+void PrintModel(const LoadedModel& model) {
+  const LayerStack& stack = *model.stack;
+  const ModelInfo& info = model.info;
   std::cout << absl::StrFormat("model:       %s\nformat:      %s\n", info.path, info.format);
   if (stack.input_kind() == InputKind::kTokens) {
     std::cout << absl::StrFormat("input:       token ids [T], vocabulary %d, embedding %d\n",
@@ -89,6 +91,122 @@ int InspectCommand(const std::string& path) {
                                stack.streamable() ? "yes"
                                                   : "no (whole sequences only)");
   std::cout << absl::StrFormat("parameters:  %d\n", info.parameter_count);
+  std::cout << absl::StrFormat("fingerprint: %s\n", info.fingerprint);
+}
+
+void PrintProblems(const std::vector<LoadProblem>& problems) {
+  if (problems.empty()) return;
+  std::cout << "\nproblems:    " << problems.size() << "\n";
+  for (const LoadProblem& p : problems) {
+    const std::string where =
+        p.version.empty() ? p.name : absl::StrCat(p.name, " version ", p.version);
+    std::cout << "  " << where << ": " << p.status << "\n";
+  }
+}
+
+// ROOT/<name>: the newest loaded version in full, and which versions exist.
+int InspectModelFolder(const std::string& path) {
+  absl::StatusOr<ModelRepository> repository = ModelRepository::LoadModelFolder(path);
+  if (!repository.ok()) {
+    std::cerr << "rnnserve-model: " << repository.status() << "\n";
+    return 1;
+  }
+  const std::vector<ModelVersion> versions = repository->List();
+  if (versions.empty()) {
+    PrintProblems(repository->problems());
+    std::cerr << "rnnserve-model: no version of " << path << " loads\n";
+    return 1;
+  }
+  const ModelVersion& newest = versions.back();
+  std::vector<int> numbers;
+  for (const ModelVersion& v : versions) numbers.push_back(v.version);
+  std::cout << absl::StrFormat("name:        %s\nversions:    %s (showing the newest, %d)\n",
+                               newest.name, absl::StrJoin(numbers, ", "), newest.version);
+  PrintModel(newest.model);
+  PrintProblems(repository->problems());
+  return 0;
+}
+
+std::string ShortFingerprint(absl::string_view fingerprint) {
+  absl::ConsumePrefix(&fingerprint, "sha256:");
+  return std::string(fingerprint.substr(0, 12));
+}
+
+std::vector<std::string> TableRow(const ModelVersion& v) {
+  const ModelInfo& info = v.model.info;
+  const LayerStack& stack = *v.model.stack;
+  std::string layers = absl::StrCat(info.num_layers, "x", info.hidden_size);
+  if (info.proj_size > 0) absl::StrAppend(&layers, " proj ", info.proj_size);
+  if (info.bidirectional) absl::StrAppend(&layers, " bidir");
+  return {v.name,
+          absl::StrCat(v.version),
+          info.format,
+          info.cell,
+          layers,
+          stack.input_kind() == InputKind::kTokens
+              ? absl::StrCat("vocab ", stack.vocabulary_size())
+              : absl::StrCat("float[", stack.input_size(), "]"),
+          absl::StrCat(stack.output_size()),
+          absl::StrCat(info.parameter_count),
+          ShortFingerprint(info.fingerprint)};
+}
+
+// Left-aligned columns two spaces apart.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      absl::StrAppend(&line, row[c], std::string(widths[c] - row[c].size() + 2, ' '));
+    }
+    std::cout << absl::StripTrailingAsciiWhitespace(line) << "\n";
+  }
+}
+
+// A repository root: one table row per loaded version, then the problems.
+int InspectRepository(const std::string& path) {
+  absl::StatusOr<ModelRepository> repository = ModelRepository::Load(path);
+  if (!repository.ok()) {
+    std::cerr << "rnnserve-model: " << repository.status() << "\n";
+    return 1;
+  }
+  const std::vector<ModelVersion> versions = repository->List();
+  std::cout << absl::StrFormat("repository:  %s, %d model versions loaded, %d problems\n\n",
+                               path, versions.size(), repository->problems().size());
+  std::vector<std::vector<std::string>> rows = {{"NAME", "VERSION", "FORMAT", "CELL",
+                                                 "LAYERSxHIDDEN", "INPUT", "OUTPUT", "PARAMETERS",
+                                                 "FINGERPRINT"}};
+  for (const ModelVersion& v : versions) rows.push_back(TableRow(v));
+  if (!versions.empty()) PrintTable(rows);
+  PrintProblems(repository->problems());
+  if (versions.empty()) {
+    std::cerr << "rnnserve-model: no model in " << path
+              << " loads; want ROOT/<name>/<version>/ model folders\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int InspectCommand(const std::string& path) {
+  switch (ClassifyModelPath(path)) {
+    case ModelPathKind::kModel:
+      return InspectModelFolder(path);
+    case ModelPathKind::kRepository:
+      return InspectRepository(path);
+    case ModelPathKind::kVersion:
+      break;
+  }
+  absl::StatusOr<LoadedModel> model = LoadModel(path);
+  if (!model.ok()) {
+    std::cerr << "rnnserve-model: cannot load " << path << ": " << model.status() << "\n";
+    return 1;
+  }
+  PrintModel(*model);
   return 0;
 }
 

@@ -14,13 +14,14 @@ int LevelOutputSize(const LayerLevel& level) {
          (level.backward.has_value() ? level.backward->output_size() : 0);
 }
 
-// Runs `layer` over a whole sequence `x` from a zero state; with `reversed`
-// the layer reads x from last row to first and its output rows follow the
-// order it read them in.
-RowMatrix RunWholeSequence(const RecurrentLayer& layer, const RowMatrix& x,
-                           bool reversed, Workspace& workspace) {
+// Runs `layer` over a whole sequence `x` from `initial` (zeros if empty);
+// with `reversed` the layer reads x from last row to first and its output
+// rows follow the order it read them in.
+RowMatrix RunWholeSequence(const RecurrentLayer& layer, const RowMatrix& x, bool reversed,
+                           const std::vector<float>& initial, Workspace& workspace) {
   const RowMatrix input = reversed ? RowMatrix(x.colwise().reverse()) : x;
-  std::vector<float> state(layer.state_size(), 0.0f);
+  std::vector<float> state =
+      initial.empty() ? std::vector<float>(layer.state_size(), 0.0f) : initial;
   float* states[] = {state.data()};
   RowMatrix y(x.rows(), layer.output_size());
   layer.Run(ConstRowMatrixMap(input.data(), input.rows(), input.cols()),
@@ -29,12 +30,23 @@ RowMatrix RunWholeSequence(const RecurrentLayer& layer, const RowMatrix& x,
   return y;
 }
 
+absl::Status CheckInitialState(const std::vector<float>& state, const RecurrentLayer& layer,
+                               size_t level) {
+  if (state.empty() || static_cast<int>(state.size()) == layer.state_size()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("layer ", level, ": initial state has ",
+                                                 state.size(), " values, want ",
+                                                 layer.state_size()));
+}
+
 }  // namespace
 
 absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding,
                                               std::vector<LayerLevel> levels,
                                               std::optional<DenseHead> head,
-                                              bool go_backwards) {
+                                              bool go_backwards,
+                                              SequenceOutput sequence_output) {
   if (levels.empty()) return absl::InvalidArgumentError("a model needs at least one layer");
   int in = embedding.has_value() ? static_cast<int>(embedding->cols())
                                  : levels[0].forward.input_size();
@@ -46,6 +58,11 @@ absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding
           absl::StrCat("layer ", k, " takes ", level.forward.input_size(),
                        " inputs, want ", in, " (the size of what feeds it)"));
     }
+    RNN_RETURN_IF_ERROR(CheckInitialState(level.forward_initial_state, level.forward, k));
+    if (level.backward.has_value()) {
+      RNN_RETURN_IF_ERROR(
+          CheckInitialState(level.backward_initial_state, *level.backward, k));
+    }
     in = LevelOutputSize(level);
   }
   if (head.has_value() && head->input_size() != in) {
@@ -53,17 +70,31 @@ absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding
         "head takes ", head->input_size(), " inputs, want the top layer's ", in));
   }
   return LayerStack(std::move(embedding), std::move(levels), std::move(head),
-                    go_backwards);
+                    go_backwards, sequence_output);
 }
 
 LayerStack::LayerStack(std::optional<RowMatrix> embedding,
                        std::vector<LayerLevel> levels,
-                       std::optional<DenseHead> head, bool go_backwards)
+                       std::optional<DenseHead> head, bool go_backwards,
+                       SequenceOutput sequence_output)
     : embedding_(std::move(embedding)),
       levels_(std::move(levels)),
       head_(std::move(head)),
-      go_backwards_(go_backwards) {
-  for (const LayerLevel& level : levels_) state_size_ += level.forward.state_size();
+      go_backwards_(go_backwards),
+      sequence_output_(sequence_output) {
+  for (const LayerLevel& level : levels_) {
+    const std::vector<float>& initial = level.forward_initial_state;
+    if (initial.empty()) {
+      initial_state_.resize(initial_state_.size() + level.forward.state_size(), 0.0f);
+    } else {
+      initial_state_.insert(initial_state_.end(), initial.begin(), initial.end());
+    }
+  }
+  state_size_ = static_cast<int64_t>(initial_state_.size());
+}
+
+void LayerStack::InitState(float* state) const {
+  std::copy(initial_state_.begin(), initial_state_.end(), state);
 }
 
 InputKind LayerStack::input_kind() const {
@@ -86,7 +117,8 @@ int LayerStack::output_size() const {
 bool LayerStack::streamable() const {
   return !go_backwards_ && std::none_of(levels_.begin(), levels_.end(),
                                         [](const LayerLevel& level) {
-                                          return level.backward.has_value();
+                                          return level.backward.has_value() ||
+                                                 level.reversed;
                                         });
 }
 
@@ -144,8 +176,8 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
                                  Workspace& workspace) const {
   if (!streamable()) {
     return absl::FailedPreconditionError(
-        "this model is bidirectional or go_backwards: it needs the whole "
-        "sequence at once, so it cannot be stepped");
+        "this model reads sequences backwards (bidirectional, reverse or "
+        "go_backwards): it needs the whole sequence at once, so it cannot be stepped");
   }
   RNN_RETURN_IF_ERROR(CheckInput(input));
   const int64_t rows = input.rows;
@@ -196,18 +228,28 @@ absl::StatusOr<RowMatrix> LayerStack::RunSequence(const StepInput& input) const 
   } else {
     std::copy_n(input.floats, x.size(), x.data());
   }
+  const int64_t last = x.rows() - 1;
+  RowVector final_state;  // Of the top level: [forward, backward].
   for (const LayerLevel& level : levels_) {
-    RowMatrix forward = RunWholeSequence(level.forward, x, go_backwards_, workspace);
+    RowMatrix forward = RunWholeSequence(level.forward, x, go_backwards_ || level.reversed,
+                                         level.forward_initial_state, workspace);
+    if (level.reversed) forward = forward.colwise().reverse().eval();
+    final_state = forward.row(level.reversed ? 0 : last);
     if (!level.backward.has_value()) {
       x = std::move(forward);
       continue;
     }
-    const RowMatrix backward =
-        RowMatrix(RunWholeSequence(*level.backward, x, true, workspace).colwise().reverse());
+    const RowMatrix backward = RowMatrix(
+        RunWholeSequence(*level.backward, x, true, level.backward_initial_state, workspace)
+            .colwise()
+            .reverse());
     RowMatrix both(x.rows(), forward.cols() + backward.cols());
     both << forward, backward;
+    final_state = both.row(0);
+    final_state.head(forward.cols()) = forward.row(level.reversed ? 0 : last);
     x = std::move(both);
   }
+  if (sequence_output_ == SequenceOutput::kFinalState) x = final_state;
   RowMatrix out(x.rows(), output_size());
   ApplyHead(ConstRowMatrixMap(x.data(), x.rows(), x.cols()), out.data());
   return out;

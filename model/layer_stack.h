@@ -38,17 +38,29 @@ struct StepInput {
 struct LayerLevel {
   RecurrentLayer forward;
   std::optional<RecurrentLayer> backward;
+  // ONNX direction "reverse": `forward` reads the sequence from last to first
+  // and its outputs are re-aligned with the input.
+  bool reversed = false;
+  // Starting states, [r][c] as RecurrentLayer lays them out (ONNX initial_h,
+  // initial_c); empty means zeros.
+  std::vector<float> forward_initial_state;
+  std::vector<float> backward_initial_state;
 };
+
+// What RunSequence() returns: a row per step (ONNX Y, Keras
+// return_sequences) or one row, the final state (ONNX Y_h: for a backward
+// direction, its state after reading the first step).
+enum class SequenceOutput { kEveryStep, kFinalState };
 
 class LayerStack {
  public:
   // `embedding` is [vocabulary, dim]. `go_backwards` is Keras's: every layer
   // reads its input from last to first and returns outputs in that order.
   // INVALID_ARGUMENT when the levels' sizes do not chain.
-  static absl::StatusOr<LayerStack> Create(std::optional<RowMatrix> embedding,
-                                           std::vector<LayerLevel> levels,
-                                           std::optional<DenseHead> head,
-                                           bool go_backwards);
+  static absl::StatusOr<LayerStack> Create(
+      std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
+      std::optional<DenseHead> head, bool go_backwards,
+      SequenceOutput sequence_output = SequenceOutput::kEveryStep);
 
   InputKind input_kind() const;
   // Floats per step (the embedding dimension for token models).
@@ -60,6 +72,10 @@ class LayerStack {
   bool streamable() const;
   // Floats in one session's state: per layer [r][c] (RecurrentLayer).
   int64_t state_size() const { return state_size_; }
+  // Writes the state a new session starts from (zeros unless the model
+  // carries initial states) into state[0..state_size()).
+  void InitState(float* state) const;
+  SequenceOutput sequence_output() const { return sequence_output_; }
 
   const std::optional<RowMatrix>& embedding() const { return embedding_; }
   const std::vector<LayerLevel>& levels() const { return levels_; }
@@ -82,12 +98,14 @@ class LayerStack {
   absl::Status StepChunk(float* state, const StepInput& input, float* outputs,
                          Workspace& workspace) const;
 
-  // Runs a whole sequence from a zero state, any model; [rows, output_size()].
+  // Runs a whole sequence from the initial state, any model: [rows,
+  // output_size()], or [1, output_size()] for SequenceOutput::kFinalState.
   absl::StatusOr<RowMatrix> RunSequence(const StepInput& input) const;
 
  private:
   LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
-             std::optional<DenseHead> head, bool go_backwards);
+             std::optional<DenseHead> head, bool go_backwards,
+             SequenceOutput sequence_output);
 
   absl::Status Advance(absl::Span<float* const> states, int steps,
                        const StepInput& input, float* outputs,
@@ -100,7 +118,9 @@ class LayerStack {
   std::vector<LayerLevel> levels_;
   std::optional<DenseHead> head_;
   bool go_backwards_ = false;
+  SequenceOutput sequence_output_ = SequenceOutput::kEveryStep;
   int64_t state_size_ = 0;
+  std::vector<float> initial_state_;
 };
 
 }  // namespace rnnserve::model

@@ -1,7 +1,11 @@
 #include "model/model_loader.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "model/file_util.h"
+#include "model/fingerprint.h"
+#include "model/onnx_graph.h"
 #include "model/safetensors_reader.h"
 #include "model/status_macros.h"
 #include "model/weight_converter.h"
@@ -13,17 +17,36 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }
 
-}  // namespace
+absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(file));
+  RNN_ASSIGN_OR_RETURN(OnnxImport imported, ImportOnnxModel(bytes, file));
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = absl::StrCat("onnx (", imported.summary, ")"),
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint({{"model.onnx", bytes}}),
+  };
+  return model;
+}
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
+absl::StatusOr<LoadedModel> LoadNative(const std::string& path) {
   const std::string config_path = path + "/config.json";
-  absl::StatusOr<std::string> text = ReadFileToString(config_path);
-  if (!text.ok()) return Annotate(text.status(), config_path);
-  absl::StatusOr<ModelConfig> config = ParseModelConfig(*text);
+  absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
+  if (!config_text.ok()) return Annotate(config_text.status(), config_path);
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
   if (!config.ok()) return Annotate(config.status(), config_path);
 
   const std::string weights_path = path + "/model.safetensors";
-  RNN_ASSIGN_OR_RETURN(SafetensorsFile weights, SafetensorsFile::Read(weights_path));
+  RNN_ASSIGN_OR_RETURN(const std::string weight_bytes, ReadFileToString(weights_path));
+  RNN_ASSIGN_OR_RETURN(SafetensorsFile weights,
+                       SafetensorsFile::Parse(weight_bytes, weights_path));
   absl::StatusOr<ConvertedModel> converted = ConvertWeights(*config, weights);
   if (!converted.ok()) return Annotate(converted.status(), path);
 
@@ -39,8 +62,21 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
       .proj_size = config->proj_size,
       .bidirectional = config->bidirectional,
       .parameter_count = converted->parameter_count,
+      .fingerprint = Fingerprint({{"config.json", *config_text},
+                                  {"model.safetensors", weight_bytes}}),
   };
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
+  std::string path = folder;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string onnx_path = path + "/model.onnx";
+  std::error_code error;
+  if (std::filesystem::exists(onnx_path, error)) return LoadOnnx(path, onnx_path);
+  return LoadNative(path);
 }
 
 }  // namespace rnnserve::model

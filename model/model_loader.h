@@ -1,6 +1,6 @@
-// Loads a model from disk into an immutable, shareable LayerStack. Formats:
-// a native model directory (config.json + model.safetensors, README "Native
-// model format"). Thread-safe: no shared state.
+// Loads one model version from disk into an immutable, shareable LayerStack.
+// A model folder holds either model.onnx or config.json + model.safetensors
+// (README "Native model format"). Thread-safe: no shared state.
 #ifndef RNNSERVE_MODEL_MODEL_LOADER_H_
 #define RNNSERVE_MODEL_MODEL_LOADER_H_
 
@@ -16,13 +16,14 @@ namespace rnnserve::model {
 // What a loaded model is, for inspect and (later) the API.
 struct ModelInfo {
   std::string path;
-  std::string format;  // "native (pytorch naming)", "native (keras naming)"
+  std::string format;  // "native (pytorch naming)", "native (keras naming)", "onnx"
   std::string cell;    // "lstm", "gru", "rnn", "jordan"
   int num_layers = 0;
   int hidden_size = 0;
   int proj_size = 0;
   bool bidirectional = false;
   int64_t parameter_count = 0;
+  std::string fingerprint;  // Fingerprint() of the files that define the model
 };
 
 struct LoadedModel {
@@ -30,8 +31,9 @@ struct LoadedModel {
   ModelInfo info;
 };
 
-// Loads the native model directory `path`. NOT_FOUND when a file is missing;
-// INVALID_ARGUMENT with the file and the problem for anything malformed.
+// Loads the model folder `path`: model.onnx if present, else the native
+// files. NOT_FOUND when neither is there; INVALID_ARGUMENT with the file and
+// the problem for anything malformed.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 
 }  // namespace rnnserve::model

@@ -33,7 +33,11 @@ absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const NpyArray& arr
 
 absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
                                                 const std::string& path) {
-  if (path.empty()) return std::vector<float>(stack.state_size(), 0.0f);
+  if (path.empty()) {
+    std::vector<float> state(stack.state_size());
+    stack.InitState(state.data());
+    return state;
+  }
   RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(path));
   if (array.kind != NpyArray::Kind::kFloat ||
       array.shape != std::vector<int64_t>{stack.state_size()}) {

@@ -8,9 +8,9 @@ set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
-  libeigen3-dev libabsl-dev nlohmann-json3-dev
+  libeigen3-dev libabsl-dev nlohmann-json3-dev libgoogle-glog-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  prometheus-cpp-dev libonnx-dev
+  prometheus-cpp-dev libonnx-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--reference" ]]; then

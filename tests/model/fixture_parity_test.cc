@@ -1,6 +1,7 @@
-// Every fixture under tests/testdata/model (made by make_fixtures.py from
-// PyTorch modules or an independent NumPy reference) must be matched within
-// 1e-5 on every output of every step, whichever way it is stepped.
+// Every fixture under tests/testdata/model and tests/testdata/onnx (made by
+// make_fixtures.py and make_onnx_fixtures.py from PyTorch modules, their ONNX
+// exports, or an independent NumPy reference) must be matched within 1e-5 on
+// every output of every step, whichever way it is stepped.
 #include <algorithm>
 #include <random>
 
@@ -14,7 +15,8 @@ namespace rnnserve::model {
 namespace {
 
 using ::rnnserve::model::testing::LoadSequences;
-using ::rnnserve::model::testing::ModelFixtureNames;
+using ::rnnserve::model::testing::FixtureFolders;
+using ::rnnserve::model::testing::TestNameOf;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
 
@@ -33,7 +35,7 @@ void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64
 class FixtureParityTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string dir = TestdataPath("model/" + GetParam());
+    const std::string dir = TestdataPath(GetParam());
     absl::StatusOr<LoadedModel> model = LoadModel(dir);
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = *std::move(model);
@@ -46,6 +48,11 @@ class FixtureParityTest : public ::testing::TestWithParam<std::string> {
     }
   }
   const LayerStack& stack() const { return *model_.stack; }
+  std::vector<float> NewState() const {
+    std::vector<float> state(stack().state_size());
+    stack().InitState(state.data());
+    return state;
+  }
 
   LoadedModel model_;
   std::vector<ReferenceSequence> sequences_;
@@ -55,6 +62,17 @@ TEST_P(FixtureParityTest, WholeSequenceMatchesReference) {
   for (const ReferenceSequence& sequence : sequences_) {
     absl::StatusOr<RowMatrix> out = stack().RunSequence(sequence.View());
     ASSERT_TRUE(out.ok()) << out.status();
+    if (stack().sequence_output() == SequenceOutput::kFinalState) {
+      // ONNX Y_h: one row, the final state of every direction.
+      ASSERT_TRUE(sequence.expected_final.has_value());
+      ASSERT_EQ(out->rows(), 1);
+      const std::vector<float>& want = sequence.expected_final->floats;
+      ASSERT_EQ(static_cast<size_t>(out->cols()), want.size());
+      for (size_t j = 0; j < want.size(); ++j) {
+        ASSERT_NEAR((*out)(0, j), want[j], kTolerance) << "final state, output " << j;
+      }
+      continue;
+    }
     for (int64_t t = 0; t < sequence.steps(); ++t) {
       ExpectRowMatches(out->row(t).data(), sequence, t, "sequence");
     }
@@ -66,7 +84,7 @@ TEST_P(FixtureParityTest, StepByStepMatchesReference) {
   Workspace workspace;
   std::vector<float> out(stack().output_size());
   for (const ReferenceSequence& sequence : sequences_) {
-    std::vector<float> state(stack().state_size(), 0.0f);
+    std::vector<float> state = NewState();
     float* states[] = {state.data()};
     for (int64_t t = 0; t < sequence.steps(); ++t) {
       ASSERT_TRUE(stack().Step(states, sequence.View(t, 1), out.data(), workspace).ok());
@@ -81,7 +99,7 @@ TEST_P(FixtureParityTest, ChunksMatchReference) {
   for (const ReferenceSequence& sequence : sequences_) {
     // One chunk of everything, then uneven chunks carrying the state across.
     for (int64_t chunk : {sequence.steps(), int64_t{7}, int64_t{32}}) {
-      std::vector<float> state(stack().state_size(), 0.0f);
+      std::vector<float> state = NewState();
       RowMatrix out(chunk, stack().output_size());
       for (int64_t first = 0; first < sequence.steps(); first += chunk) {
         const int64_t count = std::min(chunk, sequence.steps() - first);
@@ -109,7 +127,7 @@ TEST_P(FixtureParityTest, ShuffledBatchOfSessionsMatchesReference) {
   std::vector<Session> sessions;
   for (int copy = 0; copy < 3; ++copy) {
     for (const ReferenceSequence& s : sequences_) {
-      sessions.push_back({&s, std::vector<float>(stack().state_size(), 0.0f)});
+      sessions.push_back({&s, NewState()});
     }
   }
   std::mt19937 rng(42);
@@ -158,9 +176,12 @@ TEST_P(FixtureParityTest, StepsOnlyWhenStreamable) {
       << status;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFixtures, FixtureParityTest,
-                         ::testing::ValuesIn(ModelFixtureNames()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Native, FixtureParityTest,
+                         ::testing::ValuesIn(FixtureFolders("model")),
+                         [](const auto& info) { return TestNameOf(info.param); });
+INSTANTIATE_TEST_SUITE_P(Onnx, FixtureParityTest,
+                         ::testing::ValuesIn(FixtureFolders("onnx")),
+                         [](const auto& info) { return TestNameOf(info.param); });
 
 }  // namespace
 }  // namespace rnnserve::model

@@ -11,13 +11,19 @@ std::string TestdataPath(const std::string& relative) {
   return std::string(RNNSERVE_TESTDATA_DIR) + "/" + relative;
 }
 
-std::vector<std::string> ModelFixtureNames() {
+std::vector<std::string> FixtureFolders(const std::string& group) {
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(TestdataPath("model"))) {
-    if (entry.is_directory()) names.push_back(entry.path().filename().string());
+  for (const auto& entry : std::filesystem::directory_iterator(TestdataPath(group))) {
+    if (entry.is_directory()) names.push_back(group + "/" + entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::string TestNameOf(const std::string& folder) {
+  std::string name = folder;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return name;
 }
 
 StepInput ReferenceSequence::View(int64_t first, int64_t count) const {
@@ -40,7 +46,15 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
     EXPECT_TRUE(input.ok()) << input.status();
     EXPECT_TRUE(expected.ok()) << expected.status();
     if (!input.ok() || !expected.ok()) break;
-    sequences.push_back({*std::move(input), *std::move(expected)});
+    ReferenceSequence sequence{*std::move(input), *std::move(expected)};
+    const std::string final_path =
+        fixture_dir + "/expected_final_" + std::to_string(k) + ".npy";
+    if (std::filesystem::exists(final_path)) {
+      absl::StatusOr<NpyArray> final_state = ReadNpy(final_path);
+      EXPECT_TRUE(final_state.ok()) << final_state.status();
+      if (final_state.ok()) sequence.expected_final = *std::move(final_state);
+    }
+    sequences.push_back(std::move(sequence));
   }
   return sequences;
 }

@@ -2,6 +2,7 @@
 #ifndef RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
 #define RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,18 +14,25 @@ namespace rnnserve::model::testing {
 // tests/testdata/<relative>.
 std::string TestdataPath(const std::string& relative);
 
-// The fixture folders under tests/testdata/model, sorted.
-std::vector<std::string> ModelFixtureNames();
+// The fixture folders under tests/testdata/<group> ("model", "onnx"), as
+// "<group>/<name>", sorted.
+std::vector<std::string> FixtureFolders(const std::string& group);
+
+// "onnx/torch_lstm" -> "onnx_torch_lstm", for test names.
+std::string TestNameOf(const std::string& folder);
 
 // One reference sequence of a fixture: input_<k>.npy and expected_<k>.npy.
 struct ReferenceSequence {
   NpyArray input;
   NpyArray expected;  // float32 [T, output_size]
+  // expected_final_<k>.npy, for models whose whole-sequence output is their
+  // final state (ONNX Y_h): float32 [1, output_size]. Empty otherwise.
+  std::optional<NpyArray> expected_final;
   int64_t steps() const { return input.shape[0]; }
   StepInput View(int64_t first = 0, int64_t count = -1) const;
 };
 
-// Every input_<k>.npy / expected_<k>.npy pair of fixture `name`.
+// Every input_<k>.npy / expected_<k>.npy pair of a fixture folder.
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
 
 }  // namespace rnnserve::model::testing
