@@ -17,7 +17,7 @@ namespace rnnserve::model {
 int InspectCommand(const std::string& path);
 
 struct RunOptions {
-  std::string model;   // a model version folder
+  std::string model;   // a model version folder, or a model folder (newest)
   std::string input;   // .npy float32 [T, input_size] or integer [T] tokens
   std::string output;  // .npy float32 [T, output_size]
   std::string state_in;   // optional .npy float32 [state_size]

@@ -8,10 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "model/commands.h"
-#include "model/model_repository.h"
-#include "model/status_macros.h"
 
 ABSL_FLAG(std::string, model, "",
           "run: a model version folder, or a model folder ROOT/<name> (its newest version)");
@@ -23,12 +20,6 @@ ABSL_FLAG(std::string, state_in, "",
 ABSL_FLAG(std::string, state_out, "", "run: write the final state here (.npy)");
 
 namespace {
-
-using ::rnnserve::model::ClassifyModelPath;
-using ::rnnserve::model::LoadProblem;
-using ::rnnserve::model::ModelPathKind;
-using ::rnnserve::model::ModelRepository;
-using ::rnnserve::model::ModelVersion;
 
 constexpr char kUsage[] =
     "rnnserve-model: inspect and run recurrent models offline.\n"
@@ -67,33 +58,6 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
   return out;
 }
 
-// run --model: a version folder as given; a model folder's newest version
-// that loads, announced on stderr (stdout stays clean for pipes).
-absl::StatusOr<std::string> ResolveRunModel(const std::string& path) {
-  switch (ClassifyModelPath(path)) {
-    case ModelPathKind::kVersion:
-      return path;
-    case ModelPathKind::kRepository:
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " is not a model: want a version folder (model.onnx or config.json + "
-          "model.safetensors) or a model folder holding versions 1/, 2/, ..."));
-    case ModelPathKind::kModel:
-      break;
-  }
-  RNN_ASSIGN_OR_RETURN(const ModelRepository repository, ModelRepository::LoadModelFolder(path));
-  const std::vector<ModelVersion> versions = repository.List();
-  if (versions.empty()) {
-    std::string message = absl::StrCat("no version of ", path, " loads");
-    for (const LoadProblem& p : repository.problems()) {
-      absl::StrAppend(&message, "; version ", p.version, ": ", p.status.message());
-    }
-    return absl::NotFoundError(message);
-  }
-  std::cerr << "rnnserve-model run: " << versions.back().name << " version "
-            << versions.back().version << "\n";
-  return versions.back().model.info.path;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,12 +84,6 @@ int main(int argc, char** argv) {
     if (options.model.empty() || options.input.empty() || options.output.empty()) {
       return UsageError("run needs --model, --input and --output");
     }
-    const absl::StatusOr<std::string> model = ResolveRunModel(options.model);
-    if (!model.ok()) {
-      std::cerr << "rnnserve-model run: " << model.status() << "\n";
-      return 1;
-    }
-    options.model = *model;
     return rnnserve::model::RunCommand(options);
   }
   return UsageError("unknown command \"" + command + "\"; want inspect or run");

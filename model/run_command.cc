@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/commands.h"
 #include "model/model_loader.h"
+#include "model/model_repository.h"
 #include "model/npy.h"
 #include "model/status_macros.h"
 
@@ -31,6 +32,33 @@ absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const NpyArray& arr
   return StepInput::Floats(array.floats.data(), array.shape[0]);
 }
 
+// A version folder as given; a model folder's newest version that loads,
+// announced on stderr (stdout stays clean for pipes).
+absl::StatusOr<LoadedModel> LoadForRun(const std::string& path) {
+  switch (ClassifyModelPath(path)) {
+    case ModelPathKind::kVersion:
+      return LoadModel(path);
+    case ModelPathKind::kRepository:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " is not a model: want a version folder (model.onnx or config.json + "
+          "model.safetensors) or a model folder holding versions 1/, 2/, ..."));
+    case ModelPathKind::kModel:
+      break;
+  }
+  RNN_ASSIGN_OR_RETURN(const ModelRepository repository, ModelRepository::LoadModelFolder(path));
+  const std::vector<ModelVersion> versions = repository.List();
+  if (versions.empty()) {
+    std::string message = absl::StrCat("no version of ", path, " loads");
+    for (const LoadProblem& p : repository.problems()) {
+      absl::StrAppend(&message, "; version ", p.version, ": ", p.status.message());
+    }
+    return absl::NotFoundError(message);
+  }
+  std::cerr << "rnnserve-model run: " << versions.back().name << " version "
+            << versions.back().version << "\n";
+  return versions.back().model;
+}
+
 absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
                                                 const std::string& path) {
   if (path.empty()) {
@@ -49,7 +77,7 @@ absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
 }
 
 absl::Status Run(const RunOptions& options) {
-  RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(options.model));
+  RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadForRun(options.model));
   const LayerStack& stack = *model.stack;
   RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(options.input));
   RNN_ASSIGN_OR_RETURN(StepInput input, ViewInput(stack, array, options.input));
