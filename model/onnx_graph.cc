@@ -1,5 +1,6 @@
 #include "model/onnx_graph.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -30,7 +31,6 @@ struct Value {
   bool dense = false;       // kData: the head's matrix applied
   bool biased = false;      // kData: the head's bias applied
   bool activated = false;   // kData: the head's activation applied
-  bool raw_input = false;   // kData: the graph input itself
   std::string why_unusable; // kUnusable
 };
 
@@ -174,13 +174,20 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 absl::Status GraphImporter::VisitGather(const onnx::NodeProto& node) {
   if (node.input_size() != 2) return absl::InvalidArgumentError("wants 2 inputs");
   const OnnxConstant* table = Constant(node.input(0));
+  const Value* data = Find(node.input(0));
+  if (data != nullptr && data->kind == Value::Kind::kData) {
+    return absl::InvalidArgumentError("selects from the sequence, which is not supported");
+  }
   const Value* indices = Find(node.input(1));
   if (indices == nullptr || indices->kind != Value::Kind::kData) {
     Set(node.output(0), {.kind = Value::Kind::kShapeInfo});  // Shape arithmetic.
     return absl::OkStatus();
   }
-  if (table == nullptr || !table->is_float || table->shape.size() != 2 ||
-      !indices->raw_input || !tokens_ || embedding_.has_value() ||
+  // Token ids have no features axis until the embedding gives them one.
+  const bool ids = tokens_ && !embedding_.has_value() &&
+                   std::none_of(indices->axes.begin(), indices->axes.end(),
+                                [](const Axis& a) { return a.kind == AxisKind::kFeatures; });
+  if (table == nullptr || !table->is_float || table->shape.size() != 2 || !ids ||
       NodeAttributes(node).Int("axis", 0) != 0) {
     return absl::InvalidArgumentError(
         "is supported only as the embedding: a float [vocabulary, dim] initializer "
@@ -189,7 +196,6 @@ absl::Status GraphImporter::VisitGather(const onnx::NodeProto& node) {
   embedding_ = ConstRowMatrixMap(table->floats.data(), table->shape[0], table->shape[1]);
   parameter_count_ += table->size();
   Value out = *indices;
-  out.raw_input = false;
   out.axes.push_back(Axis::Features(table->shape[1]));
   Set(node.output(0), std::move(out));
   return absl::OkStatus();
@@ -267,7 +273,6 @@ absl::Status GraphImporter::VisitGlue(const onnx::NodeProto& node, const Value& 
   const std::string& op = node.op_type();
   const NodeAttributes attributes(node);
   Value out = data;
-  out.raw_input = false;
   if (op == "Identity" || op == "Dropout") {
     // Dropout is the identity at inference.
   } else if (op == "Cast" && attributes.Int("to", 0) == onnx::TensorProto::FLOAT && !tokens_) {
@@ -430,7 +435,7 @@ absl::StatusOr<OnnxImport> GraphImporter::Import(const Axes& input_axes, bool to
   for (const onnx::ValueInfoProto& input : graph_.input()) {
     if (initializers.contains(input.name())) continue;  // Old IR: weights listed as inputs.
     if (!have_input) {
-      Set(input.name(), {.kind = Value::Kind::kData, .axes = input_axes, .raw_input = true});
+      Set(input.name(), {.kind = Value::Kind::kData, .axes = input_axes});
       have_input = true;
     } else {
       sequence_length_inputs_.insert(input.name());

@@ -159,8 +159,10 @@ class CharLMExport(nn.Module):
         self.net = net
 
     def forward(self, x):
-        logits, _ = self.net(x.unsqueeze(1))
-        return torch.softmax(logits.squeeze(1), dim=-1)
+        # Embed the [T] ids first (a Gather straight on the graph input), then add the
+        # batch axis of 1 the LSTM wants.
+        out, _ = self.net.rnn(self.net.embedding(x).unsqueeze(1))
+        return torch.softmax(self.net.head(out.squeeze(1)), dim=-1)
 
 
 class Forecaster(nn.Module):
@@ -297,7 +299,7 @@ def train_charlm(args):
         f"{steps_per_epoch} steps of {B} x {T} chars (TBPTT, Adam lr {args.char_lr}, clip 1.0)")
     t0, step = time.time(), 0
     for epoch in range(args.char_epochs):
-        state, run_loss, run_n = None, 0.0, 0
+        state, run_loss, run_n, win = None, 0.0, 0, []
         for k in range(steps_per_epoch):
             x = data[k * T:(k + 1) * T]
             y = data[k * T + 1:(k + 1) * T + 1]
@@ -312,9 +314,12 @@ def train_charlm(args):
             step += 1
             run_loss += loss.item()
             run_n += 1
+            win.append(loss.item())
             if (k + 1) % args.char_log_every == 0:
                 log(f"[charlm]   epoch {epoch + 1} step {k + 1}/{steps_per_epoch}: train "
-                    f"{run_loss / run_n / math.log(2):.3f} bpc ({time.time() - t0:.0f} s)")
+                    f"{np.mean(win) / math.log(2):.3f} bpc over the last {len(win)} steps, "
+                    f"lr {sched.get_last_lr()[0]:.2e} ({time.time() - t0:.0f} s)")
+                win = []
         bpc = eval_bits(net, probe)
         log(f"[charlm] epoch {epoch + 1}/{args.char_epochs}: train {run_loss / run_n / math.log(2):.3f}"
             f" bpc, held-out probe (40k chars) {bpc:.3f} bpc, {time.time() - t0:.0f} s")
@@ -904,11 +909,11 @@ def check_export(name, net, wrapper_cls, ndir, odir, expected):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", choices=["charlm", "forecast"], help="train just one model")
-    ap.add_argument("--char-epochs", type=int, default=2)
-    ap.add_argument("--char-batch", type=int, default=64)
-    ap.add_argument("--char-bptt", type=int, default=100)
-    ap.add_argument("--char-lr", type=float, default=3e-3)
-    ap.add_argument("--char-log-every", type=int, default=50)
+    ap.add_argument("--char-epochs", type=int, default=1)
+    ap.add_argument("--char-batch", type=int, default=32)
+    ap.add_argument("--char-bptt", type=int, default=64)
+    ap.add_argument("--char-lr", type=float, default=1e-2)
+    ap.add_argument("--char-log-every", type=int, default=100)
     ap.add_argument("--fc-max-epochs", type=int, default=300)
     ap.add_argument("--fc-window", type=int, default=60)
     ap.add_argument("--fc-stride", type=int, default=2)

@@ -1,7 +1,8 @@
 // Every fixture under tests/testdata/model and tests/testdata/onnx (made by
 // make_fixtures.py and make_onnx_fixtures.py from PyTorch modules, their ONNX
 // exports, or an independent NumPy reference) must be matched within 1e-5 on
-// every output of every step, whichever way it is stepped.
+// every output of every step, whichever way it is stepped; so must the
+// trained demo models in models/ against their training script.
 #include <algorithm>
 #include <random>
 
@@ -15,7 +16,9 @@ namespace rnnserve::model {
 namespace {
 
 using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::DemoModelFolders;
 using ::rnnserve::model::testing::FixtureFolders;
+using ::rnnserve::model::testing::SourcePath;
 using ::rnnserve::model::testing::TestNameOf;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
@@ -35,7 +38,7 @@ void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64
 class FixtureParityTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string dir = TestdataPath(GetParam());
+    const std::string dir = SourcePath(GetParam());
     absl::StatusOr<LoadedModel> model = LoadModel(dir);
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = *std::move(model);
@@ -181,6 +184,9 @@ INSTANTIATE_TEST_SUITE_P(Native, FixtureParityTest,
                          [](const auto& info) { return TestNameOf(info.param); });
 INSTANTIATE_TEST_SUITE_P(Onnx, FixtureParityTest,
                          ::testing::ValuesIn(FixtureFolders("onnx")),
+                         [](const auto& info) { return TestNameOf(info.param); });
+// The trained demo models against the training script's own outputs.
+INSTANTIATE_TEST_SUITE_P(Demo, FixtureParityTest, ::testing::ValuesIn(DemoModelFolders()),
                          [](const auto& info) { return TestNameOf(info.param); });
 
 }  // namespace

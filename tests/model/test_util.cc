@@ -11,17 +11,38 @@ std::string TestdataPath(const std::string& relative) {
   return std::string(RNNSERVE_TESTDATA_DIR) + "/" + relative;
 }
 
-std::vector<std::string> FixtureFolders(const std::string& group) {
+namespace {
+
+// Subfolders of <repository root>/<relative>, as relative paths, sorted.
+std::vector<std::string> Subfolders(const std::string& relative) {
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(TestdataPath(group))) {
-    if (entry.is_directory()) names.push_back(group + "/" + entry.path().filename().string());
+  for (const auto& entry : std::filesystem::directory_iterator(SourcePath(relative))) {
+    if (entry.is_directory()) names.push_back(relative + "/" + entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
   return names;
 }
 
+}  // namespace
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(RNNSERVE_SOURCE_DIR) + "/" + relative;
+}
+
+std::vector<std::string> FixtureFolders(const std::string& group) {
+  return Subfolders("tests/testdata/" + group);
+}
+
+std::vector<std::string> DemoModelFolders() {
+  std::vector<std::string> versions;
+  for (const std::string& model : Subfolders("models")) {
+    for (const std::string& version : Subfolders(model)) versions.push_back(version);
+  }
+  return versions;
+}
+
 std::string TestNameOf(const std::string& folder) {
-  std::string name = folder;
+  std::string name = folder.rfind("tests/testdata/", 0) == 0 ? folder.substr(15) : folder;
   std::replace(name.begin(), name.end(), '/', '_');
   return name;
 }
@@ -37,6 +58,16 @@ StepInput ReferenceSequence::View(int64_t first, int64_t count) const {
 
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
   std::vector<ReferenceSequence> sequences;
+  if (std::filesystem::exists(fixture_dir + "/sample_input.npy")) {
+    absl::StatusOr<NpyArray> input = ReadNpy(fixture_dir + "/sample_input.npy");
+    absl::StatusOr<NpyArray> expected = ReadNpy(fixture_dir + "/sample_expected.npy");
+    EXPECT_TRUE(input.ok()) << input.status();
+    EXPECT_TRUE(expected.ok()) << expected.status();
+    if (input.ok() && expected.ok()) {
+      sequences.push_back({*std::move(input), *std::move(expected)});
+    }
+    return sequences;
+  }
   for (int k = 0;; ++k) {
     const std::string input_path = fixture_dir + "/input_" + std::to_string(k) + ".npy";
     if (!std::filesystem::exists(input_path)) break;

@@ -15,10 +15,17 @@ namespace rnnserve::model::testing {
 std::string TestdataPath(const std::string& relative);
 
 // The fixture folders under tests/testdata/<group> ("model", "onnx"), as
-// "<group>/<name>", sorted.
+// paths relative to the repository root, sorted.
 std::vector<std::string> FixtureFolders(const std::string& group);
 
-// "onnx/torch_lstm" -> "onnx_torch_lstm", for test names.
+// The bundled demo model versions, models/<name>/<version>, relative to the
+// repository root, sorted.
+std::vector<std::string> DemoModelFolders();
+
+// <repository root>/<relative>.
+std::string SourcePath(const std::string& relative);
+
+// "tests/testdata/onnx/torch_lstm" -> "onnx_torch_lstm", for test names.
 std::string TestNameOf(const std::string& folder);
 
 // One reference sequence of a fixture: input_<k>.npy and expected_<k>.npy.
@@ -32,7 +39,8 @@ struct ReferenceSequence {
   StepInput View(int64_t first = 0, int64_t count = -1) const;
 };
 
-// Every input_<k>.npy / expected_<k>.npy pair of a fixture folder.
+// Every input_<k>.npy / expected_<k>.npy pair of a fixture folder, or its
+// sample_input.npy / sample_expected.npy (the demo models).
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
 
 }  // namespace rnnserve::model::testing
