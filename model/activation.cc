@@ -5,14 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/tensor.h"
 
 namespace rnnserve::model {
-namespace {
-
-using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
-
-}  // namespace
-
 bool Activation::IsComplementSymmetric() const {
   switch (kind) {
     case ActivationKind::kSigmoid:

@@ -28,6 +28,7 @@ class DenseHead {
   int output_size() const { return static_cast<int>(weight_.cols()); }
   HeadActivation activation() const { return activation_; }
   bool has_bias() const { return bias_.size() != 0; }
+  const RowMatrix& weight() const { return weight_; }  // [in, out]
 
   // Row n of `out` = act(row n of `in` * W + b).
   // REQUIRES: in.cols() == input_size(), out is [in.rows(), output_size()].

@@ -18,7 +18,7 @@ struct GateWeights {
   RowMatrix input;           // [input_size, G*H]
   RowMatrix recurrent;       // [recurrent_size, G*H]
   RowVector input_bias;      // [G*H]; zeros when the model has no bias
-  RowVector recurrent_bias;  // [G*H]; kept apart for GRU's reset-after gate
+  RowVector recurrent_bias;  // [G*H]; cells fold what they can into input_bias
   RowVector peephole;        // LSTM only: [3*H] as p_i, p_f, p_o; or empty
 
   int input_size() const { return static_cast<int>(input.rows()); }
@@ -39,10 +39,6 @@ struct CellStep {
   RowMatrixMap scratch;               // [B, G*H]
   RowMatrixMap scratch2;              // [B, H]
 };
-
-// Element-wise views over one session's row, for the cells' inner loops.
-using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
-using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 
 }  // namespace rnnserve::model
 

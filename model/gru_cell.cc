@@ -17,6 +17,11 @@ absl::StatusOr<GruCell> GruCell::Create(GateWeights weights,
         "GRU recurrent weight has ", weights.recurrent_size(),
         " rows, want hidden_size ", weights.hidden_size));
   }
+  // r and z add both biases outside any product: fold them once. n keeps
+  // b_hn apart (inside r * (...) when the reset comes after the product).
+  const int h = weights.hidden_size;
+  weights.input_bias.head(2 * h) += weights.recurrent_bias.head(2 * h);
+  weights.recurrent_bias.head(2 * h).setZero();
   return GruCell(std::move(weights), options);
 }
 
@@ -35,7 +40,7 @@ void GruCell::Step(CellStep& step) const {
   // r and z for every row first: reset-before needs r before its product.
   for (Eigen::Index b = 0; b < batch; ++b) {
     ArrayMap rz(step.scratch.row(b).data(), 2 * h);
-    rz += ConstArrayMap(step.projected_input.row(b).data(), 2 * h) + bias.head(2 * h);
+    rz += ConstArrayMap(step.projected_input.row(b).data(), 2 * h);
     if (clip > 0.0f) Clip(clip, rz.data(), 2 * h);
     Apply(options_.gate, rz.data(), 2 * h);
   }

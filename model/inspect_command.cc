@@ -45,11 +45,17 @@ std::string DescribeCell(const RecurrentLayer::Cell& cell) {
   return std::visit(Visitor{}, cell);
 }
 
+// An LSTM projection is a bias-free identity dense map; a Jordan head may be
+// either, but then it has an activation or a bias.
+bool IsProjection(const DenseHead& feedback) {
+  return !feedback.has_bias() && feedback.activation() == HeadActivation::kIdentity;
+}
+
 std::string DescribeLayer(const RecurrentLayer& layer) {
   std::string text = absl::StrCat(layer.input_size(), " -> hidden ", layer.hidden_size());
   if (layer.feedback().has_value()) {
     absl::StrAppend(&text, " -> fed back ", layer.output_size(), " (",
-                    layer.feedback()->has_bias() ? "dense head, Jordan" : "projection",
+                    IsProjection(*layer.feedback()) ? "projection" : "dense head, Jordan",
                     ")");
   }
   absl::StrAppend(&text, "; ", DescribeCell(layer.cell()));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "model/status_macros.h"
 
 namespace rnnserve::model {
@@ -126,6 +127,10 @@ absl::Status LayerStack::CheckInput(const StepInput& input) const {
   if (input.rows <= 0) {
     return absl::InvalidArgumentError("input is empty, want at least one step");
   }
+  if (input.rows > kMaxInputRows) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input has ", input.rows, " steps, want at most ", kMaxInputRows, " per call"));
+  }
   if (input_kind() == InputKind::kTokens) {
     if (input.tokens == nullptr) {
       return absl::InvalidArgumentError(
@@ -158,6 +163,13 @@ absl::Status LayerStack::CheckInput(const StepInput& input) const {
 
 absl::Status LayerStack::Step(absl::Span<float* const> states, const StepInput& input,
                               float* outputs, Workspace& workspace) const {
+#ifndef NDEBUG
+  // Two rows on one state would both step from its old value (the contract
+  // says each state at most once); quadratic, so debug builds only.
+  for (size_t i = 0; i < states.size(); ++i) {
+    for (size_t j = i + 1; j < states.size(); ++j) DCHECK_NE(states[i], states[j]);
+  }
+#endif
   if (input.rows != static_cast<int64_t>(states.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "batch of ", states.size(), " sessions got ", input.rows, " input rows"));

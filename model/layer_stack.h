@@ -54,6 +54,9 @@ enum class SequenceOutput { kEveryStep, kFinalState };
 
 class LayerStack {
  public:
+  // Steps per Step/StepChunk/RunSequence call; a bound on workspace growth.
+  static constexpr int64_t kMaxInputRows = int64_t{1} << 20;
+
   // `embedding` is [vocabulary, dim]. `go_backwards` is Keras's: every layer
   // reads its input from last to first and returns outputs in that order.
   // INVALID_ARGUMENT when the levels' sizes do not chain.
@@ -89,7 +92,9 @@ class LayerStack {
   // Advances B = states.size() sessions by one step: input row b belongs to
   // states[b] (any subset of sessions, any order, each at most once).
   // `outputs` gets [B, output_size()]. Allocates nothing once `workspace`
-  // has seen this batch size. FAILED_PRECONDITION unless streamable().
+  // has seen this batch size (for layers up to hidden 256: wider ones make
+  // Eigen's GEMM take packing buffers from the heap; see README).
+  // FAILED_PRECONDITION unless streamable().
   absl::Status Step(absl::Span<float* const> states, const StepInput& input,
                     float* outputs, Workspace& workspace) const;
 

@@ -12,6 +12,9 @@ absl::StatusOr<LstmCell> LstmCell::Create(GateWeights weights,
   }
   absl::Status status = weights.Validate();
   if (!status.ok()) return status;
+  // Both biases sit outside every product: fold them once, add one per step.
+  weights.input_bias += weights.recurrent_bias;
+  weights.recurrent_bias.setZero();
   return LstmCell(std::move(weights), options);
 }
 
@@ -24,8 +27,7 @@ void LstmCell::Step(CellStep& step) const {
   for (Eigen::Index b = 0; b < step.scratch.rows(); ++b) {
     float* gates = step.scratch.row(b).data();
     ArrayMap all(gates, width);
-    all += ConstArrayMap(step.projected_input.row(b).data(), width) +
-           ConstArrayMap(weights_.recurrent_bias.data(), width);
+    all += ConstArrayMap(step.projected_input.row(b).data(), width);
     ArrayMap i(gates, h), f(gates + h, h), g(gates + 2 * h, h), o(gates + 3 * h, h);
     ArrayMap c(step.cell.row(b).data(), h);
     if (peephole) {

@@ -1,6 +1,7 @@
 #include "model/onnx_graph.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -8,12 +9,23 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "model/onnx_axes.h"
+#include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
 #include "model/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
+
+// The dense head as applied to one data value so far. It travels with the
+// value, so a dead branch of the graph cannot change what the output means.
+struct HeadParts {
+  RowMatrix weight;  // [in, out]
+  RowVector bias;    // [out] or empty
+  bool biased = false;
+  bool activated = false;
+  HeadActivation activation = HeadActivation::kIdentity;
+};
 
 // What one tensor of the graph is to the importer.
 struct Value {
@@ -28,9 +40,7 @@ struct Value {
   Axes axes;                // kData
   int depth = 0;            // kData: recurrent levels applied so far
   bool final_state = false; // kData: derived from Y_h
-  bool dense = false;       // kData: the head's matrix applied
-  bool biased = false;      // kData: the head's bias applied
-  bool activated = false;   // kData: the head's activation applied
+  std::shared_ptr<const HeadParts> head;  // kData: the head applied, if any
   std::string why_unusable; // kUnusable
 };
 
@@ -57,9 +67,15 @@ class GraphImporter {
   absl::Status Visit(const onnx::NodeProto& node);
   absl::Status VisitRecurrent(const onnx::NodeProto& node);
   absl::Status VisitGather(const onnx::NodeProto& node);
+  absl::Status VisitWithoutData(const onnx::NodeProto& node);
   absl::Status VisitGlue(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitDense(const onnx::NodeProto& node, const Value& data);
+  absl::Status VisitBias(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitHeadActivation(const onnx::NodeProto& node, const Value& data);
+  absl::StatusOr<RecurrentOpInputs> RecurrentInputs(const onnx::NodeProto& node) const;
+  absl::StatusOr<const OnnxConstant*> OptionalConstant(const onnx::NodeProto& node, int index,
+                                                       const char* what) const;
+  bool KeepsZeros(const onnx::NodeProto& node) const;
   absl::StatusOr<OnnxImport> Assemble(const Value& output);
 
   const Value* Find(const std::string& name) const;
@@ -77,10 +93,7 @@ class GraphImporter {
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
   std::vector<RecurrentOp> recurrent_;
-  std::optional<RowMatrix> head_weight_;  // [in, out]
-  RowVector head_bias_;
-  HeadActivation head_activation_ = HeadActivation::kIdentity;
-  int64_t parameter_count_ = 0;
+  int64_t parameter_count_ = 0;  // embedding and recurrent layers
 };
 
 const Value* GraphImporter::Find(const std::string& name) const {
@@ -113,6 +126,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
     return absl::InvalidArgumentError(
         absl::StrCat("domain '", node.domain(), "' is not supported (ai.onnx only)"));
   }
+  RNN_RETURN_IF_ERROR(CheckNode(node));
   const std::string& op = node.op_type();
   if (op == "Constant") return absl::OkStatus();  // In the constant table.
   if (IsRecurrentOp(node)) return VisitRecurrent(node);
@@ -120,7 +134,6 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 
   // Classify the inputs: at most one may carry data.
   const Value* data = nullptr;
-  bool zeros = false, unknown = false;
   for (const std::string& input : node.input()) {
     if (input.empty() || Constant(input) != nullptr) continue;
     const Value* v = Find(input);
@@ -129,46 +142,64 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
                                                      "' is neither computed, an initializer "
                                                      "nor a graph input (missing initializer?)"));
     }
-    if (v->kind == Value::Kind::kData) {
-      if (data != nullptr) return absl::InvalidArgumentError("combines two data paths");
-      data = v;
-    }
     if (v->kind == Value::Kind::kUnusable) {
       return absl::InvalidArgumentError(
           absl::StrCat("uses '", input, "' (", v->why_unusable, "), which is not supported"));
     }
-    zeros |= v->kind == Value::Kind::kZeros;
-    unknown |= v->kind == Value::Kind::kShapeInfo;
+    if (v->kind == Value::Kind::kData) {
+      if (data != nullptr) return absl::InvalidArgumentError("combines two data paths");
+      data = v;
+    }
   }
-  if (data == nullptr) {
-    if (op == "ConstantOfShape") {
-      bool all_zero = true;  // The default fill is a float 0.
-      for (const onnx::AttributeProto& a : node.attribute()) {
-        if (a.name() != "value") continue;
-        absl::StatusOr<OnnxConstant> c = ConvertTensor(a.t());
-        all_zero = c.ok() && std::all_of(c->floats.begin(), c->floats.end(),
-                                         [](float f) { return f == 0.0f; }) &&
-                   std::all_of(c->ints.begin(), c->ints.end(), [](int64_t i) { return i == 0; });
-      }
-      Set(node.output(0), {.kind = all_zero ? Value::Kind::kZeros : Value::Kind::kShapeInfo});
-      return absl::OkStatus();
-    }
-    if (!ShapeOps().contains(op)) {
-      return absl::InvalidArgumentError("is not supported by rnnserve");
-    }
-    const bool keeps_zeros = zeros && !unknown && op != "Shape" && op != "Size";
-    for (const std::string& output : node.output()) {
-      Set(output, {.kind = keeps_zeros ? Value::Kind::kZeros : Value::Kind::kShapeInfo});
-    }
-    return absl::OkStatus();
-  }
+  if (data == nullptr) return VisitWithoutData(node);
   if (op == "Shape" || op == "Size") {
     Set(node.output(0), {.kind = Value::Kind::kShapeInfo});
     return absl::OkStatus();
   }
-  if (op == "Gemm" || op == "MatMul" || op == "Add") return VisitDense(node, *data);
+  if (op == "Gemm" || op == "MatMul") return VisitDense(node, *data);
+  if (op == "Add") return VisitBias(node, *data);
   if (op == "Softmax" || op == "Sigmoid") return VisitHeadActivation(node, *data);
   return VisitGlue(node, *data);
+}
+
+// Zeros survive views of them (and Mul, Concat of zeros only); anything
+// else computed from them is not known to be zero.
+bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
+  auto zeros = [&](const std::string& name) {
+    const Value* v = Find(name);
+    return v != nullptr && v->kind == Value::Kind::kZeros;
+  };
+  static const auto* views = new absl::flat_hash_set<std::string>{
+      "Identity", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Expand", "Slice", "Cast",
+      "Gather"};
+  const std::string& op = node.op_type();
+  if (views->contains(op)) return zeros(node.input(0));
+  if (op == "Concat") {
+    return std::all_of(node.input().begin(), node.input().end(), zeros);
+  }
+  if (op == "Mul") return std::any_of(node.input().begin(), node.input().end(), zeros);
+  return false;
+}
+
+// Shape arithmetic and the zero initial states torch.onnx.export computes.
+absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  if (op == "ConstantOfShape") {
+    bool all_zero = true;  // The default fill is a float 0.
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      if (a.name() != "value") continue;
+      absl::StatusOr<OnnxConstant> c = ConvertTensor(a.t());
+      all_zero = c.ok() &&
+                 std::all_of(c->floats.begin(), c->floats.end(), [](float f) { return f == 0; }) &&
+                 std::all_of(c->ints.begin(), c->ints.end(), [](int64_t i) { return i == 0; });
+    }
+    Set(node.output(0), {.kind = all_zero ? Value::Kind::kZeros : Value::Kind::kShapeInfo});
+    return absl::OkStatus();
+  }
+  if (!ShapeOps().contains(op)) return absl::InvalidArgumentError("is not supported by rnnserve");
+  const Value::Kind kind = KeepsZeros(node) ? Value::Kind::kZeros : Value::Kind::kShapeInfo;
+  for (const std::string& output : node.output()) Set(output, {.kind = kind});
+  return absl::OkStatus();
 }
 
 absl::Status GraphImporter::VisitGather(const onnx::NodeProto& node) {
@@ -201,41 +232,51 @@ absl::Status GraphImporter::VisitGather(const onnx::NodeProto& node) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<const OnnxConstant*> GraphImporter::OptionalConstant(
+    const onnx::NodeProto& node, int index, const char* what) const {
+  if (node.input_size() <= index || node.input(index).empty()) return nullptr;
+  if (const OnnxConstant* c = Constant(node.input(index))) return c;
+  const Value* v = Find(node.input(index));
+  if (v != nullptr && v->kind == Value::Kind::kZeros) return nullptr;
+  if (v != nullptr && index == 4 && sequence_length_inputs_.contains(node.input(index))) {
+    return nullptr;  // A graph input: whole sequences always run to their end.
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " ('", node.input(index), "') must be an initializer, a Constant or zeros",
+      v == nullptr ? " (missing initializer?)" : ""));
+}
+
+absl::StatusOr<RecurrentOpInputs> GraphImporter::RecurrentInputs(
+    const onnx::NodeProto& node) const {
+  RecurrentOpInputs in;
+  RNN_ASSIGN_OR_RETURN(in.w, OptionalConstant(node, 1, "W"));
+  RNN_ASSIGN_OR_RETURN(in.r, OptionalConstant(node, 2, "R"));
+  RNN_ASSIGN_OR_RETURN(in.b, OptionalConstant(node, 3, "B"));
+  RNN_ASSIGN_OR_RETURN(const OnnxConstant* lengths, OptionalConstant(node, 4, "sequence_lens"));
+  if (lengths != nullptr) {
+    return absl::InvalidArgumentError("constant sequence_lens are not supported; "
+                                      "whole-sequence runs use the full sequence");
+  }
+  RNN_ASSIGN_OR_RETURN(in.initial_h, OptionalConstant(node, 5, "initial_h"));
+  RNN_ASSIGN_OR_RETURN(in.initial_c, OptionalConstant(node, 6, "initial_c"));
+  RNN_ASSIGN_OR_RETURN(in.p, OptionalConstant(node, 7, "P"));
+  for (const OnnxConstant* t : {in.w, in.r, in.b, in.p, in.initial_h, in.initial_c}) {
+    if (t != nullptr && !t->is_float) {
+      return absl::InvalidArgumentError("weights and initial states must be float tensors");
+    }
+  }
+  return in;
+}
+
 absl::Status GraphImporter::VisitRecurrent(const onnx::NodeProto& node) {
-  const Value* x = node.input_size() > 0 ? Find(node.input(0)) : nullptr;
-  if (x == nullptr || x->kind != Value::Kind::kData || x->final_state || x->dense) {
+  const Value* x = Find(node.input(0));
+  if (x == nullptr || x->kind != Value::Kind::kData || x->final_state || x->head != nullptr) {
     return absl::InvalidArgumentError("its input X must be the sequence from the graph input");
   }
   if (x->depth != static_cast<int>(recurrent_.size())) {
     return absl::InvalidArgumentError("branches off the chain of recurrent layers");
   }
-  auto optional_constant = [&](int index, const char* what) -> absl::StatusOr<const OnnxConstant*> {
-    if (node.input_size() <= index || node.input(index).empty()) return nullptr;
-    if (const OnnxConstant* c = Constant(node.input(index))) return c;
-    const Value* v = Find(node.input(index));
-    if (v != nullptr && v->kind == Value::Kind::kZeros) return nullptr;
-    if (v != nullptr && index == 4 && sequence_length_inputs_.contains(node.input(index))) {
-      return nullptr;  // A graph input: whole sequences always run to their end.
-    }
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " ('", node.input(index), "') must be an initializer, a Constant or zeros",
-        v == nullptr ? " (missing initializer?)" : ""));
-  };
-  RecurrentOpInputs in;
-  RNN_ASSIGN_OR_RETURN(in.w, optional_constant(1, "W"));
-  RNN_ASSIGN_OR_RETURN(in.r, optional_constant(2, "R"));
-  RNN_ASSIGN_OR_RETURN(in.b, optional_constant(3, "B"));
-  RNN_ASSIGN_OR_RETURN(const OnnxConstant* lengths, optional_constant(4, "sequence_lens"));
-  if (lengths != nullptr) {
-    return absl::InvalidArgumentError("constant sequence_lens are not supported; "
-                                      "whole-sequence runs use the full sequence");
-  }
-  RNN_ASSIGN_OR_RETURN(in.initial_h, optional_constant(5, "initial_h"));
-  RNN_ASSIGN_OR_RETURN(in.initial_c, optional_constant(6, "initial_c"));
-  RNN_ASSIGN_OR_RETURN(in.p, optional_constant(7, "P"));
-  if (in.w == nullptr || in.r == nullptr) {
-    return absl::InvalidArgumentError("W and R must be initializers (missing initializer?)");
-  }
+  RNN_ASSIGN_OR_RETURN(const RecurrentOpInputs in, RecurrentInputs(node));
   RNN_ASSIGN_OR_RETURN(RecurrentOp op, ConvertRecurrentNode(node, in));
   // X must be [time, 1, features] (layout 0) or [1, time, features].
   const Axes want = op.layout == 0
@@ -297,74 +338,84 @@ absl::Status GraphImporter::VisitGlue(const onnx::NodeProto& node, const Value& 
   return absl::OkStatus();
 }
 
+// MatMul(data, W) or Gemm(data, W, C): the head's matrix, once, after the
+// last recurrent layer.
 absl::Status GraphImporter::VisitDense(const onnx::NodeProto& node, const Value& data) {
-  const std::string& op = node.op_type();
-  if (data.depth != static_cast<int>(recurrent_.size()) || data.depth == 0 || data.activated) {
-    return absl::InvalidArgumentError("is supported only as the dense head after the last "
-                                      "recurrent layer");
+  if (data.depth != static_cast<int>(recurrent_.size()) || data.depth == 0 ||
+      data.head != nullptr) {
+    return absl::InvalidArgumentError(
+        "is supported only as the one dense head after the last recurrent layer");
   }
   const Axis last = data.axes.empty() ? Axis::Unit() : data.axes.back();
-  const int64_t in = last.size;
-  if (op == "Add") {
-    const OnnxConstant* b = Constant(node.input(1)) ? Constant(node.input(1))
-                                                    : Constant(node.input(0));
-    if (!data.dense || data.biased || b == nullptr || b->size() != head_weight_->cols()) {
-      return absl::InvalidArgumentError("is supported only as the bias of a MatMul head");
-    }
-    head_bias_ = Eigen::Map<const RowVector>(b->floats.data(), b->size());
-    parameter_count_ += b->size();
-    Value out = data;
-    out.biased = true;
-    Set(node.output(0), out);
-    return absl::OkStatus();
-  }
-  if (data.dense || last.kind != AxisKind::kFeatures) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a second dense layer, or one over ", AxesToString(data.axes),
-                     ", is not supported"));
+  const OnnxConstant* w = Constant(node.input(1));
+  if (Find(node.input(0)) != &data || last.kind != AxisKind::kFeatures || w == nullptr ||
+      !w->is_float || w->shape.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wants the sequence ", AxesToString(data.axes),
+        " as its first input (features last) and a 2-D float initializer as its second"));
   }
   const NodeAttributes attributes(node);
-  const OnnxConstant* w = Constant(node.input(1));
-  if (w == nullptr || !w->is_float || w->shape.size() != 2) {
-    return absl::InvalidArgumentError("its weight must be a 2-D float initializer");
-  }
-  const bool transposed = op == "Gemm" && attributes.Int("transB", 0) != 0;
-  RowMatrix weight = ConstRowMatrixMap(w->floats.data(), w->shape[0], w->shape[1]);
-  if (transposed) weight = weight.transpose().eval();
-  if (weight.rows() != in) {
+  const bool gemm = node.op_type() == "Gemm";
+  auto head = std::make_shared<HeadParts>();
+  head->weight = ConstRowMatrixMap(w->floats.data(), w->shape[0], w->shape[1]);
+  if (gemm && attributes.Int("transB", 0) != 0) head->weight = head->weight.transpose().eval();
+  if (head->weight.rows() != last.size) {
     return absl::InvalidArgumentError(absl::StrCat("weight is ", ShapeToString(w->shape),
-                                                   ", want ", in, " inputs"));
+                                                   ", want ", last.size, " inputs"));
   }
-  if (op == "Gemm") {
-    if (attributes.Int("transA", 0) != 0 || NonUnit(data.axes).size() > 2 ||
-        data.axes.size() != 2) {
+  if (gemm) {
+    if (attributes.Int("transA", 0) != 0 || data.axes.size() != 2) {
       return absl::InvalidArgumentError("Gemm wants A as [steps, features], transA=0");
     }
-    weight *= attributes.Float("alpha", 1.0f);
-    const OnnxConstant* c = node.input_size() > 2 ? Constant(node.input(2)) : nullptr;
-    if (c != nullptr) {
-      if (c->size() != weight.cols()) {
-        return absl::InvalidArgumentError("Gemm's C must be a bias of the output size");
+    head->weight *= attributes.Float("alpha", 1.0f);
+    head->biased = true;
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      const OnnxConstant* c = Constant(node.input(2));
+      if (c == nullptr || !c->is_float || c->shape.size() > 2 ||
+          c->size() != head->weight.cols()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Gemm's C must be a float initializer of shape [", head->weight.cols(), "]"));
       }
-      head_bias_ = Eigen::Map<const RowVector>(c->floats.data(), c->size()) *
+      head->bias = Eigen::Map<const RowVector>(c->floats.data(), c->size()) *
                    attributes.Float("beta", 1.0f);
-      parameter_count_ += c->size();
     }
   }
-  parameter_count_ += w->size();
   Value out = data;
-  out.dense = true;
-  out.biased = op == "Gemm";
-  out.axes.back() = Axis::Features(weight.cols());
-  head_weight_ = std::move(weight);
+  out.axes.back() = Axis::Features(head->weight.cols());
+  out.head = std::move(head);
   Set(node.output(0), std::move(out));
   return absl::OkStatus();
 }
 
+// Add(data, b) after a MatMul head: its bias over the features axis.
+absl::Status GraphImporter::VisitBias(const onnx::NodeProto& node, const Value& data) {
+  const bool data_first = Find(node.input(0)) == &data;
+  const OnnxConstant* b = Constant(node.input(data_first ? 1 : 0));
+  const int64_t out = data.head != nullptr ? data.head->weight.cols() : 0;
+  const bool leading_ones =
+      b != nullptr && b->shape.size() <= data.axes.size() && !b->shape.empty() &&
+      std::all_of(b->shape.begin(), b->shape.end() - 1, [](int64_t d) { return d == 1; });
+  if (data.head == nullptr || data.head->biased || data.head->activated || b == nullptr ||
+      !b->is_float || !leading_ones || b->shape.back() != out || data.axes.empty() ||
+      data.axes.back() != Axis::Features(out)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "is supported only as the bias of a MatMul head: a float initializer [", out,
+        "] added over the features axis"));
+  }
+  auto head = std::make_shared<HeadParts>(*data.head);
+  head->bias = Eigen::Map<const RowVector>(b->floats.data(), out);
+  head->biased = true;
+  Value result = data;
+  result.head = std::move(head);
+  Set(node.output(0), std::move(result));
+  return absl::OkStatus();
+}
+
 absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, const Value& data) {
-  if (!data.dense || data.activated) {
+  if (data.head == nullptr || data.head->activated) {
     return absl::InvalidArgumentError("is supported only right after the dense head");
   }
+  auto head = std::make_shared<HeadParts>(*data.head);
   if (node.op_type() == "Softmax") {
     const int64_t fallback = opset_ >= 13 ? -1 : 1;
     RNN_ASSIGN_OR_RETURN(const int axis, NormalizeAxis(NodeAttributes(node).Int("axis", fallback),
@@ -376,12 +427,13 @@ absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, con
     if (rest.size() != 1 || rest[0].kind != AxisKind::kFeatures) {
       return absl::InvalidArgumentError("must normalise over the features axis only");
     }
-    head_activation_ = HeadActivation::kSoftmax;
+    head->activation = HeadActivation::kSoftmax;
   } else {
-    head_activation_ = HeadActivation::kSigmoid;
+    head->activation = HeadActivation::kSigmoid;
   }
+  head->activated = true;
   Value out = data;
-  out.activated = true;
+  out.head = std::move(head);
   Set(node.output(0), std::move(out));
   return absl::OkStatus();
 }
@@ -403,12 +455,14 @@ absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
         "the graph output is ", AxesToString(output.axes),
         "; want the steps' outputs [time, features] or a final state [features]"));
   }
-  if (output.dense && !output.biased && head_weight_.has_value()) head_bias_ = RowVector();
   std::vector<LayerLevel> levels;
   for (RecurrentOp& op : recurrent_) levels.push_back(std::move(op.level));
   std::optional<DenseHead> head;
-  if (output.dense) {
-    RNN_ASSIGN_OR_RETURN(head, DenseHead::Create(*head_weight_, head_bias_, head_activation_));
+  int64_t head_parameters = 0;
+  if (output.head != nullptr) {
+    const HeadParts& parts = *output.head;
+    head_parameters = parts.weight.size() + parts.bias.size();
+    RNN_ASSIGN_OR_RETURN(head, DenseHead::Create(parts.weight, parts.bias, parts.activation));
   }
   RNN_ASSIGN_OR_RETURN(
       LayerStack stack,
@@ -417,7 +471,7 @@ absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
   const RecurrentOp& first = recurrent_.front();
   return OnnxImport{
       .stack = std::move(stack),
-      .parameter_count = parameter_count_,
+      .parameter_count = parameter_count_ + head_parameters,
       .summary = absl::StrCat(recurrent_.size(), " x ", first.cell, ", output ",
                               every_step ? "Y" : "Y_h", ", ai.onnx opset ", opset_),
       .cell = first.cell,
@@ -460,7 +514,9 @@ absl::StatusOr<OnnxImport> GraphImporter::Import(const Axes& input_axes, bool to
 }
 
 // The readings of the graph input's axes worth trying: which dimension is
-// time, which (if any) the batch of one. The first that imports wins.
+// time; the others must be a batch of one. A dimension fixed at a size
+// above 1 can only be time (a fixed batch of five is five sequences, which
+// one session cannot be). The first reading that imports wins.
 std::vector<Axes> InputReadings(const onnx::ValueInfoProto& input, bool tokens) {
   const auto& dims = input.type().tensor_type().shape().dim();
   const int rank = dims.size();
@@ -468,11 +524,20 @@ std::vector<Axes> InputReadings(const onnx::ValueInfoProto& input, bool tokens) 
       !tokens && rank > 0 && dims[rank - 1].has_dim_value() ? dims[rank - 1].dim_value() : -1;
   const int sequence_rank = tokens ? rank : rank - 1;
   std::vector<Axes> readings;
+  if (sequence_rank < 1 || sequence_rank > 2) return readings;
   for (int time = 0; time < sequence_rank; ++time) {
     Axes axes;
-    for (int i = 0; i < sequence_rank; ++i) axes.push_back(i == time ? Axis::Time() : Axis::Unit());
+    bool possible = true;
+    for (int i = 0; i < sequence_rank; ++i) {
+      if (i == time) {
+        axes.push_back(Axis::Time());
+        continue;
+      }
+      possible &= !dims[i].has_dim_value() || dims[i].dim_value() == 1;
+      axes.push_back(Axis::Unit());
+    }
     if (!tokens) axes.push_back(Axis::Features(features));
-    if (sequence_rank <= 2) readings.push_back(std::move(axes));
+    if (possible) readings.push_back(std::move(axes));
   }
   return readings;
 }

@@ -164,7 +164,6 @@ absl::StatusOr<absl::flat_hash_map<std::string, OnnxConstant>> CollectConstants(
   }
   for (const onnx::NodeProto& node : graph.node()) {
     if (node.op_type() != "Constant" || node.output_size() != 1) continue;
-    const NodeAttributes attributes(node);
     for (const onnx::AttributeProto& a : node.attribute()) {
       OnnxConstant value;
       if (a.name() == "value" && a.has_t()) {

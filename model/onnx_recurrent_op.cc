@@ -122,7 +122,11 @@ absl::StatusOr<NodeOptions> ReadOptions(const onnx::NodeProto& node,
     return absl::InvalidArgumentError(absl::StrCat("W is ", ShapeToString(in.w->shape), " and R is ",
                                                    ShapeToString(in.r->shape), ", want 3-D"));
   }
-  o.hidden = static_cast<int>(attributes.Int("hidden_size", in.r->shape[2]));
+  const int64_t hidden = attributes.Int("hidden_size", in.r->shape[2]);
+  if (hidden <= 0 || hidden > (1 << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat("hidden_size ", hidden, " is out of range"));
+  }
+  o.hidden = static_cast<int>(hidden);
   o.input = static_cast<int>(in.w->shape[2]);
   o.layout = static_cast<int>(attributes.Int("layout", 0));
   o.clip = attributes.Has("clip") ? attributes.Float("clip", 0.0f) : 0.0f;
@@ -212,9 +216,12 @@ absl::StatusOr<RecurrentLayer> MakeDirection(const NodeOptions& o, const Recurre
   return RecurrentLayer::Create(std::move(cell), std::nullopt);
 }
 
-absl::StatusOr<RecurrentOp> Convert(const onnx::NodeProto& node, const RecurrentOpInputs& in) {
+}  // namespace
+
+absl::StatusOr<RecurrentOp> ConvertRecurrentNode(const onnx::NodeProto& node,
+                                                 const RecurrentOpInputs& in) {
   if (in.w == nullptr || in.r == nullptr) {
-    return absl::InvalidArgumentError("inputs W and R must be initializers or Constant nodes");
+    return absl::InvalidArgumentError("W and R must be initializers (missing initializer?)");
   }
   if (in.p != nullptr && node.op_type() != "LSTM") {
     return absl::InvalidArgumentError("only LSTM has peepholes (input P)");
@@ -241,16 +248,9 @@ absl::StatusOr<RecurrentOp> Convert(const onnx::NodeProto& node, const Recurrent
   return op;
 }
 
-}  // namespace
-
 bool IsRecurrentOp(const onnx::NodeProto& node) {
-  return node.domain().empty() &&
+  return (node.domain().empty() || node.domain() == "ai.onnx") &&
          (node.op_type() == "LSTM" || node.op_type() == "GRU" || node.op_type() == "RNN");
-}
-
-absl::StatusOr<RecurrentOp> ConvertRecurrentNode(const onnx::NodeProto& node,
-                                                 const RecurrentOpInputs& inputs) {
-  return Convert(node, inputs);
 }
 
 }  // namespace rnnserve::model

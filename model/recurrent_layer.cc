@@ -66,12 +66,13 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
                              int64_t state_offset, RowMatrixMap output,
                              Workspace& workspace) const {
   const GateWeights& weights = cell.weights();
-  const int batch = static_cast<int>(states.size());
-  const int hidden = weights.hidden_size;
-  const int width = weights.width();
-  const int fed_back = output_size();
-  const int cell_size = cell.cell_state_size();
-  const int64_t rows = int64_t{steps} * batch;
+  // 64-bit sizes: batch * width must not wrap for wide layers or heads.
+  const int64_t batch = static_cast<int64_t>(states.size());
+  const int64_t hidden = weights.hidden_size;
+  const int64_t width = weights.width();
+  const int64_t fed_back = output_size();
+  const int64_t cell_size = cell.cell_state_size();
+  const int64_t rows = steps * batch;
 
   // The input projection of every step at once: one matrix product per chunk.
   RowMatrixMap projected(workspace.Get(Workspace::kProjected, rows * width), rows, width);
@@ -82,7 +83,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
                          batch, fed_back);
   RowMatrixMap cell_state(workspace.Get(Workspace::kCell, batch * cell_size),
                           batch, cell_size);
-  for (int b = 0; b < batch; ++b) {
+  for (int64_t b = 0; b < batch; ++b) {
     const float* state = states[b] + state_offset;
     std::copy_n(state, fed_back, recurrent.row(b).data());
     std::copy_n(state + fed_back, cell_size, cell_state.row(b).data());
@@ -96,7 +97,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   for (int t = 0; t < steps; ++t) {
     CellStep step{
         .projected_input = ConstRowMatrixMap(
-            projected.data() + int64_t{t} * batch * width, batch, width),
+            projected.data() + t * batch * width, batch, width),
         .recurrent_input = ConstRowMatrixMap(recurrent.data(), batch, fed_back),
         .cell = cell_state,
         .output = cell_output,
@@ -104,7 +105,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
         .scratch2 = scratch2,
     };
     cell.Step(step);
-    RowMatrixMap out_t(output.data() + int64_t{t} * batch * fed_back, batch, fed_back);
+    RowMatrixMap out_t(output.data() + t * batch * fed_back, batch, fed_back);
     if (feedback_.has_value()) {
       feedback_->Apply(ConstRowMatrixMap(cell_output.data(), batch, hidden), out_t);
     } else {
@@ -113,7 +114,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
     recurrent = out_t;
   }
 
-  for (int b = 0; b < batch; ++b) {
+  for (int64_t b = 0; b < batch; ++b) {
     float* state = states[b] + state_offset;
     std::copy_n(recurrent.row(b).data(), fed_back, state);
     std::copy_n(cell_state.row(b).data(), cell_size, state + fed_back);

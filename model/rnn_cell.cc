@@ -12,6 +12,8 @@ absl::StatusOr<RnnCell> RnnCell::Create(GateWeights weights,
   }
   absl::Status status = weights.Validate();
   if (!status.ok()) return status;
+  weights.input_bias += weights.recurrent_bias;  // Folded once: one add per step.
+  weights.recurrent_bias.setZero();
   return RnnCell(std::move(weights), options);
 }
 
@@ -20,8 +22,7 @@ void RnnCell::Step(CellStep& step) const {
   step.output.noalias() = step.recurrent_input * weights_.recurrent;
   for (Eigen::Index b = 0; b < step.output.rows(); ++b) {
     ArrayMap a(step.output.row(b).data(), h);
-    a += ConstArrayMap(step.projected_input.row(b).data(), h) +
-         ConstArrayMap(weights_.recurrent_bias.data(), h);
+    a += ConstArrayMap(step.projected_input.row(b).data(), h);
     if (options_.clip > 0.0f) Clip(options_.clip, a.data(), h);
     Apply(options_.activation, a.data(), h);
   }

@@ -17,6 +17,9 @@ using RowMatrix =
 using RowMatrixMap = Eigen::Map<RowMatrix>;
 using ConstRowMatrixMap = Eigen::Map<const RowMatrix>;
 using RowVector = Eigen::RowVectorXf;
+// Element-wise views over a row, for the cells' and activations' inner loops.
+using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
+using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 
 // A dense float32 tensor as it comes out of a weight file, C order.
 struct Tensor {

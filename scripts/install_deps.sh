@@ -2,8 +2,9 @@
 # Installs the Debian bookworm packages rnnserve builds and tests with, only
 # when some are missing. Idempotent and non-interactive; run as root.
 #   scripts/install_deps.sh              build + test dependencies
-#   scripts/install_deps.sh --reference  also PyTorch and ONNX, which only the
-#                                        fixture and training scripts need
+#   scripts/install_deps.sh --reference  also PyTorch, ONNX and the demo data,
+#                                        which only the fixture and training
+#                                        scripts need
 set -euo pipefail
 
 packages=(
@@ -14,7 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--reference" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy)
+  packages+=(python3-torch python3-onnx python3-numpy fortunes python3-statsmodels
+             libopenblas0-openmp)
 fi
 
 missing=()

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "model/file_util.h"
 #include "model/model_loader.h"
+#include "model/onnx_reader.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {
@@ -42,8 +43,54 @@ INSTANTIATE_TEST_SUITE_P(
         BadOnnx{"wrong_opset", "ai.onnx opset 3; supported: 7 to 22"},
         BadOnnx{"custom_domain", "domain 'com.microsoft' is not supported"},
         BadOnnx{"external_data", "external data files are not supported"},
-        BadOnnx{"two_inputs_concat", "a second graph input"}),
+        BadOnnx{"two_inputs_concat", "a second graph input"},
+        // Graphs that are (nearly) valid ONNX but mean something the engine
+        // does not compute: refused, never answered differently.
+        BadOnnx{"add_missing_input", "(Add): has 1 of the 2 inputs it needs"},
+        BadOnnx{"identity_no_output", "(Identity): has no output"},
+        BadOnnx{"integer_bias", "(Add): is supported only as the bias of a MatMul head"},
+        BadOnnx{"bias_from_zeros_plus_constant", "B ('B_sum') must be an initializer"},
+        BadOnnx{"initial_h_zeros_plus_one", "initial_h ('h0') must be an initializer"},
+        BadOnnx{"gemm_c_not_constant", "Gemm's C must be a float initializer"},
+        BadOnnx{"gemm_data_as_c", "wants the sequence [time, features 4] as its first input"},
+        BadOnnx{"bias_wrong_shape", "(Add): is supported only as the bias"},
+        BadOnnx{"bias_on_time_axis", "(Add): is supported only as the bias"},
+        BadOnnx{"fixed_batch_of_five", "X is [1, time, features 3]"},
+        BadOnnx{"layout_as_float", "attribute 'layout' has type FLOAT, want INT"},
+        BadOnnx{"clip_as_int", "attribute 'clip' has type INT, want FLOAT"},
+        BadOnnx{"hidden_size_overflow", "attribute 'hidden_size' is 4294967300"},
+        BadOnnx{"nan_gemm_alpha", "attribute 'alpha' is nan"},
+        BadOnnx{"gather_last_step", "(Gather): selects from the sequence"},
+        BadOnnx{"slice_on_sequence", "(Slice): is not supported on the data path"}),
     [](const auto& info) { return info.param.folder; });
+
+// The initializer `name` of an ONNX file, as a [rows, cols] matrix.
+RowMatrix InitializerOf(const std::string& path, const std::string& name) {
+  const absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  EXPECT_TRUE(bytes.ok());
+  const absl::StatusOr<OnnxModel> model = ParseOnnxModel(*bytes);
+  EXPECT_TRUE(model.ok());
+  const auto constants = CollectConstants(model->proto.graph());
+  EXPECT_TRUE(constants.ok());
+  const OnnxConstant& c = constants->at(name);
+  return ConstRowMatrixMap(c.floats.data(), c.shape[0], c.shape[1]);
+}
+
+TEST(OnnxGraphTest, DeadBranchesDoNotChangeTheHead) {
+  // The graph output is MatMul(S, W1); an unused MatMul(S, W2) comes last.
+  const std::string matmul = TestdataPath("onnx_bad/dead_second_matmul");
+  const absl::StatusOr<LoadedModel> model = LoadModel(matmul);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_TRUE(model->stack->head().has_value());
+  EXPECT_TRUE(model->stack->head()->weight().isApprox(
+      InitializerOf(matmul + "/model.onnx", "W1")));
+  // The graph output is Gemm(S, W1, b1); an unused Sigmoid of it dangles.
+  const absl::StatusOr<LoadedModel> gemm = LoadModel(TestdataPath("onnx_bad/dead_sigmoid"));
+  ASSERT_TRUE(gemm.ok()) << gemm.status();
+  ASSERT_TRUE(gemm->stack->head().has_value());
+  EXPECT_EQ(gemm->stack->head()->activation(), HeadActivation::kIdentity);
+  EXPECT_TRUE(gemm->stack->head()->has_bias());
+}
 
 TEST(OnnxGraphTest, EmptyBytesAreNotAModel) {
   const absl::StatusOr<OnnxImport> imported = ImportOnnxModel("", "empty.onnx");

@@ -183,6 +183,20 @@ Bad inputs
 
 ``onnx_bad/README.txt`` lists each case; all must be rejected with a clear error (no
 crash, no partial load). The LSTM they are built around is I=3, H=4.
+
+Adversarial cases (``adversarial_fixtures``; add_missing_input ... slice_on_sequence):
+X [T, 1, 3] -> LSTM -> Y [T, 1, 1, 4] -> Squeeze(axes [1, 2]) -> S [T, 4], then a twist
+that a permissive importer would misread: one-input Add / output-less Identity, an int64
+bias, B or initial_h or Gemm's C computed as ConstantOfShape zeros + constant, dead
+MatMul / Sigmoid nodes after the live output, the sequence as Gemm's C, [5, 1] and
+time-axis biases, a fixed [5, 1, 3] input that is five one-step sequences, layout as a
+FLOAT and clip as an INT attribute, hidden_size 2**32 + 4, Gemm alpha NaN, Gather /
+Slice on the time axis. Each README line starts with its validity, which the script
+asserts: [malformed] check_model rejects it; [passes check_model; full_check ...] only
+type/shape inference rejects it; [valid ONNX] check_model(full_check=True) passes (the
+line says when the model is also only defined for some T). Where a misreading has the
+same output shape, the script runs both through the NumPy interpreter and asserts that
+they differ by > 1e-2.
 """
 
 import io
@@ -1030,7 +1044,8 @@ def bad_fixtures():
     name = "bad_base"
     readme = ["Broken or unsupported ONNX models (each <case>/model.onnx); the loader must reject every one "
               "with a clear error naming the problem (no crash, no partial load). Base: one LSTM, I=3, H=4, "
-              "X [T, 1, 3] -> Y [T, 1, 1, 4], opset 14."]
+              "X [T, 1, 3] -> Y [T, 1, 1, 4], opset 14. From add_missing_input on (adversarial cases: "
+              "each says why an importer must refuse it), Y continues through Squeeze(axes [1, 2]) -> S [T, 4]."]
 
     def good(**kw):
         t = gen_tensors(name, "LSTM", I, H, 1)
@@ -1123,8 +1138,333 @@ def bad_fixtures():
     case("two_inputs_concat", "two graph inputs X1 [T,1,2] and X2 [T,1,2] concatenated into the LSTM's X: "
          "a model must have exactly one input", m)
 
+    adversarial_fixtures(readme)
+
     with open(os.path.join(BAD, "README.txt"), "w") as f:
         f.write("\n".join(readme) + "\n")
+
+
+# ---- adversarial cases ---------------------------------------------------
+#
+# Models an importer must REFUSE although most of them are valid ONNX: each is a small
+# twist on a graph rnnserve accepts, and a permissive reading (pattern-matching the
+# glue, reading an attribute's wrong field, truncating an integer, following the last
+# node instead of the graph output, treating a fixed leading dimension as time, ...)
+# would compute something other than what ONNX defines, or crash. The base graph:
+#   X float [T, 1, 3] -> LSTM (hidden_size 4, layout 0, W/R/B initializers)
+#     -> Y [T, 1, 1, 4] -> Squeeze(axes [1, 2]) -> S [T, 4]
+# then the variant. Validity is asserted, so a case cannot silently drift:
+#   "valid"     onnx.checker.check_model(full_check=True) passes (static shapes; a
+#               README line says when a run-time shape condition also applies);
+#   "inference" check_model passes, full_check's type/shape inference rejects it;
+#   "malformed" check_model itself rejects it.
+
+ADV_I, ADV_H, ADV_NAME = 3, 4, "bad_base"
+
+
+def adv_lstm(*, B="B", initial_h=None, hidden_size=ADV_H, x="X", squeeze_axes=(1, 2)):
+    """-> (nodes, initializers) computing S from x (see above)."""
+    t = gen_tensors(ADV_NAME, "LSTM", ADV_I, ADV_H, 1)
+    inits = [make_tensor("W", t["W"]), make_tensor("R", t["R"])]
+    if B == "B":
+        inits.append(make_tensor("B", t["B"]))
+    ins = [x, "W", "R", B] + (["", initial_h] if initial_h else [])
+    nodes = [helper.make_node("LSTM", ins, ["Y"], name="lstm0", hidden_size=hidden_size, layout=0),
+             helper.make_node("Constant", [], ["sq_axes"], name="sq_axes",
+                              value=numpy_helper.from_array(np.array(squeeze_axes, np.int64), "sq_axes_value")),
+             helper.make_node("Squeeze", ["Y", "sq_axes"], ["S"], name="squeeze0")]
+    return nodes, inits
+
+
+def adv_model(name, nodes, inits, out, out_shape, *, xshape=("T", 1, ADV_I), value_info=()):
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(xshape))],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], inits,
+                              value_info=list(value_info))
+    model = helper.make_model(graph, producer_name="rnnserve make_onnx_fixtures.py",
+                              opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model
+
+
+def adversarial_fixtures(readme):
+    u = lambda shape, salt: mf.extra_uniform(ADV_NAME, shape, salt)
+    f32 = lambda name, arr: make_tensor(name, np.asarray(arr, np.float32))
+    const = lambda name, arr: helper.make_node("Constant", [], [name], name=name,
+                                               value=numpy_helper.from_array(np.asarray(arr), name + "_value"))
+    x_all = mf.make_inputs({"input_size": ADV_I}, ADV_NAME)
+    feeds = [{"X": x[:, None, :]} for x in x_all]  # T = 1, 7, 200
+
+    def run(model, feed):
+        (v,) = run_graph(model, feed).values()
+        return v
+
+    def differs(model, alt, what, feed_list=feeds):
+        """ONNX's result (model) vs the misreading (alt), same shapes: must differ."""
+        d = max(float(np.max(np.abs(run(model, f) - run(alt, f)))) for f in feed_list)
+        note(f"onnx_bad adversarial: {what}: ONNX result differs from the misreading by up to {d:.3f}")
+        assert d > 1e-2, (what, d)
+
+    def case(cname, validity, what, model):
+        if validity == "malformed":
+            try:
+                onnx.checker.check_model(model)
+                raise AssertionError(f"{cname}: check_model accepted a malformed model")
+            except onnx.checker.ValidationError as e:
+                note(f"{cname}: check_model: {str(e).splitlines()[0][:150]}")
+            tag = "[malformed: onnx.checker.check_model rejects it]"
+        else:
+            onnx.checker.check_model(model)
+            if validity == "inference":
+                try:
+                    onnx.checker.check_model(model, full_check=True)
+                    raise AssertionError(f"{cname}: full_check accepted it")
+                except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+                    note(f"{cname}: full_check: {str(e).splitlines()[0][:150]}")
+                tag = "[passes check_model; full_check's inference rejects it]"
+            else:
+                assert validity == "valid", validity
+                onnx.checker.check_model(model, full_check=True)
+                tag = "[valid ONNX: passes check_model(full_check=True)]"
+        d = os.path.join(BAD, cname)
+        os.makedirs(d)
+        save_model(os.path.join(d, "model.onnx"), model)
+        # bytes, not messages: NaN != NaN
+        assert load_model(os.path.join(d, "model.onnx")).SerializeToString() == model.SerializeToString()
+        readme.append(f"{cname}/: {tag} {what}")
+
+    W1_45, b1_5 = u((4, 5), 11), u((5,), 12)
+    W2_45 = u((4, 5), 13)
+    W1_44, b1_4 = u((4, 4), 14), u((4,), 15)
+    S_shape = ["T", ADV_H]
+
+    # 1. Add with a single input
+    nodes, inits = adv_lstm()
+    nodes.append(helper.make_node("Add", ["S"], ["Z"], name="add0"))
+    case("add_missing_input", "malformed",
+         "S -> Add with ONE input (Add needs two) -> output: an importer that reads input(1) "
+         "unchecked reads past the node's inputs (crash) or invents a zero bias", adv_model(
+             "add_missing_input", nodes, inits, "Z", S_shape))
+
+    # 2. Identity with no output
+    nodes, inits = adv_lstm()
+    nodes.append(helper.make_node("Identity", ["S"], [], name="identity0"))
+    case("identity_no_output", "malformed",
+         "a node Identity(S) with NO outputs (Identity needs one), graph output S: an importer that "
+         "reads output(0) unchecked crashes; the node is not a valid ONNX node",
+         adv_model("identity_no_output", nodes, inits, "S", S_shape))
+
+    # 3. int64 bias on a float MatMul
+    nodes, inits = adv_lstm()
+    nodes += [helper.make_node("MatMul", ["S", "W1"], ["M"], name="matmul0"),
+              helper.make_node("Add", ["M", "b_int"], ["Z"], name="add0")]
+    inits += [f32("W1", W1_45), numpy_helper.from_array(np.array([1, -2, 3, -4, 5], np.int64), "b_int")]
+    case("integer_bias", "inference",
+         "S -> MatMul(S, W1 float [4,5]) -> Add(., b_int int64 [5]) -> output: Add's inputs must "
+         "share one type; reading the int64 bytes as float (or casting them) computes a bias ONNX "
+         "does not define", adv_model("integer_bias", nodes, inits, "Z", ["T", 5]))
+
+    # 4. LSTM B = zeros + B_init
+    t = gen_tensors(ADV_NAME, "LSTM", ADV_I, ADV_H, 1)
+    nodes, inits = adv_lstm(B="B_sum")
+    nodes[:0] = [const("B_shape", np.array([1, 8 * ADV_H], np.int64)),
+                 helper.make_node("ConstantOfShape", ["B_shape"], ["B_zeros"], name="B_zeros",
+                                  value=numpy_helper.from_array(np.zeros(1, np.float32), "zero")),
+                 helper.make_node("Add", ["B_zeros", "B_init"], ["B_sum"], name="B_add")]
+    inits.append(make_tensor("B_init", t["B"]))
+    m = adv_model("bias_from_zeros_plus_constant", nodes, inits, "S", S_shape)
+    n0, i0 = adv_lstm(B="")
+    differs(m, adv_model("zero_bias", n0, i0, "S", S_shape), "bias_from_zeros_plus_constant vs zero B")
+    case("bias_from_zeros_plus_constant", "valid",
+         "the LSTM's B = Add(ConstantOfShape([1, 32]) zeros, B_init [1, 32] nonzero): B is NOT zero; "
+         "an importer that takes a ConstantOfShape-derived operand for torch's all-zero pattern runs "
+         "without the bias, and weights must be initializers/Constants anyway", m)
+
+    # 5. initial_h = zeros + 1
+    nodes, inits = adv_lstm(initial_h="h0")
+    nodes[:0] = [const("h0_shape", np.array([1, 1, ADV_H], np.int64)),
+                 helper.make_node("ConstantOfShape", ["h0_shape"], ["h0_zeros"], name="h0_zeros",
+                                  value=numpy_helper.from_array(np.zeros(1, np.float32), "zero")),
+                 const("one", np.array(1.0, np.float32)),
+                 helper.make_node("Add", ["h0_zeros", "one"], ["h0"], name="h0_add")]
+    m = adv_model("initial_h_zeros_plus_one", nodes, inits, "S", S_shape)
+    n0, i0 = adv_lstm()
+    differs(m, adv_model("zero_state", n0, i0, "S", S_shape), "initial_h_zeros_plus_one vs zero initial_h")
+    case("initial_h_zeros_plus_one", "valid",
+         "initial_h = Add(ConstantOfShape([1, 1, 4]) zeros, Constant 1.0): every session must start "
+         "from h = 1, not 0; an importer that sees torch's ConstantOfShape zero-state pattern and "
+         "drops the Add starts from zeros", m)
+
+    # 6. dead second MatMul (after the live one)
+    nodes, inits = adv_lstm()
+    nodes += [helper.make_node("MatMul", ["S", "W1"], ["Z"], name="matmul_live"),
+              helper.make_node("MatMul", ["S", "W2"], ["Z_dead"], name="matmul_dead")]
+    inits += [f32("W1", W1_45), f32("W2", W2_45)]
+    m = adv_model("dead_second_matmul", nodes, inits, "Z", ["T", 5],
+                  value_info=[helper.make_tensor_value_info("Z_dead", TensorProto.FLOAT, ["T", 5])])
+    alt = onnx.ModelProto()
+    alt.CopyFrom(m)
+    alt.graph.output[0].name = "Z_dead"
+    differs(m, alt, "dead_second_matmul: graph output vs the last node")
+    case("dead_second_matmul", "valid",
+         "output Z = MatMul(S, W1 [4,5]); the LAST node is an unused MatMul(S, W2 [4,5]) -> Z_dead "
+         "(declared in value_info, consumed by nothing): same shape, other weights; ACCEPT: a correct "
+         "importer computes the graph output S.W1 and ignores the dead node; one that follows the "
+         "chain to the last node (or the last MatMul) serves S.W2", m)
+
+    # 7. dead Sigmoid after the Gemm
+    nodes, inits = adv_lstm()
+    nodes += [helper.make_node("Gemm", ["S", "W1", "b1"], ["G"], name="gemm0"),
+              helper.make_node("Sigmoid", ["G"], ["G_sigmoid"], name="sigmoid_dead")]
+    inits += [f32("W1", W1_45), f32("b1", b1_5)]
+    m = adv_model("dead_sigmoid", nodes, inits, "G", ["T", 5])
+    alt = onnx.ModelProto()
+    alt.CopyFrom(m)
+    alt.graph.output[0].name = "G_sigmoid"
+    differs(m, alt, "dead_sigmoid: Gemm output vs Sigmoid(Gemm)")
+    case("dead_sigmoid", "valid",
+         "output G = Gemm(S, W1 [4,5], b1 [5]); an unused Sigmoid(G) -> G_sigmoid dangles after it: "
+         "the head has NO activation; ACCEPT: a correct importer computes G and ignores the dead "
+         "Sigmoid; one that reads Gemm -> Sigmoid as a sigmoid head (as in "
+         "torch_lstm_head_sigmoid) squashes the output", m)
+
+    # 8. Gemm C computed at run time
+    nodes, inits = adv_lstm()
+    nodes += [const("C_shape", np.array([ADV_H], np.int64)),
+              helper.make_node("ConstantOfShape", ["C_shape"], ["C_zeros"], name="C_zeros",
+                               value=numpy_helper.from_array(np.zeros(1, np.float32), "zero")),
+              helper.make_node("Add", ["b1", "C_zeros"], ["C"], name="C_add"),
+              helper.make_node("Gemm", ["S", "W1", "C"], ["Z"], name="gemm0")]
+    inits += [f32("W1", W1_44), f32("b1", b1_4)]
+    m = adv_model("gemm_c_not_constant", nodes, inits, "Z", S_shape)
+    n0, i0 = adv_lstm()
+    n0.append(helper.make_node("Gemm", ["S", "W1"], ["Z"], name="gemm0"))
+    differs(m, adv_model("gemm_no_c", n0, i0 + [f32("W1", W1_44)], "Z", S_shape), "gemm_c_not_constant vs C = 0")
+    case("gemm_c_not_constant", "valid",
+         "Gemm(S, W1 [4,4], C) with C = Add(b1 [4], ConstantOfShape([4]) zeros): C equals b1, "
+         "computed at run time; Gemm's C must be a float initializer, and an importer that drops "
+         "a non-initializer C (or takes the zeros) loses the bias", m)
+
+    # 9. the data path as Gemm's C
+    nodes, inits = adv_lstm()
+    nodes += [const("A", u((1, ADV_H), 16)),
+              helper.make_node("Gemm", ["A", "Wg", "S"], ["Z"], name="gemm0")]
+    inits += [f32("Wg", W1_44)]
+    m = adv_model("gemm_data_as_c", nodes, inits, "Z", S_shape)
+    assert run(m, feeds[0]).shape == (1, ADV_H)  # T = 1: the one defined case
+    case("gemm_data_as_c", "valid",
+         "Gemm(A = Constant [1,4], B = Wg [4,4], C = S [T,4]) -> output: the sequence enters as C, "
+         "not A; ONNX requires C to broadcast unidirectionally to (M, N) = (1, 4), so the model is "
+         "only defined for T = 1 (for T > 1 ONNX has no result, NOT 'A.Wg + S[t]' per step); an "
+         "importer that assigns Gemm's roles by which operand is data serves A.Wg + S[t] anyway", m)
+
+    # 10. bias [5, 1]
+    nodes, inits = adv_lstm()
+    nodes += [helper.make_node("MatMul", ["S", "W1"], ["M"], name="matmul0"),
+              helper.make_node("Add", ["M", "b51"], ["Z"], name="add0")]
+    inits += [f32("W1", W1_45), f32("b51", b1_5.reshape(5, 1))]
+    m = adv_model("bias_wrong_shape", nodes, inits, "Z", [5, 5])
+    assert run(m, feeds[0]).shape == (5, 5) and run(m, {"X": x_all[2][:5, None, :]}).shape == (5, 5)
+    case("bias_wrong_shape", "valid",
+         "MatMul(S, W1 [4,5]) -> M [T,5] + bias b [5,1] -> output: broadcasting gives [5,5] "
+         "(Z[i, j] = M[i, j] + b[i] for T = 5, M[0, j] + b[i] for T = 1) and nothing for other T; "
+         "an importer that flattens the bias to [5] adds b[j] per feature, which is not this model", m)
+
+    # 11. bias along the time axis
+    nodes, inits = adv_lstm()
+    nodes += [helper.make_node("MatMul", ["S", "W1"], ["M"], name="matmul0"),
+              helper.make_node("Transpose", ["M"], ["Mt"], name="transpose0", perm=[1, 0]),
+              helper.make_node("Add", ["Mt", "b_t"], ["Zt"], name="add0"),
+              helper.make_node("Transpose", ["Zt"], ["Z"], name="transpose1", perm=[1, 0])]
+    inits += [f32("W1", W1_45), f32("b_t", b1_5)]
+    m = adv_model("bias_on_time_axis", nodes, inits, "Z", ["T", 5])
+    n0, i0 = adv_lstm()
+    n0 += [helper.make_node("MatMul", ["S", "W1"], ["M"], name="matmul0"),
+           helper.make_node("Add", ["M", "b_t"], ["Z"], name="add0")]
+    x5 = x_all[2][:5]  # 5 steps of the T = 200 input
+    differs(m, adv_model("feature_bias", n0, i0 + [f32("W1", W1_45), f32("b_t", b1_5)], "Z", ["T", 5]),
+            "bias_on_time_axis vs a per-feature bias (T = 5)", feed_list=[{"X": x5[:, None, :]}])
+    case("bias_on_time_axis", "valid",
+         "MatMul(S, W1 [4,5]) -> Transpose(1,0) [5,T] -> Add(b [5]) -> Transpose(1,0) -> output "
+         "[T,5]: the [5] bias broadcasts over the LAST axis, which is TIME here, so step t gets b[t] "
+         "(defined only for T in {1, 5}); an importer that sees Transpose-Add-Transpose as a "
+         "feature bias adds b[j] to feature j instead", m)
+
+    # 12. a fixed batch of five one-step sequences
+    nodes, inits = adv_lstm(x="Xt", squeeze_axes=(0, 1))
+    nodes.insert(0, helper.make_node("Transpose", ["X"], ["Xt"], name="transpose0", perm=[1, 0, 2]))
+    m = adv_model("fixed_batch_of_five", nodes, inits, "S", [5, ADV_H], xshape=(5, 1, ADV_I))
+    n0, i0 = adv_lstm()
+    x5 = x_all[2][:5]  # 5 steps of the T = 200 input
+    differs(m, adv_model("five_steps", n0, i0, "S", S_shape), "fixed_batch_of_five vs 5 steps of one sequence",
+            feed_list=[{"X": x5[:, None, :]}])
+    case("fixed_batch_of_five", "valid",
+         "X float [5, 1, 3] (fixed, no dim_param) -> Transpose(1,0,2) -> [1, 5, 3] -> LSTM -> Y "
+         "[1, 1, 5, 4] -> Squeeze(axes [0, 1]) -> S [5, 4]: FIVE independent one-step sequences "
+         "(each from the zero state), not one sequence of five steps; there is no time axis to "
+         "stream over", m)
+
+    # 13. layout as FLOAT
+    nodes, inits = adv_lstm()
+    lstm = nodes[0]
+    keep = [a for a in lstm.attribute if a.name != "layout"]
+    del lstm.attribute[:]
+    lstm.attribute.extend(keep)
+    lstm.attribute.append(onnx.AttributeProto(name="layout", type=onnx.AttributeProto.FLOAT, f=1.0))
+    case("layout_as_float", "malformed",
+         "the LSTM's layout is a FLOAT attribute 1.0 (must be INT): reading its int field gives "
+         "layout 0, reading the value gives layout 1 (X [T,1,3] would be T sequences of one step); "
+         "the type is wrong and neither reading is ONNX",
+         adv_model("layout_as_float", nodes, inits, "S", S_shape))
+
+    # 14. clip as INT
+    nodes, inits = adv_lstm()
+    nodes[0].attribute.append(onnx.AttributeProto(name="clip", type=onnx.AttributeProto.INT, i=1))
+    case("clip_as_int", "malformed",
+         "the LSTM's clip is an INT attribute 1 (must be FLOAT): reading its float field gives "
+         "clip 0.0 (every gate clamped to 0, or 'no clip'), reading the value gives 1.0; the type is "
+         "wrong and no reading is ONNX", adv_model("clip_as_int", nodes, inits, "S", S_shape))
+
+    # 15. hidden_size past 32 bits
+    nodes, inits = adv_lstm(hidden_size=2 ** 32 + ADV_H)
+    case("hidden_size_overflow", "inference",
+         f"hidden_size = 2**32 + 4 = {2 ** 32 + ADV_H} with W/R/B for hidden size 4: the tensors "
+         "disagree with hidden_size; an importer that narrows the int64 attribute to 32 bits reads "
+         "4 and accepts it (or sizes buffers from the huge value and crashes)",
+         adv_model("hidden_size_overflow", nodes, inits, "S", S_shape))
+
+    # 16. NaN alpha
+    nodes, inits = adv_lstm()
+    nodes.append(helper.make_node("Gemm", ["S", "W1", "b1"], ["Z"], name="gemm0", alpha=float("nan")))
+    inits += [f32("W1", W1_45), f32("b1", b1_5)]
+    m = adv_model("nan_gemm_alpha", nodes, inits, "Z", ["T", 5])
+    for f in feeds:
+        assert np.all(np.isnan(run(m, f)))
+    case("nan_gemm_alpha", "valid",
+         "Gemm(S, W1 [4,5], b1 [5], alpha = NaN) -> output: ONNX defines every output as NaN; a "
+         "non-finite alpha is not a model to serve, and an importer that folds alpha into the "
+         "weights or skips scaling on an 'alpha != 1' test gets NaN weights or a finite wrong answer", m)
+
+    # 17. Gather the last step
+    nodes, inits = adv_lstm()
+    nodes += [const("last", np.array(-1, np.int64)),
+              helper.make_node("Gather", ["S", "last"], ["Z"], name="gather0", axis=0)]
+    m = adv_model("gather_last_step", nodes, inits, "Z", [ADV_H])
+    assert run(m, feeds[1]).shape == (ADV_H,)
+    case("gather_last_step", "valid",
+         "Gather(S, Constant int64 scalar -1, axis 0) -> output [4]: the output is the LAST step "
+         "only, with no time axis; Gather may not select from the sequence, and a streaming "
+         "importer would emit one row per step (or the first step for an index it misreads)", m)
+
+    # 18. Slice of the sequence
+    nodes, inits = adv_lstm()
+    nodes += [const("sl_starts", np.array([0], np.int64)), const("sl_ends", np.array([3], np.int64)),
+              const("sl_axes", np.array([0], np.int64)),
+              helper.make_node("Slice", ["S", "sl_starts", "sl_ends", "sl_axes"], ["Z"], name="slice0")]
+    m = adv_model("slice_on_sequence", nodes, inits, "Z", [None, ADV_H])
+    assert [run(m, f).shape[0] for f in feeds] == [1, 3, 3]
+    case("slice_on_sequence", "valid",
+         "Slice(S, starts [0], ends [3], axes [0]) -> output [min(T, 3), 4]: only the first 3 "
+         "steps are outputs; a streaming importer that passes Slice through emits every step", m)
 
 
 # ==========================================================================
