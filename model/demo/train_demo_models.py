@@ -53,7 +53,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import collections  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
@@ -71,6 +70,7 @@ from torch import nn  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "testdata"))
+sys.dont_write_bytecode = True  # no __pycache__ next to make_fixtures.py
 import make_fixtures as mf  # noqa: E402  (safetensors writer/reader, config helper)
 
 torch.set_default_dtype(torch.float32)
@@ -295,7 +295,7 @@ def train_charlm(args):
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1.0 - s / total))
     probe = held_ids[:40000]
-    log(f"[charlm] {count_params(net)} parameters; {args.char_epochs} epochs x "
+    log(f"[charlm] {count_params(net)} parameters; {args.char_epochs} epoch(s) x "
         f"{steps_per_epoch} steps of {B} x {T} chars (TBPTT, Adam lr {args.char_lr}, clip 1.0)")
     t0, step = time.time(), 0
     for epoch in range(args.char_epochs):
@@ -710,7 +710,7 @@ nn.Embedding(98, {CHAR_E}) -> nn.LSTM({CHAR_E}, {CHAR_H}, num_layers={CHAR_L}) -
 Output row t = the distribution of character t + 1 given characters 0..t.
 
 ## Training
-{r['epochs']} epochs ({r['steps']} Adam steps, lr {r['lr']} with 100-step warm-up and linear decay,
+{r['epochs']} epoch{'s' if r['epochs'] != 1 else ''} ({r['steps']} Adam steps, lr {r['lr']} with 100-step warm-up and linear decay,
 gradient clip 1.0) over {r['batch']} contiguous streams, truncated BPTT of {r['bptt']} characters
 with the state carried across chunks; seed 1234, 2 CPU threads, deterministic.
 Training took {r['train_secs']:.0f} s on the 2-core build machine.
@@ -726,6 +726,16 @@ Training took {r['train_secs']:.0f} s on the 2-core build machine.
 {files}; `sample_input.npy` = int64 [{len(r['sample'])}] ids of the held-out sentence
 {r['sentence']!r}; `sample_expected.npy` = float32 [{len(r['sample'])}, 98], the PyTorch module's
 softmax outputs from a zero state.
+
+## Reproduce
+```
+apt-get install -y --no-install-recommends python3-torch python3-onnx python3-numpy \\
+    fortunes python3-statsmodels libopenblas0-openmp
+{SCRIPT_CMD}
+```
+The script retrains and rewrites all four demo model directories (a few minutes on 2
+cores). Results are deterministic for a given machine and BLAS; with Debian's reference
+BLAS instead of OpenBLAS training is several times slower and the weights differ slightly.
 
 ## Run
 ```
@@ -788,6 +798,16 @@ predictions for {r['held_years'][0]}-{r['held_years'][1]}, each made from the ye
 {r['sample_years'][0]}-{r['sample_years'][1]}; `sample_expected.npy` = float32 [{len(r['sample'])}, 1],
 the PyTorch module's predictions for those inputs from a zero state (so its first rows,
 without the earlier years as context, are less accurate than the metric above).
+
+## Reproduce
+```
+apt-get install -y --no-install-recommends python3-torch python3-onnx python3-numpy \\
+    fortunes python3-statsmodels libopenblas0-openmp
+{SCRIPT_CMD}
+```
+The script retrains and rewrites all four demo model directories (a few minutes on 2
+cores). Results are deterministic for a given machine and BLAS; with Debian's reference
+BLAS instead of OpenBLAS training is several times slower and the weights differ slightly.
 
 ## Run
 ```
