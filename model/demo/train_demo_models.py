@@ -826,6 +826,22 @@ def write_card(path, text):
 # Main
 # ==========================================================================
 
+def export_pair(name, net, cfg, wrapper, info, onnx_doc, card):
+    """Writes models/<name>/1 (native) and models/<name>_onnx/1 (ONNX) from the
+    same weights, with the sample, the module's own outputs on it, and cards."""
+    ndir = os.path.join(MODELS, name, "1")
+    odir = os.path.join(MODELS, name + "_onnx", "1")
+    native = export_native(net, cfg, ndir)
+    sample = info["sample"]
+    with torch.no_grad():
+        expected = wrapper(torch.from_numpy(sample)).numpy()
+    onnx_path = export_onnx(wrapper, torch.from_numpy(sample), odir, onnx_doc)
+    write_samples([ndir, odir], sample, expected)
+    for fmt, d in (("native", ndir), ("onnx", odir)):
+        write_card(os.path.join(d, "MODEL_CARD.md"), card(info, fmt, native, onnx_path, net))
+    return ndir, odir, expected
+
+
 def export_charlm(net, info):
     net.eval()
     cfg = mf.make_config("lstm", CHAR_E, CHAR_H, num_layers=CHAR_L, embedding=(V, CHAR_E),
@@ -841,20 +857,9 @@ def export_charlm(net, info):
         "unigram_bits_per_char": round(info["unigram_bpc"], 4),
         "trained_by": SCRIPT_CMD,
     }
-    ndir = os.path.join(MODELS, "charlm", "1")
-    odir = os.path.join(MODELS, "charlm_onnx", "1")
-    native = export_native(net, cfg, ndir)
-    wrapper = CharLMExport(net).eval()
-    sample = info["sample"]
-    with torch.no_grad():
-        expected = wrapper(torch.from_numpy(sample)).numpy()
-    onnx_path = export_onnx(wrapper, torch.from_numpy(sample), odir,
-                            "charlm: int64 ids [T] -> next-character probabilities [T, 98]; "
-                            "vocabulary: see models/charlm/1/config.json metadata")
-    write_samples([ndir, odir], sample, expected)
-    for fmt, d in (("native", ndir), ("onnx", odir)):
-        write_card(os.path.join(d, "MODEL_CARD.md"), charlm_card(info, fmt, native, onnx_path, net))
-    return ndir, odir, expected
+    return export_pair("charlm", net, cfg, CharLMExport(net).eval(), info,
+                       "charlm: int64 ids [T] -> next-character probabilities [T, 98]; "
+                       "vocabulary: see models/charlm/1/config.json metadata", charlm_card)
 
 
 def export_forecast(net, info):
@@ -872,20 +877,10 @@ def export_forecast(net, info):
         "naive_rmse": round(info["naive_rmse"], 4), "naive_mae": round(info["naive_mae"], 4),
         "trained_by": SCRIPT_CMD,
     }
-    ndir = os.path.join(MODELS, "forecast", "1")
-    odir = os.path.join(MODELS, "forecast_onnx", "1")
-    native = export_native(net, cfg, ndir)
-    wrapper = ForecasterExport(net).eval()
-    sample = info["sample"]
-    with torch.no_grad():
-        expected = wrapper(torch.from_numpy(sample)).numpy()
-    onnx_path = export_onnx(wrapper, torch.from_numpy(sample), odir,
-                            "forecast: normalised sunspots [T, 1] -> normalised next-year "
-                            "prediction [T, 1]; normalisation in models/forecast/1/config.json")
-    write_samples([ndir, odir], sample, expected)
-    for fmt, d in (("native", ndir), ("onnx", odir)):
-        write_card(os.path.join(d, "MODEL_CARD.md"), forecast_card(info, fmt, native, onnx_path, net))
-    return ndir, odir, expected
+    return export_pair("forecast", net, cfg, ForecasterExport(net).eval(), info,
+                       "forecast: normalised sunspots [T, 1] -> normalised next-year "
+                       "prediction [T, 1]; normalisation in models/forecast/1/config.json",
+                       forecast_card)
 
 
 def check_export(name, net, wrapper_cls, ndir, odir, expected):

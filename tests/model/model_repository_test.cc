@@ -22,7 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::RunTool;
 using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::model::testing::ToolResult;
 using ::testing::ContainsRegex;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -354,24 +356,6 @@ TEST(ParseModelVersionTest, AcceptsPositiveDecimalIntegersOnly) {
   }
 }
 
-// The tool, as users run it.
-struct ToolResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ToolResult RunTool(const std::string& args) {
-  const std::string command = std::string(RNNSERVE_BIN_DIR) + "/rnnserve-model " + args + " 2>&1";
-  ToolResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::string FingerprintOf(const std::string& fixture) {
   const absl::StatusOr<LoadedModel> model = LoadModel(TestdataPath(fixture));

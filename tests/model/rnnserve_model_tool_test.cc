@@ -13,27 +13,11 @@
 namespace rnnserve::model {
 namespace {
 
+using ::rnnserve::model::testing::RunTool;
 using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::model::testing::ToolResult;
 using ::testing::HasSubstr;
 
-struct ToolResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ToolResult RunTool(const std::string& args) {
-  const std::string command =
-      std::string(RNNSERVE_BIN_DIR) + "/rnnserve-model " + args + " 2>&1";
-  ToolResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::string TempPath(const std::string& name) {
   return std::filesystem::path(::testing::TempDir()) / name;

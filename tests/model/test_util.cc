@@ -1,6 +1,9 @@
 #include "tests/model/test_util.h"
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "gtest/gtest.h"
@@ -88,6 +91,20 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
     sequences.push_back(std::move(sequence));
   }
   return sequences;
+}
+
+ToolResult RunTool(const std::string& args) {
+  const std::string command =
+      std::string(RNNSERVE_BIN_DIR) + "/rnnserve-model " + args + " 2>&1";
+  ToolResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 }  // namespace rnnserve::model::testing

@@ -43,6 +43,14 @@ struct ReferenceSequence {
 // sample_input.npy / sample_expected.npy (the demo models).
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
 
+// build/bin/rnnserve-model run with `args` (a shell command line), as users
+// run it: its exit code and what it printed on stdout and stderr.
+struct ToolResult {
+  int exit_code = -1;
+  std::string output;
+};
+ToolResult RunTool(const std::string& args);
+
 }  // namespace rnnserve::model::testing
 
 #endif  // RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
