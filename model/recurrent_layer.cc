@@ -7,6 +7,25 @@
 namespace rnnserve::model {
 namespace {
 
+enum class Copy { kFromSessions, kToSessions };
+
+// Moves each session's [r][c] between its own buffer (at `offset`) and row b
+// of the batch matrices the cells work on.
+void CopyStates(absl::Span<float* const> states, int64_t offset, RowMatrixMap& recurrent,
+                RowMatrixMap& cell, Copy direction) {
+  const int64_t r = recurrent.cols(), c = cell.cols();
+  for (size_t b = 0; b < states.size(); ++b) {
+    float* state = states[b] + offset;
+    if (direction == Copy::kFromSessions) {
+      std::copy_n(state, r, recurrent.row(b).data());
+      std::copy_n(state + r, c, cell.row(b).data());
+    } else {
+      std::copy_n(recurrent.row(b).data(), r, state);
+      std::copy_n(cell.row(b).data(), c, state + r);
+    }
+  }
+}
+
 const GateWeights& WeightsOf(const RecurrentLayer::Cell& cell) {
   return std::visit([](const auto& c) -> const GateWeights& { return c.weights(); },
                     cell);
@@ -83,11 +102,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
                          batch, fed_back);
   RowMatrixMap cell_state(workspace.Get(Workspace::kCell, batch * cell_size),
                           batch, cell_size);
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* state = states[b] + state_offset;
-    std::copy_n(state, fed_back, recurrent.row(b).data());
-    std::copy_n(state + fed_back, cell_size, cell_state.row(b).data());
-  }
+  CopyStates(states, state_offset, recurrent, cell_state, Copy::kFromSessions);
 
   RowMatrixMap cell_output(workspace.Get(Workspace::kCellOutput, batch * hidden),
                            batch, hidden);
@@ -114,11 +129,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
     recurrent = out_t;
   }
 
-  for (int64_t b = 0; b < batch; ++b) {
-    float* state = states[b] + state_offset;
-    std::copy_n(recurrent.row(b).data(), fed_back, state);
-    std::copy_n(cell_state.row(b).data(), cell_size, state + fed_back);
-  }
+  CopyStates(states, state_offset, recurrent, cell_state, Copy::kToSessions);
 }
 
 }  // namespace rnnserve::model
