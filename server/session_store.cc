@@ -1,0 +1,239 @@
+#include "server/session_store.h"
+
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "model/status_macros.h"
+
+namespace rnnserve::server {
+
+namespace {
+
+absl::Status ValidateModel(const ModelRef& model) {
+  if (model.stack == nullptr || model.pool == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", model.name, " version ", model.version, ": needs a stack and a state pool"));
+  }
+  if (model.pool->slot_floats() != model.stack->state_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", model.name, " version ", model.version, ": state pool slots hold ",
+        model.pool->slot_floats(), " floats, want state_size() ", model.stack->state_size()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSessionId(const std::string& id) {
+  if (id.empty() || id.size() > SessionStore::kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("session id must be 1 to ",
+                                                   SessionStore::kMaxIdBytes,
+                                                   " bytes, got ", id.size()));
+  }
+  return absl::OkStatus();
+}
+
+Session::Session(std::string id, ModelRef model, float* state, absl::Time now)
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      state_(state),
+      last_used_ns_(absl::ToUnixNanos(now)) {
+  CHECK(state_ != nullptr);
+}
+
+Session::~Session() { model_.pool->Release(state_); }
+
+absl::Status Session::Reset(const ModelRef& model) {
+  if (model.pool != model_.pool) {
+    RNN_ASSIGN_OR_RETURN(float* fresh, model.pool->Allocate());
+    model_.pool->Release(state_);
+    state_ = fresh;
+  }
+  model_ = model;
+  model_.stack->InitState(state_);
+  step_count_ = 0;
+  return absl::OkStatus();
+}
+
+SessionStore::SessionStore(const Options& options) : options_(options) {}
+
+SessionStore::Shard& SessionStore::ShardFor(const std::string& id) {
+  // The high bits: flat_hash_map keeps the low 7 bits of the same hash as
+  // its control byte, which would be near-constant within a shard.
+  const size_t hash = absl::Hash<std::string>{}(id);
+  return shards_[(hash >> (std::numeric_limits<size_t>::digits - 8)) % kShards];
+}
+
+bool SessionStore::IsExpired(const Session& session, absl::Time now) const {
+  return now - session.last_used() > options_.idle_timeout;
+}
+
+std::shared_ptr<Session> SessionStore::EraseLocked(Shard& shard, const std::string& id,
+                                                   std::atomic<int64_t>& counter) {
+  auto it = shard.sessions.find(id);
+  if (it == shard.sessions.end()) return nullptr;
+  std::shared_ptr<Session> session = std::move(it->second);
+  shard.sessions.erase(it);
+  --size_;
+  ++counter;
+  return session;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id,
+                                                           absl::Time now) {
+  RNN_RETURN_IF_ERROR(ValidateSessionId(id));
+  Shard& shard = ShardFor(id);
+  std::shared_ptr<Session> expired;  // dropped after the shard lock
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.sessions.find(id);
+  if (it == shard.sessions.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("session \"", id, "\" not found: start it first"));
+  }
+  if (IsExpired(*it->second, now)) {
+    expired = EraseLocked(shard, id, expired_);
+    return absl::NotFoundError(absl::StrCat("session \"", id, "\" expired: idle for more than ",
+                                            absl::FormatDuration(options_.idle_timeout)));
+  }
+  it->second->Touch(now);
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& id,
+                                                             const ModelRef& model,
+                                                             absl::Time now) {
+  RNN_RETURN_IF_ERROR(ValidateSessionId(id));
+  RNN_RETURN_IF_ERROR(ValidateModel(model));
+  Shard& shard = ShardFor(id);
+  std::shared_ptr<Session> session;
+  std::shared_ptr<Session> expired;
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.sessions.find(id);
+    if (it != shard.sessions.end()) {
+      if (IsExpired(*it->second, now)) {
+        expired = EraseLocked(shard, id, expired_);
+      } else {
+        session = it->second;
+        session->Touch(now);
+      }
+    }
+  }
+  expired.reset();
+
+  if (session == nullptr) {
+    // Reserve, allocate and initialise without the shard lock, then insert.
+    RNN_RETURN_IF_ERROR(ReserveSlot());
+    absl::StatusOr<float*> slot = model.pool->Allocate();
+    if (!slot.ok()) {
+      --size_;
+      return slot.status();
+    }
+    model.stack->InitState(*slot);
+    auto fresh = std::make_shared<Session>(id, model, *slot, now);
+    {
+      absl::MutexLock lock(&shard.mu);
+      auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
+      if (inserted) {
+        ++created_;
+        return fresh;
+      }
+      // Another Start of this id won the race: reset its session instead.
+      session = it->second;
+      session->Touch(now);
+    }
+    --size_;
+    fresh.reset();  // returns our slot
+  }
+
+  // Waits for a step running on the session; no shard lock is held.
+  absl::MutexLock lock(&session->mu());
+  RNN_RETURN_IF_ERROR(session->Reset(model));
+  return session;
+}
+
+absl::Status SessionStore::End(const std::string& id) {
+  RNN_RETURN_IF_ERROR(ValidateSessionId(id));
+  Shard& shard = ShardFor(id);
+  std::shared_ptr<Session> ended;  // dropped after the shard lock
+  absl::MutexLock lock(&shard.mu);
+  ended = EraseLocked(shard, id, ended_);
+  if (ended == nullptr) {
+    return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found"));
+  }
+  return absl::OkStatus();
+}
+
+int SessionStore::ReapIdle(absl::Time now) {
+  int reaped = 0;
+  std::vector<std::shared_ptr<Session>> doomed;
+  for (Shard& shard : shards_) {
+    {
+      absl::MutexLock lock(&shard.mu);
+      for (auto it = shard.sessions.begin(); it != shard.sessions.end();) {
+        if (IsExpired(*it->second, now)) {
+          doomed.push_back(std::move(it->second));
+          shard.sessions.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+    reaped += static_cast<int>(doomed.size());
+    size_ -= static_cast<int64_t>(doomed.size());
+    expired_ += static_cast<int64_t>(doomed.size());
+    doomed.clear();  // releases the slots outside the shard lock
+  }
+  return reaped;
+}
+
+absl::Status SessionStore::ReserveSlot() {
+  int64_t n = size_.load();
+  for (;;) {
+    if (n < options_.max_sessions) {
+      if (size_.compare_exchange_weak(n, n + 1)) return absl::OkStatus();
+      continue;  // `n` now holds the current size
+    }
+    if (options_.full_policy == FullPolicy::kRefuse || !EvictLeastRecentlyUsed()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "session limit reached: ", options_.max_sessions, " sessions are live"));
+    }
+    n = size_.load();
+  }
+}
+
+// Exact LRU by a full scan: O(live sessions) per eviction, one shard lock at
+// a time (about 1M/64 entries each at a million sessions, a few ms in all).
+// Evictions happen only when the store is full, so a sampled LRU is left for
+// when a load test shows the scan (TODO(issue 4)).
+bool SessionStore::EvictLeastRecentlyUsed() {
+  std::shared_ptr<Session> oldest;
+  int64_t oldest_ns = std::numeric_limits<int64_t>::max();
+  Shard* oldest_shard = nullptr;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, session] : shard.sessions) {
+      const int64_t ns = session->last_used_ns_.load();
+      if (ns < oldest_ns) {
+        oldest_ns = ns;
+        oldest = session;
+        oldest_shard = &shard;
+      }
+    }
+  }
+  if (oldest == nullptr) return false;
+  std::shared_ptr<Session> evicted;  // dropped after the shard lock
+  absl::MutexLock lock(&oldest_shard->mu);
+  auto it = oldest_shard->sessions.find(oldest->id());
+  // Ended or replaced since the scan: the caller looks at the size again.
+  if (it != oldest_shard->sessions.end() && it->second == oldest) {
+    evicted = EraseLocked(*oldest_shard, oldest->id(), evicted_);
+  }
+  return true;
+}
+
+}  // namespace rnnserve::server
