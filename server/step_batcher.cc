@@ -1,0 +1,239 @@
+#include "server/step_batcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace rnnserve::server {
+
+struct StepBatcher::Job {
+  std::shared_ptr<Session> session;
+  std::shared_ptr<const model::LayerStack> model;
+  StepInputData input;
+  bool last_only = false;
+  absl::Time deadline;
+  absl::Time enqueued;
+  Done done;
+};
+
+struct StepBatcher::Batch {
+  std::vector<std::unique_ptr<Job>> jobs;
+};
+
+namespace {
+
+// How far behind the oldest runnable job a batch looks for partners.
+constexpr int kScanFactor = 4;
+
+// INVALID_ARGUMENT unless `input` has the size and kind `model` takes.
+absl::Status CheckShape(const model::LayerStack& model, const StepInputData& input) {
+  const bool tokens = model.input_kind() == model::InputKind::kTokens;
+  if (input.steps <= 0) return absl::InvalidArgumentError("a request needs at least one step");
+  if (tokens) {
+    if (static_cast<int64_t>(input.tokens.size()) != input.steps || !input.floats.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "this model takes token ids: want ", input.steps, " ids, got ", input.tokens.size(),
+          " ids and ", input.floats.size(), " floats"));
+    }
+    return absl::OkStatus();
+  }
+  const int64_t want = input.steps * model.input_size();
+  if (static_cast<int64_t>(input.floats.size()) != want || !input.tokens.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "want ", input.steps, " steps x ", model.input_size(), " floats = ", want,
+        ", got ", input.floats.size(), " floats and ", input.tokens.size(), " token ids"));
+  }
+  return absl::OkStatus();
+}
+
+model::StepInput View(const StepInputData& input) {
+  return input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
+                              : model::StepInput::Tokens(input.tokens.data(), input.steps);
+}
+
+}  // namespace
+
+StepBatcher::StepBatcher(const Options& options) : options_(options) {
+  CHECK_GT(options_.workers, 0);
+  CHECK_GT(options_.max_batch, 0);
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+StepBatcher::~StepBatcher() { Shutdown(); }
+
+absl::Status StepBatcher::Submit(std::shared_ptr<Session> session,
+                                 std::shared_ptr<const model::LayerStack> model,
+                                 StepInputData input, bool last_only, absl::Time deadline,
+                                 Done done) {
+  auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
+                                       last_only, deadline, absl::Now(), std::move(done)});
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the server is shutting down");
+  if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the step queue is full (", options_.max_queue, " requests pending); retry later"));
+  }
+  queue_.push_back(std::move(job));
+  return absl::OkStatus();
+}
+
+void StepBatcher::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+int64_t StepBatcher::pending() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
+void StepBatcher::WorkerLoop() {
+  model::Workspace workspace;
+  Batch batch;
+  while (TakeBatch(batch)) RunBatch(batch, workspace);
+}
+
+bool StepBatcher::TakeBatch(Batch& batch) {
+  batch.jobs.clear();
+  auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& job : queue_) {
+      if (!busy_.contains(job->session.get())) return true;
+    }
+    return false;
+  };
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (stopping_ && queue_.empty()) || runnable();
+  };
+  absl::MutexLock lock(&mu_, absl::Condition(&ready));
+  if (queue_.empty()) return false;  // Stopping, and nothing left.
+  if (options_.max_delay > absl::ZeroDuration() &&
+      static_cast<int>(queue_.size()) < options_.max_batch) {
+    // Let a batch fill for at most max_delay after its oldest step arrived.
+    auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&full), queue_.front()->enqueued + options_.max_delay);
+    if (!runnable()) return true;  // Another worker took the work meanwhile.
+  }
+  // Sessions passed over or taken: no later job of theirs may be taken now,
+  // or it would run before (or beside) an earlier one.
+  absl::flat_hash_set<const Session*> blocked;
+  const Job* first = nullptr;
+  const size_t scan = std::min(queue_.size(), static_cast<size_t>(kScanFactor) *
+                                                  options_.max_batch);
+  for (size_t i = 0; i < scan && static_cast<int>(batch.jobs.size()) < options_.max_batch;
+       ++i) {
+    std::unique_ptr<Job>& job = queue_[i];
+    const Session* session = job->session.get();
+    const bool free = !busy_.contains(session) && !blocked.contains(session);
+    blocked.insert(session);
+    if (!free) continue;
+    if (first == nullptr) {
+      first = job.get();
+      batch.jobs.push_back(std::move(job));
+      if (first->input.steps != 1) break;  // A chunk runs alone.
+    } else if (job->model == first->model && job->input.steps == 1) {
+      batch.jobs.push_back(std::move(job));
+    }
+  }
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), nullptr), queue_.end());
+  for (const auto& job : batch.jobs) busy_.insert(job->session.get());
+  return true;
+}
+
+// Locks the batch's sessions (distinct, and busy for every other worker),
+// steps them, answers.
+void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Sessions are locked in address order, one order for every batch, so the
+  // lock graph has no cycles (the busy set already keeps batches disjoint).
+  std::vector<Session*> sessions;
+  for (const auto& job : batch.jobs) sessions.push_back(job->session.get());
+  std::sort(sessions.begin(), sessions.end());
+  for (Session* session : sessions) session->mu().Lock();
+  const absl::Time start = absl::Now();
+  std::vector<Job*> live;
+  std::vector<absl::StatusOr<StepOutcome>> results(batch.jobs.size());
+  for (size_t i = 0; i < batch.jobs.size(); ++i) {
+    Job& job = *batch.jobs[i];
+    if (job.deadline < start) {
+      results[i] = absl::DeadlineExceededError("the deadline passed while the step was queued");
+    } else if (job.session->model().stack != job.model) {
+      results[i] = absl::FailedPreconditionError(
+          "the session was restarted with another model before this step ran");
+    } else if (absl::Status shape = CheckShape(*job.model, job.input); !shape.ok()) {
+      results[i] = shape;
+    } else if (absl::Status values = job.model->CheckInput(View(job.input)); !values.ok()) {
+      results[i] = values;
+    } else {
+      live.push_back(&job);
+    }
+  }
+  std::vector<float> outputs;
+  absl::Status status = absl::OkStatus();
+  if (!live.empty()) {
+    const model::LayerStack& model = *live[0]->model;
+    const int64_t width = model.output_size();
+    if (live.size() == 1) {
+      outputs.resize(live[0]->input.steps * width);
+      status = model.StepChunk(live[0]->session->state(), View(live[0]->input), outputs.data(),
+                               workspace);
+    } else {
+      StepInputData merged;
+      std::vector<float*> states;
+      for (Job* job : live) {
+        states.push_back(job->session->state());
+        merged.floats.insert(merged.floats.end(), job->input.floats.begin(),
+                             job->input.floats.end());
+        merged.tokens.insert(merged.tokens.end(), job->input.tokens.begin(),
+                             job->input.tokens.end());
+      }
+      merged.steps = static_cast<int64_t>(live.size());
+      outputs.resize(live.size() * width);
+      status = model.Step(states, View(merged), outputs.data(), workspace);
+    }
+  }
+  const absl::Time end = absl::Now();
+  int64_t row = 0;
+  for (size_t i = 0, next_live = 0; i < batch.jobs.size(); ++i) {
+    Job& job = *batch.jobs[i];
+    if (next_live < live.size() && live[next_live] == &job) {
+      ++next_live;
+      const int64_t width = job.model->output_size();
+      const int64_t rows = job.input.steps;
+      if (!status.ok()) {
+        results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
+      } else {
+        job.session->AddSteps(rows);
+        StepOutcome outcome;
+        const int64_t first = job.last_only ? row + rows - 1 : row;
+        outcome.rows = job.last_only ? 1 : rows;
+        outcome.outputs.assign(outputs.begin() + first * width,
+                               outputs.begin() + (row + rows) * width);
+        outcome.session_steps = job.session->step_count();
+        outcome.queue_wait = start - job.enqueued;
+        outcome.compute = end - start;
+        outcome.batch_size = static_cast<int>(live.size());
+        results[i] = std::move(outcome);
+      }
+      row += rows;
+    }
+  }
+  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) (*it)->mu().Unlock();
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& job : batch.jobs) busy_.erase(job->session.get());
+  }
+  for (size_t i = 0; i < batch.jobs.size(); ++i) {
+    std::move(batch.jobs[i]->done)(std::move(results[i]));
+  }
+}
+
+}  // namespace rnnserve::server

@@ -1,0 +1,97 @@
+// Runs the steps of every session on a pool of worker threads (DESIGN.md
+// sections 1 and 6). Single steps of different sessions of one model that
+// are pending at the same time run as one batched LayerStack::Step (up to
+// max_batch); a chunk of T steps runs as one StepChunk. A lone step never
+// waits (max_delay 0): batches form from what queued while the workers were
+// busy. One session's steps run in the order they were submitted and never
+// two at once. Thread-safe; owns and joins its workers.
+#ifndef RNNSERVE_SERVER_STEP_BATCHER_H_
+#define RNNSERVE_SERVER_STEP_BATCHER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "model/layer_stack.h"
+#include "server/session_store.h"
+
+namespace rnnserve::server {
+
+// The input of one request: `steps` rows of floats, or `steps` token ids.
+struct StepInputData {
+  std::vector<float> floats;
+  std::vector<int64_t> tokens;
+  int64_t steps = 0;
+};
+
+struct StepOutcome {
+  std::vector<float> outputs;  // rows x output_size, row-major
+  int64_t rows = 0;            // steps, or 1 when only the last was asked
+  int64_t session_steps = 0;   // the session's total after this request
+  absl::Duration queue_wait;
+  absl::Duration compute;
+  int batch_size = 0;          // sessions stepped together (1 for a chunk)
+};
+
+class StepBatcher {
+ public:
+  struct Options {
+    int workers = 1;
+    int max_batch = 64;
+    absl::Duration max_delay = absl::ZeroDuration();
+    int64_t max_queue = 100'000;  // pending requests
+  };
+  // Runs exactly once, on a worker thread, with the outcome or the error.
+  using Done = absl::AnyInvocable<void(absl::StatusOr<StepOutcome>) &&>;
+
+  explicit StepBatcher(const Options& options);
+  ~StepBatcher();  // Shutdown().
+  StepBatcher(const StepBatcher&) = delete;
+  StepBatcher& operator=(const StepBatcher&) = delete;
+
+  // Queues `input` for `session` (bound to `model` when submitted: if the
+  // session is restarted with another model first, the step fails with
+  // FAILED_PRECONDITION). A step whose `deadline` passed in the queue is not
+  // computed: DEADLINE_EXCEEDED. Returns UNAVAILABLE after Shutdown() and
+  // RESOURCE_EXHAUSTED when max_queue requests are pending; `done` is then
+  // not called. Input errors (shape, tokens) come back through `done`.
+  absl::Status Submit(std::shared_ptr<Session> session,
+                      std::shared_ptr<const model::LayerStack> model, StepInputData input,
+                      bool last_only, absl::Time deadline, Done done);
+
+  // Refuses new steps, finishes every queued one, joins the workers.
+  void Shutdown();
+
+  int64_t pending() const;
+
+ private:
+  struct Job;
+  struct Batch;
+
+  void WorkerLoop();
+  // Takes the oldest runnable job and, if it is a single step, the other
+  // single steps of the same model queued behind it (distinct sessions,
+  // none with an earlier job still queued). False once shut down and empty.
+  bool TakeBatch(Batch& batch);
+  void RunBatch(Batch& batch, model::Workspace& workspace);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::deque<std::unique_ptr<Job>> queue_ ABSL_GUARDED_BY(mu_);
+  // Sessions some worker is stepping now.
+  absl::flat_hash_set<const Session*> busy_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_STEP_BATCHER_H_
