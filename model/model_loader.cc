@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "model/file_util.h"
 #include "model/fingerprint.h"
 #include "model/onnx_graph.h"
@@ -74,9 +75,13 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const std::string onnx_path = path + "/model.onnx";
+  const absl::Time start = absl::Now();
   std::error_code error;
-  if (std::filesystem::exists(onnx_path, error)) return LoadOnnx(path, onnx_path);
-  return LoadNative(path);
+  absl::StatusOr<LoadedModel> model = std::filesystem::exists(onnx_path, error)
+                                          ? LoadOnnx(path, onnx_path)
+                                          : LoadNative(path);
+  if (model.ok()) model->info.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return model;
 }
 
 }  // namespace rnnserve::model

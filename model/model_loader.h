@@ -24,6 +24,7 @@ struct ModelInfo {
   bool bidirectional = false;
   int64_t parameter_count = 0;
   std::string fingerprint;  // Fingerprint() of the files that define the model
+  double load_seconds = 0;  // reading, parsing and converting, wall time
 };
 
 struct LoadedModel {

@@ -84,7 +84,7 @@ std::shared_ptr<Session> SessionStore::EraseLocked(Shard& shard, const std::stri
 }
 
 absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id,
-                                                           absl::Time now) {
+                                                           absl::Time now, Use use) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   Shard& shard = ShardFor(id);
   std::shared_ptr<Session> expired;  // dropped after the shard lock
@@ -99,7 +99,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" expired: idle for more than ",
                                             absl::FormatDuration(options_.idle_timeout)));
   }
-  it->second->Touch(now);
+  if (use == Use::kStep) it->second->Touch(now);
   return it->second;
 }
 

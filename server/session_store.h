@@ -21,6 +21,8 @@
 
 namespace rnnserve::server {
 
+struct ModelMetrics;  // server/metrics.h
+
 // The model a session is bound to; cheap to copy.
 struct ModelRef {
   std::string name;
@@ -30,6 +32,8 @@ struct ModelRef {
   // stack->state_size(). Outlives every session (and every shared_ptr to
   // one) that draws from it.
   StatePool* pool = nullptr;
+  // Not owned; this version's metrics, or null where none are kept.
+  ModelMetrics* metrics = nullptr;
 };
 
 // One session: its id, its model and its state slot (returned to the pool
@@ -96,9 +100,14 @@ class SessionStore {
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
 
-  // The session `id`, marked used at `now`. INVALID_ARGUMENT for a bad id;
-  // NOT_FOUND if absent or idle past the timeout (then counted as expired).
-  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, absl::Time now);
+  // Whether a Get() counts as using the session (resets its idle time).
+  enum class Use { kStep, kLookOnly };
+
+  // The session `id`, marked used at `now` unless `use` is kLookOnly
+  // (describe, export). INVALID_ARGUMENT for a bad id; NOT_FOUND if absent or
+  // idle past the timeout (then counted as expired).
+  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, absl::Time now,
+                                               Use use = Use::kStep);
 
   // Creates session `id` bound to `model` with a fresh state, or resets an
   // existing one (state re-initialised, step count 0, rebound to `model`);

@@ -221,6 +221,7 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
         outcome.queue_wait = start - job.enqueued;
         outcome.compute = end - start;
         outcome.batch_size = static_cast<int>(live.size());
+        outcome.first_in_batch = &job == live[0];
         results[i] = std::move(outcome);
       }
       row += rows;

@@ -39,6 +39,7 @@ struct StepOutcome {
   absl::Duration queue_wait;
   absl::Duration compute;
   int batch_size = 0;          // sessions stepped together (1 for a chunk)
+  bool first_in_batch = false; // one outcome per batch carries the batch's figures
 };
 
 class StepBatcher {

@@ -1,0 +1,113 @@
+// rnnserve: serves every model of a repository folder over gRPC.
+//   build/bin/rnnserve --models=models --listen=127.0.0.1:50051
+// SIGTERM or SIGINT drains and exits 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "glog/logging.h"
+#include "prometheus/exposer.h"
+#include "server/process_metrics.h"
+#include "server/rnn_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC address HOST:PORT; port 0 picks a free port (logged). The container "
+          "listens on 0.0.0.0");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged)");
+ABSL_FLAG(std::string, models, "models", "the model repository: MODELS/<name>/<version>/");
+ABSL_FLAG(int64_t, max_sessions, 1'000'000, "most live sessions");
+ABSL_FLAG(std::string, full_policy, "refuse",
+          "at max_sessions: refuse (RESOURCE_EXHAUSTED) or evict_lru (end the least "
+          "recently used session)");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(30),
+          "sessions unused this long expire (their next non-start step gets NOT_FOUND)");
+ABSL_FLAG(int, workers, 0, "step threads; 0 = one per core");
+ABSL_FLAG(int, max_batch, 64, "most sessions stepped together");
+ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
+          "how long a step may wait for a batch to fill (0: never waits)");
+ABSL_FLAG(int64_t, max_queue, 100'000, "most pending step requests (RESOURCE_EXHAUSTED past)");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
+
+namespace {
+
+absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
+  using rnnserve::server::SessionStore;
+  rnnserve::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.models = absl::GetFlag(FLAGS_models);
+  options.sessions.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  options.sessions.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  const std::string policy = absl::GetFlag(FLAGS_full_policy);
+  if (policy == "refuse") {
+    options.sessions.full_policy = SessionStore::FullPolicy::kRefuse;
+  } else if (policy == "evict_lru") {
+    options.sessions.full_policy = SessionStore::FullPolicy::kEvictLeastRecentlyUsed;
+  } else {
+    return absl::InvalidArgumentError("--full_policy is \"" + policy +
+                                      "\", want refuse or evict_lru");
+  }
+  const int workers = absl::GetFlag(FLAGS_workers);
+  options.batcher.workers =
+      workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+  options.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
+  options.batcher.max_delay = absl::GetFlag(FLAGS_max_queue_delay);
+  options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
+  if (options.sessions.max_sessions <= 0 || options.batcher.max_batch <= 0) {
+    return absl::InvalidArgumentError("--max_sessions and --max_batch must be positive");
+  }
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves recurrent models over gRPC. Flags: --helpfull");
+  absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  const absl::StatusOr<rnnserve::server::ServerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << "rnnserve: " << options.status().message() << "\n";
+    return 2;
+  }
+  // Every thread inherits this mask; only the sigwait below takes the signals.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<rnnserve::server::RnnServer>> server =
+      rnnserve::server::RnnServer::Start(*options);
+  if (!server.ok()) {
+    LOG(ERROR) << "cannot start: " << server.status();
+    return 1;
+  }
+  // Metrics over HTTP on their own port (port 0 picks one, logged).
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_metrics_listen));
+  } catch (const std::exception& e) {  // prometheus-cpp throws on a bad bind
+    LOG(ERROR) << "cannot serve metrics on " << absl::GetFlag(FLAGS_metrics_listen) << ": "
+               << e.what();
+    return 1;
+  }
+  exposer->RegisterCollectable((*server)->registry());
+  // The Exposer keeps weak pointers: main owns what it collects.
+  const auto process_metrics = std::make_shared<rnnserve::server::ProcessMetrics>();
+  exposer->RegisterCollectable(process_metrics);
+  for (int port : exposer->GetListeningPorts()) LOG(INFO) << "serving /metrics on port " << port;
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LOG(INFO) << "received signal " << signal_number;
+  (*server)->Shutdown(absl::GetFlag(FLAGS_drain_timeout));
+  return 0;
+}

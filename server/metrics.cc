@@ -1,0 +1,121 @@
+#include "server/metrics.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace rnnserve::server {
+namespace {
+
+// A 1-2.5-5 series from 10 us to 1 s: steps take 10 us to 1 s (DESIGN.md
+// section 5). Written out so the bounds print exactly in the exposition.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* const kBuckets = new prometheus::Histogram::BucketBoundaries{
+      1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+      5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,    0.25, 0.5,  1.0};
+  return *kBuckets;
+}
+
+// 1, 2, 4, ..., 1024: batches are as wide as the sessions waiting.
+const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets() {
+  static const auto* const kBuckets = [] {
+    auto* buckets = new prometheus::Histogram::BucketBoundaries;
+    for (int size = 1; size <= 1024; size *= 2) buckets->push_back(size);
+    return buckets;
+  }();
+  return *kBuckets;
+}
+
+prometheus::Family<prometheus::Histogram>& AddHistogram(prometheus::Registry& registry,
+                                                        const std::string& name,
+                                                        const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Counter>& AddCounter(prometheus::Registry& registry,
+                                                    const std::string& name,
+                                                    const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& AddGauge(prometheus::Registry& registry,
+                                                const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Labels ModelLabels(const std::string& name, int version) {
+  return {{"model", name}, {"version", absl::StrCat(version)}};
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(prometheus::Registry& registry)
+    : step_latency_(AddHistogram(registry, "rnnserve_step_latency_seconds",
+                                 "Step request latency, from receive to response.")),
+      queue_wait_(AddHistogram(registry, "rnnserve_queue_wait_seconds",
+                               "Time a step waits for its batch to start.")),
+      compute_(AddHistogram(registry, "rnnserve_compute_seconds", "Time of one batched step.")),
+      batch_size_(AddHistogram(registry, "rnnserve_batch_size", "Sessions in one batched step.")),
+      steps_(AddCounter(registry, "rnnserve_steps_total",
+                        "Recurrent steps computed; a chunk of T steps counts T.")),
+      requests_(AddCounter(registry, "rnnserve_requests_total",
+                           "Requests by RPC method and gRPC status code.")),
+      active_sessions_(AddGauge(registry, "rnnserve_active_sessions", "Live sessions.")),
+      sessions_created_(
+          AddCounter(registry, "rnnserve_sessions_created_total", "Sessions created.")),
+      sessions_ended_(
+          AddCounter(registry, "rnnserve_sessions_ended_total", "Sessions ended by the client.")),
+      sessions_expired_(AddCounter(registry, "rnnserve_sessions_expired_total",
+                                   "Sessions ended after the idle timeout.")),
+      sessions_evicted_(AddCounter(registry, "rnnserve_sessions_evicted_total",
+                                   "Sessions evicted to make room at max sessions.")),
+      model_load_(AddGauge(registry, "rnnserve_model_load_seconds",
+                           "Time taken to load the model version.")),
+      model_info_(AddGauge(registry, "rnnserve_model_info",
+                           "Always 1; labels describe the loaded model version.")) {}
+
+ModelMetrics& ServerMetrics::ForModel(const std::string& name, int version) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<ModelMetrics>& metrics = models_[{name, version}];
+  if (metrics == nullptr) {
+    const prometheus::Labels labels = ModelLabels(name, version);
+    metrics.reset(new ModelMetrics{
+        .step_latency_seconds = step_latency_.Add(labels, LatencyBuckets()),
+        .queue_wait_seconds = queue_wait_.Add(labels, LatencyBuckets()),
+        .compute_seconds = compute_.Add(labels, LatencyBuckets()),
+        .batch_size = batch_size_.Add(labels, BatchSizeBuckets()),
+        .steps_total = steps_.Add(labels),
+        .active_sessions = active_sessions_.Add(labels),
+        .sessions_created_total = sessions_created_.Add(labels),
+        .sessions_ended_total = sessions_ended_.Add(labels),
+        .sessions_expired_total = sessions_expired_.Add(labels),
+        .sessions_evicted_total = sessions_evicted_.Add(labels),
+        .model_load_seconds = model_load_.Add(labels),
+    });
+  }
+  return *metrics;
+}
+
+void ServerMetrics::CountRequest(const std::string& method, absl::StatusCode code) {
+  prometheus::Counter* counter;
+  {
+    absl::MutexLock lock(&mu_);
+    prometheus::Counter*& cached = requests_by_[{method, code}];
+    if (cached == nullptr) {
+      cached = &requests_.Add({{"method", method}, {"code", absl::StatusCodeToString(code)}});
+    }
+    counter = cached;
+  }
+  counter->Increment();
+}
+
+void ServerMetrics::SetModelInfo(const ModelInfo& info) {
+  ForModel(info.model, info.version).model_load_seconds.Set(info.load_seconds);
+  prometheus::Labels labels = ModelLabels(info.model, info.version);
+  labels.emplace("cell", info.cell);
+  labels.emplace("format", info.format);
+  labels.emplace("fingerprint", info.fingerprint);
+  model_info_.Add(labels).Set(1);
+}
+
+}  // namespace rnnserve::server

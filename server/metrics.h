@@ -1,0 +1,101 @@
+// The server's Prometheus metrics (DESIGN.md section 5; issue 4, "Metrics"):
+// every family is registered once at startup, the hot path only increments
+// Counter&/Histogram&/Gauge& it looked up once per model. Labels never carry a
+// session id, so the number of series is bounded by models x versions and
+// methods x codes.
+#ifndef RNNSERVE_SERVER_METRICS_H_
+#define RNNSERVE_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace rnnserve::server {
+
+// The series of one model version, labelled {model, version}. Every member is
+// thread-safe to update (prometheus-cpp metrics are atomic or self-locked).
+struct ModelMetrics {
+  prometheus::Histogram& step_latency_seconds;  // Receive to response, per step request.
+  prometheus::Histogram& queue_wait_seconds;    // Submit to the start of its batch.
+  prometheus::Histogram& compute_seconds;       // One batched step.
+  prometheus::Histogram& batch_size;            // Sessions in one batched step.
+  prometheus::Counter& steps_total;             // Recurrent steps: a chunk of T counts T.
+  prometheus::Gauge& active_sessions;
+  prometheus::Counter& sessions_created_total;
+  prometheus::Counter& sessions_ended_total;    // Ended by the client.
+  prometheus::Counter& sessions_expired_total;  // Reaped after the idle timeout.
+  prometheus::Counter& sessions_evicted_total;  // Dropped for a new one at max sessions.
+  prometheus::Gauge& model_load_seconds;
+};
+
+// What rnnserve_model_info{model, version, cell, format, fingerprint} = 1 says
+// about a loaded model, and how long it took to load.
+struct ModelInfo {
+  std::string model;
+  int version = 0;
+  std::string cell;         // e.g. "lstm", "gru".
+  std::string format;       // e.g. "safetensors", "onnx".
+  std::string fingerprint;  // Of the weights, to tell replicas' versions apart.
+  double load_seconds = 0;
+};
+
+// Owns the label sets of rnnserve_* metrics on a Registry that `main` owns.
+// Thread-safe: ForModel() and CountRequest() take mu_ only to find or create a
+// series; the references they hand out stay valid as long as this object and
+// the Registry, and are updated without any lock of ours.
+class ServerMetrics {
+ public:
+  // Registers every family on `registry`, which must outlive this object.
+  // Throws (prometheus-cpp's std::invalid_argument) only here, at startup, and
+  // only if a name clashes with a family already registered with another type.
+  explicit ServerMetrics(prometheus::Registry& registry);
+  ServerMetrics(const ServerMetrics&) = delete;
+  ServerMetrics& operator=(const ServerMetrics&) = delete;
+
+  // The series of model `name` at `version`, created on first use; the same
+  // object for the same pair. Look it up once per model, not per step.
+  ModelMetrics& ForModel(const std::string& name, int version) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // rnnserve_requests_total{method, code}: `method` is the RPC name
+  // ("StreamSteps"), `code` is shown as its gRPC name ("INVALID_ARGUMENT").
+  void CountRequest(const std::string& method, absl::StatusCode code) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sets rnnserve_model_info{...} = 1 and rnnserve_model_load_seconds for
+  // `info.model` at `info.version`. Call once per loaded model version.
+  void SetModelInfo(const ModelInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  prometheus::Family<prometheus::Histogram>& step_latency_;
+  prometheus::Family<prometheus::Histogram>& queue_wait_;
+  prometheus::Family<prometheus::Histogram>& compute_;
+  prometheus::Family<prometheus::Histogram>& batch_size_;
+  prometheus::Family<prometheus::Counter>& steps_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Gauge>& active_sessions_;
+  prometheus::Family<prometheus::Counter>& sessions_created_;
+  prometheus::Family<prometheus::Counter>& sessions_ended_;
+  prometheus::Family<prometheus::Counter>& sessions_expired_;
+  prometheus::Family<prometheus::Counter>& sessions_evicted_;
+  prometheus::Family<prometheus::Gauge>& model_load_;
+  prometheus::Family<prometheus::Gauge>& model_info_;
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<std::string, int>, std::unique_ptr<ModelMetrics>> models_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<std::string, absl::StatusCode>, prometheus::Counter*> requests_by_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_METRICS_H_

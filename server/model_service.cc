@@ -1,0 +1,73 @@
+#include "server/model_service.h"
+
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
+
+namespace rnnserve::server {
+
+namespace pb = ::rnnserve::v1;
+
+absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
+                                                   const pb::ModelRef& ref) {
+  if (ref.name().empty()) {
+    return absl::InvalidArgumentError("model.name is empty: expected a served model's name");
+  }
+  if (ref.version() < 0 || ref.version() > std::numeric_limits<int>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.version is ", ref.version(),
+                     ": expected 0 (the newest) or a positive version below 2^31"));
+  }
+  return models.Find(ref.name(), static_cast<int>(ref.version()));
+}
+
+void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
+                   pb::ModelInfo* info) {
+  const model::ModelInfo& loaded = model.loaded.info;
+  const model::LayerStack& stack = *model.loaded.stack;
+  info->mutable_model()->set_name(model.name);
+  info->mutable_model()->set_version(model.version);
+  info->clear_versions();
+  for (const int version : versions) info->add_versions(version);
+  info->set_format(loaded.format);
+  info->set_cell(loaded.cell);
+  info->set_num_layers(loaded.num_layers);
+  info->set_hidden_size(loaded.hidden_size);
+  info->set_proj_size(loaded.proj_size);
+  info->set_bidirectional(loaded.bidirectional);
+  info->set_input_kind(stack.input_kind() == model::InputKind::kTokens
+                           ? pb::INPUT_KIND_TOKENS
+                           : pb::INPUT_KIND_FLOATS);
+  info->set_input_size(stack.input_size());
+  info->set_vocabulary_size(stack.vocabulary_size());
+  info->set_output_size(stack.output_size());
+  info->set_state_size(stack.state_size());
+  info->set_streamable(stack.streamable());
+  info->set_parameter_count(loaded.parameter_count);
+  info->set_fingerprint(loaded.fingerprint);
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerContext* context,
+                                                       const pb::ListModelsRequest* /*request*/,
+                                                       pb::ListModelsResponse* response) {
+  for (const ServedModel* model : models_->List()) {  // sorted by name, then version
+    FillModelInfo(*model, models_->Versions(model->name), response->add_models());
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ModelServiceImpl::DescribeModel(grpc::CallbackServerContext* context,
+                                                          const pb::ModelRef* request,
+                                                          pb::ModelInfo* response) {
+  const absl::StatusOr<const ServedModel*> model = FindServedModel(*models_, *request);
+  if (model.ok()) FillModelInfo(**model, models_->Versions((*model)->name), response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(model.status()));
+  return reactor;
+}
+
+}  // namespace rnnserve::server

@@ -1,0 +1,43 @@
+// ModelService (DESIGN.md section 4): what the server serves, over gRPC's
+// callback API. Every reaction finishes at once; nothing blocks.
+#ifndef RNNSERVE_SERVER_MODEL_SERVICE_H_
+#define RNNSERVE_SERVER_MODEL_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "rnnserve/v1/models.grpc.pb.h"
+#include "rnnserve/v1/types.pb.h"
+#include "server/served_models.h"
+
+namespace rnnserve::server {
+
+// The served model `ref` names (version 0: the newest). INVALID_ARGUMENT for
+// an empty name or a version outside [0, 2^31); NOT_FOUND from
+// ServedModels::Find, which says what is served.
+absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
+                                                   const rnnserve::v1::ModelRef& ref);
+
+// Every field of `info` for `model`; `versions` are all loaded versions of
+// its name.
+void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
+                   rnnserve::v1::ModelInfo* info);
+
+class ModelServiceImpl final : public rnnserve::v1::ModelService::CallbackService {
+ public:
+  // `models` is not owned and outlives the service.
+  explicit ModelServiceImpl(const ServedModels* models) : models_(models) {}
+
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const rnnserve::v1::ListModelsRequest* request,
+                                       rnnserve::v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* DescribeModel(grpc::CallbackServerContext* context,
+                                          const rnnserve::v1::ModelRef* request,
+                                          rnnserve::v1::ModelInfo* response) override;
+
+ private:
+  const ServedModels* const models_;
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_MODEL_SERVICE_H_

@@ -1,0 +1,143 @@
+#include "server/process_metrics.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "prometheus/client_metric.h"
+#include "prometheus/metric_type.h"
+
+namespace rnnserve::server {
+namespace {
+
+// /proc/self/stat fields counted from the one after "(comm)", i.e. field 3 of
+// proc(5) is index 0: the command name may hold spaces and parentheses.
+constexpr int kUtime = 14 - 3;
+constexpr int kStime = 15 - 3;
+constexpr int kStartTime = 22 - 3;
+constexpr int kVsize = 23 - 3;
+constexpr int kRss = 24 - 3;
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(contents).str();
+}
+
+// The whitespace-separated fields of /proc/self/stat after "(comm)".
+std::vector<std::string> StatFields(const std::string& stat) {
+  const size_t comm_end = stat.rfind(')');
+  if (comm_end == std::string::npos) return {};
+  return absl::StrSplit(absl::string_view(stat).substr(comm_end + 1), ' ', absl::SkipWhitespace());
+}
+
+std::optional<double> Field(const std::vector<std::string>& fields, int index) {
+  uint64_t value;
+  if (index >= static_cast<int>(fields.size()) || !absl::SimpleAtoi(fields[index], &value)) {
+    return std::nullopt;
+  }
+  return static_cast<double>(value);
+}
+
+// Seconds since the epoch at boot: "btime" in /proc/stat.
+std::optional<double> BootTime(const std::string& proc_root) {
+  std::optional<std::string> stat = ReadFile(proc_root + "/stat");
+  if (!stat) return std::nullopt;
+  for (absl::string_view line : absl::StrSplit(*stat, '\n')) {
+    if (!absl::ConsumePrefix(&line, "btime ")) continue;
+    uint64_t btime;
+    if (absl::SimpleAtoi(line, &btime)) return static_cast<double>(btime);
+  }
+  return std::nullopt;
+}
+
+// The soft "Max open files" limit; none when it is "unlimited".
+std::optional<double> MaxFds(const std::string& proc_root) {
+  std::optional<std::string> limits = ReadFile(proc_root + "/self/limits");
+  if (!limits) return std::nullopt;
+  for (absl::string_view line : absl::StrSplit(*limits, '\n')) {
+    if (!absl::ConsumePrefix(&line, "Max open files")) continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    uint64_t soft;
+    if (!fields.empty() && absl::SimpleAtoi(fields[0], &soft)) return static_cast<double>(soft);
+  }
+  return std::nullopt;
+}
+
+std::optional<double> OpenFds(const std::string& proc_root) {
+  DIR* dir = opendir((proc_root + "/self/fd").c_str());
+  if (dir == nullptr) return std::nullopt;
+  double count = 0;
+  while (const dirent* entry = readdir(dir)) {
+    const absl::string_view name = entry->d_name;
+    if (name != "." && name != "..") ++count;
+  }
+  closedir(dir);
+  return count > 0 ? count - 1 : 0;  // Not the descriptor opendir() itself holds.
+}
+
+void Add(std::vector<prometheus::MetricFamily>& families, const char* name, const char* help,
+         prometheus::MetricType type, std::optional<double> value) {
+  if (!value) return;
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = *value;
+  } else {
+    metric.gauge.value = *value;
+  }
+  families.push_back({.name = name, .help = help, .type = type, .metric = {std::move(metric)}});
+}
+
+}  // namespace
+
+ProcessMetrics::ProcessMetrics(std::string proc_root) : proc_root_(std::move(proc_root)) {}
+
+std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> families;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page_size = static_cast<double>(sysconf(_SC_PAGESIZE));
+
+  std::vector<std::string> stat;
+  if (std::optional<std::string> contents = ReadFile(proc_root_ + "/self/stat")) {
+    stat = StatFields(*contents);
+  }
+  std::optional<double> cpu, rss, start;
+  if (auto utime = Field(stat, kUtime), stime = Field(stat, kStime); utime && stime && ticks > 0) {
+    cpu = (*utime + *stime) / ticks;
+  }
+  if (auto pages = Field(stat, kRss); pages && page_size > 0) rss = *pages * page_size;
+  if (auto since_boot = Field(stat, kStartTime); since_boot && ticks > 0) {
+    if (std::optional<double> boot = BootTime(proc_root_)) start = *boot + *since_boot / ticks;
+  }
+
+  Add(families, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+      MetricType::Counter, cpu);
+  Add(families, "process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
+      OpenFds(proc_root_));
+  Add(families, "process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+      MaxFds(proc_root_));
+  Add(families, "process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
+      Field(stat, kVsize));
+  Add(families, "process_resident_memory_bytes", "Resident memory size in bytes.",
+      MetricType::Gauge, rss);
+  Add(families, "process_start_time_seconds",
+      "Start time of the process since unix epoch in seconds.", MetricType::Gauge, start);
+  return families;
+}
+
+}  // namespace rnnserve::server

@@ -1,0 +1,89 @@
+#include "server/rnn_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "model/status_macros.h"
+
+namespace rnnserve::server {
+
+absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions& options) {
+  std::unique_ptr<RnnServer> server(new RnnServer());
+  server->options_ = options;
+  server->registry_ = std::make_shared<prometheus::Registry>();
+  server->metrics_ = std::make_unique<ServerMetrics>(*server->registry_);
+  RNN_ASSIGN_OR_RETURN(server->models_,
+                       ServedModels::Load(options.models, options.sessions.max_sessions,
+                                          server->metrics_.get()));
+  for (const model::LoadProblem& p : server->models_->problems()) {
+    LOG(WARNING) << "model " << p.name << " version " << p.version
+                 << " skipped: " << p.status.message();
+  }
+  for (const ServedModel* m : server->models_->List()) {
+    LOG(INFO) << "model " << m->name << " version " << m->version << " loaded: "
+              << m->loaded.info.format << ", " << m->loaded.info.fingerprint << " in "
+              << absl::Seconds(m->loaded.info.load_seconds);
+  }
+  server->store_ = std::make_unique<SessionStore>(options.sessions);
+  server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
+  server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
+                                                   server->batcher_.get());
+  server->inference_ =
+      std::make_unique<InferenceServiceImpl>(server->handler_.get(), server->metrics_.get());
+  server->session_service_ =
+      std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get());
+  server->model_service_ = std::make_unique<ModelServiceImpl>(server->models_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.RegisterService(server->inference_.get());
+  builder.RegisterService(server->session_service_.get());
+  builder.RegisterService(server->model_service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
+  LOG(INFO) << "serving gRPC on " << options.listen << " (port " << server->port_ << ")";
+  server->sweeper_ = std::thread([s = server.get()] { s->SweepIdleSessions(); });
+  return server;
+}
+
+RnnServer::~RnnServer() { Shutdown(absl::ZeroDuration()); }
+
+void RnnServer::SweepIdleSessions() {
+  const absl::Duration period =
+      std::clamp(options_.sessions.idle_timeout / 4, absl::Milliseconds(100), absl::Seconds(5));
+  while (!stop_sweeping_.WaitForNotificationWithTimeout(period)) {
+    const int expired = store_->ReapIdle(absl::Now());
+    if (expired > 0) VLOG(1) << expired << " idle sessions expired";
+    for (const ServedModel* m : models_->List()) {
+      m->metrics->active_sessions.Set(static_cast<double>(m->pool->live()));
+    }
+  }
+}
+
+void RnnServer::Shutdown(absl::Duration drain) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  LOG(INFO) << "shutting down: draining for at most " << drain;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
+  // In-flight calls finish (their steps are already queued), new ones are
+  // refused; past the deadline gRPC cancels what is left.
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+  batcher_->Shutdown();
+  stop_sweeping_.Notify();
+  if (sweeper_.joinable()) sweeper_.join();
+  LOG(INFO) << "stopped; " << store_->size() << " sessions were live";
+}
+
+}  // namespace rnnserve::server

@@ -1,0 +1,71 @@
+// SessionService (DESIGN.md section 4): end, reset and describe a session,
+// and move its state between replicas (export / import), over gRPC's
+// callback API. Every reaction finishes at once; the only waits are for the
+// session's mutex, i.e. for a step already running on that session.
+#ifndef RNNSERVE_SERVER_SESSION_SERVICE_H_
+#define RNNSERVE_SERVER_SESSION_SERVICE_H_
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
+#include "server/served_models.h"
+#include "server/session_store.h"
+
+namespace rnnserve::server {
+
+class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackService {
+ public:
+  // Called from gRPC's threads, so it must be thread-safe.
+  using Clock = std::function<absl::Time()>;
+
+  // `store` and `models` are not owned and outlive the service. `clock`
+  // stamps session use and measures idle time (tests pass a fake one).
+  SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now)
+      : store_(store), models_(models), clock_(std::move(clock)) {}
+
+  // Each answers the session's id, model (version resolved), steps and idle
+  // time; End and Reset as they were just before the call. INVALID_ARGUMENT
+  // for a malformed id, NOT_FOUND for an unknown or expired session.
+  grpc::ServerUnaryReactor* EndSession(grpc::CallbackServerContext* context,
+                                       const rnnserve::v1::SessionRef* request,
+                                       rnnserve::v1::SessionInfo* response) override;
+  // Re-initialises the state (the model's InitState) and zeroes the steps.
+  grpc::ServerUnaryReactor* ResetSession(grpc::CallbackServerContext* context,
+                                         const rnnserve::v1::SessionRef* request,
+                                         rnnserve::v1::SessionInfo* response) override;
+  grpc::ServerUnaryReactor* DescribeSession(grpc::CallbackServerContext* context,
+                                            const rnnserve::v1::SessionRef* request,
+                                            rnnserve::v1::SessionInfo* response) override;
+  // state_size float32 values, little-endian, with model, fingerprint, steps.
+  grpc::ServerUnaryReactor* ExportState(grpc::CallbackServerContext* context,
+                                        const rnnserve::v1::SessionRef* request,
+                                        rnnserve::v1::SessionState* response) override;
+  // Creates or replaces the session. NOT_FOUND for a model not served;
+  // FAILED_PRECONDITION when the fingerprint is not the served model's;
+  // INVALID_ARGUMENT for a wrong byte count, a non-finite value or negative
+  // steps. Nothing changes on error.
+  grpc::ServerUnaryReactor* ImportState(grpc::CallbackServerContext* context,
+                                        const rnnserve::v1::SessionState* request,
+                                        rnnserve::v1::SessionInfo* response) override;
+
+ private:
+  absl::Status End(const std::string& id, rnnserve::v1::SessionInfo* info);
+  absl::Status Reset(const std::string& id, rnnserve::v1::SessionInfo* info);
+  absl::Status Describe(const std::string& id, rnnserve::v1::SessionInfo* info);
+  absl::Status Export(const std::string& id, rnnserve::v1::SessionState* state);
+  absl::Status Import(const rnnserve::v1::SessionState& state, rnnserve::v1::SessionInfo* info);
+
+  SessionStore* const store_;
+  const ServedModels* const models_;
+  const Clock clock_;
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_SESSION_SERVICE_H_

@@ -1,0 +1,185 @@
+#include "server/step_handler.h"
+
+#include "absl/strings/str_cat.h"
+#include "model/status_macros.h"
+
+namespace rnnserve::server {
+namespace {
+
+void SetModel(const ModelRef& model, v1::ModelRef& out) {
+  out.set_name(model.name);
+  out.set_version(model.version);
+}
+
+void SetOutputs(const std::vector<float>& values, int64_t rows, int64_t width,
+                v1::Outputs& out) {
+  out.mutable_values()->Assign(values.begin(), values.end());
+  out.add_shape(rows);
+  out.add_shape(width);
+}
+
+void RecordStep(const StepOutcome& outcome, int64_t steps, absl::Time received,
+                ModelMetrics& metrics) {
+  metrics.step_latency_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - received));
+  metrics.queue_wait_seconds.Observe(absl::ToDoubleSeconds(outcome.queue_wait));
+  metrics.steps_total.Increment(static_cast<double>(steps));
+  if (outcome.first_in_batch) {
+    metrics.compute_seconds.Observe(absl::ToDoubleSeconds(outcome.compute));
+    metrics.batch_size.Observe(outcome.batch_size);
+  }
+}
+
+absl::Status CheckStreamable(const ServedModel& model) {
+  if (model.loaded.stack->streamable()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "model ", model.name, " reads sequences backwards (bidirectional, reverse or "
+      "go_backwards): it cannot be stepped; send the whole sequence to RunSequence"));
+}
+
+}  // namespace
+
+template <typename Request>
+absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model) {
+  StepInputData input;
+  const bool tokens = model.input_kind() == model::InputKind::kTokens;
+  if (request.has_tokens() != tokens || request.has_floats() == tokens) {
+    return absl::InvalidArgumentError(
+        tokens ? absl::StrCat("this model takes token ids (tokens.ids), vocabulary ",
+                              model.vocabulary_size())
+               : absl::StrCat("this model takes floats (floats.values), ", model.input_size(),
+                              " per step"));
+  }
+  if (tokens) {
+    input.tokens.assign(request.tokens().ids().begin(), request.tokens().ids().end());
+    input.steps = static_cast<int64_t>(input.tokens.size());
+  } else {
+    const auto& values = request.floats().values();
+    input.floats.assign(values.begin(), values.end());
+    const int64_t width = model.input_size();
+    const int64_t steps = request.floats().steps() > 0 ? request.floats().steps()
+                                                       : values.size() / width;
+    if (steps * width != values.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "floats.values has ", values.size(), " values; want steps x ", width,
+          (request.floats().steps() > 0 ? absl::StrCat(" = ", steps * width) : ""),
+          " (", width, " features per step)"));
+    }
+    input.steps = steps;
+  }
+  if (input.steps <= 0 || input.steps > model::LayerStack::kMaxInputRows) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a request carries ", input.steps, " steps; want 1 to ",
+        model::LayerStack::kMaxInputRows));
+  }
+  return input;
+}
+
+template absl::StatusOr<StepInputData> InputOf(const v1::StepRequest&, const model::LayerStack&);
+template absl::StatusOr<StepInputData> InputOf(const v1::SequenceRequest&,
+                                               const model::LayerStack&);
+
+absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(
+    const v1::StepRequest& request, absl::Time now, ModelRef& model,
+    StepInputData& input) const {
+  if (request.model().name().empty()) {
+    return absl::InvalidArgumentError("a start step names its model (model.name)");
+  }
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served,
+                       models_->Find(request.model().name(), request.model().version()));
+  RNN_RETURN_IF_ERROR(CheckStreamable(*served));
+  // The input is checked before the start resets anything.
+  RNN_ASSIGN_OR_RETURN(input, InputOf(request, *served->loaded.stack));
+  model = served->ref();
+  return store_->Start(request.session_id(), model, now);
+}
+
+absl::StatusOr<std::shared_ptr<Session>> StepHandler::FindSession(
+    const v1::StepRequest& request, absl::Time now, ModelRef& model) const {
+  absl::StatusOr<std::shared_ptr<Session>> session = store_->Get(request.session_id(), now);
+  if (absl::IsNotFound(session.status())) {
+    return absl::NotFoundError(absl::StrCat(session.status().message(),
+                                            "; send start=true with a model to begin one"));
+  }
+  RNN_RETURN_IF_ERROR(session.status());
+  {
+    absl::MutexLock lock(&(*session)->mu());
+    model = (*session)->model();
+  }
+  const v1::ModelRef& asked = request.model();
+  if ((!asked.name().empty() && asked.name() != model.name) ||
+      (asked.version() != 0 && asked.version() != model.version)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", request.session_id(), " runs model ", model.name, " version ",
+        model.version, ", not ", asked.name(), " version ", asked.version()));
+  }
+  return session;
+}
+
+void StepHandler::Handle(const v1::StepRequest& request, absl::Time deadline,
+                         Reply reply) const {
+  absl::Status valid = ValidateSessionId(request.session_id());
+  if (!valid.ok()) return std::move(reply)(valid);
+  const absl::Time received = absl::Now();
+  ModelRef model;
+  StepInputData input;
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      request.start() ? StartSession(request, absl::Now(), model, input)
+                      : FindSession(request, absl::Now(), model);
+  if (!session.ok()) return std::move(reply)(session.status());
+  if (!request.start()) {
+    absl::StatusOr<StepInputData> checked = InputOf(request, *model.stack);
+    if (!checked.ok()) return std::move(reply)(checked.status());
+    input = *std::move(checked);
+  }
+
+  auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
+                  end = request.end(), model, width = model.stack->output_size(),
+                  steps = input.steps, received,
+                  reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
+    if (!outcome.ok()) return std::move(reply)(outcome.status());
+    if (model.metrics != nullptr) RecordStep(*outcome, steps, received, *model.metrics);
+    v1::StepResponse response;
+    response.set_request_id(request_id);
+    response.set_session_id(session_id);
+    SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
+    response.set_session_steps(outcome->session_steps);
+    SetModel(model, *response.mutable_model());
+    if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
+    std::move(reply)(std::move(response));
+  };
+  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
+  // Submit refuses (queue full, shutting down) without calling `respond`;
+  // keep a way to answer then.
+  auto pending = std::make_shared<decltype(respond)>(std::move(respond));
+  absl::Status submitted = batcher_->Submit(
+      *std::move(session), model.stack, std::move(input), last_only, deadline,
+      [pending](absl::StatusOr<StepOutcome> outcome) { (*pending)(std::move(outcome)); });
+  if (!submitted.ok()) (*pending)(submitted);
+}
+
+absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
+    const v1::SequenceRequest& request) const {
+  if (request.model().name().empty()) {
+    return absl::InvalidArgumentError("RunSequence names its model (model.name)");
+  }
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served,
+                       models_->Find(request.model().name(), request.model().version()));
+  const model::LayerStack& stack = *served->loaded.stack;
+  RNN_ASSIGN_OR_RETURN(const StepInputData input, InputOf(request, stack));
+  const model::StepInput view =
+      input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
+                           : model::StepInput::Tokens(input.tokens.data(), input.steps);
+  RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs, stack.RunSequence(view));
+  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
+  const int64_t first = last_only ? outputs.rows() - 1 : 0;
+  const int64_t rows = outputs.rows() - first;
+  const int64_t width = outputs.cols();
+  v1::SequenceResponse response;
+  std::vector<float> values(outputs.data() + first * width,
+                            outputs.data() + outputs.size());
+  SetOutputs(values, rows, width, *response.mutable_outputs());
+  SetModel(served->ref(), *response.mutable_model());
+  return response;
+}
+
+}  // namespace rnnserve::server

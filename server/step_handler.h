@@ -1,0 +1,56 @@
+// Turns a StepRequest into a batched step and its StepResponse (DESIGN.md
+// section 4): validates the session id and input, starts, finds or resets
+// the session, submits to the StepBatcher, ends the session after the step
+// when asked. Shared by the streaming and the unary RPC. Thread-safe; holds
+// no state of its own.
+#ifndef RNNSERVE_SERVER_STEP_HANDLER_H_
+#define RNNSERVE_SERVER_STEP_HANDLER_H_
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rnnserve/v1/inference.pb.h"
+#include "server/served_models.h"
+#include "server/session_store.h"
+#include "server/step_batcher.h"
+
+namespace rnnserve::server {
+
+class StepHandler {
+ public:
+  using Reply = absl::AnyInvocable<void(absl::StatusOr<v1::StepResponse>) &&>;
+
+  // None owned; all outlive the handler.
+  StepHandler(SessionStore* store, const ServedModels* models, StepBatcher* batcher)
+      : store_(store), models_(models), batcher_(batcher) {}
+
+  // Applies `request`; `reply` runs exactly once: inline for a request
+  // refused before it queues, else on a batcher thread. Nothing is applied
+  // to the session when the reply is an error.
+  void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
+
+  // The stateless whole-sequence call. Runs on the calling thread.
+  absl::StatusOr<v1::SequenceResponse> RunSequence(const v1::SequenceRequest& request) const;
+
+ private:
+  // The running session a non-start request steps, and its model.
+  absl::StatusOr<std::shared_ptr<Session>> FindSession(const v1::StepRequest& request,
+                                                       absl::Time now, ModelRef& model) const;
+  // Starts (or resets) the session of a start request once its input fits.
+  absl::StatusOr<std::shared_ptr<Session>> StartSession(const v1::StepRequest& request,
+                                                        absl::Time now, ModelRef& model,
+                                                        StepInputData& input) const;
+
+  SessionStore* const store_;
+  const ServedModels* const models_;
+  StepBatcher* const batcher_;
+};
+
+// The steps a request carries, checked against `model`: INVALID_ARGUMENT
+// for no input, the wrong kind, or a float count that is not whole steps.
+template <typename Request>
+absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model);
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_STEP_HANDLER_H_

@@ -1,0 +1,366 @@
+// End to end over loopback: a real RnnServer on 127.0.0.1:<free port> and
+// gRPC clients. Outputs are checked against the PyTorch reference fixtures.
+#include "server/inference_service.h"
+
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "model/npy.h"
+#include "prometheus/registry.h"
+#include "server/rnn_server.h"
+#include "tests/model/test_util.h"
+
+namespace rnnserve::server {
+namespace {
+
+using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::ReferenceSequence;
+using ::rnnserve::model::testing::TestdataPath;
+using ::testing::HasSubstr;
+
+constexpr float kTolerance = 1e-5f;
+
+class InferenceServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // A repository of three fixtures: lstm (floats), charlm (tokens), and a
+    // bidirectional model that only RunSequence serves.
+    root_ = new std::string(std::filesystem::path(::testing::TempDir()) / "e2e_repo");
+    std::filesystem::remove_all(*root_);
+    for (const auto& [name, fixture] : {std::pair{"lstm", "lstm_3layer"},
+                                        std::pair{"charlm", "charlm"},
+                                        std::pair{"bidir", "gru_bidir"}}) {
+      const std::filesystem::path dir = std::filesystem::path(*root_) / name / "1";
+      std::filesystem::create_directories(dir);
+      for (const char* file : {"config.json", "model.safetensors"}) {
+        std::filesystem::copy(TestdataPath(std::string("model/") + fixture + "/" + file),
+                              dir / file);
+      }
+    }
+  }
+
+  void SetUp() override {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.models = *root_;
+    options.batcher.workers = 2;
+    absl::StatusOr<std::unique_ptr<RnnServer>> server = RnnServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::InferenceService::NewStub(channel_);
+  }
+
+  static v1::StepRequest FloatStep(const std::string& session, const ReferenceSequence& seq,
+                                   int64_t first, int64_t count, bool start) {
+    v1::StepRequest request;
+    request.set_session_id(session);
+    request.mutable_model()->set_name("lstm");
+    request.set_start(start);
+    const int64_t width = seq.input.shape[1];
+    request.mutable_floats()->mutable_values()->Assign(
+        seq.input.floats.begin() + first * width, seq.input.floats.begin() + (first + count) * width);
+    request.mutable_floats()->set_steps(static_cast<int32_t>(count));
+    request.set_request_id(absl::StrCat(session, ":", first));
+    return request;
+  }
+
+  static void ExpectRows(const v1::Outputs& got, const ReferenceSequence& seq, int64_t first) {
+    const int64_t width = seq.expected.shape[1];
+    ASSERT_EQ(got.shape_size(), 2);
+    ASSERT_EQ(got.shape(1), width);
+    for (int64_t r = 0; r < got.shape(0); ++r) {
+      for (int64_t j = 0; j < width; ++j) {
+        ASSERT_NEAR(got.values(r * width + j), seq.expected.floats[(first + r) * width + j],
+                    kTolerance)
+            << "step " << first + r << " output " << j;
+      }
+    }
+  }
+
+  static std::string* root_;
+  std::unique_ptr<RnnServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::InferenceService::Stub> stub_;
+};
+
+std::string* InferenceServiceTest::root_ = nullptr;
+
+TEST_F(InferenceServiceTest, StepsChunksAndWholeSequencesAgreeWithTheReference) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  const ReferenceSequence& seq = sequences.back();  // 200 steps
+  // Streaming, one step per message.
+  grpc::ClientContext context;
+  auto stream = stub_->StreamSteps(&context);
+  for (int64_t t = 0; t < seq.steps(); ++t) {
+    ASSERT_TRUE(stream->Write(FloatStep("one-by-one", seq, t, 1, t == 0)));
+    v1::StepResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_FALSE(response.has_error()) << response.error().message();
+    EXPECT_EQ(response.session_steps(), t + 1);
+    EXPECT_EQ(response.request_id(), absl::StrCat("one-by-one:", t));
+    ExpectRows(response.outputs(), seq, t);
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  // Unary, one chunk of everything.
+  grpc::ClientContext chunk_context;
+  v1::StepResponse chunk;
+  ASSERT_TRUE(stub_->Step(&chunk_context, FloatStep("chunk", seq, 0, seq.steps(), true), &chunk)
+                  .ok());
+  EXPECT_EQ(chunk.outputs().shape(0), seq.steps());
+  ExpectRows(chunk.outputs(), seq, 0);
+  // The whole-sequence call.
+  v1::SequenceRequest whole;
+  whole.mutable_model()->set_name("lstm");
+  *whole.mutable_floats() = FloatStep("x", seq, 0, seq.steps(), true).floats();
+  grpc::ClientContext whole_context;
+  v1::SequenceResponse sequence;
+  ASSERT_TRUE(stub_->RunSequence(&whole_context, whole, &sequence).ok());
+  ExpectRows(sequence.outputs(), seq, 0);
+}
+
+TEST_F(InferenceServiceTest, TwoHundredSessionsOverTwentyStreamsEachGetTheirOwnOutputs) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  constexpr int kStreams = 20, kSessionsPerStream = 10, kSteps = 7;
+  std::vector<std::thread> clients;
+  std::atomic<int> failures = 0;
+  for (int s = 0; s < kStreams; ++s) {
+    clients.emplace_back([&, s] {
+      grpc::ClientContext context;
+      auto stream = stub_->StreamSteps(&context);
+      for (int t = 0; t < kSteps; ++t) {
+        // Interleaved: every session of this stream advances one step a round.
+        for (int k = 0; k < kSessionsPerStream; ++k) {
+          const ReferenceSequence& seq = sequences[(s + k) % sequences.size()];
+          if (t >= seq.steps()) continue;
+          const std::string id = absl::StrCat("s", s, "-", k);
+          if (!stream->Write(FloatStep(id, seq, t, 1, t == 0))) return void(++failures);
+          v1::StepResponse response;
+          if (!stream->Read(&response) || response.has_error() ||
+              response.session_id() != id) {
+            return void(++failures);
+          }
+          const int64_t width = seq.expected.shape[1];
+          for (int64_t j = 0; j < width; ++j) {
+            if (std::abs(response.outputs().values(j) - seq.expected.floats[t * width + j]) >
+                kTolerance) {
+              ++failures;
+            }
+          }
+        }
+      }
+      stream->WritesDone();
+      if (!stream->Finish().ok()) ++failures;
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failures, 0);
+}
+
+TEST_F(InferenceServiceTest, ABadRequestGetsItsErrorAndTheStreamGoesOn) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  const ReferenceSequence& seq = sequences[1];
+  grpc::ClientContext context;
+  auto stream = stub_->StreamSteps(&context);
+  struct Case {
+    v1::StepRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  {
+    v1::StepRequest r = FloatStep("never-started", seq, 0, 1, false);
+    cases.push_back({r, grpc::StatusCode::NOT_FOUND, "send start=true"});
+  }
+  {
+    v1::StepRequest r = FloatStep("bad-shape", seq, 0, 1, true);
+    r.mutable_floats()->add_values(1.0f);
+    cases.push_back({r, grpc::StatusCode::INVALID_ARGUMENT, "want steps x 3"});
+  }
+  {
+    v1::StepRequest r = FloatStep("no-model", seq, 0, 1, true);
+    r.mutable_model()->set_name("nope");
+    cases.push_back({r, grpc::StatusCode::NOT_FOUND, "model \"nope\" is not served"});
+  }
+  {
+    v1::StepRequest r = FloatStep("tokens", seq, 0, 1, true);
+    r.mutable_model()->set_name("charlm");
+    cases.push_back({r, grpc::StatusCode::INVALID_ARGUMENT, "takes token ids"});
+  }
+  {
+    v1::StepRequest r = FloatStep("backwards", seq, 0, 1, true);
+    r.mutable_model()->set_name("bidir");
+    cases.push_back({r, grpc::StatusCode::FAILED_PRECONDITION, "send the whole sequence"});
+  }
+  {
+    v1::StepRequest r = FloatStep("", seq, 0, 1, true);
+    cases.push_back({r, grpc::StatusCode::INVALID_ARGUMENT, "session id"});
+  }
+  {
+    v1::StepRequest r = FloatStep("nan", seq, 0, 1, true);
+    r.mutable_floats()->set_values(0, std::nanf(""));
+    cases.push_back({r, grpc::StatusCode::INVALID_ARGUMENT, "finite"});
+  }
+  for (const Case& c : cases) {
+    ASSERT_TRUE(stream->Write(c.request));
+    v1::StepResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_TRUE(response.has_error()) << c.message;
+    EXPECT_EQ(response.error().code(), c.code) << response.error().message();
+    EXPECT_THAT(response.error().message(), HasSubstr(c.message));
+  }
+  // The same stream still serves good steps.
+  ASSERT_TRUE(stream->Write(FloatStep("good", seq, 0, 1, true)));
+  v1::StepResponse good;
+  ASSERT_TRUE(stream->Read(&good));
+  EXPECT_FALSE(good.has_error()) << good.error().message();
+  ExpectRows(good.outputs(), seq, 0);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(InferenceServiceTest, EndFreesTheSessionAndStartResetsIt) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  const ReferenceSequence& seq = sequences[2];
+  auto step = [&](v1::StepRequest request) {
+    grpc::ClientContext context;
+    v1::StepResponse response;
+    const grpc::Status status = stub_->Step(&context, request, &response);
+    return std::pair{status, response};
+  };
+  ASSERT_TRUE(step(FloatStep("e", seq, 0, 5, true)).first.ok());
+  // A restart begins again from the initial state: step 0's outputs again.
+  auto [restarted_status, restarted] = step(FloatStep("e", seq, 0, 1, true));
+  ASSERT_TRUE(restarted_status.ok());
+  EXPECT_EQ(restarted.session_steps(), 1);
+  ExpectRows(restarted.outputs(), seq, 0);
+  v1::StepRequest last = FloatStep("e", seq, 1, 1, false);
+  last.set_end(true);
+  ASSERT_TRUE(step(last).first.ok());
+  EXPECT_EQ(step(FloatStep("e", seq, 2, 1, false)).first.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(InferenceServiceTest, LastStepModeAndTokensAndWholeSequenceOnlyModels) {
+  const std::vector<ReferenceSequence> charlm = LoadSequences(TestdataPath("model/charlm"));
+  const ReferenceSequence& text = charlm[1];
+  v1::StepRequest request;
+  request.set_session_id("chars");
+  request.set_start(true);
+  request.mutable_model()->set_name("charlm");
+  request.mutable_tokens()->mutable_ids()->Assign(text.input.integers.begin(),
+                                                  text.input.integers.end());
+  request.set_output_mode(v1::OUTPUT_MODE_LAST_STEP);
+  grpc::ClientContext context;
+  v1::StepResponse response;
+  ASSERT_TRUE(stub_->Step(&context, request, &response).ok());
+  ASSERT_EQ(response.outputs().shape(0), 1);
+  ExpectRows(response.outputs(), text, text.steps() - 1);
+
+  const std::vector<ReferenceSequence> bidir = LoadSequences(TestdataPath("model/gru_bidir"));
+  v1::SequenceRequest whole;
+  whole.mutable_model()->set_name("bidir");
+  whole.mutable_floats()->mutable_values()->Assign(bidir[2].input.floats.begin(),
+                                                   bidir[2].input.floats.end());
+  grpc::ClientContext whole_context;
+  v1::SequenceResponse sequence;
+  ASSERT_TRUE(stub_->RunSequence(&whole_context, whole, &sequence).ok());
+  ExpectRows(sequence.outputs(), bidir[2], 0);
+}
+
+// The value of `family` for the series whose labels include `labels`.
+double MetricValue(prometheus::Registry& registry, const std::string& family,
+                   const std::map<std::string, std::string>& labels) {
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != family) continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      int matched = 0;
+      for (const prometheus::ClientMetric::Label& l : m.label) {
+        const auto it = labels.find(l.name);
+        matched += it != labels.end() && it->second == l.value;
+      }
+      if (matched != static_cast<int>(labels.size())) continue;
+      if (f.type == prometheus::MetricType::Histogram) {
+        return static_cast<double>(m.histogram.sample_count);
+      }
+      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(InferenceServiceTest, MetricsCountEveryStepAndRequest) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  const ReferenceSequence& seq = sequences[2];
+  constexpr int kRequests = 13, kChunk = 3;
+  for (int r = 0; r < kRequests; ++r) {
+    grpc::ClientContext context;
+    v1::StepResponse response;
+    ASSERT_TRUE(
+        stub_->Step(&context, FloatStep("m", seq, r * kChunk, kChunk, r == 0), &response).ok());
+  }
+  grpc::ClientContext context;
+  v1::StepResponse response;
+  EXPECT_FALSE(stub_->Step(&context, FloatStep("never", seq, 0, 1, false), &response).ok());
+  prometheus::Registry& registry = *server_->registry();
+  const std::map<std::string, std::string> lstm = {{"model", "lstm"}, {"version", "1"}};
+  EXPECT_EQ(MetricValue(registry, "rnnserve_steps_total", lstm), kRequests * kChunk);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_step_latency_seconds", lstm), kRequests);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_queue_wait_seconds", lstm), kRequests);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_batch_size", lstm), kRequests);  // alone each time
+  EXPECT_EQ(MetricValue(registry, "rnnserve_requests_total", {{"method", "Step"}, {"code", "OK"}}),
+            kRequests);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_requests_total",
+                        {{"method", "Step"}, {"code", "NOT_FOUND"}}),
+            1);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_model_info", {{"model", "charlm"}}), 1);
+}
+
+TEST_F(InferenceServiceTest, HealthIsServingForTheServerAndEachModel) {
+  // The standard health service answers over the wire; the generated health
+  // stubs are not in Debian's packages, so check through a raw call.
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    grpc::ByteBuffer request_buffer, response_buffer;
+    // grpc.health.v1.HealthCheckRequest{service = 1: string}: tag 0x0a, length.
+    std::string bytes = "\x0a" + std::string(1, static_cast<char>(service.size())) + service;
+    grpc::Slice slice(bytes);
+    request_buffer = grpc::ByteBuffer(&slice, 1);
+    grpc::GenericStub generic(channel_);
+    grpc::CompletionQueue cq;
+    auto call = generic.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
+                                         request_buffer, &cq);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
+    void* tag;
+    bool ok;
+    cq.Next(&tag, &ok);
+    std::vector<grpc::Slice> slices;
+    std::string body;
+    if (status.ok() && response_buffer.Dump(&slices).ok()) {
+      for (const auto& s : slices) body += std::string(s.begin(), s.end());
+    }
+    // HealthCheckResponse{status = 1: enum}; SERVING = 1.
+    return std::pair{status, body == std::string("\x08\x01", 2)};
+  };
+  EXPECT_TRUE(check("").second);
+  EXPECT_TRUE(check("lstm").second);
+  EXPECT_EQ(check("unknown-model").first.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace rnnserve::server
