@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "model/byte_order.h"
 #include "model/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/model_service.h"
@@ -44,11 +45,7 @@ void EncodeFloats(const float* values, int64_t count, std::string* bytes) {
   }
 }
 
-float DecodeFloat(const char* in) {
-  uint32_t bits = 0;
-  for (int b = 0; b < 4; ++b) bits |= uint32_t{static_cast<unsigned char>(in[b])} << (8 * b);
-  return std::bit_cast<float>(bits);
-}
+float DecodeFloat(const char* in) { return std::bit_cast<float>(model::LoadU32(in)); }
 
 grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context,
                                    const absl::Status& status) {
