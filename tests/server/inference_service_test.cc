@@ -2,6 +2,8 @@
 // gRPC clients. Outputs are checked against the PyTorch reference fixtures.
 #include "server/inference_service.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -31,7 +33,9 @@ class InferenceServiceTest : public ::testing::Test {
   static void SetUpTestSuite() {
     // A repository of three fixtures: lstm (floats), charlm (tokens), and a
     // bidirectional model that only RunSequence serves.
-    root_ = new std::string(std::filesystem::path(::testing::TempDir()) / "e2e_repo");
+    // Per process: ctest runs the cases of this suite in parallel processes.
+    root_ = new std::string(std::filesystem::path(::testing::TempDir()) /
+                            absl::StrCat("e2e_repo_", getpid()));
     std::filesystem::remove_all(*root_);
     for (const auto& [name, fixture] : {std::pair{"lstm", "lstm_3layer"},
                                         std::pair{"charlm", "charlm"},
