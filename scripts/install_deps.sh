@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libonnx-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus  # promtool: the metrics test checks the exposition with it
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy fortunes python3-statsmodels
