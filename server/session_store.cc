@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "model/status_macros.h"
+#include "server/metrics.h"
 
 namespace rnnserve::server {
 
@@ -41,7 +42,8 @@ Session::Session(std::string id, ModelRef model, float* state, absl::Time now)
     : id_(std::move(id)),
       model_(std::move(model)),
       state_(state),
-      last_used_ns_(absl::ToUnixNanos(now)) {
+      last_used_ns_(absl::ToUnixNanos(now)),
+      metrics_(model_.metrics) {
   CHECK(state_ != nullptr);
 }
 
@@ -54,6 +56,7 @@ absl::Status Session::Reset(const ModelRef& model) {
     state_ = fresh;
   }
   model_ = model;
+  metrics_.store(model.metrics);
   model_.stack->InitState(state_);
   step_count_ = 0;
   return absl::OkStatus();
@@ -72,14 +75,32 @@ bool SessionStore::IsExpired(const Session& session, absl::Time now) const {
   return now - session.last_used() > options_.idle_timeout;
 }
 
+void SessionStore::CountEnding(const Session& session, Ending why) {
+  ModelMetrics* metrics = session.metrics();
+  switch (why) {
+    case Ending::kEnded:
+      ++ended_;
+      if (metrics != nullptr) metrics->sessions_ended_total.Increment();
+      return;
+    case Ending::kExpired:
+      ++expired_;
+      if (metrics != nullptr) metrics->sessions_expired_total.Increment();
+      return;
+    case Ending::kEvicted:
+      ++evicted_;
+      if (metrics != nullptr) metrics->sessions_evicted_total.Increment();
+      return;
+  }
+}
+
 std::shared_ptr<Session> SessionStore::EraseLocked(Shard& shard, const std::string& id,
-                                                   std::atomic<int64_t>& counter) {
+                                                   Ending why) {
   auto it = shard.sessions.find(id);
   if (it == shard.sessions.end()) return nullptr;
   std::shared_ptr<Session> session = std::move(it->second);
   shard.sessions.erase(it);
   --size_;
-  ++counter;
+  CountEnding(*session, why);
   return session;
 }
 
@@ -95,7 +116,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id
         absl::StrCat("session \"", id, "\" not found: start it first"));
   }
   if (IsExpired(*it->second, now)) {
-    expired = EraseLocked(shard, id, expired_);
+    expired = EraseLocked(shard, id, Ending::kExpired);
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" expired: idle for more than ",
                                             absl::FormatDuration(options_.idle_timeout)));
   }
@@ -116,7 +137,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
     auto it = shard.sessions.find(id);
     if (it != shard.sessions.end()) {
       if (IsExpired(*it->second, now)) {
-        expired = EraseLocked(shard, id, expired_);
+        expired = EraseLocked(shard, id, Ending::kExpired);
       } else {
         session = it->second;
         session->Touch(now);
@@ -140,6 +161,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
       if (inserted) {
         ++created_;
+        if (model.metrics != nullptr) model.metrics->sessions_created_total.Increment();
         return fresh;
       }
       // Another Start of this id won the race: reset its session instead.
@@ -161,7 +183,7 @@ absl::Status SessionStore::End(const std::string& id) {
   Shard& shard = ShardFor(id);
   std::shared_ptr<Session> ended;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
-  ended = EraseLocked(shard, id, ended_);
+  ended = EraseLocked(shard, id, Ending::kEnded);
   if (ended == nullptr) {
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found"));
   }
@@ -185,7 +207,7 @@ int SessionStore::ReapIdle(absl::Time now) {
     }
     reaped += static_cast<int>(doomed.size());
     size_ -= static_cast<int64_t>(doomed.size());
-    expired_ += static_cast<int64_t>(doomed.size());
+    for (const auto& session : doomed) CountEnding(*session, Ending::kExpired);
     doomed.clear();  // releases the slots outside the shard lock
   }
   return reaped;
@@ -231,7 +253,7 @@ bool SessionStore::EvictLeastRecentlyUsed() {
   auto it = oldest_shard->sessions.find(oldest->id());
   // Ended or replaced since the scan: the caller looks at the size again.
   if (it != oldest_shard->sessions.end() && it->second == oldest) {
-    evicted = EraseLocked(*oldest_shard, oldest->id(), evicted_);
+    evicted = EraseLocked(*oldest_shard, oldest->id(), Ending::kEvicted);
   }
   return true;
 }

@@ -60,6 +60,9 @@ class Session {
   void AddSteps(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { step_count_ += steps; }
 
   absl::Time last_used() const { return absl::FromUnixNanos(last_used_ns_.load()); }
+  // The metrics of the model the session is bound to now (or null); read
+  // without the lock so the store can count a session it drops.
+  ModelMetrics* metrics() const { return metrics_.load(); }
   void Touch(absl::Time now) { last_used_ns_.store(absl::ToUnixNanos(now)); }
 
  private:
@@ -75,6 +78,7 @@ class Session {
   float* state_ ABSL_GUARDED_BY(mu_);
   int64_t step_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> last_used_ns_;
+  std::atomic<ModelMetrics*> metrics_;
 };
 
 // Owns every live session; thread-safe, shard-locked by id (64 shards). A
@@ -146,10 +150,12 @@ class SessionStore {
   absl::Status ReserveSlot();
   // Evicts the least recently used session; false if there was none.
   bool EvictLeastRecentlyUsed();
-  // Removes `id` from `shard` and counts it in `counter`; returns the
-  // session for the caller to drop once the shard lock is released.
-  std::shared_ptr<Session> EraseLocked(Shard& shard, const std::string& id,
-                                       std::atomic<int64_t>& counter)
+  enum class Ending { kEnded, kExpired, kEvicted };
+  // Counts a session that goes, in the store's and its model's counters.
+  void CountEnding(const Session& session, Ending why);
+  // Removes `id` from `shard` and counts it; returns the session for the
+  // caller to drop once the shard lock is released.
+  std::shared_ptr<Session> EraseLocked(Shard& shard, const std::string& id, Ending why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const Options options_;

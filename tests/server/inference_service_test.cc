@@ -331,6 +331,10 @@ TEST_F(InferenceServiceTest, MetricsCountEveryStepAndRequest) {
                         {{"method", "Step"}, {"code", "NOT_FOUND"}}),
             1);
   EXPECT_EQ(MetricValue(registry, "rnnserve_model_info", {{"model", "charlm"}}), 1);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_created_total", lstm), 1);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_ended_total", lstm), 0);
+  ASSERT_TRUE(server_->sessions().End("m").ok());
+  EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_ended_total", lstm), 1);
 }
 
 TEST_F(InferenceServiceTest, HealthIsServingForTheServerAndEachModel) {
