@@ -71,6 +71,11 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
         "a request carries ", input.steps, " steps; want 1 to ",
         model::LayerStack::kMaxInputRows));
   }
+  // Values too (token range, NaN/Inf), so a start never resets a session
+  // for a step that would then fail.
+  RNN_RETURN_IF_ERROR(model.CheckInput(
+      tokens ? model::StepInput::Tokens(input.tokens.data(), input.steps)
+             : model::StepInput::Floats(input.floats.data(), input.steps)));
   return input;
 }
 
@@ -123,8 +128,8 @@ void StepHandler::Handle(const v1::StepRequest& request, absl::Time deadline,
   ModelRef model;
   StepInputData input;
   absl::StatusOr<std::shared_ptr<Session>> session =
-      request.start() ? StartSession(request, absl::Now(), model, input)
-                      : FindSession(request, absl::Now(), model);
+      request.start() ? StartSession(request, received, model, input)
+                      : FindSession(request, received, model);
   if (!session.ok()) return std::move(reply)(session.status());
   if (!request.start()) {
     absl::StatusOr<StepInputData> checked = InputOf(request, *model.stack);

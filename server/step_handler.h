@@ -47,7 +47,8 @@ class StepHandler {
 };
 
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT
-// for no input, the wrong kind, or a float count that is not whole steps.
+// for no input, the wrong kind, a float count that is not whole steps, a
+// token outside the vocabulary or a NaN/Inf value.
 template <typename Request>
 absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model);
 

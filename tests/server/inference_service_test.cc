@@ -257,6 +257,26 @@ TEST_F(InferenceServiceTest, EndFreesTheSessionAndStartResetsIt) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(InferenceServiceTest, AFailedStartLeavesTheSessionAsItWas) {
+  const std::vector<ReferenceSequence> sequences =
+      LoadSequences(TestdataPath("model/lstm_3layer"));
+  const ReferenceSequence& seq = sequences[2];
+  auto step = [&](const v1::StepRequest& request) {
+    grpc::ClientContext context;
+    v1::StepResponse response;
+    const grpc::Status status = stub_->Step(&context, request, &response);
+    return std::pair{status, response};
+  };
+  ASSERT_TRUE(step(FloatStep("keep", seq, 0, 3, true)).first.ok());
+  v1::StepRequest bad_restart = FloatStep("keep", seq, 0, 1, true);
+  bad_restart.mutable_floats()->set_values(0, std::nanf(""));
+  EXPECT_EQ(step(bad_restart).first.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto [status, next] = step(FloatStep("keep", seq, 3, 1, false));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(next.session_steps(), 4);
+  ExpectRows(next.outputs(), seq, 3);
+}
+
 TEST_F(InferenceServiceTest, LastStepModeAndTokensAndWholeSequenceOnlyModels) {
   const std::vector<ReferenceSequence> charlm = LoadSequences(TestdataPath("model/charlm"));
   const ReferenceSequence& text = charlm[1];
