@@ -1,6 +1,7 @@
 #include "tests/model/test_util.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -91,6 +92,20 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
     sequences.push_back(std::move(sequence));
   }
   return sequences;
+}
+
+std::string MakeTestRepository(
+    const std::string& tag, const std::vector<std::pair<std::string, std::string>>& models) {
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) / (tag + "_" + std::to_string(getpid())) /
+      "repo";
+  std::filesystem::remove_all(root);
+  for (const auto& [fixture, target] : models) {
+    std::filesystem::create_directories(root / target);
+    std::filesystem::copy(TestdataPath("model/" + fixture), root / target,
+                          std::filesystem::copy_options::recursive);
+  }
+  return root.string();
 }
 
 ToolResult RunTool(const std::string& args) {

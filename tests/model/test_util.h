@@ -43,6 +43,12 @@ struct ReferenceSequence {
 // sample_input.npy / sample_expected.npy (the demo models).
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
 
+// A model repository <TempDir>/<tag>_<pid>/repo (fresh) holding, for each
+// {fixture, "name/version"}, a copy of tests/testdata/model/<fixture>.
+// Per process: ctest runs test cases in parallel processes.
+std::string MakeTestRepository(
+    const std::string& tag, const std::vector<std::pair<std::string, std::string>>& models);
+
 // build/bin/rnnserve-model run with `args` (a shell command line), as users
 // run it: its exit code and what it printed on stdout and stderr.
 struct ToolResult {

@@ -33,20 +33,8 @@ class InferenceServiceTest : public ::testing::Test {
   static void SetUpTestSuite() {
     // A repository of three fixtures: lstm (floats), charlm (tokens), and a
     // bidirectional model that only RunSequence serves.
-    // Per process: ctest runs the cases of this suite in parallel processes.
-    root_ = new std::string(std::filesystem::path(::testing::TempDir()) /
-                            absl::StrCat("e2e_repo_", getpid()));
-    std::filesystem::remove_all(*root_);
-    for (const auto& [name, fixture] : {std::pair{"lstm", "lstm_3layer"},
-                                        std::pair{"charlm", "charlm"},
-                                        std::pair{"bidir", "gru_bidir"}}) {
-      const std::filesystem::path dir = std::filesystem::path(*root_) / name / "1";
-      std::filesystem::create_directories(dir);
-      for (const char* file : {"config.json", "model.safetensors"}) {
-        std::filesystem::copy(TestdataPath(std::string("model/") + fixture + "/" + file),
-                              dir / file);
-      }
-    }
+    root_ = new std::string(model::testing::MakeTestRepository(
+        "e2e", {{"lstm_3layer", "lstm/1"}, {"charlm", "charlm/1"}, {"gru_bidir", "bidir/1"}}));
   }
 
   void SetUp() override {

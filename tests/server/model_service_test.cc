@@ -17,20 +17,11 @@ namespace pb = ::rnnserve::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// <TempDir>/<test>/repo with lstm/1 and gru/1 from the fixtures.
+// A repository with lstm/1 and gru/1 from the fixtures.
 std::string MakeRepository() {
-  const std::string root = absl::StrCat(
-      ::testing::TempDir(), "/model_service_",
-      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "/repo");
-  std::filesystem::remove_all(root);
-  for (const auto& [fixture, target] : {std::pair{"lstm_1layer", "lstm/1"},
-                                        std::pair{"gru_1layer", "gru/1"}}) {
-    std::filesystem::create_directories(absl::StrCat(root, "/", target));
-    std::filesystem::copy(model::testing::TestdataPath(absl::StrCat("model/", fixture)),
-                          absl::StrCat(root, "/", target),
-                          std::filesystem::copy_options::recursive);
-  }
-  return root;
+  return model::testing::MakeTestRepository(
+      "model_service_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
+      {{"lstm_1layer", "lstm/1"}, {"gru_1layer", "gru/1"}});
 }
 
 class ModelServiceTest : public ::testing::Test {

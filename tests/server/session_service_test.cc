@@ -25,20 +25,11 @@ using ::testing::HasSubstr;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 
-// <TempDir>/<test>/repo with lstm/1 and gru/1 from the fixtures.
+// A repository with lstm/1 and gru/1 from the fixtures.
 std::string MakeRepository() {
-  const std::string root = absl::StrCat(
-      ::testing::TempDir(), "/session_service_",
-      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "/repo");
-  std::filesystem::remove_all(root);
-  for (const auto& [fixture, target] : {std::pair{"lstm_1layer", "lstm/1"},
-                                        std::pair{"gru_1layer", "gru/1"}}) {
-    std::filesystem::create_directories(absl::StrCat(root, "/", target));
-    std::filesystem::copy(model::testing::TestdataPath(absl::StrCat("model/", fixture)),
-                          absl::StrCat(root, "/", target),
-                          std::filesystem::copy_options::recursive);
-  }
-  return root;
+  return model::testing::MakeTestRepository(
+      "session_service_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
+      {{"lstm_1layer", "lstm/1"}, {"gru_1layer", "gru/1"}});
 }
 
 // The little-endian bytes of `values` (the test hosts are little-endian).
