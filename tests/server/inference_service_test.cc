@@ -2,8 +2,6 @@
 // gRPC clients. Outputs are checked against the PyTorch reference fixtures.
 #include "server/inference_service.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <thread>
