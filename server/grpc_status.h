@@ -3,14 +3,30 @@
 #ifndef RNNSERVE_SERVER_GRPC_STATUS_H_
 #define RNNSERVE_SERVER_GRPC_STATUS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
+#include "server/metrics.h"
 
 namespace rnnserve::server {
 
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
+}
+
+// Finishes a unary callback call with `status`, counting it under `method`
+// in rnnserve_requests_total when `metrics` is set.
+inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                             const absl::Status& status, const std::string& method,
+                                             ServerMetrics* metrics) {
+  if (metrics != nullptr) metrics->CountRequest(method, status.code());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 }  // namespace rnnserve::server

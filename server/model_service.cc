@@ -55,9 +55,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerConte
   for (const ServedModel* model : models_->List()) {  // sorted by name, then version
     FillModelInfo(*model, models_->Versions(model->name), response->add_models());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishUnary(context, absl::OkStatus(), "ListModels", metrics_);
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DescribeModel(grpc::CallbackServerContext* context,
@@ -65,9 +63,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DescribeModel(grpc::CallbackServerCo
                                                           pb::ModelInfo* response) {
   const absl::StatusOr<const ServedModel*> model = FindServedModel(*models_, *request);
   if (model.ok()) FillModelInfo(**model, models_->Versions((*model)->name), response);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(model.status()));
-  return reactor;
+  return FinishUnary(context, model.status(), "DescribeModel", metrics_);
 }
 
 }  // namespace rnnserve::server

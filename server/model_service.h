@@ -7,6 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "rnnserve/v1/models.grpc.pb.h"
 #include "rnnserve/v1/types.pb.h"
+#include "server/metrics.h"
 #include "server/served_models.h"
 
 namespace rnnserve::server {
@@ -25,7 +26,9 @@ void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
 class ModelServiceImpl final : public rnnserve::v1::ModelService::CallbackService {
  public:
   // `models` is not owned and outlives the service.
-  explicit ModelServiceImpl(const ServedModels* models) : models_(models) {}
+  // Neither owned; `metrics` may be null (not counted).
+  explicit ModelServiceImpl(const ServedModels* models, ServerMetrics* metrics = nullptr)
+      : models_(models), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const rnnserve::v1::ListModelsRequest* request,
@@ -36,6 +39,7 @@ class ModelServiceImpl final : public rnnserve::v1::ModelService::CallbackServic
 
  private:
   const ServedModels* const models_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace rnnserve::server

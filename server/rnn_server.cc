@@ -32,8 +32,10 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->inference_ =
       std::make_unique<InferenceServiceImpl>(server->handler_.get(), server->metrics_.get());
   server->session_service_ =
-      std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get());
-  server->model_service_ = std::make_unique<ModelServiceImpl>(server->models_.get());
+      std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
+                                           &absl::Now, server->metrics_.get());
+  server->model_service_ =
+      std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -47,43 +47,37 @@ void EncodeFloats(const float* values, int64_t count, std::string* bytes) {
 
 float DecodeFloat(const char* in) { return std::bit_cast<float>(model::LoadU32(in)); }
 
-grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context,
-                                   const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 }  // namespace
 
 grpc::ServerUnaryReactor* SessionServiceImpl::EndSession(grpc::CallbackServerContext* context,
                                                          const pb::SessionRef* request,
                                                          pb::SessionInfo* response) {
-  return Finished(context, End(request->session_id(), response));
+  return FinishUnary(context, End(request->session_id(), response), "EndSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ResetSession(grpc::CallbackServerContext* context,
                                                            const pb::SessionRef* request,
                                                            pb::SessionInfo* response) {
-  return Finished(context, Reset(request->session_id(), response));
+  return FinishUnary(context, Reset(request->session_id(), response), "ResetSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::DescribeSession(
     grpc::CallbackServerContext* context, const pb::SessionRef* request,
     pb::SessionInfo* response) {
-  return Finished(context, Describe(request->session_id(), response));
+  return FinishUnary(context, Describe(request->session_id(), response), "DescribeSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ExportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionRef* request,
                                                           pb::SessionState* response) {
-  return Finished(context, Export(request->session_id(), response));
+  return FinishUnary(context, Export(request->session_id(), response), "ExportState", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ImportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionState* request,
                                                           pb::SessionInfo* response) {
-  return Finished(context, Import(*request, response));
+  return FinishUnary(context, Import(*request, response), "ImportState", metrics_);
 }
 
 absl::Status SessionServiceImpl::End(const std::string& id, pb::SessionInfo* info) {

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
+#include "server/metrics.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
 
@@ -24,10 +25,12 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   // Called from gRPC's threads, so it must be thread-safe.
   using Clock = std::function<absl::Time()>;
 
-  // `store` and `models` are not owned and outlive the service. `clock`
-  // stamps session use and measures idle time (tests pass a fake one).
-  SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now)
-      : store_(store), models_(models), clock_(std::move(clock)) {}
+  // `store`, `models` and `metrics` (null: not counted) are not owned and
+  // outlive the service. `clock` stamps session use and measures idle time
+  // (tests pass a fake one).
+  SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now,
+                     ServerMetrics* metrics = nullptr)
+      : store_(store), models_(models), clock_(std::move(clock)), metrics_(metrics) {}
 
   // Each answers the session's id, model (version resolved), steps and idle
   // time; End and Reset as they were just before the call. INVALID_ARGUMENT
@@ -64,6 +67,7 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   SessionStore* const store_;
   const ServedModels* const models_;
   const Clock clock_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace rnnserve::server

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "model/npy.h"
 #include "prometheus/registry.h"
+#include "tests/server/metric_value.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
 
@@ -288,27 +289,6 @@ TEST_F(InferenceServiceTest, LastStepModeAndTokensAndWholeSequenceOnlyModels) {
   v1::SequenceResponse sequence;
   ASSERT_TRUE(stub_->RunSequence(&whole_context, whole, &sequence).ok());
   ExpectRows(sequence.outputs(), bidir[2], 0);
-}
-
-// The value of `family` for the series whose labels include `labels`.
-double MetricValue(prometheus::Registry& registry, const std::string& family,
-                   const std::map<std::string, std::string>& labels) {
-  for (const prometheus::MetricFamily& f : registry.Collect()) {
-    if (f.name != family) continue;
-    for (const prometheus::ClientMetric& m : f.metric) {
-      int matched = 0;
-      for (const prometheus::ClientMetric::Label& l : m.label) {
-        const auto it = labels.find(l.name);
-        matched += it != labels.end() && it->second == l.value;
-      }
-      if (matched != static_cast<int>(labels.size())) continue;
-      if (f.type == prometheus::MetricType::Histogram) {
-        return static_cast<double>(m.histogram.sample_count);
-      }
-      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
-    }
-  }
-  return -1;
 }
 
 TEST_F(InferenceServiceTest, MetricsCountEveryStepAndRequest) {

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "tests/model/test_util.h"
+#include "tests/server/metric_value.h"
 
 namespace rnnserve::server {
 namespace {
@@ -107,6 +108,12 @@ TEST(RnnServerTest, ExportedSessionContinuesOnAnotherServerAsIfItNeverMoved) {
     ASSERT_TRUE(second.sessions_stub->ImportState(&context, state, &info).ok());
     EXPECT_EQ(info.steps(), 50);
   }
+  EXPECT_EQ(MetricValue(*first.server->registry(), "rnnserve_requests_total",
+                        {{"method", "ExportState"}, {"code", "OK"}}),
+            1);
+  EXPECT_EQ(MetricValue(*second.server->registry(), "rnnserve_requests_total",
+                        {{"method", "ImportState"}, {"code", "OK"}}),
+            1);
   const int64_t width = seq.expected.shape[1];
   for (int64_t t = 50; t < seq.steps(); ++t) {
     ASSERT_TRUE(second.Step("mover", seq, t, false, &response).ok());
