@@ -49,7 +49,7 @@ const absl::flat_hash_set<std::string>& ShapeOps() {
   static const auto* ops = new absl::flat_hash_set<std::string>{
       "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Reshape",
       "Add", "Sub", "Mul", "Div", "Equal", "Where", "Range", "Size", "Expand",
-      "Transpose", "Identity", "ConstantOfShape", "Constant"};
+      "Transpose", "Identity"};
   return *ops;
 }
 

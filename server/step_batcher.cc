@@ -18,8 +18,17 @@ struct StepBatcher::Job {
   Done done;
 };
 
+// One worker's batch and the scratch it steps it with. A worker reuses its
+// Batch, so the vectors keep their capacity: no allocation per batch beyond
+// the answers' own output vectors.
 struct StepBatcher::Batch {
   std::vector<std::unique_ptr<Job>> jobs;
+  std::vector<Session*> sessions;  // in lock (address) order
+  std::vector<Job*> live;          // the jobs that will be computed
+  std::vector<float*> states;      // live[i]'s state
+  StepInputData merged;            // live inputs, one row each
+  std::vector<float> outputs;
+  std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
 };
 
 namespace {
@@ -154,13 +163,17 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   // Sessions are locked in address order, one order for every batch, so the
   // lock graph has no cycles (the busy set already keeps batches disjoint).
-  std::vector<Session*> sessions;
+  std::vector<Session*>& sessions = batch.sessions;
+  sessions.clear();
   for (const auto& job : batch.jobs) sessions.push_back(job->session.get());
   std::sort(sessions.begin(), sessions.end());
   for (Session* session : sessions) session->mu().Lock();
   const absl::Time start = absl::Now();
-  std::vector<Job*> live;
-  std::vector<absl::StatusOr<StepOutcome>> results(batch.jobs.size());
+  std::vector<Job*>& live = batch.live;
+  live.clear();
+  std::vector<absl::StatusOr<StepOutcome>>& results = batch.results;
+  results.clear();
+  results.resize(batch.jobs.size());
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
     Job& job = *batch.jobs[i];
     if (job.deadline < start) {
@@ -176,7 +189,7 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
       live.push_back(&job);
     }
   }
-  std::vector<float> outputs;
+  std::vector<float>& outputs = batch.outputs;
   absl::Status status = absl::OkStatus();
   if (!live.empty()) {
     const model::LayerStack& model = *live[0]->model;
@@ -186,8 +199,11 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
       status = model.StepChunk(live[0]->session->state(), View(live[0]->input), outputs.data(),
                                workspace);
     } else {
-      StepInputData merged;
-      std::vector<float*> states;
+      StepInputData& merged = batch.merged;
+      std::vector<float*>& states = batch.states;
+      merged.floats.clear();
+      merged.tokens.clear();
+      states.clear();
       for (Job* job : live) {
         states.push_back(job->session->state());
         merged.floats.insert(merged.floats.end(), job->input.floats.begin(),
