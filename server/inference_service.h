@@ -1,20 +1,23 @@
 // rnnserve.v1.InferenceService on gRPC's callback API (STYLE.md): a
 // StepStream reactor per stream, unary Step and RunSequence. Reactions return
-// fast; steps run on StepBatcher's threads. Thread-safe.
+// fast: steps run on StepBatcher's threads, whole sequences on a TaskPool.
+// Thread-safe.
 #ifndef RNNSERVE_SERVER_INFERENCE_SERVICE_H_
 #define RNNSERVE_SERVER_INFERENCE_SERVICE_H_
 
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/metrics.h"
 #include "server/step_handler.h"
+#include "server/stream_drain.h"
+#include "server/task_pool.h"
 
 namespace rnnserve::server {
 
 class InferenceServiceImpl final : public v1::InferenceService::CallbackService {
  public:
-  // Neither owned; both outlive the server.
-  InferenceServiceImpl(const StepHandler* handler, ServerMetrics* metrics)
-      : handler_(handler), metrics_(metrics) {}
+  // None owned; all outlive the server.
+  InferenceServiceImpl(const StepHandler* handler, TaskPool* sequences, ServerMetrics* metrics)
+      : handler_(handler), sequences_(sequences), metrics_(metrics) {}
 
   grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* StreamSteps(
       grpc::CallbackServerContext* context) override;
@@ -25,9 +28,15 @@ class InferenceServiceImpl final : public v1::InferenceService::CallbackService 
                                         const v1::SequenceRequest* request,
                                         v1::SequenceResponse* response) override;
 
+  // Every open stream answers its step in flight, then finishes with
+  // UNAVAILABLE; new streams finish at once. For graceful shutdown.
+  void DrainStreams() { streams_.DrainAll(); }
+
  private:
   const StepHandler* const handler_;
+  TaskPool* const sequences_;
   ServerMetrics* const metrics_;
+  StreamDrain streams_;
 };
 
 // The deadline of a call as absl::Time (InfiniteFuture when it has none).

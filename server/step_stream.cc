@@ -1,0 +1,126 @@
+#include "server/step_stream.h"
+
+#include <string>
+#include <utility>
+
+namespace rnnserve::server {
+namespace {
+
+grpc::Status DrainingStatus() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down; every request answered on this stream was "
+                      "applied, later ones were not: resend them to another server");
+}
+
+}  // namespace
+
+StepStream::StepStream(const StepHandler* handler, ServerMetrics* metrics, StreamDrain* drain,
+                       absl::Time deadline)
+    : handler_(handler), metrics_(metrics), drain_(drain), deadline_(deadline) {
+  // Registered before the first read: once a read is out, OnDone may run.
+  if (!drain_->Register(this)) {
+    {
+      absl::MutexLock lock(&mu_);
+      phase_ = Phase::kFinished;
+    }
+    Finish(DrainingStatus());
+    return;
+  }
+  uint64_t seq;
+  {
+    absl::MutexLock lock(&mu_);
+    seq = ++read_seq_;
+  }
+  IssueRead(seq);
+}
+
+void StepStream::IssueRead(uint64_t seq) {
+  StartRead(&request_);
+  bool finish = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (seq == read_seq_) {
+      read_issued_ = true;
+      finish = draining_ && TakeFinish();
+    }
+  }
+  if (finish) Finish(DrainingStatus());
+}
+
+bool StepStream::TakeFinish() {
+  if (phase_ != Phase::kReading || !read_issued_) return false;
+  phase_ = Phase::kFinished;
+  return true;
+}
+
+void StepStream::Drain() {
+  bool finish;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    // While stepping or writing, OnWriteDone finishes instead of reading.
+    finish = TakeFinish();
+  }
+  if (finish) Finish(DrainingStatus());
+}
+
+void StepStream::OnReadDone(bool ok) {
+  bool step;
+  {
+    absl::MutexLock lock(&mu_);
+    // Drain() finished the call while this read was pending; a request that
+    // arrived meanwhile is dropped unapplied (it gets no response).
+    if (phase_ == Phase::kFinished) return;
+    step = ok && !draining_;
+    phase_ = step ? Phase::kStepping : Phase::kFinished;
+  }
+  if (!ok) return Finish(grpc::Status::OK);  // The client half-closed: the normal end.
+  if (!step) return Finish(DrainingStatus());
+  handler_->Handle(request_, deadline_, [this](absl::StatusOr<v1::StepResponse> result) {
+    Answer(std::move(result));
+  });
+}
+
+void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
+  metrics_->CountRequest("StreamSteps", result.status().code());
+  if (result.ok()) {
+    response_ = *std::move(result);
+  } else {
+    response_.Clear();
+    response_.set_request_id(request_.request_id());
+    response_.set_session_id(request_.session_id());
+    response_.mutable_error()->set_code(static_cast<int>(result.status().code()));
+    response_.mutable_error()->set_message(std::string(result.status().message()));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    phase_ = Phase::kWriting;
+  }
+  StartWrite(&response_);  // Untouched until OnWriteDone.
+}
+
+void StepStream::OnWriteDone(bool ok) {
+  uint64_t seq = 0;
+  bool drained;
+  {
+    absl::MutexLock lock(&mu_);
+    drained = draining_;
+    if (ok && !drained) {
+      phase_ = Phase::kReading;
+      read_issued_ = false;
+      seq = ++read_seq_;
+    } else {
+      phase_ = Phase::kFinished;
+    }
+  }
+  if (!ok) return Finish(grpc::Status::CANCELLED);  // The client is gone; Finish is owed.
+  if (drained) return Finish(DrainingStatus());
+  IssueRead(seq);
+}
+
+void StepStream::OnDone() {
+  drain_->Unregister(this);
+  delete this;
+}
+
+}  // namespace rnnserve::server

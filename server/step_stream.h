@@ -1,0 +1,68 @@
+// One StreamSteps call on gRPC's callback API (STYLE.md), strictly
+// read -> step -> write -> read. Reactions return at once: the step runs on
+// StepBatcher's threads. A bad request gets its error in its own response and
+// the stream goes on. When the server drains, the step in flight is answered
+// and the stream then finishes with UNAVAILABLE; a request read but not
+// stepped gets no response, so "answered" always means "applied".
+// Deletes itself in OnDone; thread-safe.
+#ifndef RNNSERVE_SERVER_STEP_STREAM_H_
+#define RNNSERVE_SERVER_STEP_STREAM_H_
+
+#include <cstdint>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/server_callback.h"
+#include "rnnserve/v1/inference.pb.h"
+#include "server/metrics.h"
+#include "server/step_handler.h"
+#include "server/stream_drain.h"
+
+namespace rnnserve::server {
+
+class StepStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>,
+                         public Drainable {
+ public:
+  // Starts reading. None owned; all outlive the server.
+  StepStream(const StepHandler* handler, ServerMetrics* metrics, StreamDrain* drain,
+             absl::Time deadline);
+
+  void Drain() override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  enum class Phase { kReading, kStepping, kWriting, kFinished };
+
+  void OnReadDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnDone() override;  // The last reaction.
+
+  void Answer(absl::StatusOr<v1::StepResponse> result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts the next read, or finishes when a drain came while starting it.
+  // REQUIRES: phase_ was set to kReading (and read_seq_ advanced) under mu_.
+  void IssueRead(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // Decides under mu_ whether the call should finish now; the caller then
+  // calls Finish outside the lock (STYLE.md: no gRPC call under a lock).
+  bool TakeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const StepHandler* const handler_;
+  ServerMetrics* const metrics_;
+  StreamDrain* const drain_;
+  const absl::Time deadline_;
+  // Owned by the one operation in flight: request_ by the read and then the
+  // step, response_ by the write.
+  v1::StepRequest request_;
+  v1::StepResponse response_;
+
+  absl::Mutex mu_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kReading;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  // Finish may only follow a StartRead that has returned: read_seq_ numbers
+  // the reads decided, read_issued_ says the latest one has been started.
+  uint64_t read_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_issued_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_STEP_STREAM_H_
