@@ -35,6 +35,15 @@ ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
 ABSL_FLAG(int64_t, max_queue, 100'000, "most pending step requests (RESOURCE_EXHAUSTED past)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(int64_t, max_message_bytes, 16 << 20, "largest request or response message");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "ping a client connection that has been quiet this long");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "close a connection whose ping is not acknowledged within this");
+ABSL_FLAG(std::string, log_level, "info",
+          "least severe log lines written: info, warning or error (one line per model "
+          "load and lifecycle event at info; never one per step)");
+ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
 
@@ -60,10 +69,32 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.batcher.max_delay = absl::GetFlag(FLAGS_max_queue_delay);
   options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
-  if (options.sessions.max_sessions <= 0 || options.batcher.max_batch <= 0) {
-    return absl::InvalidArgumentError("--max_sessions and --max_batch must be positive");
+  options.sequence_workers = options.batcher.workers;
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
+  options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  if (options.sessions.max_sessions <= 0 || options.batcher.max_batch <= 0 ||
+      options.batcher.max_queue <= 0) {
+    return absl::InvalidArgumentError(
+        "--max_sessions, --max_batch and --max_queue must be positive");
+  }
+  if (options.max_message_bytes < 1024 || options.max_message_bytes > (1LL << 31) - 1) {
+    return absl::InvalidArgumentError("--max_message_bytes must be 1024 to 2^31-1");
+  }
+  if (options.keepalive.time <= absl::ZeroDuration() ||
+      options.keepalive.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--keepalive_time and --keepalive_timeout must be > 0");
   }
   return options;
+}
+
+// glog's severity for --log_level.
+absl::StatusOr<int> LogSeverity(const std::string& level) {
+  if (level == "info") return google::GLOG_INFO;
+  if (level == "warning") return google::GLOG_WARNING;
+  if (level == "error") return google::GLOG_ERROR;
+  return absl::InvalidArgumentError("--log_level is \"" + level +
+                                    "\", want info, warning or error");
 }
 
 }  // namespace
@@ -71,13 +102,18 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Serves recurrent models over gRPC. Flags: --helpfull");
   absl::ParseCommandLine(argc, argv);
-  FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
+  const absl::StatusOr<int> severity = LogSeverity(absl::GetFlag(FLAGS_log_level));
   const absl::StatusOr<rnnserve::server::ServerOptions> options = OptionsFromFlags();
-  if (!options.ok()) {
-    std::cerr << "rnnserve: " << options.status().message() << "\n";
-    return 2;
+  for (const absl::Status& status : {severity.status(), options.status()}) {
+    if (!status.ok()) {
+      std::cerr << "rnnserve: " << status.message() << "\n";
+      return 2;
+    }
   }
+  FLAGS_logtostderr = true;
+  FLAGS_minloglevel = *severity;
+  FLAGS_v = absl::GetFlag(FLAGS_verbosity);
+  google::InitGoogleLogging(argv[0]);
   // Every thread inherits this mask; only the sigwait below takes the signals.
   sigset_t signals;
   sigemptyset(&signals);

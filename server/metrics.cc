@@ -72,7 +72,10 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
       model_load_(AddGauge(registry, "rnnserve_model_load_seconds",
                            "Time taken to load the model version.")),
       model_info_(AddGauge(registry, "rnnserve_model_info",
-                           "Always 1; labels describe the loaded model version.")) {}
+                           "Always 1; labels describe the loaded model version.")),
+      sessions_max_(AddGauge(registry, "rnnserve_sessions_max",
+                             "Most live sessions the server keeps (all models).")
+                        .Add({})) {}
 
 ModelMetrics& ServerMetrics::ForModel(const std::string& name, int version) {
   absl::MutexLock lock(&mu_);

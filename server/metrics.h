@@ -6,6 +6,7 @@
 #ifndef RNNSERVE_SERVER_METRICS_H_
 #define RNNSERVE_SERVER_METRICS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -74,6 +75,10 @@ class ServerMetrics {
   // `info.model` at `info.version`. Call once per loaded model version.
   void SetModelInfo(const ModelInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // rnnserve_sessions_max: the --max_sessions limit, so alerts can compare
+  // sum(rnnserve_active_sessions) against it.
+  void SetSessionLimit(int64_t max_sessions) { sessions_max_.Set(static_cast<double>(max_sessions)); }
+
  private:
   prometheus::Family<prometheus::Histogram>& step_latency_;
   prometheus::Family<prometheus::Histogram>& queue_wait_;
@@ -88,6 +93,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& sessions_evicted_;
   prometheus::Family<prometheus::Gauge>& model_load_;
   prometheus::Family<prometheus::Gauge>& model_info_;
+  prometheus::Gauge& sessions_max_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<std::string, int>, std::unique_ptr<ModelMetrics>> models_

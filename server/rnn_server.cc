@@ -13,6 +13,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->options_ = options;
   server->registry_ = std::make_shared<prometheus::Registry>();
   server->metrics_ = std::make_unique<ServerMetrics>(*server->registry_);
+  server->metrics_->SetSessionLimit(options.sessions.max_sessions);
   RNN_ASSIGN_OR_RETURN(server->models_,
                        ServedModels::Load(options.models, options.sessions.max_sessions,
                                           server->metrics_.get()));
@@ -29,8 +30,10 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
                                                    server->batcher_.get());
-  server->inference_ =
-      std::make_unique<InferenceServiceImpl>(server->handler_.get(), server->metrics_.get());
+  server->sequences_ =
+      std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
+  server->inference_ = std::make_unique<InferenceServiceImpl>(
+      server->handler_.get(), server->sequences_.get(), server->metrics_.get());
   server->session_service_ =
       std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
                                            &absl::Now, server->metrics_.get());
@@ -43,6 +46,12 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  const auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, millis(options.keepalive.time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, millis(options.keepalive.timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis(options.keepalive.min_client_ping));
   builder.RegisterService(server->inference_.get());
   builder.RegisterService(server->session_service_.get());
   builder.RegisterService(server->model_service_.get());
@@ -79,13 +88,23 @@ void RnnServer::Shutdown(absl::Duration drain) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
   for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
-  // In-flight calls finish (their steps are already queued), new ones are
-  // refused; past the deadline gRPC cancels what is left.
+  // Streams answer the step they hold and end; unary calls in flight finish
+  // (their steps are already queued); new calls are refused. Past the
+  // deadline gRPC cancels what is left.
+  inference_->DrainStreams();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
   batcher_->Shutdown();
+  sequences_->Shutdown();
   stop_sweeping_.Notify();
   if (sweeper_.joinable()) sweeper_.join();
-  LOG(INFO) << "stopped; " << store_->size() << " sessions were live";
+  LOG(INFO) << "stopped; " << store_->size() << " sessions were live; "
+            << static_cast<int64_t>(StepsComputed()) << " steps computed since start";
+}
+
+double RnnServer::StepsComputed() const {
+  double steps = 0;
+  for (const ServedModel* m : models_->List()) steps += m->metrics->steps_total.Value();
+  return steps;
 }
 
 }  // namespace rnnserve::server

@@ -22,15 +22,29 @@
 #include "server/session_store.h"
 #include "server/step_batcher.h"
 #include "server/step_handler.h"
+#include "server/task_pool.h"
 
 namespace rnnserve::server {
+
+// HTTP/2 keepalive (gRPC's keepalive guide). Streams stay open as long as
+// sessions do, often idle between steps, so the server pings to find dead
+// peers (and to keep NATs and proxies from dropping quiet connections), and
+// tolerates client pings this frequent without calling them abuse.
+struct KeepaliveOptions {
+  absl::Duration time = absl::Minutes(1);        // ping a connection quiet this long
+  absl::Duration timeout = absl::Seconds(20);    // drop it if the ack takes longer
+  absl::Duration min_client_ping = absl::Seconds(10);  // clients may ping this often
+};
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free one
   std::string models;                      // the model repository folder
   SessionStore::Options sessions;
   StepBatcher::Options batcher;
+  int sequence_workers = 1;          // threads running whole sequences
+  int64_t max_queued_sequences = 1024;
   int64_t max_message_bytes = 16 << 20;
+  KeepaliveOptions keepalive;
 };
 
 class RnnServer {
@@ -41,7 +55,8 @@ class RnnServer {
   ~RnnServer();  // Shutdown(ZeroDuration()) if not done.
 
   // Health turns NOT_SERVING, new calls get UNAVAILABLE, steps already
-  // accepted finish (within `drain`), then everything stops.
+  // accepted finish and are answered (within `drain`), open streams end with
+  // UNAVAILABLE, then everything stops.
   void Shutdown(absl::Duration drain);
 
   int port() const { return port_; }
@@ -53,6 +68,8 @@ class RnnServer {
  private:
   RnnServer() = default;
   void SweepIdleSessions();
+  // Recurrent steps computed since start, over every model.
+  double StepsComputed() const;
 
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -61,6 +78,7 @@ class RnnServer {
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<StepBatcher> batcher_;
   std::unique_ptr<StepHandler> handler_;
+  std::unique_ptr<TaskPool> sequences_;
   std::unique_ptr<InferenceServiceImpl> inference_;
   std::unique_ptr<SessionServiceImpl> session_service_;
   std::unique_ptr<ModelServiceImpl> model_service_;
