@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "model/npy.h"
 #include "prometheus/registry.h"
 #include "tests/server/metric_value.h"
+#include "tests/server/raw_call.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
 
@@ -327,29 +327,12 @@ TEST_F(InferenceServiceTest, HealthIsServingForTheServerAndEachModel) {
   // The standard health service answers over the wire; the generated health
   // stubs are not in Debian's packages, so check through a raw call.
   auto check = [&](const std::string& service) {
-    grpc::ClientContext context;
-    grpc::ByteBuffer request_buffer, response_buffer;
     // grpc.health.v1.HealthCheckRequest{service = 1: string}: tag 0x0a, length.
-    std::string bytes = "\x0a" + std::string(1, static_cast<char>(service.size())) + service;
-    grpc::Slice slice(bytes);
-    request_buffer = grpc::ByteBuffer(&slice, 1);
-    grpc::GenericStub generic(channel_);
-    grpc::CompletionQueue cq;
-    auto call = generic.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
-                                         request_buffer, &cq);
-    call->StartCall();
-    grpc::Status status;
-    call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
-    void* tag;
-    bool ok;
-    cq.Next(&tag, &ok);
-    std::vector<grpc::Slice> slices;
-    std::string body;
-    if (status.ok() && response_buffer.Dump(&slices).ok()) {
-      for (const auto& s : slices) body += std::string(s.begin(), s.end());
-    }
+    const RawReply reply =
+        RawUnaryCall(channel_, "/grpc.health.v1.Health/Check",
+                     "\x0a" + std::string(1, static_cast<char>(service.size())) + service);
     // HealthCheckResponse{status = 1: enum}; SERVING = 1.
-    return std::pair{status, body == std::string("\x08\x01", 2)};
+    return std::pair{reply.status, reply.body == std::string("\x08\x01", 2)};
   };
   EXPECT_TRUE(check("").second);
   EXPECT_TRUE(check("lstm").second);

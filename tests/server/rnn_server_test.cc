@@ -1,7 +1,10 @@
 // Whole-server behaviour over loopback: session limits under both policies,
-// and a session exported from one server and imported into another that
-// continues exactly as if it had never moved.
+// idle expiry, a session exported from one server and imported into another
+// that continues exactly as if it had never moved, graceful shutdown of open
+// streams, and malformed messages.
 #include "server/rnn_server.h"
+
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -11,6 +14,7 @@
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "tests/model/test_util.h"
 #include "tests/server/metric_value.h"
+#include "tests/server/raw_call.h"
 
 namespace rnnserve::server {
 namespace {
@@ -22,9 +26,11 @@ using ::rnnserve::model::testing::TestdataPath;
 
 // A server on 127.0.0.1:<free port> over a one-model repository, and stubs.
 struct TestServer {
-  explicit TestServer(SessionStore::Options sessions, const std::string& tag = "a") {
+  explicit TestServer(SessionStore::Options sessions, const std::string& tag = "a",
+                      int64_t max_message_bytes = 16 << 20) {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
+    options.max_message_bytes = max_message_bytes;
     options.models = MakeTestRepository(
         "rnn_server_" + tag + "_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
@@ -33,8 +39,8 @@ struct TestServer {
     absl::StatusOr<std::unique_ptr<RnnServer>> started = RnnServer::Start(options);
     CHECK(started.ok()) << started.status();
     server = *std::move(started);
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
-                                       grpc::InsecureChannelCredentials());
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                  grpc::InsecureChannelCredentials());
     inference = v1::InferenceService::NewStub(channel);
     sessions_stub = v1::SessionService::NewStub(channel);
   }
@@ -54,6 +60,7 @@ struct TestServer {
   }
 
   std::unique_ptr<RnnServer> server;
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::InferenceService::Stub> inference;
   std::unique_ptr<v1::SessionService::Stub> sessions_stub;
 };
@@ -123,6 +130,91 @@ TEST(RnnServerTest, ExportedSessionContinuesOnAnotherServerAsIfItNeverMoved) {
           << "step " << t;
     }
   }
+}
+
+TEST(RnnServerTest, IdleSessionsExpireAndTheirNextStepIsNotFound) {
+  TestServer s({.idle_timeout = absl::Milliseconds(200)});
+  const ReferenceSequence seq = Sequence();
+  v1::StepResponse response;
+  ASSERT_TRUE(s.Step("sleepy", seq, 0, true, &response).ok());
+  // The sweeper runs every 100 ms here; give it up to 30 s on a busy machine.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (s.server->sessions().size() > 0 && absl::Now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const grpc::Status next = s.Step("sleepy", seq, 1, false, &response);
+  EXPECT_EQ(next.error_code(), grpc::StatusCode::NOT_FOUND) << next.error_message();
+  EXPECT_EQ(MetricValue(*s.server->registry(), "rnnserve_sessions_expired_total",
+                        {{"model", "gru"}, {"version", "1"}}),
+            1);
+  // A start brings it back, from a fresh state.
+  ASSERT_TRUE(s.Step("sleepy", seq, 0, true, &response).ok());
+  EXPECT_EQ(response.session_steps(), 1);
+}
+
+TEST(RnnServerTest, ShutdownAnswersTheStepsItTookThenEndsOpenStreamsWithUnavailable) {
+  TestServer s({});
+  const ReferenceSequence seq = Sequence();
+  grpc::ClientContext context;
+  auto stream = s.inference->StreamSteps(&context);
+  v1::StepRequest request;
+  request.set_session_id("open");
+  request.set_start(true);
+  request.mutable_model()->set_name("gru");
+  request.mutable_floats()->mutable_values()->Assign(
+      seq.input.floats.begin(), seq.input.floats.begin() + seq.input.shape[1]);
+  ASSERT_TRUE(stream->Write(request));
+  v1::StepResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_FALSE(response.has_error()) << response.error().message();
+  // The stream now waits for its next request. Shutdown must not wait for
+  // the client to close it (nor cut it at the drain deadline: CANCELLED).
+  std::thread stopper([&] { s.server->Shutdown(absl::Seconds(60)); });
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+  stopper.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("shutting down"));
+}
+
+TEST(RnnServerTest, MalformedMessagesGetAnErrorAndTheServerGoesOn) {
+  TestServer s({}, "a", /*max_message_bytes=*/64 << 10);
+  const std::vector<std::string> methods = {
+      "/rnnserve.v1.InferenceService/Step", "/rnnserve.v1.InferenceService/RunSequence",
+      "/rnnserve.v1.SessionService/ExportState", "/rnnserve.v1.SessionService/ImportState",
+      "/rnnserve.v1.ModelService/DescribeModel"};
+  const std::vector<std::string> garbage = {
+      std::string("\x0a\xff\xff\xff\xff\x0f", 6),  // a field longer than the message
+      std::string("\x00", 1),                      // field number 0
+      std::string("\x0a\x02\xc3\x28", 4),           // a string that is not UTF-8
+      std::string("\x0f\x01", 2),                   // wire type 7 does not exist
+  };
+  for (const std::string& method : methods) {
+    for (const std::string& bytes : garbage) {
+      const RawReply reply = RawUnaryCall(s.channel, method, bytes);
+      EXPECT_FALSE(reply.status.ok()) << method;
+    }
+    // Past --max_message_bytes: refused before it is parsed.
+    const RawReply oversize = RawUnaryCall(s.channel, method, std::string(100 << 10, '\x0a'));
+    EXPECT_EQ(oversize.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << method;
+  }
+  // A session id of absurd length, and of bytes that are not text.
+  v1::StepResponse response;
+  const ReferenceSequence seq = Sequence();
+  v1::StepRequest request;
+  request.set_start(true);
+  request.mutable_model()->set_name("gru");
+  request.mutable_floats()->mutable_values()->Assign(
+      seq.input.floats.begin(), seq.input.floats.begin() + seq.input.shape[1]);
+  request.set_session_id(std::string(10'000, 'x'));
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(s.inference->Step(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // The server still serves well-formed requests.
+  ASSERT_TRUE(s.Step("fine", seq, 0, true, &response).ok());
+  EXPECT_EQ(response.session_steps(), 1);
 }
 
 }  // namespace

@@ -1,0 +1,116 @@
+#include "tests/common/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace rnnserve::testing {
+namespace {
+
+// The number after `marker` on a line of `log`, or 0.
+int PortAfter(const std::string& log, const std::string& marker) {
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return 0;
+  size_t end = at + marker.size();
+  while (end < log.size() && isdigit(static_cast<unsigned char>(log[end]))) ++end;
+  int port = 0;
+  return absl::SimpleAtoi(log.substr(at + marker.size(), end - at - marker.size()), &port) ? port
+                                                                                         : 0;
+}
+
+std::string NewLogPath() {
+  static std::atomic<int> next{0};
+  const char* tmp = getenv("TMPDIR");
+  return absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/rnnserve_test_", getpid(), "_", next++,
+                      ".log");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::vector<std::string>& flags, absl::Duration startup, const std::string& binary) {
+  const std::string program =
+      binary.empty() ? std::string(RNNSERVE_BIN_DIR) + "/rnnserve" : binary;
+  std::vector<std::string> args = {program, "--listen=127.0.0.1:0",
+                                   "--metrics_listen=127.0.0.1:0"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  const std::string log_path = NewLogPath();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    return absl::InternalError(absl::StrCat("cannot run ", program, ": ", strerror(spawned)));
+  }
+  std::unique_ptr<ServerProcess> process(new ServerProcess(pid, log_path));
+  const absl::Time give_up = absl::Now() + startup;
+  while (absl::Now() < give_up) {
+    const std::string log = process->Log();
+    process->port_ = PortAfter(log, "(port ");
+    process->metrics_port_ = PortAfter(log, "serving /metrics on port ");
+    if (process->port_ != 0 && process->metrics_port_ != 0) return process;
+    if (process->Wait(absl::ZeroDuration()) != -1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::UnavailableError(
+      absl::StrCat(program, " did not log its ports in time; its log:\n", process->Log()));
+}
+
+ServerProcess::~ServerProcess() {
+  if (!exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(log_path_.c_str());
+}
+
+std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+void ServerProcess::Signal(int signal_number) const {
+  if (!exited_) kill(pid_, signal_number);
+}
+
+int ServerProcess::Wait(absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (!exited_) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (absl::Now() >= give_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return exit_code_;
+}
+
+std::string ServerProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace rnnserve::testing

@@ -1,0 +1,205 @@
+// build/bin/rnnserve as a real process: a session exported from one server
+// process continues in another, and SIGTERM under load answers every step
+// the server accepted, ends the streams with UNAVAILABLE and exits 0.
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "rnnserve/v1/inference.grpc.pb.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
+#include "tests/common/server_process.h"
+#include "tests/model/test_util.h"
+
+namespace rnnserve::server {
+namespace {
+
+using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::MakeTestRepository;
+using ::rnnserve::model::testing::ReferenceSequence;
+using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::testing::ServerProcess;
+
+std::string TestName() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+// A repository with the 2-layer GRU fixture as model "gru", and its
+// 200-step reference sequence.
+std::string Repository() { return MakeTestRepository(TestName(), {{"gru_2layer", "gru/1"}}); }
+ReferenceSequence Sequence() { return LoadSequences(TestdataPath("model/gru_2layer")).back(); }
+
+std::unique_ptr<ServerProcess> StartServer(const std::vector<std::string>& flags) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> process = ServerProcess::Start(flags);
+  CHECK(process.ok()) << process.status();
+  return *std::move(process);
+}
+
+v1::StepRequest StepOf(const std::string& id, const ReferenceSequence& seq, int64_t t) {
+  v1::StepRequest request;
+  request.set_session_id(id);
+  request.set_start(t == 0);
+  request.mutable_model()->set_name("gru");
+  const int64_t width = seq.input.shape[1];
+  request.mutable_floats()->mutable_values()->Assign(
+      seq.input.floats.begin() + t * width, seq.input.floats.begin() + (t + 1) * width);
+  return request;
+}
+
+// Whether `response` carries the reference output of step `t`.
+bool MatchesReference(const v1::StepResponse& response, const ReferenceSequence& seq, int64_t t) {
+  const int64_t width = seq.expected.shape[1];
+  if (response.has_error() || response.outputs().values_size() != width) return false;
+  for (int64_t j = 0; j < width; ++j) {
+    if (std::abs(response.outputs().values(j) - seq.expected.floats[t * width + j]) > 1e-5) {
+      return false;
+    }
+  }
+  return response.session_steps() == t + 1;
+}
+
+TEST(ServerProcessTest, SessionExportedFromOneProcessContinuesInAnother) {
+  const std::string models = Repository();
+  const ReferenceSequence seq = Sequence();
+  std::unique_ptr<ServerProcess> first = StartServer({"--models=" + models});
+  std::unique_ptr<ServerProcess> second = StartServer({"--models=" + models});
+  auto first_inference = v1::InferenceService::NewStub(
+      grpc::CreateChannel(first->address(), grpc::InsecureChannelCredentials()));
+  auto first_sessions = v1::SessionService::NewStub(
+      grpc::CreateChannel(first->address(), grpc::InsecureChannelCredentials()));
+  auto second_channel = grpc::CreateChannel(second->address(), grpc::InsecureChannelCredentials());
+  auto second_inference = v1::InferenceService::NewStub(second_channel);
+  auto second_sessions = v1::SessionService::NewStub(second_channel);
+
+  v1::StepResponse response;
+  for (int64_t t = 0; t < 80; ++t) {
+    grpc::ClientContext context;
+    ASSERT_TRUE(first_inference->Step(&context, StepOf("traveller", seq, t), &response).ok());
+  }
+  v1::SessionRef ref;
+  ref.set_session_id("traveller");
+  v1::SessionState state;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(first_sessions->ExportState(&context, ref, &state).ok());
+  }
+  // The wire form is what travels between replicas (a file, a proxy).
+  std::string bytes;
+  ASSERT_TRUE(state.SerializeToString(&bytes));
+  v1::SessionState arrived;
+  ASSERT_TRUE(arrived.ParseFromString(bytes));
+  {
+    grpc::ClientContext context;
+    v1::SessionInfo info;
+    ASSERT_TRUE(second_sessions->ImportState(&context, arrived, &info).ok());
+    EXPECT_EQ(info.steps(), 80);
+  }
+  for (int64_t t = 80; t < seq.steps(); ++t) {
+    grpc::ClientContext context;
+    ASSERT_TRUE(second_inference->Step(&context, StepOf("traveller", seq, t), &response).ok());
+    ASSERT_TRUE(MatchesReference(response, seq, t)) << "step " << t;
+  }
+  // Idle channels would hold up the graceful GOAWAY: an idle C++ client
+  // answers the server's ping only at its 5 s backup poll.
+  first_inference.reset();
+  first_sessions.reset();
+  second_inference.reset();
+  second_sessions.reset();
+  second_channel.reset();
+  first->Signal(SIGTERM);
+  second->Signal(SIGTERM);
+  EXPECT_EQ(first->Wait(absl::Seconds(30)), 0) << first->Log();
+  EXPECT_EQ(second->Wait(absl::Seconds(30)), 0) << second->Log();
+}
+
+// One client stream in lockstep (write a step, read its answer), cycling its
+// own sessions through the reference sequence until the server ends the
+// stream. Every answer is checked against the reference.
+struct StreamResult {
+  int64_t answered = 0;   // responses that matched the reference
+  int64_t wrong = 0;      // responses that did not
+  grpc::Status status;
+};
+
+StreamResult RunStream(v1::InferenceService::Stub& stub, const ReferenceSequence& seq, int stream,
+                       int64_t max_steps, std::atomic<int64_t>& answered_everywhere) {
+  StreamResult result;
+  grpc::ClientContext context;
+  auto call = stub.StreamSteps(&context);
+  constexpr int kSessionsPerStream = 4;
+  std::vector<int64_t> next_step(kSessionsPerStream, 0);
+  for (int64_t i = 0; i < max_steps; ++i) {
+    const int session = static_cast<int>(i % kSessionsPerStream);
+    const int64_t t = next_step[session];
+    const std::string id = absl::StrCat("s", stream, "_", session);
+    if (!call->Write(StepOf(id, seq, t))) break;
+    v1::StepResponse response;
+    if (!call->Read(&response)) break;
+    if (MatchesReference(response, seq, t)) {
+      ++result.answered;
+      answered_everywhere.fetch_add(1);
+    } else {
+      ++result.wrong;
+    }
+    next_step[session] = (t + 1) % seq.steps();
+  }
+  call->WritesDone();
+  result.status = call->Finish();
+  return result;
+}
+
+TEST(ServerProcessTest, SigtermUnderLoadAnswersEveryAcceptedStepAndExitsZero) {
+  const ReferenceSequence seq = Sequence();
+  std::unique_ptr<ServerProcess> server = StartServer({"--models=" + Repository()});
+  auto stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+
+  constexpr int kStreams = 8;
+  constexpr int64_t kMaxStepsPerStream = 200'000;  // bounds the test if SIGTERM is ignored
+  std::atomic<int64_t> answered{0};
+  std::vector<StreamResult> results(kStreams);
+  std::vector<std::thread> clients;
+  for (int s = 0; s < kStreams; ++s) {
+    clients.emplace_back([&, s] { results[s] = RunStream(*stub, seq, s, kMaxStepsPerStream, answered); });
+  }
+  // SIGTERM once every stream is in full flow.
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (answered.load() < 2000 && absl::Now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  server->Signal(SIGTERM);
+  for (std::thread& t : clients) t.join();
+  const int exit_code = server->Wait(absl::Seconds(60));
+  const std::string log = server->Log();
+  ASSERT_EQ(exit_code, 0) << log;
+
+  int64_t total = 0;
+  for (int s = 0; s < kStreams; ++s) {
+    EXPECT_EQ(results[s].wrong, 0) << "stream " << s;
+    EXPECT_EQ(results[s].status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << "stream " << s << ": " << results[s].status.error_message();
+    EXPECT_LT(results[s].answered, kMaxStepsPerStream) << "stream " << s << " never drained";
+    total += results[s].answered;
+  }
+  // The server computed exactly the steps the clients got answers for: no
+  // step was applied without its response reaching the client.
+  const std::string marker = "sessions were live; ";
+  const size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  int64_t computed = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      log.substr(at + marker.size(), log.find(' ', at + marker.size()) - at - marker.size()),
+      &computed))
+      << log;
+  EXPECT_EQ(computed, total) << log;
+  EXPECT_GE(total, 2000);
+}
+
+}  // namespace
+}  // namespace rnnserve::server
