@@ -84,40 +84,7 @@ class InferenceServiceTest : public ::testing::Test {
 
 std::string* InferenceServiceTest::root_ = nullptr;
 
-TEST_F(InferenceServiceTest, StepsChunksAndWholeSequencesAgreeWithTheReference) {
-  const std::vector<ReferenceSequence> sequences =
-      LoadSequences(TestdataPath("model/lstm_3layer"));
-  const ReferenceSequence& seq = sequences.back();  // 200 steps
-  // Streaming, one step per message.
-  grpc::ClientContext context;
-  auto stream = stub_->StreamSteps(&context);
-  for (int64_t t = 0; t < seq.steps(); ++t) {
-    ASSERT_TRUE(stream->Write(FloatStep("one-by-one", seq, t, 1, t == 0)));
-    v1::StepResponse response;
-    ASSERT_TRUE(stream->Read(&response));
-    ASSERT_FALSE(response.has_error()) << response.error().message();
-    EXPECT_EQ(response.session_steps(), t + 1);
-    EXPECT_EQ(response.request_id(), absl::StrCat("one-by-one:", t));
-    ExpectRows(response.outputs(), seq, t);
-  }
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
-  // Unary, one chunk of everything.
-  grpc::ClientContext chunk_context;
-  v1::StepResponse chunk;
-  ASSERT_TRUE(stub_->Step(&chunk_context, FloatStep("chunk", seq, 0, seq.steps(), true), &chunk)
-                  .ok());
-  EXPECT_EQ(chunk.outputs().shape(0), seq.steps());
-  ExpectRows(chunk.outputs(), seq, 0);
-  // The whole-sequence call.
-  v1::SequenceRequest whole;
-  whole.mutable_model()->set_name("lstm");
-  *whole.mutable_floats() = FloatStep("x", seq, 0, seq.steps(), true).floats();
-  grpc::ClientContext whole_context;
-  v1::SequenceResponse sequence;
-  ASSERT_TRUE(stub_->RunSequence(&whole_context, whole, &sequence).ok());
-  ExpectRows(sequence.outputs(), seq, 0);
-}
+// Parity of streaming, chunks, whole sequences and the tool: parity_e2e_test.cc.
 
 TEST_F(InferenceServiceTest, TwoHundredSessionsOverTwentyStreamsEachGetTheirOwnOutputs) {
   const std::vector<ReferenceSequence> sequences =
