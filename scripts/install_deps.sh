@@ -14,6 +14,7 @@ packages=(
   prometheus-cpp-dev libonnx-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus  # promtool: the metrics test checks the exposition with it
+  grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy fortunes python3-statsmodels
