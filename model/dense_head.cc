@@ -38,8 +38,8 @@ absl::StatusOr<DenseHead> DenseHead::Create(RowMatrix weight, RowVector bias,
 }
 
 void DenseHead::Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const {
-  out.noalias() = in * weight_;
-  if (has_bias()) out.rowwise() += bias_;
+  packed_.MultiplyAdd(in.data(), in.cols(), in.rows(), has_bias() ? bias_.data() : nullptr,
+                      0, out.data(), out.cols());
   const Eigen::Index n = out.cols();
   switch (activation_) {
     case HeadActivation::kIdentity:

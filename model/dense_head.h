@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "model/packed_matrix.h"
 #include "model/tensor.h"
 
 namespace rnnserve::model {
@@ -36,11 +37,15 @@ class DenseHead {
 
  private:
   DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation)
-      : weight_(std::move(weight)), bias_(std::move(bias)), activation_(activation) {}
+      : weight_(std::move(weight)),
+        bias_(std::move(bias)),
+        activation_(activation),
+        packed_(PackedMatrix::Pack(weight_)) {}
 
   RowMatrix weight_;
   RowVector bias_;
   HeadActivation activation_;
+  PackedMatrix packed_;  // weight_ as the kernel streams it
 };
 
 }  // namespace rnnserve::model

@@ -25,17 +25,32 @@ absl::StatusOr<GruCell> GruCell::Create(GateWeights weights,
   return GruCell(std::move(weights), options);
 }
 
+GruCell::GruCell(GateWeights weights, const GruOptions& options)
+    : weights_(std::move(weights)), options_(options) {
+  const RowMatrix& w = weights_.recurrent;
+  const int64_t h = weights_.hidden_size;
+  if (options_.reset == GruReset::kAfterProduct) {
+    recurrent_ = PackedMatrix::Pack(w);
+  } else {
+    recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols());
+    recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols());
+  }
+}
+
 void GruCell::Step(CellStep& step) const {
   const int h = weights_.hidden_size;
   const float clip = options_.clip;
   const Eigen::Index batch = step.scratch.rows();
   const bool reset_after = options_.reset == GruReset::kAfterProduct;
-  const ConstArrayMap bias(weights_.recurrent_bias.data(), 3 * h);
+  const int64_t width = 3 * h;
+  const ConstArrayMap bias(weights_.recurrent_bias.data(), width);
+  const float* prev = step.recurrent_input.data();
   if (reset_after) {
-    step.scratch.noalias() = step.recurrent_input * weights_.recurrent;
+    // r and z biases are folded (zero here); b_hn rides along with W_hn h.
+    recurrent_.MultiplyAdd(prev, h, batch, weights_.recurrent_bias.data(), 0,
+                           step.scratch.data(), width);
   } else {
-    step.scratch.leftCols(2 * h).noalias() =
-        step.recurrent_input * weights_.recurrent.leftCols(2 * h);
+    recurrent_.Multiply(prev, h, batch, step.scratch.data(), width);
   }
   // r and z for every row first: reset-before needs r before its product.
   for (Eigen::Index b = 0; b < batch; ++b) {
@@ -50,8 +65,10 @@ void GruCell::Step(CellStep& step) const {
           ConstArrayMap(step.scratch.row(b).data(), h) *
           ConstArrayMap(step.recurrent_input.row(b).data(), h);
     }
-    step.scratch.rightCols(h).noalias() =
-        step.scratch2 * weights_.recurrent.rightCols(h);
+    // n = W_nx x + b_nx (the projection) + W_nh (r * h) + b_nh (below).
+    recurrent_n_.MultiplyAdd(step.scratch2.data(), h, batch,
+                             step.projected_input.data() + 2 * h, width,
+                             step.scratch.data() + 2 * h, width);
   }
   for (Eigen::Index b = 0; b < batch; ++b) {
     float* gates = step.scratch.row(b).data();
@@ -60,9 +77,9 @@ void GruCell::Step(CellStep& step) const {
     const ConstArrayMap x_n(step.projected_input.row(b).data() + 2 * h, h);
     if (reset_after) {
       // PyTorch keeps b_hn inside r * (W_hn h + b_hn); moving it out breaks parity.
-      n = x_n + r * (n + bias.tail(h));
+      n = x_n + r * n;
     } else {
-      n += x_n + bias.tail(h);
+      n += bias.tail(h);
     }
     if (clip > 0.0f) Clip(clip, n.data(), h);
     Apply(options_.candidate, n.data(), h);

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "model/activation.h"
 #include "model/gates.h"
+#include "model/packed_matrix.h"
 
 namespace rnnserve::model {
 
@@ -46,11 +47,15 @@ class GruCell {
   void Step(CellStep& step) const;
 
  private:
-  GruCell(GateWeights weights, const GruOptions& options)
-      : weights_(std::move(weights)), options_(options) {}
+  GruCell(GateWeights weights, const GruOptions& options);
 
   GateWeights weights_;
   GruOptions options_;
+  // weights_.recurrent as the kernel streams it: whole when the reset comes
+  // after the product; else r, z columns and n columns apart, since the n
+  // product needs r first.
+  PackedMatrix recurrent_;
+  PackedMatrix recurrent_n_;
 };
 
 }  // namespace rnnserve::model

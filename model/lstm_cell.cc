@@ -23,11 +23,12 @@ void LstmCell::Step(CellStep& step) const {
   const int width = weights_.width();
   const bool peephole = weights_.peephole.size() != 0;
   const float clip = options_.clip;
-  step.scratch.noalias() = step.recurrent_input * weights_.recurrent;
+  // The projected input starts the accumulation: no separate pass adds it.
+  recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
+                         step.scratch.rows(), step.projected_input.data(), width,
+                         step.scratch.data(), width);
   for (Eigen::Index b = 0; b < step.scratch.rows(); ++b) {
     float* gates = step.scratch.row(b).data();
-    ArrayMap all(gates, width);
-    all += ConstArrayMap(step.projected_input.row(b).data(), width);
     ArrayMap i(gates, h), f(gates + h, h), g(gates + 2 * h, h), o(gates + 3 * h, h);
     ArrayMap c(step.cell.row(b).data(), h);
     if (peephole) {

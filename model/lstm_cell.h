@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "model/activation.h"
 #include "model/gates.h"
+#include "model/packed_matrix.h"
 
 namespace rnnserve::model {
 
@@ -39,10 +40,13 @@ class LstmCell {
 
  private:
   LstmCell(GateWeights weights, const LstmOptions& options)
-      : weights_(std::move(weights)), options_(options) {}
+      : weights_(std::move(weights)),
+        options_(options),
+        recurrent_(PackedMatrix::Pack(weights_.recurrent)) {}
 
   GateWeights weights_;
   LstmOptions options_;
+  PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
 };
 
 }  // namespace rnnserve::model

@@ -7,22 +7,24 @@
 namespace rnnserve::model {
 namespace {
 
-enum class Copy { kFromSessions, kToSessions };
-
-// Moves each session's [r][c] between its own buffer (at `offset`) and row b
+// Gathers each session's [r][c] (at `offset` in its own buffer) into row b
 // of the batch matrices the cells work on.
-void CopyStates(absl::Span<float* const> states, int64_t offset, RowMatrixMap& recurrent,
-                RowMatrixMap& cell, Copy direction) {
-  const int64_t r = recurrent.cols(), c = cell.cols();
+void GatherStates(absl::Span<float* const> states, int64_t offset, float* recurrent,
+                  int64_t r, float* cell, int64_t c) {
+  for (size_t b = 0; b < states.size(); ++b) {
+    const float* state = states[b] + offset;
+    std::copy_n(state, r, recurrent + b * r);
+    std::copy_n(state + r, c, cell + b * c);
+  }
+}
+
+// The inverse of GatherStates.
+void ScatterStates(const float* recurrent, int64_t r, const float* cell, int64_t c,
+                   absl::Span<float* const> states, int64_t offset) {
   for (size_t b = 0; b < states.size(); ++b) {
     float* state = states[b] + offset;
-    if (direction == Copy::kFromSessions) {
-      std::copy_n(state, r, recurrent.row(b).data());
-      std::copy_n(state + r, c, cell.row(b).data());
-    } else {
-      std::copy_n(recurrent.row(b).data(), r, state);
-      std::copy_n(cell.row(b).data(), c, state + r);
-    }
+    std::copy_n(recurrent + b * r, r, state);
+    std::copy_n(cell + b * c, c, state + r);
   }
 }
 
@@ -56,6 +58,11 @@ absl::StatusOr<RecurrentLayer> RecurrentLayer::Create(
   }
   return RecurrentLayer(std::move(cell), std::move(feedback));
 }
+
+RecurrentLayer::RecurrentLayer(Cell cell, std::optional<DenseHead> feedback)
+    : cell_(std::move(cell)),
+      feedback_(std::move(feedback)),
+      input_(PackedMatrix::Pack(WeightsOf(cell_).input)) {}
 
 int RecurrentLayer::input_size() const { return WeightsOf(cell_).input_size(); }
 
@@ -94,42 +101,41 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   const int64_t rows = steps * batch;
 
   // The input projection of every step at once: one matrix product per chunk.
-  RowMatrixMap projected(workspace.Get(Workspace::kProjected, rows * width), rows, width);
-  projected.noalias() = input * weights.input;
-  projected.rowwise() += weights.input_bias;
+  float* projected = workspace.Get(Workspace::kProjected, rows * width);
+  input_.MultiplyAdd(input.data(), input.cols(), rows, weights.input_bias.data(), 0,
+                     projected, width);
 
-  RowMatrixMap recurrent(workspace.Get(Workspace::kRecurrent, batch * fed_back),
-                         batch, fed_back);
+  float* recurrent = workspace.Get(Workspace::kRecurrent, batch * fed_back);
   RowMatrixMap cell_state(workspace.Get(Workspace::kCell, batch * cell_size),
                           batch, cell_size);
-  CopyStates(states, state_offset, recurrent, cell_state, Copy::kFromSessions);
+  GatherStates(states, state_offset, recurrent, fed_back, cell_state.data(), cell_size);
 
   RowMatrixMap cell_output(workspace.Get(Workspace::kCellOutput, batch * hidden),
                            batch, hidden);
   RowMatrixMap scratch(workspace.Get(Workspace::kScratch, batch * width), batch, width);
   RowMatrixMap scratch2(workspace.Get(Workspace::kScratch2, batch * hidden), batch,
                         hidden);
+  // Step t reads what step t-1 wrote into `output`: no copies between steps.
+  const float* fed = recurrent;
   for (int t = 0; t < steps; ++t) {
+    float* out_t = output.data() + t * batch * fed_back;
     CellStep step{
-        .projected_input = ConstRowMatrixMap(
-            projected.data() + t * batch * width, batch, width),
-        .recurrent_input = ConstRowMatrixMap(recurrent.data(), batch, fed_back),
+        .projected_input = ConstRowMatrixMap(projected + t * batch * width, batch, width),
+        .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
         .cell = cell_state,
-        .output = cell_output,
+        .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),
         .scratch = scratch,
         .scratch2 = scratch2,
     };
     cell.Step(step);
-    RowMatrixMap out_t(output.data() + t * batch * fed_back, batch, fed_back);
     if (feedback_.has_value()) {
-      feedback_->Apply(ConstRowMatrixMap(cell_output.data(), batch, hidden), out_t);
-    } else {
-      out_t = cell_output;
+      feedback_->Apply(ConstRowMatrixMap(cell_output.data(), batch, hidden),
+                       RowMatrixMap(out_t, batch, fed_back));
     }
-    recurrent = out_t;
+    fed = out_t;
   }
 
-  CopyStates(states, state_offset, recurrent, cell_state, Copy::kToSessions);
+  ScatterStates(fed, fed_back, cell_state.data(), cell_size, states, state_offset);
 }
 
 }  // namespace rnnserve::model

@@ -16,6 +16,7 @@
 #include "model/dense_head.h"
 #include "model/gru_cell.h"
 #include "model/lstm_cell.h"
+#include "model/packed_matrix.h"
 #include "model/rnn_cell.h"
 #include "model/workspace.h"
 
@@ -49,8 +50,7 @@ class RecurrentLayer {
            RowMatrixMap output, Workspace& workspace) const;
 
  private:
-  RecurrentLayer(Cell cell, std::optional<DenseHead> feedback)
-      : cell_(std::move(cell)), feedback_(std::move(feedback)) {}
+  RecurrentLayer(Cell cell, std::optional<DenseHead> feedback);
 
   template <typename CellT>
   void RunCell(const CellT& cell, const ConstRowMatrixMap& input, int steps,
@@ -59,6 +59,7 @@ class RecurrentLayer {
 
   Cell cell_;
   std::optional<DenseHead> feedback_;
+  PackedMatrix input_;  // the cell's input weights as the kernel streams them
 };
 
 }  // namespace rnnserve::model

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "model/activation.h"
 #include "model/gates.h"
+#include "model/packed_matrix.h"
 
 namespace rnnserve::model {
 
@@ -33,10 +34,13 @@ class RnnCell {
 
  private:
   RnnCell(GateWeights weights, const RnnOptions& options)
-      : weights_(std::move(weights)), options_(options) {}
+      : weights_(std::move(weights)),
+        options_(options),
+        recurrent_(PackedMatrix::Pack(weights_.recurrent)) {}
 
   GateWeights weights_;
   RnnOptions options_;
+  PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
 };
 
 }  // namespace rnnserve::model
