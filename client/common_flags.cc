@@ -1,0 +1,19 @@
+#include "client/common_flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "the rnnserve server, HOST:PORT");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
+          "the longest wait for any one answer: a unary call, or each step's response on a "
+          "stream (with bench: also how long in-flight steps may take after the run); "
+          "0 waits forever");
+ABSL_FLAG(std::string, model, "", "the model's name");
+ABSL_FLAG(int64_t, model_version, 0, "the model version; 0 is the newest");
+ABSL_FLAG(std::string, session, "",
+          "the session id; when empty a fresh random id is used and the session is ended "
+          "at the end");
+ABSL_FLAG(bool, json, false, "print JSON instead of a table");
+ABSL_FLAG(int, chunk, 1, "steps per request (T); with --chunk 1 each step is its own request");
+ABSL_FLAG(uint64_t, seed, 0,
+          "random seed (generate: the same seed, prompt and model give the same text; bench: "
+          "of the random inputs)");

@@ -1,0 +1,21 @@
+// Flags that several subcommands share. Each is defined once (absl flag
+// names are global) in common_flags.cc; each subcommand lists the ones it
+// accepts (client/command.h).
+#ifndef RNNSERVE_CLIENT_COMMON_FLAGS_H_
+#define RNNSERVE_CLIENT_COMMON_FLAGS_H_
+
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/time/time.h"
+
+ABSL_DECLARE_FLAG(std::string, server);
+ABSL_DECLARE_FLAG(absl::Duration, timeout);
+ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(int64_t, model_version);
+ABSL_DECLARE_FLAG(std::string, session);
+ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(int, chunk);
+ABSL_DECLARE_FLAG(uint64_t, seed);
+
+#endif  // RNNSERVE_CLIENT_COMMON_FLAGS_H_

@@ -1,0 +1,152 @@
+// `bench` against a spawned server: every counted step ends answered or
+// failed (steps sent = answered + errors), bounded by --steps and by
+// --duration, closed and open loop; no timing is asserted.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/client/cli_test_util.h"
+
+namespace rnnserve::client::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class BenchCommandTest : public ::testing::Test {
+ protected:
+  void Serve(const std::vector<std::string>& flags = {}) {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(flags);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    flag_ = "--server=" + server_->address();
+  }
+  // Runs bench with --json; the report.
+  nlohmann::json Bench(std::vector<std::string> args, int want_exit = 0) {
+    args.insert(args.begin(), "bench");
+    args.push_back("--json");
+    args.push_back(flag_);
+    const CliResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, want_exit) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  std::unique_ptr<ServerProcess> server_;
+  std::string flag_;
+};
+
+void ExpectConsistent(const nlohmann::json& report) {
+  ASSERT_TRUE(report.is_object()) << report;
+  for (const char* key : {"steps", "errors", "steps_sent", "steps_per_second", "latency_us",
+                          "errors_by_code", "client_cpu_seconds", "server_cpu_seconds"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  EXPECT_EQ(report["steps_sent"].get<int64_t>(),
+            report["steps"].get<int64_t>() + report["errors"].get<int64_t>());
+  int64_t by_code = 0;
+  for (const auto& [code, steps] : report["errors_by_code"].items()) by_code += steps.get<int64_t>();
+  EXPECT_EQ(by_code, report["errors"].get<int64_t>());
+  const nlohmann::json& l = report["latency_us"];
+  for (const char* key : {"p50", "p90", "p99", "p999", "max"}) {
+    EXPECT_TRUE(l.contains(key)) << key;
+  }
+  if (report["steps"].get<int64_t>() > 0) {
+    EXPECT_GT(l["p50"].get<double>(), 0);
+    EXPECT_LE(l["p50"].get<double>(), l["p90"].get<double>());
+    EXPECT_LE(l["p90"].get<double>(), l["p99"].get<double>());
+    EXPECT_LE(l["p99"].get<double>(), l["p999"].get<double>());
+    EXPECT_LE(l["p999"].get<double>(), l["max"].get<double>());
+    EXPECT_GT(report["steps_per_second"].get<double>(), 0);
+  }
+}
+
+TEST_F(BenchCommandTest, ClosedLoopSendsExactlyTheSteps) {
+  Serve();
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=16", "--streams=4", "--steps=1000"});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 1000);
+  EXPECT_EQ(report["steps"], 1000);
+  EXPECT_EQ(report["errors"], 0);
+  EXPECT_EQ(report["mode"], "closed");
+  EXPECT_TRUE(report["server_cpu_seconds"].is_null());  // no --metrics
+}
+
+TEST_F(BenchCommandTest, ChunksOfTokensOverSeveralChannelsTrimTheLastRequest) {
+  Serve();
+  const nlohmann::json report =
+      Bench({"--model=charlm", "--sessions=6", "--streams=3", "--channels=2", "--chunk=4",
+             "--steps=50", "--warmup=100ms"});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 50);
+  EXPECT_EQ(report["errors"], 0);
+  EXPECT_EQ(report["requests_sent"], 13);  // 12 of 4 steps, 1 of 2
+}
+
+TEST_F(BenchCommandTest, OpenLoopIsBoundedByDuration) {
+  Serve();
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=32", "--streams=4", "--rate=400",
+             "--duration=500ms", "--steps=1000000", "--metrics=" + server_->metrics_address()});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["mode"], "open");
+  // Due times are start + n / 400 for n < 200: exactly 200 requests are due
+  // within the 500 ms, however late the client or server runs.
+  EXPECT_EQ(report["steps_sent"], 200);
+  EXPECT_TRUE(report["server_cpu_seconds"].is_number());
+  EXPECT_GE(report["server_cpu_seconds"].get<double>(), 0);
+}
+
+TEST_F(BenchCommandTest, ClosedLoopIsBoundedByDuration) {
+  Serve();
+  const nlohmann::json report = Bench(
+      {"--model=forecast", "--sessions=8", "--streams=2", "--duration=300ms", "--steps=0"});
+  ExpectConsistent(report);
+  EXPECT_GT(report["steps_sent"].get<int64_t>(), 0);
+}
+
+TEST_F(BenchCommandTest, ErrorsAreCountedByCode) {
+  // Room for 4 sessions: the other 4 are refused at every start.
+  Serve({"--max_sessions=4"});
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=8", "--streams=2", "--steps=400"});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 400);
+  EXPECT_GT(report["steps"].get<int64_t>(), 0);
+  EXPECT_GT(report["errors_by_code"]["RESOURCE_EXHAUSTED"].get<int64_t>(), 0);
+}
+
+TEST_F(BenchCommandTest, TextReport) {
+  Serve();
+  const CliResult r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2",
+                              "--steps=100", flag_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("steps:       100 sent = 100 answered + 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("p99.9"));
+  EXPECT_THAT(r.out, HasSubstr("errors:      none"));
+  EXPECT_THAT(r.out, HasSubstr("client CPU:  "));
+  EXPECT_THAT(r.out, HasSubstr("server CPU:  unknown (pass --metrics=HOST:PORT"));
+  EXPECT_EQ(r.err, "");  // no progress line: stderr is not a terminal
+}
+
+TEST_F(BenchCommandTest, Errors) {
+  Serve();
+  EXPECT_EQ(RunCli({"bench", "--model=forecast", "--sessions=2", "--streams=4", flag_}).exit_code,
+            2);
+  EXPECT_EQ(RunCli({"bench", "--model=forecast", "--steps=0", flag_}).exit_code, 2);
+  EXPECT_EQ(RunCli({"bench", "--model=nope", flag_}).exit_code, 1);
+  EXPECT_EQ(RunCli({"bench", "--model=forecast", "--steps=10",
+                    "--metrics=127.0.0.1:" + std::to_string(UnusedPort()), flag_})
+                .exit_code,
+            1);
+  EXPECT_EQ(RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_})
+                .exit_code,
+            2);
+}
+
+TEST(BenchNoServer, ExitOneWithTheCode) {
+  const CliResult r = RunCli({"bench", "--model=forecast", "--steps=10", "--timeout=5s",
+                              "--server=127.0.0.1:" + std::to_string(UnusedPort())});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
+}
+
+}  // namespace
+}  // namespace rnnserve::client::testing

@@ -1,0 +1,69 @@
+// Helpers for the client's end-to-end tests: a real rnnserve process on a
+// free loopback port, and runs of rnnserve-cli with their outputs and exit
+// code. Every wait is bounded. ctest runs each test case in its own process,
+// in parallel, so every file lives in a directory of this process.
+#ifndef RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
+#define RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rnnserve::client::testing {
+
+// This process's scratch directory (created on first use, removed at exit).
+const std::string& TempDir();
+// TempDir()/name.
+std::string TempPath(const std::string& name);
+void WriteFile(const std::string& path, const std::string& contents);
+std::string ReadFile(const std::string& path);
+
+// build/bin/rnnserve serving the repository's models/ on 127.0.0.1, both
+// ports picked by the kernel and read from its log.
+class ServerProcess {
+ public:
+  // Waits at most 60 s for the server to log its ports.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      const std::vector<std::string>& extra_flags = {});
+  // SIGTERM, then waits for the exit (SIGKILL after 30 s).
+  ~ServerProcess();
+
+  std::string address() const;          // "127.0.0.1:PORT"
+  std::string metrics_address() const;  // "127.0.0.1:PORT"
+  // SIGTERM and wait; the exit status (0 for a clean drain).
+  int Stop();
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  std::string log_;
+};
+
+struct CliResult {
+  int exit_code = -1;  // -1 when killed by a signal (or the 120 s bound)
+  std::string out;
+  std::string err;
+};
+
+// Runs build/bin/rnnserve-cli with `args`, feeding `stdin_text`; at most
+// 120 s.
+CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// A port nothing listens on (bound, then released).
+int UnusedPort();
+
+// The rows of CSV text, as floats.
+std::vector<std::vector<float>> ParseCsv(const std::string& text);
+
+// The repository's file `relative` (e.g. "models/forecast/1/sample_input.npy").
+std::string SourcePath(const std::string& relative);
+
+}  // namespace rnnserve::client::testing
+
+#endif  // RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
