@@ -12,6 +12,7 @@ namespace {
 
 struct Avx2Tiles {
   static constexpr int kMaxRows = 3;
+  static constexpr int kMaxSingleTileRows = 3;
 
   // Lanes [0, left) set; maskload/maskstore touch only those.
   static __m256i Mask(int left) {

@@ -13,12 +13,14 @@
 
 namespace rnnserve::model::internal {
 
-// Tiles provides kMaxRows and
+// Tiles provides kMaxRows, kMaxSingleTileRows and
 //   static void Run(int rows, const float* panel, int64_t k, const float* x,
 //                   int64_t ldx, const float* addend, int64_t ld_addend,
 //                   float* c, int64_t ldc, int cols);
-// computing `rows` (1..kMaxRows) rows of one panel, `cols` (1..64) of its
-// columns valid.
+// computing `rows` rows of one panel, `cols` (1..64) of its columns valid.
+// Blocks of up to kMaxSingleTileRows rows run as one tile (a single pass over
+// the weights, which matter most when they come from L3 at small batches);
+// bigger ones as tiles of up to kMaxRows rows.
 template <typename Tiles>
 void RunGemm(const GemmArgs& a) {
   constexpr int64_t kMaxRows = Tiles::kMaxRows;
@@ -31,7 +33,8 @@ void RunGemm(const GemmArgs& a) {
   const int64_t panels = (a.n + kPanelWidth - 1) / kPanelWidth;
   for (int64_t r0 = 0; r0 < a.m; r0 += block_rows) {
     const int64_t rows = a.m - r0 < block_rows ? a.m - r0 : block_rows;
-    const int64_t tiles = (rows + kMaxRows - 1) / kMaxRows;
+    const int64_t tiles =
+        rows <= Tiles::kMaxSingleTileRows ? 1 : (rows + kMaxRows - 1) / kMaxRows;
     for (int64_t p = 0; p < panels; ++p) {
       const float* panel = a.packed + p * a.k * kPanelWidth;
       const int64_t col = p * kPanelWidth;

@@ -9,6 +9,7 @@ namespace {
 
 struct GenericTiles {
   static constexpr int kMaxRows = 4;
+  static constexpr int kMaxSingleTileRows = 4;
   static constexpr int kStrip = 16;
 
   template <int kRows>

@@ -183,6 +183,17 @@ absl::Status LayerStack::StepChunk(float* state, const StepInput& input,
   return Advance(states, static_cast<int>(input.rows), input, outputs, workspace);
 }
 
+absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
+                                    const StepInput& input, float* outputs,
+                                    Workspace& workspace) const {
+  if (steps <= 0 || input.rows != steps * static_cast<int64_t>(states.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(steps, " steps of a batch of ", states.size(), " sessions got ",
+                     input.rows, " input rows, want steps * sessions"));
+  }
+  return Advance(states, steps, input, outputs, workspace);
+}
+
 absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
                                  const StepInput& input, float* outputs,
                                  Workspace& workspace) const {

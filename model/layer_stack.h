@@ -92,16 +92,28 @@ class LayerStack {
   // Advances B = states.size() sessions by one step: input row b belongs to
   // states[b] (any subset of sessions, any order, each at most once).
   // `outputs` gets [B, output_size()]. Allocates nothing once `workspace`
-  // has seen this batch size (for layers up to hidden 256: wider ones make
-  // Eigen's GEMM take packing buffers from the heap; see README).
+  // has seen this batch size.
   // FAILED_PRECONDITION unless streamable().
   absl::Status Step(absl::Span<float* const> states, const StepInput& input,
                     float* outputs, Workspace& workspace) const;
 
-  // Advances one session by input.rows steps; the input projection of all of
-  // them is one matrix product. `outputs` gets [rows, output_size()].
+  // Advances one session by input.rows steps; the input projection of up to
+  // 256 steps at a time is one matrix product. `outputs` gets [rows,
+  // output_size()].
   absl::Status StepChunk(float* state, const StepInput& input, float* outputs,
                          Workspace& workspace) const;
+
+  // Advances B = states.size() sessions by `steps` steps each, the B sessions
+  // stepped together at every step (Step() is steps == 1, StepChunk() is
+  // B == 1). Input and outputs are time-major: row t * B + b is session b's
+  // step t; input.rows must be steps * B. The input projection is one
+  // matrix product per layer and group of ~256 rows (enough to stream
+  // the input weights once; few enough to stay in cache until the steps read
+  // them; see recurrent_layer.cc). INVALID_ARGUMENT on a row count that
+  // does not match; FAILED_PRECONDITION unless streamable().
+  absl::Status StepChunks(absl::Span<float* const> states, int steps,
+                          const StepInput& input, float* outputs,
+                          Workspace& workspace) const;
 
   // Runs a whole sequence from the initial state, any model: [rows,
   // output_size()], or [1, output_size()] for SequenceOutput::kFinalState.

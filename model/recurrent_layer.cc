@@ -98,12 +98,14 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   const int64_t width = weights.width();
   const int64_t fed_back = output_size();
   const int64_t cell_size = cell.cell_state_size();
-  const int64_t rows = steps * batch;
 
-  // The input projection of every step at once: one matrix product per chunk.
-  float* projected = workspace.Get(Workspace::kProjected, rows * width);
-  input_.MultiplyAdd(input.data(), input.cols(), rows, weights.input_bias.data(), 0,
-                     projected, width);
+  // The input projection of a group of steps at once: one matrix product
+  // streams W_x once for the whole group. Groups of ~kProjectedRows rows keep
+  // the projection in cache until its steps read it (a whole chunk of a big
+  // batch would go out to DRAM and back).
+  constexpr int64_t kProjectedRows = 256;
+  const int64_t group = std::clamp<int64_t>(kProjectedRows / batch, 1, steps);
+  float* projected = workspace.Get(Workspace::kProjected, group * batch * width);
 
   float* recurrent = workspace.Get(Workspace::kRecurrent, batch * fed_back);
   RowMatrixMap cell_state(workspace.Get(Workspace::kCell, batch * cell_size),
@@ -118,9 +120,15 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   // Step t reads what step t-1 wrote into `output`: no copies between steps.
   const float* fed = recurrent;
   for (int t = 0; t < steps; ++t) {
+    if (t % group == 0) {
+      const int64_t rows = std::min<int64_t>(group, steps - t) * batch;
+      input_.MultiplyAdd(input.data() + t * batch * input.cols(), input.cols(), rows,
+                         weights.input_bias.data(), 0, projected, width);
+    }
     float* out_t = output.data() + t * batch * fed_back;
     CellStep step{
-        .projected_input = ConstRowMatrixMap(projected + t * batch * width, batch, width),
+        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width,
+                                             batch, width),
         .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
         .cell = cell_state,
         .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),

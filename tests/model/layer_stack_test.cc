@@ -78,5 +78,78 @@ TEST(LayerStackTest, StateIsTheTopLayerOutputForPlainStacks) {
   for (int j = 0; j < 6; ++j) EXPECT_EQ(state[6 + j], out[j]);
 }
 
+// StepChunks steps B sessions together for T steps; each session must end up
+// exactly where stepping it alone by StepChunk takes it.
+TEST(LayerStackTest, StepChunksMatchesEachSessionStepchunkedAlone) {
+  constexpr int kSessions = 3;
+  constexpr int kSteps = 5;
+  for (const char* fixture : {"lstm_proj", "lstm_peephole_clip", "gru_2layer",
+                              "gru_reset_before", "jordan_tanh", "charlm"}) {
+    SCOPED_TRACE(fixture);
+    const auto stack = Load(fixture);
+    ASSERT_NE(stack, nullptr);
+    const bool tokens = stack->input_kind() == InputKind::kTokens;
+    const int in = stack->input_size(), out = stack->output_size();
+    // Time-major: row t * kSessions + b is session b's step t.
+    std::vector<float> x(kSteps * kSessions * in);
+    std::vector<int64_t> ids(kSteps * kSessions);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.37f * std::sin(0.7f * i);
+    for (size_t i = 0; tokens && i < ids.size(); ++i) ids[i] = (i * 5) % stack->vocabulary_size();
+    std::vector<std::vector<float>> together(kSessions), alone(kSessions);
+    std::vector<float*> pointers;
+    for (int b = 0; b < kSessions; ++b) {
+      together[b].assign(stack->state_size(), 0.0f);
+      stack->InitState(together[b].data());
+      for (float& v : together[b]) v += 0.01f * b;  // distinct starting states
+      alone[b] = together[b];
+      pointers.push_back(together[b].data());
+    }
+    Workspace workspace;
+    std::vector<float> y(kSteps * kSessions * out);
+    const StepInput input = tokens ? StepInput::Tokens(ids.data(), kSteps * kSessions)
+                                   : StepInput::Floats(x.data(), kSteps * kSessions);
+    ASSERT_TRUE(stack->StepChunks(pointers, kSteps, input, y.data(), workspace).ok());
+
+    for (int b = 0; b < kSessions; ++b) {
+      std::vector<float> xb;
+      std::vector<int64_t> idsb;
+      for (int t = 0; t < kSteps; ++t) {
+        const int row = t * kSessions + b;
+        xb.insert(xb.end(), x.begin() + row * in, x.begin() + (row + 1) * in);
+        idsb.push_back(ids[row]);
+      }
+      std::vector<float> yb(kSteps * out);
+      const StepInput one = tokens ? StepInput::Tokens(idsb.data(), kSteps)
+                                   : StepInput::Floats(xb.data(), kSteps);
+      ASSERT_TRUE(stack->StepChunk(alone[b].data(), one, yb.data(), workspace).ok());
+      for (int t = 0; t < kSteps; ++t) {
+        for (int j = 0; j < out; ++j) {
+          ASSERT_NEAR(y[(t * kSessions + b) * out + j], yb[t * out + j], 1e-6)
+              << "session " << b << ", step " << t << ", output " << j;
+        }
+      }
+      for (int64_t j = 0; j < stack->state_size(); ++j) {
+        ASSERT_NEAR(together[b][j], alone[b][j], 1e-6) << "session " << b << ", state " << j;
+      }
+    }
+  }
+}
+
+TEST(LayerStackTest, StepChunksRefusesARowCountThatIsNotStepsTimesSessions) {
+  const auto stack = Load("gru_1layer");
+  std::vector<float> a(stack->state_size(), 0.0f), b(stack->state_size(), 0.0f);
+  float* states[] = {a.data(), b.data()};
+  const std::vector<float> x(5 * 4, 0.5f);
+  std::vector<float> out(5 * stack->output_size());
+  Workspace workspace;
+  const absl::Status status =
+      stack->StepChunks(states, 3, StepInput::Floats(x.data(), 5), out.data(), workspace);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("want steps * sessions"));
+  EXPECT_EQ(stack->StepChunks(states, 0, StepInput::Floats(x.data(), 0), out.data(), workspace)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace rnnserve::model
