@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libonnx-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev  # oneDNN: model_bench compares the kernel with its RNN primitive
   prometheus  # promtool: the metrics test checks the exposition with it
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
 )
