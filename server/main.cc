@@ -43,6 +43,13 @@ ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
 ABSL_FLAG(std::string, log_level, "info",
           "least severe log lines written: info, warning or error (one line per model "
           "load and lifecycle event at info; never one per step)");
+ABSL_FLAG(std::string, snapshot, "",
+          "session snapshot file: restored at start, written at shutdown (and every "
+          "--snapshot_interval), so restarts lose no session; empty: sessions live in "
+          "memory only");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::ZeroDuration(),
+          "also write the snapshot this often while serving, bounding what a crash "
+          "(kill -9) loses; 0: only at shutdown");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -73,6 +80,11 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
   options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  options.snapshot_path = absl::GetFlag(FLAGS_snapshot);
+  options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  if (options.snapshot_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--snapshot_interval must be 0 or more");
+  }
   if (options.sessions.max_sessions <= 0 || options.batcher.max_batch <= 0 ||
       options.batcher.max_queue <= 0) {
     return absl::InvalidArgumentError(
@@ -137,6 +149,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   exposer->RegisterCollectable((*server)->registry());
+  exposer->RegisterCollectable((*server)->queue_depth());
   // The Exposer keeps weak pointers: main owns what it collects.
   const auto process_metrics = std::make_shared<rnnserve::server::ProcessMetrics>();
   exposer->RegisterCollectable(process_metrics);

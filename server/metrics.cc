@@ -43,6 +43,13 @@ prometheus::Family<prometheus::Gauge>& AddGauge(prometheus::Registry& registry,
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
+// Every RPC rnnserve serves, so each has its OK series from the start: a
+// series born at its first request hides that request from rate().
+constexpr const char* kMethods[] = {"StreamSteps",   "Step",           "RunSequence",
+                                    "EndSession",    "ResetSession",   "DescribeSession",
+                                    "ExportState",   "ImportState",    "ListModels",
+                                    "DescribeModel"};
+
 prometheus::Labels ModelLabels(const std::string& name, int version) {
   return {{"model", name}, {"version", absl::StrCat(version)}};
 }
@@ -75,7 +82,13 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                            "Always 1; labels describe the loaded model version.")),
       sessions_max_(AddGauge(registry, "rnnserve_sessions_max",
                              "Most live sessions the server keeps (all models).")
-                        .Add({})) {}
+                        .Add({})) {
+  absl::MutexLock lock(&mu_);
+  for (const char* method : kMethods) {
+    requests_by_[{method, absl::StatusCode::kOk}] =
+        &requests_.Add({{"method", method}, {"code", "OK"}});
+  }
+}
 
 ModelMetrics& ServerMetrics::ForModel(const std::string& name, int version) {
   absl::MutexLock lock(&mu_);

@@ -1,10 +1,14 @@
 #include "server/rnn_server.h"
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "model/status_macros.h"
+#include "server/callback_gauge.h"
+#include "server/session_snapshot.h"
 
 namespace rnnserve::server {
 
@@ -27,7 +31,11 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
               << absl::Seconds(m->loaded.info.load_seconds);
   }
   server->store_ = std::make_unique<SessionStore>(options.sessions);
+  server->RestoreSessions();
   server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
+  server->queue_depth_ = std::make_shared<CallbackGauge>(
+      "rnnserve_queue_depth", "Step requests waiting for a batch (bounded by --max_queue).",
+      [batcher = server->batcher_.get()] { return static_cast<double>(batcher->pending()); });
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
                                                    server->batcher_.get());
   server->sequences_ =
@@ -64,7 +72,51 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
   LOG(INFO) << "serving gRPC on " << options.listen << " (port " << server->port_ << ")";
   server->sweeper_ = std::thread([s = server.get()] { s->SweepIdleSessions(); });
+  if (!options.snapshot_path.empty() && options.snapshot_interval > absl::ZeroDuration()) {
+    server->snapshotter_ = std::thread([s = server.get()] { s->SnapshotPeriodically(); });
+  }
   return server;
+}
+
+void RnnServer::RestoreSessions() {
+  const std::string& path = options_.snapshot_path;
+  if (path.empty()) return;
+  const absl::Time start = absl::Now();
+  const absl::StatusOr<RestoreResult> restored =
+      RestoreSnapshot(path, *models_, *store_, start);
+  if (absl::IsNotFound(restored.status())) {
+    LOG(INFO) << "no session snapshot at " << path << "; starting with no sessions";
+    return;
+  }
+  if (!restored.ok()) {
+    // Kept aside, not overwritten by the next snapshot: someone may want it.
+    const std::string aside = path + ".broken";
+    std::rename(path.c_str(), aside.c_str());
+    LOG(ERROR) << "session snapshot not restored, moved to " << aside << ": "
+               << restored.status();
+    return;
+  }
+  LOG(INFO) << "restored " << restored->restored << " sessions from " << path << " in "
+            << absl::Now() - start << "; " << restored->skipped << " skipped";
+  for (const std::string& problem : restored->problems) LOG(WARNING) << "skipped " << problem;
+}
+
+absl::StatusOr<int64_t> RnnServer::SaveSessions() {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int64_t> written = WriteSnapshot(options_.snapshot_path, *store_, *models_);
+  if (!written.ok()) {
+    LOG(ERROR) << "session snapshot failed: " << written.status();
+  } else {
+    VLOG(1) << "wrote " << *written << " sessions to " << options_.snapshot_path << " in "
+            << absl::Now() - start;
+  }
+  return written;
+}
+
+void RnnServer::SnapshotPeriodically() {
+  while (!stop_sweeping_.WaitForNotificationWithTimeout(options_.snapshot_interval)) {
+    SaveSessions().IgnoreError();  // logged; the next interval tries again
+  }
 }
 
 RnnServer::~RnnServer() { Shutdown(absl::ZeroDuration()); }
@@ -75,9 +127,6 @@ void RnnServer::SweepIdleSessions() {
   while (!stop_sweeping_.WaitForNotificationWithTimeout(period)) {
     const int expired = store_->ReapIdle(absl::Now());
     if (expired > 0) VLOG(1) << expired << " idle sessions expired";
-    for (const ServedModel* m : models_->List()) {
-      m->metrics->active_sessions.Set(static_cast<double>(m->pool->live()));
-    }
   }
 }
 
@@ -97,6 +146,13 @@ void RnnServer::Shutdown(absl::Duration drain) {
   sequences_->Shutdown();
   stop_sweeping_.Notify();
   if (sweeper_.joinable()) sweeper_.join();
+  if (snapshotter_.joinable()) snapshotter_.join();
+  // Every step is done now, so the snapshot holds every session as its
+  // client last saw it answered.
+  if (!options_.snapshot_path.empty()) {
+    const absl::StatusOr<int64_t> saved = SaveSessions();
+    if (saved.ok()) LOG(INFO) << "saved " << *saved << " sessions to " << options_.snapshot_path;
+  }
   LOG(INFO) << "stopped; " << store_->size() << " sessions were live; "
             << static_cast<int64_t>(StepsComputed()) << " steps computed since start";
 }

@@ -45,6 +45,11 @@ struct ServerOptions {
   int64_t max_queued_sequences = 1024;
   int64_t max_message_bytes = 16 << 20;
   KeepaliveOptions keepalive;
+  // Sessions survive restarts through this file (empty: they do not). It
+  // is restored at Start(), written at Shutdown() and, when the interval is
+  // positive, that often while serving (bounding what a crash loses).
+  std::string snapshot_path;
+  absl::Duration snapshot_interval = absl::ZeroDuration();
 };
 
 class RnnServer {
@@ -62,17 +67,26 @@ class RnnServer {
   int port() const { return port_; }
   // The server's metrics; main exposes it over HTTP.
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
+  // Gauges read at scrape time (the step queue's depth), to expose beside
+  // registry(); valid as long as the server.
+  std::shared_ptr<prometheus::Collectable> queue_depth() { return queue_depth_; }
   const ServedModels& models() const { return *models_; }
   SessionStore& sessions() { return *store_; }
 
  private:
   RnnServer() = default;
   void SweepIdleSessions();
+  // Restores options_.snapshot_path, if there is one.
+  void RestoreSessions();
+  // Writes the snapshot (logging a failure); how many sessions it holds.
+  absl::StatusOr<int64_t> SaveSessions();
+  void SnapshotPeriodically();
   // Recurrent steps computed since start, over every model.
   double StepsComputed() const;
 
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> queue_depth_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<ServedModels> models_;
   std::unique_ptr<SessionStore> store_;
@@ -84,8 +98,9 @@ class RnnServer {
   std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  absl::Notification stop_sweeping_;
+  absl::Notification stop_sweeping_;  // stops the sweeper and the snapshotter
   std::thread sweeper_;
+  std::thread snapshotter_;
   bool shut_down_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "server/session_store.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -55,6 +56,11 @@ absl::Status Session::Reset(const ModelRef& model) {
     model_.pool->Release(state_);
     state_ = fresh;
   }
+  // A live session moves from its old model's active count to the new one.
+  if (model.metrics != model_.metrics) {
+    if (model_.metrics != nullptr) model_.metrics->active_sessions.Decrement();
+    if (model.metrics != nullptr) model.metrics->active_sessions.Increment();
+  }
   model_ = model;
   metrics_.store(model.metrics);
   model_.stack->InitState(state_);
@@ -77,6 +83,7 @@ bool SessionStore::IsExpired(const Session& session, absl::Time now) const {
 
 void SessionStore::CountEnding(const Session& session, Ending why) {
   ModelMetrics* metrics = session.metrics();
+  if (metrics != nullptr) metrics->active_sessions.Decrement();
   switch (why) {
     case Ending::kEnded:
       ++ended_;
@@ -161,7 +168,10 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
       if (inserted) {
         ++created_;
-        if (model.metrics != nullptr) model.metrics->sessions_created_total.Increment();
+        if (model.metrics != nullptr) {
+          model.metrics->sessions_created_total.Increment();
+          model.metrics->active_sessions.Increment();
+        }
         return fresh;
       }
       // Another Start of this id won the race: reset its session instead.
@@ -188,6 +198,16 @@ absl::Status SessionStore::End(const std::string& id) {
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found"));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::shared_ptr<Session>> SessionStore::Sessions() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  sessions.reserve(static_cast<size_t>(std::max<int64_t>(size_.load(), 0)));
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, session] : shard.sessions) sessions.push_back(session);
+  }
+  return sessions;
 }
 
 int SessionStore::ReapIdle(absl::Time now) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -129,6 +130,10 @@ class SessionStore {
   // Ends sessions unused for longer than idle_timeout at `now`; returns how
   // many. Locks one shard at a time.
   int ReapIdle(absl::Time now);
+
+  // Every live session, one shard at a time (a session started meanwhile
+  // may be missing). For snapshots; the shared_ptrs keep them valid.
+  std::vector<std::shared_ptr<Session>> Sessions();
 
   // Live sessions, plus creations under way.
   int64_t size() const { return size_.load(); }

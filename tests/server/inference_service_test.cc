@@ -286,8 +286,16 @@ TEST_F(InferenceServiceTest, MetricsCountEveryStepAndRequest) {
   EXPECT_EQ(MetricValue(registry, "rnnserve_model_info", {{"model", "charlm"}}), 1);
   EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_created_total", lstm), 1);
   EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_ended_total", lstm), 0);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_active_sessions", lstm), 1);
   ASSERT_TRUE(server_->sessions().End("m").ok());
   EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_ended_total", lstm), 1);
+  // Up to date at once, not at the next idle sweep.
+  EXPECT_EQ(MetricValue(registry, "rnnserve_active_sessions", lstm), 0);
+  // Every method has its OK series before its first call, so rate() sees
+  // that call.
+  EXPECT_EQ(MetricValue(registry, "rnnserve_requests_total",
+                        {{"method", "ImportState"}, {"code", "OK"}}),
+            0);
 }
 
 TEST_F(InferenceServiceTest, HealthIsServingForTheServerAndEachModel) {

@@ -3,7 +3,10 @@
 // the server accepted, ends the streams with UNAVAILABLE and exits 0.
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -199,6 +202,159 @@ TEST(ServerProcessTest, SigtermUnderLoadAnswersEveryAcceptedStepAndExitsZero) {
       << log;
   EXPECT_EQ(computed, total) << log;
   EXPECT_GE(total, 2000);
+}
+
+// Sessions stepped one unary call at a time from a few client threads, each
+// session through the reference sequence; records how many steps of each
+// the server answered.
+class SessionLoad {
+ public:
+  SessionLoad(const std::string& address, const ReferenceSequence& seq, int sessions)
+      : stub_(v1::InferenceService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+        seq_(seq),
+        answered_(sessions, 0) {}
+
+  // Runs until every session is at the end of the sequence or the server
+  // stops answering; then closes its channel (an idle open channel would
+  // hold up the server's graceful GOAWAY). Once.
+  void Run(int threads) {
+    std::vector<std::thread> clients;
+    for (int c = 0; c < threads; ++c) {
+      clients.emplace_back([this, c, threads] {
+        for (bool progress = true; progress;) {
+          progress = false;
+          for (size_t i = c; i < answered_.size(); i += threads) {
+            if (answered_[i] >= seq_.steps()) continue;
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+            v1::StepResponse response;
+            const grpc::Status status =
+                stub_->Step(&context, StepOf(Id(i), seq_, answered_[i]), &response);
+            if (!status.ok()) return;  // the server is going or gone
+            ASSERT_TRUE(MatchesReference(response, seq_, answered_[i])) << Id(i);
+            ++answered_[i];
+            total_.fetch_add(1);
+            progress = true;
+          }
+        }
+      });
+    }
+    for (std::thread& t : clients) t.join();
+    stub_.reset();
+  }
+
+  static std::string Id(size_t i) { return absl::StrCat("durable-", i); }
+  int64_t total() const { return total_.load(); }
+  const std::vector<int64_t>& answered() const { return answered_; }
+
+ private:
+  std::unique_ptr<v1::InferenceService::Stub> stub_;
+  const ReferenceSequence& seq_;
+  std::vector<int64_t> answered_;  // per session; each written by one thread
+  std::atomic<int64_t> total_{0};
+};
+
+// The steps session `id` has on the server at `address` (-1: NOT_FOUND),
+// after checking it continues from there with the reference outputs.
+int64_t ContinueSession(const std::string& address, const std::string& id,
+                        const ReferenceSequence& seq) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto sessions = v1::SessionService::NewStub(channel);
+  auto inference = v1::InferenceService::NewStub(channel);
+  v1::SessionRef ref;
+  ref.set_session_id(id);
+  v1::SessionInfo info;
+  grpc::ClientContext context;
+  const grpc::Status status = sessions->DescribeSession(&context, ref, &info);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return -1;
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  for (int64_t t = info.steps(); t < seq.steps(); ++t) {
+    grpc::ClientContext step_context;
+    v1::StepRequest request = StepOf(id, seq, t);
+    request.set_start(false);
+    v1::StepResponse response;
+    EXPECT_TRUE(inference->Step(&step_context, request, &response).ok());
+    EXPECT_TRUE(MatchesReference(response, seq, t)) << id << " step " << t;
+  }
+  return info.steps();
+}
+
+TEST(ServerProcessTest, SigtermUnderLoadSavesEverySessionAndARestartContinuesThem) {
+  const std::string models = Repository();
+  const std::string snapshot = absl::StrCat(::testing::TempDir(), TestName(), getpid(), ".snap");
+  std::remove(snapshot.c_str());
+  const ReferenceSequence seq = Sequence();
+  constexpr int kSessions = 64;
+  std::unique_ptr<ServerProcess> server =
+      StartServer({"--models=" + models, "--snapshot=" + snapshot});
+  SessionLoad load(server->address(), seq, kSessions);
+  std::thread stopper([&] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (load.total() < 3000 && absl::Now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    server->Signal(SIGTERM);
+  });
+  load.Run(4);
+  stopper.join();
+  ASSERT_EQ(server->Wait(absl::Seconds(60)), 0) << server->Log();
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr(absl::StrCat("saved ", kSessions, " sessions")));
+
+  std::unique_ptr<ServerProcess> restarted =
+      StartServer({"--models=" + models, "--snapshot=" + snapshot});
+  EXPECT_THAT(restarted->Log(),
+              ::testing::HasSubstr(absl::StrCat("restored ", kSessions, " sessions")));
+  int64_t lost = 0;
+  for (int i = 0; i < kSessions; ++i) {
+    const int64_t steps = ContinueSession(restarted->address(), SessionLoad::Id(i), seq);
+    EXPECT_EQ(steps, load.answered()[i]) << SessionLoad::Id(i);
+    lost += load.answered()[i] - steps;
+  }
+  EXPECT_EQ(lost, 0);
+  LOG(INFO) << "SIGTERM restart: " << kSessions << " sessions, " << load.total()
+            << " steps answered before the signal, " << lost << " lost";
+  std::remove(snapshot.c_str());
+}
+
+TEST(ServerProcessTest, KillNineLosesAtMostTheStepsSinceTheLastPeriodicSnapshot) {
+  const std::string models = Repository();
+  const std::string snapshot = absl::StrCat(::testing::TempDir(), TestName(), getpid(), ".snap");
+  std::remove(snapshot.c_str());
+  const ReferenceSequence seq = Sequence();
+  constexpr int kSessions = 64;
+  std::unique_ptr<ServerProcess> server = StartServer(
+      {"--models=" + models, "--snapshot=" + snapshot, "--snapshot_interval=100ms"});
+  SessionLoad load(server->address(), seq, kSessions);
+  std::thread killer([&] {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (load.total() < 3000 && absl::Now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    server->Signal(SIGKILL);
+  });
+  load.Run(4);
+  killer.join();
+  ASSERT_EQ(server->Wait(absl::Seconds(60)), 128 + SIGKILL);
+
+  std::unique_ptr<ServerProcess> restarted =
+      StartServer({"--models=" + models, "--snapshot=" + snapshot});
+  // Each session comes back exactly as it was at the last snapshot (or not
+  // at all if it began after it): never ahead of what its client saw, and
+  // continuing from there with the reference outputs.
+  int survived = 0;
+  int64_t lost = 0;
+  for (int i = 0; i < kSessions; ++i) {
+    const int64_t steps = ContinueSession(restarted->address(), SessionLoad::Id(i), seq);
+    EXPECT_LE(steps, load.answered()[i]) << SessionLoad::Id(i);
+    if (steps >= 0) ++survived;
+    lost += load.answered()[i] - std::max<int64_t>(steps, 0);
+  }
+  EXPECT_GT(survived, 0);
+  LOG(INFO) << "kill -9 with --snapshot_interval=100ms: " << survived << " of " << kSessions
+            << " sessions survived; " << lost << " of " << load.total()
+            << " answered steps lost (taken after the last snapshot)";
+  std::remove(snapshot.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+// A session's state in and out of the store as a v1::SessionState (model
+// name, version, fingerprint, step count, state as little-endian float32):
+// the ExportState / ImportState RPCs and the snapshot file share this form,
+// so a state saved by one can be loaded by the other. Thread-safe.
+#ifndef RNNSERVE_SERVER_SESSION_TRANSFER_H_
+#define RNNSERVE_SERVER_SESSION_TRANSFER_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rnnserve/v1/sessions.pb.h"
+#include "server/served_models.h"
+#include "server/session_store.h"
+
+namespace rnnserve::server {
+
+// Fills `state` from `session` (taking its mutex, so after any step running
+// on it). NOT_FOUND if its model version is no longer served.
+absl::Status ExportSession(Session& session, const ServedModels& models,
+                           v1::SessionState* state);
+
+// Creates or replaces session state.session_id() with `state`, used at
+// `now`. NOT_FOUND for a model not served; FAILED_PRECONDITION when the
+// fingerprint is not the served model's; INVALID_ARGUMENT for a bad id, a
+// wrong byte count, a non-finite value or negative steps;
+// RESOURCE_EXHAUSTED at the session limit. Nothing changes on error.
+absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& state,
+                                                       const ServedModels& models,
+                                                       SessionStore& store, absl::Time now);
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_SESSION_TRANSFER_H_
