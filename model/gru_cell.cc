@@ -1,6 +1,7 @@
 #include "model/gru_cell.h"
 
 #include "absl/strings/str_cat.h"
+#include "model/fused_gates.h"
 
 namespace rnnserve::model {
 
@@ -31,6 +32,8 @@ GruCell::GruCell(GateWeights weights, const GruOptions& options)
   const int64_t h = weights_.hidden_size;
   if (options_.reset == GruReset::kAfterProduct) {
     recurrent_ = PackedMatrix::Pack(w);
+    fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
+             options_.candidate == Activation::Tanh() && options_.clip <= 0.0f;
   } else {
     recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols());
     recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols());
@@ -51,6 +54,15 @@ void GruCell::Step(CellStep& step) const {
                            step.scratch.data(), width);
   } else {
     recurrent_.Multiply(prev, h, batch, step.scratch.data(), width);
+  }
+  if (fused_) {
+    FusedGruGates(recurrent_.isa(), {.recurrent = step.scratch.data(),
+                                     .projected = step.projected_input.data(),
+                                     .h_prev = prev,
+                                     .out = step.output.data(),
+                                     .batch = batch,
+                                     .hidden = h});
+    return;
   }
   // r and z for every row first: reset-before needs r before its product.
   for (Eigen::Index b = 0; b < batch; ++b) {

@@ -56,6 +56,7 @@ class GruCell {
   // product needs r first.
   PackedMatrix recurrent_;
   PackedMatrix recurrent_n_;
+  bool fused_ = false;  // the gate math runs as fused_gates.h
 };
 
 }  // namespace rnnserve::model

@@ -1,6 +1,7 @@
 #include "model/lstm_cell.h"
 
 #include "absl/strings/str_cat.h"
+#include "model/fused_gates.h"
 
 namespace rnnserve::model {
 
@@ -18,6 +19,15 @@ absl::StatusOr<LstmCell> LstmCell::Create(GateWeights weights,
   return LstmCell(std::move(weights), options);
 }
 
+LstmCell::LstmCell(GateWeights weights, const LstmOptions& options)
+    : weights_(std::move(weights)),
+      options_(options),
+      recurrent_(PackedMatrix::Pack(weights_.recurrent)) {
+  fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
+           options_.cell == Activation::Tanh() && options_.output == Activation::Tanh() &&
+           options_.clip <= 0.0f && !options_.input_forget && weights_.peephole.size() == 0;
+}
+
 void LstmCell::Step(CellStep& step) const {
   const int h = weights_.hidden_size;
   const int width = weights_.width();
@@ -27,6 +37,14 @@ void LstmCell::Step(CellStep& step) const {
   recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
                          step.scratch.rows(), step.projected_input.data(), width,
                          step.scratch.data(), width);
+  if (fused_) {
+    FusedLstmGates(recurrent_.isa(), {.gates = step.scratch.data(),
+                                      .cell = step.cell.data(),
+                                      .out = step.output.data(),
+                                      .batch = step.scratch.rows(),
+                                      .hidden = h});
+    return;
+  }
   for (Eigen::Index b = 0; b < step.scratch.rows(); ++b) {
     float* gates = step.scratch.row(b).data();
     ArrayMap i(gates, h), f(gates + h, h), g(gates + 2 * h, h), o(gates + 3 * h, h);

@@ -39,14 +39,12 @@ class LstmCell {
   void Step(CellStep& step) const;
 
  private:
-  LstmCell(GateWeights weights, const LstmOptions& options)
-      : weights_(std::move(weights)),
-        options_(options),
-        recurrent_(PackedMatrix::Pack(weights_.recurrent)) {}
+  LstmCell(GateWeights weights, const LstmOptions& options);
 
   GateWeights weights_;
   LstmOptions options_;
   PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
+  bool fused_ = false;      // the gate math runs as fused_gates.h
 };
 
 }  // namespace rnnserve::model
