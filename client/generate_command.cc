@@ -70,9 +70,9 @@ absl::Status RunGenerate(const CommandLine& line) {
   request.set_output_mode(v1::OUTPUT_MODE_LAST_STEP);
   for (const int64_t id : vocabulary.Encode(prompt)) request.mutable_tokens()->add_ids(id);
 
-  std::cout << prompt << std::flush;
   TokenSampler sampler(temperature, absl::GetFlag(FLAGS_seed));
   CLI_ASSIGN_OR_RETURN(const v1::StepResponse* response, caller.Call(request));
+  std::cout << prompt << std::flush;  // once the server took it
   for (int64_t i = 1; i <= length; ++i) {
     if (response->outputs().values_size() != vocabulary.size()) {
       return ServerRefused(absl::StatusCode::kInternal,

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -92,48 +91,26 @@ std::string SourcePath(const std::string& relative) {
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::vector<std::string>& extra_flags) {
-  static int started = 0;
-  std::unique_ptr<ServerProcess> server(new ServerProcess());
-  server->log_ = TempPath(absl::StrCat("server", started++, ".log"));
-  std::vector<std::string> argv = {std::string(RNNSERVE_BIN_DIR) + "/rnnserve",
-                                   "--models=" + SourcePath("models"),
-                                   "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"};
-  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  server->pid_ = Spawn(argv, "/dev/null", "/dev/null", server->log_);
-  if (server->pid_ < 0) return absl::InternalError("cannot spawn " + argv[0]);
-  const std::regex grpc_port(R"(serving gRPC on .* \(port (\d+)\))");
-  const std::regex metrics_port(R"(serving /metrics on port (\d+))");
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (server->port_ == 0 || server->metrics_port_ == 0) {
-    const std::string log = ReadFile(server->log_);
-    std::smatch match;
-    if (std::regex_search(log, match, grpc_port)) server->port_ = std::stoi(match[1]);
-    if (std::regex_search(log, match, metrics_port)) server->metrics_port_ = std::stoi(match[1]);
-    int status;
-    if (waitpid(server->pid_, &status, WNOHANG) == server->pid_) {
-      server->pid_ = -1;
-      return absl::InternalError("rnnserve exited at start:\n" + log);
-    }
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("no ports logged:\n" + log);
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return server;
+  std::vector<std::string> flags = {"--models=" + SourcePath("models")};
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  absl::StatusOr<std::unique_ptr<rnnserve::testing::ServerProcess>> process =
+      rnnserve::testing::ServerProcess::Start(flags);
+  if (!process.ok()) return process.status();
+  return std::unique_ptr<ServerProcess>(new ServerProcess(*std::move(process)));
 }
 
 int ServerProcess::Stop() {
-  if (pid_ < 0) return -1;
-  kill(pid_, SIGTERM);
-  const int code = WaitFor(pid_, absl::Seconds(30));
-  pid_ = -1;
+  if (process_ == nullptr) return -1;
+  process_->Signal(SIGTERM);
+  const int code = process_->Wait(absl::Seconds(30));
+  process_.reset();  // SIGKILLs it if it is still running
   return code;
 }
 
-ServerProcess::~ServerProcess() { Stop(); }
-
-std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string ServerProcess::address() const { return process_->address(); }
 
 std::string ServerProcess::metrics_address() const {
-  return absl::StrCat("127.0.0.1:", metrics_port_);
+  return absl::StrCat("127.0.0.1:", process_->metrics_port());
 }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text) {

@@ -5,13 +5,12 @@
 #ifndef RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
 #define RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
 
-#include <sys/types.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/common/server_process.h"
 
 namespace rnnserve::client::testing {
 
@@ -23,26 +22,24 @@ void WriteFile(const std::string& path, const std::string& contents);
 std::string ReadFile(const std::string& path);
 
 // build/bin/rnnserve serving the repository's models/ on 127.0.0.1, both
-// ports picked by the kernel and read from its log.
+// ports picked by the kernel (tests/common/server_process.h), stopped as an
+// operator stops it: SIGTERM, then wait for the drain.
 class ServerProcess {
  public:
   // Waits at most 60 s for the server to log its ports.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::vector<std::string>& extra_flags = {});
-  // SIGTERM, then waits for the exit (SIGKILL after 30 s).
-  ~ServerProcess();
+  ~ServerProcess() { Stop(); }
 
   std::string address() const;          // "127.0.0.1:PORT"
   std::string metrics_address() const;  // "127.0.0.1:PORT"
-  // SIGTERM and wait; the exit status (0 for a clean drain).
+  // SIGTERM, then waits at most 30 s; the exit code (0 for a clean drain).
   int Stop();
 
  private:
-  ServerProcess() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int metrics_port_ = 0;
-  std::string log_;
+  explicit ServerProcess(std::unique_ptr<rnnserve::testing::ServerProcess> process)
+      : process_(std::move(process)) {}
+  std::unique_ptr<rnnserve::testing::ServerProcess> process_;  // null once stopped
 };
 
 struct CliResult {
