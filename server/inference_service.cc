@@ -7,6 +7,18 @@
 #include "server/step_stream.h"
 
 namespace rnnserve::server {
+namespace {
+
+// A stream refused before it starts (no token): finishes at once.
+class RefusedStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+
+ private:
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
@@ -18,12 +30,19 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
 
 grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* InferenceServiceImpl::StreamSteps(
     grpc::CallbackServerContext* context) {
+  if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
+    metrics_->CountRequest("StreamSteps", allowed.code());
+    return new RefusedStream(allowed);
+  }
   return new StepStream(handler_, metrics_, &streams_, DeadlineOf(*context));
 }
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext* context,
                                                      const v1::StepRequest* request,
                                                      v1::StepResponse* response) {
+  if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
+    return FinishUnary(context, allowed, "Step", metrics_);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   handler_->Handle(*request, DeadlineOf(*context),
                    [this, reactor, response](absl::StatusOr<v1::StepResponse> result) {
@@ -38,6 +57,9 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(
     grpc::CallbackServerContext* context, const v1::SequenceRequest* request,
     v1::SequenceResponse* response) {
+  if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
+    return FinishUnary(context, allowed, "RunSequence", metrics_);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time deadline = DeadlineOf(*context);
   // A whole sequence can take seconds: it runs on the pool, never on the

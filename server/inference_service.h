@@ -10,14 +10,16 @@
 #include "server/step_handler.h"
 #include "server/stream_drain.h"
 #include "server/task_pool.h"
+#include "server/token_check.h"
 
 namespace rnnserve::server {
 
 class InferenceServiceImpl final : public v1::InferenceService::CallbackService {
  public:
-  // None owned; all outlive the server.
-  InferenceServiceImpl(const StepHandler* handler, TaskPool* sequences, ServerMetrics* metrics)
-      : handler_(handler), sequences_(sequences), metrics_(metrics) {}
+  // None owned; all outlive the server. `token` null: no token needed.
+  InferenceServiceImpl(const StepHandler* handler, TaskPool* sequences, ServerMetrics* metrics,
+                       const TokenCheck* token = nullptr)
+      : handler_(handler), sequences_(sequences), metrics_(metrics), token_(token) {}
 
   grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* StreamSteps(
       grpc::CallbackServerContext* context) override;
@@ -36,6 +38,7 @@ class InferenceServiceImpl final : public v1::InferenceService::CallbackService 
   const StepHandler* const handler_;
   TaskPool* const sequences_;
   ServerMetrics* const metrics_;
+  const TokenCheck* const token_;
   StreamDrain streams_;
 };
 

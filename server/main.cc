@@ -50,6 +50,13 @@ ABSL_FLAG(std::string, snapshot, "",
 ABSL_FLAG(absl::Duration, snapshot_interval, absl::ZeroDuration(),
           "also write the snapshot this often while serving, bounding what a crash "
           "(kill -9) loses; 0: only at shutdown");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: with --tls_key, serve over TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: mutual TLS, clients must present a certificate they signed");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding a bearer token: every RPC but grpc.health.v1.Health must send "
+          "\"authorization: Bearer <token>\" (else UNAUTHENTICATED)");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -81,6 +88,10 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
   options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.snapshot_path = absl::GetFlag(FLAGS_snapshot);
+  options.security = {.tls_cert = absl::GetFlag(FLAGS_tls_cert),
+                      .tls_key = absl::GetFlag(FLAGS_tls_key),
+                      .tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca),
+                      .token_file = absl::GetFlag(FLAGS_token_file)};
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   if (options.snapshot_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval must be 0 or more");

@@ -52,18 +52,24 @@ void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerContext* context,
                                                        const pb::ListModelsRequest* /*request*/,
                                                        pb::ListModelsResponse* response) {
-  for (const ServedModel* model : models_->List()) {  // sorted by name, then version
-    FillModelInfo(*model, models_->Versions(model->name), response->add_models());
-  }
-  return FinishUnary(context, absl::OkStatus(), "ListModels", metrics_);
+  const absl::Status status = RunIfAllowed(token_, *context, [&] {
+    for (const ServedModel* model : models_->List()) {  // sorted by name, then version
+      FillModelInfo(*model, models_->Versions(model->name), response->add_models());
+    }
+    return absl::OkStatus();
+  });
+  return FinishUnary(context, status, "ListModels", metrics_);
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::DescribeModel(grpc::CallbackServerContext* context,
                                                           const pb::ModelRef* request,
                                                           pb::ModelInfo* response) {
-  const absl::StatusOr<const ServedModel*> model = FindServedModel(*models_, *request);
-  if (model.ok()) FillModelInfo(**model, models_->Versions((*model)->name), response);
-  return FinishUnary(context, model.status(), "DescribeModel", metrics_);
+  const absl::Status status = RunIfAllowed(token_, *context, [&] {
+    const absl::StatusOr<const ServedModel*> model = FindServedModel(*models_, *request);
+    if (model.ok()) FillModelInfo(**model, models_->Versions((*model)->name), response);
+    return model.status();
+  });
+  return FinishUnary(context, status, "DescribeModel", metrics_);
 }
 
 }  // namespace rnnserve::server

@@ -9,6 +9,7 @@
 #include "rnnserve/v1/types.pb.h"
 #include "server/metrics.h"
 #include "server/served_models.h"
+#include "server/token_check.h"
 
 namespace rnnserve::server {
 
@@ -25,10 +26,11 @@ void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
 
 class ModelServiceImpl final : public rnnserve::v1::ModelService::CallbackService {
  public:
-  // `models` is not owned and outlives the service.
-  // Neither owned; `metrics` may be null (not counted).
-  explicit ModelServiceImpl(const ServedModels* models, ServerMetrics* metrics = nullptr)
-      : models_(models), metrics_(metrics) {}
+  // None owned; all outlive the service. `metrics` may be null (not
+  // counted), `token` null (no token needed).
+  explicit ModelServiceImpl(const ServedModels* models, ServerMetrics* metrics = nullptr,
+                            const TokenCheck* token = nullptr)
+      : models_(models), metrics_(metrics), token_(token) {}
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const rnnserve::v1::ListModelsRequest* request,
@@ -40,6 +42,7 @@ class ModelServiceImpl final : public rnnserve::v1::ModelService::CallbackServic
  private:
   const ServedModels* const models_;
   ServerMetrics* const metrics_;
+  const TokenCheck* const token_;
 };
 
 }  // namespace rnnserve::server

@@ -13,7 +13,14 @@
 namespace rnnserve::server {
 
 absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions& options) {
+  // Bad TLS or token files fail before the slow part (models, snapshot).
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::ServerCredentials> credentials,
+                       MakeServerCredentials(options.security));
   std::unique_ptr<RnnServer> server(new RnnServer());
+  if (!options.security.token_file.empty()) {
+    RNN_ASSIGN_OR_RETURN(TokenCheck token, TokenCheck::FromFile(options.security.token_file));
+    server->token_ = std::make_unique<TokenCheck>(std::move(token));
+  }
   server->options_ = options;
   server->registry_ = std::make_shared<prometheus::Registry>();
   server->metrics_ = std::make_unique<ServerMetrics>(*server->registry_);
@@ -41,17 +48,20 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->sequences_ =
       std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
   server->inference_ = std::make_unique<InferenceServiceImpl>(
-      server->handler_.get(), server->sequences_.get(), server->metrics_.get());
+      server->handler_.get(), server->sequences_.get(), server->metrics_.get(),
+      server->token_.get());
   server->session_service_ =
       std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
-                                           &absl::Now, server->metrics_.get());
+                                           &absl::Now, server->metrics_.get(),
+                                           server->token_.get());
   server->model_service_ =
-      std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get());
+      std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get(),
+                                         server->token_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   const auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
@@ -131,7 +141,8 @@ void RnnServer::SweepIdleSessions() {
 }
 
 void RnnServer::Shutdown(absl::Duration drain) {
-  if (shut_down_) return;
+  // A Start() that failed midway has nothing running to stop.
+  if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   LOG(INFO) << "shutting down: draining for at most " << drain;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();

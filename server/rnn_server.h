@@ -19,10 +19,12 @@
 #include "server/model_service.h"
 #include "server/session_service.h"
 #include "server/served_models.h"
+#include "server/server_credentials.h"
 #include "server/session_store.h"
 #include "server/step_batcher.h"
 #include "server/step_handler.h"
 #include "server/task_pool.h"
+#include "server/token_check.h"
 
 namespace rnnserve::server {
 
@@ -49,6 +51,7 @@ struct ServerOptions {
   // is restored at Start(), written at Shutdown() and, when the interval is
   // positive, that often while serving (bounding what a crash loses).
   std::string snapshot_path;
+  SecurityOptions security;  // TLS, mutual TLS, bearer token; none by default
   absl::Duration snapshot_interval = absl::ZeroDuration();
 };
 
@@ -92,6 +95,7 @@ class RnnServer {
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<StepBatcher> batcher_;
   std::unique_ptr<StepHandler> handler_;
+  std::unique_ptr<TokenCheck> token_;  // null when no token is configured
   std::unique_ptr<TaskPool> sequences_;
   std::unique_ptr<InferenceServiceImpl> inference_;
   std::unique_ptr<SessionServiceImpl> session_service_;

@@ -36,31 +36,41 @@ void FillInfo(Session& session, absl::Time now, pb::SessionInfo* info) {
 grpc::ServerUnaryReactor* SessionServiceImpl::EndSession(grpc::CallbackServerContext* context,
                                                          const pb::SessionRef* request,
                                                          pb::SessionInfo* response) {
-  return FinishUnary(context, End(request->session_id(), response), "EndSession", metrics_);
+  const absl::Status status =
+      RunIfAllowed(token_, *context, [&] { return End(request->session_id(), response); });
+  return FinishUnary(context, status, "EndSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ResetSession(grpc::CallbackServerContext* context,
                                                            const pb::SessionRef* request,
                                                            pb::SessionInfo* response) {
-  return FinishUnary(context, Reset(request->session_id(), response), "ResetSession", metrics_);
+  const absl::Status status =
+      RunIfAllowed(token_, *context, [&] { return Reset(request->session_id(), response); });
+  return FinishUnary(context, status, "ResetSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::DescribeSession(
     grpc::CallbackServerContext* context, const pb::SessionRef* request,
     pb::SessionInfo* response) {
-  return FinishUnary(context, Describe(request->session_id(), response), "DescribeSession", metrics_);
+  const absl::Status status =
+      RunIfAllowed(token_, *context, [&] { return Describe(request->session_id(), response); });
+  return FinishUnary(context, status, "DescribeSession", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ExportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionRef* request,
                                                           pb::SessionState* response) {
-  return FinishUnary(context, Export(request->session_id(), response), "ExportState", metrics_);
+  const absl::Status status =
+      RunIfAllowed(token_, *context, [&] { return Export(request->session_id(), response); });
+  return FinishUnary(context, status, "ExportState", metrics_);
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ImportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionState* request,
                                                           pb::SessionInfo* response) {
-  return FinishUnary(context, Import(*request, response), "ImportState", metrics_);
+  const absl::Status status =
+      RunIfAllowed(token_, *context, [&] { return Import(*request, response); });
+  return FinishUnary(context, status, "ImportState", metrics_);
 }
 
 absl::Status SessionServiceImpl::End(const std::string& id, pb::SessionInfo* info) {

@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
+#include "server/token_check.h"
 
 namespace rnnserve::server {
 
@@ -25,12 +26,16 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   // Called from gRPC's threads, so it must be thread-safe.
   using Clock = std::function<absl::Time()>;
 
-  // `store`, `models` and `metrics` (null: not counted) are not owned and
-  // outlive the service. `clock` stamps session use and measures idle time
-  // (tests pass a fake one).
+  // `store`, `models`, `metrics` (null: not counted) and `token` (null: no
+  // token needed) are not owned and outlive the service. `clock` stamps
+  // session use and measures idle time (tests pass a fake one).
   SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now,
-                     ServerMetrics* metrics = nullptr)
-      : store_(store), models_(models), clock_(std::move(clock)), metrics_(metrics) {}
+                     ServerMetrics* metrics = nullptr, const TokenCheck* token = nullptr)
+      : store_(store),
+        models_(models),
+        clock_(std::move(clock)),
+        metrics_(metrics),
+        token_(token) {}
 
   // Each answers the session's id, model (version resolved), steps and idle
   // time; End and Reset as they were just before the call. INVALID_ARGUMENT
@@ -68,6 +73,7 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   const ServedModels* const models_;
   const Clock clock_;
   ServerMetrics* const metrics_;
+  const TokenCheck* const token_;
 };
 
 }  // namespace rnnserve::server
