@@ -1,15 +1,109 @@
 #include "client/channel.h"
 
+#include <fstream>
 #include <random>
+#include <sstream>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "client/common_flags.h"
+#include "client/errors.h"
+#include "client/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/client_interceptor.h"
 
 namespace rnnserve::client {
+namespace {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, int index) {
+absl::StatusOr<std::string> ReadWholeFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("--", flag, ": cannot open ", path));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (contents.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
+  }
+  return contents.str();
+}
+
+// Adds the bearer token to every call of a channel: bench's streams, the
+// unary calls, health. An interceptor, not call credentials, because gRPC
+// sends call credentials only over TLS, and the server also takes tokens in
+// plaintext behind a TLS-terminating proxy.
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string* header) : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* const header_;  // the factory's; it outlives the channel's calls
+};
+
+class TokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(const std::string& token) : header_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* /*info*/) override {
+    return new TokenInterceptor(&header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& ConnectionFlagNames() {
+  static const auto* const names = new std::vector<std::string>{
+      "server", "timeout", "tls", "tls_ca", "tls_cert", "tls_key", "tls_server_name",
+      "token_file"};
+  return *names;
+}
+
+absl::StatusOr<Connection> ConnectionFromFlags() {
+  Connection c;
+  c.server = absl::GetFlag(FLAGS_server);
+  if (c.server.empty()) return UsageError("--server is empty: want HOST:PORT");
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  c.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  c.tls = absl::GetFlag(FLAGS_tls) || !ca.empty() || !cert.empty() || !key.empty() ||
+          !c.tls_server_name.empty();
+  if (cert.empty() != key.empty()) {
+    return UsageError("--tls_cert and --tls_key go together (a client certificate and its key)");
+  }
+  if (!ca.empty()) {
+    CLI_ASSIGN_OR_RETURN(c.root_certs, ReadWholeFile("tls_ca", ca));
+  }
+  if (!cert.empty()) {
+    CLI_ASSIGN_OR_RETURN(c.client_cert, ReadWholeFile("tls_cert", cert));
+    CLI_ASSIGN_OR_RETURN(c.client_key, ReadWholeFile("tls_key", key));
+  }
+  const std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (!token_file.empty()) {
+    CLI_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile("token_file", token_file));
+    // As the server reads it: surrounding whitespace (a final newline) is not part of it.
+    c.token = std::string(absl::StripAsciiWhitespace(text));
+    if (c.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token_file: ", token_file, " holds only whitespace"));
+    }
+  }
+  return c;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const Connection& connection, int index) {
   grpc::ChannelArguments args;
   // Requests and responses of long chunks exceed gRPC's 4 MiB default; the
   // server sets its own limit.
@@ -19,7 +113,29 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, int index)
   // arguments; a local pool plus a distinct argument keeps them apart.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("rnnserve.channel_index", index);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (connection.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = connection.root_certs;
+    ssl.pem_cert_chain = connection.client_cert;
+    ssl.pem_private_key = connection.client_key;
+    credentials = grpc::SslCredentials(ssl);
+    if (!connection.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(connection.tls_server_name);
+    }
+  }
+  if (connection.token.empty()) {
+    return grpc::CreateCustomChannel(connection.server, credentials, args);
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<TokenInterceptorFactory>(connection.token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      connection.server, credentials, args, std::move(factories));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFromFlags() {
+  CLI_ASSIGN_OR_RETURN(const Connection connection, ConnectionFromFlags());
+  return MakeChannel(connection);
 }
 
 void PrepareContext(grpc::ClientContext& context, absl::Duration timeout,

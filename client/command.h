@@ -17,7 +17,8 @@ struct Command {
   std::string synopsis;  // "model NAME [--json]"
   std::string summary;   // one line for the list of subcommands
   std::string details;   // paragraphs for `rnnserve-cli NAME --help`
-  // The absl flags it accepts besides --server and --timeout, which all take.
+  // The absl flags it accepts besides the connection flags (--server,
+  // --timeout, TLS, token: ConnectionFlagNames()), which all take.
   std::vector<std::string> flags;
   // Runs with the flags already set; the output goes to stdout. A failure is
   // returned, never printed: main prints it and maps it to the exit code

@@ -7,6 +7,19 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "the longest wait for any one answer: a unary call, or each step's response on a "
           "stream (with bench: also how long in-flight steps may take after the run); "
           "0 waits forever");
+ABSL_FLAG(bool, tls, false,
+          "connect over TLS, verifying the server against the system's CA certificates "
+          "(implied by the other --tls_ flags)");
+ABSL_FLAG(std::string, tls_ca, "", "PEM file of the CA the server's certificate must chain to");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate chain for mutual TLS (the server's --tls_client_ca); with "
+          "--tls_key");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "the name the server's certificate must carry, when it is not the --server host");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the bearer token the server's --token_file names; sent as "
+          "\"authorization: Bearer <token>\" on every call");
 ABSL_FLAG(std::string, model, "", "the model's name");
 ABSL_FLAG(int64_t, model_version, 0, "the model version; 0 is the newest");
 ABSL_FLAG(std::string, session, "",

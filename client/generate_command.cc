@@ -42,7 +42,7 @@ absl::Status RunGenerate(const CommandLine& line) {
   if (model_name.empty()) model_name = "charlm";
 
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  const std::shared_ptr<grpc::Channel> channel = MakeChannel(absl::GetFlag(FLAGS_server));
+  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   CLI_ASSIGN_OR_RETURN(
       const v1::ModelInfo model,
       DescribeModel(channel, model_name, absl::GetFlag(FLAGS_model_version), timeout));

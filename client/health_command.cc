@@ -9,6 +9,7 @@
 #include "client/command.h"
 #include "client/common_flags.h"
 #include "client/errors.h"
+#include "client/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, service, "",
@@ -22,13 +23,14 @@ using grpc::health::v1::HealthCheckResponse;
 
 absl::Status RunHealth(const CommandLine& line) {
   if (!line.positional.empty()) return UsageError("health takes no arguments; use --service");
+  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   HealthCheckRequest request;
   request.set_service(absl::GetFlag(FLAGS_service));
   HealthCheckResponse response;
   grpc::ClientContext context;
   PrepareContext(context, absl::GetFlag(FLAGS_timeout));
-  const grpc::Status status = grpc::health::v1::Health::NewStub(
-      MakeChannel(absl::GetFlag(FLAGS_server)))->Check(&context, request, &response);
+  const grpc::Status status =
+      grpc::health::v1::Health::NewStub(channel)->Check(&context, request, &response);
   if (!status.ok()) {
     // gRPC's health service answers NOT_FOUND for a service it does not know.
     return RpcError(status.error_code() == grpc::StatusCode::NOT_FOUND

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/channel.h"
 #include "client/command.h"
 #include "client/errors.h"
 
@@ -28,17 +29,17 @@ std::string Usage() {
                     c->summary, "\n");
   }
   absl::StrAppend(&out,
-                  "\nEvery subcommand takes --server=HOST:PORT (default 127.0.0.1:50051) and "
-                  "--timeout=DURATION (default 10s).\n`rnnserve-cli SUBCOMMAND --help` lists "
-                  "its flags.\n\n",
+                  "\nEvery subcommand takes --server=HOST:PORT (default 127.0.0.1:50051), "
+                  "--timeout=DURATION (default 10s),\nTLS (--tls, --tls_ca, --tls_cert, "
+                  "--tls_key, --tls_server_name) and --token_file.\n"
+                  "`rnnserve-cli SUBCOMMAND --help` lists its flags.\n\n",
                   rnnserve::client::ExitCodeHelp());
   return out;
 }
 
 std::string CommandHelp(const Command& c) {
   std::vector<std::string> flags = c.flags;
-  flags.push_back("server");
-  flags.push_back("timeout");
+  flags.insert(flags.end(), rnnserve::client::ConnectionFlagNames().begin(), rnnserve::client::ConnectionFlagNames().end());
   return absl::StrCat("Usage: rnnserve-cli ", c.synopsis, "\n\n", c.summary, "\n\n", c.details,
                       c.details.empty() ? "" : "\n", "Flags:\n",
                       rnnserve::client::FlagHelp(flags), "\n",
@@ -61,8 +62,7 @@ int main(int argc, char** argv) {
   for (const Command* command : Commands()) {
     if (command->name != args[0]) continue;
     std::vector<std::string> flags = command->flags;
-    flags.push_back("server");
-    flags.push_back("timeout");
+    flags.insert(flags.end(), ConnectionFlagNames().begin(), ConnectionFlagNames().end());
     absl::StatusOr<CommandLine> line =
         ParseCommandLine(std::vector<std::string>(args.begin() + 1, args.end()), flags);
     absl::Status status = line.status();

@@ -113,7 +113,8 @@ absl::Status RunSession(const CommandLine& line) {
   if (line.Given("session") && verb != "import") {
     return UsageError("--session is for session import (the other verbs take the ID)");
   }
-  const auto stub = v1::SessionService::NewStub(MakeChannel(absl::GetFlag(FLAGS_server)));
+  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  const auto stub = v1::SessionService::NewStub(channel);
   if (verb == "export") return Export(*stub, arg);
   if (verb == "import") return Import(*stub, arg);
   if (verb == "end") {

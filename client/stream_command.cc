@@ -142,7 +142,7 @@ absl::Status RunStream(const CommandLine& line) {
     return UsageError("--model is required (or an existing --session)");
   }
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  const std::shared_ptr<grpc::Channel> channel = MakeChannel(absl::GetFlag(FLAGS_server));
+  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   CLI_ASSIGN_OR_RETURN(const SessionPlan plan, PlanSession(channel, model_name));
   CLI_ASSIGN_OR_RETURN(
       const v1::ModelInfo model,

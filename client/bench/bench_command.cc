@@ -66,7 +66,7 @@ absl::StatusOr<double> ServerCpu(const std::string& metrics, absl::Duration time
 
 absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
   bench::LoadOptions o;
-  o.server = absl::GetFlag(FLAGS_server);
+  CLI_ASSIGN_OR_RETURN(o.connection, ConnectionFromFlags());
   o.sessions = absl::GetFlag(FLAGS_sessions);
   o.streams = absl::GetFlag(FLAGS_streams);
   o.channels = absl::GetFlag(FLAGS_channels);
@@ -102,7 +102,7 @@ absl::Status RunBench(const CommandLine& line) {
   CLI_ASSIGN_OR_RETURN(bench::LoadOptions options, OptionsFromFlags());
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   CLI_ASSIGN_OR_RETURN(options.model,
-                       DescribeModel(MakeChannel(options.server), absl::GetFlag(FLAGS_model),
+                       DescribeModel(MakeChannel(options.connection), absl::GetFlag(FLAGS_model),
                                      absl::GetFlag(FLAGS_model_version), timeout));
   if (!options.model.streamable()) {
     return ServerRefused(absl::StatusCode::kFailedPrecondition,

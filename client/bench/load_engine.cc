@@ -199,7 +199,7 @@ LoadEngine::LoadEngine(LoadOptions options) : options_(std::move(options)) {
     }
   }
   for (int c = 0; c < options_.channels; ++c) {
-    channels_.push_back(MakeChannel(options_.server, c));
+    channels_.push_back(MakeChannel(options_.connection, c));
     stubs_.push_back(v1::InferenceService::NewStub(channels_.back()));
   }
 }

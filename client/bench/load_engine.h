@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "client/bench/latency_histogram.h"
 #include "client/bench/pacer.h"
 #include "absl/synchronization/mutex.h"
@@ -41,7 +42,7 @@
 namespace rnnserve::client::bench {
 
 struct LoadOptions {
-  std::string server;
+  Connection connection;      // the server, TLS, token
   v1::ModelInfo model;       // as DescribeModel returned it: sizes of the random inputs
   int sessions = 64;
   int streams = 8;           // REQUIRES: 1 <= streams <= sessions
