@@ -107,9 +107,13 @@ ModelPathKind ClassifyModelPath(const std::string& path) {
 }
 
 absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
+  return Load(root, nullptr);
+}
+
+absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
   RNN_ASSIGN_OR_RETURN(const std::vector<Entry> entries, ListVisibleEntries(root));
-  ModelRepository repository(root);
+  ModelRepository repository(root, skip);
   for (const Entry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
@@ -161,6 +165,7 @@ void ModelRepository::LoadVersion(const std::string& name, const std::string& ve
     problems_.push_back({name, version_text, version.status()});
     return;
   }
+  if (skip_ && skip_(name, *version)) return;
   // "7" and "007" are both version 7; the first one (in name order) wins.
   if (versions.count(*version) > 0) {
     problems_.push_back({name, version_text, absl::AlreadyExistsError(absl::StrCat(

@@ -4,6 +4,7 @@
 #ifndef RNNSERVE_MODEL_MODEL_REPOSITORY_H_
 #define RNNSERVE_MODEL_MODEL_REPOSITORY_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +45,11 @@ class ModelRepository {
   // in [1, INT_MAX]; anything else is a problem.
   static absl::StatusOr<ModelRepository> Load(const std::string& root);
 
+  // Says which versions a caller already has, so Load() skips them (neither
+  // loaded nor reported): a server picking up versions added since.
+  using Skip = std::function<bool(const std::string& name, int version)>;
+  static absl::StatusOr<ModelRepository> Load(const std::string& root, const Skip& skip);
+
   // The repository of the one model folder `model_dir` (ROOT/<name>), named
   // after its last path component. Same rules and codes as Load().
   static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir);
@@ -66,13 +72,15 @@ class ModelRepository {
  private:
   using VersionMap = std::map<int, LoadedModel>;
 
-  explicit ModelRepository(std::string root) : root_(std::move(root)) {}
+  explicit ModelRepository(std::string root, Skip skip = nullptr)
+      : root_(std::move(root)), skip_(std::move(skip)) {}
   void LoadName(const std::string& name, const std::string& dir);
   void LoadVersion(const std::string& name, const std::string& version_text,
                    const std::string& dir, VersionMap& versions);
   std::string ProblemNote(absl::string_view name, absl::string_view version) const;
 
   std::string root_;
+  Skip skip_;  // may be empty
   std::map<std::string, VersionMap> models_;  // only names with a loaded version
   std::vector<LoadProblem> problems_;
 };

@@ -1,6 +1,6 @@
 // rnnserve: serves every model of a repository folder over gRPC.
 //   build/bin/rnnserve --models=models --listen=127.0.0.1:50051
-// SIGTERM or SIGINT drains and exits 0.
+// SIGTERM or SIGINT drains and exits 0; SIGHUP serves new model versions.
 #include <pthread.h>
 #include <signal.h>
 
@@ -57,6 +57,9 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(std::string, token_file, "",
           "file holding a bearer token: every RPC but grpc.health.v1.Health must send "
           "\"authorization: Bearer <token>\" (else UNAUTHENTICATED)");
+ABSL_FLAG(absl::Duration, model_poll_interval, absl::ZeroDuration(),
+          "look this often for model versions added to --models (SIGHUP looks at once); "
+          "0: only on SIGHUP");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -88,6 +91,7 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
   options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.snapshot_path = absl::GetFlag(FLAGS_snapshot);
+  options.model_poll_interval = absl::GetFlag(FLAGS_model_poll_interval);
   options.security = {.tls_cert = absl::GetFlag(FLAGS_tls_cert),
                       .tls_key = absl::GetFlag(FLAGS_tls_key),
                       .tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca),
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<rnnserve::server::RnnServer>> server =
@@ -166,7 +171,10 @@ int main(int argc, char** argv) {
   exposer->RegisterCollectable(process_metrics);
   for (int port : exposer->GetListeningPorts()) LOG(INFO) << "serving /metrics on port " << port;
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    LOG(INFO) << "SIGHUP: looking for new model versions in " << options->models;
+    (*server)->AddNewModelVersions();
+  }
   LOG(INFO) << "received signal " << signal_number;
   (*server)->Shutdown(absl::GetFlag(FLAGS_drain_timeout));
   return 0;

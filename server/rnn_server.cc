@@ -81,9 +81,15 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   health->SetServingStatus("", true);
   for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
   LOG(INFO) << "serving gRPC on " << options.listen << " (port " << server->port_ << ")";
-  server->sweeper_ = std::thread([s = server.get()] { s->SweepIdleSessions(); });
+  RnnServer* s = server.get();
+  const absl::Duration sweep_period =
+      std::clamp(options.sessions.idle_timeout / 4, absl::Milliseconds(100), absl::Seconds(5));
+  s->RunEvery(sweep_period, [s] { s->SweepIdleSessions(); });
   if (!options.snapshot_path.empty() && options.snapshot_interval > absl::ZeroDuration()) {
-    server->snapshotter_ = std::thread([s = server.get()] { s->SnapshotPeriodically(); });
+    s->RunEvery(options.snapshot_interval, [s] { s->SaveSessions().IgnoreError(); });  // logged
+  }
+  if (options.model_poll_interval > absl::ZeroDuration()) {
+    s->RunEvery(options.model_poll_interval, [s] { s->AddNewModelVersions(); });
   }
   return server;
 }
@@ -123,20 +129,35 @@ absl::StatusOr<int64_t> RnnServer::SaveSessions() {
   return written;
 }
 
-void RnnServer::SnapshotPeriodically() {
-  while (!stop_sweeping_.WaitForNotificationWithTimeout(options_.snapshot_interval)) {
-    SaveSessions().IgnoreError();  // logged; the next interval tries again
-  }
-}
-
 RnnServer::~RnnServer() { Shutdown(absl::ZeroDuration()); }
 
+void RnnServer::RunEvery(absl::Duration period, std::function<void()> task) {
+  periodic_.emplace_back([this, period, task = std::move(task)] {
+    while (!stop_periodic_.WaitForNotificationWithTimeout(period)) task();
+  });
+}
+
 void RnnServer::SweepIdleSessions() {
-  const absl::Duration period =
-      std::clamp(options_.sessions.idle_timeout / 4, absl::Milliseconds(100), absl::Seconds(5));
-  while (!stop_sweeping_.WaitForNotificationWithTimeout(period)) {
-    const int expired = store_->ReapIdle(absl::Now());
-    if (expired > 0) VLOG(1) << expired << " idle sessions expired";
+  const int expired = store_->ReapIdle(absl::Now());
+  if (expired > 0) VLOG(1) << expired << " idle sessions expired";
+}
+
+void RnnServer::AddNewModelVersions() {
+  const absl::StatusOr<ServedModels::Added> added =
+      models_->AddNewVersions(options_.models, options_.sessions.max_sessions, metrics_.get());
+  if (!added.ok()) {
+    LOG(WARNING) << "model reload: " << added.status() << "; still serving what was loaded";
+    return;
+  }
+  for (const model::LoadProblem& p : added->problems) {
+    LOG(WARNING) << "model reload: " << p.name << " version " << p.version
+                 << " refused: " << p.status.message();
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  for (const ServedModel* m : added->models) {
+    LOG(INFO) << "model " << m->name << " version " << m->version << " loaded (reload): "
+              << m->loaded.info.format << ", " << m->loaded.info.fingerprint;
+    health->SetServingStatus(m->name, true);
   }
 }
 
@@ -155,9 +176,8 @@ void RnnServer::Shutdown(absl::Duration drain) {
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
   batcher_->Shutdown();
   sequences_->Shutdown();
-  stop_sweeping_.Notify();
-  if (sweeper_.joinable()) sweeper_.join();
-  if (snapshotter_.joinable()) snapshotter_.join();
+  stop_periodic_.Notify();
+  for (std::thread& thread : periodic_) thread.join();
   // Every step is done now, so the snapshot holds every session as its
   // client last saw it answered.
   if (!options_.snapshot_path.empty()) {

@@ -5,9 +5,11 @@
 #ifndef RNNSERVE_SERVER_RNN_SERVER_H_
 #define RNNSERVE_SERVER_RNN_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -51,6 +53,7 @@ struct ServerOptions {
   // is restored at Start(), written at Shutdown() and, when the interval is
   // positive, that often while serving (bounding what a crash loses).
   std::string snapshot_path;
+  absl::Duration model_poll_interval = absl::ZeroDuration();  // 0: only when asked
   SecurityOptions security;  // TLS, mutual TLS, bearer token; none by default
   absl::Duration snapshot_interval = absl::ZeroDuration();
 };
@@ -74,16 +77,23 @@ class RnnServer {
   // registry(); valid as long as the server.
   std::shared_ptr<prometheus::Collectable> queue_depth() { return queue_depth_; }
   const ServedModels& models() const { return *models_; }
+
+  // Serves the model versions added to the repository since the last look
+  // (main calls it on SIGHUP; --model_poll_interval calls it periodically).
+  // Sessions on older versions go on; new sessions take the newest; a
+  // version that fails to load is logged and refused.
+  void AddNewModelVersions();
   SessionStore& sessions() { return *store_; }
 
  private:
   RnnServer() = default;
+  // Runs `task` every `period` on a thread of its own until Shutdown().
+  void RunEvery(absl::Duration period, std::function<void()> task);
   void SweepIdleSessions();
   // Restores options_.snapshot_path, if there is one.
   void RestoreSessions();
   // Writes the snapshot (logging a failure); how many sessions it holds.
   absl::StatusOr<int64_t> SaveSessions();
-  void SnapshotPeriodically();
   // Recurrent steps computed since start, over every model.
   double StepsComputed() const;
 
@@ -102,9 +112,8 @@ class RnnServer {
   std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  absl::Notification stop_sweeping_;  // stops the sweeper and the snapshotter
-  std::thread sweeper_;
-  std::thread snapshotter_;
+  absl::Notification stop_periodic_;
+  std::vector<std::thread> periodic_;  // sweeper, snapshotter, model poller
   bool shut_down_ = false;
 };
 

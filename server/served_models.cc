@@ -13,23 +13,9 @@ absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::stri
                        model::ModelRepository::Load(root));
   std::unique_ptr<ServedModels> served(new ServedModels());
   served->problems_ = repository.problems();
-  for (model::ModelVersion& version : repository.List()) {
-    RNN_ASSIGN_OR_RETURN(
-        std::unique_ptr<StatePool> pool,
-        StatePool::Create({.slot_floats = std::max<int64_t>(1, version.model.stack->state_size()),
-                           .max_slots = max_sessions}));
-    ServedModel& model = served->models_[{version.name, version.version}];
-    model = ServedModel{version.name, version.version, std::move(version.model),
-                        std::move(pool)};
-    if (metrics != nullptr) {
-      model.metrics = &metrics->ForModel(model.name, model.version);
-      const model::ModelInfo& info = model.loaded.info;
-      metrics->SetModelInfo({.model = model.name, .version = model.version, .cell = info.cell,
-                             .format = info.format, .fingerprint = info.fingerprint,
-                             .load_seconds = info.load_seconds});
-    }
-  }
-  if (served->models_.empty()) {
+  RNN_ASSIGN_OR_RETURN(const std::vector<const ServedModel*> loaded,
+                       served->Serve(repository.List(), max_sessions, metrics));
+  if (loaded.empty()) {
     std::vector<std::string> reasons;
     for (const model::LoadProblem& p : served->problems_) {
       reasons.push_back(absl::StrCat(p.name, "/", p.version, ": ", p.status.message()));
@@ -41,9 +27,49 @@ absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::stri
   return served;
 }
 
+absl::StatusOr<std::vector<const ServedModel*>> ServedModels::Serve(
+    std::vector<model::ModelVersion> versions, int64_t max_sessions, ServerMetrics* metrics) {
+  std::vector<const ServedModel*> served;
+  for (model::ModelVersion& version : versions) {
+    RNN_ASSIGN_OR_RETURN(
+        std::unique_ptr<StatePool> pool,
+        StatePool::Create({.slot_floats = std::max<int64_t>(1, version.model.stack->state_size()),
+                           .max_slots = max_sessions}));
+    ServedModel model{version.name, version.version, std::move(version.model), std::move(pool)};
+    if (metrics != nullptr) {
+      model.metrics = &metrics->ForModel(model.name, model.version);
+      const model::ModelInfo& info = model.loaded.info;
+      metrics->SetModelInfo({.model = model.name, .version = model.version, .cell = info.cell,
+                             .format = info.format, .fingerprint = info.fingerprint,
+                             .load_seconds = info.load_seconds});
+    }
+    absl::MutexLock lock(&mu_);
+    const auto [it, inserted] =
+        models_.try_emplace({model.name, model.version}, std::move(model));
+    if (inserted) served.push_back(&it->second);  // else a concurrent reload won
+  }
+  return served;
+}
+
+absl::StatusOr<ServedModels::Added> ServedModels::AddNewVersions(const std::string& root,
+                                                                 int64_t max_sessions,
+                                                                 ServerMetrics* metrics) {
+  RNN_ASSIGN_OR_RETURN(
+      const model::ModelRepository repository,
+      model::ModelRepository::Load(root, [this](const std::string& name, int version) {
+        absl::ReaderMutexLock lock(&mu_);
+        return models_.count({name, version}) > 0;
+      }));
+  Added added;
+  added.problems = repository.problems();
+  RNN_ASSIGN_OR_RETURN(added.models, Serve(repository.List(), max_sessions, metrics));
+  return added;
+}
+
 absl::StatusOr<const ServedModel*> ServedModels::Find(absl::string_view name,
                                                       int version) const {
-  const std::vector<int> versions = Versions(name);
+  absl::ReaderMutexLock lock(&mu_);
+  const std::vector<int> versions = VersionsLocked(name);
   if (versions.empty()) {
     std::vector<std::string> names;
     for (const auto& [key, model] : models_) {
@@ -62,12 +88,18 @@ absl::StatusOr<const ServedModel*> ServedModels::Find(absl::string_view name,
 }
 
 std::vector<const ServedModel*> ServedModels::List() const {
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<const ServedModel*> list;
   for (const auto& [key, model] : models_) list.push_back(&model);
   return list;
 }
 
 std::vector<int> ServedModels::Versions(absl::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return VersionsLocked(name);
+}
+
+std::vector<int> ServedModels::VersionsLocked(absl::string_view name) const {
   std::vector<int> versions;
   for (auto it = models_.lower_bound({std::string(name), 0});
        it != models_.end() && it->first.first == name; ++it) {

@@ -1,6 +1,8 @@
 // The models a server serves: the repository's loaded versions, each with the
-// pool its sessions' states live in. Immutable after Load() (hot reload is
-// issue 8), so every thread reads it without locks.
+// pool its sessions' states live in. Versions are only ever added (hot
+// reload: AddNewVersions), never removed or changed, so a ServedModel* stays
+// valid for the server's life and sessions on an old version keep working
+// after a new one arrives. Thread-safe: readers take mu_ shared, briefly.
 #ifndef RNNSERVE_SERVER_SERVED_MODELS_H_
 #define RNNSERVE_SERVER_SERVED_MODELS_H_
 
@@ -10,8 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "model/model_repository.h"
 #include "server/metrics.h"
 #include "server/session_store.h"
@@ -39,18 +43,40 @@ class ServedModels {
                                                             int64_t max_sessions,
                                                             ServerMetrics* metrics = nullptr);
 
+  // Loads the versions of `root` not served yet (new folders, or ones that
+  // failed before) and serves them; new sessions of a name take its newest
+  // version. A version that fails to load is only reported: what is served
+  // keeps serving. The models added, and the problems met.
+  struct Added {
+    std::vector<const ServedModel*> models;
+    std::vector<model::LoadProblem> problems;
+  };
+  absl::StatusOr<Added> AddNewVersions(const std::string& root, int64_t max_sessions,
+                                       ServerMetrics* metrics = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // The newest version when `version` is 0. NOT_FOUND says what exists.
-  absl::StatusOr<const ServedModel*> Find(absl::string_view name, int version) const;
+  absl::StatusOr<const ServedModel*> Find(absl::string_view name, int version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Sorted by name, then version.
-  std::vector<const ServedModel*> List() const;
+  std::vector<const ServedModel*> List() const ABSL_LOCKS_EXCLUDED(mu_);
   // Every loaded version of `name`, ascending.
-  std::vector<int> Versions(absl::string_view name) const;
+  std::vector<int> Versions(absl::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The problems of the first Load().
   const std::vector<model::LoadProblem>& problems() const { return problems_; }
 
  private:
   ServedModels() = default;
+  // Serves `versions` (with a pool and metrics each); returns them.
+  absl::StatusOr<std::vector<const ServedModel*>> Serve(std::vector<model::ModelVersion> versions,
+                                                        int64_t max_sessions,
+                                                        ServerMetrics* metrics)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<int> VersionsLocked(absl::string_view name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  std::map<std::pair<std::string, int>, ServedModel> models_;
+  mutable absl::Mutex mu_;
+  // std::map: inserting never moves the other elements.
+  std::map<std::pair<std::string, int>, ServedModel> models_ ABSL_GUARDED_BY(mu_);
   std::vector<model::LoadProblem> problems_;
 };
 

@@ -4,6 +4,9 @@
 // streams, and malformed messages.
 #include "server/rnn_server.h"
 
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +26,7 @@ using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::MakeTestRepository;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
+using ::testing::ElementsAre;
 
 // A server on 127.0.0.1:<free port> over a one-model repository, and stubs.
 struct TestServer {
@@ -31,7 +35,7 @@ struct TestServer {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.max_message_bytes = max_message_bytes;
-    options.models = MakeTestRepository(
+    options.models = models_root = MakeTestRepository(
         "rnn_server_" + tag + "_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
         {{"gru_2layer", "gru/1"}});
@@ -59,6 +63,7 @@ struct TestServer {
     return inference->Step(&context, request, response);
   }
 
+  std::string models_root;
   std::unique_ptr<RnnServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::InferenceService::Stub> inference;
@@ -215,6 +220,90 @@ TEST(RnnServerTest, MalformedMessagesGetAnErrorAndTheServerGoesOn) {
   // The server still serves well-formed requests.
   ASSERT_TRUE(s.Step("fine", seq, 0, true, &response).ok());
   EXPECT_EQ(response.session_steps(), 1);
+}
+
+TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
+  TestServer s({});
+  const ReferenceSequence seq = Sequence();
+  // Stream A sends whole-sequence chunks (2.4 KB each, 240 MB in all) and
+  // never reads an answer. The server answers one request at a time per
+  // stream, so once A's answers fill the HTTP/2 flow-control windows the
+  // server stops reading A, and then A's own sends block: what is buffered
+  // is bounded by gRPC's windows, not by what A sends.
+  grpc::ClientContext slow_context;
+  auto slow = s.inference->StreamSteps(&slow_context);
+  std::atomic<int> sent{0};
+  std::thread writer([&] {
+    for (int64_t i = 0; i < 100'000; ++i) {
+      v1::StepRequest request;
+      request.set_session_id("slow");
+      request.set_start(true);
+      request.mutable_model()->set_name("gru");
+      request.mutable_floats()->mutable_values()->Assign(seq.input.floats.begin(),
+                                                         seq.input.floats.end());
+      if (!slow->Write(request)) return;  // cancelled below
+      sent.fetch_add(1);
+    }
+  });
+  // Wait until A's writes stall (no progress for a while), bounded.
+  int last = -1;
+  for (int rounds = 0; rounds < 600 && sent.load() != last; ++rounds) {
+    last = sent.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LT(sent.load(), 100'000) << "the server read without bound from a stream nobody reads";
+  const int64_t steps_of_slow = [&] {
+    absl::StatusOr<std::shared_ptr<Session>> session = s.server->sessions().Get("slow", absl::Now());
+    if (!session.ok()) return int64_t{-1};
+    absl::MutexLock lock(&(*session)->mu());
+    return (*session)->step_count();
+  }();
+  // A's session holds one chunk's steps: the server stepped it and stopped.
+  EXPECT_LE(steps_of_slow, seq.steps());
+  EXPECT_LE(s.server->sessions().size(), 1);
+  // Another client is served as usual meanwhile.
+  v1::StepResponse response;
+  for (int64_t t = 0; t < 20; ++t) {
+    ASSERT_TRUE(s.Step("fast", seq, t, t == 0, &response).ok());
+    EXPECT_EQ(response.session_steps(), t + 1);
+  }
+  slow_context.TryCancel();
+  writer.join();
+  LOG(INFO) << "a stream that never reads stalled after " << sent.load() << " requests sent, "
+            << steps_of_slow << " stepped";
+}
+
+TEST(RnnServerTest, NewModelVersionServesNewSessionsWhileOldSessionsGoOn) {
+  TestServer s({});
+  const ReferenceSequence v1 = Sequence();  // gru_2layer, served as gru/1
+  const ReferenceSequence v2 = LoadSequences(TestdataPath("model/gru_1layer")).back();
+  v1::StepResponse response;
+  ASSERT_TRUE(s.Step("old", v1, 0, true, &response).ok());
+  // Version 2 arrives, and a broken version 3 beside it.
+  std::filesystem::copy(TestdataPath("model/gru_1layer"), s.models_root + "/gru/2",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(s.models_root + "/gru/3");
+  std::ofstream(s.models_root + "/gru/3/config.json") << "{ not json";
+  s.server->AddNewModelVersions();
+  EXPECT_THAT(s.server->models().Versions("gru"), ElementsAre(1, 2));
+  // The old session keeps its version and its state.
+  for (int64_t t = 1; t < 5; ++t) {
+    ASSERT_TRUE(s.Step("old", v1, t, false, &response).ok());
+    EXPECT_EQ(response.model().version(), 1);
+    for (int64_t j = 0; j < v1.expected.shape[1]; ++j) {
+      ASSERT_NEAR(response.outputs().values(j), v1.expected.floats[t * v1.expected.shape[1] + j],
+                  1e-5);
+    }
+  }
+  // A new session takes the newest version that loaded.
+  ASSERT_TRUE(s.Step("new", v2, 0, true, &response).ok());
+  EXPECT_EQ(response.model().version(), 2);
+  for (int64_t j = 0; j < v2.expected.shape[1]; ++j) {
+    ASSERT_NEAR(response.outputs().values(j), v2.expected.floats[j], 1e-5);
+  }
+  // Reloading again changes nothing (and retries only the broken one).
+  s.server->AddNewModelVersions();
+  EXPECT_THAT(s.server->models().Versions("gru"), ElementsAre(1, 2));
 }
 
 }  // namespace
