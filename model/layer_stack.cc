@@ -211,16 +211,20 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
   for (size_t k = 0; k < levels_.size(); ++k) {
     const RecurrentLayer& layer = levels_[k].forward;
     const int y_cols = layer.output_size();
-    // Layer k writes where layer k-1 did not: A and B alternate.
-    float* y = workspace.Get(k % 2 == 0 ? Workspace::kLayerB : Workspace::kLayerA,
-                             rows * y_cols);
+    // Layer k writes where layer k-1 did not: A and B alternate. Without a
+    // head the top layer writes the caller's outputs directly.
+    const bool top = k + 1 == levels_.size() && !head_.has_value();
+    float* y = top ? outputs
+                   : workspace.Get(k % 2 == 0 ? Workspace::kLayerB : Workspace::kLayerA,
+                                   rows * y_cols);
     layer.Run(ConstRowMatrixMap(x, rows, x_cols), steps, states, offset,
               RowMatrixMap(y, rows, y_cols), workspace);
     offset += layer.state_size();
     x = y;
     x_cols = y_cols;
   }
-  ApplyHead(ConstRowMatrixMap(x, rows, x_cols), outputs);
+  if (head_.has_value()) head_->Apply(ConstRowMatrixMap(x, rows, x_cols),
+                                      RowMatrixMap(outputs, rows, output_size()));
   return absl::OkStatus();
 }
 

@@ -91,9 +91,10 @@ class LayerStack {
 
   // Advances B = states.size() sessions by one step: input row b belongs to
   // states[b] (any subset of sessions, any order, each at most once).
-  // `outputs` gets [B, output_size()]. Allocates nothing once `workspace`
-  // has seen this batch size.
-  // FAILED_PRECONDITION unless streamable().
+  // `outputs` gets [B, output_size()]; it must not overlap the input or the
+  // states (here and in StepChunk, StepChunks). Allocates nothing once
+  // `workspace` has seen this batch size. FAILED_PRECONDITION unless
+  // streamable().
   absl::Status Step(absl::Span<float* const> states, const StepInput& input,
                     float* outputs, Workspace& workspace) const;
 

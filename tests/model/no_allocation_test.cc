@@ -85,38 +85,48 @@ INSTANTIATE_TEST_SUITE_P(Cells, NoAllocationFixtureTest,
                                            "gru_reset_before", "rnn_tanh", "jordan_tanh",
                                            "charlm"));
 
-// The benchmark shape, where Eigen's matrix products use their largest
-// packing buffers (EIGEN_STACK_ALLOCATION_LIMIT keeps them off the heap).
+// The benchmark shapes, hidden 512 included: the packed kernels take no
+// buffers of their own (Eigen's products used to take packing buffers from the
+// stack or, past EIGEN_STACK_ALLOCATION_LIMIT, the heap), and B sessions
+// stepped T steps at once (StepChunks) allocate nothing either.
 template <typename CellT>
-void ExpectLargeStepsAllocateNothing() {
-  const LayerStack stack = testing::RandomStack<CellT>(64, 256, 2);
+void ExpectLargeStepsAllocateNothing(int input, int hidden, int layers) {
+  const LayerStack stack = testing::RandomStack<CellT>(input, hidden, layers);
   constexpr int kBatch = 256;
   constexpr int kChunk = 64;
+  constexpr int kChunkBatch = 8;
   std::vector<std::vector<float>> states(kBatch, std::vector<float>(stack.state_size(), 0.0f));
   std::vector<float*> pointers;
   for (auto& s : states) pointers.push_back(s.data());
-  const std::vector<float> x(kBatch * stack.input_size(), 0.5f);
-  std::vector<float> out(kBatch * stack.output_size());
+  const std::vector<float> x(kBatch * kChunk * stack.input_size(), 0.5f);
+  std::vector<float> out(kBatch * kChunk * stack.output_size());
+  const auto floats = [&](int rows) { return StepInput::Floats(x.data(), rows); };
+  const auto first = [&](int batch) { return absl::MakeSpan(pointers).first(batch); };
   Workspace workspace;
-  ASSERT_TRUE(stack.Step(pointers, StepInput::Floats(x.data(), kBatch), out.data(), workspace).ok());
-  ASSERT_TRUE(stack.StepChunk(pointers[0], StepInput::Floats(x.data(), kChunk), out.data(),
-                              workspace).ok());
+  ASSERT_TRUE(stack.Step(pointers, floats(kBatch), out.data(), workspace).ok());
+  ASSERT_TRUE(stack.StepChunk(pointers[0], floats(kChunk), out.data(), workspace).ok());
+  ASSERT_TRUE(stack.StepChunks(first(kBatch), kChunk, floats(kBatch * kChunk), out.data(),
+                               workspace).ok());
   AllocationCounter counter;
-  for (int batch : {kBatch, 1, 8, 64}) {
-    ASSERT_TRUE(stack.Step(absl::MakeSpan(pointers).first(batch),
-                           StepInput::Floats(x.data(), batch), out.data(), workspace).ok());
+  for (int batch : {kBatch, 1, 8, 13, 64}) {
+    ASSERT_TRUE(stack.Step(first(batch), floats(batch), out.data(), workspace).ok());
   }
-  ASSERT_TRUE(stack.StepChunk(pointers[0], StepInput::Floats(x.data(), kChunk), out.data(),
-                              workspace).ok());
+  ASSERT_TRUE(stack.StepChunk(pointers[0], floats(kChunk), out.data(), workspace).ok());
+  ASSERT_TRUE(stack.StepChunks(first(kChunkBatch), kChunk, floats(kChunkBatch * kChunk),
+                               out.data(), workspace).ok());
   EXPECT_EQ(counter.count(), 0);
 }
 
 TEST(NoAllocationTest, LargeLstmStepsAllocateNothing) {
-  ExpectLargeStepsAllocateNothing<LstmCell>();
+  ExpectLargeStepsAllocateNothing<LstmCell>(64, 256, 2);
+}
+
+TEST(NoAllocationTest, WideLstmStepsAllocateNothing) {
+  ExpectLargeStepsAllocateNothing<LstmCell>(128, 512, 1);
 }
 
 TEST(NoAllocationTest, LargeGruStepsAllocateNothing) {
-  ExpectLargeStepsAllocateNothing<GruCell>();
+  ExpectLargeStepsAllocateNothing<GruCell>(64, 256, 2);
 }
 
 }  // namespace
