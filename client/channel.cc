@@ -48,8 +48,7 @@ class TokenInterceptor final : public grpc::experimental::Interceptor {
   const std::string* const header_;  // the factory's; it outlives the channel's calls
 };
 
-class TokenInterceptorFactory final
-    : public grpc::experimental::ClientInterceptorFactoryInterface {
+class TokenInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
  public:
   explicit TokenInterceptorFactory(const std::string& token) : header_("Bearer " + token) {}
   grpc::experimental::Interceptor* CreateClientInterceptor(
@@ -65,8 +64,7 @@ class TokenInterceptorFactory final
 
 const std::vector<std::string>& ConnectionFlagNames() {
   static const auto* const names = new std::vector<std::string>{
-      "server", "timeout", "tls", "tls_ca", "tls_cert", "tls_key", "tls_server_name",
-      "token_file"};
+      "server", "timeout", "tls", "tls_ca", "tls_cert", "tls_key", "tls_server_name", "token_file"};
   return *names;
 }
 
@@ -129,8 +127,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Connection& connection, int ind
   }
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<TokenInterceptorFactory>(connection.token));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(
-      connection.server, credentials, args, std::move(factories));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(connection.server, credentials,
+                                                                 args, std::move(factories));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFromFlags() {

@@ -21,10 +21,10 @@ inline constexpr char kSessionHeader[] = "x-session-id";
 
 // How to reach the server. A plain value; copy freely.
 struct Connection {
-  std::string server;           // HOST:PORT
+  std::string server;  // HOST:PORT
   bool tls = false;
-  std::string root_certs;       // PEM the server's certificate must chain to; empty: system roots
-  std::string client_cert;      // PEM chain and key for mutual TLS; both or neither
+  std::string root_certs;   // PEM the server's certificate must chain to; empty: system roots
+  std::string client_cert;  // PEM chain and key for mutual TLS; both or neither
   std::string client_key;
   std::string tls_server_name;  // the name to verify instead of HOST
   std::string token;            // sent as "authorization: Bearer <token>" on every call

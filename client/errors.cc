@@ -36,8 +36,8 @@ absl::Status RpcError(absl::string_view call, const grpc::Status& status) {
 
 absl::Status RpcError(absl::string_view call, int code, absl::string_view message) {
   // absl and gRPC share the google.rpc.Code numbers.
-  const auto absl_code = code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
-                                                : absl::StatusCode::kUnknown;
+  const auto absl_code =
+      code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code) : absl::StatusCode::kUnknown;
   return Tagged(absl_code, absl::StrCat(call, ": ", message), kOriginRpc);
 }
 

@@ -99,8 +99,9 @@ absl::Status RunGenerate(const CommandLine& line) {
 const Command& GenerateCommand() {
   static const Command* const command = new Command{
       .name = "generate",
-      .synopsis = "generate --model charlm --prompt TEXT [--length N] [--temperature T] "
-                  "[--seed S]",
+      .synopsis =
+          "generate --model charlm --prompt TEXT [--length N] [--temperature T] "
+          "[--seed S]",
       .summary = "Generate text with a character model, one character per session step.",
       .details =
           "Prints the prompt, then each character as it is sampled, then a newline.\n"

@@ -39,11 +39,11 @@ std::string Usage() {
 
 std::string CommandHelp(const Command& c) {
   std::vector<std::string> flags = c.flags;
-  flags.insert(flags.end(), rnnserve::client::ConnectionFlagNames().begin(), rnnserve::client::ConnectionFlagNames().end());
+  flags.insert(flags.end(), rnnserve::client::ConnectionFlagNames().begin(),
+               rnnserve::client::ConnectionFlagNames().end());
   return absl::StrCat("Usage: rnnserve-cli ", c.synopsis, "\n\n", c.summary, "\n\n", c.details,
-                      c.details.empty() ? "" : "\n", "Flags:\n",
-                      rnnserve::client::FlagHelp(flags), "\n",
-                      rnnserve::client::ExitCodeHelp());
+                      c.details.empty() ? "" : "\n", "Flags:\n", rnnserve::client::FlagHelp(flags),
+                      "\n", rnnserve::client::ExitCodeHelp());
 }
 
 }  // namespace
@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
     if (line.ok()) status = command->run(*line);
     if (status.ok()) return kExitOk;
     std::cout.flush();
-    std::cerr << "rnnserve-cli " << command->name << ": "
-              << absl::StatusCodeToString(status.code()) << ": " << status.message() << "\n";
+    std::cerr << "rnnserve-cli " << command->name << ": " << absl::StatusCodeToString(status.code())
+              << ": " << status.message() << "\n";
     if (ExitCodeOf(status) == kExitUsage) {
       std::cerr << "usage: rnnserve-cli " << command->synopsis << "  (--help for more)\n";
     }

@@ -23,9 +23,7 @@ absl::StatusOr<v1::ModelInfo> DescribeModel(const std::shared_ptr<grpc::Channel>
   return info;
 }
 
-bool TakesTokens(const v1::ModelInfo& info) {
-  return info.input_kind() == v1::INPUT_KIND_TOKENS;
-}
+bool TakesTokens(const v1::ModelInfo& info) { return info.input_kind() == v1::INPUT_KIND_TOKENS; }
 
 std::string InputSummary(const v1::ModelInfo& info) {
   return TakesTokens(info) ? absl::StrCat("tokens <", info.vocabulary_size())

@@ -30,8 +30,8 @@ absl::Status RunModels(const CommandLine& line) {
   v1::ListModelsResponse response;
   grpc::ClientContext context;
   PrepareContext(context, absl::GetFlag(FLAGS_timeout));
-  const grpc::Status status = v1::ModelService::NewStub(channel)->ListModels(
-      &context, v1::ListModelsRequest(), &response);
+  const grpc::Status status =
+      v1::ModelService::NewStub(channel)->ListModels(&context, v1::ListModelsRequest(), &response);
   if (!status.ok()) return RpcError("ListModels", status);
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << ToJson(response) << "\n";
@@ -53,10 +53,9 @@ absl::Status RunModels(const CommandLine& line) {
 absl::Status RunModel(const CommandLine& line) {
   if (line.positional.size() != 1) return UsageError("model takes one argument, the NAME");
   CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
-  CLI_ASSIGN_OR_RETURN(const v1::ModelInfo m,
-                       DescribeModel(channel, line.positional[0],
-                                     absl::GetFlag(FLAGS_model_version),
-                                     absl::GetFlag(FLAGS_timeout)));
+  CLI_ASSIGN_OR_RETURN(const v1::ModelInfo m, DescribeModel(channel, line.positional[0],
+                                                            absl::GetFlag(FLAGS_model_version),
+                                                            absl::GetFlag(FLAGS_timeout)));
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << ToJson(m) << "\n";
     return absl::OkStatus();

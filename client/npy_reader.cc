@@ -103,20 +103,19 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view nam
   }
   const char kind = dtype[1];
   int item = 0;
-  if (!absl::SimpleAtoi(dtype.substr(2), &item) || (dtype[0] != '<' && dtype[0] != '|' &&
-                                                    dtype[0] != '=')) {
+  if (!absl::SimpleAtoi(dtype.substr(2), &item) ||
+      (dtype[0] != '<' && dtype[0] != '|' && dtype[0] != '=')) {
     return bad(absl::StrCat("unsupported dtype ", dtype));
   }
-  const bool known = (kind == 'f' && (item == 2 || item == 4 || item == 8)) ||
-                     ((kind == 'i' || kind == 'u') &&
-                      (item == 1 || item == 2 || item == 4 || item == 8));
+  const bool known =
+      (kind == 'f' && (item == 2 || item == 4 || item == 8)) ||
+      ((kind == 'i' || kind == 'u') && (item == 1 || item == 2 || item == 4 || item == 8));
   if (!known) {
     return bad(absl::StrCat("dtype ", dtype, " is not supported: want float16/32/64 or integers"));
   }
 
   NpyArray array;
-  const absl::string_view dims =
-      absl::StripSuffix(absl::StripPrefix(*shape_text, "("), ")");
+  const absl::string_view dims = absl::StripSuffix(absl::StripPrefix(*shape_text, "("), ")");
   for (absl::string_view d : absl::StrSplit(dims, ',', absl::SkipWhitespace())) {
     int64_t n;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(d), &n) || n < 0) {

@@ -29,14 +29,14 @@ void PrintInfo(const v1::SessionInfo& info) {
   TextTable table({"SESSION", "MODEL", "VERSION", "STEPS", "IDLE"});
   table.AddRow({info.session_id(), info.model().name(), absl::StrCat(info.model().version()),
                 absl::StrCat(info.steps()),
-                absl::FormatDuration(absl::Trunc(absl::Seconds(info.idle_seconds()),
-                                                 absl::Milliseconds(1)))});
+                absl::FormatDuration(
+                    absl::Trunc(absl::Seconds(info.idle_seconds()), absl::Milliseconds(1)))});
   table.Print(std::cout);
 }
 
 using SessionCall = grpc::Status (v1::SessionService::Stub::*)(grpc::ClientContext*,
-                                                                const v1::SessionRef&,
-                                                                v1::SessionInfo*);
+                                                               const v1::SessionRef&,
+                                                               v1::SessionInfo*);
 
 // end, reset and describe: one SessionRef in, a SessionInfo out.
 absl::Status CallWithRef(v1::SessionService::Stub& stub, SessionCall call, const char* name,
@@ -88,8 +88,8 @@ absl::Status Import(v1::SessionService::Stub& stub, const std::string& path) {
   bytes << in.rdbuf();
   v1::SessionState state;
   if (!state.ParseFromString(bytes.str()) || state.session_id().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, " is not a SessionState written by `rnnserve-cli session export`"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a SessionState written by `rnnserve-cli session export`"));
   }
   // Importing under another id clones the session.
   if (!absl::GetFlag(FLAGS_session).empty()) state.set_session_id(absl::GetFlag(FLAGS_session));
@@ -104,8 +104,9 @@ absl::Status Import(v1::SessionService::Stub& stub, const std::string& path) {
 
 absl::Status RunSession(const CommandLine& line) {
   if (line.positional.size() != 2) {
-    return UsageError("session takes a verb and one argument: export ID, import FILE, end ID, "
-                      "reset ID or describe ID");
+    return UsageError(
+        "session takes a verb and one argument: export ID, import FILE, end ID, "
+        "reset ID or describe ID");
   }
   const std::string& verb = line.positional[0];
   const std::string& arg = line.positional[1];
@@ -124,8 +125,7 @@ absl::Status RunSession(const CommandLine& line) {
     return CallWithRef(*stub, &v1::SessionService::Stub::ResetSession, "ResetSession", arg);
   }
   if (verb == "describe") {
-    return CallWithRef(*stub, &v1::SessionService::Stub::DescribeSession, "DescribeSession",
-                       arg);
+    return CallWithRef(*stub, &v1::SessionService::Stub::DescribeSession, "DescribeSession", arg);
   }
   return UsageError(absl::StrCat("unknown session verb \"", verb,
                                  "\": want export, import, end, reset or describe"));
@@ -136,8 +136,9 @@ absl::Status RunSession(const CommandLine& line) {
 const Command& SessionCommand() {
   static const Command* const command = new Command{
       .name = "session",
-      .synopsis = "session export ID --out FILE | import FILE [--session NEW_ID] | end ID | "
-                  "reset ID | describe ID",
+      .synopsis =
+          "session export ID --out FILE | import FILE [--session NEW_ID] | end ID | "
+          "reset ID | describe ID",
       .summary = "Export, import, end, reset or describe a session.",
       .details =
           "export writes the session's SessionState message (model, fingerprint, step count,\n"

@@ -11,10 +11,10 @@
 #define CLI_CONCAT_(a, b) CLI_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function unless it is OK.
-#define CLI_RETURN_IF_ERROR(expr)                        \
-  do {                                                   \
-    const ::absl::Status cli_status_ = (expr);           \
-    if (!cli_status_.ok()) return cli_status_;           \
+#define CLI_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    const ::absl::Status cli_status_ = (expr); \
+    if (!cli_status_.ok()) return cli_status_; \
   } while (false)
 
 // `lhs = *expr` when `expr` (a StatusOr) is OK, else returns its status.

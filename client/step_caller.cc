@@ -57,9 +57,9 @@ absl::Status StepCaller::FinishStream() {
   watchdog_->Disarm();
   stream_.reset();
   if (watchdog_->fired()) {
-    return ServerRefused(absl::StatusCode::kDeadlineExceeded,
-                         absl::StrCat("StreamSteps: no answer within --timeout=",
-                                      absl::FormatDuration(timeout_)));
+    return ServerRefused(
+        absl::StatusCode::kDeadlineExceeded,
+        absl::StrCat("StreamSteps: no answer within --timeout=", absl::FormatDuration(timeout_)));
   }
   return status.ok() ? absl::OkStatus() : RpcError("StreamSteps", status);
 }

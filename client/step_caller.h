@@ -21,8 +21,8 @@ class StepCaller {
  public:
   enum class Transport { kStream, kUnary };
 
-  StepCaller(std::shared_ptr<grpc::Channel> channel, std::string session_id,
-             absl::Duration timeout, Transport transport);
+  StepCaller(std::shared_ptr<grpc::Channel> channel, std::string session_id, absl::Duration timeout,
+             Transport transport);
   ~StepCaller();  // Close()s an open stream, ignoring its outcome.
   StepCaller(const StepCaller&) = delete;
   StepCaller& operator=(const StepCaller&) = delete;

@@ -27,12 +27,11 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
   const std::string shape = absl::StrCat("[", absl::StrJoin(array.shape, ", "), "]");
   std::vector<InputStep> steps;
   if (TakesTokens(model)) {
-    const bool fits = array.shape.size() == 1 ||
-                      (array.shape.size() == 2 && array.shape[1] == 1);
+    const bool fits = array.shape.size() == 1 || (array.shape.size() == 2 && array.shape[1] == 1);
     if (!fits) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": shape ", shape, ", want [T] or [T, 1] token ids for model ",
-          model.model().name()));
+      return absl::InvalidArgumentError(absl::StrCat(name, ": shape ", shape,
+                                                     ", want [T] or [T, 1] token ids for model ",
+                                                     model.model().name()));
     }
     steps.resize(array.shape[0]);
     for (int64_t t = 0; t < array.shape[0]; ++t) {
@@ -43,8 +42,8 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
                  std::fabs(array.floats[t]) < 1e15) {
         id = static_cast<int64_t>(array.floats[t]);
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(name, ": row ", t, " is ",
-                                                       array.floats[t], ", not a token id"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": row ", t, " is ", array.floats[t], ", not a token id"));
       }
       CLI_RETURN_IF_ERROR(CheckToken(id, model, absl::StrCat(name, ": row ", t)));
       steps[t].token = id;
@@ -55,9 +54,9 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
   const bool fits = (array.shape.size() == 2 && array.shape[1] == width) ||
                     (array.shape.size() == 1 && width == 1);
   if (!fits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": shape ", shape, ", want [T, ", width, "] floats for model ",
-        model.model().name(), width == 1 ? " (or [T])" : ""));
+    return absl::InvalidArgumentError(absl::StrCat(name, ": shape ", shape, ", want [T, ", width,
+                                                   "] floats for model ", model.model().name(),
+                                                   width == 1 ? " (or [T])" : ""));
   }
   steps.resize(array.shape[0]);
   for (int64_t t = 0; t < array.shape[0]; ++t) {
@@ -112,9 +111,9 @@ absl::Status StepReader::ParseLine(const std::string& line, InputStep& step) con
   const std::vector<absl::string_view> fields = Fields(line);
   if (TakesTokens(model_)) {
     if (fields.size() != 1 || !absl::SimpleAtoi(fields[0], &step.token)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": \"", line, "\" is not one integer token id (model ",
-          model_.model().name(), " takes one token id per step)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": \"", line, "\" is not one integer token id (model ",
+                       model_.model().name(), " takes one token id per step)"));
     }
     return CheckToken(step.token, model_, where);
   }

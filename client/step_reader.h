@@ -43,7 +43,8 @@ class StepReader {
   absl::StatusOr<bool> Next(InputStep& step);
 
  private:
-  StepReader(std::string name, const v1::ModelInfo& model) : name_(std::move(name)), model_(model) {}
+  StepReader(std::string name, const v1::ModelInfo& model)
+      : name_(std::move(name)), model_(model) {}
   absl::Status ParseLine(const std::string& line, InputStep& step) const;
 
   std::string name_;
@@ -51,7 +52,7 @@ class StepReader {
   std::unique_ptr<std::istream> owned_;  // an opened CSV file
   std::istream* in_ = nullptr;           // CSV source, or null for .npy
   int64_t line_number_ = 0;
-  std::vector<InputStep> loaded_;        // all steps of a .npy
+  std::vector<InputStep> loaded_;  // all steps of a .npy
   size_t next_loaded_ = 0;
 };
 

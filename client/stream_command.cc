@@ -22,13 +22,16 @@ ABSL_FLAG(std::string, input, "-",
 ABSL_FLAG(std::string, format, "csv",
           "output: csv (one line of output_size values per step) or jsonl ({\"step\": N, "
           "\"output\": [...]} per step, N counting the session's steps)");
-ABSL_FLAG(std::string, outputs, "all", "which outputs to ask for: all (every step) or last "
-                                       "(only the last step of each request)");
+ABSL_FLAG(std::string, outputs, "all",
+          "which outputs to ask for: all (every step) or last "
+          "(only the last step of each request)");
 ABSL_FLAG(bool, reset, false, "start the --session afresh even when it exists");
-ABSL_FLAG(bool, end, false, "end the --session after the last step (a session with a random "
-                            "id is always ended)");
-ABSL_FLAG(bool, unary, false, "send each request as a unary Step call instead of one "
-                              "StreamSteps stream");
+ABSL_FLAG(bool, end, false,
+          "end the --session after the last step (a session with a random "
+          "id is always ended)");
+ABSL_FLAG(bool, unary, false,
+          "send each request as a unary Step call instead of one "
+          "StreamSteps stream");
 
 namespace rnnserve::client {
 namespace {
@@ -158,9 +161,9 @@ absl::Status RunStream(const CommandLine& line) {
   request.set_output_mode(outputs == "last" ? v1::OUTPUT_MODE_LAST_STEP
                                             : v1::OUTPUT_MODE_ALL_STEPS);
   const bool jsonl = format == "jsonl";
-  StepCaller caller(channel, plan.id, timeout,
-                    absl::GetFlag(FLAGS_unary) ? StepCaller::Transport::kUnary
-                                               : StepCaller::Transport::kStream);
+  StepCaller caller(
+      channel, plan.id, timeout,
+      absl::GetFlag(FLAGS_unary) ? StepCaller::Transport::kUnary : StepCaller::Transport::kStream);
   std::string text;
   int64_t sent = 0;
   absl::Status failed;
@@ -194,10 +197,12 @@ absl::Status RunStream(const CommandLine& line) {
 const Command& StreamCommand() {
   static const Command* const command = new Command{
       .name = "stream",
-      .synopsis = "stream --model NAME [--session ID] --input FILE|- [--chunk T] "
-                  "[--format csv|jsonl]",
-      .summary = "Stream a sequence through a session, printing each step's output as it "
-                 "arrives.",
+      .synopsis =
+          "stream --model NAME [--session ID] --input FILE|- [--chunk T] "
+          "[--format csv|jsonl]",
+      .summary =
+          "Stream a sequence through a session, printing each step's output as it "
+          "arrives.",
       .details =
           "Input: .npy ([T, input_size] floats, [T] for one feature; [T] or [T, 1] integer\n"
           "token ids for token models), or CSV (a file, or - for stdin, read line by line):\n"
@@ -207,8 +212,8 @@ const Command& StreamCommand() {
           "--session is continued (its model is used when --model is not given) unless\n"
           "--reset, a new one is started. Each step's output is printed as one CSV line of\n"
           "output_size values (or one JSON line with --format=jsonl).\n",
-      .flags = {"model", "model_version", "session", "input", "chunk", "format", "outputs",
-                "reset", "end", "unary"},
+      .flags = {"model", "model_version", "session", "input", "chunk", "format", "outputs", "reset",
+                "end", "unary"},
       .run = RunStream,
   };
   return *command;

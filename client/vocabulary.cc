@@ -52,10 +52,12 @@ absl::StatusOr<Vocabulary> Vocabulary::Load(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open --vocab ", path));
   std::ostringstream text;
   text << in.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json json =
+      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--vocab ", path, ": ", why, "; want a model's config.json with metadata.vocabulary, "
+        "--vocab ", path, ": ", why,
+        "; want a model's config.json with metadata.vocabulary, "
         "{\"vocabulary\": \"...\", \"unknown_id\": N}, or a JSON list of token strings"));
   };
   if (json.is_discarded()) return bad("not JSON");
@@ -104,15 +106,15 @@ std::optional<std::string> Vocabulary::Decode(int64_t id) const {
 
 absl::Status Vocabulary::CheckFits(const v1::ModelInfo& model) const {
   if (!TakesTokens(model)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model ", model.model().name(), " takes floats, not token ids: generate needs a "
-        "character model such as charlm"));
+    return absl::InvalidArgumentError(absl::StrCat("model ", model.model().name(),
+                                                   " takes floats, not token ids: generate needs a "
+                                                   "character model such as charlm"));
   }
   if (model.vocabulary_size() != size() || model.output_size() != size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the vocabulary has ", size(), " tokens but model ", model.model().name(), " takes ",
-        model.vocabulary_size(), " and outputs ", model.output_size(),
-        " scores: pass the model's vocabulary with --vocab (its config.json)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the vocabulary has ", size(), " tokens but model ", model.model().name(),
+                     " takes ", model.vocabulary_size(), " and outputs ", model.output_size(),
+                     " scores: pass the model's vocabulary with --vocab (its config.json)"));
   }
   return absl::OkStatus();
 }

@@ -20,13 +20,16 @@
 #include "client/status_macros.h"
 
 ABSL_FLAG(int, sessions, 64, "sessions stepped (S)");
-ABSL_FLAG(int, streams, 8, "bidirectional streams (K), each carrying S/K sessions; the "
-                           "concurrency, since a stream has one request in flight");
+ABSL_FLAG(int, streams, 8,
+          "bidirectional streams (K), each carrying S/K sessions; the "
+          "concurrency, since a stream has one request in flight");
 ABSL_FLAG(int, channels, 1, "gRPC channels (TCP connections) the streams are spread over");
-ABSL_FLAG(int64_t, steps, 10000, "steps to count, over all sessions (N); 0: bounded by "
-                                 "--duration only");
-ABSL_FLAG(double, rate, 0, "open loop: requests per second over all streams (R); 0: closed "
-                           "loop, each stream sends as soon as it is answered");
+ABSL_FLAG(int64_t, steps, 10000,
+          "steps to count, over all sessions (N); 0: bounded by "
+          "--duration only");
+ABSL_FLAG(double, rate, 0,
+          "open loop: requests per second over all streams (R); 0: closed "
+          "loop, each stream sends as soon as it is answered");
 ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(),
           "stop sending after this long (after warmup); 0: bounded by --steps only");
 ABSL_FLAG(absl::Duration, warmup, absl::ZeroDuration(),
@@ -176,8 +179,8 @@ absl::Status RunBench(const CommandLine& line) {
     if (server_before.ok() && server_after.ok()) {
       report.server_cpu_seconds = *server_after - *server_before;
     } else {
-      report.server_cpu_note = std::string(
-          (server_before.ok() ? server_after : server_before).status().message());
+      report.server_cpu_note =
+          std::string((server_before.ok() ? server_after : server_before).status().message());
     }
   }
   if (absl::GetFlag(FLAGS_end_sessions)) report.end_session_failures = engine.EndSessions();
@@ -200,10 +203,12 @@ absl::Status RunBench(const CommandLine& line) {
 const Command& BenchCommand() {
   static const Command* const command = new Command{
       .name = "bench",
-      .synopsis = "bench --model NAME [--sessions S] [--streams K] [--steps N] [--chunk T] "
-                  "[--rate R] [--duration D] [--warmup W] [--json]",
-      .summary = "Load the server: closed loop, or open loop at R requests/s; report "
-                 "throughput, latency, errors, CPU.",
+      .synopsis =
+          "bench --model NAME [--sessions S] [--streams K] [--steps N] [--chunk T] "
+          "[--rate R] [--duration D] [--warmup W] [--json]",
+      .summary =
+          "Load the server: closed loop, or open loop at R requests/s; report "
+          "throughput, latency, errors, CPU.",
       .details =
           "S sessions (random inputs of the model's size, or random token ids) are spread\n"
           "over K streams on --channels connections; session i always uses stream i % K, and\n"

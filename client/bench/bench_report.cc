@@ -41,21 +41,20 @@ std::string FormatReport(const BenchReport& r) {
       r.channels == 1 ? " channel, " : " channels, ",
       r.rate > 0 ? absl::StrFormat("open loop at %g requests/s", r.rate) : "closed loop",
       ", chunk ", r.chunk, "\n");
-  absl::StrAppend(&out, "steps:       ", c.steps_sent, " sent = ", c.steps_answered,
-                  " answered + ", c.steps_failed, " failed  (", c.requests_sent, " requests)\n");
+  absl::StrAppend(&out, "steps:       ", c.steps_sent, " sent = ", c.steps_answered, " answered + ",
+                  c.steps_failed, " failed  (", c.requests_sent, " requests)\n");
   absl::StrAppend(&out, "time:        ", absl::StrFormat("%.3f s", seconds),
                   r.warmup > absl::ZeroDuration()
                       ? absl::StrCat(" after ", absl::FormatDuration(r.warmup), " of warmup")
                       : "",
                   "\n");
-  absl::StrAppend(&out, "throughput:  ", absl::StrFormat("%.0f steps/s", StepsPerSecond(c)),
-                  "\n");
+  absl::StrAppend(&out, "throughput:  ", absl::StrFormat("%.0f steps/s", StepsPerSecond(c)), "\n");
   absl::StrAppend(&out, "latency:     per request of ", r.chunk, r.chunk == 1 ? " step" : " steps",
                   r.rate > 0 ? ", from its intended send time" : ", from send to response",
                   "\n             p50 ", Latency(l.QuantileMicros(0.5)), "  p90 ",
                   Latency(l.QuantileMicros(0.9)), "  p99 ", Latency(l.QuantileMicros(0.99)),
-                  "  p99.9 ", Latency(l.QuantileMicros(0.999)), "  max ",
-                  Latency(l.MaxMicros()), "  mean ", Latency(l.MeanMicros()), "\n");
+                  "  p99.9 ", Latency(l.QuantileMicros(0.999)), "  max ", Latency(l.MaxMicros()),
+                  "  mean ", Latency(l.MeanMicros()), "\n");
   absl::StrAppend(&out, "errors:      ", ErrorsByCode(c), "\n");
   absl::StrAppend(&out, "client CPU:  ",
                   absl::StrFormat("%.2f s (%.2f cores)", r.client_cpu_seconds,

@@ -42,8 +42,7 @@ void LatencyHistogram::Record(int64_t nanos) {
   nanos = std::max<int64_t>(nanos, 0);
   buckets_[BucketOf(nanos)].fetch_add(1, std::memory_order_relaxed);
   int64_t max = max_nanos_.load(std::memory_order_relaxed);
-  while (nanos > max &&
-         !max_nanos_.compare_exchange_weak(max, nanos, std::memory_order_relaxed)) {
+  while (nanos > max && !max_nanos_.compare_exchange_weak(max, nanos, std::memory_order_relaxed)) {
   }
 }
 

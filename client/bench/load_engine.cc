@@ -16,9 +16,7 @@ namespace {
 constexpr int kInputPool = 64;
 constexpr int kMaxEndSessionCalls = 128;
 
-bool TakesTokens(const v1::ModelInfo& model) {
-  return model.input_kind() == v1::INPUT_KIND_TOKENS;
-}
+bool TakesTokens(const v1::ModelInfo& model) { return model.input_kind() == v1::INPUT_KIND_TOKENS; }
 
 }  // namespace
 
@@ -28,8 +26,7 @@ bool TakesTokens(const v1::ModelInfo& model) {
 // only once both its write and its read completed (`pending_`), so the
 // exchange fields are never touched by two threads at once. Owned by the
 // engine, which destroys it only after OnDone.
-class LoadEngine::Stream final
-    : public grpc::ClientBidiReactor<v1::StepRequest, v1::StepResponse> {
+class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest, v1::StepResponse> {
  public:
   Stream(LoadEngine* engine, int index, std::vector<Session*> sessions)
       : engine_(engine), index_(index), sessions_(std::move(sessions)) {
@@ -244,9 +241,9 @@ bool LoadEngine::WaitUntilDone(int64_t deadline_ns) {
     if (now >= deadline_ns) return false;
     // Wake at least every 50 ms to look for overdue answers.
     const int64_t wait = std::min<int64_t>(deadline_ns - now, 50'000'000);
-    mu_.AwaitWithTimeout(
-        absl::Condition(+[](int* live) { return *live == 0; }, &live_streams_),
-        absl::Nanoseconds(wait));
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](int* live) { return *live == 0; }, &live_streams_),
+                         absl::Nanoseconds(wait));
   }
 }
 
@@ -341,7 +338,8 @@ int64_t LoadEngine::EndSessions() {
     {
       absl::MutexLock lock(&calls->mu);
       calls->mu.Await(absl::Condition(
-          +[](Calls* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->in_flight < kMaxEndSessionCalls; },
+          +[](Calls* c)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->in_flight < kMaxEndSessionCalls; },
           calls.get()));
       ++calls->in_flight;
     }

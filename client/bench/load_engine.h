@@ -31,29 +31,29 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "client/bench/latency_histogram.h"
 #include "client/bench/pacer.h"
-#include "absl/synchronization/mutex.h"
+#include "client/channel.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.pb.h"
 
 namespace rnnserve::client::bench {
 
 struct LoadOptions {
-  Connection connection;      // the server, TLS, token
-  v1::ModelInfo model;       // as DescribeModel returned it: sizes of the random inputs
+  Connection connection;  // the server, TLS, token
+  v1::ModelInfo model;    // as DescribeModel returned it: sizes of the random inputs
   int sessions = 64;
-  int streams = 8;           // REQUIRES: 1 <= streams <= sessions
-  int channels = 1;          // REQUIRES: 1 <= channels <= streams
-  int chunk = 1;             // steps per request
-  int64_t steps = 10000;     // counted steps to send; 0: no bound
-  double rate = 0;           // requests per second over all streams; 0: closed loop
-  absl::Duration duration;   // counted window after warmup; zero: no bound
+  int streams = 8;          // REQUIRES: 1 <= streams <= sessions
+  int channels = 1;         // REQUIRES: 1 <= channels <= streams
+  int chunk = 1;            // steps per request
+  int64_t steps = 10000;    // counted steps to send; 0: no bound
+  double rate = 0;          // requests per second over all streams; 0: closed loop
+  absl::Duration duration;  // counted window after warmup; zero: no bound
   absl::Duration warmup;
   absl::Duration timeout = absl::Seconds(10);  // longest wait for one answer
-  uint64_t seed = 1;         // of the random inputs
+  uint64_t seed = 1;                           // of the random inputs
 };
 
 // Counts at one moment, for the live progress line and the report. Steps,
@@ -65,7 +65,7 @@ struct LoadProgress {
   int64_t requests_sent = 0;
   int64_t requests_answered = 0;
   std::map<int, int64_t> failed_steps_by_code;  // google.rpc.Code -> steps
-  HistogramSnapshot latency;                     // one sample per answered request
+  HistogramSnapshot latency;                    // one sample per answered request
   absl::Duration elapsed;  // from the end of warmup to the last counted outcome
 };
 
@@ -111,7 +111,7 @@ class LoadEngine {
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::InferenceService::Stub>> stubs_;  // one per channel
   std::vector<Session> sessions_;
-  std::vector<std::vector<float>> float_inputs_;   // the random pool, one chunk each
+  std::vector<std::vector<float>> float_inputs_;  // the random pool, one chunk each
   std::vector<std::vector<int64_t>> token_inputs_;
   std::vector<std::unique_ptr<Stream>> streams_;
   std::unique_ptr<Pacer> pacer_;  // open loop only

@@ -53,7 +53,8 @@ absl::StatusOr<std::string> FetchMetrics(const std::string& host_port, absl::Dur
     return absl::InvalidArgumentError(absl::StrCat("--metrics=", host_port, ": want HOST:PORT"));
   }
   std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const std::string port = host_port.substr(colon + 1);
   auto unavailable = [&](absl::string_view why) {
     return absl::UnavailableError(absl::StrCat("metrics at http://", host_port, "/metrics: ", why));
@@ -82,8 +83,8 @@ absl::StatusOr<std::string> FetchMetrics(const std::string& host_port, absl::Dur
   size_t written = 0;
   while (written < request.size()) {
     if (!WaitFor(socket.fd(), POLLOUT, deadline)) return unavailable("send timed out");
-    const ssize_t n = send(socket.fd(), request.data() + written, request.size() - written,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(socket.fd(), request.data() + written, request.size() - written, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return unavailable(strerror(errno));
     if (n > 0) written += static_cast<size_t>(n);
   }
@@ -100,7 +101,8 @@ absl::StatusOr<std::string> FetchMetrics(const std::string& host_port, absl::Dur
     response.append(buffer, static_cast<size_t>(n));
   }
   const size_t body = response.find("\r\n\r\n");
-  const absl::string_view status_line = absl::string_view(response).substr(0, response.find("\r\n"));
+  const absl::string_view status_line =
+      absl::string_view(response).substr(0, response.find("\r\n"));
   if (body == std::string::npos || !absl::StrContains(status_line, " 200")) {
     return unavailable(absl::StrCat("answered \"", status_line, "\""));
   }

@@ -58,7 +58,7 @@ void Pacer::Loop() {
       mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Nanoseconds(wait));
       continue;
     }
-    absl::AnyInvocable<void() &&> callback = std::move(queue_.top().callback);
+    absl::AnyInvocable<void()&&> callback = std::move(queue_.top().callback);
     queue_.pop();
     // Unlocked, so a callback may call At().
     mu_.Unlock();

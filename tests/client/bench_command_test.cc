@@ -41,7 +41,8 @@ void ExpectConsistent(const nlohmann::json& report) {
   EXPECT_EQ(report["steps_sent"].get<int64_t>(),
             report["steps"].get<int64_t>() + report["errors"].get<int64_t>());
   int64_t by_code = 0;
-  for (const auto& [code, steps] : report["errors_by_code"].items()) by_code += steps.get<int64_t>();
+  for (const auto& [code, steps] : report["errors_by_code"].items())
+    by_code += steps.get<int64_t>();
   EXPECT_EQ(by_code, report["errors"].get<int64_t>());
   const nlohmann::json& l = report["latency_us"];
   for (const char* key : {"p50", "p90", "p99", "p999", "max"}) {
@@ -83,8 +84,8 @@ TEST_F(BenchCommandTest, ChunksOfTokensOverSeveralChannelsTrimTheLastRequest) {
 TEST_F(BenchCommandTest, OpenLoopIsBoundedByDuration) {
   Serve();
   const nlohmann::json report =
-      Bench({"--model=forecast", "--sessions=32", "--streams=4", "--rate=400",
-             "--duration=500ms", "--steps=1000000", "--metrics=" + server_->metrics_address()});
+      Bench({"--model=forecast", "--sessions=32", "--streams=4", "--rate=400", "--duration=500ms",
+             "--steps=1000000", "--metrics=" + server_->metrics_address()});
   ExpectConsistent(report);
   EXPECT_EQ(report["mode"], "open");
   // Due times are start + n / 400 for n < 200: exactly 200 requests are due
@@ -96,8 +97,8 @@ TEST_F(BenchCommandTest, OpenLoopIsBoundedByDuration) {
 
 TEST_F(BenchCommandTest, ClosedLoopIsBoundedByDuration) {
   Serve();
-  const nlohmann::json report = Bench(
-      {"--model=forecast", "--sessions=8", "--streams=2", "--duration=300ms", "--steps=0"});
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=8", "--streams=2", "--duration=300ms", "--steps=0"});
   ExpectConsistent(report);
   EXPECT_GT(report["steps_sent"].get<int64_t>(), 0);
 }
@@ -115,8 +116,8 @@ TEST_F(BenchCommandTest, ErrorsAreCountedByCode) {
 
 TEST_F(BenchCommandTest, TextReport) {
   Serve();
-  const CliResult r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2",
-                              "--steps=100", flag_});
+  const CliResult r =
+      RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2", "--steps=100", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("steps:       100 sent = 100 answered + 0 failed"));
   EXPECT_THAT(r.out, HasSubstr("p99.9"));
@@ -136,9 +137,8 @@ TEST_F(BenchCommandTest, Errors) {
                     "--metrics=127.0.0.1:" + std::to_string(UnusedPort()), flag_})
                 .exit_code,
             1);
-  EXPECT_EQ(RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_})
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_}).exit_code, 2);
 }
 
 TEST(BenchNoServer, ExitOneWithTheCode) {

@@ -46,14 +46,14 @@ TEST(CommandLine, HelpStopsParsing) {
   absl::StatusOr<CommandLine> line = ParseCommandLine({"--help", "--bogus"}, {});
   ASSERT_TRUE(line.ok());
   EXPECT_TRUE(line->help);
-  EXPECT_THAT(FlagHelp({"server", "json"}), HasSubstr("--server=\"127.0.0.1:50051\"\n      the rnnserve server"));
+  EXPECT_THAT(FlagHelp({"server", "json"}),
+              HasSubstr("--server=\"127.0.0.1:50051\"\n      the rnnserve server"));
 }
 
 TEST(Errors, ExitCodesByOrigin) {
   EXPECT_EQ(ExitCodeOf(absl::OkStatus()), kExitOk);
   EXPECT_EQ(ExitCodeOf(UsageError("x")), kExitUsage);
-  EXPECT_EQ(ExitCodeOf(RpcError("Call", grpc::Status(grpc::StatusCode::NOT_FOUND, "m"))),
-            kExitRpc);
+  EXPECT_EQ(ExitCodeOf(RpcError("Call", grpc::Status(grpc::StatusCode::NOT_FOUND, "m"))), kExitRpc);
   EXPECT_EQ(ExitCodeOf(absl::NotFoundError("no file")), kExitLocal);
   const absl::Status rpc = RpcError("Step", 8, "queue full");
   EXPECT_EQ(rpc.code(), absl::StatusCode::kResourceExhausted);

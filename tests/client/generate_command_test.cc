@@ -29,26 +29,26 @@ class GenerateCommandTest : public ::testing::Test {
 
 TEST_F(GenerateCommandTest, SameSeedSameTextOfTheAskedLength) {
   const std::string prompt = "Q: What is a computer?\nA:";
-  const CliResult a = Generate({"--model=charlm", "--prompt=" + prompt, "--length=120",
-                                "--seed=42", "--temperature=1"});
+  const CliResult a = Generate(
+      {"--model=charlm", "--prompt=" + prompt, "--length=120", "--seed=42", "--temperature=1"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_THAT(a.out, StartsWith(prompt));
   // Prompt, 120 characters (all one byte: the vocabulary is ASCII), newline.
   EXPECT_EQ(a.out.size(), prompt.size() + 120 + 1);
   EXPECT_EQ(a.out.back(), '\n');
 
-  const CliResult b = Generate({"--model=charlm", "--prompt=" + prompt, "--length=120",
-                                "--seed=42", "--temperature=1"});
+  const CliResult b = Generate(
+      {"--model=charlm", "--prompt=" + prompt, "--length=120", "--seed=42", "--temperature=1"});
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
   // The ONNX twin holds the same weights: the same distributions, the same draws.
-  const CliResult onnx = Generate({"--model=charlm_onnx", "--prompt=" + prompt,
-                                   "--length=120", "--seed=42", "--temperature=1"});
+  const CliResult onnx = Generate({"--model=charlm_onnx", "--prompt=" + prompt, "--length=120",
+                                   "--seed=42", "--temperature=1"});
   ASSERT_EQ(onnx.exit_code, 0) << onnx.err;
   EXPECT_EQ(onnx.out.size(), a.out.size());
 
-  const CliResult other = Generate({"--model=charlm", "--prompt=" + prompt, "--length=120",
-                                    "--seed=43", "--temperature=1"});
+  const CliResult other = Generate(
+      {"--model=charlm", "--prompt=" + prompt, "--length=120", "--seed=43", "--temperature=1"});
   ASSERT_EQ(other.exit_code, 0) << other.err;
   EXPECT_NE(a.out, other.out);
 }

@@ -33,16 +33,14 @@ TEST(HealthCommand, ZeroWhenServingOneOtherwise) {
 }
 
 TEST(HealthCommand, OneWithoutAServer) {
-  const CliResult r = RunCli(
-      {"health", "--server=127.0.0.1:" + std::to_string(UnusedPort()), "--timeout=5s"});
+  const CliResult r =
+      RunCli({"health", "--server=127.0.0.1:" + std::to_string(UnusedPort()), "--timeout=5s"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
   EXPECT_EQ(r.out, "");
 }
 
-TEST(HealthCommand, UsageError) {
-  EXPECT_EQ(RunCli({"health", "extra"}).exit_code, 2);
-}
+TEST(HealthCommand, UsageError) { EXPECT_EQ(RunCli({"health", "extra"}).exit_code, 2); }
 
 }  // namespace
 }  // namespace rnnserve::client::testing

@@ -1,10 +1,9 @@
-#include "client/bench/latency_histogram.h"
-
 #include <cmath>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "client/bench/latency_histogram.h"
 #include "gtest/gtest.h"
 
 namespace rnnserve::client::bench {
@@ -21,7 +20,8 @@ TEST(LatencyHistogram, Empty) {
 TEST(LatencyHistogram, BucketsTileTheRangeWithoutGaps) {
   for (int b = 0; b + 1 < LatencyHistogram::kBuckets; ++b) {
     ASSERT_EQ(LatencyHistogram::BucketLow(b) + LatencyHistogram::BucketWidth(b),
-              LatencyHistogram::BucketLow(b + 1)) << b;
+              LatencyHistogram::BucketLow(b + 1))
+        << b;
     ASSERT_EQ(LatencyHistogram::BucketOf(LatencyHistogram::BucketLow(b)), b);
     ASSERT_EQ(LatencyHistogram::BucketOf(LatencyHistogram::BucketLow(b + 1) - 1), b);
   }

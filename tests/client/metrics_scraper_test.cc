@@ -21,16 +21,15 @@ TEST(MetricValue, PlainLabelledAndPrefixed) {
 }
 
 TEST(FetchMetrics, FromARealServer) {
-  absl::StatusOr<std::unique_ptr<testing::ServerProcess>> server =
-      testing::ServerProcess::Start();
+  absl::StatusOr<std::unique_ptr<testing::ServerProcess>> server = testing::ServerProcess::Start();
   ASSERT_TRUE(server.ok()) << server.status();
   absl::StatusOr<std::string> page = FetchMetrics((*server)->metrics_address(), absl::Seconds(10));
   ASSERT_TRUE(page.ok()) << page.status();
   absl::StatusOr<double> cpu = MetricValue(*page, "process_cpu_seconds_total");
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   EXPECT_GE(*cpu, 0);
-  const absl::StatusOr<std::string> none = FetchMetrics(
-      "127.0.0.1:" + std::to_string(testing::UnusedPort()), absl::Seconds(5));
+  const absl::StatusOr<std::string> none =
+      FetchMetrics("127.0.0.1:" + std::to_string(testing::UnusedPort()), absl::Seconds(5));
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable);
 }
 

@@ -68,8 +68,8 @@ TEST_F(ModelsCommandTest, UnknownModelIsAnRpcError) {
 }
 
 TEST_F(ModelsCommandTest, UsageErrorsExitWithTwo) {
-  EXPECT_EQ(RunCli({"model", flag_}).exit_code, 2);                      // no NAME
-  EXPECT_EQ(RunCli({"models", "--prompt=x", flag_}).exit_code, 2);       // another's flag
+  EXPECT_EQ(RunCli({"model", flag_}).exit_code, 2);                 // no NAME
+  EXPECT_EQ(RunCli({"models", "--prompt=x", flag_}).exit_code, 2);  // another's flag
   EXPECT_EQ(RunCli({"models", "--no_such_flag", flag_}).exit_code, 2);
   EXPECT_EQ(RunCli({"no_such_subcommand"}).exit_code, 2);
   EXPECT_EQ(RunCli({}).exit_code, 2);

@@ -15,8 +15,8 @@ using ::testing::HasSubstr;
 // A version-1.0 .npy of `dtype` with `shape` and the raw `data`.
 std::string Npy(const std::string& dtype, const std::string& shape, const std::string& data,
                 const std::string& fortran = "False") {
-  std::string header = "{'descr': '" + dtype + "', 'fortran_order': " + fortran +
-                       ", 'shape': " + shape + ", }";
+  std::string header =
+      "{'descr': '" + dtype + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header += '\n';
   std::string out("\x93NUMPY\x01\x00", 8);
@@ -33,8 +33,7 @@ std::string Bytes(std::initializer_list<T> values) {
 }
 
 TEST(NpyReader, DemoSampleFiles) {
-  absl::StatusOr<NpyArray> a =
-      ReadNpy(testing::SourcePath("models/forecast/1/sample_input.npy"));
+  absl::StatusOr<NpyArray> a = ReadNpy(testing::SourcePath("models/forecast/1/sample_input.npy"));
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_THAT(a->shape, ElementsAre(50, 1));
   EXPECT_FALSE(a->integer);
@@ -68,9 +67,9 @@ TEST(NpyReader, RefusesWhatItCannotRead) {
   EXPECT_THAT(ParseNpy("garbage", "g").status().message(), HasSubstr("g: not a .npy file"));
   EXPECT_THAT(ParseNpy(Npy(">f4", "(1,)", "abcd"), "t").status().message(),
               HasSubstr("big-endian"));
-  EXPECT_THAT(ParseNpy(Npy("<f4", "(2, 2)", Bytes<float>({1, 2, 3, 4}), "True"), "t")
-                  .status().message(),
-              HasSubstr("Fortran"));
+  EXPECT_THAT(
+      ParseNpy(Npy("<f4", "(2, 2)", Bytes<float>({1, 2, 3, 4}), "True"), "t").status().message(),
+      HasSubstr("Fortran"));
   EXPECT_THAT(ParseNpy(Npy("<f4", "(3,)", Bytes<float>({1, 2})), "t").status().message(),
               HasSubstr("truncated data"));
   EXPECT_THAT(ParseNpy(Npy("<c8", "(1,)", "12345678"), "t").status().message(),

@@ -33,10 +33,14 @@ class Certificates {
   }
   void Sign(const std::string& name, const std::string& extension) const {
     WriteFile(Path(name + ".ext"), extension + "\n");
-    Run(absl::StrCat("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-                     "-keyout ", name, ".key -out ", name, ".csr -subj /CN=", name));
-    Run(absl::StrCat("openssl x509 -req -in ", name, ".csr -CA ca.pem -CAkey ca.key "
-                     "-CAcreateserial -out ", name, ".pem -days 1 -extfile ", name, ".ext"));
+    Run(
+        absl::StrCat("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                     "-keyout ",
+                     name, ".key -out ", name, ".csr -subj /CN=", name));
+    Run(absl::StrCat("openssl x509 -req -in ", name,
+                     ".csr -CA ca.pem -CAkey ca.key "
+                     "-CAcreateserial -out ",
+                     name, ".pem -days 1 -extfile ", name, ".ext"));
   }
 };
 
@@ -66,17 +70,16 @@ TEST_F(SecurityFlagsTest, Tls) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = RunCli({"stream", "--model=forecast", "--input=-", ca, flag_}, "0.5\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2", "--steps=100",
-              "--json", ca, flag_});
+  r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2", "--steps=100", "--json",
+              ca, flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["steps"], 100);
 
   // Plaintext, an unknown CA (the system's), or a name the certificate lacks.
   EXPECT_EQ(RunCli({"models", flag_, "--timeout=5s"}).exit_code, 1);
   EXPECT_EQ(RunCli({"models", "--tls", flag_, "--timeout=5s"}).exit_code, 1);
-  EXPECT_EQ(RunCli({"models", ca, "--tls_server_name=example.com", flag_, "--timeout=5s"})
-                .exit_code,
-            1);
+  EXPECT_EQ(
+      RunCli({"models", ca, "--tls_server_name=example.com", flag_, "--timeout=5s"}).exit_code, 1);
 }
 
 TEST_F(SecurityFlagsTest, MutualTls) {
@@ -110,8 +113,8 @@ TEST_F(SecurityFlagsTest, BearerToken) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = RunCli({"generate", "--prompt=Hi", "--length=5", token, flag_});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2", "--steps=100",
-              "--json", token, flag_});
+  r = RunCli({"bench", "--model=forecast", "--sessions=4", "--streams=2", "--steps=100", "--json",
+              token, flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["steps"], 100);
   // Health stays open for probes, which carry no token.

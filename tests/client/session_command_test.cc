@@ -14,8 +14,7 @@ using ::testing::HasSubstr;
 
 // Lines [first, last) of the forecast sample input as CSV.
 std::string ForecastCsv(int first, int last) {
-  const absl::StatusOr<NpyArray> input =
-      ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
+  const absl::StatusOr<NpyArray> input = ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
   std::string csv;
   for (int t = first; t < last && input.ok(); ++t) {
     csv += absl::StrFormat("%.9g\n", input->floats[t]);
@@ -50,8 +49,10 @@ class SessionCommandTest : public ::testing::Test {
 };
 
 TEST_F(SessionCommandTest, ExportImportRoundTripContinuesExactly) {
-  ASSERT_EQ(RunCli({"stream", "--model=forecast", "--session=a", "--input=-", flag_},
-                   ForecastCsv(0, 25)).exit_code, 0);
+  ASSERT_EQ(
+      RunCli({"stream", "--model=forecast", "--session=a", "--input=-", flag_}, ForecastCsv(0, 25))
+          .exit_code,
+      0);
   const std::string state = TempPath("a.state");
   CliResult r = RunCli({"session", "export", "a", "--out", state, flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -74,8 +75,10 @@ TEST_F(SessionCommandTest, MovesToAnotherServerProcess) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> other = ServerProcess::Start();
   ASSERT_TRUE(other.ok()) << other.status();
   const std::string other_flag = "--server=" + (*other)->address();
-  ASSERT_EQ(RunCli({"stream", "--model=forecast", "--session=m", "--input=-", flag_},
-                   ForecastCsv(0, 30)).exit_code, 0);
+  ASSERT_EQ(
+      RunCli({"stream", "--model=forecast", "--session=m", "--input=-", flag_}, ForecastCsv(0, 30))
+          .exit_code,
+      0);
   const std::string state = TempPath("m.state");
   ASSERT_EQ(RunCli({"session", "export", "m", "--out=" + state, flag_}).exit_code, 0);
   ASSERT_EQ(RunCli({"session", "end", "m", flag_}).exit_code, 0);
@@ -87,8 +90,10 @@ TEST_F(SessionCommandTest, MovesToAnotherServerProcess) {
 }
 
 TEST_F(SessionCommandTest, EndResetDescribe) {
-  ASSERT_EQ(RunCli({"stream", "--model=forecast", "--session=s", "--input=-", flag_},
-                   ForecastCsv(0, 5)).exit_code, 0);
+  ASSERT_EQ(
+      RunCli({"stream", "--model=forecast", "--session=s", "--input=-", flag_}, ForecastCsv(0, 5))
+          .exit_code,
+      0);
   CliResult r = RunCli({"session", "describe", "s", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("SESSION  MODEL     VERSION  STEPS  IDLE"));

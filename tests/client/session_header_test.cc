@@ -174,9 +174,8 @@ class SessionHeaderTest : public ::testing::Test {
 };
 
 TEST_F(SessionHeaderTest, StreamWithANamedSession) {
-  ASSERT_EQ(RunCli({"stream", "--model=m", "--session=abc", "--input=-", flag_}, "1\n2\n")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunCli({"stream", "--model=m", "--session=abc", "--input=-", flag_}, "1\n2\n").exit_code, 0);
   const std::vector<Call> calls = SessionCalls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].method, "DescribeSession");
@@ -187,8 +186,7 @@ TEST_F(SessionHeaderTest, StreamWithANamedSession) {
 }
 
 TEST_F(SessionHeaderTest, StreamUnaryAndRandomSession) {
-  ASSERT_EQ(RunCli({"stream", "--model=m", "--unary", "--input=-", flag_}, "1\n2\n").exit_code,
-            0);
+  ASSERT_EQ(RunCli({"stream", "--model=m", "--unary", "--input=-", flag_}, "1\n2\n").exit_code, 0);
   const std::vector<Call> calls = SessionCalls();
   ASSERT_EQ(calls.size(), 3u);
   const std::string id = calls[0].session_ids.at(0);
@@ -226,8 +224,8 @@ TEST_F(SessionHeaderTest, SessionCommands) {
 }
 
 TEST_F(SessionHeaderTest, BenchKeepsEachSessionOnTheStreamNamedByItsFirst) {
-  const CliResult r = RunCli({"bench", "--model=m", "--sessions=7", "--streams=3",
-                              "--channels=2", "--steps=70", "--json", flag_});
+  const CliResult r = RunCli({"bench", "--model=m", "--sessions=7", "--streams=3", "--channels=2",
+                              "--steps=70", "--json", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::set<std::string> sessions;
   int streams = 0;

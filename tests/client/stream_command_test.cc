@@ -48,8 +48,10 @@ std::string SampleCsv(const std::string& model) {
   std::string csv;
   for (int64_t t = 0; t < input.shape[0]; ++t) {
     // %.9g: every float32 reads back exactly.
-    absl::StrAppend(&csv, input.integer ? absl::StrCat(input.ints[t])
-                                        : absl::StrFormat("%.9g", input.floats[t]), "\n");
+    absl::StrAppend(
+        &csv,
+        input.integer ? absl::StrCat(input.ints[t]) : absl::StrFormat("%.9g", input.floats[t]),
+        "\n");
   }
   return csv;
 }
@@ -111,9 +113,8 @@ TEST_F(StreamCommandTest, CsvFileAndStdinTheSame) {
 }
 
 TEST_F(StreamCommandTest, JsonLinesNumberTheSessionsSteps) {
-  const CliResult r =
-      Stream({"--model=forecast", "--format=jsonl", "--chunk=5",
-              "--input=" + SourcePath("models/forecast/1/sample_input.npy")});
+  const CliResult r = Stream({"--model=forecast", "--format=jsonl", "--chunk=5",
+                              "--input=" + SourcePath("models/forecast/1/sample_input.npy")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const NpyArray expected = Load("models/forecast/1/sample_expected.npy");
   std::vector<std::vector<float>> rows;
@@ -155,8 +156,8 @@ TEST_F(StreamCommandTest, NamedSessionContinuesAcrossRuns) {
     for (int line = 0; line < 20; ++line) at = csv.find('\n', at) + 1;
     return at;
   }();
-  CliResult r = Stream({"--model=forecast", "--session=continued", "--input=-"},
-                       csv.substr(0, half));
+  CliResult r =
+      Stream({"--model=forecast", "--session=continued", "--input=-"}, csv.substr(0, half));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::vector<float>> rows = ParseCsv(r.out);
   // No --model: the session's own.
