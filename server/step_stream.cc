@@ -35,6 +35,9 @@ StepStream::StepStream(const StepHandler* handler, ServerMetrics* metrics, Strea
 }
 
 void StepStream::IssueRead(uint64_t seq) {
+  // `this` outlives the lines after StartRead: IssueRead runs in the
+  // constructor (before gRPC binds the reactor) or inside OnWriteDone, and
+  // gRPC calls OnDone only after every running reaction has returned.
   StartRead(&request_);
   bool finish = false;
   {
