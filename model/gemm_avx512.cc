@@ -10,6 +10,14 @@
 namespace rnnserve::model::internal {
 namespace {
 
+// How far ahead a tile that streams the weights (the only tile of its rows,
+// so they come from L3 and are not reused) asks for them: enough to cover L3
+// latency with little arithmetic per byte. Measured on Zen 5: 1 KiB for full
+// panel rows (B <= 6; ~10% off B = 1), 4 KiB for half rows (B = 7..12; ~5%
+// off B = 8). Tiles that share a panel read it from L2 and gain nothing.
+constexpr int kFullRowPrefetch = 1024;
+constexpr int kHalfRowPrefetch = 4096;
+
 struct Avx512Tiles {
   static constexpr int kMaxRows = 6;
   static constexpr int kMaxSingleTileRows = 12;
@@ -20,7 +28,13 @@ struct Avx512Tiles {
                       : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
   }
 
-  template <int kRows>
+  static void Prefetch(const float* w, int distance, int lines) {
+    const char* ahead = reinterpret_cast<const char*>(w) + distance;
+    for (int line = 0; line < lines; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
+  }
+
+  // `kRows` rows x all 64 columns of `panel`, `cols` of them valid.
+  template <int kRows, bool kStream>
   static void Tile(const float* panel, int64_t k, const float* x, int64_t ldx,
                    const float* addend, int64_t ld_addend, float* c, int64_t ldc,
                    int cols) {
@@ -36,14 +50,8 @@ struct Avx512Tiles {
     }
     for (int64_t kk = 0; kk < k; ++kk) {
       const float* w = panel + kk * kPanelWidth;
-      if (kRows <= 2) {
-        // A row or two has too little arithmetic to hide L3 latency behind:
-        // ask for the weights 1 KiB ahead (runs into the next panel, which
-        // follows in memory). Measured ~10% off B = 1; no gain for bigger
-        // tiles, whose panels come from L2.
-        const char* ahead = reinterpret_cast<const char*>(w) + 1024;
-        for (int line = 0; line < 4; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
-      }
+      // Past the panel's end this runs into the next one, next in memory.
+      if (kStream) Prefetch(w, kFullRowPrefetch, 4);
       const __m512 w0 = _mm512_load_ps(w);
       const __m512 w1 = _mm512_load_ps(w + 16);
       const __m512 w2 = _mm512_load_ps(w + 32);
@@ -63,8 +71,9 @@ struct Avx512Tiles {
     }
   }
 
-  // Columns [0, 32) of `panel` (already offset to the half), `cols` valid.
-  template <int kRows>
+  // `kRows` rows x columns [0, 32) of `panel` (already offset to the half),
+  // `cols` of them valid.
+  template <int kRows, bool kStream>
   static void Half(const float* panel, int64_t k, const float* x, int64_t ldx,
                    const float* addend, int64_t ld_addend, float* c, int64_t ldc,
                    int cols) {
@@ -79,6 +88,7 @@ struct Avx512Tiles {
     }
     for (int64_t kk = 0; kk < k; ++kk) {
       const float* w = panel + kk * kPanelWidth;
+      if (kStream) Prefetch(w, kHalfRowPrefetch, 2);
       const __m512 w0 = _mm512_load_ps(w);
       const __m512 w1 = _mm512_load_ps(w + 16);
       for (int i = 0; i < kRows; ++i) {
@@ -94,46 +104,86 @@ struct Avx512Tiles {
     }
   }
 
-  template <int kRows>
+  template <int kRows, bool kStream>
   static void Halves(const float* panel, int64_t k, const float* x, int64_t ldx,
                      const float* addend, int64_t ld_addend, float* c, int64_t ldc,
                      int cols) {
-    Half<kRows>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
+    Half<kRows, kStream>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
     if (cols > 32) {
-      Half<kRows>(panel + 32, k, x, ldx, addend == nullptr ? nullptr : addend + 32,
-                  ld_addend, c + 32, ldc, cols - 32);
+      Half<kRows, kStream>(panel + 32, k, x, ldx, addend == nullptr ? nullptr : addend + 32,
+                           ld_addend, c + 32, ldc, cols - 32);
     }
   }
 
+  // One row: Tile<1> has 4 accumulator chains, too few to cover the FMA
+  // latency when the weights come from L2 (a chunk at B = 1); even and odd k
+  // go to two sets here, added at the end.
+  template <bool kStream>
+  static void Row(const float* panel, int64_t k, const float* x, const float* addend,
+                  float* c, int cols) {
+    __mmask16 mask[4];
+    for (int j = 0; j < 4; ++j) mask[j] = Mask(cols - 16 * j);
+    __m512 even[4], odd[4];
+    for (int j = 0; j < 4; ++j) {
+      even[j] = addend == nullptr ? _mm512_setzero_ps()
+                                  : _mm512_maskz_loadu_ps(mask[j], addend + 16 * j);
+      odd[j] = _mm512_setzero_ps();
+    }
+    int64_t kk = 0;
+    for (; kk + 2 <= k; kk += 2) {
+      const float* w = panel + kk * kPanelWidth;
+      if (kStream) {
+        Prefetch(w, kFullRowPrefetch, 4);
+        Prefetch(w + kPanelWidth, kFullRowPrefetch, 4);
+      }
+      const __m512 x0 = _mm512_set1_ps(x[kk]);
+      const __m512 x1 = _mm512_set1_ps(x[kk + 1]);
+      even[0] = _mm512_fmadd_ps(x0, _mm512_load_ps(w), even[0]);
+      even[1] = _mm512_fmadd_ps(x0, _mm512_load_ps(w + 16), even[1]);
+      even[2] = _mm512_fmadd_ps(x0, _mm512_load_ps(w + 32), even[2]);
+      even[3] = _mm512_fmadd_ps(x0, _mm512_load_ps(w + 48), even[3]);
+      odd[0] = _mm512_fmadd_ps(x1, _mm512_load_ps(w + 64), odd[0]);
+      odd[1] = _mm512_fmadd_ps(x1, _mm512_load_ps(w + 80), odd[1]);
+      odd[2] = _mm512_fmadd_ps(x1, _mm512_load_ps(w + 96), odd[2]);
+      odd[3] = _mm512_fmadd_ps(x1, _mm512_load_ps(w + 112), odd[3]);
+    }
+    if (kk < k) {
+      const float* w = panel + kk * kPanelWidth;
+      const __m512 x0 = _mm512_set1_ps(x[kk]);
+      for (int j = 0; j < 4; ++j) {
+        even[j] = _mm512_fmadd_ps(x0, _mm512_load_ps(w + 16 * j), even[j]);
+      }
+    }
+    for (int j = 0; j < 4; ++j) {
+      _mm512_mask_storeu_ps(c + 16 * j, mask[j], _mm512_add_ps(even[j], odd[j]));
+    }
+  }
+
+  // Tiles of up to 6 rows cover the whole panel; 7 to 12, its halves.
+  template <int kRows, bool kStream>
+  static void Rows(const float* panel, int64_t k, const float* x, int64_t ldx,
+                   const float* addend, int64_t ld_addend, float* c, int64_t ldc,
+                   int cols) {
+    if constexpr (kRows == 1) {
+      Row<kStream>(panel, k, x, addend, c, cols);
+    } else if constexpr (kRows <= kMaxRows) {
+      Tile<kRows, kStream>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
+    } else {
+      Halves<kRows, kStream>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
+    }
+  }
+
+  template <bool kStream>
   static void Run(int rows, const float* panel, int64_t k, const float* x, int64_t ldx,
                   const float* addend, int64_t ld_addend, float* c, int64_t ldc,
                   int cols) {
-    switch (rows) {
-      case 1:
-        return Tile<1>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 2:
-        return Tile<2>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 3:
-        return Tile<3>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 4:
-        return Tile<4>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 5:
-        return Tile<5>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 6:
-        return Tile<6>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 7:
-        return Halves<7>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 8:
-        return Halves<8>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 9:
-        return Halves<9>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 10:
-        return Halves<10>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      case 11:
-        return Halves<11>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-      default:
-        return Halves<12>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
-    }
+    using Fn = void (*)(const float*, int64_t, const float*, int64_t, const float*, int64_t,
+                        float*, int64_t, int);
+    static constexpr Fn kByRows[] = {
+        Rows<1, kStream>, Rows<2, kStream>, Rows<3, kStream>,  Rows<4, kStream>,
+        Rows<5, kStream>, Rows<6, kStream>, Rows<7, kStream>,  Rows<8, kStream>,
+        Rows<9, kStream>, Rows<10, kStream>, Rows<11, kStream>, Rows<12, kStream>};
+    kByRows[rows - 1](panel, k, x, ldx, addend, ld_addend, c, ldc, cols);
   }
 };
 

@@ -13,10 +13,13 @@
 namespace rnnserve::model::internal {
 
 // Tiles provides kMaxRows, kMaxSingleTileRows and
+//   template <bool kStream>
 //   static void Run(int rows, const float* panel, int64_t k, const float* x,
 //                   int64_t ldx, const float* addend, int64_t ld_addend,
 //                   float* c, int64_t ldc, int cols);
-// computing `rows` rows of one panel, `cols` (1..64) of its columns valid.
+// computing `rows` rows of one panel, `cols` (1..64) of its columns valid;
+// kStream says the tile is the only one of its rows (the panel comes from
+// L3 or memory, read once), where prefetching may pay.
 // Blocks of up to kMaxSingleTileRows rows run as one tile (a single pass over
 // the weights, which matter most when they come from L3 at small batches);
 // bigger ones as tiles of up to kMaxRows rows.
@@ -40,6 +43,7 @@ void RunGemm(const GemmArgs& a) {
     const int64_t rows = a.m - r0 < block_rows ? a.m - r0 : block_rows;
     const int64_t tiles =
         rows <= Tiles::kMaxSingleTileRows ? 1 : (rows + kMaxRows - 1) / kMaxRows;
+    const bool stream = tiles == 1;
     for (int64_t p0 = 0; p0 < panels; p0 += block_panels) {
       const int64_t p1 = p0 + block_panels < panels ? p0 + block_panels : panels;
       int64_t r = r0;
@@ -50,7 +54,8 @@ void RunGemm(const GemmArgs& a) {
           const int64_t col = p * kPanelWidth;
           const int cols =
               static_cast<int>(a.n - col < kPanelWidth ? a.n - col : kPanelWidth);
-          Tiles::Run(tile_rows, a.packed + p * a.k * kPanelWidth, a.k, a.x + r * a.ldx,
+          const auto run = stream ? Tiles::template Run<true> : Tiles::template Run<false>;
+          run(tile_rows, a.packed + p * a.k * kPanelWidth, a.k, a.x + r * a.ldx,
                      a.ldx, a.addend == nullptr ? nullptr : a.addend + r * a.ld_addend + col,
                      a.ld_addend, a.c + r * a.ldc + col, a.ldc, cols);
         }

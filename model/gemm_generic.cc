@@ -46,6 +46,7 @@ struct GenericTiles {
     }
   }
 
+  template <bool kStream>
   static void Run(int rows, const float* panel, int64_t k, const float* x, int64_t ldx,
                   const float* addend, int64_t ld_addend, float* c, int64_t ldc,
                   int cols) {
