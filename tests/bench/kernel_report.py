@@ -1,20 +1,23 @@
 #!/usr/bin/python3
 """Turns model_bench's JSON into the kernel table of README "Performance".
 
-    taskset -c 1 build/bin/model_bench --benchmark_repetitions=7 \\
-        --benchmark_enable_random_interleaving=true --benchmark_min_time=0.3 \\
+    taskset -c 1 build/bin/model_bench --benchmark_filter='paired|roofline' \\
+        --benchmark_repetitions=5 --benchmark_min_time=0.3 \\
         --benchmark_out=/tmp/kernel.json --benchmark_out_format=json
     /usr/bin/python3 tests/bench/kernel_report.py /tmp/kernel.json
 
-Per model, T and B: microseconds per session-step for rnnserve and oneDNN
-(medians over repetitions), their ratio, and the machine's limit for that row:
-the larger of the weights' read time (every weight once per step of the batch,
-the input weights once per chunk, at the bandwidth measured by
-roofline/read/<model>) and the FLOPs at the measured FMA peak (roofline/fma).
-Issue 6's targets: rnnserve/oneDNN <= 1.0 everywhere, rnnserve/limit <= 1.2
-at B = 1 (the memory roofline). On a shared machine (other processes, or a
-VM whose cores share physical ones) repetitions vary a lot; the "best" ratio
-compares the fastest repetition of each, the least disturbed.
+One row per model, T and B: microseconds per session-step of rnnserve and of
+oneDNN and their ratio, from the paired/ benchmarks (blocks of each alternate;
+medians over pairs of neighbouring blocks, so both saw the same load from the
+machine's other tenants). Then the row's limit: the larger of the weights'
+read time (every weight once per step of the batch, the input weights once a
+chunk, at the best bandwidth roofline/read/<model> saw) and its FLOPs at the
+best FMA rate roofline/fma saw; at B = 1, T = 1 the ratio is the paired one
+against a read of the weights. Issue 6's targets: rnnserve / oneDNN <= 1.0
+everywhere, rnnserve / limit <= 1.2 at B = 1 (the memory roofline).
+
+Without paired/ results (a build without oneDNN) the rnnserve column comes
+from the kernel/ benchmarks' medians.
 """
 
 import json
@@ -26,98 +29,92 @@ from collections import defaultdict
 def load(path):
     with open(path) as f:
         data = json.load(f)
-    # Every iteration run of every repetition; medians computed here so the
-    # table does not depend on which aggregates the run reported.
-    runs = defaultdict(list)
+    runs = defaultdict(list)  # run name -> every iteration run of it
     for b in data["benchmarks"]:
         if b.get("run_type", "iteration") != "iteration":
             continue
-        name = b["run_name"].removesuffix("/process_time")
+        name = b["run_name"].split("/iterations:")[0].removesuffix("/process_time")
         runs[name].append(b)
     return data.get("context", {}), runs
 
 
-def median(runs, name, field):
+def pick(runs, name, field, how):
     values = [r[field] for r in runs.get(name, []) if field in r]
-    return statistics.median(values) if values else None
+    return how(values) if values else None
 
 
-def best(runs, name, field):
-    """The least disturbed repetition: the shortest time or the highest rate."""
-    values = [r[field] for r in runs.get(name, []) if field in r]
-    if not values:
-        return None
-    return max(values) if field.endswith("_per_second") else min(values)
-
-
-def limit(runs, model, first, steps, batch, pick):
-    """The row's roofline with the bandwidth and FMA rate `pick` chooses."""
-    bandwidth = pick(runs, f"roofline/read/{model}", "bytes_per_second")
-    fma = pick(runs, "roofline/fma", "flops_per_second")
+def limit(runs, model, first, steps, batch):
+    """The row's roofline at the best bandwidth and FMA rate of the run."""
+    bandwidth = pick(runs, f"roofline/read/{model}", "bytes_per_second", max)
+    fma = pick(runs, "roofline/fma", "flops_per_second", max)
     if not bandwidth or not fma:
         return None
     weight_bytes, input_bytes = first["weight_bytes"], first["input_weight_bytes"]
-    # Every weight once per step of the batch; the input weights once a chunk.
     step_bytes = weight_bytes - input_bytes + input_bytes / steps
     return max(step_bytes / batch / bandwidth, first["flops_per_session_step"] / fma)
+
+
+def rows_of(runs):
+    keys = set()
+    for name in runs:
+        parts = name.split("/")
+        if parts[0] in ("paired", "kernel"):
+            keys.add((parts[1], int(parts[2][1:]), int(parts[3][1:])))
+    for model, steps, batch in sorted(keys):
+        paired = f"paired/{model}/T{steps}/B{batch}"
+        median = statistics.median
+        if paired in runs:
+            first = runs[paired][0]
+            ours = pick(runs, paired, "rnnserve_per_session_step", median)
+            theirs = pick(runs, paired, "onednn_per_session_step", median)
+            vs_theirs = pick(runs, paired, "rnnserve_over_onednn", median)
+        else:
+            name = f"kernel/{model}/T{steps}/B{batch}/rnnserve"
+            first = runs[name][0]
+            ours = pick(runs, name, "per_session_step", median)
+            theirs = vs_theirs = None
+        row_limit = limit(runs, model, first, steps, batch)
+        vs_limit = ours / row_limit if ours and row_limit else None
+        if paired in runs and steps == 1 and batch == 1:
+            row_limit = pick(runs, paired, "weight_read", median)
+            vs_limit = pick(runs, paired, "rnnserve_over_weight_read", median)
+        yield model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit
 
 
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__)
     context, runs = load(argv[1])
-    fma = median(runs, "roofline/fma", "flops_per_second")
-    fma_best = best(runs, "roofline/fma", "flops_per_second")
-    rows = []
-    for name in runs:
-        parts = name.split("/")
-        if parts[0] != "kernel" or parts[-1] != "rnnserve":
-            continue
-        model, steps, batch = parts[1], int(parts[2][1:]), int(parts[3][1:])
-        peer = name.removesuffix("rnnserve") + "onednn"
-        ours = median(runs, name, "per_session_step")
-        theirs = median(runs, peer, "per_session_step")
-        ours_best = best(runs, name, "per_session_step")
-        theirs_best = best(runs, peer, "per_session_step")
-        first = runs[name][0]
-        row_limit = limit(runs, model, first, steps, batch, median)
-        best_limit = limit(runs, model, first, steps, batch, best)
-        rows.append((model, steps, batch, ours, theirs, row_limit, ours_best, theirs_best,
-                     best_limit))
-
-    print(f"kernel: {context.get('rnnserve_kernel', '?')}; {context.get('onednn', '?')}; "
-          f"{context.get('host_name', '')} {context.get('num_cpus', '?')} CPUs")
+    rows = list(rows_of(runs))
+    fma = pick(runs, "roofline/fma", "flops_per_second", max)
+    print(f"kernel: {context.get('rnnserve_kernel', '?')}; {context.get('onednn', '?')}")
     if fma:
-        print(f"FMA peak {fma / 1e9:.0f} GFLOP/s (best {fma_best / 1e9:.0f})", end="")
+        print(f"FMA peak {fma / 1e9:.0f} GFLOP/s", end="")
     for model in sorted({r[0] for r in rows}):
-        read = f"roofline/read/{model}"
-        bandwidth = median(runs, read, "bytes_per_second")
+        bandwidth = pick(runs, f"roofline/read/{model}", "bytes_per_second", max)
         if bandwidth:
-            print(f"; {model} weights read at {bandwidth / 1e9:.1f} GB/s "
-                  f"(best {best(runs, read, 'bytes_per_second') / 1e9:.1f})", end="")
+            print(f"; {model} weights read at {bandwidth / 1e9:.0f} GB/s", end="")
     print("\n")
-    print("| model | T | B | rnnserve µs | oneDNN µs | rnnserve / oneDNN | limit µs "
-          "| rnnserve / limit | best: / oneDNN | best: / limit |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
 
     def us(x):
-        return f"{x * 1e6:.2f}" if x is not None else "-"
+        return f"{x * 1e6:.1f}" if x is not None else "-"
 
-    def ratio(a, b):
-        return f"{a / b:.2f}" if a is not None and b else "-"
+    def ratio(x):
+        return f"{x:.2f}" if x is not None else "-"
 
-    for (model, steps, batch, ours, theirs, row_limit, ours_best, theirs_best,
-         best_limit) in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+    print("| model | T | B | rnnserve µs | oneDNN µs | rnnserve / oneDNN "
+          "| limit µs | rnnserve / limit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit in rows:
         print(f"| {model} | {steps} | {batch} | {us(ours)} | {us(theirs)} "
-              f"| {ratio(ours, theirs)} | {us(row_limit)} | {ratio(ours, row_limit)} "
-              f"| {ratio(ours_best, theirs_best)} | {ratio(ours_best, best_limit)} |")
+              f"| {ratio(vs_theirs)} | {us(row_limit)} | {ratio(vs_limit)} |")
 
-    slower = [r for r in rows if r[4] and r[3] / r[4] > 1.0]
-    off_roofline = [r for r in rows if r[2] == 1 and r[5] and r[3] / r[5] > 1.2]
-    print(f"\nslower than oneDNN (medians): {len(slower)} of {len(rows)} rows"
-          + "".join(f"\n  {r[0]} T={r[1]} B={r[2]}: {r[3] / r[4]:.2f}x" for r in slower))
-    print(f"B = 1 above 1.2x the limit: {len(off_roofline)}"
-          + "".join(f"\n  {r[0]} T={r[1]}: {r[3] / r[5]:.2f}x" for r in off_roofline))
+    slower = [r for r in rows if r[5] is not None and r[5] > 1.0]
+    print(f"\nslower than oneDNN: {len(slower)} of {len(rows)} rows"
+          + "".join(f"\n  {r[0]} T={r[1]} B={r[2]}: {r[5]:.2f}x" for r in slower))
+    off = [r for r in rows if r[1] == 1 and r[2] == 1 and r[7] is not None and r[7] > 1.2]
+    print(f"B = 1 above 1.2x the memory roofline: {len(off)}"
+          + "".join(f"\n  {r[0]}: {r[7]:.2f}x" for r in off))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,21 @@
 //     with [T, N = B] input. T1 is one step of a batch (Step()), T32 a chunk
 //     of 32 steps per session. per_session_step: seconds per session-step,
 //     i.e. the call's time / (T * B).
+//   paired/<model>/T<steps>/B<batch>
+//     The comparison: rnnserve, oneDNN and one read of the model's weights
+//     alternate in blocks of ~2 ms, and the ratios are medians over pairs of
+//     neighbouring blocks, which saw the same load from the machine's other
+//     tenants (independent medians swing by 20% on a shared machine).
 //   roofline/read/<model>: one pass over a buffer the size of the model's
 //     weights (B = 1 streams every weight once per step).
 //   roofline/fma: the core's FMA peak.
 //
 // One thread: oneDNN is limited to 1 OpenMP thread; times are process CPU
 // time. tests/bench/kernel_report.py turns --benchmark_out JSON into the
-// ratio table (README "Performance").
+// table of README "Performance".
+#include <time.h>
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -68,33 +76,73 @@ void SetCounters(benchmark::State& state, const Shape& shape, int batch, int ste
   state.counters["flops_per_session_step"] = shape.flops_per_session_step();
 }
 
-void BM_Rnnserve(benchmark::State& state, const Shape& shape, int batch, int steps) {
-  const model::LayerStack stack =
-      shape.cell == Cell::kLstm
-          ? RandomStack<model::LstmCell>(shape.input, shape.hidden, shape.layers)
-          : RandomStack<model::GruCell>(shape.input, shape.hidden, shape.layers);
-  std::vector<std::vector<float>> states(batch, std::vector<float>(stack.state_size()));
-  std::vector<float*> pointers;
-  for (auto& s : states) pointers.push_back(s.data());
-  std::mt19937 rng(11);
-  const model::RowMatrix input = RandomMatrix(steps * batch, stack.input_size(), rng);
-  model::RowMatrix output(steps * batch, stack.output_size());
-  model::Workspace workspace;
-  const auto x = model::StepInput::Floats(input.data(), input.rows());
-  // Outside the timing: the first call grows the workspace (page faults).
-  (void)stack.StepChunks(pointers, steps, x, output.data(), workspace);
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(stack.StepChunks(pointers, steps, x, output.data(), workspace));
+// One StepChunks() call per Run(), states carried from call to call.
+class RnnserveRun {
+ public:
+  RnnserveRun(const Shape& shape, int batch, int steps)
+      : stack_(shape.cell == Cell::kLstm
+                   ? RandomStack<model::LstmCell>(shape.input, shape.hidden, shape.layers)
+                   : RandomStack<model::GruCell>(shape.input, shape.hidden, shape.layers)),
+        steps_(steps),
+        states_(batch, std::vector<float>(stack_.state_size())),
+        output_(steps * batch, stack_.output_size()) {
+    for (auto& s : states_) pointers_.push_back(s.data());
+    std::mt19937 rng(11);
+    input_ = RandomMatrix(steps * batch, stack_.input_size(), rng);
+    Run();  // grows the workspace (page faults) before anything is timed
+  }
+
+  void Run() {
+    const auto x = model::StepInput::Floats(input_.data(), input_.rows());
+    benchmark::DoNotOptimize(
+        stack_.StepChunks(pointers_, steps_, x, output_.data(), workspace_));
     benchmark::ClobberMemory();
   }
+
+ private:
+  const model::LayerStack stack_;
+  const int steps_;
+  std::vector<std::vector<float>> states_;
+  std::vector<float*> pointers_;
+  model::RowMatrix input_;
+  model::RowMatrix output_;
+  model::Workspace workspace_;
+};
+
+// One pass over a buffer of the model's weight bytes per Run().
+class WeightRead {
+ public:
+  explicit WeightRead(const Shape& shape) : words_(shape.weights() / 2, 1) {}
+  void Run() { benchmark::DoNotOptimize(ReadAll(words_.data(), words_.size())); }
+  int64_t bytes() const { return static_cast<int64_t>(words_.size()) * 8; }
+
+ private:
+  std::vector<uint64_t> words_;
+};
+
+void BM_Rnnserve(benchmark::State& state, const Shape& shape, int batch, int steps) {
+  RnnserveRun run(shape, batch, steps);
+  for (auto _ : state) run.Run();
   SetCounters(state, shape, batch, steps);
   state.SetLabel(model::KernelIsaName(model::DefaultKernelIsa()));
 }
 
+void BM_ReadWeights(benchmark::State& state, const Shape& shape) {
+  WeightRead read(shape);
+  for (auto _ : state) read.Run();
+  state.counters["bytes_per_second"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * read.bytes(), benchmark::Counter::kIsRate);
+  state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
+}
+
 #ifdef RNNSERVE_BENCH_ONEDNN
+OnednnRnn MakeOnednn(const Shape& shape, int batch, int steps) {
+  return OnednnRnn(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
+                   shape.input, shape.hidden, shape.layers, batch, steps);
+}
+
 void BM_Onednn(benchmark::State& state, const Shape& shape, int batch, int steps) {
-  OnednnRnn rnn(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
-                shape.input, shape.hidden, shape.layers, batch, steps);
+  OnednnRnn rnn = MakeOnednn(shape, batch, steps);
   rnn.Run();  // Outside the timing: the first run allocates the scratchpad.
   for (auto _ : state) {
     rnn.Run();
@@ -103,16 +151,68 @@ void BM_Onednn(benchmark::State& state, const Shape& shape, int batch, int steps
   SetCounters(state, shape, batch, steps);
   state.SetLabel(rnn.implementation());
 }
-#endif
 
-void BM_ReadWeights(benchmark::State& state, const Shape& shape) {
-  std::vector<uint64_t> words(shape.weights() / 2, 1);
-  for (auto _ : state) benchmark::DoNotOptimize(ReadAll(words.data(), words.size()));
-  state.counters["bytes_per_second"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * words.size() * 8,
-      benchmark::Counter::kIsRate);
-  state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
+
+// Seconds per Run() over a block of `runs`.
+template <typename Runner>
+double TimeBlock(Runner& runner, int runs) {
+  const double start = CpuSeconds();
+  for (int i = 0; i < runs; ++i) runner.Run();
+  return (CpuSeconds() - start) / runs;
+}
+
+// Runs per block of about `seconds`.
+template <typename Runner>
+int BlockRuns(Runner& runner, double seconds) {
+  const double once = std::max(TimeBlock(runner, 3), 1e-7);
+  return std::max(1, static_cast<int>(seconds / once));
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// One iteration = one block each of rnnserve, oneDNN and the weight read.
+void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps) {
+  constexpr double kBlockSeconds = 2e-3;
+  RnnserveRun ours(shape, batch, steps);
+  OnednnRnn theirs = MakeOnednn(shape, batch, steps);
+  theirs.Run();
+  WeightRead read(shape);
+  const int ours_runs = BlockRuns(ours, kBlockSeconds);
+  const int theirs_runs = BlockRuns(theirs, kBlockSeconds);
+  const int read_runs = BlockRuns(read, kBlockSeconds);
+  const double session_steps = static_cast<double>(batch) * steps;
+  std::vector<double> ours_s, theirs_s, read_s, vs_theirs, vs_read;
+  for (auto _ : state) {
+    const double a = TimeBlock(ours, ours_runs) / session_steps;
+    const double b = TimeBlock(theirs, theirs_runs) / session_steps;
+    const double c = TimeBlock(read, read_runs);
+    ours_s.push_back(a);
+    theirs_s.push_back(b);
+    read_s.push_back(c);
+    vs_theirs.push_back(a / b);
+    vs_read.push_back(a / c);
+  }
+  state.counters["rnnserve_per_session_step"] = Median(ours_s);
+  state.counters["onednn_per_session_step"] = Median(theirs_s);
+  state.counters["weight_read"] = Median(read_s);
+  state.counters["rnnserve_over_onednn"] = Median(vs_theirs);
+  // A session-step against one pass over the weights: the memory roofline
+  // of B = 1, T = 1, where every step streams every weight from L3.
+  state.counters["rnnserve_over_weight_read"] = Median(vs_read);
+  state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
+  state.counters["input_weight_bytes"] = static_cast<double>(shape.input_weights() * 4);
+  state.counters["flops_per_session_step"] = shape.flops_per_session_step();
+  state.SetLabel(theirs.implementation());
+}
+#endif
 
 void BM_FmaPeak(benchmark::State& state) {
   constexpr int64_t kIterations = 1 << 16;
@@ -124,6 +224,9 @@ void BM_FmaPeak(benchmark::State& state) {
   }
   state.counters["flops_per_second"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
 }
+
+// Pairs of blocks per paired benchmark: ~6 ms each, ~0.4 s per shape.
+constexpr int kPairs = 61;
 
 void RegisterAll() {
   for (const Shape& shape : Shapes()) {
@@ -139,6 +242,13 @@ void RegisterAll() {
                                      steps)
             ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(
+            absl::StrCat("paired/", shape.name, "/T", steps, "/B", batch).c_str(), BM_Paired,
+            shape, batch, steps)
+            ->Iterations(kPairs)
+            ->Repetitions(1)
+            ->MeasureProcessCPUTime()
+            ->Unit(benchmark::kMillisecond);
 #endif
       }
     }
