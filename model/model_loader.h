@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "model/config.h"
 #include "model/layer_stack.h"
 
@@ -36,6 +37,15 @@ struct LoadedModel {
 // files. NOT_FOUND when neither is there; INVALID_ARGUMENT with the file and
 // the problem for anything malformed.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
+
+// What LoadModel() runs once the files are read, for bytes from elsewhere
+// (the fuzzers, fuzz/). `path` names the model folder in messages and in
+// ModelInfo; nothing is read from it. Codes as LoadModel().
+absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
+                                          const std::string& path);
+absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
+                                            absl::string_view safetensors,
+                                            const std::string& path);
 
 }  // namespace rnnserve::model
 
