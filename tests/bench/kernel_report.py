@@ -4,7 +4,7 @@
     taskset -c 1 build/bin/model_bench --benchmark_filter='paired|roofline' \\
         --benchmark_repetitions=5 --benchmark_min_time=0.3 \\
         --benchmark_out=/tmp/kernel.json --benchmark_out_format=json
-    /usr/bin/python3 tests/bench/kernel_report.py /tmp/kernel.json
+    /usr/bin/python3 tests/bench/kernel_report.py /tmp/kernel.json [more.json ...]
 
 One row per model, T and B: microseconds per session-step of rnnserve and of
 oneDNN and their ratio, from the paired/ benchmarks (blocks of each alternate;
@@ -17,7 +17,8 @@ against a read of the weights. Issue 6's targets: rnnserve / oneDNN <= 1.0
 everywhere, rnnserve / limit <= 1.2 at B = 1 (the memory roofline).
 
 Without paired/ results (a build without oneDNN) the rnnserve column comes
-from the kernel/ benchmarks' medians.
+from the kernel/ benchmarks' medians. Given several JSON files (runs at
+different times), every figure is the median over all of them.
 """
 
 import json
@@ -26,16 +27,19 @@ import sys
 from collections import defaultdict
 
 
-def load(path):
-    with open(path) as f:
-        data = json.load(f)
-    runs = defaultdict(list)  # run name -> every iteration run of it
-    for b in data["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration":
-            continue
-        name = b["run_name"].split("/iterations:")[0].removesuffix("/process_time")
-        runs[name].append(b)
-    return data.get("context", {}), runs
+def load(paths):
+    context = {}
+    runs = defaultdict(list)  # run name -> every iteration run of it, all files
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        context = data.get("context", {})
+        for b in data["benchmarks"]:
+            if b.get("run_type", "iteration") != "iteration":
+                continue
+            name = b["run_name"].split("/iterations:")[0].removesuffix("/process_time")
+            runs[name].append(b)
+    return context, runs
 
 
 def pick(runs, name, field, how):
@@ -82,9 +86,9 @@ def rows_of(runs):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) < 2:
         sys.exit(__doc__)
-    context, runs = load(argv[1])
+    context, runs = load(argv[1:])
     rows = list(rows_of(runs))
     fma = pick(runs, "roofline/fma", "flops_per_second", max)
     print(f"kernel: {context.get('rnnserve_kernel', '?')}; {context.get('onednn', '?')}")
