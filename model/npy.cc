@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "glog/logging.h"
 #include "model/byte_order.h"
 #include "model/file_util.h"
 #include "model/npy_header.h"
@@ -260,8 +261,15 @@ std::string SerializeNpy(const std::vector<int64_t>& shape, const float* data) {
   const bool v1 =
       unpadded + padding(10) <= std::numeric_limits<uint16_t>::max();
   const size_t header_size = unpadded + padding(v1 ? 10 : 12);
-  int64_t count = 1;
-  for (int64_t dim : shape) count *= dim > 0 ? dim : 0;
+  // Not a running product: a legal shape such as (2^40, 2^40, 0) is empty,
+  // yet its leading dims multiply past int64 (found by fuzz/npy_fuzzer).
+  const bool empty =
+      std::any_of(shape.begin(), shape.end(), [](int64_t dim) { return dim <= 0; });
+  const std::optional<int64_t> product =
+      empty ? std::optional<int64_t>(0) : CheckedProduct(shape);
+  CHECK(product.has_value()) << "shape " << ShapeToString(shape)
+                             << " has more elements than `data` can hold";
+  const int64_t count = *product;
 
   std::string out(kMagic);
   out.push_back(v1 ? 1 : 2);
