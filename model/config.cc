@@ -1,5 +1,8 @@
 #include "model/config.h"
 
+#include <cmath>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_set.h"
@@ -56,10 +59,13 @@ absl::StatusOr<bool> ReadBool(const Json& object, absl::string_view field, bool 
 absl::StatusOr<float> ReadFloat(const Json& object, absl::string_view field, float fallback) {
   const auto it = object.find(field);
   if (it == object.end()) return fallback;
-  if (!it->is_number() || !std::isfinite(it->get<double>())) {
-    return FieldError(field, absl::StrCat("is ", it->dump(), ", want a number"));
+  // Beyond float's range the narrowing gives inf (or is undefined), which
+  // would turn a forget_bias or clip into an infinite weight.
+  if (!it->is_number() || !std::isfinite(it->get<double>()) ||
+      std::fabs(it->get<double>()) > std::numeric_limits<float>::max()) {
+    return FieldError(field, absl::StrCat("is ", it->dump(), ", want a float32 number"));
   }
-  return it->get<float>();
+  return static_cast<float>(it->get<double>());
 }
 
 absl::StatusOr<std::optional<std::string>> ReadString(const Json& object,

@@ -380,6 +380,12 @@ absl::Status GraphImporter::VisitDense(const onnx::NodeProto& node, const Value&
                    attributes.Float("beta", 1.0f);
     }
   }
+  // alpha and beta are finite (CheckNode), but their products may not be.
+  if (!head->weight.allFinite() || !head->bias.allFinite()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "alpha ", attributes.Float("alpha", 1.0f), " and beta ", attributes.Float("beta", 1.0f),
+        " scale the weights beyond float32 range"));
+  }
   Value out = data;
   out.axes.back() = Axis::Features(head->weight.cols());
   out.head = std::move(head);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "model/byte_order.h"
@@ -32,6 +33,27 @@ int RawElementSize(int data_type) {
   }
 }
 
+// Narrowing a finite double beyond float's range is undefined behaviour;
+// infinity instead, which ConvertTensor() then refuses.
+float NarrowDouble(double value) {
+  if (std::isfinite(value) && std::fabs(value) > std::numeric_limits<float>::max()) {
+    return std::copysign(std::numeric_limits<float>::infinity(), value);
+  }
+  return static_cast<float>(value);
+}
+
+// Constant nodes' value_float(s) skip ConvertTensor(), so they are checked
+// here the same way: a NaN bias must not load.
+absl::Status CheckFinite(const onnx::NodeProto& node, const std::vector<float>& values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          DescribeNode(node), ": value ", i, " is ", values[i], "; weights must be finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void DecodeRaw(int data_type, const char* p, int64_t count, OnnxConstant& out) {
   for (int64_t i = 0; i < count; ++i) {
     switch (data_type) {
@@ -46,7 +68,7 @@ void DecodeRaw(int data_type, const char* p, int64_t count, OnnxConstant& out) {
         const uint64_t bits = LoadU64(p + 8 * i);
         double value;
         std::memcpy(&value, &bits, 8);
-        out.floats.push_back(static_cast<float>(value));
+        out.floats.push_back(NarrowDouble(value));
         break;
       }
       case onnx::TensorProto::FLOAT16:
@@ -72,7 +94,7 @@ void DecodeTyped(const onnx::TensorProto& t, OnnxConstant& out) {
       out.floats.assign(t.float_data().begin(), t.float_data().end());
       break;
     case onnx::TensorProto::DOUBLE:
-      for (double v : t.double_data()) out.floats.push_back(static_cast<float>(v));
+      for (double v : t.double_data()) out.floats.push_back(NarrowDouble(v));
       break;
     case onnx::TensorProto::FLOAT16:  // The 16 bits ride in int32_data.
       for (int32_t v : t.int32_data()) out.floats.push_back(HalfToFloat(v & 0xffff));
@@ -182,6 +204,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, OnnxConstant>> CollectConstants(
         return absl::InvalidArgumentError(absl::StrCat(
             DescribeNode(node), ": Constant attribute '", a.name(), "' is not supported"));
       }
+      RNN_RETURN_IF_ERROR(CheckFinite(node, value.floats));
       constants[node.output(0)] = std::move(value);
     }
   }
