@@ -5,6 +5,8 @@
 #   scripts/install_deps.sh --reference  also PyTorch, ONNX and the demo data,
 #                                        which only the fixture and training
 #                                        scripts need
+#   scripts/install_deps.sh --sanitize   also clang for the sanitizer and fuzz
+#                                        builds (so does RNNSERVE_SANITIZE_CI=1)
 set -euo pipefail
 
 packages=(
@@ -17,6 +19,11 @@ packages=(
   prometheus  # promtool: the metrics test checks the exposition with it
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
 )
+# clang with its sanitizer runtimes: scripts/sanitize.sh and scripts/fuzz.sh
+# (scripts/test.sh runs the first when RNNSERVE_SANITIZE_CI=1).
+if [[ "${RNNSERVE_SANITIZE_CI:-0}" == 1 || "${1:-}" == "--sanitize" ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy fortunes python3-statsmodels
              libopenblas0-openmp)
