@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/status_macros.h"
+#include "server/model_service.h"
 
 namespace rnnserve::server {
 namespace {
@@ -89,8 +90,8 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("a start step names its model (model.name)");
   }
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served,
-                       models_->Find(request.model().name(), request.model().version()));
+  // FindServedModel refuses a version past int, which Find would truncate.
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
   RNN_RETURN_IF_ERROR(CheckStreamable(*served));
   // The input is checked before the start resets anything.
   RNN_ASSIGN_OR_RETURN(input, InputOf(request, *served->loaded.stack));
@@ -167,8 +168,7 @@ absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("RunSequence names its model (model.name)");
   }
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served,
-                       models_->Find(request.model().name(), request.model().version()));
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
   const model::LayerStack& stack = *served->loaded.stack;
   RNN_ASSIGN_OR_RETURN(const StepInputData input, InputOf(request, stack));
   const model::StepInput view =
