@@ -6,9 +6,7 @@
 
 namespace rnnserve::fuzz {
 
-void CheckRefused(const absl::Status& status) {
-  CHECK(absl::IsInvalidArgument(status)) << status;
-}
+void CheckRefused(const absl::Status& status) { CHECK(absl::IsInvalidArgument(status)) << status; }
 
 void CheckRuns(const model::LayerStack& stack) {
   constexpr int64_t kRows = 3;
@@ -38,8 +36,8 @@ void CheckRuns(const model::LayerStack& stack) {
   const absl::Status chunk = stack.StepChunk(state.data(), input, outputs.data(), workspace);
   CHECK(chunk.ok()) << chunk;
   float* const states[] = {state.data()};
-  const model::StepInput one = tokens ? model::StepInput::Tokens(ids.data(), 1)
-                                      : model::StepInput::Floats(floats.data(), 1);
+  const model::StepInput one =
+      tokens ? model::StepInput::Tokens(ids.data(), 1) : model::StepInput::Floats(floats.data(), 1);
   const absl::Status step = stack.Step(states, one, outputs.data(), workspace);
   CHECK(step.ok()) << step;
 }

@@ -45,7 +45,7 @@ for dir in tests/testdata/model/* tests/testdata/model_bad/* models/*/1; do
   seed="$out/native_model_fuzzer/$(echo "$dir" | tr '/' '_')"
   size=$(stat -c %s "$dir/config.json")
   (( size < 65536 )) || continue
-  printf "\\x$(printf %02x $((size & 255)))\\x$(printf %02x $((size >> 8)))" > "$seed"
+  printf '%b' "\\x$(printf %02x $((size & 255)))\\x$(printf %02x $((size >> 8)))" > "$seed"
   cat "$dir/config.json" "$dir/model.safetensors" >> "$seed"
   (( $(stat -c %s "$seed") <= max_bytes )) || rm "$seed"
 done
@@ -69,9 +69,9 @@ done
 # onnx_text_fuzzer: the same models in ModelProto text format.
 mkdir -p "$out/onnx_text_fuzzer"
 for f in "$out"/onnx_fuzzer/*; do
-  protoc -I /usr/include --decode=onnx.ModelProto onnx/onnx.proto < "$f" \
-    > "$out/onnx_text_fuzzer/$(basename "$f").txtpb" 2> /dev/null ||
-    rm -f "$out/onnx_text_fuzzer/$(basename "$f").txtpb"
+  text="$out/onnx_text_fuzzer/$(basename "$f").txtpb"
+  protoc -I /usr/include --decode=onnx.ModelProto onnx/onnx.proto < "$f" > "$text" 2> /dev/null ||
+    rm -f "$text"
 done
 find "$out/onnx_text_fuzzer" -type f -size +"$max_bytes"c -delete
 

@@ -26,8 +26,8 @@ void CheckRoundTrip(const model::NpyArray& array) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using rnnserve::model::NpyArray;
-  absl::StatusOr<NpyArray> array = rnnserve::model::ParseNpy(rnnserve::fuzz::Bytes(data, size),
-                                                             "fuzz.npy");
+  absl::StatusOr<NpyArray> array =
+      rnnserve::model::ParseNpy(rnnserve::fuzz::Bytes(data, size), "fuzz.npy");
   if (!array.ok()) {
     rnnserve::fuzz::CheckRefused(array.status());
     return 0;

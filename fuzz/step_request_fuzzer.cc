@@ -60,9 +60,9 @@ const model::LayerStack& PickModel(const v1::StepRequest& request) {
 }
 
 void Step(const model::LayerStack& stack, const server::StepInputData& input) {
-  const model::StepInput view =
-      input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
-                           : model::StepInput::Tokens(input.tokens.data(), input.steps);
+  const model::StepInput view = input.tokens.empty()
+                                    ? model::StepInput::Floats(input.floats.data(), input.steps)
+                                    : model::StepInput::Tokens(input.tokens.data(), input.steps);
   if (!stack.streamable()) {
     absl::StatusOr<model::RowMatrix> outputs = stack.RunSequence(view);
     CHECK(outputs.ok()) << outputs.status();

@@ -85,11 +85,10 @@ absl::Status Feed(const std::string& fuzzer, absl::string_view bytes) {
     model = LoadOnnxModel(bytes, "regression");
   } else {  // native_model_fuzzer: a 2-byte config length, config, weights.
     if (bytes.size() < 2) return absl::InvalidArgumentError("shorter than its header");
-    const size_t config_size =
-        std::min<size_t>(static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8,
-                         bytes.size() - 2);
-    model = LoadNativeModel(bytes.substr(2, config_size), bytes.substr(2 + config_size),
-                            "regression");
+    const size_t config_size = std::min<size_t>(
+        static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8, bytes.size() - 2);
+    model =
+        LoadNativeModel(bytes.substr(2, config_size), bytes.substr(2 + config_size), "regression");
   }
   if (model.ok()) ExpectRuns(*model->stack);
   return model.status();
@@ -110,15 +109,14 @@ TEST_P(FuzzRegressionTest, IsRefusedCleanlyOrAcceptedWhenValid) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Inputs, FuzzRegressionTest, ::testing::ValuesIn(Regressions()),
-    [](const ::testing::TestParamInfo<Regression>& info) {
-      std::string name = info.param.fuzzer + "_" + info.param.file;
-      for (char& c : name) {
-        if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Inputs, FuzzRegressionTest, ::testing::ValuesIn(Regressions()),
+                         [](const ::testing::TestParamInfo<Regression>& info) {
+                           std::string name = info.param.fuzzer + "_" + info.param.file;
+                           for (char& c : name) {
+                             if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace rnnserve::model
