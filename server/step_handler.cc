@@ -41,6 +41,13 @@ absl::Status CheckStreamable(const ServedModel& model) {
 
 template <typename Request>
 absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model) {
+  // proto3 enums are open: serving all steps for a mode this server does not
+  // know would answer with another shape than the client asked for.
+  if (!v1::OutputMode_IsValid(request.output_mode())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output_mode ", request.output_mode(),
+        " is unknown; want OUTPUT_MODE_ALL_STEPS (0) or OUTPUT_MODE_LAST_STEP (1)"));
+  }
   StepInputData input;
   const bool tokens = model.input_kind() == model::InputKind::kTokens;
   if (request.has_tokens() != tokens || request.has_floats() == tokens) {
@@ -55,6 +62,11 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
     input.steps = static_cast<int64_t>(input.tokens.size());
   } else {
     const auto& values = request.floats().values();
+    if (request.floats().steps() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "floats.steps is ", request.floats().steps(),
+          "; want the number of steps, or 0 to count them from floats.values"));
+    }
     input.floats.assign(values.begin(), values.end());
     const int64_t width = model.input_size();
     const int64_t steps = request.floats().steps() > 0 ? request.floats().steps()

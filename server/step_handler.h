@@ -47,8 +47,9 @@ class StepHandler {
 };
 
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT
-// for no input, the wrong kind, a float count that is not whole steps, a
-// token outside the vocabulary or a NaN/Inf value.
+// for no input, the wrong kind, a float count that is not whole steps (or a
+// negative floats.steps), a token outside the vocabulary, a NaN/Inf value or
+// an output_mode this server does not know.
 template <typename Request>
 absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model);
 
