@@ -1,16 +1,18 @@
 #include "server/inference_service.h"
 
 #include <chrono>
+#include <memory>
 #include <utility>
 
 #include "server/grpc_status.h"
+#include "server/raw_message.h"
 #include "server/step_stream.h"
 
 namespace rnnserve::server {
 namespace {
 
 // A stream refused before it starts (no token): finishes at once.
-class RefusedStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse> {
+class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
 
@@ -28,7 +30,7 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
-grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* InferenceServiceImpl::StreamSteps(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InferenceServiceImpl::StreamSteps(
     grpc::CallbackServerContext* context) {
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     metrics_->CountRequest("StreamSteps", allowed.code());
@@ -38,41 +40,49 @@ grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* InferenceServiceImpl
 }
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext* context,
-                                                     const v1::StepRequest* request,
-                                                     v1::StepResponse* response) {
+                                                     const grpc::ByteBuffer* request_bytes,
+                                                     grpc::ByteBuffer* response_bytes) {
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "Step", metrics_);
   }
+  v1::StepRequest request;  // Handle() copies what outlives it.
+  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
+    return FinishUnary(context, parsed, "Step", metrics_);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  handler_->Handle(*request, DeadlineOf(*context),
-                   [this, reactor, response](absl::StatusOr<v1::StepResponse> result) {
+  handler_->Handle(request, DeadlineOf(*context),
+                   [this, reactor, response_bytes](absl::StatusOr<v1::StepResponse> result) {
                      metrics_->CountRequest("Step", result.status().code());
                      if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
-                     *response = *std::move(result);
-                     reactor->Finish(grpc::Status::OK);
+                     reactor->Finish(SerializeMessage(*result, *response_bytes));
                    });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(
-    grpc::CallbackServerContext* context, const v1::SequenceRequest* request,
-    v1::SequenceResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "RunSequence", metrics_);
+  }
+  auto request = std::make_unique<v1::SequenceRequest>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
+    return FinishUnary(context, parsed, "RunSequence", metrics_);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time deadline = DeadlineOf(*context);
   // A whole sequence can take seconds: it runs on the pool, never on the
-  // callback thread. gRPC keeps request and response alive until Finish.
-  const absl::Status queued = sequences_->Submit([this, reactor, request, response, deadline] {
-    absl::StatusOr<v1::SequenceResponse> result =
-        absl::Now() > deadline
-            ? absl::DeadlineExceededError("the deadline passed before the sequence started")
-            : handler_->RunSequence(*request);
-    if (result.ok()) *response = *std::move(result);
-    metrics_->CountRequest("RunSequence", result.status().code());
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  // callback thread. gRPC keeps response_bytes alive until Finish.
+  const absl::Status queued =
+      sequences_->Submit([this, reactor, request = std::move(request), response_bytes, deadline] {
+        absl::StatusOr<v1::SequenceResponse> result =
+            absl::Now() > deadline
+                ? absl::DeadlineExceededError("the deadline passed before the sequence started")
+                : handler_->RunSequence(*request);
+        metrics_->CountRequest("RunSequence", result.status().code());
+        reactor->Finish(result.ok() ? SerializeMessage(*result, *response_bytes)
+                                    : ToGrpcStatus(result.status()));
+      });
   if (!queued.ok()) {
     metrics_->CountRequest("RunSequence", queued.code());
     reactor->Finish(ToGrpcStatus(queued));

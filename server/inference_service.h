@@ -14,21 +14,32 @@
 
 namespace rnnserve::server {
 
-class InferenceServiceImpl final : public v1::InferenceService::CallbackService {
+// Every method is raw (server/raw_message.h): requests are parsed here, so
+// bytes that are not a valid message are INVALID_ARGUMENT (on a stream, an
+// error response, and the stream goes on), never gRPC's UNIMPLEMENTED or a
+// silently ended stream. The wire format is the typed service's.
+class InferenceServiceImpl final
+    : public v1::InferenceService::WithRawCallbackMethod_StreamSteps<
+          v1::InferenceService::WithRawCallbackMethod_Step<
+              v1::InferenceService::WithRawCallbackMethod_RunSequence<
+                  v1::InferenceService::Service>>> {
  public:
   // None owned; all outlive the server. `token` null: no token needed.
   InferenceServiceImpl(const StepHandler* handler, TaskPool* sequences, ServerMetrics* metrics,
                        const TokenCheck* token = nullptr)
       : handler_(handler), sequences_(sequences), metrics_(metrics), token_(token) {}
 
-  grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* StreamSteps(
+  // A StepStream of StepRequest / StepResponse bytes.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamSteps(
       grpc::CallbackServerContext* context) override;
+  // A StepRequest in, a StepResponse out.
   grpc::ServerUnaryReactor* Step(grpc::CallbackServerContext* context,
-                                 const v1::StepRequest* request,
-                                 v1::StepResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  // A SequenceRequest in, a SequenceResponse out.
   grpc::ServerUnaryReactor* RunSequence(grpc::CallbackServerContext* context,
-                                        const v1::SequenceRequest* request,
-                                        v1::SequenceResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
   // Every open stream answers its step in flight, then finishes with
   // UNAVAILABLE; new streams finish at once. For graceful shutdown.

@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "server/raw_message.h"
+
 namespace rnnserve::server {
 namespace {
 
@@ -38,7 +40,7 @@ void StepStream::IssueRead(uint64_t seq) {
   // `this` outlives the lines after StartRead: IssueRead runs in the
   // constructor (before gRPC binds the reactor) or inside OnWriteDone, and
   // gRPC calls OnDone only after every running reaction has returned.
-  StartRead(&request_);
+  StartRead(&request_bytes_);
   bool finish = false;
   {
     absl::MutexLock lock(&mu_);
@@ -79,6 +81,9 @@ void StepStream::OnReadDone(bool ok) {
   }
   if (!ok) return Finish(grpc::Status::OK);  // The client half-closed: the normal end.
   if (!step) return Finish(DrainingStatus());
+  if (absl::Status parsed = ParseMessage(request_bytes_, request_); !parsed.ok()) {
+    return Answer(parsed);
+  }
   handler_->Handle(request_, deadline_, [this](absl::StatusOr<v1::StepResponse> result) {
     Answer(std::move(result));
   });
@@ -95,11 +100,14 @@ void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
     response_.mutable_error()->set_code(static_cast<int>(result.status().code()));
     response_.mutable_error()->set_message(std::string(result.status().message()));
   }
+  // Fails only past protobuf's 2 GiB (typed writes abort the process then).
+  const grpc::Status serialized = SerializeMessage(response_, response_bytes_);
   {
     absl::MutexLock lock(&mu_);
-    phase_ = Phase::kWriting;
+    phase_ = serialized.ok() ? Phase::kWriting : Phase::kFinished;
   }
-  StartWrite(&response_);  // Untouched until OnWriteDone.
+  if (!serialized.ok()) return Finish(serialized);
+  StartWrite(&response_bytes_);  // Untouched until OnWriteDone.
 }
 
 void StepStream::OnWriteDone(bool ok) {

@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "rnnserve/v1/inference.pb.h"
 #include "server/metrics.h"
@@ -21,7 +22,10 @@
 
 namespace rnnserve::server {
 
-class StepStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>,
+// Raw (server/raw_message.h): reads StepRequest bytes, parses them itself
+// (bytes that are not a StepRequest get an INVALID_ARGUMENT response, and the
+// stream goes on), and writes StepResponse bytes.
+class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                          public Drainable {
  public:
   // Starts reading. None owned; all outlive the server.
@@ -49,10 +53,12 @@ class StepStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::Ste
   ServerMetrics* const metrics_;
   StreamDrain* const drain_;
   const absl::Time deadline_;
-  // Owned by the one operation in flight: request_ by the read and then the
-  // step, response_ by the write.
+  // Owned by the one operation in flight: request_bytes_ by the read,
+  // request_ by the step, response_ and response_bytes_ by the write.
+  grpc::ByteBuffer request_bytes_;
   v1::StepRequest request_;
   v1::StepResponse response_;
+  grpc::ByteBuffer response_bytes_;
 
   absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kReading;
