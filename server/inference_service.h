@@ -33,6 +33,9 @@ class InferenceServiceImpl final : public v1::InferenceService::CallbackService 
   // Every open stream answers its step in flight, then finishes with
   // UNAVAILABLE; new streams finish at once. For graceful shutdown.
   void DrainStreams() { streams_.DrainAll(); }
+  // Every open stream answers its step in flight and steps nothing more, but
+  // stays open until DrainStreams(); for moving the sessions first.
+  void HoldStreams() { streams_.HoldAll(); }
 
  private:
   const StepHandler* const handler_;
