@@ -211,7 +211,8 @@ void RnnServer::HandOffSessions(absl::Time deadline) {
     LOG(ERROR) << "handoff: steps still running at the drain deadline; sessions not moved";
     return;
   }
-  if (!WaitUntilNotListening(options_.listen, port_, std::min(deadline, start + absl::Seconds(5)))) {
+  const absl::Time listener_deadline = std::min(deadline, start + absl::Seconds(5));
+  if (!WaitUntilNotListening(options_.listen, port_, listener_deadline)) {
     LOG(WARNING) << "handoff: port " << port_ << " still accepts connections; the proxy may "
                  << "route some imports back here (they are retried)";
   }

@@ -70,8 +70,8 @@ HandoffResult HandOffSessions(SessionStore& store, const ServedModels& models,
         store.End(session.id()).IgnoreError();  // Reaped meanwhile is fine too.
         ++moved;
       } else if (failed++ < kFailuresLogged) {
-        LOG(WARNING) << "handoff: session " << session.id() << " not moved to "
-                     << options.target << ": " << status;
+        LOG(WARNING) << "handoff: session " << session.id() << " not moved to " << options.target
+                     << ": " << status;
       }
     }
   };

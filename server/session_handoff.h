@@ -23,7 +23,7 @@ struct HandoffOptions {
   std::string target;         // HOST:PORT, plaintext
   std::string authorization;  // sent as `authorization` when not empty ("Bearer <token>")
   absl::Time deadline = absl::InfiniteFuture();  // what is not moved by then stays
-  int concurrency = 8;                            // imports in flight
+  int concurrency = 8;                           // imports in flight
 };
 
 struct HandoffResult {
