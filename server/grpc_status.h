@@ -1,5 +1,6 @@
-// The one conversion from absl::Status to gRPC (STYLE.md): absl and gRPC
-// share google.rpc.Code numbers, so the code is cast and the message copied.
+// The one conversion between absl::Status and gRPC's (STYLE.md): absl and
+// gRPC share google.rpc.Code numbers, so the code is cast and the message
+// copied.
 #ifndef RNNSERVE_SERVER_GRPC_STATUS_H_
 #define RNNSERVE_SERVER_GRPC_STATUS_H_
 
@@ -16,6 +17,12 @@ namespace rnnserve::server {
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
+}
+
+// For the server's own outgoing calls (the session handoff).
+inline absl::Status ToAbslStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
 }
 
 // Finishes a unary callback call with `status`, counting it under `method`

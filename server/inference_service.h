@@ -44,6 +44,9 @@ class InferenceServiceImpl final
   // Every open stream answers its step in flight, then finishes with
   // UNAVAILABLE; new streams finish at once. For graceful shutdown.
   void DrainStreams() { streams_.DrainAll(); }
+  // Every open stream answers its step in flight and steps nothing more, but
+  // stays open until DrainStreams(); for moving the sessions first.
+  void HoldStreams() { streams_.HoldAll(); }
 
  private:
   const StepHandler* const handler_;

@@ -60,6 +60,11 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(absl::Duration, model_poll_interval, absl::ZeroDuration(),
           "look this often for model versions added to --models (SIGHUP looks at once); "
           "0: only on SIGHUP");
+ABSL_FLAG(std::string, handoff_to, "",
+          "HOST:PORT, normally the session-affinity proxy in front of the replicas: on "
+          "SIGTERM, move every session there (each import carries its x-session-id) before "
+          "the open streams end, so clients continue on the replica that takes over; "
+          "empty: sessions stay here (and go into --snapshot, if set)");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -97,6 +102,7 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
                       .tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca),
                       .token_file = absl::GetFlag(FLAGS_token_file)};
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.handoff_target = absl::GetFlag(FLAGS_handoff_to);
   if (options.snapshot_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval must be 0 or more");
   }

@@ -8,6 +8,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "model/status_macros.h"
 #include "server/callback_gauge.h"
+#include "server/session_handoff.h"
 #include "server/session_snapshot.h"
 
 namespace rnnserve::server {
@@ -44,7 +45,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
       "rnnserve_queue_depth", "Step requests waiting for a batch (bounded by --max_queue).",
       [batcher = server->batcher_.get()] { return static_cast<double>(batcher->pending()); });
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
-                                                   server->batcher_.get());
+                                                   server->batcher_.get(), &server->gate_);
   server->sequences_ =
       std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
   server->inference_ = std::make_unique<InferenceServiceImpl>(
@@ -53,7 +54,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->session_service_ =
       std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
                                            &absl::Now, server->metrics_.get(),
-                                           server->token_.get());
+                                           server->token_.get(), &server->gate_);
   server->model_service_ =
       std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get(),
                                          server->token_.get());
@@ -169,11 +170,26 @@ void RnnServer::Shutdown(absl::Duration drain) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
   for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
-  // Streams answer the step they hold and end; unary calls in flight finish
-  // (their steps are already queued); new calls are refused. Past the
-  // deadline gRPC cancels what is left.
-  inference_->DrainStreams();
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+  const absl::Time deadline = absl::Now() + drain;
+  if (options_.handoff_target.empty()) {
+    // Streams answer the step they hold and end; unary calls in flight
+    // finish (their steps are already queued); new calls are refused. Past
+    // the deadline gRPC cancels what is left.
+    inference_->DrainStreams();
+    server_->Shutdown(absl::ToChronoTime(deadline));
+  } else {
+    // The sessions move before any client hears that this server is going:
+    // streams step nothing more but stay open while the listener closes (so
+    // the proxy routes elsewhere) and the sessions move; only then do the
+    // streams end, and a client that reconnects at once finds its session
+    // on its new replica. gRPC's Shutdown waits for the held streams, so it
+    // runs beside the handoff.
+    inference_->HoldStreams();
+    std::thread stopping([this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+    HandOffSessions(deadline);
+    inference_->DrainStreams();
+    stopping.join();
+  }
   batcher_->Shutdown();
   sequences_->Shutdown();
   stop_periodic_.Notify();
@@ -186,6 +202,27 @@ void RnnServer::Shutdown(absl::Duration drain) {
   }
   LOG(INFO) << "stopped; " << store_->size() << " sessions were live; "
             << static_cast<int64_t>(StepsComputed()) << " steps computed since start";
+}
+
+void RnnServer::HandOffSessions(absl::Time deadline) {
+  const absl::Time start = absl::Now();
+  if (!gate_.CloseAndWait(deadline)) {
+    // A state exported now could miss a step its client sees answered.
+    LOG(ERROR) << "handoff: steps still running at the drain deadline; sessions not moved";
+    return;
+  }
+  const absl::Time listener_deadline = std::min(deadline, start + absl::Seconds(5));
+  if (!WaitUntilNotListening(options_.listen, port_, listener_deadline)) {
+    LOG(WARNING) << "handoff: port " << port_ << " still accepts connections; the proxy may "
+                 << "route some imports back here (they are retried)";
+  }
+  HandoffOptions handoff;
+  handoff.target = options_.handoff_target;
+  if (token_ != nullptr) handoff.authorization = token_->authorization();
+  handoff.deadline = deadline;
+  const HandoffResult moved = server::HandOffSessions(*store_, *models_, handoff);
+  LOG(INFO) << "handoff: moved " << moved.moved << " sessions to " << handoff.target << " in "
+            << absl::Now() - start << "; " << moved.failed << " not moved";
 }
 
 double RnnServer::StepsComputed() const {

@@ -19,6 +19,7 @@
 #include "server/inference_service.h"
 #include "server/metrics.h"
 #include "server/model_service.h"
+#include "server/operation_gate.h"
 #include "server/session_service.h"
 #include "server/served_models.h"
 #include "server/server_credentials.h"
@@ -56,6 +57,10 @@ struct ServerOptions {
   absl::Duration model_poll_interval = absl::ZeroDuration();  // 0: only when asked
   SecurityOptions security;  // TLS, mutual TLS, bearer token; none by default
   absl::Duration snapshot_interval = absl::ZeroDuration();
+  // HOST:PORT (normally the session-affinity proxy) that takes this server's
+  // sessions at Shutdown(), before the streams end; empty: they stay (and go
+  // into the snapshot, if there is one).
+  std::string handoff_target;
 };
 
 class RnnServer {
@@ -67,7 +72,8 @@ class RnnServer {
 
   // Health turns NOT_SERVING, new calls get UNAVAILABLE, steps already
   // accepted finish and are answered (within `drain`), open streams end with
-  // UNAVAILABLE, then everything stops.
+  // UNAVAILABLE, then everything stops. With a handoff target the sessions
+  // move there before the streams end.
   void Shutdown(absl::Duration drain);
 
   int port() const { return port_; }
@@ -94,6 +100,9 @@ class RnnServer {
   void RestoreSessions();
   // Writes the snapshot (logging a failure); how many sessions it holds.
   absl::StatusOr<int64_t> SaveSessions();
+  // Stops listening, waits for the changes in flight and moves every
+  // session to options_.handoff_target; the streams are held meanwhile.
+  void HandOffSessions(absl::Time deadline);
   // Recurrent steps computed since start, over every model.
   double StepsComputed() const;
 
@@ -104,6 +113,7 @@ class RnnServer {
   std::unique_ptr<ServedModels> models_;
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<StepBatcher> batcher_;
+  OperationGate gate_;  // closed before a handoff
   std::unique_ptr<StepHandler> handler_;
   std::unique_ptr<TokenCheck> token_;  // null when no token is configured
   std::unique_ptr<TaskPool> sequences_;

@@ -31,13 +31,26 @@ void FillInfo(Session& session, absl::Time now, pb::SessionInfo* info) {
   FillInfoLocked(session, now, info);
 }
 
+// Runs `change` (returning absl::Status) past `gate` (null: none), or
+// refuses it with UNAVAILABLE once the gate is closed.
+template <typename Change>
+absl::Status PastGate(OperationGate* gate, Change&& change) {
+  if (gate == nullptr) return change();
+  RNN_RETURN_IF_ERROR(gate->Enter());
+  absl::Status status = change();
+  gate->Exit();
+  return status;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* SessionServiceImpl::EndSession(grpc::CallbackServerContext* context,
                                                          const pb::SessionRef* request,
                                                          pb::SessionInfo* response) {
   const absl::Status status =
-      RunIfAllowed(token_, *context, [&] { return End(request->session_id(), response); });
+      RunIfAllowed(token_, *context, [&] {
+    return PastGate(gate_, [&] { return End(request->session_id(), response); });
+  });
   return FinishUnary(context, status, "EndSession", metrics_);
 }
 
@@ -45,7 +58,9 @@ grpc::ServerUnaryReactor* SessionServiceImpl::ResetSession(grpc::CallbackServerC
                                                            const pb::SessionRef* request,
                                                            pb::SessionInfo* response) {
   const absl::Status status =
-      RunIfAllowed(token_, *context, [&] { return Reset(request->session_id(), response); });
+      RunIfAllowed(token_, *context, [&] {
+    return PastGate(gate_, [&] { return Reset(request->session_id(), response); });
+  });
   return FinishUnary(context, status, "ResetSession", metrics_);
 }
 
@@ -69,7 +84,9 @@ grpc::ServerUnaryReactor* SessionServiceImpl::ImportState(grpc::CallbackServerCo
                                                           const pb::SessionState* request,
                                                           pb::SessionInfo* response) {
   const absl::Status status =
-      RunIfAllowed(token_, *context, [&] { return Import(*request, response); });
+      RunIfAllowed(token_, *context, [&] {
+    return PastGate(gate_, [&] { return Import(*request, response); });
+  });
   return FinishUnary(context, status, "ImportState", metrics_);
 }
 

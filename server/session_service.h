@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/metrics.h"
+#include "server/operation_gate.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
 #include "server/token_check.h"
@@ -26,16 +27,19 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   // Called from gRPC's threads, so it must be thread-safe.
   using Clock = std::function<absl::Time()>;
 
-  // `store`, `models`, `metrics` (null: not counted) and `token` (null: no
-  // token needed) are not owned and outlive the service. `clock` stamps
-  // session use and measures idle time (tests pass a fake one).
+  // `store`, `models`, `metrics` (null: not counted), `token` (null: no
+  // token needed) and `gate` (null: none; it counts End, Reset and Import)
+  // are not owned and outlive the service. `clock` stamps session use and
+  // measures idle time (tests pass a fake one).
   SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now,
-                     ServerMetrics* metrics = nullptr, const TokenCheck* token = nullptr)
+                     ServerMetrics* metrics = nullptr, const TokenCheck* token = nullptr,
+                     OperationGate* gate = nullptr)
       : store_(store),
         models_(models),
         clock_(std::move(clock)),
         metrics_(metrics),
-        token_(token) {}
+        token_(token),
+        gate_(gate) {}
 
   // Each answers the session's id, model (version resolved), steps and idle
   // time; End and Reset as they were just before the call. INVALID_ARGUMENT
@@ -74,6 +78,7 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   const Clock clock_;
   ServerMetrics* const metrics_;
   const TokenCheck* const token_;
+  OperationGate* const gate_;
 };
 
 }  // namespace rnnserve::server

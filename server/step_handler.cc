@@ -135,6 +135,18 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::FindSession(
 
 void StepHandler::Handle(const v1::StepRequest& request, absl::Time deadline,
                          Reply reply) const {
+  if (gate_ == nullptr) return HandleAdmitted(request, deadline, std::move(reply));
+  if (absl::Status entered = gate_->Enter(); !entered.ok()) return std::move(reply)(entered);
+  HandleAdmitted(request, deadline,
+                 [gate = gate_, reply = std::move(reply)](
+                     absl::StatusOr<v1::StepResponse> result) mutable {
+                   gate->Exit();  // The session is as final as the reply says.
+                   std::move(reply)(std::move(result));
+                 });
+}
+
+void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time deadline,
+                                 Reply reply) const {
   absl::Status valid = ValidateSessionId(request.session_id());
   if (!valid.ok()) return std::move(reply)(valid);
   const absl::Time received = absl::Now();

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rnnserve/v1/inference.pb.h"
+#include "server/operation_gate.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
 #include "server/step_batcher.h"
@@ -20,19 +21,24 @@ class StepHandler {
  public:
   using Reply = absl::AnyInvocable<void(absl::StatusOr<v1::StepResponse>) &&>;
 
-  // None owned; all outlive the handler.
-  StepHandler(SessionStore* store, const ServedModels* models, StepBatcher* batcher)
-      : store_(store), models_(models), batcher_(batcher) {}
+  // None owned; all outlive the handler. `gate` (null: none) counts every
+  // request from before it touches a session until its reply.
+  StepHandler(SessionStore* store, const ServedModels* models, StepBatcher* batcher,
+              OperationGate* gate = nullptr)
+      : store_(store), models_(models), batcher_(batcher), gate_(gate) {}
 
   // Applies `request`; `reply` runs exactly once: inline for a request
   // refused before it queues, else on a batcher thread. Nothing is applied
-  // to the session when the reply is an error.
+  // to the session when the reply is an error (UNAVAILABLE once the gate is
+  // closed).
   void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
 
   // The stateless whole-sequence call. Runs on the calling thread.
   absl::StatusOr<v1::SequenceResponse> RunSequence(const v1::SequenceRequest& request) const;
 
  private:
+  // Handle() past the gate.
+  void HandleAdmitted(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
   // The running session a non-start request steps, and its model.
   absl::StatusOr<std::shared_ptr<Session>> FindSession(const v1::StepRequest& request,
                                                        absl::Time now, ModelRef& model) const;
@@ -44,6 +50,7 @@ class StepHandler {
   SessionStore* const store_;
   const ServedModels* const models_;
   StepBatcher* const batcher_;
+  OperationGate* const gate_;
 };
 
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT

@@ -20,7 +20,8 @@ StepStream::StepStream(const StepHandler* handler, ServerMetrics* metrics, Strea
                        absl::Time deadline)
     : handler_(handler), metrics_(metrics), drain_(drain), deadline_(deadline) {
   // Registered before the first read: once a read is out, OnDone may run.
-  if (!drain_->Register(this)) {
+  const StreamDrain::Mode mode = drain_->Register(this);
+  if (mode == StreamDrain::Mode::kDraining) {
     {
       absl::MutexLock lock(&mu_);
       phase_ = Phase::kFinished;
@@ -31,6 +32,7 @@ StepStream::StepStream(const StepHandler* handler, ServerMetrics* metrics, Strea
   uint64_t seq;
   {
     absl::MutexLock lock(&mu_);
+    holding_ = mode == StreamDrain::Mode::kHolding;
     seq = ++read_seq_;
   }
   IssueRead(seq);
@@ -58,6 +60,11 @@ bool StepStream::TakeFinish() {
   return true;
 }
 
+void StepStream::Hold() {
+  absl::MutexLock lock(&mu_);
+  holding_ = true;  // OnReadDone steps nothing more; the read in flight stays.
+}
+
 void StepStream::Drain() {
   bool finish;
   {
@@ -76,6 +83,9 @@ void StepStream::OnReadDone(bool ok) {
     // Drain() finished the call while this read was pending; a request that
     // arrived meanwhile is dropped unapplied (it gets no response).
     if (phase_ == Phase::kFinished) return;
+    // Held: the request is dropped unapplied and the stream waits, reading
+    // as far as TakeFinish is concerned, for Drain() to finish it.
+    if (ok && holding_ && !draining_) return;
     step = ok && !draining_;
     phase_ = step ? Phase::kStepping : Phase::kFinished;
   }

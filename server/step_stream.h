@@ -3,7 +3,9 @@
 // StepBatcher's threads. A bad request gets its error in its own response and
 // the stream goes on. When the server drains, the step in flight is answered
 // and the stream then finishes with UNAVAILABLE; a request read but not
-// stepped gets no response, so "answered" always means "applied".
+// stepped gets no response, so "answered" always means "applied". A held
+// stream (StreamDrain::HoldAll) steps nothing more but stays open until the
+// drain.
 // Deletes itself in OnDone; thread-safe.
 #ifndef RNNSERVE_SERVER_STEP_STREAM_H_
 #define RNNSERVE_SERVER_STEP_STREAM_H_
@@ -32,6 +34,7 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   StepStream(const StepHandler* handler, ServerMetrics* metrics, StreamDrain* drain,
              absl::Time deadline);
 
+  void Hold() override ABSL_LOCKS_EXCLUDED(mu_);
   void Drain() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -62,6 +65,7 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
 
   absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kReading;
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   // Finish may only follow a StartRead that has returned: read_seq_ numbers
   // the reads decided, read_issued_ says the latest one has been started.

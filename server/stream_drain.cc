@@ -2,11 +2,10 @@
 
 namespace rnnserve::server {
 
-bool StreamDrain::Register(Drainable* stream) {
+StreamDrain::Mode StreamDrain::Register(Drainable* stream) {
   absl::MutexLock lock(&mu_);
-  if (draining_) return false;
-  streams_.insert(stream);
-  return true;
+  if (mode_ != Mode::kDraining) streams_.insert(stream);
+  return mode_;
 }
 
 void StreamDrain::Unregister(Drainable* stream) {
@@ -14,11 +13,18 @@ void StreamDrain::Unregister(Drainable* stream) {
   streams_.erase(stream);
 }
 
+// Both under mu_, so no stream can unregister (and be deleted) meanwhile.
+// Hold() and Drain() only flip a flag or finish the call; they never wait.
+void StreamDrain::HoldAll() {
+  absl::MutexLock lock(&mu_);
+  if (mode_ != Mode::kServing) return;
+  mode_ = Mode::kHolding;
+  for (Drainable* stream : streams_) stream->Hold();
+}
+
 void StreamDrain::DrainAll() {
   absl::MutexLock lock(&mu_);
-  draining_ = true;
-  // Under mu_, so no stream can unregister (and be deleted) meanwhile.
-  // Drain() only flips a flag or finishes the call; it never waits.
+  mode_ = Mode::kDraining;
   for (Drainable* stream : streams_) stream->Drain();
 }
 

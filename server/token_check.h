@@ -26,6 +26,9 @@ class TokenCheck {
   // OK when `context` carries the token; UNAUTHENTICATED otherwise. The
   // comparison takes the same time whichever byte differs.
   absl::Status Check(const grpc::ServerContextBase& context) const;
+  // The `authorization` value calls carry ("Bearer <token>"); the session
+  // handoff sends it to the replicas of the same fleet.
+  const std::string& authorization() const { return expected_; }
 
  private:
   std::string expected_;

@@ -1,10 +1,8 @@
 #include "tests/client/cli_test_util.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,19 +124,6 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_
   result.out = ReadFile(base + ".out");
   result.err = ReadFile(base + ".err");
   return result;
-}
-
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 std::vector<std::vector<float>> ParseCsv(const std::string& text) {

@@ -52,8 +52,7 @@ struct CliResult {
 // 120 s.
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
-// A port nothing listens on (bound, then released).
-int UnusedPort();
+using ::rnnserve::testing::UnusedPort;
 
 // The rows of CSV text, as floats.
 std::vector<std::vector<float>> ParseCsv(const std::string& text);

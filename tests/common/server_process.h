@@ -52,6 +52,10 @@ class ServerProcess {
   int exit_code_ = -1;
 };
 
+// A loopback port nothing listens on (bound, then released), for programs
+// that cannot pick their own.
+int UnusedPort();
+
 }  // namespace rnnserve::testing
 
 #endif  // RNNSERVE_TESTS_COMMON_SERVER_PROCESS_H_

@@ -1,7 +1,8 @@
 // Whole-server behaviour over loopback: session limits under both policies,
 // idle expiry, a session exported from one server and imported into another
 // that continues exactly as if it had never moved, graceful shutdown of open
-// streams, and malformed messages.
+// streams, sessions handed to another server at shutdown, and malformed
+// messages.
 #include "server/rnn_server.h"
 
 #include <atomic>
@@ -31,10 +32,12 @@ using ::testing::ElementsAre;
 // A server on 127.0.0.1:<free port> over a one-model repository, and stubs.
 struct TestServer {
   explicit TestServer(SessionStore::Options sessions, const std::string& tag = "a",
-                      int64_t max_message_bytes = 16 << 20) {
+                      int64_t max_message_bytes = 16 << 20,
+                      const std::string& handoff_target = "") {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.max_message_bytes = max_message_bytes;
+    options.handoff_target = handoff_target;
     options.models = models_root = MakeTestRepository(
         "rnn_server_" + tag + "_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
@@ -52,6 +55,12 @@ struct TestServer {
   // One step of `seq` at `t` for session `id`.
   grpc::Status Step(const std::string& id, const ReferenceSequence& seq, int64_t t, bool start,
                     v1::StepResponse* response) {
+    grpc::ClientContext context;
+    return inference->Step(&context, StepRequest(id, seq, t, start), response);
+  }
+
+  static v1::StepRequest StepRequest(const std::string& id, const ReferenceSequence& seq,
+                                     int64_t t, bool start) {
     v1::StepRequest request;
     request.set_session_id(id);
     request.set_start(start);
@@ -59,8 +68,16 @@ struct TestServer {
     const int64_t width = seq.input.shape[1];
     request.mutable_floats()->mutable_values()->Assign(
         seq.input.floats.begin() + t * width, seq.input.floats.begin() + (t + 1) * width);
+    return request;
+  }
+
+  // DescribeSession's steps, or -1 when the session is not here.
+  int64_t StepsOf(const std::string& id) {
+    v1::SessionRef ref;
+    ref.set_session_id(id);
+    v1::SessionInfo info;
     grpc::ClientContext context;
-    return inference->Step(&context, request, response);
+    return sessions_stub->DescribeSession(&context, ref, &info).ok() ? info.steps() : -1;
   }
 
   std::string models_root;
@@ -180,6 +197,64 @@ TEST(RnnServerTest, ShutdownAnswersTheStepsItTookThenEndsOpenStreamsWithUnavaila
   stopper.join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("shutting down"));
+}
+
+// Each response to a step of `seq` at its own step index equals the
+// reference within 1e-5.
+void ExpectReferenceOutputs(const v1::StepResponse& response, const ReferenceSequence& seq) {
+  const int64_t width = seq.expected.shape[1];
+  const int64_t t = response.session_steps() - 1;
+  ASSERT_EQ(response.outputs().values_size(), width);
+  for (int64_t j = 0; j < width; ++j) {
+    ASSERT_NEAR(response.outputs().values(j), seq.expected.floats[t * width + j], 1e-5)
+        << response.session_id() << " step " << t;
+  }
+}
+
+TEST(RnnServerTest, HandoffMovesEverySessionBeforeTheStreamsEndAndTheyGoOnThere) {
+  const ReferenceSequence seq = Sequence();  // 200 steps
+  TestServer target({}, "target");
+  TestServer source({}, "source", 16 << 20, absl::StrCat("127.0.0.1:", target.server->port()));
+  v1::StepResponse response;
+  for (int64_t t = 0; t < 30; ++t) {
+    ASSERT_TRUE(source.Step("unary", seq, t, t == 0, &response).ok());
+  }
+  grpc::ClientContext context;
+  auto stream = source.inference->StreamSteps(&context);
+  for (int64_t t = 0; t < 40; ++t) {
+    ASSERT_TRUE(stream->Write(TestServer::StepRequest("streamed", seq, t, t == 0)));
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_FALSE(response.has_error()) << response.error().message();
+  }
+
+  std::thread stopper([&] { source.server->Shutdown(absl::Seconds(60)); });
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  // The moment its stream ends, a client finds its session on the target,
+  // with every step it saw answered.
+  EXPECT_EQ(target.StepsOf("streamed"), 40);
+  EXPECT_EQ(target.StepsOf("unary"), 30);
+  stopper.join();
+  EXPECT_EQ(source.server->sessions().size(), 0);  // moved, not copied
+
+  for (int64_t t = 40; t < seq.steps(); ++t) {
+    ASSERT_TRUE(target.Step("streamed", seq, t, false, &response).ok());
+    ExpectReferenceOutputs(response, seq);
+  }
+  for (int64_t t = 30; t < seq.steps(); ++t) {
+    ASSERT_TRUE(target.Step("unary", seq, t, false, &response).ok());
+    ExpectReferenceOutputs(response, seq);
+  }
+}
+
+TEST(RnnServerTest, SessionsThatCannotMoveStayOnTheStoppingServer) {
+  const ReferenceSequence seq = Sequence();
+  TestServer source({}, "lonely", 16 << 20, "127.0.0.1:1");  // nothing listens there
+  v1::StepResponse response;
+  ASSERT_TRUE(source.Step("stays", seq, 0, true, &response).ok());
+  source.server->Shutdown(absl::Seconds(30));
+  EXPECT_EQ(source.server->sessions().size(), 1);  // still here, for the snapshot
 }
 
 TEST(RnnServerTest, MalformedMessagesGetAnErrorAndTheServerGoesOn) {

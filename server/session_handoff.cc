@@ -1,0 +1,111 @@
+#include "server/session_handoff.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "glog/logging.h"
+#include "grpcpp/grpcpp.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
+#include "server/grpc_status.h"
+#include "server/session_transfer.h"
+
+namespace rnnserve::server {
+namespace {
+
+constexpr int kAttempts = 5;
+constexpr absl::Duration kCallTimeout = absl::Seconds(5);
+constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
+constexpr int kFailuresLogged = 5;
+
+// One import, retried while the answer is UNAVAILABLE (the proxy had no
+// replica for a moment, or the call still reached this server).
+grpc::Status Import(v1::SessionService::Stub& stub, const v1::SessionState& state,
+                    const HandoffOptions& options) {
+  grpc::Status status;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(kRetryPause);
+    const absl::Time deadline = std::min(options.deadline, absl::Now() + kCallTimeout);
+    if (absl::Now() >= deadline) break;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    context.AddMetadata("x-session-id", state.session_id());
+    if (!options.authorization.empty()) {
+      context.AddMetadata("authorization", options.authorization);
+    }
+    v1::SessionInfo info;
+    status = stub.ImportState(&context, state, &info);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+  }
+  return status;
+}
+
+}  // namespace
+
+HandoffResult HandOffSessions(SessionStore& store, const ServedModels& models,
+                              const HandoffOptions& options) {
+  const std::vector<std::shared_ptr<Session>> sessions = store.Sessions();
+  const std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  const std::unique_ptr<v1::SessionService::Stub> stub = v1::SessionService::NewStub(channel);
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> moved{0};
+  std::atomic<int64_t> failed{0};
+  auto move_some = [&] {
+    for (size_t i = next++; i < sessions.size(); i = next++) {
+      Session& session = *sessions[i];
+      v1::SessionState state;
+      absl::Status status = ExportSession(session, models, &state);
+      if (status.ok()) status = ToAbslStatus(Import(*stub, state, options));
+      if (status.ok()) {
+        store.End(session.id()).IgnoreError();  // Reaped meanwhile is fine too.
+        ++moved;
+      } else if (failed++ < kFailuresLogged) {
+        LOG(WARNING) << "handoff: session " << session.id() << " not moved to " << options.target
+                     << ": " << status;
+      }
+    }
+  };
+  const int threads =
+      static_cast<int>(std::clamp<size_t>(sessions.size(), 1, std::max(1, options.concurrency)));
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(move_some);
+  move_some();
+  for (std::thread& worker : workers) worker.join();
+  return HandoffResult{moved.load(), failed.load()};
+}
+
+bool WaitUntilNotListening(const std::string& listen, int port, absl::Time deadline) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), absl::StrCat(port).c_str(), &hints, &found) != 0) return true;
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
+  while (true) {
+    bool accepted = false;
+    for (const addrinfo* a = addresses.get(); a != nullptr && !accepted; a = a->ai_next) {
+      const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+      if (fd < 0) continue;
+      accepted = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+      close(fd);
+    }
+    if (!accepted) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace rnnserve::server
