@@ -69,5 +69,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # Every flag of server/main.cc. --tryfromenv skips a listed name whose variable is unset
 # without a word, so a misspelt or missing name would silently ignore the user's
 # FLAGS_ variable: deploy/container-test.sh checks the list against --helpfull.
-ENTRYPOINT ["/usr/local/bin/rnnserve", "--tryfromenv=listen,metrics_listen,models,max_sessions,full_policy,idle_timeout,workers,max_batch,max_queue_delay,max_queue,drain_timeout,max_message_bytes,keepalive_time,keepalive_timeout,log_level,snapshot,snapshot_interval,tls_cert,tls_key,tls_client_ca,token_file,model_poll_interval,verbosity"]
+ENTRYPOINT ["/usr/local/bin/rnnserve", "--tryfromenv=listen,metrics_listen,models,max_sessions,full_policy,idle_timeout,workers,max_batch,max_queue_delay,max_queue,drain_timeout,max_message_bytes,keepalive_time,keepalive_timeout,log_level,snapshot,snapshot_interval,tls_cert,tls_key,tls_client_ca,token_file,model_poll_interval,handoff_to,verbosity"]
 CMD []

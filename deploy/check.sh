@@ -157,7 +157,7 @@ else
   skip "compose schema" "docker-compose not installed (Debian docker-compose)"
 fi
 scripts=()
-for s in deploy/check.sh deploy/prometheus-demo.sh deploy/grafana/capture-exposition.sh; do
+for s in deploy/*.sh deploy/grafana/capture-exposition.sh; do
   [[ -f $s ]] && scripts+=("$s") && check "bash -n $s" bash -n "$s"
 done
 if have shellcheck; then
