@@ -19,8 +19,11 @@ bool Activation::IsComplementSymmetric() const {
   }
 }
 
-void Apply(const Activation& activation, float* data, int64_t n) {
-  ArrayMap x(data, n);
+namespace {
+
+// Apply() on one aligned block.
+void ApplyToBlock(const Activation& activation, float* data, int64_t n) {
+  Eigen::Map<Eigen::ArrayXf, Eigen::Aligned64> x(data, n);
   const float alpha = activation.alpha;
   const float beta = activation.beta;
   switch (activation.kind) {
@@ -61,6 +64,15 @@ void Apply(const Activation& activation, float* data, int64_t n) {
       x = (x > 20.0f).select(x, x.exp().log1p());
       return;
   }
+}
+
+}  // namespace
+
+void Apply(const Activation& activation, float* data, int64_t n) {
+  if (activation.kind == ActivationKind::kIdentity) return;
+  ForEachAlignedBlock(data, n, [&activation](float* block, int64_t m) {
+    ApplyToBlock(activation, block, m);
+  });
 }
 
 void Clip(float limit, float* data, int64_t n) {

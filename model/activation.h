@@ -3,6 +3,7 @@
 #ifndef RNNSERVE_MODEL_ACTIVATION_H_
 #define RNNSERVE_MODEL_ACTIVATION_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -54,8 +55,29 @@ struct Activation {
   friend bool operator==(const Activation&, const Activation&) = default;
 };
 
-// Applies `activation` to x[0..n) in place. Vectorised; allocates nothing.
+// Applies `activation` to x[0..n) in place. Vectorised; allocates nothing;
+// each element's result depends on its value and index only, not on x's
+// address (see ForEachAlignedBlock).
 void Apply(const Activation& activation, float* x, int64_t n);
+
+// Calls f(block, m) on x[0..n) one block of at most kAlignedBlock elements at
+// a time, each copied into a 64-byte-aligned buffer and back. Eigen
+// vectorises an unaligned array from its first aligned element and computes
+// the elements before it with scalar code, whose exp, tanh and logistic
+// round differently: a session's results would then follow its row's
+// address (its place in a batch, the allocator). In an aligned block the
+// path an element takes depends on its index alone.
+inline constexpr int64_t kAlignedBlock = 256;
+template <typename F>
+void ForEachAlignedBlock(float* x, int64_t n, F&& f) {
+  alignas(64) float block[kAlignedBlock];
+  for (int64_t start = 0; start < n; start += kAlignedBlock) {
+    const int64_t m = std::min(kAlignedBlock, n - start);
+    std::copy_n(x + start, m, block);
+    f(block, m);
+    std::copy_n(block, m, x + start);
+  }
+}
 
 // Clamps x[0..n) to [-limit, limit] in place (ONNX `clip`).
 void Clip(float limit, float* x, int64_t n);

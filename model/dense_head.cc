@@ -1,5 +1,7 @@
 #include "model/dense_head.h"
 
+#include <array>
+
 #include "absl/strings/str_cat.h"
 #include "model/activation.h"
 
@@ -37,6 +39,27 @@ absl::StatusOr<DenseHead> DenseHead::Create(RowMatrix weight, RowVector bias,
   return DenseHead(std::move(weight), std::move(bias), activation);
 }
 
+namespace {
+
+// The sum of x[0..n) in an order fixed by the indices alone. Eigen's
+// vectorised sum() starts at the first aligned element, so its order, and a
+// softmax's last bits, would follow the row's address: a session's outputs
+// would change with its place in the batch or chunk.
+float SumInIndexOrder(const float* x, Eigen::Index n) {
+  constexpr int kLanes = 8;  // independent chains the compiler may vectorise
+  std::array<float, kLanes> lanes{};
+  Eigen::Index i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] += x[i + l];
+  }
+  for (int l = 0; i < n; ++i, ++l) lanes[l] += x[i];
+  float sum = 0.0f;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+}  // namespace
+
 void DenseHead::Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const {
   packed_.MultiplyAdd(in.data(), in.cols(), in.rows(), has_bias() ? bias_.data() : nullptr,
                       0, out.data(), out.cols());
@@ -45,13 +68,20 @@ void DenseHead::Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const {
     case HeadActivation::kIdentity:
       return;
     case HeadActivation::kSigmoid:
-      model::Apply(Activation::Sigmoid(), out.data(), out.size());
+      // Row by row: Apply's results follow the index within the array.
+      for (Eigen::Index r = 0; r < out.rows(); ++r) {
+        model::Apply(Activation::Sigmoid(), out.row(r).data(), n);
+      }
       return;
     case HeadActivation::kSoftmax:
       for (Eigen::Index r = 0; r < out.rows(); ++r) {
         Eigen::Map<Eigen::ArrayXf> row(out.row(r).data(), n);
-        row = (row - row.maxCoeff()).exp();  // Shifted: exp never overflows.
-        row /= row.sum();
+        const float max = row.maxCoeff();  // Shifted: exp never overflows.
+        ForEachAlignedBlock(row.data(), n, [max](float* block, int64_t m) {
+          Eigen::Map<Eigen::ArrayXf, Eigen::Aligned64> x(block, m);
+          x = (x - max).exp();
+        });
+        row /= SumInIndexOrder(row.data(), n);
       }
       return;
   }
