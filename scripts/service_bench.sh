@@ -11,9 +11,13 @@
 # request; servers on core 0, the client on core 1. Opt-in, not part of CI.
 #   scripts/service_bench.sh [--quick] [--rounds N] [--duration SECONDS]
 #                            [--model NAME] [--build DIR] [--records FILE]
+#                            [--rnnserve PATH]
+#   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
 # Defaults: 3 rounds of 2 s per run (about 3 minutes with the build done);
 # --quick: 1 round of 0.5 s. Prints Markdown tables (medians over rounds,
 # rnnserve's paired ratios) and the machine's load before and after.
+# --memory N instead starts N sessions (one step each, left open) on
+# rnnserve and on the peer and prints each server's RSS growth per session.
 # Needs root only when python3-grpcio or python3-torch must be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +28,8 @@ warmup=0.5
 model=charlm  # the demo LSTM: the kind of model this server is for
 build=build
 records=""
+memory=""
+rnnserve=""
 while (($#)); do
   case $1 in
     --quick) rounds=1 duration=0.5 warmup=0.2 ;;
@@ -32,6 +38,8 @@ while (($#)); do
     --model) model=$2; shift ;;
     --build) build=$2; shift ;;
     --records) records=$2; shift ;;
+    --memory) memory=$2; shift ;;
+    --rnnserve) rnnserve=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "service_bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
@@ -61,6 +69,7 @@ fi
 cmake --build "$build" -j"${JOBS:-2}" --target rnnserve rnnserve-cli echo_server >/dev/null
 bin=$build/bin
 cli=$bin/rnnserve-cli
+rnnserve=${rnnserve:-$bin/rnnserve}
 
 work=$(mktemp -d)
 pids=()
@@ -113,7 +122,7 @@ start() {
 echo "service_bench: starting the servers ..." >&2
 # One step worker for the one core it gets (the default is one per core of
 # the machine, two here, which would only contend on core 0).
-start rnnserve "$bin/rnnserve" --models=models --listen="${address[rnnserve]}" \
+start rnnserve "$rnnserve" --models=models --listen="${address[rnnserve]}" \
   --metrics_listen="127.0.0.1:$port_metrics" --workers=1
 start echo "$bin/echo_server" --listen="${address[echo]}" \
   --model_info="$work/rnnserve.info.json"
@@ -155,11 +164,22 @@ measure() {
   local metrics_before="{}" metrics_after="{}"
   local flags=(bench --server="${address[$server]}" --model="$model" --sessions="$streams"
     --streams="$streams" --chunk="$chunk" --steps=0 --timeout=30s --json)
-  taskset -c 1 "$cli" "${flags[@]}" --duration="${warmup}s" >/dev/null
+  # A failed warm-up shows again in the counted run.
+  taskset -c 1 "$cli" "${flags[@]}" --duration="${warmup}s" >/dev/null || true
   [[ $server != rnnserve ]] || metrics_before=$(model_metrics)
   before=$(cpu_seconds "${pid[$server]}")
-  taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json"
+  local status=0
+  taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json" || status=$?
   after=$(cpu_seconds "${pid[$server]}")
+  if ((status != 0)); then
+    # rnnserve-cli bench has been seen to abort (heap corruption) in its
+    # teardown after printing a whole report; such a report still counts.
+    $py -c 'import json, sys; assert json.load(open(sys.argv[1]))["steps"] > 0' \
+      "$work/run.json" 2>/dev/null ||
+      { echo "service_bench: bench against $server failed ($status)" >&2; exit 1; }
+    echo "service_bench: rnnserve-cli exited $status after its report ($server);" \
+      "the report is kept" >&2
+  fi
   [[ $server != rnnserve ]] || metrics_after=$(model_metrics)
   local record='{"server": "%s", "streams": %d, "chunk": %d, "round": %d, '
   record+='"server_cpu_seconds": %s, "metrics_before": %s, "metrics_after": %s, "bench": %s}\n'
@@ -168,6 +188,26 @@ measure() {
     "$(awk -v a="$after" -v b="$before" 'BEGIN {print a - b}')" \
     "$metrics_before" "$metrics_after" "$(cat "$work/run.json")" >>"$work/records.jsonl"
 }
+
+rss_bytes() {  # resident set of process $1
+  awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"
+}
+
+if [[ -n $memory ]]; then
+  echo "| server | sessions | RSS growth | per session |"
+  echo "|---|---|---|---|"
+  for server in rnnserve peer; do
+    before=$(rss_bytes "${pid[$server]}")
+    # --steps N over N sessions: each session gets its one starting step.
+    taskset -c 1 "$cli" bench --server="${address[$server]}" --model="$model" \
+      --sessions="$memory" --streams=64 --steps="$memory" --end_sessions=false \
+      --timeout=60s --json >"$work/memory.json"
+    after=$(rss_bytes "${pid[$server]}")
+    awk -v s="$server" -v n="$memory" -v b="$before" -v a="$after" \
+      'BEGIN {printf "| %s | %d | %.1f MiB | %.0f bytes |\n", s, n, (a - b) / 1048576, (a - b) / n}'
+  done
+  exit 0
+fi
 
 load_before=$(uptime)
 servers=(echo peer rnnserve)
