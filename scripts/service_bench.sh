@@ -13,7 +13,7 @@
 #                            [--model NAME] [--build DIR] [--records FILE]
 #                            [--rnnserve PATH]
 #   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
-# Defaults: 3 rounds of 2 s per run (about 3 minutes with the build done);
+# Defaults: 3 rounds of 2 s per run (about 2 minutes with the build done);
 # --quick: 1 round of 0.5 s. Prints Markdown tables (medians over rounds,
 # rnnserve's paired ratios) and the machine's load before and after.
 # --memory N instead starts N sessions (one step each, left open) on
@@ -172,8 +172,9 @@ measure() {
   taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json" || status=$?
   after=$(cpu_seconds "${pid[$server]}")
   if ((status != 0)); then
-    # rnnserve-cli bench has been seen to abort (heap corruption) in its
-    # teardown after printing a whole report; such a report still counts.
+    # rnnserve-cli bench has been seen to abort in its teardown, after
+    # printing a whole report (glibc heap corruption, or gRPC's ref_counted.h
+    # "prior > 0" assertion), about once in 40 runs; the report still counts.
     $py -c 'import json, sys; assert json.load(open(sys.argv[1]))["steps"] > 0' \
       "$work/run.json" 2>/dev/null ||
       { echo "service_bench: bench against $server failed ($status)" >&2; exit 1; }
