@@ -69,7 +69,7 @@ class RecurrentModel(nn.Module):
     """embedding? -> nn.LSTM / nn.GRU / nn.RNN -> head?, the module layout
     whose state_dict() keys the native format's PyTorch naming uses."""
 
-    def __init__(self, config):
+    def __init__(self, config, head_bias):
         super().__init__()
         if config.get("naming", "pytorch") != "pytorch" or config["cell"] == "jordan" or any(
                 config.get(k) for k in _UNSUPPORTED):
@@ -92,8 +92,7 @@ class RecurrentModel(nn.Module):
         self.head = None
         self.activation = None
         if "head" in config:
-            self.head = nn.Linear(width, config["head"]["out_features"],
-                                  bias=config["head"].get("bias", True))
+            self.head = nn.Linear(width, config["head"]["out_features"], bias=head_bias)
             self.activation = config["head"].get("activation", "identity")
             width = config["head"]["out_features"]
         self.output_size = width
@@ -235,8 +234,10 @@ def main():
     torch.set_num_threads(1)
     with open(os.path.join(args.model, "config.json")) as f:
         config = json.load(f)
-    model = RecurrentModel(config)
-    model.load_state_dict(read_safetensors(os.path.join(args.model, "model.safetensors")))
+    tensors = read_safetensors(os.path.join(args.model, "model.safetensors"))
+    # The format has no config field for it: a head without bias lacks the tensor.
+    model = RecurrentModel(config, head_bias="head.bias" in tensors)
+    model.load_state_dict(tensors)
     model.eval()
     # The generated servicer bases answer the calls Peer lacks (RunSequence,
     # ExportState, ...) with UNIMPLEMENTED; registration needs every method.
