@@ -1,16 +1,22 @@
 // Memory per idle session: RSS growth over N sessions of a model, against the
 // raw state bytes (issue 4 / issue 6). Sessions are created through the same
 // SessionStore and StatePool the server uses; gRPC keeps nothing per session.
-//   build/bin/session_memory [--model=models/charlm/1] [--sessions=100000]
+// One store grows through every count given, as a server's would, and each
+// row is the growth from the empty store to that many sessions. Each session
+// is locked once, as its starting step does.
+//   build/bin/session_memory [--model=models/charlm/1]
+//       [--sessions=10000,100000,1000000] [--id_bytes=36]
 #include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/model_loader.h"
@@ -18,7 +24,11 @@
 #include "server/state_pool.h"
 
 ABSL_FLAG(std::string, model, "models/charlm/1", "model version folder");
-ABSL_FLAG(int64_t, sessions, 100'000, "idle sessions to create");
+ABSL_FLAG(std::vector<std::string>, sessions, std::vector<std::string>({"100000"}),
+          "idle session counts to report, comma-separated, ascending");
+ABSL_FLAG(int, id_bytes, 36,
+          "session id length: 36 is a UUID's; ids of 15 bytes or less fit in "
+          "std::string itself and save two small heap blocks a session");
 
 namespace {
 
@@ -29,36 +39,63 @@ int64_t ResidentBytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
+// Distinct ids of exactly `bytes` bytes (at least the digits of i).
+std::string SessionId(int64_t i, int bytes) {
+  std::string digits = absl::StrCat(i);
+  const int pad = std::max(0, bytes - static_cast<int>(digits.size()) - 1);
+  return absl::StrCat("s", std::string(pad, '0'), digits);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using namespace rnnserve;
+  std::vector<int64_t> counts;
+  for (const std::string& s : absl::GetFlag(FLAGS_sessions)) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1 || (!counts.empty() && n <= counts.back())) {
+      std::cerr << "--sessions: want ascending positive counts, got " << s << "\n";
+      return 2;
+    }
+    counts.push_back(n);
+  }
   absl::StatusOr<model::LoadedModel> loaded = model::LoadModel(absl::GetFlag(FLAGS_model));
   if (!loaded.ok()) {
     std::cerr << loaded.status() << "\n";
     return 1;
   }
-  const int64_t n = absl::GetFlag(FLAGS_sessions);
-  auto pool = *server::StatePool::Create(
-      {.slot_floats = loaded->stack->state_size(), .max_slots = n});
-  server::SessionStore store({.max_sessions = n});
+  const int64_t most = counts.back();
+  auto pool =
+      *server::StatePool::Create({.slot_floats = loaded->stack->state_size(), .max_slots = most});
+  server::SessionStore store({.max_sessions = most});
   const server::ModelRef ref{"demo", 1, loaded->stack, pool.get()};
+  const double raw = loaded->stack->state_size() * 4.0;
+  const int id_bytes = absl::GetFlag(FLAGS_id_bytes);
+  std::cout << absl::StrFormat(
+      "%s: raw state %.0f bytes, pool slot %d bytes; session ids of %d bytes\n\n"
+      "| sessions | RSS growth | per session | / raw state |\n|---|---|---|---|\n",
+      absl::GetFlag(FLAGS_model), raw, pool->stride_floats() * 4, id_bytes);
   const int64_t before = ResidentBytes();
   const absl::Time now = absl::Now();
-  for (int64_t i = 0; i < n; ++i) {
-    if (!store.Start(absl::StrCat("user-", i), ref, now).ok()) {
-      std::cerr << "session " << i << " could not start\n";
-      return 1;
+  int64_t made = 0;
+  for (const int64_t n : counts) {
+    for (; made < n; ++made) {
+      auto session = store.Start(SessionId(made, id_bytes), ref, now);
+      if (!session.ok()) {
+        std::cerr << "session " << made << " could not start\n";
+        return 1;
+      }
+      // A session's first step locks its mutex. Debian's abseil is built
+      // without NDEBUG, so absl::Mutex's deadlock detector then keeps a
+      // graph node for the mutex (~520 bytes) until it is destroyed: part
+      // of what an idle session costs the server.
+      absl::MutexLock lock(&(*session)->mu());
     }
+    const int64_t grown = ResidentBytes() - before;
+    const double per_session = static_cast<double>(grown) / n;
+    std::cout << absl::StrFormat("| %d | %.1f MiB | %.0f bytes | %.2fx |\n", n, grown / 1048576.0,
+                                 per_session, per_session / raw);
   }
-  const int64_t after = ResidentBytes();
-  const double per_session = static_cast<double>(after - before) / n;
-  const double raw = loaded->stack->state_size() * 4.0;
-  std::cout << absl::StrFormat(
-      "%d sessions of %s: RSS +%.1f MiB, %.0f bytes per session; raw state %.0f bytes "
-      "(%.2fx)\n",
-      n, absl::GetFlag(FLAGS_model), (after - before) / 1048576.0, per_session, raw,
-      per_session / raw);
   return 0;
 }

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Service benchmark (issue 6): rnnserve against the floor and against the
+# peer a user would write, on loopback, same model, same load generator.
+#   echo      build/bin/echo_server: C++ gRPC callback API, the same calls,
+#             responses of rnnserve's size, computing nothing
+#   peer      tests/bench/peer_server.py: Python grpcio + PyTorch, the same
+#             calls and weights, sessions in a dict, one forward per request
+#   rnnserve  build/bin/rnnserve --workers=1
+# Each is driven by `rnnserve-cli bench` (closed loop) at 1 stream x 1 session
+# and 64 streams x 64 sessions, with one step (T=1) and 32 steps (T=32) per
+# request; servers on core 0, the client on core 1. Opt-in, not part of CI.
+#   scripts/service_bench.sh [--quick] [--rounds N] [--duration SECONDS]
+#                            [--model NAME] [--build DIR] [--records FILE]
+#                            [--rnnserve PATH]
+#   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
+# Defaults: 3 rounds of 2 s per run (about 2 minutes with the build done);
+# --quick: 1 round of 0.5 s. Prints Markdown tables (medians over rounds,
+# rnnserve's paired ratios) and the machine's load before and after.
+# --memory N instead starts N sessions (one step each, left open) on
+# rnnserve and on the peer and prints each server's RSS growth per session.
+# Needs root only when python3-grpcio or python3-torch must be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=3
+duration=2
+warmup=0.5
+model=charlm  # the demo LSTM: the kind of model this server is for
+build=build
+records=""
+memory=""
+rnnserve=""
+while (($#)); do
+  case $1 in
+    --quick) rounds=1 duration=0.5 warmup=0.2 ;;
+    --rounds) rounds=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --model) model=$2; shift ;;
+    --build) build=$2; shift ;;
+    --records) records=$2; shift ;;
+    --memory) memory=$2; shift ;;
+    --rnnserve) rnnserve=$2; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "service_bench: unknown option $1 (--help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+py=/usr/bin/python3  # Debian's grpcio and torch live here, not in a pyenv python
+
+# Python packages of the peer and the parity check, installed like other
+# opt-in scripts do: only when missing.
+missing=()
+$py -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
+$py -c 'import torch, numpy' 2>/dev/null || missing+=(python3-torch python3-numpy)
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "service_bench: missing ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+  echo "service_bench: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
+fi
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build" -j"${JOBS:-2}" --target rnnserve rnnserve-cli echo_server >/dev/null
+bin=$build/bin
+cli=$bin/rnnserve-cli
+rnnserve=${rnnserve:-$bin/rnnserve}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir "$work/py"
+protoc -I proto --python_out="$work/py" --grpc_out="$work/py" \
+  --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin proto/rnnserve/v1/*.proto
+
+# Free loopback ports, held open together so they differ; the servers bind
+# them right after (echo and peer refuse a port taken meanwhile).
+read -r port_rnnserve port_echo port_peer port_metrics < <($py -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+declare -A address=([rnnserve]=127.0.0.1:$port_rnnserve [echo]=127.0.0.1:$port_echo
+  [peer]=127.0.0.1:$port_peer)
+declare -A pid
+
+# start NAME COMMAND...: on core 0, logging to $work/NAME.log; waits until
+# DescribeModel answers.
+start() {
+  local name=$1
+  shift
+  taskset -c 0 "$@" 2>"$work/$name.log" >&2 &
+  pid[$name]=$!
+  pids+=("$!")
+  for _ in $(seq 600); do
+    if ! kill -0 "${pid[$name]}" 2>/dev/null; then
+      echo "service_bench: $name exited at start:" >&2
+      cat "$work/$name.log" >&2
+      exit 1
+    fi
+    "$cli" model "$model" --server="${address[$name]}" --timeout=1s --json \
+      >"$work/$name.info.json" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "service_bench: $name did not answer within 60 s" >&2
+  exit 1
+}
+
+echo "service_bench: starting the servers ..." >&2
+# One step worker for the one core it gets (the default is one per core of
+# the machine, two here, which would only contend on core 0).
+start rnnserve "$rnnserve" --models=models --listen="${address[rnnserve]}" \
+  --metrics_listen="127.0.0.1:$port_metrics" --workers=1
+start echo "$bin/echo_server" --listen="${address[echo]}" \
+  --model_info="$work/rnnserve.info.json"
+# The peer loads the version rnnserve serves, with one torch thread on its
+# one core (OpenBLAS and OpenMP likewise).
+version=$($py -c 'import json, sys; print(json.load(sys.stdin)["model"]["version"])' \
+  <"$work/rnnserve.info.json")
+start peer env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py tests/bench/peer_server.py \
+  --model="models/$model/$version" --name="$model" --version="$version" --port="$port_peer" \
+  --stubs="$work/py"
+
+$py tests/bench/parity_check.py --stubs="$work/py" --model="$model" \
+  "${address[rnnserve]}" "${address[peer]}" >&2
+
+cpu_seconds() {  # utime + stime of process $1 (fields 14, 15 of /proc/PID/stat)
+  local ticks
+  # Fields counted after the ")" that ends the command name, which may hold spaces.
+  ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz}'
+}
+
+# rnnserve's own account of the model's steps as one JSON object: steps,
+# batches (and their summed sizes) and the seconds spent computing them.
+model_metrics() {
+  curl -sf "http://127.0.0.1:$port_metrics/metrics" | awk -v label="model=\"$model\"" '
+    BEGIN { printf "{" }
+    index($0, label) && /^rnnserve_(steps_total|batch_size_(sum|count)|compute_seconds_sum)[{]/ {
+      split($1, name, "{"); printf "%s\"%s\": %s", sep, name[1], $2; sep = ", "
+    }
+    END { printf "}" }'
+}
+
+# measure SERVER STREAMS CHUNK ROUND: a warm-up run (new sessions, pools,
+# caches), then the counted run; the server's CPU is read around the counted
+# run's whole process, so it includes connecting, DescribeModel and ending the
+# sessions (tens of calls next to thousands of steps).
+measure() {
+  local server=$1 streams=$2 chunk=$3 round=$4 before after
+  local metrics_before="{}" metrics_after="{}"
+  local flags=(bench --server="${address[$server]}" --model="$model" --sessions="$streams"
+    --streams="$streams" --chunk="$chunk" --steps=0 --timeout=30s --json)
+  # A failed warm-up shows again in the counted run.
+  taskset -c 1 "$cli" "${flags[@]}" --duration="${warmup}s" >/dev/null || true
+  [[ $server != rnnserve ]] || metrics_before=$(model_metrics)
+  before=$(cpu_seconds "${pid[$server]}")
+  local status=0
+  taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json" || status=$?
+  after=$(cpu_seconds "${pid[$server]}")
+  if ((status != 0)); then
+    # rnnserve-cli bench has been seen to abort in its teardown, after
+    # printing a whole report (glibc heap corruption, or gRPC's ref_counted.h
+    # "prior > 0" assertion), about once in 40 runs; the report still counts.
+    $py -c 'import json, sys; assert json.load(open(sys.argv[1]))["steps"] > 0' \
+      "$work/run.json" 2>/dev/null ||
+      { echo "service_bench: bench against $server failed ($status)" >&2; exit 1; }
+    echo "service_bench: rnnserve-cli exited $status after its report ($server);" \
+      "the report is kept" >&2
+  fi
+  [[ $server != rnnserve ]] || metrics_after=$(model_metrics)
+  local record='{"server": "%s", "streams": %d, "chunk": %d, "round": %d, '
+  record+='"server_cpu_seconds": %s, "metrics_before": %s, "metrics_after": %s, "bench": %s}\n'
+  # shellcheck disable=SC2059  # the format is the record above
+  printf "$record" "$server" "$streams" "$chunk" "$round" \
+    "$(awk -v a="$after" -v b="$before" 'BEGIN {print a - b}')" \
+    "$metrics_before" "$metrics_after" "$(cat "$work/run.json")" >>"$work/records.jsonl"
+}
+
+rss_bytes() {  # resident set of process $1
+  awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"
+}
+
+if [[ -n $memory ]]; then
+  echo "| server | sessions | RSS growth | per session |"
+  echo "|---|---|---|---|"
+  for server in rnnserve peer; do
+    before=$(rss_bytes "${pid[$server]}")
+    # --steps N over N sessions: each session gets its one starting step.
+    taskset -c 1 "$cli" bench --server="${address[$server]}" --model="$model" \
+      --sessions="$memory" --streams=64 --steps="$memory" --end_sessions=false \
+      --timeout=60s --json >"$work/memory.json"
+    after=$(rss_bytes "${pid[$server]}")
+    awk -v s="$server" -v n="$memory" -v b="$before" -v a="$after" \
+      'BEGIN {printf "| %s | %d | %.1f MiB | %.0f bytes |\n", s, n, (a - b) / 1048576, (a - b) / n}'
+  done
+  exit 0
+fi
+
+load_before=$(uptime)
+servers=(echo peer rnnserve)
+for ((round = 1; round <= rounds; round++)); do
+  echo "service_bench: round $round of $rounds ..." >&2
+  for load in "1 1" "1 32" "64 1" "64 32"; do
+    read -r streams chunk <<<"$load"
+    # A different server first each round, so none always runs after the
+    # same neighbour.
+    for ((i = 0; i < 3; i++)); do
+      measure "${servers[(i + round) % 3]}" "$streams" "$chunk" "$round"
+    done
+  done
+done
+load_after=$(uptime)
+
+for name in "${!pid[@]}"; do
+  kill -0 "${pid[$name]}" 2>/dev/null || { echo "service_bench: $name died" >&2; exit 1; }
+done
+[[ -z $records ]] || cp "$work/records.jsonl" "$records"
+$py tests/bench/service_report.py "$work/records.jsonl" \
+  --note="model $model; $rounds round(s) of ${duration}s per run after ${warmup}s warm-up;\
+ server on core 0, client on core 1" \
+  --note="CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores" \
+  --note="load before: ${load_before#*load average: }; after: ${load_after#*load average: }"

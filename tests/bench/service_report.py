@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""The tables of scripts/service_bench.sh from its records, one JSON object a
+line: {"server", "streams", "chunk", "round", "server_cpu_seconds", "bench",
+"metrics_before", "metrics_after"} with "bench" the `rnnserve-cli bench
+--json` report of that run and the metrics rnnserve's /metrics counters of
+the model around it (empty for the other servers).
+
+  tests/bench/service_report.py RECORDS.jsonl [--note TEXT]...
+
+Prints Markdown: medians over the rounds per load and server, then rnnserve's
+ratios to the echo floor and to the Python peer as medians of the ratios
+within each round (runs of one round are close in time, so they share the
+machine's load better than independent medians do); then where rnnserve's
+CPU per step goes: its own compute time (rnnserve_compute_seconds), what the
+echo server spends on gRPC for the same load, and the rest.
+"""
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+
+SERVERS = ("echo", "peer", "rnnserve")
+
+
+def load(path):
+    runs = defaultdict(dict)  # (streams, chunk) -> {(server, round): figures}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            b = r["bench"]
+            steps = max(b["steps"], 1)
+            before, after = r.get("metrics_before", {}), r.get("metrics_after", {})
+            delta = {k: after[k] - before.get(k, 0) for k in after}
+            runs[(r["streams"], r["chunk"])][(r["server"], r["round"])] = {
+                "steps_per_second": b["steps_per_second"],
+                "p50": b["latency_us"]["p50"],
+                "p99": b["latency_us"]["p99"],
+                "p999": b["latency_us"]["p999"],
+                "server_us": 1e6 * r["server_cpu_seconds"] / steps,
+                "client_us": 1e6 * b["client_cpu_seconds"] / steps,
+                "errors": b["errors"],
+                # rnnserve's counters around the counted run: the wall time
+                # of its step calls per step, and sessions per step call.
+                "compute_us": 1e6 * delta.get("rnnserve_compute_seconds_sum", 0)
+                / max(delta.get("rnnserve_steps_total", 0), 1),
+                "batch": delta.get("rnnserve_batch_size_sum", 0)
+                / max(delta.get("rnnserve_batch_size_count", 0), 1),
+            }
+    return runs
+
+
+def fmt(x):
+    if x >= 100:
+        return f"{x:,.0f}".replace(",", " ")
+    return f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def load_name(streams, chunk):
+    return f"{streams} stream{'s' if streams > 1 else ''} x {streams} session" \
+           f"{'s' if streams > 1 else ''}, T={chunk}"
+
+
+def medians_table(runs):
+    print("| load | server | steps/s | (min-max) | p50 µs | p99 µs | p99.9 µs "
+          "| server CPU µs/step | client CPU µs/step | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for key in sorted(runs):
+        for server in SERVERS:
+            rounds = [v for (s, _), v in runs[key].items() if s == server]
+            if not rounds:
+                continue
+            med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+            lo = min(r["steps_per_second"] for r in rounds)
+            hi = max(r["steps_per_second"] for r in rounds)
+            print(f"| {load_name(*key)} | {server} | {fmt(med['steps_per_second'])} "
+                  f"| {fmt(lo)}-{fmt(hi)} | {fmt(med['p50'])} | {fmt(med['p99'])} "
+                  f"| {fmt(med['p999'])} | {fmt(med['server_us'])} | {fmt(med['client_us'])} "
+                  f"| {sum(r['errors'] for r in rounds)} |")
+
+
+def paired_ratio(runs, key, other, figure):
+    ratios = []
+    for (server, rnd), v in runs[key].items():
+        base = runs[key].get((other, rnd))
+        if server == "rnnserve" and base and base[figure] > 0:
+            ratios.append(v[figure] / base[figure])
+    return statistics.median(ratios) if ratios else float("nan")
+
+
+def ratios_table(runs):
+    print("| load | vs | steps/s | p50 | p99 | server CPU per step |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted(runs):
+        for other in ("echo", "peer"):
+            cells = [f"{paired_ratio(runs, key, other, f):.2f}"
+                     for f in ("steps_per_second", "p50", "p99", "server_us")]
+            print(f"| {load_name(*key)} | rnnserve / {other} | " + " | ".join(cells) + " |")
+
+
+def breakdown_table(runs):
+    print("| load | sessions per step call | compute µs/step | server CPU µs/step "
+          "| of which echo's gRPC | rest |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted(runs):
+        def median(server, figure):
+            values = [v[figure] for (s, _), v in runs[key].items() if s == server]
+            return statistics.median(values) if values else float("nan")
+        cpu, echo = median("rnnserve", "server_us"), median("echo", "server_us")
+        compute = median("rnnserve", "compute_us")
+        print(f"| {load_name(*key)} | {median('rnnserve', 'batch'):.1f} | {fmt(compute)} "
+              f"| {fmt(cpu)} | {fmt(echo)} | {fmt(cpu - compute - echo)} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("records")
+    parser.add_argument("--note", action="append", default=[], help="printed first")
+    args = parser.parse_args()
+    runs = load(args.records)
+    for note in args.note:
+        print(note)
+    print()
+    medians_table(runs)
+    print()
+    ratios_table(runs)
+    print()
+    breakdown_table(runs)
+
+
+if __name__ == "__main__":
+    main()
