@@ -2,6 +2,7 @@
 //   build/bin/rnnserve --models=models --listen=127.0.0.1:50051
 // SIGTERM or SIGINT drains and exits 0; SIGHUP serves new model versions.
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <iostream>
@@ -29,7 +30,9 @@ ABSL_FLAG(std::string, full_policy, "refuse",
           "recently used session)");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(30),
           "sessions unused this long expire (their next non-start step gets NOT_FOUND)");
-ABSL_FLAG(int, workers, 0, "step threads; 0 = one per core");
+ABSL_FLAG(int, workers, 0,
+          "step threads; 0 = one per CPU this process may run on (its affinity: taskset, "
+          "a container's cpuset)");
 ABSL_FLAG(int, max_batch, 64, "most sessions stepped together");
 ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
           "how long a step may wait for a batch to fill (0: never waits)");
@@ -70,6 +73,16 @@ ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep co
 
 namespace {
 
+// The CPUs the scheduler may run this process on: fewer than the machine's
+// under taskset or a container's cpuset, where one thread per core of the
+// machine would only add switches. (A CFS quota without a cpuset is not
+// seen; set --workers then.)
+int UsableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   using rnnserve::server::SessionStore;
   rnnserve::server::ServerOptions options;
@@ -88,7 +101,7 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   }
   const int workers = absl::GetFlag(FLAGS_workers);
   options.batcher.workers =
-      workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+      workers > 0 ? workers : UsableCpus();
   options.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.batcher.max_delay = absl::GetFlag(FLAGS_max_queue_delay);
   options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
