@@ -10,6 +10,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "glog/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "model/model_loader.h"
 #include "rnnserve/v1/inference.pb.h"
 #include "server/session_store.h"
@@ -96,6 +97,9 @@ void CheckRequest(const uint8_t* data, size_t size) {
 }  // namespace rnnserve::fuzz
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Most inputs hold a string that is not UTF-8, and protobuf logs each one
+  // it refuses: that logging was most of the run time and the log.
+  google::protobuf::SetLogHandler(nullptr);
   rnnserve::fuzz::Models();  // Loading is not what is fuzzed here.
   return 0;
 }

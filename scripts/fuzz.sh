@@ -38,6 +38,7 @@ for target in "${targets[@]}"; do
   log="build-fuzz/logs/$target.log"
   mkdir -p "$corpus" "$found"
   status=0
+  started=$SECONDS
   # One process (-jobs=1 in effect): the machine is shared. A finding stops
   # the target; the next one still runs.
   build-fuzz/bin/"$target" "$corpus" "build-fuzz/seeds/$target" \
@@ -45,15 +46,17 @@ for target in "${targets[@]}"; do
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$found/" > "$log" 2>&1 || status=$?
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+  # libFuzzer's last status line: coverage and the corpus it kept in memory.
+  last="$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE '(cov|ft|corp): [^ ]+' | paste -sd' ')"
   if (( status != 0 )); then
     findings=$((findings + 1))
     artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)"
-    echo "$target: FINDING after ${runs:-?} executions: ${artifact:-see $log}"
+    echo "$target: FINDING after ${runs:-?} executions in $((SECONDS - started)) s: ${artifact:-see $log}"
     grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|Check failed' \
       "$log" || true
   else
-    echo "$target: ${runs:-?} executions in $seconds s, no findings" \
-         "(corpus $(find "$corpus" -type f | wc -l) inputs)"
+    echo "$target: ${runs:-?} executions in $((SECONDS - started)) s, no findings;" \
+         "$last; corpus folder $(find "$corpus" -type f | wc -l) inputs"
   fi
 done
 exit $(( findings > 0 ))
