@@ -31,7 +31,8 @@ constexpr int kFailuresLogged = 5;
 // replica for a moment, or the call still reached this server).
 grpc::Status Import(v1::SessionService::Stub& stub, const v1::SessionState& state,
                     const HandoffOptions& options) {
-  grpc::Status status;
+  grpc::Status status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                      "the drain deadline passed before the session could move");
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     if (attempt > 0) absl::SleepFor(kRetryPause);
     const absl::Time deadline = std::min(options.deadline, absl::Now() + kCallTimeout);

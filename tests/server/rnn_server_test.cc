@@ -248,6 +248,19 @@ TEST(RnnServerTest, HandoffMovesEverySessionBeforeTheStreamsEndAndTheyGoOnThere)
   }
 }
 
+TEST(RnnServerTest, ASessionTheDrainDeadlineLeavesNoTimeToMoveStaysWhereItIs) {
+  const ReferenceSequence seq = Sequence();
+  TestServer target({}, "late_target");
+  TestServer source({}, "late_source", 16 << 20,
+                    absl::StrCat("127.0.0.1:", target.server->port()));
+  v1::StepResponse response;
+  ASSERT_TRUE(source.Step("late", seq, 0, true, &response).ok());
+  source.server->Shutdown(absl::ZeroDuration());
+  // Moved or kept, never dropped: here it cannot have moved in no time.
+  EXPECT_EQ(source.server->sessions().size(), 1);
+  EXPECT_EQ(target.StepsOf("late"), -1);
+}
+
 TEST(RnnServerTest, SessionsThatCannotMoveStayOnTheStoppingServer) {
   const ReferenceSequence seq = Sequence();
   TestServer source({}, "lonely", 16 << 20, "127.0.0.1:1");  // nothing listens there
