@@ -3,25 +3,25 @@
 namespace rnnserve::server {
 
 absl::Status OperationGate::Enter() {
-  absl::MutexLock lock(&mu_);
-  if (closed_) {
+  if ((state_.fetch_add(1, std::memory_order_acq_rel) & kClosed) != 0) {
+    Exit();  // Counted for a moment; a waiter may need the wake-up.
     return absl::UnavailableError(
         "the server is shutting down and moving its sessions to another replica; nothing "
         "was applied: retry (through the proxy) in a moment");
   }
-  ++in_flight_;
   return absl::OkStatus();
 }
 
 void OperationGate::Exit() {
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
+  if ((state_.fetch_sub(1, std::memory_order_acq_rel) & kClosed) != 0) {
+    absl::MutexLock lock(&mu_);  // Releasing it makes CloseAndWait re-read state_.
+  }
 }
 
 bool OperationGate::CloseAndWait(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  closed_ = true;
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  state_.fetch_or(kClosed, std::memory_order_acq_rel);
+  auto idle = [this] { return state_.load(std::memory_order_acquire) == kClosed; };
   return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
