@@ -158,6 +158,9 @@ absl::StatusOr<OnnxConstant> EvalSlice(const onnx::NodeProto& node,
     ends = attributes.Ints("ends");
     axes = attributes.Ints("axes");
   } else {
+    if (inputs.size() < 3 || inputs[1] == nullptr || inputs[2] == nullptr) {
+      return Invalid("wants starts and ends inputs");
+    }
     RNN_ASSIGN_OR_RETURN(starts, IntsOperand(node, inputs, 1, "starts"));
     RNN_ASSIGN_OR_RETURN(ends, IntsOperand(node, inputs, 2, "ends"));
     RNN_ASSIGN_OR_RETURN(axes, IntsOperand(node, inputs, 3, "axes"));
@@ -177,7 +180,9 @@ absl::StatusOr<OnnxConstant> EvalSlice(const onnx::NodeProto& node,
   for (size_t i = 0; i < starts.size(); ++i) {
     RNN_ASSIGN_OR_RETURN(const int axis, NormalizeAxis(axes[i], rank));
     const int64_t n = data.shape[axis];
-    if (steps[i] == 0) return Invalid("has a step of 0");
+    if (steps[i] == 0 || steps[i] == std::numeric_limits<int64_t>::min()) {
+      return Invalid(absl::StrCat("has a step of ", steps[i]));
+    }
     // Negative indices count from the end; out-of-range ones saturate, as
     // the specification clamps them (torch writes INT64_MAX for "to the end").
     auto clamp = [n](int64_t v, int64_t lo, int64_t hi) {
@@ -190,7 +195,7 @@ absl::StatusOr<OnnxConstant> EvalSlice(const onnx::NodeProto& node,
     const int64_t magnitude = steps[i] > 0 ? steps[i] : -steps[i];
     first[axis] = s;
     step[axis] = steps[i];
-    shape[axis] = span <= 0 || n == 0 ? 0 : (span + magnitude - 1) / magnitude;
+    shape[axis] = span <= 0 || n == 0 ? 0 : 1 + (span - 1) / magnitude;
   }
   RNN_ASSIGN_OR_RETURN(const int64_t count, CountOf(shape));
   const Shape strides = StridesOf(data.shape);
@@ -303,6 +308,9 @@ absl::StatusOr<OnnxConstant> EvalReshape(const onnx::NodeProto& node, const Onnx
       inferred = d;
     } else if (shape[d] < 0) {
       return Invalid(absl::StrCat("has a negative dimension ", shape[d]));
+    } else if (shape[d] > 0 && known > kMaxEvaluatedElements / shape[d]) {
+      return Invalid(
+          absl::StrCat("reshapes ", ShapeToString(in.shape), " to ", ShapeToString(shape)));
     } else {
       known *= shape[d];
     }
@@ -473,10 +481,16 @@ absl::StatusOr<OnnxConstant> EvalRange(absl::Span<const OnnxConstant* const> inp
     scalars.push_back(v[0]);
   }
   const int64_t start = scalars[0], limit = scalars[1], delta = scalars[2];
-  if (delta == 0) return Invalid("has a delta of 0");
-  const int64_t span = delta > 0 ? limit - start : start - limit;
+  if (delta == 0 || delta == std::numeric_limits<int64_t>::min()) {
+    return Invalid(absl::StrCat("has a delta of ", delta));
+  }
+  int64_t span = 0;
+  if (delta > 0 ? __builtin_sub_overflow(limit, start, &span)
+                : __builtin_sub_overflow(start, limit, &span)) {
+    return Invalid("spans more than int64");
+  }
   const int64_t step = delta > 0 ? delta : -delta;
-  const int64_t count = span <= 0 ? 0 : (span + step - 1) / step;
+  const int64_t count = span <= 0 ? 0 : 1 + (span - 1) / step;
   RNN_RETURN_IF_ERROR(CountOf({count}).status());
   OnnxConstant out{.shape = {count}, .is_float = false};
   for (int64_t i = 0; i < count; ++i) out.ints.push_back(start + i * delta);

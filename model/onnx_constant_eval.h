@@ -29,6 +29,9 @@ inline constexpr int64_t kSymbolicDim = std::numeric_limits<int64_t>::min() + 1;
 // The most elements one evaluated tensor may have: a bound on what a
 // malformed model can make the loader allocate (Expand to a huge shape).
 inline constexpr int64_t kMaxEvaluatedElements = int64_t{1} << 26;
+// ... and all the tensors evaluated for one model together (weights computed
+// without constant folding are several copies of the initializers).
+inline constexpr int64_t kMaxEvaluatedTotal = int64_t{1} << 28;
 
 // True for the ops EvaluateConstantNode knows.
 bool IsConstantEvaluable(absl::string_view op);

@@ -149,6 +149,7 @@ class GraphImporter {
   // What EvaluateConstantNode computed at load (shape vectors, zero
   // states, weights sliced out of initializers without constant folding).
   absl::flat_hash_map<std::string, OnnxConstant> computed_;
+  int64_t computed_elements_ = 0;  // bounded by kMaxEvaluatedTotal
   absl::flat_hash_map<std::string, Value> values_;
 
   bool tokens_ = false;
@@ -293,6 +294,11 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
   if (known) {
     absl::StatusOr<std::vector<OnnxConstant>> outputs = EvaluateConstantNode(node, inputs, opset_);
     if (outputs.ok()) {
+      for (const OnnxConstant& output : *outputs) computed_elements_ += output.size();
+      if (computed_elements_ > kMaxEvaluatedTotal) {
+        return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
+                                                       " elements at load, with the nodes before"));
+      }
       for (size_t i = 0; i < outputs->size() && i < static_cast<size_t>(node.output_size()); ++i) {
         computed_[node.output(i)] = std::move((*outputs)[i]);
       }

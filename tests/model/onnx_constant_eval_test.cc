@@ -201,6 +201,24 @@ TEST(OnnxConstantEvalTest, RefusesHugeAndMalformedResults) {
   EXPECT_FALSE(Node("Concat").Int("axis", 0).Eval({&data, &zero}).ok());
 }
 
+TEST(OnnxConstantEvalTest, ExtremeIntegersAreRefusedNotOverflowed) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const OnnxConstant low = Scalar(kMin), high = Scalar(kMax), one = Scalar(1);
+  EXPECT_FALSE(Node("Range").Eval({&low, &high, &one}).ok());
+  const OnnxConstant min_delta = Scalar(kMin);
+  EXPECT_FALSE(Node("Range").Eval({&high, &low, &min_delta}).ok());
+  const OnnxConstant data = Ints({0, 1, 2}), starts = Ints({0}), ends = Ints({3});
+  const OnnxConstant axes = Ints({0}), min_step = Ints({kMin}), max_step = Ints({kMax});
+  EXPECT_FALSE(Node("Slice").Eval({&data, &ends, &starts, &axes, &min_step}).ok());
+  EXPECT_THAT(Node("Slice").Eval({&data, &starts, &ends, &axes, &max_step})->ints, ElementsAre(0));
+  EXPECT_FALSE(Node("Slice").Eval({&data}).ok());  // opset 10 on: starts and ends are inputs
+  const OnnxConstant huge = Ints({kMax / 2, 4, -1});
+  EXPECT_FALSE(Node("Reshape").Eval({&data, &huge}).ok());
+  const OnnxConstant minus_one = Scalar(-1);
+  EXPECT_FALSE(Node("Div").Eval({&low, &minus_one}).ok());
+}
+
 TEST(OnnxConstantEvalTest, ShapeHonoursStartAndEnd) {
   Node shape("Shape");
   shape.Int("start", 1).Int("end", -1);
