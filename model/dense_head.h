@@ -13,9 +13,13 @@
 
 namespace rnnserve::model {
 
-enum class HeadActivation { kIdentity, kSoftmax, kSigmoid };
+// What the head applies to x W + b. Softmax and log_softmax normalise over
+// the outputs (log_softmax as x - max - log(sum(exp(x - max))), torch's
+// stable form); the others apply element-wise.
+enum class HeadActivation { kIdentity, kSoftmax, kLogSoftmax, kSigmoid, kTanh, kRelu };
 
-// "identity" | "softmax" | "sigmoid"; INVALID_ARGUMENT names the choices.
+// "identity" (alias "linear") | "softmax" | "log_softmax" | "sigmoid" |
+// "tanh" | "relu"; INVALID_ARGUMENT names the choices.
 absl::StatusOr<HeadActivation> HeadActivationFromName(absl::string_view name);
 std::string HeadActivationName(HeadActivation activation);
 

@@ -8,7 +8,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "model/onnx_axes.h"
+#include "model/onnx_constant_eval.h"
 #include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
@@ -30,27 +32,83 @@ struct HeadParts {
 // What one tensor of the graph is to the importer.
 struct Value {
   enum class Kind {
-    kData,       // on the path from the input: its axes are tracked
-    kConstant,   // an initializer or Constant output (in the constant table)
-    kShapeInfo,  // computed from shapes or constants: values not known here
-    kZeros,      // ConstantOfShape(0) and views of it: an all-zero tensor
-    kUnusable,   // a Y_c output or similar, fine unless something uses it
+    kData,      // on the path from the input: its axes are tracked
+    kZeros,     // all zeros of a shape known only when a session runs, or a
+                // state graph input (sessions start from zeros)
+    kUnusable,  // a Y_c output, or a value not proven at load: fine unless
+                // something uses it
   };
-  Kind kind = Kind::kShapeInfo;
+  // Constants (initializers, Constant nodes and what EvaluateConstantNode
+  // computes from them) are not Values: they live in the constant tables.
+  Kind kind = Kind::kUnusable;
   Axes axes;                // kData
   int depth = 0;            // kData: recurrent levels applied so far
   bool final_state = false; // kData: derived from Y_h
   std::shared_ptr<const HeadParts> head;  // kData: the head applied, if any
+  bool from_state_input = false;          // kZeros: a graph input (h0, c0) or a view of one
   std::string why_unusable; // kUnusable
 };
 
-// The ops whose only job is shapes; on shape data they stay shape data.
-const absl::flat_hash_set<std::string>& ShapeOps() {
-  static const auto* ops = new absl::flat_hash_set<std::string>{
-      "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Reshape",
-      "Add", "Sub", "Mul", "Div", "Equal", "Where", "Range", "Size", "Expand",
-      "Transpose", "Identity"};
-  return *ops;
+// The node computing each tensor, by name.
+absl::flat_hash_map<std::string, const onnx::NodeProto*> Producers(const onnx::GraphProto& graph) {
+  absl::flat_hash_map<std::string, const onnx::NodeProto*> producers;
+  for (const onnx::NodeProto& node : graph.node()) {
+    for (const std::string& output : node.output()) producers[output] = &node;
+  }
+  return producers;
+}
+
+// The nodes the graph output `output` depends on, in graph order: the model
+// is what computes its output, so a dead branch cannot change it.
+std::vector<const onnx::NodeProto*> NodesFeeding(const onnx::GraphProto& graph,
+                                                 const std::string& output) {
+  const auto producers = Producers(graph);
+  absl::flat_hash_set<const onnx::NodeProto*> needed;
+  std::vector<std::string> pending = {output};
+  while (!pending.empty()) {
+    const auto it = producers.find(pending.back());
+    pending.pop_back();
+    if (it == producers.end() || !needed.insert(it->second).second) continue;
+    pending.insert(pending.end(), it->second->input().begin(), it->second->input().end());
+  }
+  std::vector<const onnx::NodeProto*> nodes;
+  for (const onnx::NodeProto& node : graph.node()) {
+    if (needed.contains(&node)) nodes.push_back(&node);
+  }
+  return nodes;
+}
+
+// OK when the extra graph output `name` is computed from recurrent states
+// only (Y_h, Y_c: torch's hn and cn). The model serves its first output; a
+// session's state stays in the session, so these are not served.
+absl::Status CheckIgnoredOutput(const onnx::GraphProto& graph, const std::string& name,
+                                const std::string& data_input) {
+  const auto producers = Producers(graph);
+  auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "graph output '", name, "' ", why,
+        "; a model serves its first output, and further "
+        "outputs may only be recurrent states (Y_h, Y_c: torch's hn, cn), which are ignored"));
+  };
+  bool reaches_state = false;
+  absl::flat_hash_set<std::string> seen;
+  std::vector<std::string> pending = {name};
+  while (!pending.empty()) {
+    const std::string tensor = std::move(pending.back());
+    pending.pop_back();
+    if (tensor.empty() || !seen.insert(tensor).second) continue;
+    if (tensor == data_input) return refuse("uses the input sequence other than through a state");
+    const auto it = producers.find(tensor);
+    if (it == producers.end()) continue;  // An initializer or a state input.
+    const onnx::NodeProto& node = *it->second;
+    if (IsRecurrentOp(node)) {
+      if (node.output(0) == tensor) return refuse(absl::StrCat("uses Y of ", DescribeNode(node)));
+      reaches_state = true;
+      continue;
+    }
+    pending.insert(pending.end(), node.input().begin(), node.input().end());
+  }
+  return reaches_state ? absl::OkStatus() : refuse("is not computed from a recurrent state");
 }
 
 // Walks the nodes in order (ONNX requires a topological order), keeping a
@@ -68,6 +126,7 @@ class GraphImporter {
   absl::Status VisitRecurrent(const onnx::NodeProto& node);
   absl::Status VisitGather(const onnx::NodeProto& node);
   absl::Status VisitWithoutData(const onnx::NodeProto& node);
+  absl::Status VisitShape(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitGlue(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitDense(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitBias(const onnx::NodeProto& node, const Value& data);
@@ -87,8 +146,11 @@ class GraphImporter {
   const onnx::GraphProto& graph_;
   const int64_t opset_;
   const absl::flat_hash_map<std::string, OnnxConstant>& constants_;
+  // What EvaluateConstantNode computed at load (shape vectors, zero
+  // states, weights sliced out of initializers without constant folding).
+  absl::flat_hash_map<std::string, OnnxConstant> computed_;
+  int64_t computed_elements_ = 0;  // bounded by kMaxEvaluatedTotal
   absl::flat_hash_map<std::string, Value> values_;
-  absl::flat_hash_set<std::string> sequence_length_inputs_;
 
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
@@ -102,8 +164,9 @@ const Value* GraphImporter::Find(const std::string& name) const {
 }
 
 const OnnxConstant* GraphImporter::Constant(const std::string& name) const {
-  const auto it = constants_.find(name);
-  return it == constants_.end() ? nullptr : &it->second;
+  if (const auto it = constants_.find(name); it != constants_.end()) return &it->second;
+  const auto it = computed_.find(name);
+  return it == computed_.end() ? nullptr : &it->second;
 }
 
 // Integer operands moved from attributes to inputs over the opsets
@@ -121,12 +184,17 @@ absl::StatusOr<std::vector<int64_t>> GraphImporter::IntsInput(
   return NodeAttributes(node).Ints(attribute);
 }
 
-absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
+// Every node of the file, used or not, is well formed and of the ai.onnx
+// domain: a malformed file is refused rather than partly read.
+absl::Status CheckStructure(const onnx::NodeProto& node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") {
     return absl::InvalidArgumentError(
         absl::StrCat("domain '", node.domain(), "' is not supported (ai.onnx only)"));
   }
-  RNN_RETURN_IF_ERROR(CheckNode(node));
+  return CheckNode(node);
+}
+
+absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
   if (op == "Constant") return absl::OkStatus();  // In the constant table.
   if (IsRecurrentOp(node)) return VisitRecurrent(node);
@@ -134,6 +202,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 
   // Classify the inputs: at most one may carry data.
   const Value* data = nullptr;
+  absl::Status unusable;
   for (const std::string& input : node.input()) {
     if (input.empty() || Constant(input) != nullptr) continue;
     const Value* v = Find(input);
@@ -142,8 +211,8 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
                                                      "' is neither computed, an initializer "
                                                      "nor a graph input (missing initializer?)"));
     }
-    if (v->kind == Value::Kind::kUnusable) {
-      return absl::InvalidArgumentError(
+    if (v->kind == Value::Kind::kUnusable && unusable.ok()) {
+      unusable = absl::InvalidArgumentError(
           absl::StrCat("uses '", input, "' (", v->why_unusable, "), which is not supported"));
     }
     if (v->kind == Value::Kind::kData) {
@@ -151,14 +220,25 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
       data = v;
     }
   }
-  if (data == nullptr) return VisitWithoutData(node);
-  if (op == "Shape" || op == "Size") {
-    Set(node.output(0), {.kind = Value::Kind::kShapeInfo});
-    return absl::OkStatus();
+  // The head's ops say themselves which operand must be an initializer.
+  const bool head_op = data != nullptr && (op == "Gemm" || op == "MatMul" || op == "Add");
+  if (!unusable.ok() && !head_op) return unusable;
+  for (const std::string& input : node.input()) {
+    const Value* v = input.empty() ? nullptr : Find(input);
+    if (data != nullptr && v != nullptr && v->from_state_input) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "uses '", input,
+          "' (a second graph input) with the sequence: a model takes one "
+          "sequence; further graph inputs may only be initial states or sequence_lens"));
+    }
   }
+  if (data == nullptr) return VisitWithoutData(node);
+  if (op == "Shape" || op == "Size") return VisitShape(node, *data);
   if (op == "Gemm" || op == "MatMul") return VisitDense(node, *data);
   if (op == "Add") return VisitBias(node, *data);
-  if (op == "Softmax" || op == "Sigmoid") return VisitHeadActivation(node, *data);
+  if (op == "Softmax" || op == "LogSoftmax" || op == "Sigmoid" || op == "Tanh" || op == "Relu") {
+    return VisitHeadActivation(node, *data);
+  }
   return VisitGlue(node, *data);
 }
 
@@ -166,6 +246,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 // else computed from them is not known to be zero.
 bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
   auto zeros = [&](const std::string& name) {
+    if (const OnnxConstant* c = Constant(name)) return IsAllZero(*c);
     const Value* v = Find(name);
     return v != nullptr && v->kind == Value::Kind::kZeros;
   };
@@ -173,6 +254,15 @@ bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
       "Identity", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Expand", "Slice", "Cast",
       "Gather"};
   const std::string& op = node.op_type();
+  if (op == "ConstantOfShape") {
+    const NodeAttributes attributes(node);
+    if (!attributes.Has("value")) return true;  // The default fill is a float 0.
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      if (a.name() != "value") continue;
+      absl::StatusOr<OnnxConstant> fill = ConvertTensor(a.t());
+      return fill.ok() && IsAllZero(*fill);
+    }
+  }
   if (views->contains(op)) return zeros(node.input(0));
   if (op == "Concat") {
     return std::all_of(node.input().begin(), node.input().end(), zeros);
@@ -181,24 +271,66 @@ bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
   return false;
 }
 
-// Shape arithmetic and the zero initial states torch.onnx.export computes.
+// Nodes off the data path: evaluated when their inputs are known (shape
+// arithmetic, weights computed from initializers); otherwise zeros when
+// provably so, or unusable with the reason, refused only if something uses it.
 absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
-  if (op == "ConstantOfShape") {
-    bool all_zero = true;  // The default fill is a float 0.
-    for (const onnx::AttributeProto& a : node.attribute()) {
-      if (a.name() != "value") continue;
-      absl::StatusOr<OnnxConstant> c = ConvertTensor(a.t());
-      all_zero = c.ok() &&
-                 std::all_of(c->floats.begin(), c->floats.end(), [](float f) { return f == 0; }) &&
-                 std::all_of(c->ints.begin(), c->ints.end(), [](int64_t i) { return i == 0; });
+  if (!IsConstantEvaluable(op) && op != "ConstantOfShape") {
+    return absl::InvalidArgumentError("is not supported by rnnserve");
+  }
+  std::vector<const OnnxConstant*> inputs;
+  bool known = true;
+  bool from_state_input = false;
+  for (const std::string& input : node.input()) {
+    const OnnxConstant* c = input.empty() ? nullptr : Constant(input);
+    inputs.push_back(c);
+    if (c != nullptr || input.empty()) continue;
+    known = false;
+    const Value* v = Find(input);
+    from_state_input |= v != nullptr && v->from_state_input;
+  }
+  absl::Status why = absl::InvalidArgumentError("uses a value not known at load");
+  if (known) {
+    absl::StatusOr<std::vector<OnnxConstant>> outputs = EvaluateConstantNode(node, inputs, opset_);
+    if (outputs.ok()) {
+      for (const OnnxConstant& output : *outputs) computed_elements_ += output.size();
+      if (computed_elements_ > kMaxEvaluatedTotal) {
+        return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
+                                                       " elements at load, with the nodes before"));
+      }
+      for (size_t i = 0; i < outputs->size() && i < static_cast<size_t>(node.output_size()); ++i) {
+        computed_[node.output(i)] = std::move((*outputs)[i]);
+      }
+      return absl::OkStatus();
     }
-    Set(node.output(0), {.kind = all_zero ? Value::Kind::kZeros : Value::Kind::kShapeInfo});
+    why = outputs.status();
+  }
+  if (KeepsZeros(node)) {
+    for (const std::string& output : node.output()) {
+      Set(output, {.kind = Value::Kind::kZeros, .from_state_input = from_state_input});
+    }
     return absl::OkStatus();
   }
-  if (!ShapeOps().contains(op)) return absl::InvalidArgumentError("is not supported by rnnserve");
-  const Value::Kind kind = KeepsZeros(node) ? Value::Kind::kZeros : Value::Kind::kShapeInfo;
-  for (const std::string& output : node.output()) Set(output, {.kind = kind});
+  for (const std::string& output : node.output()) {
+    Set(output, {.kind = Value::Kind::kUnusable,
+                 .why_unusable = absl::StrCat(DescribeNode(node), ": ", why.message())});
+  }
+  return absl::OkStatus();
+}
+
+// Shape or Size of the sequence: the batch is one session, the time axis
+// is known only when it runs.
+absl::Status GraphImporter::VisitShape(const onnx::NodeProto& node, const Value& data) {
+  std::vector<int64_t> dims;
+  for (const Axis& axis : data.axes) {
+    dims.push_back(axis.kind == AxisKind::kTime || axis.size < 0 ? kSymbolicDim : axis.size);
+  }
+  if (node.op_type() == "Size") {
+    computed_[node.output(0)] = OnnxConstant{.is_float = false, .ints = {kSymbolicDim}};
+  } else {
+    computed_[node.output(0)] = ShapeOf(dims, node);
+  }
   return absl::OkStatus();
 }
 
@@ -211,8 +343,7 @@ absl::Status GraphImporter::VisitGather(const onnx::NodeProto& node) {
   }
   const Value* indices = Find(node.input(1));
   if (indices == nullptr || indices->kind != Value::Kind::kData) {
-    Set(node.output(0), {.kind = Value::Kind::kShapeInfo});  // Shape arithmetic.
-    return absl::OkStatus();
+    return VisitWithoutData(node);  // Shape arithmetic, or a constant table.
   }
   // Token ids have no features axis until the embedding gives them one.
   const bool ids = tokens_ && !embedding_.has_value() &&
@@ -237,13 +368,21 @@ absl::StatusOr<const OnnxConstant*> GraphImporter::OptionalConstant(
   if (node.input_size() <= index || node.input(index).empty()) return nullptr;
   if (const OnnxConstant* c = Constant(node.input(index))) return c;
   const Value* v = Find(node.input(index));
-  if (v != nullptr && v->kind == Value::Kind::kZeros) return nullptr;
-  if (v != nullptr && index == 4 && sequence_length_inputs_.contains(node.input(index))) {
+  const bool state = index == 5 || index == 6;  // initial_h, initial_c
+  if (v != nullptr && v->kind == Value::Kind::kZeros && (state || !v->from_state_input)) {
+    return nullptr;
+  }
+  if (v != nullptr && index == 4 && v->from_state_input) {
     return nullptr;  // A graph input: whole sequences always run to their end.
   }
+  std::string why = v == nullptr ? " (missing initializer?)" : "";
+  if (v != nullptr && v->kind == Value::Kind::kUnusable) {
+    why = absl::StrCat(" (", v->why_unusable, ")");
+  } else if (v != nullptr && v->from_state_input) {
+    why = " (a graph input: only initial_h, initial_c and sequence_lens may be one)";
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      what, " ('", node.input(index), "') must be an initializer, a Constant or zeros",
-      v == nullptr ? " (missing initializer?)" : ""));
+      what, " ('", node.input(index), "') must be an initializer, a Constant or zeros", why));
 }
 
 absl::StatusOr<RecurrentOpInputs> GraphImporter::RecurrentInputs(
@@ -422,20 +561,25 @@ absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, con
     return absl::InvalidArgumentError("is supported only right after the dense head");
   }
   auto head = std::make_shared<HeadParts>(*data.head);
-  if (node.op_type() == "Softmax") {
+  const std::string& op = node.op_type();
+  if (op == "Softmax" || op == "LogSoftmax") {
     const int64_t fallback = opset_ >= 13 ? -1 : 1;
     RNN_ASSIGN_OR_RETURN(const int axis, NormalizeAxis(NodeAttributes(node).Int("axis", fallback),
                                                        data.axes.size()));
-    // Before opset 13 Softmax flattens from `axis` on: fine if only the
+    // Before opset 13 (Log)Softmax flattens from `axis` on: fine if only the
     // features axis is bigger than 1 there.
     const Axes tail(data.axes.begin() + axis, data.axes.end());
     const Axes rest = opset_ >= 13 ? Axes{data.axes[axis]} : NonUnit(tail);
     if (rest.size() != 1 || rest[0].kind != AxisKind::kFeatures) {
       return absl::InvalidArgumentError("must normalise over the features axis only");
     }
-    head->activation = HeadActivation::kSoftmax;
-  } else {
+    head->activation = op == "Softmax" ? HeadActivation::kSoftmax : HeadActivation::kLogSoftmax;
+  } else if (op == "Sigmoid") {
     head->activation = HeadActivation::kSigmoid;
+  } else if (op == "Tanh") {
+    head->activation = HeadActivation::kTanh;
+  } else {
+    head->activation = HeadActivation::kRelu;
   }
   head->activated = true;
   Value out = data;
@@ -491,28 +635,35 @@ absl::StatusOr<OnnxImport> GraphImporter::Import(const Axes& input_axes, bool to
   tokens_ = tokens;
   absl::flat_hash_set<std::string> initializers;
   for (const onnx::TensorProto& t : graph_.initializer()) initializers.insert(t.name());
-  bool have_input = false;
+  std::string data_input;
   for (const onnx::ValueInfoProto& input : graph_.input()) {
-    if (initializers.contains(input.name())) continue;  // Old IR: weights listed as inputs.
-    if (!have_input) {
+    // Weights listed as inputs too (old IR, keep_initializers_as_inputs) are
+    // initializers; an initializer is also a state input's default.
+    if (initializers.contains(input.name())) continue;
+    if (data_input.empty()) {
       Set(input.name(), {.kind = Value::Kind::kData, .axes = input_axes});
-      have_input = true;
+      data_input = input.name();
     } else {
-      sequence_length_inputs_.insert(input.name());
-      Set(input.name(), {.kind = Value::Kind::kUnusable,
-                         .why_unusable = "a second graph input: a model takes one "
-                                         "sequence, plus at most sequence_lens"});
+      // h0 / c0 (or sequence_lens): what a session starts from is its own
+      // state, zeros at its start, so the graph's view of it is zeros.
+      Set(input.name(), {.kind = Value::Kind::kZeros, .from_state_input = true});
     }
   }
+  if (graph_.output_size() == 0) return absl::InvalidArgumentError("the graph has no output");
+  for (int i = 1; i < graph_.output_size(); ++i) {
+    RNN_RETURN_IF_ERROR(CheckIgnoredOutput(graph_, graph_.output(i).name(), data_input));
+  }
   for (const onnx::NodeProto& node : graph_.node()) {
-    absl::Status status = Visit(node);
+    absl::Status status = CheckStructure(node);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(DescribeNode(node), ": ", status.message()));
     }
   }
-  if (graph_.output_size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the graph has ", graph_.output_size(), " outputs, want 1 (Y or Y_h)"));
+  for (const onnx::NodeProto* node : NodesFeeding(graph_, graph_.output(0).name())) {
+    absl::Status status = Visit(*node);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(DescribeNode(*node), ": ", status.message()));
+    }
   }
   const Value* output = Find(graph_.output(0).name());
   if (output == nullptr) return absl::InvalidArgumentError("the graph output is never computed");
@@ -583,10 +734,14 @@ absl::StatusOr<OnnxImport> ImportOnnxModel(absl::string_view bytes, absl::string
     if (first_error.ok()) first_error = imported.status();
   }
   if (first_error.ok()) {
+    std::vector<std::string> dims;
+    for (const onnx::TensorShapeProto::Dimension& d : input->type().tensor_type().shape().dim()) {
+      dims.push_back(d.has_dim_value() ? absl::StrCat(d.dim_value()) : d.dim_param());
+    }
     first_error = absl::InvalidArgumentError(absl::StrCat(
-        "graph input '", input->name(), "' has rank ",
-        input->type().tensor_type().shape().dim_size(),
-        "; want [time, features] floats (optionally with a batch axis of 1) or [time] ids"));
+        "graph input '", input->name(), "' is [", absl::StrJoin(dims, ", "),
+        "]; want [time, features] floats or [time] ids, optionally with one batch axis of "
+        "size 1 (a session is a batch of one; export with a batch of 1 or dynamic_axes)"));
   }
   return fail(first_error);
 }

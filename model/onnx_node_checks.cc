@@ -43,6 +43,10 @@ const absl::flat_hash_map<std::string, Type>& AttributeTypes() {
       {"activation_beta", onnx::AttributeProto::FLOATS},
       {"perm", onnx::AttributeProto::INTS},
       {"axes", onnx::AttributeProto::INTS},
+      {"starts", onnx::AttributeProto::INTS},  // Slice before opset 10
+      {"ends", onnx::AttributeProto::INTS},
+      {"start", onnx::AttributeProto::INT},  // Shape from opset 15
+      {"end", onnx::AttributeProto::INT},
   };
   return *table;
 }

@@ -1,8 +1,10 @@
-// Every fixture under tests/testdata/model and tests/testdata/onnx (made by
-// make_fixtures.py and make_onnx_fixtures.py from PyTorch modules, their ONNX
-// exports, or an independent NumPy reference) must be matched within 1e-5 on
-// every output of every step, whichever way it is stepped; so must the
-// trained demo models in models/ against their training script.
+// Every fixture under tests/testdata/model, onnx and onnx_export (made by
+// make_fixtures.py, make_onnx_fixtures.py and make_onnx_export_matrix.py from
+// PyTorch modules, their ONNX exports, or an independent NumPy reference) must
+// be matched within 1e-5 on every output of every step, whichever way it is
+// stepped (Step, alone and in shuffled batches; StepChunk; StepChunks;
+// RunSequence); so must the trained demo models in models/ against their
+// training script.
 #include <algorithm>
 #include <random>
 
@@ -167,6 +169,48 @@ TEST_P(FixtureParityTest, ShuffledBatchOfSessionsMatchesReference) {
   }
 }
 
+TEST_P(FixtureParityTest, ChunksOfABatchMatchReference) {
+  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  // StepChunks: three sessions of each sequence stepped together, five
+  // steps per call (the last call fewer), time-major rows.
+  constexpr int kSessions = 3;
+  constexpr int64_t kChunk = 5;
+  const bool tokens = stack().input_kind() == InputKind::kTokens;
+  const int width = stack().input_size();
+  Workspace workspace;
+  for (const ReferenceSequence& sequence : sequences_) {
+    std::vector<std::vector<float>> states(kSessions, NewState());
+    std::vector<float*> pointers;
+    for (std::vector<float>& state : states) pointers.push_back(state.data());
+    for (int64_t first = 0; first < sequence.steps(); first += kChunk) {
+      const int64_t count = std::min(kChunk, sequence.steps() - first);
+      std::vector<float> floats;
+      std::vector<int64_t> ids;
+      for (int64_t t = first; t < first + count; ++t) {
+        for (int b = 0; b < kSessions; ++b) {
+          if (tokens) {
+            ids.push_back(sequence.input.integers[t]);
+          } else {
+            const float* row = sequence.input.floats.data() + t * width;
+            floats.insert(floats.end(), row, row + width);
+          }
+        }
+      }
+      const int64_t rows = count * kSessions;
+      const StepInput input =
+          tokens ? StepInput::Tokens(ids.data(), rows) : StepInput::Floats(floats.data(), rows);
+      RowMatrix out(rows, stack().output_size());
+      ASSERT_TRUE(stack().StepChunks(pointers, count, input, out.data(), workspace).ok());
+      for (int64_t t = 0; t < count; ++t) {
+        for (int b = 0; b < kSessions; ++b) {
+          ExpectRowMatches(out.row(t * kSessions + b).data(), sequence, first + t,
+                           "chunks of a batch, session " + std::to_string(b));
+        }
+      }
+    }
+  }
+}
+
 TEST_P(FixtureParityTest, StepsOnlyWhenStreamable) {
   // Bidirectional and go_backwards models need the whole sequence first.
   std::vector<float> state(stack().state_size(), 0.0f);
@@ -184,6 +228,10 @@ INSTANTIATE_TEST_SUITE_P(Native, FixtureParityTest,
                          [](const auto& info) { return TestNameOf(info.param); });
 INSTANTIATE_TEST_SUITE_P(Onnx, FixtureParityTest,
                          ::testing::ValuesIn(FixtureFolders("onnx")),
+                         [](const auto& info) { return TestNameOf(info.param); });
+// Exports as users make them (make_onnx_export_matrix.py) against torch.
+INSTANTIATE_TEST_SUITE_P(OnnxExport, FixtureParityTest,
+                         ::testing::ValuesIn(FixtureFolders("onnx_export")),
                          [](const auto& info) { return TestNameOf(info.param); });
 // The trained demo models against the training script's own outputs.
 INSTANTIATE_TEST_SUITE_P(Demo, FixtureParityTest, ::testing::ValuesIn(DemoModelFolders()),

@@ -127,3 +127,67 @@ TEST(OnnxGraphTest, InitialStatesSeedNewSessions) {
 
 }  // namespace
 }  // namespace rnnserve::model
+
+namespace rnnserve::model {
+namespace {
+
+// An export-matrix model (tests/testdata/onnx_export), to be changed.
+onnx::ModelProto ExportedModel(const std::string& fixture) {
+  const absl::StatusOr<std::string> bytes =
+      ReadFileToString(TestdataPath("onnx_export/" + fixture + "/model.onnx"));
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromString(*bytes));
+  return model;
+}
+
+onnx::NodeProto* FindNode(onnx::ModelProto& model, const std::string& op) {
+  for (onnx::NodeProto& node : *model.mutable_graph()->mutable_node()) {
+    if (node.op_type() == op) return &node;
+  }
+  ADD_FAILURE() << "no " << op << " node";
+  return nullptr;
+}
+
+absl::Status Import(const onnx::ModelProto& model) {
+  return ImportOnnxModel(model.SerializeAsString(), "changed.onnx").status();
+}
+
+TEST(OnnxGraphTest, ExtraOutputsMustBeRecurrentStates) {
+  onnx::ModelProto model = ExportedModel("lstm_state_outputs");
+  ASSERT_EQ(model.graph().output_size(), 3);  // output, hn, cn
+  EXPECT_TRUE(Import(model).ok()) << Import(model);
+  // The sequence Y itself as an extra output: a second served output.
+  model.mutable_graph()->mutable_output(1)->set_name(FindNode(model, "LSTM")->output(0));
+  EXPECT_THAT(Import(model).message(), HasSubstr("uses Y of node"));
+  // A weight: not a state either.
+  model.mutable_graph()->mutable_output(1)->set_name(model.graph().initializer(0).name());
+  EXPECT_THAT(Import(model).message(), HasSubstr("is not computed from a recurrent state"));
+}
+
+TEST(OnnxGraphTest, StateInputsOnlyStartStates) {
+  onnx::ModelProto model = ExportedModel("lstm_state_inputs");
+  ASSERT_EQ(model.graph().input_size(), 3);  // input, h0, c0
+  EXPECT_TRUE(Import(model).ok()) << Import(model);
+  // h0 fed as the bias would be a value given at run time: refused.
+  FindNode(model, "LSTM")->set_input(3, "h0");
+  EXPECT_THAT(Import(model).message(),
+              HasSubstr("B ('h0') must be an initializer, a Constant or zeros (a graph input"));
+}
+
+TEST(OnnxGraphTest, AStateInputWithAnInitializerStartsFromIt) {
+  onnx::ModelProto model = ExportedModel("gru_state_inputs");
+  onnx::TensorProto* h0 = model.mutable_graph()->add_initializer();
+  h0->set_name("h0");
+  h0->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {1, 1, 4}) h0->add_dims(d);
+  for (int i = 0; i < 4; ++i) h0->add_float_data(0.5f);
+  const absl::StatusOr<OnnxImport> imported = ImportOnnxModel(model.SerializeAsString(), "h0.onnx");
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  std::vector<float> state(imported->stack.state_size(), 0.0f);
+  imported->stack.InitState(state.data());
+  EXPECT_THAT(state, ::testing::Each(0.5f));
+}
+
+}  // namespace
+}  // namespace rnnserve::model

@@ -47,7 +47,8 @@ Mirrors the PyTorch constructor: ``cell`` ("lstm" | "gru" | "rnn" | "jordan"),
 false), ``dropout`` (0.0), ``bidirectional``, ``proj_size`` (0 = none), ``nonlinearity``
 ("tanh" | "relu"; rnn and jordan only). Optional ``embedding``
 {"num_embeddings": V, "embedding_dim": E} (then input_size == E) and ``head``
-{"out_features": N, "activation": "identity" | "softmax" | "sigmoid"}. ``naming``:
+{"out_features": N, "activation": "identity" | "softmax" | "log_softmax" | "sigmoid" |
+"tanh" | "relu"}. ``naming``:
 "pytorch" (default) or "keras" (written explicitly in every fixture).
 
 Extensions, written only by the fixtures that use them (defaults in brackets):
@@ -120,7 +121,8 @@ Where the expected outputs come from
 
 torch (the module's own forward, float32): lstm_1layer, lstm_3layer, lstm_nobias,
 lstm_proj, lstm_bidir, gru_1layer, gru_2layer, gru_bidir, rnn_tanh, rnn_relu, charlm,
-lstm_head_sigmoid, gru_head_identity, gru_f16 (module weights rounded to float16 and back
+lstm_head_sigmoid, gru_head_identity, lstm_head_log_softmax, gru_head_tanh, rnn_head_relu,
+gru_f16 (module weights rounded to float16 and back
 before the forward), rnn_f64; and their keras copies lstm_3layer_keras, gru_2layer_keras,
 rnn_tanh_keras, charlm_keras, lstm_bidir_keras.
 
@@ -482,7 +484,13 @@ def np_softmax(a):
     return e / np.sum(e)
 
 
-ACT = {"tanh": np.tanh, "relu": np_relu, "sigmoid": np_sigmoid, "identity": lambda a: a}
+def np_log_softmax(a):
+    m = np.max(a)
+    return a - m - np.log(np.sum(np.exp(a - m)))
+
+
+ACT = {"tanh": np.tanh, "relu": np_relu, "sigmoid": np_sigmoid, "identity": lambda a: a,
+       "log_softmax": np_log_softmax}
 
 
 class Opts:
@@ -656,8 +664,14 @@ class Net(nn.Module):
             y = self.head(y)
             if self.head_act == "softmax":
                 y = torch.softmax(y, dim=-1)
+            elif self.head_act == "log_softmax":
+                y = torch.log_softmax(y, dim=-1)
             elif self.head_act == "sigmoid":
                 y = torch.sigmoid(y)
+            elif self.head_act == "tanh":
+                y = torch.tanh(y)
+            elif self.head_act == "relu":
+                y = torch.relu(y)
         return y
 
 
@@ -840,6 +854,9 @@ def torch_fixtures():
     torch_fixture("charlm", C("lstm", 5, 8, num_layers=2, embedding=(11, 5), head=(11, "softmax")))
     torch_fixture("lstm_head_sigmoid", C("lstm", 4, 6, head=(6, "sigmoid")))
     torch_fixture("gru_head_identity", C("gru", 3, 5, head=(6, "identity")))
+    torch_fixture("lstm_head_log_softmax", C("lstm", 4, 6, head=(7, "log_softmax")))
+    torch_fixture("gru_head_tanh", C("gru", 3, 5, head=(4, "tanh")))
+    torch_fixture("rnn_head_relu", C("rnn", 4, 5, nonlinearity="tanh", head=(6, "relu")))
     torch_fixture("gru_f16", C("gru", 4, 6, num_layers=2), dtype="F16")
     torch_fixture("rnn_f64", C("rnn", 3, 5, num_layers=2, nonlinearity="tanh"), dtype="F64")
 
