@@ -14,12 +14,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What LoadModel() reads. The native format is the pair config.json +
-// model.safetensors; either file names the folder.
-constexpr ModelFile kModelFiles[] = {
-    {"model.onnx", "onnx"},
-    {"config.json", "native"},
-    {"model.safetensors", "native"},
+// What LoadModel() reads. Either file of the native pair names the folder.
+constexpr absl::string_view kModelFiles[] = {
+    "model.onnx",         // ONNX
+    "config.json",        // native: the architecture
+    "model.safetensors",  // native: the weights
 };
 
 bool AllDigits(absl::string_view text) {
@@ -28,18 +27,17 @@ bool AllDigits(absl::string_view text) {
 }
 
 bool IsModelFileName(absl::string_view name) {
-  return std::any_of(std::begin(kModelFiles), std::end(kModelFiles),
-                     [&](const ModelFile& file) { return file.name == name; });
+  return std::find(std::begin(kModelFiles), std::end(kModelFiles), name) != std::end(kModelFiles);
 }
 
 }  // namespace
 
-absl::Span<const ModelFile> ModelFiles() { return kModelFiles; }
+absl::Span<const absl::string_view> ModelFiles() { return kModelFiles; }
 
 bool HoldsModelFiles(const std::string& dir) {
   std::error_code error;
-  return std::any_of(std::begin(kModelFiles), std::end(kModelFiles), [&](const ModelFile& file) {
-    return fs::exists(fs::path(dir) / std::string(file.name), error);
+  return std::any_of(std::begin(kModelFiles), std::end(kModelFiles), [&](absl::string_view file) {
+    return fs::exists(fs::path(dir) / std::string(file), error);
   });
 }
 
@@ -65,11 +63,9 @@ ModelPathKind ClassifyModelPath(const std::string& path) {
 }
 
 std::string AcceptedModelPaths() {
-  std::vector<absl::string_view> names;
-  for (const ModelFile& file : kModelFiles) names.push_back(file.name);
-  const absl::string_view last = names.back();
-  names.pop_back();
-  return absl::StrCat("a ", absl::StrJoin(names, ", "), " or ", last,
+  const absl::Span<const absl::string_view> files = ModelFiles();
+  return absl::StrCat("a ", absl::StrJoin(files.first(files.size() - 1), ", "), " or ",
+                      files.back(),
                       " file, a version folder holding one, or a model folder of versions "
                       "1/, 2/, ...");
 }

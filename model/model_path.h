@@ -14,16 +14,11 @@
 
 namespace rnnserve::model {
 
-// A file whose presence makes a folder a model version, and the format it
-// belongs to. One entry per file LoadModel() reads: a new format (Keras'
-// model.keras, model.h5, model.json) is one more entry in ModelFiles().
-struct ModelFile {
-  absl::string_view name;    // "model.onnx"
-  absl::string_view format;  // "onnx", "native"
-};
-
-// Every known model file, in the order LoadModel() looks for them.
-absl::Span<const ModelFile> ModelFiles();
+// The files whose presence makes a folder a model version, in the order
+// LoadModel() looks for them: model.onnx, then the native pair config.json +
+// model.safetensors. A new format (Keras' model.keras, model.h5, model.json)
+// is one more entry in model_path.cc, and the tools take its files at once.
+absl::Span<const absl::string_view> ModelFiles();
 
 // True if folder `dir` holds any of ModelFiles().
 bool HoldsModelFiles(const std::string& dir);

@@ -80,12 +80,12 @@ TEST_F(ModelPathTest, ClassifiesFolders) {
 // Each known file alone marks its folder as a model version: a new format is
 // one more ModelFiles() entry and needs nothing else here.
 TEST_F(ModelPathTest, EachModelFileMarksAVersionFolder) {
-  for (const ModelFile& file : ModelFiles()) {
-    SCOPED_TRACE(file.name);
-    const std::string only = std::string(file.name) + "_only";
+  for (const absl::string_view file : ModelFiles()) {
+    SCOPED_TRACE(file);
+    const std::string only = std::string(file) + "_only";
     const std::string dir = MakeDir(only);
     EXPECT_FALSE(HoldsModelFiles(dir));
-    WriteFile(only + "/" + std::string(file.name));
+    WriteFile(only + "/" + std::string(file));
     EXPECT_TRUE(HoldsModelFiles(dir));
     EXPECT_EQ(ClassifyModelPath(dir), ModelPathKind::kVersion);
   }
