@@ -9,15 +9,16 @@
 
 namespace rnnserve::model {
 
-// Describes `path`, whichever ClassifyModelPath() says it is: a model
-// version folder (architecture, sizes, state size, parameter count,
-// fingerprint); a model folder ROOT/<name> (its versions, then the newest one
-// in full); a repository root (a table of every loaded version, then the
-// problems; exit code 1 when nothing loads).
+// Describes `path`, whichever ResolveModelPath() says it is: a model file
+// (model.onnx, config.json, ...) or a model version folder (architecture,
+// sizes, state size, parameter count, fingerprint); a model folder
+// ROOT/<name> (its versions, then the newest one in full); a repository root
+// (a table of every loaded version, then the problems; exit code 1 when
+// nothing loads). Anything else fails saying what is accepted.
 int InspectCommand(const std::string& path);
 
 struct RunOptions {
-  std::string model;   // a model version folder, or a model folder (newest)
+  std::string model;   // a model file or version folder, or a model folder (newest)
   std::string input;   // .npy float32 [T, input_size] or integer [T] tokens
   std::string output;  // .npy float32 [T, output_size]
   std::string state_in;   // optional .npy float32 [state_size]

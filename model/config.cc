@@ -140,7 +140,6 @@ absl::Status Validate(const ModelConfig& config, const Json& root) {
                ? FieldError(field, absl::StrCat("applies to ", cells, " only"))
                : absl::OkStatus();
   };
-  RNN_RETURN_IF_ERROR(only_for("nonlinearity", simple, "rnn and jordan"));
   RNN_RETURN_IF_ERROR(only_for("gate_activation", !simple, "lstm and gru"));
   RNN_RETURN_IF_ERROR(only_for("recurrent_activation", !simple, "lstm and gru"));
   RNN_RETURN_IF_ERROR(only_for("proj_size", lstm || config.proj_size == 0, "lstm"));

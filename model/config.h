@@ -44,8 +44,9 @@ struct ModelConfig {
   std::optional<EmbeddingConfig> embedding;
   std::optional<HeadConfig> head;
   TensorNaming naming = TensorNaming::kPytorch;
-  // `nonlinearity` (rnn, jordan) or Keras `activation`: the candidate / cell
-  // and output activation.
+  // `activation` or its PyTorch spelling `nonlinearity`, on every cell (a
+  // dict of nn.RNN arguments reused for nn.LSTM keeps it): the candidate /
+  // cell and output activation.
   Activation activation = Activation::Tanh();
   // `gate_activation` or its Keras spelling `recurrent_activation`.
   Activation gate_activation = Activation::Sigmoid();

@@ -1,5 +1,6 @@
 #include "model/file_util.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
@@ -63,6 +64,22 @@ absl::Status WriteStringToFile(const std::string& path,
   }
   const int error = errno;
   return ErrnoOrUnknown(error, absl::StrCat(path, ": cannot write file"));
+}
+
+absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string& dir) {
+  std::error_code error;
+  std::vector<DirectoryEntry> entries;
+  for (std::filesystem::directory_iterator it(dir, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    std::error_code ignored;  // An entry we cannot stat counts as a plain file.
+    entries.push_back({std::move(name), it->is_directory(ignored)});
+  }
+  if (error) return absl::ErrnoToStatus(error.value(), absl::StrCat("cannot list ", dir));
+  std::sort(entries.begin(), entries.end(),
+            [](const DirectoryEntry& a, const DirectoryEntry& b) { return a.name < b.name; });
+  return entries;
 }
 
 }  // namespace rnnserve::model

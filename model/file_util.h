@@ -4,6 +4,7 @@
 #define RNNSERVE_MODEL_FILE_UTIL_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +22,17 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // when the stream fails without setting errno.
 absl::Status WriteStringToFile(const std::string& path,
                                absl::string_view contents);
+
+// One entry of a folder listing.
+struct DirectoryEntry {
+  std::string name;
+  bool is_directory = false;
+};
+
+// The entries of folder `dir` not starting with '.' (hidden files, editors'
+// and version control's droppings), sorted by name; an entry that cannot be
+// stat'ed counts as a plain file. The errno's code if `dir` cannot be listed.
+absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string& dir);
 
 }  // namespace rnnserve::model
 

@@ -1,6 +1,6 @@
 // rnnserve-model inspect: what a model is, in a form people read.
-// A PATH may be one model version, a model folder of versions or a whole
-// repository (ClassifyModelPath decides).
+// A PATH may be a model file, one model version, a model folder of versions or
+// a whole repository (ResolveModelPath decides).
 #include <algorithm>
 #include <iostream>
 #include <variant>
@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "model/commands.h"
 #include "model/model_loader.h"
+#include "model/model_path.h"
 #include "model/model_repository.h"
 
 namespace rnnserve::model {
@@ -199,15 +200,20 @@ int InspectRepository(const std::string& path) {
 }  // namespace
 
 int InspectCommand(const std::string& path) {
-  switch (ClassifyModelPath(path)) {
+  const absl::StatusOr<ModelPath> resolved = ResolveModelPath(path);
+  if (!resolved.ok()) {
+    std::cerr << "rnnserve-model: " << resolved.status() << "\n";
+    return 1;
+  }
+  switch (resolved->kind) {
     case ModelPathKind::kModel:
-      return InspectModelFolder(path);
+      return InspectModelFolder(resolved->folder);
     case ModelPathKind::kRepository:
-      return InspectRepository(path);
+      return InspectRepository(resolved->folder);
     case ModelPathKind::kVersion:
       break;
   }
-  absl::StatusOr<LoadedModel> model = LoadModel(path);
+  absl::StatusOr<LoadedModel> model = LoadModel(resolved->folder);
   if (!model.ok()) {
     std::cerr << "rnnserve-model: cannot load " << path << ": " << model.status() << "\n";
     return 1;

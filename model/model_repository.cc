@@ -10,34 +10,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/file_util.h"
 #include "model/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Entry {
-  std::string name;
-  bool is_directory = false;
-};
-
-// The entries of `dir` not starting with '.', sorted by name.
-absl::StatusOr<std::vector<Entry>> ListVisibleEntries(const std::string& dir) {
-  std::error_code error;
-  std::vector<Entry> entries;
-  for (fs::directory_iterator it(dir, error); !error && it != fs::directory_iterator();
-       it.increment(error)) {
-    std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    std::error_code ignored;  // An entry we cannot stat counts as a plain file.
-    entries.push_back({std::move(name), it->is_directory(ignored)});
-  }
-  if (error) return absl::ErrnoToStatus(error.value(), absl::StrCat("cannot list ", dir));
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.name < b.name; });
-  return entries;
-}
 
 absl::Status CheckDirectory(const std::string& path, absl::string_view what) {
   std::error_code error;
@@ -56,14 +35,6 @@ bool IsValidName(absl::string_view name) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '.' || c == '-';
   });
-}
-
-bool HoldsModelFiles(const std::string& dir) {
-  std::error_code error;
-  for (const char* file : {"model.onnx", "config.json", "model.safetensors"}) {
-    if (fs::exists(fs::path(dir) / file, error)) return true;
-  }
-  return false;
 }
 
 template <typename Map>
@@ -85,36 +56,15 @@ absl::StatusOr<int> ParseModelVersion(absl::string_view text) {
   return value;
 }
 
-ModelPathKind ClassifyModelPath(const std::string& path) {
-  std::error_code error;
-  if (!fs::is_directory(path, error) || HoldsModelFiles(path)) return ModelPathKind::kVersion;
-  const absl::StatusOr<std::vector<Entry>> entries = ListVisibleEntries(path);
-  if (!entries.ok()) return ModelPathKind::kRepository;  // Load() will say why.
-  // All-digit subfolders only, or one holding a model: ROOT/<name> (maybe
-  // with a badly named version, which loading it will report).
-  bool all_versions = true;
-  bool any_version = false;
-  for (const Entry& entry : *entries) {
-    if (!entry.is_directory) continue;
-    const bool version = AllDigits(entry.name);
-    if (version && HoldsModelFiles((fs::path(path) / entry.name).string())) {
-      return ModelPathKind::kModel;
-    }
-    all_versions = all_versions && version;
-    any_version = any_version || version;
-  }
-  return all_versions && any_version ? ModelPathKind::kModel : ModelPathKind::kRepository;
-}
-
 absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
   return Load(root, nullptr);
 }
 
 absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
-  RNN_ASSIGN_OR_RETURN(const std::vector<Entry> entries, ListVisibleEntries(root));
+  RNN_ASSIGN_OR_RETURN(const std::vector<DirectoryEntry> entries, ListVisibleEntries(root));
   ModelRepository repository(root, skip);
-  for (const Entry& entry : entries) {
+  for (const DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
   return repository;
@@ -138,14 +88,14 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
                                        "\" has characters outside [A-Za-z0-9_.-]"))});
     return;
   }
-  const absl::StatusOr<std::vector<Entry>> entries = ListVisibleEntries(dir);
+  const absl::StatusOr<std::vector<DirectoryEntry>> entries = ListVisibleEntries(dir);
   if (!entries.ok()) {
     problems_.push_back({name, "", entries.status()});
     return;
   }
   VersionMap versions;
   bool any_folder = false;
-  for (const Entry& entry : *entries) {
+  for (const DirectoryEntry& entry : *entries) {
     if (!entry.is_directory) continue;
     any_folder = true;
     LoadVersion(name, entry.name, (fs::path(dir) / entry.name).string(), versions);

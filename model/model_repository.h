@@ -89,14 +89,6 @@ class ModelRepository {
 // INVALID_ARGUMENT saying so otherwise.
 absl::StatusOr<int> ParseModelVersion(absl::string_view text);
 
-// What a folder given on the command line is, judged by its contents.
-enum class ModelPathKind {
-  kVersion,     // holds model.onnx, config.json or model.safetensors; or is no folder
-  kModel,       // ROOT/<name>: its subfolders all-digit, or one all-digit with a model
-  kRepository,  // anything else
-};
-ModelPathKind ClassifyModelPath(const std::string& path);
-
 }  // namespace rnnserve::model
 
 #endif  // RNNSERVE_MODEL_MODEL_REPOSITORY_H_

@@ -11,7 +11,8 @@
 #include "model/commands.h"
 
 ABSL_FLAG(std::string, model, "",
-          "run: a model version folder, or a model folder ROOT/<name> (its newest version)");
+          "run: a model file (model.onnx, config.json), a model version folder, or a model "
+          "folder ROOT/<name> (its newest version)");
 ABSL_FLAG(std::string, input, "",
           "run: input .npy, float32 [T, input_size] or integer [T] token ids");
 ABSL_FLAG(std::string, output, "", "run: output .npy, float32 [T, output_size]");
@@ -29,6 +30,8 @@ constexpr char kUsage[] =
     "                     [--state_in S.npy] [--state_out S.npy]\n"
     "\n"
     "PATH is one of\n"
+    "  a model file             model.onnx, config.json or model.safetensors: the\n"
+    "                           version folder holding it\n"
     "  a model version folder   model.onnx, or config.json + model.safetensors\n"
     "  a model folder           ROOT/<name>, holding version folders 1/, 2/, ...:\n"
     "                           its newest version that loads\n"

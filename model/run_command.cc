@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/commands.h"
 #include "model/model_loader.h"
+#include "model/model_path.h"
 #include "model/model_repository.h"
 #include "model/npy.h"
 #include "model/status_macros.h"
@@ -32,20 +33,21 @@ absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const NpyArray& arr
   return StepInput::Floats(array.floats.data(), array.shape[0]);
 }
 
-// A version folder as given; a model folder's newest version that loads,
-// announced on stderr (stdout stays clean for pipes).
+// A model file's folder or a version folder as given; a model folder's newest
+// version that loads, announced on stderr (stdout stays clean for pipes).
 absl::StatusOr<LoadedModel> LoadForRun(const std::string& path) {
-  switch (ClassifyModelPath(path)) {
+  RNN_ASSIGN_OR_RETURN(const ModelPath resolved, ResolveModelPath(path));
+  switch (resolved.kind) {
     case ModelPathKind::kVersion:
-      return LoadModel(path);
+      return LoadModel(resolved.folder);
     case ModelPathKind::kRepository:
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " is not a model: want a version folder (model.onnx or config.json + "
-          "model.safetensors) or a model folder holding versions 1/, 2/, ..."));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is not a model: want ", AcceptedModelPaths()));
     case ModelPathKind::kModel:
       break;
   }
-  RNN_ASSIGN_OR_RETURN(const ModelRepository repository, ModelRepository::LoadModelFolder(path));
+  RNN_ASSIGN_OR_RETURN(const ModelRepository repository,
+                       ModelRepository::LoadModelFolder(resolved.folder));
   const std::vector<ModelVersion> versions = repository.List();
   if (versions.empty()) {
     std::string message = absl::StrCat("no version of ", path, " loads");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages rnnserve builds and tests with, only
 # when some are missing. Idempotent and non-interactive; run as root.
-#   scripts/install_deps.sh              build + test dependencies
+#   scripts/install_deps.sh              build + test dependencies: the
+#                                        Debian packages, and the npm tools
+#                                        under RNNSERVE_TOOLS_PREFIX
 #   scripts/install_deps.sh --build-only only what building the binaries with
 #                                        -DBUILD_TESTING=OFF needs (the
 #                                        container's build stage)
@@ -26,7 +28,11 @@ if [[ "${1:-}" != "--build-only" ]]; then
     libgtest-dev libgmock-dev libbenchmark-dev
     libdnnl-dev  # oneDNN: model_bench compares the kernel with its RNN primitive
     prometheus  # promtool: the metrics test checks the exposition with it
+    nginx  # deploy.AffinityTest runs it with deploy/proxy/nginx.conf (core modules only)
   )
+  # npm brings buf (below); the machines come with Node.js, Debian's npm is
+  # the fallback.
+  command -v npm > /dev/null || packages+=(npm)
 fi
 # clang with its sanitizer runtimes: scripts/sanitize.sh and scripts/fuzz.sh
 # (scripts/test.sh runs the first when RNNSERVE_SANITIZE_CI=1).
@@ -38,20 +44,49 @@ if [[ "${1:-}" == "--reference" ]]; then
              libopenblas0-openmp)
 fi
 
+need_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install_deps: missing $1; run this script as root to install it" >&2
+    exit 1
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if (( ${#missing[@]} == 0 )); then
   echo "install_deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  need_root "${missing[*]}"
+  echo "install_deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The package starts the system's nginx where an init system runs; the
+  # affinity test starts its own on free loopback ports and needs no other.
+  if [[ " ${missing[*]} " == *" nginx "* ]]; then
+    invoke-rc.d nginx stop > /dev/null 2>&1 || true
+  fi
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install_deps: missing ${missing[*]}; run this script as root to install them" >&2
-  exit 1
+# buf, the gRPC command-line client the reflection test runs
+# (tests/server/reflection_test.cc), pinned. It goes under a fixed prefix
+# outside the checkout (tests/CMakeLists.txt's RNNSERVE_TOOLS_PREFIX), so
+# worktrees and fresh clones share one install. --ignore-scripts: the package's
+# postinstall only checks that the platform binary arrived with its optional
+# dependency (@bufbuild/buf-linux-x64, from the registry like any package)
+# and otherwise runs npm again; we check the version ourselves.
+if [[ "${1:-}" != "--build-only" ]]; then
+  buf_version=1.75.0
+  tools_prefix=${RNNSERVE_TOOLS_PREFIX:-/opt/rnnserve-tools}
+  if [[ "$("$tools_prefix/bin/buf" --version 2>/dev/null)" != "$buf_version" ]]; then
+    need_root "buf $buf_version in $tools_prefix"
+    echo "install_deps: installing buf $buf_version (npm) in $tools_prefix"
+    npm install --global --prefix "$tools_prefix" --ignore-scripts --no-audit --no-fund \
+      --loglevel=error "@bufbuild/buf@$buf_version"
+    [[ "$("$tools_prefix/bin/buf" --version)" == "$buf_version" ]]
+  else
+    echo "install_deps: buf $buf_version present in $tools_prefix"
+  fi
 fi
-echo "install_deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"

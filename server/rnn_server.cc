@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "model/status_macros.h"
@@ -12,6 +13,19 @@
 #include "server/session_snapshot.h"
 
 namespace rnnserve::server {
+namespace {
+
+// Server reflection describes services from protobuf's generated descriptor
+// pool. gRPC's built-in health service is not generated code, so nothing
+// puts grpc/health/v1/health.proto there: reflection listed
+// grpc.health.v1.Health but could not describe it, so buf curl and grpcurl
+// could neither list the methods nor call Health. Naming a generated health
+// message links health.pb.cc, whose static initializer adds the file.
+void AddHealthDescriptorsForReflection() {
+  CHECK(grpc::health::v1::HealthCheckRequest::descriptor() != nullptr);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions& options) {
   // Bad TLS or token files fail before the slow part (models, snapshot).
@@ -61,6 +75,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  AddHealthDescriptorsForReflection();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));

@@ -1,63 +1,19 @@
 #include "tests/client/cli_test_util.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-
-extern char** environ;
+#include "tests/common/program_run.h"
 
 namespace rnnserve::client::testing {
-namespace {
-
-// Waits for `pid` at most `timeout`, then kills it; its exit code, or -1.
-int WaitFor(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (true) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0) return -1;
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Starts `argv` with stdin, stdout and stderr from/to the given files.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& in, const std::string& out,
-            const std::string& err) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-}  // namespace
 
 const std::string& TempDir() {
   static const std::string* const dir = [] {
@@ -112,18 +68,11 @@ std::string ServerProcess::metrics_address() const {
 }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text) {
-  static int runs = 0;
-  const std::string base = TempPath(absl::StrCat("cli", runs++));
-  WriteFile(base + ".in", stdin_text);
   std::vector<std::string> argv = {std::string(RNNSERVE_BIN_DIR) + "/rnnserve-cli"};
   argv.insert(argv.end(), args.begin(), args.end());
-  CliResult result;
-  const pid_t pid = Spawn(argv, base + ".in", base + ".out", base + ".err");
-  if (pid < 0) return result;
-  result.exit_code = WaitFor(pid, absl::Seconds(120));
-  result.out = ReadFile(base + ".out");
-  result.err = ReadFile(base + ".err");
-  return result;
+  rnnserve::testing::ProgramResult run =
+      rnnserve::testing::RunProgram(argv, stdin_text, absl::Seconds(120));
+  return CliResult{run.exit_code, std::move(run.out), std::move(run.err)};
 }
 
 std::vector<std::vector<float>> ParseCsv(const std::string& text) {

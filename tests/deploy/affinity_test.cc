@@ -9,7 +9,8 @@
 //    its sessions moved through nginx to their new owners, the clients open
 //    their streams again and go on, and no session ever answers NOT_FOUND,
 //    skips or repeats a step, or differs from the reference.
-// Skipped when nginx is not installed (deploy/affinity-test.sh installs it).
+// Skipped when nginx is not installed, which fails scripts/test.sh
+// (scripts/install_deps.sh and deploy/affinity-test.sh install it).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -129,7 +130,7 @@ class AffinityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(kNginx)) {
-      GTEST_SKIP() << "nginx is not installed (apt-get install nginx; deploy/affinity-test.sh "
+      GTEST_SKIP() << "nginx is not installed (apt-get install nginx; scripts/install_deps.sh "
                       "does it)";
     }
     nginx_port_ = UnusedPort();

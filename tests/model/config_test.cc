@@ -1,6 +1,7 @@
 // config.json parsing: defaults, aliases and every refusal names the field.
 #include "model/config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -37,6 +38,23 @@ TEST(ConfigTest, KerasSpellingsAreAliases) {
   EXPECT_EQ(config->gate_activation, Activation::HardSigmoidKeras3());
 }
 
+// A config.json written from a dict of PyTorch constructor arguments carries
+// nn.RNN's `nonlinearity` whatever the cell; it is `activation` by another name.
+TEST(ConfigTest, NonlinearityIsActivationOnEveryCell) {
+  for (const char* cell : {"lstm", "gru", "rnn"}) {
+    SCOPED_TRACE(cell);
+    const absl::StatusOr<ModelConfig> relu = ParseModelConfig(absl::StrCat(
+        R"({"cell": ")", cell, R"(", "input_size": 1, "hidden_size": 2, "nonlinearity": "relu"})"));
+    ASSERT_TRUE(relu.ok()) << relu.status();
+    EXPECT_EQ(relu->activation, Activation::Relu());
+    const absl::StatusOr<ModelConfig> both = ParseModelConfig(absl::StrCat(
+        R"({"cell": ")", cell,
+        R"(", "input_size": 1, "hidden_size": 2, "nonlinearity": "tanh", "activation": "tanh"})"));
+    ASSERT_TRUE(both.ok()) << both.status();
+    EXPECT_EQ(both->activation, Activation::Tanh());
+  }
+}
+
 struct BadConfig {
   std::string name;
   std::string json;
@@ -70,9 +88,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "\"proj_size\" is 2, want less than hidden_size 2"},
         BadConfig{"ProjOnGru", R"({"cell": "gru", "input_size": 1, "hidden_size": 4, "proj_size": 2})",
                   "\"proj_size\" applies to lstm only"},
-        BadConfig{"NonlinearityOnLstm",
-                  R"({"cell": "lstm", "input_size": 1, "hidden_size": 2, "nonlinearity": "relu"})",
-                  "\"nonlinearity\" applies to rnn and jordan only"},
+        BadConfig{"NonlinearityConflictsWithActivation",
+                  R"({"cell": "lstm", "input_size": 1, "hidden_size": 2, "activation": "relu", "nonlinearity": "tanh"})",
+                  "\"activation\" is \"relu\" but \"nonlinearity\" is \"tanh\""},
+        BadConfig{"UnknownFieldBesideNonlinearity",
+                  R"({"cell": "gru", "input_size": 1, "hidden_size": 2, "nonlinearity": "tanh", "nonlinearty": "tanh"})",
+                  "unknown field \"nonlinearty\""},
         BadConfig{"UnknownActivation",
                   R"({"cell": "rnn", "input_size": 1, "hidden_size": 2, "nonlinearity": "gelu"})",
                   "activation \"gelu\" is not supported"},

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "model/layer_stack.h"
 #include "model/model_loader.h"
+#include "tests/common/skip_by_design.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {
@@ -24,6 +25,7 @@ using ::rnnserve::model::testing::SourcePath;
 using ::rnnserve::model::testing::TestNameOf;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::testing::kSkipByDesign;
 
 constexpr float kTolerance = 1e-5f;
 
@@ -85,7 +87,7 @@ TEST_P(FixtureParityTest, WholeSequenceMatchesReference) {
 }
 
 TEST_P(FixtureParityTest, StepByStepMatchesReference) {
-  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  if (!stack().streamable()) GTEST_SKIP() << kSkipByDesign << "whole-sequence model";
   Workspace workspace;
   std::vector<float> out(stack().output_size());
   for (const ReferenceSequence& sequence : sequences_) {
@@ -99,7 +101,7 @@ TEST_P(FixtureParityTest, StepByStepMatchesReference) {
 }
 
 TEST_P(FixtureParityTest, ChunksMatchReference) {
-  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  if (!stack().streamable()) GTEST_SKIP() << kSkipByDesign << "whole-sequence model";
   Workspace workspace;
   for (const ReferenceSequence& sequence : sequences_) {
     // One chunk of everything, then uneven chunks carrying the state across.
@@ -122,7 +124,7 @@ TEST_P(FixtureParityTest, ChunksMatchReference) {
 }
 
 TEST_P(FixtureParityTest, ShuffledBatchOfSessionsMatchesReference) {
-  if (!stack().streamable()) GTEST_SKIP() << "whole-sequence model";
+  if (!stack().streamable()) GTEST_SKIP() << kSkipByDesign << "whole-sequence model";
   // Three sessions per reference sequence, all stepped together; each step
   // takes the still-running sessions in a fresh random order.
   struct Session {

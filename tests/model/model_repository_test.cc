@@ -328,25 +328,6 @@ TEST_F(ModelRepositoryTest, ChangedWeightByteChangesTheFingerprint) {
             repository.Find("lstm", 2)->model.info.fingerprint);
 }
 
-TEST_F(ModelRepositoryTest, ClassifiesFolders) {
-  Add("lstm/1", "model/lstm_1layer");
-  Add("lstm/2", "model/lstm_1layer");
-  WriteFile("lstm/README", "");
-  MakeDir("empty");
-  Add("mixed/1", "model/lstm_1layer");
-  Add("mixed/old", "model/lstm_1layer");  // a bad version name: still a model folder
-  MakeDir("unloaded/1");
-  MakeDir("unloaded/notes");
-  EXPECT_EQ(ClassifyModelPath(root() + "/lstm/1"), ModelPathKind::kVersion);
-  EXPECT_EQ(ClassifyModelPath(TestdataPath("onnx/torch_lstm_1layer")), ModelPathKind::kVersion);
-  EXPECT_EQ(ClassifyModelPath(root() + "/nope"), ModelPathKind::kVersion);  // LoadModel says why
-  EXPECT_EQ(ClassifyModelPath(root() + "/lstm"), ModelPathKind::kModel);
-  EXPECT_EQ(ClassifyModelPath(root() + "/mixed"), ModelPathKind::kModel);
-  EXPECT_EQ(ClassifyModelPath(root() + "/unloaded"), ModelPathKind::kRepository);
-  EXPECT_EQ(ClassifyModelPath(root()), ModelPathKind::kRepository);
-  EXPECT_EQ(ClassifyModelPath(root() + "/empty"), ModelPathKind::kRepository);
-}
-
 TEST(ParseModelVersionTest, AcceptsPositiveDecimalIntegersOnly) {
   EXPECT_EQ(*ParseModelVersion("1"), 1);
   EXPECT_EQ(*ParseModelVersion("2147483647"), 2147483647);
@@ -451,7 +432,9 @@ TEST_F(ModelToolTest, RunRefusesARepositoryRoot) {
                                TestdataPath("model/lstm_1layer/input_1.npy") + " --output " +
                                root() + "/out.npy");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("is not a model: want a version folder"));
+  EXPECT_THAT(r.output, HasSubstr(root() + " is not a model: want a model.onnx, config.json or "
+                                            "model.safetensors file, a version folder holding "
+                                            "one, or a model folder of versions"));
 }
 
 }  // namespace

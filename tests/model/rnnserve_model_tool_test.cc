@@ -55,6 +55,23 @@ TEST(RnnserveModelToolTest, RunReproducesTheReference) {
   }
 }
 
+// The file itself, as every ONNX tool takes it, names its version folder.
+TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
+  for (const std::string file :
+       {"onnx/torch_lstm_1layer/model.onnx", "model/lstm_1layer/config.json"}) {
+    SCOPED_TRACE(file);
+    const std::string dir = std::filesystem::path(TestdataPath(file)).parent_path();
+    const std::string out = TempPath("model_file_out.npy");
+    const ToolResult run = RunTool("run --model " + TestdataPath(file) + " --input " + dir +
+                                   "/input_1.npy --output " + out);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ExpectNpyNear(out, dir + "/expected_1.npy");
+    const ToolResult inspect = RunTool("inspect " + TestdataPath(file));
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+    EXPECT_THAT(inspect.output, HasSubstr("parameters:  "));
+  }
+}
+
 TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
   // Split input_2 (200 steps) of lstm_proj at step 50 with NumPy-free tools:
   // run the whole thing, then the two halves chained through the state.
@@ -120,6 +137,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"RunWithoutInput", "run --model MODEL --output OUT", 2, "needs --model, --input"},
         BadRun{"MissingModel", "inspect /nonexistent/model", 1, "config.json"},
         BadRun{"BrokenModel", "inspect BAD/nan_weight", 1, "rnn.weight_hh_l0"},
+        BadRun{"MissingModelFile",
+               "run --model /nonexistent/model.onnx --input MODEL/input_1.npy --output OUT", 1,
+               "/nonexistent/model.onnx does not exist; want a model.onnx, config.json or "
+               "model.safetensors file, a version folder"},
+        BadRun{"ModelIsAnotherFile",
+               "run --model MODEL/input_1.npy --input MODEL/input_1.npy --output OUT", 1,
+               "input_1.npy is not a model file; want a model.onnx"},
+        BadRun{"InspectAnotherFile", "inspect MODEL/input_1.npy", 1, "is not a model file"},
         BadRun{"MissingInput", "run --model MODEL --input /nonexistent.npy --output OUT", 1,
                "/nonexistent.npy"},
         BadRun{"WrongInputShape", "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT",
