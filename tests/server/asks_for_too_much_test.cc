@@ -317,7 +317,7 @@ TEST(AsksForTooMuchTest, ManyLargeLegalRequestsStayWithinTheBudgetForWorkInFligh
 // overload").
 class AppliedThenLostTest : public ::testing::Test {
  protected:
-  static constexpr int64_t kChunk = 20'000;  // ~0.5 s of charlm here
+  static constexpr int64_t kChunk = 10'000;  // ~0.25 s of charlm on an idle core
 
   void SetUp() override {
     server_ = StartServer();
