@@ -31,17 +31,17 @@ int64_t WidestLevel(const model::LayerStack& model) {
 
 // A final-state model (ONNX Y_h) answers a whole sequence with one row.
 int64_t AnswerRows(const model::LayerStack& model, const RequestedWork& work) {
-  const bool one_row = work.last_only ||
-                       (work.kind == RequestedWork::Kind::kWholeSequence &&
-                        model.sequence_output() == model::SequenceOutput::kFinalState);
+  const bool one_row =
+      work.last_only || (work.kind == RequestedWork::Kind::kWholeSequence &&
+                         model.sequence_output() == model::SequenceOutput::kFinalState);
   return one_row ? 1 : work.steps;
 }
 
 }  // namespace
 
 int64_t AdmissionLimits::steps_per_request() const {
-  const int64_t steps = max_steps_per_request > 0 ? max_steps_per_request
-                                                  : max_message_bytes / kBytesPerDerivedStep;
+  const int64_t steps =
+      max_steps_per_request > 0 ? max_steps_per_request : max_message_bytes / kBytesPerDerivedStep;
   return std::clamp<int64_t>(steps, 1, model::LayerStack::kMaxInputRows);
 }
 
@@ -83,7 +83,8 @@ absl::StatusOr<InflightBudget::Reservation> Admission::Admit(const model::LayerS
         "the answer to ", work.steps, " steps with all outputs would be ", answer,
         " bytes, past this server's limit of ", limits_.max_message_bytes,
         " bytes per message (--max_message_bytes); nothing was computed or applied: send at "
-        "most ", std::min(max_steps, LargestAnsweredChunk(model, work.echoed_bytes)),
+        "most ",
+        std::min(max_steps, LargestAnsweredChunk(model, work.echoed_bytes)),
         " steps per request to model ", model_name,
         ", or ask for OUTPUT_MODE_LAST_STEP (one output row, up to ", max_steps,
         " steps per request)"));

@@ -15,9 +15,9 @@
 #define RNNSERVE_SERVER_ADMISSION_H_
 
 #include <cstdint>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "model/layer_stack.h"
 #include "server/inflight_budget.h"
 

@@ -7,8 +7,7 @@
 
 namespace rnnserve::server {
 
-InflightBudget::Reservation& InflightBudget::Reservation::operator=(
-    Reservation&& other) noexcept {
+InflightBudget::Reservation& InflightBudget::Reservation::operator=(Reservation&& other) noexcept {
   if (this != &other) {
     Release();
     budget_ = std::exchange(other.budget_, nullptr);
@@ -29,10 +28,11 @@ InflightBudget::InflightBudget(int64_t limit_bytes) : limit_bytes_(limit_bytes) 
 
 absl::StatusOr<InflightBudget::Reservation> InflightBudget::Reserve(int64_t bytes) {
   if (bytes > limit_bytes_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "this request needs about ", bytes, " bytes while it runs, more than the server's "
-        "whole budget for work in flight (", limit_bytes_,
-        " bytes, --max_inflight_bytes); send fewer steps per request"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("this request needs about ", bytes,
+                     " bytes while it runs, more than the server's "
+                     "whole budget for work in flight (",
+                     limit_bytes_, " bytes, --max_inflight_bytes); send fewer steps per request"));
   }
   int64_t used = used_.load(std::memory_order_relaxed);
   // A compare-and-swap loop, not fetch_add then undo: an add past the limit

@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
           "rnnserve_inflight_bytes_limit", "The --max_inflight_bytes budget.",
           [budget] { return static_cast<double>(budget->limit_bytes()); })};
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
-                                                   server->batcher_.get(),
-                                                   server->admission_.get(), &server->gate_);
+                                                   server->batcher_.get(), server->admission_.get(),
+                                                   &server->gate_);
   server->sequences_ =
       std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
   server->inference_ = std::make_unique<InferenceServiceImpl>(

@@ -63,8 +63,7 @@ model::StepInput View(const StepInputData& input) {
 }
 
 // Rows [first, first + rows) of `input`.
-model::StepInput Rows(const StepInputData& input, int64_t first, int64_t rows,
-                      int64_t input_size) {
+model::StepInput Rows(const StepInputData& input, int64_t first, int64_t rows, int64_t input_size) {
   return input.tokens.empty()
              ? model::StepInput::Floats(input.floats.data() + first * input_size, rows)
              : model::StepInput::Tokens(input.tokens.data() + first, rows);
@@ -89,8 +88,8 @@ absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
   for (int64_t first = 0; first < input.steps; first += kPieceRows) {
     const int64_t rows = std::min(kPieceRows, input.steps - first);
     float* out = last_only ? scratch.data() : answer.data() + first * width;
-    absl::Status status = model.StepChunk(state, Rows(input, first, rows, model.input_size()),
-                                          out, workspace);
+    absl::Status status =
+        model.StepChunk(state, Rows(input, first, rows, model.input_size()), out, workspace);
     if (!status.ok()) return status;
     if (last_only && first + rows == input.steps) {
       std::copy_n(out + (rows - 1) * width, width, answer.data());

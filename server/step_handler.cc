@@ -13,8 +13,7 @@ void SetModel(const ModelRef& model, v1::ModelRef& out) {
   out.set_version(model.version);
 }
 
-void SetOutputs(absl::Span<const float> values, int64_t rows, int64_t width,
-                v1::Outputs& out) {
+void SetOutputs(absl::Span<const float> values, int64_t rows, int64_t width, v1::Outputs& out) {
   out.mutable_values()->Assign(values.begin(), values.end());
   out.add_shape(rows);
   out.add_shape(width);
@@ -112,9 +111,9 @@ absl::StatusOr<AdmittedInput> StepHandler::Admit(const v1::StepRequest& request,
   return AdmittedInput{std::move(input), std::move(reservation)};
 }
 
-absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(
-    const v1::StepRequest& request, absl::Time now, ModelRef& model,
-    AdmittedInput& admitted) const {
+absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::StepRequest& request,
+                                                                   absl::Time now, ModelRef& model,
+                                                                   AdmittedInput& admitted) const {
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("a start step names its model (model.name)");
   }
@@ -224,8 +223,7 @@ absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(
                            .steps = sequence.admitted.input.steps,
                            .last_only = sequence.last_only,
                            .echoed_bytes = static_cast<int64_t>(served->name.size())};
-  RNN_ASSIGN_OR_RETURN(sequence.admitted.reservation,
-                       admission_->Admit(stack, served->name, work));
+  RNN_ASSIGN_OR_RETURN(sequence.admitted.reservation, admission_->Admit(stack, served->name, work));
   return sequence;
 }
 

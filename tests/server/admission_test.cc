@@ -69,7 +69,8 @@ TEST(AdmissionTest, A2Pow20StepAnswerToCharlmIsRefusedNamingTheLargestChunkThatF
   const int64_t largest = admission.LargestAnsweredChunk(*charlm, 20);
   EXPECT_EQ(largest, ((16 << 20) - 128 - 20) / (98 * 4));
   EXPECT_THAT(refused.status().message(),
-              HasSubstr(absl::StrCat("send at most ", largest, " steps per request to model "
+              HasSubstr(absl::StrCat("send at most ", largest,
+                                     " steps per request to model "
                                      "charlm, or ask for OUTPUT_MODE_LAST_STEP")));
   EXPECT_THAT(refused.status().message(), HasSubstr("nothing was computed or applied"));
   EXPECT_EQ(admission.budget().used_bytes(), 0);

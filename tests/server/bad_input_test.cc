@@ -372,8 +372,8 @@ TEST_F(BadInputTest, EachBadSequenceGetsItsCode) {
   cases.push_back({"token_past_the_vocabulary", r, "token id 11 is outside"});
   r = sequence(0);
   r.mutable_floats()->mutable_values()->Resize(kAnswerPastLimit * kWidth, 0.5f);
-  cases.push_back({"answer_past_the_message_limit",
-                   r, "send at most 65536 steps per request to model lstm"});
+  cases.push_back(
+      {"answer_past_the_message_limit", r, "send at most 65536 steps per request to model lstm"});
   r.mutable_floats()->mutable_values()->Resize((kDerivedMaxSteps + 1) * kWidth, 0.5f);
   r.set_output_mode(v1::OUTPUT_MODE_LAST_STEP);
   cases.push_back({"steps_past_the_cap_with_the_last_output_only", r,

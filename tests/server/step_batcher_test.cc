@@ -175,13 +175,13 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->rows, kSteps);
   EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
-  absl::StatusOr<StepOutcome> last = SubmitAndWait(
-      batcher, NewSession(store, "long-last"), stack_, Input(5, 0, kSteps), /*last_only=*/true);
+  absl::StatusOr<StepOutcome> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
+                                                   Input(5, 0, kSteps), /*last_only=*/true);
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(last->session_steps, kSteps);
-  EXPECT_THAT(last->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5),
-                                                  std::vector<float>(want.end() - width,
-                                                                     want.end())));
+  EXPECT_THAT(last->outputs,
+              ::testing::Pointwise(::testing::FloatNear(1e-5),
+                                   std::vector<float>(want.end() - width, want.end())));
 }
 
 TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
