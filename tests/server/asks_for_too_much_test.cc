@@ -43,6 +43,9 @@ constexpr int64_t kLargestChunk = 42'798;
 // Refused "at once": the issue measured 25-59 s of work before the error.
 // Generous, as this machine is shared; the measured time is printed.
 constexpr absl::Duration kAtOnce = absl::Seconds(5);
+// What refusing 2^20-token requests may add to the server's peak RSS: under
+// a third of one would-be answer (411 MB).
+constexpr int64_t kPeakGrowthBound = 128 << 20;
 
 std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> flags = {}) {
   flags.push_back("--models=" + SourcePath("models"));
@@ -157,9 +160,10 @@ TEST(AsksForTooMuchTest, AStepOf2Pow20TokensIsRefusedAtOnceAndTheSessionIsUnchan
   }
   const int64_t growth = ProcStatusBytes(server->pid(), "VmHWM:") - peak_before;
   std::cout << "peak RSS grew by " << growth / 1024 << " KiB\n";
-  // The would-be answer was 411 MB (and the server peaked at 3.1 GB); the
-  // parsed request and its copy are 16 MB.
-  EXPECT_LT(growth, 64 << 20);
+  // The would-be answer was 411 MB (and the server peaked at 3.1 GB). Each
+  // refusal parses 8 MB of ids and copies them; glibc may keep a freed copy
+  // per thread's arena, hence the room (27-51 MB measured).
+  EXPECT_LT(growth, kPeakGrowthBound);
   ASSERT_NO_FATAL_FAILURE(ExpectSameState(*stub, "asked", "control", 4));
 
   // The chunk the refusal names is answered, whole.
@@ -194,7 +198,7 @@ TEST(AsksForTooMuchTest, OnAStreamTheRefusalIsInBandAndTheOtherSessionGoesOn) {
               HasSubstr(absl::StrCat("send at most ", kLargestChunk, " steps")));
   EXPECT_LT(took, kAtOnce);
   std::cout << "refused in-band in " << took << "\n";
-  EXPECT_LT(ProcStatusBytes(server->pid(), "VmHWM:") - peak_before, 64 << 20);
+  EXPECT_LT(ProcStatusBytes(server->pid(), "VmHWM:") - peak_before, kPeakGrowthBound);
   // The stream goes on, for both sessions, each exactly one step further.
   for (const char* session : {"asked", "neighbour"}) {
     ASSERT_TRUE(stream->Write(StepOf(session, {7})));
@@ -235,7 +239,7 @@ TEST(AsksForTooMuchTest, FourConcurrentSequencesOf2Pow20TokensAreRefusedAtOnce) 
   const int64_t growth = ProcStatusBytes(server->pid(), "VmHWM:") - peak_before;
   std::cout << "4 refused in " << took << "; peak RSS grew by " << growth / 1024 << " KiB\n";
   // The issue saw +7.2 GB; four parsed requests and their copies are 68 MB.
-  EXPECT_LT(growth, 128 << 20);
+  EXPECT_LT(growth, kPeakGrowthBound);
 }
 
 TEST(AsksForTooMuchTest, ManyLargeLegalRequestsStayWithinTheBudgetForWorkInFlight) {
