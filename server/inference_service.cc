@@ -65,23 +65,28 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "RunSequence", metrics_);
   }
-  auto request = std::make_unique<v1::SequenceRequest>();
-  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
+  v1::SequenceRequest request;
+  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
     return FinishUnary(context, parsed, "RunSequence", metrics_);
   }
+  // Validated and admitted here, before it queues: only work whose bytes are
+  // reserved waits in the pool, and a request too large is refused at once.
+  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(request);
+  if (!admitted.ok()) return FinishUnary(context, admitted.status(), "RunSequence", metrics_);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time deadline = DeadlineOf(*context);
   // A whole sequence can take seconds: it runs on the pool, never on the
   // callback thread. gRPC keeps response_bytes alive until Finish.
-  const absl::Status queued =
-      sequences_->Submit([this, reactor, request = std::move(request), response_bytes, deadline] {
+  const absl::Status queued = sequences_->Submit(
+      [this, reactor, sequence = *std::move(admitted), response_bytes, deadline]() mutable {
         absl::StatusOr<v1::SequenceResponse> result =
             absl::Now() > deadline
                 ? absl::DeadlineExceededError("the deadline passed before the sequence started")
-                : handler_->RunSequence(*request);
+                : handler_->RunSequence(sequence);
         metrics_->CountRequest("RunSequence", result.status().code());
         reactor->Finish(result.ok() ? SerializeMessage(*result, *response_bytes)
                                     : ToGrpcStatus(result.status()));
+        sequence.admitted.reservation.Release();  // The answer is gRPC's now.
       });
   if (!queued.ok()) {
     metrics_->CountRequest("RunSequence", queued.code());

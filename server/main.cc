@@ -39,7 +39,16 @@ ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
 ABSL_FLAG(int64_t, max_queue, 100'000, "most pending step requests (RESOURCE_EXHAUSTED past)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
-ABSL_FLAG(int64_t, max_message_bytes, 16 << 20, "largest request or response message");
+ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
+          "largest request or response message; a request whose answer would be larger is "
+          "refused before any work (INVALID_ARGUMENT, naming the largest chunk that fits)");
+ABSL_FLAG(int64_t, max_steps_per_request, 0,
+          "most steps one request (Step, StreamSteps, RunSequence) may carry, at most 2^20; "
+          "0: one per 64 bytes of --max_message_bytes (262144 at 16 MiB)");
+ABSL_FLAG(int64_t, max_inflight_bytes, int64_t{1} << 30,
+          "budget for what running and queued step, chunk and whole-sequence requests "
+          "allocate (inputs, outputs, answers); a request past it is refused at once with "
+          "RESOURCE_EXHAUSTED. Default 1 GiB");
 ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
           "ping a client connection that has been quiet this long");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
@@ -107,6 +116,8 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.sequence_workers = options.batcher.workers;
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.admission.max_steps_per_request = absl::GetFlag(FLAGS_max_steps_per_request);
+  options.admission.max_inflight_bytes = absl::GetFlag(FLAGS_max_inflight_bytes);
   options.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
   options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.snapshot_path = absl::GetFlag(FLAGS_snapshot);
@@ -127,6 +138,13 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   }
   if (options.max_message_bytes < 1024 || options.max_message_bytes > (1LL << 31) - 1) {
     return absl::InvalidArgumentError("--max_message_bytes must be 1024 to 2^31-1");
+  }
+  if (options.admission.max_steps_per_request < 0 ||
+      options.admission.max_steps_per_request > rnnserve::model::LayerStack::kMaxInputRows) {
+    return absl::InvalidArgumentError("--max_steps_per_request must be 0 (derived) to 2^20");
+  }
+  if (options.admission.max_inflight_bytes <= 0) {
+    return absl::InvalidArgumentError("--max_inflight_bytes must be positive");
   }
   if (options.keepalive.time <= absl::ZeroDuration() ||
       options.keepalive.timeout <= absl::ZeroDuration()) {
@@ -190,7 +208,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   exposer->RegisterCollectable((*server)->registry());
-  exposer->RegisterCollectable((*server)->queue_depth());
+  for (const auto& gauge : (*server)->scrape_gauges()) exposer->RegisterCollectable(gauge);
   // The Exposer keeps weak pointers: main owns what it collects.
   const auto process_metrics = std::make_shared<rnnserve::server::ProcessMetrics>();
   exposer->RegisterCollectable(process_metrics);

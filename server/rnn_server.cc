@@ -55,11 +55,25 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->store_ = std::make_unique<SessionStore>(options.sessions);
   server->RestoreSessions();
   server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
-  server->queue_depth_ = std::make_shared<CallbackGauge>(
-      "rnnserve_queue_depth", "Step requests waiting for a batch (bounded by --max_queue).",
-      [batcher = server->batcher_.get()] { return static_cast<double>(batcher->pending()); });
+  AdmissionLimits limits = options.admission;
+  limits.max_message_bytes = options.max_message_bytes;  // the send limit
+  server->admission_ = std::make_unique<Admission>(limits);
+  const InflightBudget* budget = &server->admission_->budget();
+  server->scrape_gauges_ = {
+      std::make_shared<CallbackGauge>(
+          "rnnserve_queue_depth", "Step requests waiting for a batch (bounded by --max_queue).",
+          [batcher = server->batcher_.get()] { return static_cast<double>(batcher->pending()); }),
+      std::make_shared<CallbackGauge>(
+          "rnnserve_inflight_bytes",
+          "Bytes reserved by the step, chunk and whole-sequence requests running or queued "
+          "(bounded by --max_inflight_bytes).",
+          [budget] { return static_cast<double>(budget->used_bytes()); }),
+      std::make_shared<CallbackGauge>(
+          "rnnserve_inflight_bytes_limit", "The --max_inflight_bytes budget.",
+          [budget] { return static_cast<double>(budget->limit_bytes()); })};
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
-                                                   server->batcher_.get(), &server->gate_);
+                                                   server->batcher_.get(), server->admission_.get(),
+                                                   &server->gate_);
   server->sequences_ =
       std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
   server->inference_ = std::make_unique<InferenceServiceImpl>(

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
+#include "server/admission.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
 #include "server/model_service.h"
@@ -49,6 +50,9 @@ struct ServerOptions {
   int sequence_workers = 1;          // threads running whole sequences
   int64_t max_queued_sequences = 1024;
   int64_t max_message_bytes = 16 << 20;
+  // Steps per request and the budget for work in flight (server/admission.h);
+  // its max_message_bytes is set from the field above.
+  AdmissionLimits admission;
   KeepaliveOptions keepalive;
   // Sessions survive restarts through this file (empty: they do not). It
   // is restored at Start(), written at Shutdown() and, when the interval is
@@ -79,9 +83,11 @@ class RnnServer {
   int port() const { return port_; }
   // The server's metrics; main exposes it over HTTP.
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
-  // Gauges read at scrape time (the step queue's depth), to expose beside
-  // registry(); valid as long as the server.
-  std::shared_ptr<prometheus::Collectable> queue_depth() { return queue_depth_; }
+  // Gauges read at scrape time (the step queue's depth, the bytes in
+  // flight), to expose beside registry(); valid as long as the server.
+  const std::vector<std::shared_ptr<prometheus::Collectable>>& scrape_gauges() const {
+    return scrape_gauges_;
+  }
   const ServedModels& models() const { return *models_; }
 
   // Serves the model versions added to the repository since the last look
@@ -108,11 +114,12 @@ class RnnServer {
 
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<prometheus::Collectable> queue_depth_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> scrape_gauges_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<ServedModels> models_;
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<StepBatcher> batcher_;
+  std::unique_ptr<Admission> admission_;
   OperationGate gate_;  // closed before a handoff
   std::unique_ptr<StepHandler> handler_;
   std::unique_ptr<TokenCheck> token_;  // null when no token is configured

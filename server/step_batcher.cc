@@ -62,6 +62,42 @@ model::StepInput View(const StepInputData& input) {
                               : model::StepInput::Tokens(input.tokens.data(), input.steps);
 }
 
+// Rows [first, first + rows) of `input`.
+model::StepInput Rows(const StepInputData& input, int64_t first, int64_t rows, int64_t input_size) {
+  return input.tokens.empty()
+             ? model::StepInput::Floats(input.floats.data() + first * input_size, rows)
+             : model::StepInput::Tokens(input.tokens.data() + first, rows);
+}
+
+// Steps one session through a chunk kPieceRows at a time, so what a worker
+// keeps between requests (its workspace, which grows with the rows of one
+// StepChunk, and `scratch`) stays bounded by the piece, whatever the chunk
+// (issue 20: one 2^20-step chunk once grew a worker by 1.6 GB for good).
+// Every step's outputs go straight into `answer`; with `last_only` the
+// pieces go through `scratch` and only the last row is kept. The input was
+// checked whole first, so no piece fails after another was applied.
+constexpr int64_t kPieceRows = 4096;
+
+absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
+                               const StepInputData& input, bool last_only,
+                               std::vector<float>& scratch, std::vector<float>& answer,
+                               model::Workspace& workspace) {
+  const int64_t width = model.output_size();
+  answer.resize((last_only ? 1 : input.steps) * width);
+  if (last_only) scratch.resize(std::min(input.steps, kPieceRows) * width);
+  for (int64_t first = 0; first < input.steps; first += kPieceRows) {
+    const int64_t rows = std::min(kPieceRows, input.steps - first);
+    float* out = last_only ? scratch.data() : answer.data() + first * width;
+    absl::Status status =
+        model.StepChunk(state, Rows(input, first, rows, model.input_size()), out, workspace);
+    if (!status.ok()) return status;
+    if (last_only && first + rows == input.steps) {
+      std::copy_n(out + (rows - 1) * width, width, answer.data());
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StepBatcher::StepBatcher(const Options& options) : options_(options) {
@@ -190,14 +226,14 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
     }
   }
   std::vector<float>& outputs = batch.outputs;
+  std::vector<float> chunk_answer;  // a lone job's answer, moved into its outcome
   absl::Status status = absl::OkStatus();
   if (!live.empty()) {
     const model::LayerStack& model = *live[0]->model;
     const int64_t width = model.output_size();
     if (live.size() == 1) {
-      outputs.resize(live[0]->input.steps * width);
-      status = model.StepChunk(live[0]->session->state(), View(live[0]->input), outputs.data(),
-                               workspace);
+      status = StepChunkInPieces(model, live[0]->session->state(), live[0]->input,
+                                 live[0]->last_only, outputs, chunk_answer, workspace);
     } else {
       StepInputData& merged = batch.merged;
       std::vector<float*>& states = batch.states;
@@ -229,10 +265,13 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
       } else {
         job.session->AddSteps(rows);
         StepOutcome outcome;
-        const int64_t first = job.last_only ? row + rows - 1 : row;
         outcome.rows = job.last_only ? 1 : rows;
-        outcome.outputs.assign(outputs.begin() + first * width,
-                               outputs.begin() + (row + rows) * width);
+        if (live.size() == 1) {
+          outcome.outputs = std::move(chunk_answer);
+        } else {  // One row each.
+          outcome.outputs.assign(outputs.begin() + row * width,
+                                 outputs.begin() + (row + 1) * width);
+        }
         outcome.session_steps = job.session->step_count();
         outcome.queue_wait = start - job.enqueued;
         outcome.compute = end - start;

@@ -1,6 +1,7 @@
 #include "server/step_handler.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "model/status_macros.h"
 #include "server/model_service.h"
 
@@ -12,8 +13,7 @@ void SetModel(const ModelRef& model, v1::ModelRef& out) {
   out.set_version(model.version);
 }
 
-void SetOutputs(const std::vector<float>& values, int64_t rows, int64_t width,
-                v1::Outputs& out) {
+void SetOutputs(absl::Span<const float> values, int64_t rows, int64_t width, v1::Outputs& out) {
   out.mutable_values()->Assign(values.begin(), values.end());
   out.add_shape(rows);
   out.add_shape(width);
@@ -96,17 +96,32 @@ template absl::StatusOr<StepInputData> InputOf(const v1::StepRequest&, const mod
 template absl::StatusOr<StepInputData> InputOf(const v1::SequenceRequest&,
                                                const model::LayerStack&);
 
-absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(
-    const v1::StepRequest& request, absl::Time now, ModelRef& model,
-    StepInputData& input) const {
+absl::StatusOr<AdmittedInput> StepHandler::Admit(const v1::StepRequest& request,
+                                                 const model::LayerStack& model,
+                                                 const std::string& model_name) const {
+  RNN_ASSIGN_OR_RETURN(StepInputData input, InputOf(request, model));
+  const RequestedWork work{
+      .kind = RequestedWork::Kind::kSteps,
+      .steps = input.steps,
+      .last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP,
+      .echoed_bytes = static_cast<int64_t>(request.request_id().size() +
+                                           request.session_id().size() + model_name.size())};
+  RNN_ASSIGN_OR_RETURN(InflightBudget::Reservation reservation,
+                       admission_->Admit(model, model_name, work));
+  return AdmittedInput{std::move(input), std::move(reservation)};
+}
+
+absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::StepRequest& request,
+                                                                   absl::Time now, ModelRef& model,
+                                                                   AdmittedInput& admitted) const {
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("a start step names its model (model.name)");
   }
   // FindServedModel refuses a version past int, which Find would truncate.
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
   RNN_RETURN_IF_ERROR(CheckStreamable(*served));
-  // The input is checked before the start resets anything.
-  RNN_ASSIGN_OR_RETURN(input, InputOf(request, *served->loaded.stack));
+  // The input is checked and admitted before the start resets anything.
+  RNN_ASSIGN_OR_RETURN(admitted, Admit(request, *served->loaded.stack, served->name));
   model = served->ref();
   return store_->Start(request.session_id(), model, now);
 }
@@ -151,63 +166,82 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
   if (!valid.ok()) return std::move(reply)(valid);
   const absl::Time received = absl::Now();
   ModelRef model;
-  StepInputData input;
+  AdmittedInput admitted;
   absl::StatusOr<std::shared_ptr<Session>> session =
-      request.start() ? StartSession(request, received, model, input)
+      request.start() ? StartSession(request, received, model, admitted)
                       : FindSession(request, received, model);
   if (!session.ok()) return std::move(reply)(session.status());
   if (!request.start()) {
-    absl::StatusOr<StepInputData> checked = InputOf(request, *model.stack);
+    absl::StatusOr<AdmittedInput> checked = Admit(request, *model.stack, model.name);
     if (!checked.ok()) return std::move(reply)(checked.status());
-    input = *std::move(checked);
+    admitted = *std::move(checked);
   }
 
   auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
                   end = request.end(), model, width = model.stack->output_size(),
-                  steps = input.steps, received,
+                  steps = admitted.input.steps, received,
+                  reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
-    if (!outcome.ok()) return std::move(reply)(outcome.status());
-    if (model.metrics != nullptr) RecordStep(*outcome, steps, received, *model.metrics);
-    v1::StepResponse response;
-    response.set_request_id(request_id);
-    response.set_session_id(session_id);
-    SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
-    response.set_session_steps(outcome->session_steps);
-    SetModel(model, *response.mutable_model());
-    if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
-    std::move(reply)(std::move(response));
+    if (!outcome.ok()) {
+      std::move(reply)(outcome.status());
+    } else {
+      if (model.metrics != nullptr) RecordStep(*outcome, steps, received, *model.metrics);
+      v1::StepResponse response;
+      response.set_request_id(request_id);
+      response.set_session_id(session_id);
+      SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
+      outcome->outputs = {};  // One copy of the answer fewer while it is sent.
+      response.set_session_steps(outcome->session_steps);
+      SetModel(model, *response.mutable_model());
+      if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
+      std::move(reply)(std::move(response));
+    }
+    // The answer is gRPC's now (serialized, or the call is over).
+    reservation.Release();
   };
   const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
   // Submit refuses (queue full, shutting down) without calling `respond`;
   // keep a way to answer then.
   auto pending = std::make_shared<decltype(respond)>(std::move(respond));
   absl::Status submitted = batcher_->Submit(
-      *std::move(session), model.stack, std::move(input), last_only, deadline,
+      *std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
       [pending](absl::StatusOr<StepOutcome> outcome) { (*pending)(std::move(outcome)); });
   if (!submitted.ok()) (*pending)(submitted);
 }
 
-absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
+absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(
     const v1::SequenceRequest& request) const {
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("RunSequence names its model (model.name)");
   }
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
   const model::LayerStack& stack = *served->loaded.stack;
-  RNN_ASSIGN_OR_RETURN(const StepInputData input, InputOf(request, stack));
+  AdmittedSequence sequence{.model = served,
+                            .last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP};
+  RNN_ASSIGN_OR_RETURN(sequence.admitted.input, InputOf(request, stack));
+  const RequestedWork work{.kind = RequestedWork::Kind::kWholeSequence,
+                           .steps = sequence.admitted.input.steps,
+                           .last_only = sequence.last_only,
+                           .echoed_bytes = static_cast<int64_t>(served->name.size())};
+  RNN_ASSIGN_OR_RETURN(sequence.admitted.reservation, admission_->Admit(stack, served->name, work));
+  return sequence;
+}
+
+absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
+    const AdmittedSequence& sequence) const {
+  const model::LayerStack& stack = *sequence.model->loaded.stack;
+  const StepInputData& input = sequence.admitted.input;
   const model::StepInput view =
       input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
                            : model::StepInput::Tokens(input.tokens.data(), input.steps);
   RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs, stack.RunSequence(view));
-  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  const int64_t first = last_only ? outputs.rows() - 1 : 0;
+  const int64_t first = sequence.last_only ? outputs.rows() - 1 : 0;
   const int64_t rows = outputs.rows() - first;
   const int64_t width = outputs.cols();
   v1::SequenceResponse response;
-  std::vector<float> values(outputs.data() + first * width,
-                            outputs.data() + outputs.size());
-  SetOutputs(values, rows, width, *response.mutable_outputs());
-  SetModel(served->ref(), *response.mutable_model());
+  SetOutputs(absl::MakeConstSpan(outputs.data() + first * width, rows * width), rows, width,
+             *response.mutable_outputs());
+  SetModel(sequence.model->ref(), *response.mutable_model());
   return response;
 }
 

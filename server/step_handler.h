@@ -1,8 +1,9 @@
 // Turns a StepRequest into a batched step and its StepResponse (DESIGN.md
-// section 4): validates the session id and input, starts, finds or resets
-// the session, submits to the StepBatcher, ends the session after the step
-// when asked. Shared by the streaming and the unary RPC. Thread-safe; holds
-// no state of its own.
+// section 4): validates the session id and input, admits the request
+// (server/admission.h: answer size, steps, bytes in flight), starts, finds or
+// resets the session, submits to the StepBatcher, ends the session after the
+// step when asked. Shared by the streaming and the unary RPC; whole sequences
+// are admitted here too. Thread-safe; holds no state of its own.
 #ifndef RNNSERVE_SERVER_STEP_HANDLER_H_
 #define RNNSERVE_SERVER_STEP_HANDLER_H_
 
@@ -10,12 +11,28 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rnnserve/v1/inference.pb.h"
+#include "server/admission.h"
+#include "server/inflight_budget.h"
 #include "server/operation_gate.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
 #include "server/step_batcher.h"
 
 namespace rnnserve::server {
+
+// A request's input, checked against its model and admitted: the bytes it
+// will allocate are reserved until its answer is handed to gRPC.
+struct AdmittedInput {
+  StepInputData input;
+  InflightBudget::Reservation reservation;
+};
+
+// A whole sequence admitted (validated, bytes reserved), waiting to run.
+struct AdmittedSequence {
+  const ServedModel* model = nullptr;  // Not owned; served until shutdown.
+  AdmittedInput admitted;
+  bool last_only = false;
+};
 
 class StepHandler {
  public:
@@ -24,17 +41,22 @@ class StepHandler {
   // None owned; all outlive the handler. `gate` (null: none) counts every
   // request from before it touches a session until its reply.
   StepHandler(SessionStore* store, const ServedModels* models, StepBatcher* batcher,
-              OperationGate* gate = nullptr)
-      : store_(store), models_(models), batcher_(batcher), gate_(gate) {}
+              Admission* admission, OperationGate* gate = nullptr)
+      : store_(store), models_(models), batcher_(batcher), admission_(admission), gate_(gate) {}
 
   // Applies `request`; `reply` runs exactly once: inline for a request
-  // refused before it queues, else on a batcher thread. Nothing is applied
-  // to the session when the reply is an error (UNAVAILABLE once the gate is
-  // closed).
+  // refused before it queues (admission included), else on a batcher
+  // thread. Nothing is applied to the session when the reply is an error
+  // (UNAVAILABLE once the gate is closed). The reservation in flight is
+  // released once `reply` returns.
   void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
 
-  // The stateless whole-sequence call. Runs on the calling thread.
-  absl::StatusOr<v1::SequenceResponse> RunSequence(const v1::SequenceRequest& request) const;
+  // The stateless whole-sequence call in two halves, so that only admitted
+  // work queues: AdmitSequence (cheap, on the calling thread) validates and
+  // reserves; RunSequence computes. The caller releases
+  // `sequence.admitted.reservation` once the answer is handed over.
+  absl::StatusOr<AdmittedSequence> AdmitSequence(const v1::SequenceRequest& request) const;
+  absl::StatusOr<v1::SequenceResponse> RunSequence(const AdmittedSequence& sequence) const;
 
  private:
   // Handle() past the gate.
@@ -42,14 +64,20 @@ class StepHandler {
   // The running session a non-start request steps, and its model.
   absl::StatusOr<std::shared_ptr<Session>> FindSession(const v1::StepRequest& request,
                                                        absl::Time now, ModelRef& model) const;
-  // Starts (or resets) the session of a start request once its input fits.
+  // Starts (or resets) the session of a start request once its input fits
+  // and is admitted.
   absl::StatusOr<std::shared_ptr<Session>> StartSession(const v1::StepRequest& request,
                                                         absl::Time now, ModelRef& model,
-                                                        StepInputData& input) const;
+                                                        AdmittedInput& admitted) const;
+  // InputOf, then Admission::Admit: the one place a step request is checked.
+  absl::StatusOr<AdmittedInput> Admit(const v1::StepRequest& request,
+                                      const model::LayerStack& model,
+                                      const std::string& model_name) const;
 
   SessionStore* const store_;
   const ServedModels* const models_;
   StepBatcher* const batcher_;
+  Admission* const admission_;
   OperationGate* const gate_;
 };
 

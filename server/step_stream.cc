@@ -91,9 +91,9 @@ void StepStream::OnReadDone(bool ok) {
   }
   if (!ok) return Finish(grpc::Status::OK);  // The client half-closed: the normal end.
   if (!step) return Finish(DrainingStatus());
-  if (absl::Status parsed = ParseMessage(request_bytes_, request_); !parsed.ok()) {
-    return Answer(parsed);
-  }
+  absl::Status parsed = ParseMessage(request_bytes_, request_);
+  request_bytes_.Clear();  // An idle stream holds no request bytes.
+  if (!parsed.ok()) return Answer(parsed);
   handler_->Handle(request_, deadline_, [this](absl::StatusOr<v1::StepResponse> result) {
     Answer(std::move(result));
   });
@@ -110,8 +110,14 @@ void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
     response_.mutable_error()->set_code(static_cast<int>(result.status().code()));
     response_.mutable_error()->set_message(std::string(result.status().message()));
   }
-  // Fails only past protobuf's 2 GiB (typed writes abort the process then).
+  // Messages keep the capacity of their repeated fields (Clear() keeps it):
+  // fresh ones, so an idle stream holds no copy of a long chunk's input or
+  // answer beyond the bytes being written (issue 20).
+  request_ = v1::StepRequest();
+  // Cannot fail: Admission keeps every answer within --max_message_bytes,
+  // below protobuf's 2 GiB. Kept as the guard it was.
   const grpc::Status serialized = SerializeMessage(response_, response_bytes_);
+  response_ = v1::StepResponse();
   {
     absl::MutexLock lock(&mu_);
     phase_ = serialized.ok() ? Phase::kWriting : Phase::kFinished;
@@ -121,6 +127,7 @@ void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
 }
 
 void StepStream::OnWriteDone(bool ok) {
+  response_bytes_.Clear();  // Written (or never to be): freed before the next read.
   uint64_t seq = 0;
   bool drained;
   {

@@ -29,6 +29,7 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
+  pid_t pid() const { return pid_; }  // e.g. for /proc/<pid>/status
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
   // "127.0.0.1:<port>", for channels and --server flags.

@@ -1,6 +1,7 @@
 // Bad requests against a real server on 127.0.0.1:0 (README "Bad input"):
-// NaN and infinite inputs, huge and empty chunks, the wrong input kind or
-// shape, tokens outside the vocabulary, unknown enum values and fields,
+// NaN and infinite inputs, huge and empty chunks, requests that ask for too
+// much (an answer past the message limit, more steps than the cap), the
+// wrong input kind or shape, tokens outside the vocabulary, unknown enum values and fields,
 // oversize and unparseable messages, and session ids of absurd length or
 // bytes. Each gets its gRPC code and a message saying what was expected, on
 // the unary call and on a stream that goes on; none touches another session:
@@ -36,6 +37,11 @@ constexpr float kTolerance = 1e-5f;
 constexpr int64_t kMaxMessageBytes = 4 << 20;
 constexpr int kWidth = 3;        // lstm_3layer's input_size
 constexpr int kVocabulary = 11;  // charlm's
+// --max_steps_per_request by default: one step per 64 bytes of the limit.
+constexpr int64_t kDerivedMaxSteps = kMaxMessageBytes / 64;
+// lstm answers 6 floats a step: 180 000 steps are 4 320 000 bytes, past the
+// limit, in a request of 2.2 MB that fits it.
+constexpr int64_t kAnswerPastLimit = 180'000;
 
 // One bad request and what it must get.
 struct Case {
@@ -86,6 +92,13 @@ class BadInputTest : public ::testing::Test {
     request.mutable_model()->set_name("charlm");
     request.set_start(true);
     request.mutable_tokens()->mutable_ids()->Assign(ids.begin(), ids.end());
+    return request;
+  }
+
+  // `steps` steps of 0.5 for `session` (no start): lstm chunks of any length.
+  static v1::StepRequest Ones(const std::string& session, int64_t steps) {
+    v1::StepRequest request = Good(session, 0);
+    request.mutable_floats()->mutable_values()->Resize(static_cast<int>(steps * kWidth), 0.5f);
     return request;
   }
 
@@ -166,6 +179,22 @@ class BadInputTest : public ::testing::Test {
     r.mutable_floats()->set_steps(1);
     add("empty_floats_with_steps", r, kInvalid, "floats.values has 0 values; want steps x 3");
     add("empty_tokens", Tokens("empty-tokens", {}), kInvalid, "carries 0 steps");
+
+    // Asks for too much (issue 20): refused before any work, nothing applied,
+    // on the running session and on a start that would reset it.
+    add("answer_past_the_message_limit", Ones("victim", kAnswerPastLimit), kInvalid,
+        "nothing was computed or applied: send at most 65536 steps per request to model "
+        "lstm, or ask for OUTPUT_MODE_LAST_STEP");
+    r = Ones("victim", kAnswerPastLimit);
+    r.set_start(true);
+    add("answer_past_the_message_limit_on_a_start", r, kInvalid, "would be 4320");
+    r = Ones("victim", kDerivedMaxSteps + 1);
+    r.set_output_mode(v1::OUTPUT_MODE_LAST_STEP);
+    add("steps_past_the_cap_with_the_last_output_only", r, kInvalid,
+        "carries 65537 steps; this server takes at most 65536 per request "
+        "(--max_steps_per_request)");
+    r = Tokens("too-much-charlm", std::vector<int64_t>(100'000, 1));
+    add("charlm_answer_past_the_message_limit", r, kInvalid, "to model charlm");
 
     // The wrong kind of input, or a shape that is not whole steps.
     r = Good("victim", kVictimSteps);
@@ -341,6 +370,14 @@ TEST_F(BadInputTest, EachBadSequenceGetsItsCode) {
   r.mutable_tokens()->mutable_ids()->Resize(3, 3);
   r.mutable_tokens()->set_ids(2, kVocabulary);
   cases.push_back({"token_past_the_vocabulary", r, "token id 11 is outside"});
+  r = sequence(0);
+  r.mutable_floats()->mutable_values()->Resize(kAnswerPastLimit * kWidth, 0.5f);
+  cases.push_back(
+      {"answer_past_the_message_limit", r, "send at most 65536 steps per request to model lstm"});
+  r.mutable_floats()->mutable_values()->Resize((kDerivedMaxSteps + 1) * kWidth, 0.5f);
+  r.set_output_mode(v1::OUTPUT_MODE_LAST_STEP);
+  cases.push_back({"steps_past_the_cap_with_the_last_output_only", r,
+                   "at most 65536 per request (--max_steps_per_request)"});
   for (const SequenceCase& c : cases) {
     SCOPED_TRACE(c.name);
     grpc::ClientContext context;

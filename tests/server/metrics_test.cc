@@ -3,12 +3,6 @@
 // HTTP and (when promtool is installed) passes `promtool check metrics`.
 #include "server/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +20,7 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/process_metrics.h"
+#include "tests/common/http_get.h"
 
 namespace rnnserve::server {
 namespace {
@@ -238,29 +233,7 @@ TEST_F(MetricsExpositionTest, TextNamesEveryMetric) {
               HasSubstr("rnnserve_batch_size_bucket{model=\"gru\",version=\"3\",le=\"1024\"}"));
 }
 
-// The whole response to `GET path` from 127.0.0.1:`port`, or "" on error.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  timeval timeout = {.tv_sec = 10, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
-    // HTTP/1.0: the server closes the connection after its response.
-    const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if (send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      ssize_t n;
-      while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
-    }
-  }
-  close(fd);
-  return response;
-}
+using ::rnnserve::testing::HttpGet;
 
 TEST_F(MetricsExpositionTest, ServedOverHttp) {
   prometheus::Exposer exposer("127.0.0.1:0");

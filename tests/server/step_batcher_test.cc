@@ -162,6 +162,28 @@ TEST_F(StepBatcherTest, ChunkMatchesAndLastOnlyGivesTheLastRow) {
                                                                      want.end())));
 }
 
+// Chunks longer than the batcher's piece (4 096 steps, which keeps a
+// worker's memory bounded) give what one StepChunk gives.
+TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
+  SessionStore store({});
+  StepBatcher batcher({});
+  constexpr int kSteps = 2 * 4096 + 5;
+  const std::vector<float> want = Reference(5, kSteps);
+  const int width = stack_->output_size();
+  absl::StatusOr<StepOutcome> all =
+      SubmitAndWait(batcher, NewSession(store, "long"), stack_, Input(5, 0, kSteps));
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->rows, kSteps);
+  EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
+  absl::StatusOr<StepOutcome> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
+                                                   Input(5, 0, kSteps), /*last_only=*/true);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->session_steps, kSteps);
+  EXPECT_THAT(last->outputs,
+              ::testing::Pointwise(::testing::FloatNear(1e-5),
+                                   std::vector<float>(want.end() - width, want.end())));
+}
+
 TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
   SessionStore store({});
   StepBatcher batcher({});
