@@ -469,6 +469,7 @@ TEST(ServerProcessTest, KillNineLosesAtMostTheStepsSinceTheLastPeriodicSnapshot)
   killer.join();
   ASSERT_EQ(server->Wait(absl::Seconds(60)), 128 + SIGKILL);
   watcher.Stop();
+  EXPECT_GE(watcher.snapshots_seen(), 4) << "periodic snapshots stopped during the load";
   const std::optional<std::vector<int64_t>> surely_saved = watcher.StepsSurelyIn();
   ASSERT_TRUE(surely_saved.has_value()) << "no snapshot was written while the load ran";
 
