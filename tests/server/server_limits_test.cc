@@ -103,6 +103,10 @@ QueueOutcome FillTheSequenceQueue(v1::InferenceService::Stub& stub, int busy_ste
                                   int refused) {
   SequenceCall busy;
   StartSequence(stub, busy, busy_steps);
+  // Its request is larger than HTTP/2's first flow-control window, so the
+  // short ones sent at once would overtake it; the server gives no sign that
+  // it started, so give it a moment.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::vector<std::unique_ptr<SequenceCall>> waiting;
   for (int i = 0; i < queued + refused; ++i) {
     waiting.push_back(std::make_unique<SequenceCall>());
@@ -147,12 +151,13 @@ TEST(ServerLimitsTest, WholeSequencesPastTheQueuedThousandTwentyFourAreRefusedAt
   // machine so loaded that the long one ends before the others are all in,
   // once more with a longer one.
   constexpr int kQueued = 1024, kRefused = 16;
-  QueueOutcome outcome = FillTheSequenceQueue(*stub, kBusySteps, kQueued, kRefused);
+  // 1040 calls take a while to arrive, hence 4x.
+  QueueOutcome outcome = FillTheSequenceQueue(*stub, 4 * kBusySteps, kQueued, kRefused);
   double refused_before = 0;
   if (outcome.busy_ended_first) {
-    LOG(WARNING) << "the long sequence ended before the queue was full; again, 10x longer";
+    LOG(WARNING) << "the long sequence ended before the queue was full; again, 4x longer";
     refused_before = outcome.refused;
-    outcome = FillTheSequenceQueue(*stub, 10 * kBusySteps, kQueued, kRefused);
+    outcome = FillTheSequenceQueue(*stub, 16 * kBusySteps, kQueued, kRefused);
   }
   EXPECT_FALSE(outcome.busy_ended_first);
   EXPECT_EQ(outcome.refused, kRefused);
