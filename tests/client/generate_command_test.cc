@@ -1,5 +1,6 @@
 // `generate` against a spawned server: deterministic for a seed, exactly
 // --length characters, the session kept or ended as documented.
+#include "client/bench/metrics_scraper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
@@ -45,7 +46,7 @@ TEST_F(GenerateCommandTest, SameSeedSameTextOfTheAskedLength) {
   const CliResult onnx = Generate({"--model=charlm_onnx", "--prompt=" + prompt, "--length=120",
                                    "--seed=42", "--temperature=1"});
   ASSERT_EQ(onnx.exit_code, 0) << onnx.err;
-  EXPECT_EQ(onnx.out.size(), a.out.size());
+  EXPECT_EQ(onnx.out, a.out);
 
   const CliResult other = Generate(
       {"--model=charlm", "--prompt=" + prompt, "--length=120", "--seed=43", "--temperature=1"});
@@ -81,6 +82,12 @@ TEST_F(GenerateCommandTest, NamedSessionIsKeptWithEveryCharacterFed) {
   const CliResult g = Generate({"--prompt=abc", "--length=1"});
   ASSERT_EQ(g.exit_code, 0) << g.err;
   EXPECT_EQ(g.out.size(), 3u + 1u + 1u);
+  absl::StatusOr<std::string> page =
+      bench::FetchMetrics(server_->metrics_address(), absl::Seconds(10));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(*bench::MetricValue(*page, "rnnserve_sessions_created_total"), 2);
+  EXPECT_EQ(*bench::MetricValue(*page, "rnnserve_sessions_ended_total"), 1);
+  EXPECT_EQ(*bench::MetricValue(*page, "rnnserve_active_sessions"), 1);  // "story"
 }
 
 TEST_F(GenerateCommandTest, Errors) {

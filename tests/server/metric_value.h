@@ -1,17 +1,18 @@
-// Reading one series out of a prometheus::Registry, for the server tests.
+// Reading one series out of a prometheus::Registry (or another Collectable,
+// such as RnnServer::queue_depth()), for the server tests.
 #ifndef RNNSERVE_TESTS_SERVER_METRIC_VALUE_H_
 #define RNNSERVE_TESTS_SERVER_METRIC_VALUE_H_
 
 #include <map>
 #include <string>
 
-#include "prometheus/registry.h"
+#include "prometheus/collectable.h"
 
 namespace rnnserve::server {
 
 // The value of `family` for the series whose labels include `labels`: a
 // counter or gauge value, a histogram's sample count; -1 when absent.
-inline double MetricValue(prometheus::Registry& registry, const std::string& family,
+inline double MetricValue(prometheus::Collectable& registry, const std::string& family,
                           const std::map<std::string, std::string>& labels) {
   for (const prometheus::MetricFamily& f : registry.Collect()) {
     if (f.name != family) continue;

@@ -5,9 +5,12 @@
 // messages.
 #include "server/rnn_server.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -107,13 +110,67 @@ TEST(RnnServerTest, EvictPolicyEndsTheLeastRecentlyUsedSession) {
                 .full_policy = SessionStore::FullPolicy::kEvictLeastRecentlyUsed});
   const ReferenceSequence seq = Sequence();
   v1::StepResponse response;
-  ASSERT_TRUE(s.Step("old", seq, 0, true, &response).ok());
-  ASSERT_TRUE(s.Step("recent", seq, 0, true, &response).ok());
-  ASSERT_TRUE(s.Step("recent", seq, 1, false, &response).ok());
+  // "oldest" was created first but used last, so the least recently used is
+  // "idle": evicting by age (FIFO) would end the wrong one.
+  ASSERT_TRUE(s.Step("oldest", seq, 0, true, &response).ok());
+  ASSERT_TRUE(s.Step("idle", seq, 0, true, &response).ok());
+  ASSERT_TRUE(s.Step("oldest", seq, 1, false, &response).ok());
   ASSERT_TRUE(s.Step("new", seq, 0, true, &response).ok());
-  EXPECT_EQ(s.Step("old", seq, 1, false, &response).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_TRUE(s.Step("recent", seq, 2, false, &response).ok());
+  EXPECT_EQ(s.Step("idle", seq, 1, false, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(s.Step("oldest", seq, 2, false, &response).ok());
+  EXPECT_EQ(response.session_steps(), 3);
   EXPECT_EQ(s.server->sessions().evicted(), 1);
+  prometheus::Registry& registry = *s.server->registry();
+  EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_evicted_total", {{"model", "gru"}}), 1);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_active_sessions", {{"model", "gru"}}), 2);
+  EXPECT_EQ(MetricValue(registry, "rnnserve_sessions_max", {}), 2);
+}
+
+// 4 threads step one session 50 times each with the same input, so the
+// outcome does not depend on their order: if two steps of the session ever
+// ran at once (read the same state, both wrote), two answers would carry
+// the same step count and the state would differ from 201 steps in a row.
+TEST(RnnServerTest, ConcurrentStepsOfOneSessionRunOneAtATime) {
+  TestServer s({});
+  const ReferenceSequence seq = Sequence();
+  v1::StepResponse response;
+  ASSERT_TRUE(s.Step("shared", seq, 0, true, &response).ok());
+  constexpr int kThreads = 4, kStepsEach = 50;
+  std::vector<std::vector<int64_t>> counts(kThreads);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kThreads; ++c) {
+    threads.emplace_back([&s, &seq, &counts, c] {
+      for (int i = 0; i < kStepsEach; ++i) {
+        v1::StepResponse answer;
+        ASSERT_TRUE(s.Step("shared", seq, 0, false, &answer).ok());
+        counts[c].push_back(answer.session_steps());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<int64_t> all;
+  for (const std::vector<int64_t>& c : counts) all.insert(all.end(), c.begin(), c.end());
+  std::sort(all.begin(), all.end());
+  std::vector<int64_t> each_once(kThreads * kStepsEach);
+  std::iota(each_once.begin(), each_once.end(), 2);  // after the start step
+  EXPECT_EQ(all, each_once);
+  // The same 201 steps one after another give the same state.
+  for (int i = 0; i <= kThreads * kStepsEach; ++i) {
+    ASSERT_TRUE(s.Step("alone", seq, 0, i == 0, &response).ok());
+  }
+  const auto state_of = [&s](const std::string& id) {
+    v1::SessionRef ref;
+    ref.set_session_id(id);
+    v1::SessionState state;
+    grpc::ClientContext context;
+    EXPECT_TRUE(s.sessions_stub->ExportState(&context, ref, &state).ok());
+    std::vector<float> values(state.state().size() / sizeof(float));
+    std::memcpy(values.data(), state.state().data(), state.state().size());
+    return values;
+  };
+  const std::vector<float> shared = state_of("shared"), alone = state_of("alone");
+  ASSERT_EQ(shared.size(), alone.size());
+  for (size_t j = 0; j < shared.size(); ++j) EXPECT_NEAR(shared[j], alone[j], 1e-5) << j;
 }
 
 TEST(RnnServerTest, ExportedSessionContinuesOnAnotherServerAsIfItNeverMoved) {
@@ -346,15 +403,23 @@ TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
     absl::MutexLock lock(&(*session)->mu());
     return (*session)->step_count();
   }();
-  // A's session holds one chunk's steps: the server stepped it and stopped.
-  EXPECT_LE(steps_of_slow, seq.steps());
-  EXPECT_LE(s.server->sessions().size(), 1);
-  // Another client is served as usual meanwhile.
+  // Every request restarts A's session with the whole sequence: it exists
+  // and holds exactly one sequence's steps.
+  EXPECT_EQ(steps_of_slow, seq.steps());
+  EXPECT_EQ(s.server->sessions().size(), 1);
+  // The server stepped A for a bounded number of its requests, far fewer than
+  // A sent, and then stopped: A's requests wait unread in the windows.
+  prometheus::Registry& registry = *s.server->registry();
+  const double stalled_steps = MetricValue(registry, "rnnserve_steps_total", {{"model", "gru"}});
+  EXPECT_GT(stalled_steps, 0);
+  EXPECT_LT(stalled_steps / seq.steps(), sent.load());
+  // Another client is served as usual meanwhile, and A gets no step more.
   v1::StepResponse response;
   for (int64_t t = 0; t < 20; ++t) {
     ASSERT_TRUE(s.Step("fast", seq, t, t == 0, &response).ok());
     EXPECT_EQ(response.session_steps(), t + 1);
   }
+  EXPECT_EQ(MetricValue(registry, "rnnserve_steps_total", {{"model", "gru"}}), stalled_steps + 20);
   slow_context.TryCancel();
   writer.join();
   LOG(INFO) << "a stream that never reads stalled after " << sent.load() << " requests sent, "

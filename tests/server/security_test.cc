@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -12,9 +13,12 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "model/file_util.h"
+#include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.grpc.pb.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
+#include "tests/server/metric_value.h"
 #include "tests/server/raw_call.h"
 
 namespace rnnserve::server {
@@ -119,6 +123,130 @@ TEST_F(SecurityTest, BearerTokenGuardsEveryRpcButHealth) {
   // Health is open to token-less probes.
   EXPECT_EQ(RawUnaryCall(channel, "/grpc.health.v1.Health/Check", "").body,
             std::string("\x08\x01", 2));
+}
+
+// Every rnnserve method, called with `token` as a bearer token if not empty,
+// on the session "guarded" (which a call with the right token created).
+struct GuardedCalls {
+  explicit GuardedCalls(const std::shared_ptr<grpc::Channel>& channel)
+      : inference(v1::InferenceService::NewStub(channel)),
+        sessions(v1::SessionService::NewStub(channel)),
+        models(v1::ModelService::NewStub(channel)) {}
+
+  static void Authorize(grpc::ClientContext& context, const std::string& token) {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  }
+  static v1::StepRequest OneStep() {
+    v1::StepRequest request;
+    request.set_session_id("guarded");
+    request.set_start(true);
+    request.mutable_model()->set_name("gru");
+    for (float x : {0.1f, 0.2f, 0.3f}) request.mutable_floats()->add_values(x);  // input_size 3
+    return request;
+  }
+  static v1::SessionRef Guarded() {
+    v1::SessionRef ref;
+    ref.set_session_id("guarded");
+    return ref;
+  }
+
+  // method name (as rnnserve_requests_total labels it) -> the call.
+  std::vector<std::pair<std::string, std::function<grpc::Status(const std::string&)>>> All() {
+    using Call = std::function<grpc::Status(const std::string&)>;
+    const auto unary = [](auto stub_call) -> Call {
+      return [stub_call](const std::string& token) {
+        grpc::ClientContext context;
+        Authorize(context, token);
+        return stub_call(context);
+      };
+    };
+    return {
+        {"Step", unary([this](grpc::ClientContext& c) {
+           v1::StepResponse response;
+           return inference->Step(&c, OneStep(), &response);
+         })},
+        {"StreamSteps",
+         [this](const std::string& token) {
+           grpc::ClientContext context;
+           Authorize(context, token);
+           auto stream = inference->StreamSteps(&context);
+           v1::StepResponse response;
+           if (stream->Write(OneStep()) && stream->Read(&response) && response.has_error()) {
+             return grpc::Status(static_cast<grpc::StatusCode>(response.error().code()),
+                                 response.error().message());
+           }
+           stream->WritesDone();
+           return stream->Finish();
+         }},
+        {"RunSequence", unary([this](grpc::ClientContext& c) {
+           v1::SequenceRequest request;
+           request.mutable_model()->set_name("gru");
+           *request.mutable_floats() = OneStep().floats();
+           v1::SequenceResponse response;
+           return inference->RunSequence(&c, request, &response);
+         })},
+        {"DescribeSession", unary([this](grpc::ClientContext& c) {
+           v1::SessionInfo info;
+           return sessions->DescribeSession(&c, Guarded(), &info);
+         })},
+        {"ExportState", unary([this](grpc::ClientContext& c) {
+           return sessions->ExportState(&c, Guarded(), &exported);
+         })},
+        {"ImportState", unary([this](grpc::ClientContext& c) {
+           v1::SessionInfo info;
+           return sessions->ImportState(&c, exported, &info);
+         })},
+        {"ResetSession", unary([this](grpc::ClientContext& c) {
+           v1::SessionInfo info;
+           return sessions->ResetSession(&c, Guarded(), &info);
+         })},
+        {"EndSession", unary([this](grpc::ClientContext& c) {
+           v1::SessionInfo info;
+           return sessions->EndSession(&c, Guarded(), &info);
+         })},
+        {"ListModels", unary([this](grpc::ClientContext& c) {
+           v1::ListModelsResponse response;
+           return models->ListModels(&c, {}, &response);
+         })},
+        {"DescribeModel", unary([this](grpc::ClientContext& c) {
+           v1::ModelRef ref;
+           ref.set_name("gru");
+           v1::ModelInfo info;
+           return models->DescribeModel(&c, ref, &info);
+         })},
+    };
+  }
+
+  std::unique_ptr<v1::InferenceService::Stub> inference;
+  std::unique_ptr<v1::SessionService::Stub> sessions;
+  std::unique_ptr<v1::ModelService::Stub> models;
+  v1::SessionState exported;  // ExportState's answer, ImportState's request
+};
+
+TEST_F(SecurityTest, EveryMethodRefusesAMissingOrWrongTokenAndCountsTheRefusal) {
+  Start({.token_file = TokenFile("s3cret-token")});
+  GuardedCalls calls(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+  // In the order of All(): each call with the right token needs the ones
+  // before it (the session exists, its state was exported).
+  for (const auto& [method, call] : calls.All()) {
+    const grpc::Status none = call("");
+    EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+    EXPECT_EQ(call("s3cret-tokeN").error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+    const grpc::Status right = call("s3cret-token");
+    EXPECT_TRUE(right.ok()) << method << ": " << right.error_message();
+    EXPECT_EQ(MetricValue(*server_->registry(), "rnnserve_requests_total",
+                          {{"method", method}, {"code", "UNAUTHENTICATED"}}),
+              2)
+        << method;
+    EXPECT_EQ(MetricValue(*server_->registry(), "rnnserve_requests_total",
+                          {{"method", method}, {"code", "OK"}}),
+              1)
+        << method;
+  }
+  // Nothing the refused calls asked for happened: the right-token EndSession
+  // ended the session the right-token Step made, and nothing else exists.
+  EXPECT_EQ(server_->sessions().size(), 0);
 }
 
 TEST_F(SecurityTest, TlsServesTlsClientsOnly) {

@@ -2,23 +2,29 @@
 // process continues in another, and SIGTERM under load answers every step
 // the server accepted, ends the streams with UNAVAILABLE and exits 0.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "tests/common/server_process.h"
 #include "tests/model/test_util.h"
+#include "tests/server/reference_steps.h"
 
 namespace rnnserve::server {
 namespace {
@@ -45,26 +51,7 @@ std::unique_ptr<ServerProcess> StartServer(const std::vector<std::string>& flags
 }
 
 v1::StepRequest StepOf(const std::string& id, const ReferenceSequence& seq, int64_t t) {
-  v1::StepRequest request;
-  request.set_session_id(id);
-  request.set_start(t == 0);
-  request.mutable_model()->set_name("gru");
-  const int64_t width = seq.input.shape[1];
-  request.mutable_floats()->mutable_values()->Assign(
-      seq.input.floats.begin() + t * width, seq.input.floats.begin() + (t + 1) * width);
-  return request;
-}
-
-// Whether `response` carries the reference output of step `t`.
-bool MatchesReference(const v1::StepResponse& response, const ReferenceSequence& seq, int64_t t) {
-  const int64_t width = seq.expected.shape[1];
-  if (response.has_error() || response.outputs().values_size() != width) return false;
-  for (int64_t j = 0; j < width; ++j) {
-    if (std::abs(response.outputs().values(j) - seq.expected.floats[t * width + j]) > 1e-5) {
-      return false;
-    }
-  }
-  return response.session_steps() == t + 1;
+  return ReferenceStep("gru", id, seq, t);
 }
 
 TEST(ServerProcessTest, SessionExportedFromOneProcessContinuesInAnother) {
@@ -119,6 +106,80 @@ TEST(ServerProcessTest, SessionExportedFromOneProcessContinuesInAnother) {
   second->Signal(SIGTERM);
   EXPECT_EQ(first->Wait(absl::Seconds(30)), 0) << first->Log();
   EXPECT_EQ(second->Wait(absl::Seconds(30)), 0) << second->Log();
+}
+
+// A grpc.health.v1.Health/Watch stream on `service`, with hand-made bytes
+// (no health stubs are generated here): the statuses the server sends.
+class HealthWatch {
+ public:
+  HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service)
+      : stub_(channel) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    call_ = stub_.PrepareCall(&context_, "/grpc.health.v1.Health/Watch", &cq_);
+    call_->StartCall(Tag());
+    Await();
+    // HealthCheckRequest{service}: field 1, length-delimited.
+    const std::string request =
+        service.empty() ? "" : std::string{'\x0a', static_cast<char>(service.size())} + service;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call_->Write(buffer, Tag());
+    Await();
+    call_->WritesDone(Tag());
+    Await();
+  }
+  ~HealthWatch() {
+    context_.TryCancel();
+    grpc::Status status;
+    call_->Finish(&status, Tag());
+    Await();
+  }
+
+  // The next status sent (1 SERVING, 2 NOT_SERVING), or -1 once the stream
+  // ended without one.
+  int Next() {
+    grpc::ByteBuffer buffer;
+    call_->Read(&buffer, Tag());
+    if (!Await()) return -1;
+    std::vector<grpc::Slice> slices;
+    if (!buffer.Dump(&slices).ok()) return -1;
+    std::string bytes;
+    for (const grpc::Slice& slice : slices) bytes.append(slice.begin(), slice.end());
+    // HealthCheckResponse{status}: field 1, varint; absent means UNKNOWN (0).
+    return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0;
+  }
+
+ private:
+  void* Tag() { return reinterpret_cast<void*>(1); }
+  bool Await() {
+    void* tag;
+    bool ok = false;
+    cq_.Next(&tag, &ok);
+    return ok;
+  }
+
+  grpc::GenericStub stub_;
+  grpc::ClientContext context_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+};
+
+TEST(ServerProcessTest, SigtermTurnsHealthNotServingForTheServerAndEveryModel) {
+  std::unique_ptr<ServerProcess> server =
+      StartServer({"--models=" + Repository(), "--drain_timeout=2s"});
+  {
+    auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+    HealthWatch whole(channel, "");
+    HealthWatch gru(channel, "gru");
+    constexpr int kServing = 1, kNotServing = 2;
+    ASSERT_EQ(whole.Next(), kServing);
+    ASSERT_EQ(gru.Next(), kServing);
+    server->Signal(SIGTERM);
+    // Probes watching (a load balancer) hear it before the server goes.
+    EXPECT_EQ(whole.Next(), kNotServing);
+    EXPECT_EQ(gru.Next(), kNotServing);
+  }
+  EXPECT_EQ(server->Wait(absl::Seconds(30)), 0) << server->Log();
 }
 
 // One client stream in lockstep (write a step, read its answer), cycling its
@@ -213,7 +274,7 @@ class SessionLoad {
       : stub_(v1::InferenceService::NewStub(
             grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
         seq_(seq),
-        answered_(sessions, 0) {}
+        answered_(sessions) {}
 
   // Runs until every session is at the end of the sequence or the server
   // stops answering; then closes its channel (an idle open channel would
@@ -225,15 +286,15 @@ class SessionLoad {
         for (bool progress = true; progress;) {
           progress = false;
           for (size_t i = c; i < answered_.size(); i += threads) {
-            if (answered_[i] >= seq_.steps()) continue;
+            const int64_t t = answered_[i].load();
+            if (t >= seq_.steps()) continue;
             grpc::ClientContext context;
             context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
             v1::StepResponse response;
-            const grpc::Status status =
-                stub_->Step(&context, StepOf(Id(i), seq_, answered_[i]), &response);
+            const grpc::Status status = stub_->Step(&context, StepOf(Id(i), seq_, t), &response);
             if (!status.ok()) return;  // the server is going or gone
-            ASSERT_TRUE(MatchesReference(response, seq_, answered_[i])) << Id(i);
-            ++answered_[i];
+            ASSERT_TRUE(MatchesReference(response, seq_, t)) << Id(i);
+            answered_[i].store(t + 1);
             total_.fetch_add(1);
             progress = true;
           }
@@ -246,12 +307,14 @@ class SessionLoad {
 
   static std::string Id(size_t i) { return absl::StrCat("durable-", i); }
   int64_t total() const { return total_.load(); }
-  const std::vector<int64_t>& answered() const { return answered_; }
+  int sessions() const { return static_cast<int>(answered_.size()); }
+  // The steps of session `i` answered so far; any thread may ask.
+  int64_t answered(int i) const { return answered_[i].load(); }
 
  private:
   std::unique_ptr<v1::InferenceService::Stub> stub_;
   const ReferenceSequence& seq_;
-  std::vector<int64_t> answered_;  // per session; each written by one thread
+  std::vector<std::atomic<int64_t>> answered_;  // per session; each written by one thread
   std::atomic<int64_t> total_{0};
 };
 
@@ -308,14 +371,81 @@ TEST(ServerProcessTest, SigtermUnderLoadSavesEverySessionAndARestartContinuesThe
   int64_t lost = 0;
   for (int i = 0; i < kSessions; ++i) {
     const int64_t steps = ContinueSession(restarted->address(), SessionLoad::Id(i), seq);
-    EXPECT_EQ(steps, load.answered()[i]) << SessionLoad::Id(i);
-    lost += load.answered()[i] - steps;
+    EXPECT_EQ(steps, load.answered(i)) << SessionLoad::Id(i);
+    lost += load.answered(i) - steps;
   }
   EXPECT_EQ(lost, 0);
   LOG(INFO) << "SIGTERM restart: " << kSessions << " sessions, " << load.total()
             << " steps answered before the signal, " << lost << " lost";
   std::remove(snapshot.c_str());
 }
+
+// Watches a periodic snapshot file while a SessionLoad runs: each time, it
+// first reads how many steps of every session the clients have seen
+// answered, then which snapshot file is in place (renames replace it, so a
+// new inode or mtime is a new snapshot). Snapshots are written one after
+// another, each collecting the sessions after the one before was renamed
+// into place. So if an observation saw snapshot k, every step it counted was
+// answered before snapshot k + 1 was renamed into place, hence before
+// snapshot k + 2 began: snapshot k + 2 and every later one hold those steps.
+class SnapshotWatcher {
+ public:
+  SnapshotWatcher(std::string path, const SessionLoad& load)
+      : path_(std::move(path)), load_(load), thread_([this] { Watch(); }) {}
+  ~SnapshotWatcher() { Stop(); }
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  // How many different snapshots it has seen so far.
+  int snapshots_seen() const { return snapshots_seen_.load(); }
+
+  // After Stop(): the step counts every session must have in the snapshot
+  // now at path_ (at least), or nullopt if no observation is old enough.
+  std::optional<std::vector<int64_t>> StepsSurelyIn() const {
+    const std::optional<Identity> last = IdentityOf(path_);
+    if (!last) return std::nullopt;
+    auto it = std::find(snapshots_.begin(), snapshots_.end(), *last);
+    const int last_index = static_cast<int>(it - snapshots_.begin());  // size(): unseen
+    std::optional<std::vector<int64_t>> floor;
+    for (const auto& [snapshot, answered] : latest_) {
+      if (snapshot <= last_index - 2) floor = answered;  // in order: the latest wins
+    }
+    return floor;
+  }
+
+ private:
+  using Identity = std::pair<ino_t, int64_t>;  // inode, mtime in ns
+
+  static std::optional<Identity> IdentityOf(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return std::nullopt;
+    return Identity(st.st_ino, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+  }
+
+  void Watch() {
+    while (!stop_.load()) {
+      std::vector<int64_t> answered;
+      for (int i = 0; i < load_.sessions(); ++i) answered.push_back(load_.answered(i));
+      const std::optional<Identity> now = IdentityOf(path_);
+      if (now && (snapshots_.empty() || snapshots_.back() != *now)) snapshots_.push_back(*now);
+      // -1: no snapshot yet.
+      latest_[static_cast<int>(snapshots_.size()) - 1] = std::move(answered);
+      snapshots_seen_.store(static_cast<int>(snapshots_.size()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  const std::string path_;
+  const SessionLoad& load_;
+  std::vector<Identity> snapshots_;  // in the order seen; the watcher's until Stop()
+  // Per snapshot seen (-1: none yet), the counts of its latest observation.
+  std::map<int, std::vector<int64_t>> latest_;
+  std::atomic<int> snapshots_seen_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 TEST(ServerProcessTest, KillNineLosesAtMostTheStepsSinceTheLastPeriodicSnapshot) {
   const std::string models = Repository();
@@ -326,9 +456,11 @@ TEST(ServerProcessTest, KillNineLosesAtMostTheStepsSinceTheLastPeriodicSnapshot)
   std::unique_ptr<ServerProcess> server = StartServer(
       {"--models=" + models, "--snapshot=" + snapshot, "--snapshot_interval=100ms"});
   SessionLoad load(server->address(), seq, kSessions);
+  SnapshotWatcher watcher(snapshot, load);
   std::thread killer([&] {
+    // Under load, with a few periodic snapshots written.
     const absl::Time give_up = absl::Now() + absl::Seconds(60);
-    while (load.total() < 3000 && absl::Now() < give_up) {
+    while ((load.total() < 3000 || watcher.snapshots_seen() < 4) && absl::Now() < give_up) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     server->Signal(SIGKILL);
@@ -336,21 +468,27 @@ TEST(ServerProcessTest, KillNineLosesAtMostTheStepsSinceTheLastPeriodicSnapshot)
   load.Run(4);
   killer.join();
   ASSERT_EQ(server->Wait(absl::Seconds(60)), 128 + SIGKILL);
+  watcher.Stop();
+  EXPECT_GE(watcher.snapshots_seen(), 4) << "periodic snapshots stopped during the load";
+  const std::optional<std::vector<int64_t>> surely_saved = watcher.StepsSurelyIn();
+  ASSERT_TRUE(surely_saved.has_value()) << "no snapshot was written while the load ran";
 
   std::unique_ptr<ServerProcess> restarted =
       StartServer({"--models=" + models, "--snapshot=" + snapshot});
-  // Each session comes back exactly as it was at the last snapshot (or not
-  // at all if it began after it): never ahead of what its client saw, and
-  // continuing from there with the reference outputs.
+  // Each session comes back exactly as it was in the last periodic snapshot:
+  // never ahead of what its client saw answered, no older than that snapshot
+  // (it holds every step answered before the snapshot two before it was in
+  // place, about one interval earlier), and continuing from there with the
+  // reference outputs. A session started after it is NOT_FOUND (-1).
   int survived = 0;
   int64_t lost = 0;
   for (int i = 0; i < kSessions; ++i) {
     const int64_t steps = ContinueSession(restarted->address(), SessionLoad::Id(i), seq);
-    EXPECT_LE(steps, load.answered()[i]) << SessionLoad::Id(i);
+    EXPECT_LE(steps, load.answered(i)) << SessionLoad::Id(i) << " is ahead of its client";
+    EXPECT_GE(steps, (*surely_saved)[i]) << SessionLoad::Id(i) << " is older than the snapshot";
     if (steps >= 0) ++survived;
-    lost += load.answered()[i] - std::max<int64_t>(steps, 0);
+    lost += load.answered(i) - std::max<int64_t>(steps, 0);
   }
-  EXPECT_GT(survived, 0);
   LOG(INFO) << "kill -9 with --snapshot_interval=100ms: " << survived << " of " << kSessions
             << " sessions survived; " << lost << " of " << load.total()
             << " answered steps lost (taken after the last snapshot)";

@@ -36,12 +36,20 @@ class SessionSnapshotTest : public ::testing::Test {
     return *std::move(models);
   }
 
-  // Session `id` of model gru, its state filled with `value`, at `steps`.
+  // State value j of a session AddSession gave `value`: a different value
+  // at every offset, so a state read or written shifted or in the wrong
+  // order would not match.
+  static float StateValue(float value, int64_t j) { return value + 0.25f * static_cast<float>(j); }
+
+  // Session `id` of model gru, its state value j StateValue(value, j), at
+  // `steps`.
   void AddSession(SessionStore& store, const std::string& id, float value, int64_t steps) {
     const ServedModel* gru = *models_->Find("gru", 0);
     std::shared_ptr<Session> session = *store.Start(id, gru->ref(), absl::Now());
     absl::MutexLock lock(&session->mu());
-    std::fill_n(session->state(), gru->loaded.stack->state_size(), value);
+    for (int64_t j = 0; j < gru->loaded.stack->state_size(); ++j) {
+      session->state()[j] = StateValue(value, j);
+    }
     session->AddSteps(steps);
   }
 
@@ -74,7 +82,10 @@ TEST_F(SessionSnapshotTest, RoundTripKeepsEveryStateAndStepCount) {
     absl::MutexLock lock(&(*session)->mu());
     EXPECT_EQ((*session)->step_count(), 7 * i);
     const int64_t size = (*session)->model().stack->state_size();
-    for (int64_t j = 0; j < size; ++j) ASSERT_EQ((*session)->state()[j], 0.5f + i);
+    ASSERT_GT(size, 1);
+    for (int64_t j = 0; j < size; ++j) {
+      ASSERT_EQ((*session)->state()[j], StateValue(0.5f + i, j)) << "s" << i << " value " << j;
+    }
   }
 }
 

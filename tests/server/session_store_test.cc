@@ -260,22 +260,28 @@ TEST_F(SessionStoreTest, RejectsAPoolOfTheWrongSize) {
   EXPECT_EQ(store.size(), 0);
 }
 
-TEST_F(SessionStoreTest, StepsOfOneSessionNeverInterleave) {
+// Gets of one id from many threads hand out the one session, so its mutex
+// orders every change to its state. (That the server steps one session one
+// request at a time is RnnServerTest.ConcurrentStepsOfOneSessionRunOneAtATime.)
+TEST_F(SessionStoreTest, GetsFromManyThreadsShareTheOneSession) {
   SessionStore store({.max_sessions = 10});
   std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
   std::vector<std::thread> threads;
+  std::atomic<int> others{0};
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&store] {
+    threads.emplace_back([&store, &session, &others] {
       for (int i = 0; i < 1000; ++i) {
         std::shared_ptr<Session> s = *store.Get("a", kT0);
+        others.fetch_add(s != session);
         absl::MutexLock lock(&s->mu());
-        // A read-modify-write of the state: lost updates would show.
+        // A read-modify-write of the state: a second copy would lose updates.
         s->state()[0] += 1.0f;
         s->AddSteps(1);
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(others.load(), 0);
   absl::MutexLock lock(&session->mu());
   EXPECT_EQ(session->step_count(), 4000);
   EXPECT_EQ(session->state()[0], InitialState(*lstm_.stack)[0] + 4000.0f);
