@@ -1,0 +1,69 @@
+// Which instruction sets the kernels run with, and whether this machine tests
+// them all. Every kernel variant (generic, AVX2, AVX-512) is compiled into
+// every x86-64 build, but packed_matrix_test and fused_gates_test can only
+// run the ones the CPU has: a variant this CPU lacks is announced loudly
+// (a skipped test naming it), and fails the run when CI=true, since the CI
+// machines have AVX-512 and a green CI run must have tested every variant.
+#include "model/kernel_isa.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "model/fused_gates.h"
+
+namespace rnnserve::model {
+namespace {
+
+constexpr KernelIsa kAllIsas[] = {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512};
+
+bool RunningInCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+TEST(KernelIsaTest, NamesRoundTrip) {
+  for (KernelIsa isa : kAllIsas) {
+    KernelIsa parsed = KernelIsa::kGeneric;
+    ASSERT_TRUE(ParseKernelIsa(KernelIsaName(isa), &parsed));
+    EXPECT_EQ(parsed, isa);
+  }
+  KernelIsa parsed;
+  EXPECT_FALSE(ParseKernelIsa("sse9", &parsed));
+}
+
+TEST(KernelIsaTest, DefaultIsSupported) {
+  const std::vector<KernelIsa> supported = SupportedKernelIsas();
+  ASSERT_FALSE(supported.empty());
+  EXPECT_EQ(supported.front(), KernelIsa::kGeneric);
+  EXPECT_LE(static_cast<int>(DefaultKernelIsa()), static_cast<int>(supported.back()));
+}
+
+TEST(KernelIsaTest, EveryKernelVariantIsTestedOnThisMachine) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "not x86-64: only the generic kernels exist";
+#endif
+  const std::vector<KernelIsa> supported = SupportedKernelIsas();
+  std::vector<std::string> untested;
+  for (KernelIsa isa : kAllIsas) {
+    if (std::find(supported.begin(), supported.end(), isa) == supported.end()) {
+      untested.push_back(KernelIsaName(isa) + (HasFusedGates(isa) ? " (packed matrix, fused gates)"
+                                                                  : " (packed matrix)"));
+    }
+  }
+  if (untested.empty()) return;
+  const std::string message =
+      "KERNEL VARIANTS NOT TESTED on this CPU: " + absl::StrJoin(untested, ", ") +
+      ". Their PackedMatrixTest and FusedGatesTest cases were not instantiated; run the suite on "
+      "a CPU with AVX-512 F/DQ/BW/VL to test them.";
+  std::cerr << "\n*** " << message << " ***\n\n";
+  if (RunningInCi()) FAIL() << message << " CI=true: the CI machines must test every variant.";
+  GTEST_SKIP() << message;
+}
+
+}  // namespace
+}  // namespace rnnserve::model
