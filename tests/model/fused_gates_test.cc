@@ -105,7 +105,9 @@ INSTANTIATE_TEST_SUITE_P(Isas, FusedGatesTest, ::testing::ValuesIn(FusedIsas()),
                          [](const ::testing::TestParamInfo<KernelIsa>& info) {
                            return KernelIsaName(info.param);
                          });
-// A CPU without AVX2 has no fused kernels: nothing to instantiate there.
+// A CPU without AVX2 has no fused kernels: nothing to instantiate there, and
+// KernelIsaTest.EveryKernelVariantIsTestedOnThisMachine says so (and fails
+// when RNNSERVE_REQUIRE_KERNELS names the variant).
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FusedGatesTest);
 
 TEST(FusedGatesTest, GenericHasNone) { EXPECT_FALSE(HasFusedGates(KernelIsa::kGeneric)); }

@@ -33,13 +33,18 @@ struct Regression {
 
 void PrintTo(const Regression& r, std::ostream* os) { *os << r.fuzzer << "/" << r.file; }
 
+// The fuzzers of fuzz/ whose input Feed() below knows how to feed. Each has
+// a folder, with at least its valid_ input: a missing or renamed folder
+// fails FuzzRegressionFoldersTest instead of quietly testing nothing.
+constexpr const char* kFedFuzzers[] = {"npy_fuzzer", "config_fuzzer", "safetensors_fuzzer",
+                                       "native_model_fuzzer", "onnx_fuzzer"};
+
 std::vector<Regression> Regressions() {
   std::vector<Regression> out;
   const std::filesystem::path root = TestdataPath("fuzz_regressions");
-  for (const char* fuzzer : {"npy_fuzzer", "config_fuzzer", "safetensors_fuzzer",
-                             "native_model_fuzzer", "onnx_fuzzer"}) {
-    if (!std::filesystem::exists(root / fuzzer)) continue;
-    for (const auto& entry : std::filesystem::directory_iterator(root / fuzzer)) {
+  for (const char* fuzzer : kFedFuzzers) {
+    std::error_code missing;  // FuzzRegressionFoldersTest reports it.
+    for (const auto& entry : std::filesystem::directory_iterator(root / fuzzer, missing)) {
       out.push_back({fuzzer, entry.path().filename().string()});
     }
   }
@@ -106,6 +111,28 @@ TEST_P(FuzzRegressionTest, IsRefusedCleanlyOrAcceptedWhenValid) {
     EXPECT_TRUE(status.ok()) << status;
   } else {
     EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  }
+}
+
+// Every folder of fuzz_regressions is a fuzzer fed above, and every fuzzer fed
+// above has a folder holding a valid_ input (so its feed path is known to run
+// its check) besides the refused ones.
+TEST(FuzzRegressionFoldersTest, EachFedFuzzerHasItsFolderAndNoFolderIsIgnored) {
+  const std::filesystem::path root = TestdataPath("fuzz_regressions");
+  for (const char* fuzzer : kFedFuzzers) {
+    ASSERT_TRUE(std::filesystem::is_directory(root / fuzzer)) << (root / fuzzer) << " is missing";
+    bool has_valid = false;
+    for (const auto& entry : std::filesystem::directory_iterator(root / fuzzer)) {
+      has_valid |= absl::StartsWith(entry.path().filename().string(), "valid_");
+    }
+    EXPECT_TRUE(has_valid) << fuzzer << " has no valid_ input";
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(std::find(std::begin(kFedFuzzers), std::end(kFedFuzzers), name) !=
+                std::end(kFedFuzzers))
+        << "fuzz_regressions/" << name << " is fed to nothing: add it to kFedFuzzers and Feed()";
   }
 }
 

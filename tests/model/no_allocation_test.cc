@@ -1,48 +1,127 @@
 // The per-step path allocates nothing (DESIGN.md section 6): once a
-// Workspace has grown to a shape, Step() and StepChunk() never call malloc.
-// This binary interposes malloc to count the calls made on this thread.
+// Workspace has grown to a shape, Step(), StepChunk() and StepChunks() never
+// allocate. allocation_counter.cc replaces every allocation entry point
+// (malloc and its relatives, every operator new) to count the calls made on
+// this thread.
 
 #include <cstdlib>
+#include <functional>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "model/model_loader.h"
+#include "model/tensor.h"
+#include "tests/model/allocation_counter.h"
 #include "tests/model/random_stack.h"
 #include "tests/model/test_util.h"
-
-extern "C" void* __libc_malloc(size_t size);
-
-namespace {
-thread_local bool counting = false;
-thread_local int allocations = 0;
-}  // namespace
-
-// Every allocation (operator new, Eigen's aligned_malloc) ends up here.
-extern "C" void* malloc(size_t size) {
-  if (counting) ++allocations;
-  return __libc_malloc(size);
-}
 
 namespace rnnserve::model {
 namespace {
 
+using ::rnnserve::model::testing::AllocationCounter;
 using ::rnnserve::model::testing::TestdataPath;
 
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    allocations = 0;
-    counting = true;
-  }
-  ~AllocationCounter() { counting = false; }
-  int count() const { return allocations; }
+// Where the allocations below escape to, so the compiler cannot elide a
+// new/delete or malloc/free pair.
+void *volatile escape;
+
+struct AllocationCase {
+  const char *name;
+  std::function<void()> allocate_and_free;
 };
 
-TEST(NoAllocationTest, CounterSeesAllocations) {
+// Each entry point once, as the step path could reach it: directly, through
+// the standard library, or through Eigen's aligned allocator.
+std::vector<AllocationCase> AllocationCases() {
+  return {
+      {"malloc",
+       [] {
+         escape = std::malloc(24);
+         std::free(escape);
+       }},
+      {"calloc",
+       [] {
+         escape = std::calloc(3, 8);
+         std::free(escape);
+       }},
+      {"realloc",
+       [] {
+         escape = std::realloc(nullptr, 24);
+         std::free(escape);
+       }},
+      {"posix_memalign",
+       [] {
+         void *p = nullptr;
+         ASSERT_EQ(posix_memalign(&p, 64, 24), 0);
+         escape = p;
+         std::free(p);
+       }},
+      {"aligned_alloc",
+       [] {
+         escape = std::aligned_alloc(64, 64);
+         std::free(escape);
+       }},
+      {"operator new",
+       [] {
+         escape = ::operator new(24);
+         ::operator delete(escape);
+       }},
+      {"operator new[]",
+       [] {
+         escape = ::operator new[](24);
+         ::operator delete[](escape);
+       }},
+      {"nothrow new",
+       [] {
+         escape = ::operator new(24, std::nothrow);
+         ::operator delete(escape);
+       }},
+      {"aligned new",
+       [] {
+         escape = ::operator new (24, std::align_val_t{64});
+         ::operator delete (escape, std::align_val_t{64});
+       }},
+      {"aligned new[]",
+       [] {
+         escape = ::operator new[](24, std::align_val_t{64});
+         ::operator delete[](escape, std::align_val_t{64});
+       }},
+      {"aligned nothrow new",
+       [] {
+         escape = ::operator new (24, std::align_val_t{64}, std::nothrow);
+         ::operator delete (escape, std::align_val_t{64});
+       }},
+      {"over-aligned type",
+       [] {
+         struct alignas(64) Block {
+           float lanes[16];
+         };
+         auto block = std::make_unique<Block>();
+         escape = block.get();
+       }},
+      {"std::vector",
+       [] {
+         std::vector<float> v(100);
+         escape = v.data();
+       }},
+  };
+}
+
+TEST(NoAllocationTest, CounterSeesEveryAllocationEntryPoint) {
+  for (const AllocationCase &c : AllocationCases()) {
+    AllocationCounter counter;
+    c.allocate_and_free();
+    EXPECT_EQ(counter.count(), 1) << c.name;
+  }
+}
+
+TEST(NoAllocationTest, CounterSeesEigenAllocations) {
   AllocationCounter counter;
-  std::vector<float>* v = new std::vector<float>(100);
-  delete v;
-  EXPECT_GE(counter.count(), 2);
+  RowMatrix m(7, 9);
+  escape = m.data();
+  EXPECT_EQ(counter.count(), 1);
 }
 
 class NoAllocationFixtureTest : public ::testing::TestWithParam<std::string> {};
@@ -50,12 +129,12 @@ class NoAllocationFixtureTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(NoAllocationFixtureTest, StepsAllocateNothingAfterWarmUp) {
   const absl::StatusOr<LoadedModel> model = LoadModel(TestdataPath("model/" + GetParam()));
   ASSERT_TRUE(model.ok()) << model.status();
-  const LayerStack& stack = *model->stack;
+  const LayerStack &stack = *model->stack;
   constexpr int kBatch = 64;
   constexpr int kChunk = 32;
   std::vector<std::vector<float>> states(kBatch, std::vector<float>(stack.state_size(), 0.0f));
-  std::vector<float*> pointers;
-  for (auto& s : states) pointers.push_back(s.data());
+  std::vector<float *> pointers;
+  for (auto &s : states) pointers.push_back(s.data());
   std::vector<float> floats(kChunk * stack.input_size() + kBatch * stack.input_size(), 0.25f);
   std::vector<int64_t> tokens(kBatch + kChunk, 1);
   auto input = [&](int rows) {
@@ -71,8 +150,9 @@ TEST_P(NoAllocationFixtureTest, StepsAllocateNothingAfterWarmUp) {
   AllocationCounter counter;
   for (int round = 0; round < 3; ++round) {
     for (int batch : {kBatch, 1, 17}) {
-      ASSERT_TRUE(stack.Step(absl::MakeSpan(pointers).first(batch), input(batch), out.data(),
-                             workspace).ok());
+      ASSERT_TRUE(
+          stack.Step(absl::MakeSpan(pointers).first(batch), input(batch), out.data(), workspace)
+              .ok());
     }
     ASSERT_TRUE(stack.StepChunk(pointers[1], input(kChunk), out.data(), workspace).ok());
     ASSERT_TRUE(stack.StepChunk(pointers[2], input(3), out.data(), workspace).ok());
@@ -96,8 +176,8 @@ void ExpectLargeStepsAllocateNothing(int input, int hidden, int layers) {
   constexpr int kChunk = 64;
   constexpr int kChunkBatch = 8;
   std::vector<std::vector<float>> states(kBatch, std::vector<float>(stack.state_size(), 0.0f));
-  std::vector<float*> pointers;
-  for (auto& s : states) pointers.push_back(s.data());
+  std::vector<float *> pointers;
+  for (auto &s : states) pointers.push_back(s.data());
   const std::vector<float> x(kBatch * kChunk * stack.input_size(), 0.5f);
   std::vector<float> out(kBatch * kChunk * stack.output_size());
   const auto floats = [&](int rows) { return StepInput::Floats(x.data(), rows); };
@@ -105,15 +185,17 @@ void ExpectLargeStepsAllocateNothing(int input, int hidden, int layers) {
   Workspace workspace;
   ASSERT_TRUE(stack.Step(pointers, floats(kBatch), out.data(), workspace).ok());
   ASSERT_TRUE(stack.StepChunk(pointers[0], floats(kChunk), out.data(), workspace).ok());
-  ASSERT_TRUE(stack.StepChunks(first(kBatch), kChunk, floats(kBatch * kChunk), out.data(),
-                               workspace).ok());
+  ASSERT_TRUE(
+      stack.StepChunks(first(kBatch), kChunk, floats(kBatch * kChunk), out.data(), workspace).ok());
   AllocationCounter counter;
   for (int batch : {kBatch, 1, 8, 13, 64}) {
     ASSERT_TRUE(stack.Step(first(batch), floats(batch), out.data(), workspace).ok());
   }
   ASSERT_TRUE(stack.StepChunk(pointers[0], floats(kChunk), out.data(), workspace).ok());
-  ASSERT_TRUE(stack.StepChunks(first(kChunkBatch), kChunk, floats(kChunkBatch * kChunk),
-                               out.data(), workspace).ok());
+  ASSERT_TRUE(stack
+                  .StepChunks(first(kChunkBatch), kChunk, floats(kChunkBatch * kChunk), out.data(),
+                              workspace)
+                  .ok());
   EXPECT_EQ(counter.count(), 0);
 }
 

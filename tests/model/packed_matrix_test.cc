@@ -130,22 +130,5 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedMatrixTest, ::testing::ValuesIn(SupportedKe
                            return KernelIsaName(info.param);
                          });
 
-TEST(KernelIsaTest, NamesRoundTrip) {
-  for (KernelIsa isa : {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
-    KernelIsa parsed = KernelIsa::kGeneric;
-    ASSERT_TRUE(ParseKernelIsa(KernelIsaName(isa), &parsed));
-    EXPECT_EQ(parsed, isa);
-  }
-  KernelIsa parsed;
-  EXPECT_FALSE(ParseKernelIsa("sse9", &parsed));
-}
-
-TEST(KernelIsaTest, DefaultIsSupported) {
-  const std::vector<KernelIsa> supported = SupportedKernelIsas();
-  ASSERT_FALSE(supported.empty());
-  EXPECT_EQ(supported.front(), KernelIsa::kGeneric);
-  EXPECT_LE(static_cast<int>(DefaultKernelIsa()), static_cast<int>(supported.back()));
-}
-
 }  // namespace
 }  // namespace rnnserve::model

@@ -29,9 +29,8 @@ void ExpectNpyNear(const std::string& got_path, const std::string& want_path) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(want.ok()) << want.status();
   ASSERT_EQ(got->shape, want->shape);
-  for (size_t i = 0; i < want->floats.size(); ++i) {
-    ASSERT_NEAR(got->floats[i], want->floats[i], 1e-5) << "element " << i;
-  }
+  ASSERT_TRUE(testing::OutputRowsNear(got->floats.data(), want->floats.data(), want->shape[0],
+                                      want->shape[1]));
 }
 
 TEST(RnnserveModelToolTest, InspectDescribesTheModel) {
@@ -93,9 +92,8 @@ TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
   const absl::StatusOr<NpyArray> got = ReadNpy(TempPath("out2.npy"));
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->shape, (std::vector<int64_t>{150, 3}));
-  for (size_t i = 0; i < got->floats.size(); ++i) {
-    ASSERT_NEAR(got->floats[i], expected->floats[50 * 3 + i], 1e-5) << i;
-  }
+  EXPECT_TRUE(
+      testing::OutputRowsNear(got->floats.data(), expected->floats.data() + 50 * 3, 150, 3));
 }
 
 TEST(RnnserveModelToolTest, AcceptsFloat64Input) {

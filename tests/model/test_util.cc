@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "gtest/gtest.h"
 
@@ -35,6 +38,34 @@ std::string SourcePath(const std::string& relative) {
 
 std::vector<std::string> FixtureFolders(const std::string& group) {
   return Subfolders("tests/testdata/" + group);
+}
+
+std::vector<std::pair<std::string, bool>> ManifestStreaming(const std::string& group) {
+  std::vector<std::pair<std::string, bool>> rows;
+  std::ifstream manifest(TestdataPath(group + "/MANIFEST.txt"));
+  EXPECT_TRUE(manifest.good()) << "no " << TestdataPath(group + "/MANIFEST.txt");
+  std::string line;
+  while (std::getline(manifest, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name, streaming;
+    fields >> name >> streaming;
+    EXPECT_TRUE(streaming == "yes" || streaming == "no") << group << "/MANIFEST.txt: " << line;
+    rows.emplace_back(name, streaming == "yes");
+  }
+  return rows;
+}
+
+bool ExpectedStreaming(const std::string& folder) {
+  if (folder.rfind("models/", 0) == 0) return true;
+  const std::filesystem::path path(folder);
+  const std::string group = path.parent_path().filename().string();
+  const std::string name = path.filename().string();
+  for (const auto& [fixture, streaming] : ManifestStreaming(group)) {
+    if (fixture == name) return streaming;
+  }
+  ADD_FAILURE() << folder << " has no row in tests/testdata/" << group << "/MANIFEST.txt";
+  return false;
 }
 
 std::vector<std::string> DemoModelFolders() {
@@ -92,6 +123,56 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
     sequences.push_back(std::move(sequence));
   }
   return sequences;
+}
+
+namespace {
+
+bool IsProbabilityRow(const float* row, int64_t width) {
+  if (width < 2) return false;
+  double sum = 0.0;
+  for (int64_t j = 0; j < width; ++j) {
+    if (!(row[j] >= 0.0f && row[j] <= 1.0f)) return false;
+    sum += row[j];
+  }
+  return std::abs(sum - 1.0) <= 1e-4;
+}
+
+}  // namespace
+
+::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width) {
+  for (int64_t j = 0; j < width; ++j) {
+    const double error = std::abs(double{got[j]} - want[j]);
+    if (!(error <= kOutputTolerance)) {
+      return ::testing::AssertionFailure()
+             << "output " << j << ": got " << got[j] << ", want " << want[j] << " (absolute error "
+             << error << " > " << kOutputTolerance << ")";
+    }
+  }
+  if (!IsProbabilityRow(want, width)) return ::testing::AssertionSuccess();
+  for (int64_t j = 0; j < width; ++j) {
+    if (want[j] < kSmallestComparedProbability) {
+      if (got[j] < kSmallestComparedProbability) continue;
+      return ::testing::AssertionFailure()
+             << "probability " << j << ": got " << got[j] << ", want " << want[j] << " (below "
+             << kSmallestComparedProbability << ")";
+    }
+    const double log_error = std::abs(std::log(double{got[j]}) - std::log(double{want[j]}));
+    if (!(log_error <= kProbabilityRelativeTolerance)) {
+      return ::testing::AssertionFailure()
+             << "probability " << j << ": got " << got[j] << ", want " << want[j]
+             << " (log-space error " << log_error << " > " << kProbabilityRelativeTolerance << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult OutputRowsNear(const float* got, const float* want, int64_t rows,
+                                          int64_t width) {
+  for (int64_t r = 0; r < rows; ++r) {
+    ::testing::AssertionResult row = OutputRowNear(got + r * width, want + r * width, width);
+    if (!row) return ::testing::AssertionFailure() << "row " << r << ", " << row.message();
+  }
+  return ::testing::AssertionSuccess();
 }
 
 std::string MakeTestRepository(

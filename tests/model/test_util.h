@@ -2,10 +2,12 @@
 #ifndef RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
 #define RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "model/model_loader.h"
 #include "model/npy.h"
 
@@ -17,6 +19,16 @@ std::string TestdataPath(const std::string& relative);
 // The fixture folders under tests/testdata/<group> ("model", "onnx"), as
 // paths relative to the repository root, sorted.
 std::vector<std::string> FixtureFolders(const std::string& group);
+
+// The fixture names MANIFEST.txt of tests/testdata/<group> lists, each with
+// its `streaming` column (true for "yes"), in file order.
+std::vector<std::pair<std::string, bool>> ManifestStreaming(const std::string& group);
+
+// Whether a fixture folder (as FixtureFolders or DemoModelFolders name it) is
+// stepped as well as run whole: its MANIFEST.txt row says so; every bundled
+// demo model is. Fails the calling test if a fixture has no row. Tests skip
+// by this, never by the code's own LayerStack::streamable().
+bool ExpectedStreaming(const std::string& folder);
 
 // The bundled demo model versions, models/<name>/<version>, relative to the
 // repository root, sorted.
@@ -42,6 +54,24 @@ struct ReferenceSequence {
 // Every input_<k>.npy / expected_<k>.npy pair of a fixture folder, or its
 // sample_input.npy / sample_expected.npy (the demo models).
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
+
+// The one comparison of an output row against its reference row, for every
+// parity test (model, demo model and server). Every value must be within
+// kOutputTolerance (1e-5) absolute. A reference row that is a probability
+// distribution (width > 1, values in [0, 1], summing to 1 within 1e-4: a
+// softmax head) is compared in log space as well: each probability within
+// kProbabilityRelativeTolerance relative, so the small ones (22.8% of the
+// demo charlm's are below 1e-5) are checked too. Probabilities below
+// kSmallestComparedProbability only need to stay below it. The log-space
+// check only ever adds to the absolute one, so a row mistaken for
+// probabilities is checked harder, never less.
+inline constexpr double kOutputTolerance = 1e-5;
+inline constexpr double kProbabilityRelativeTolerance = 1e-4;
+inline constexpr double kSmallestComparedProbability = 1e-30;
+::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width);
+// OutputRowNear on each of `rows` rows of `width` values; names the row.
+::testing::AssertionResult OutputRowsNear(const float* got, const float* want, int64_t rows,
+                                          int64_t width);
 
 // A model repository <TempDir>/<tag>_<pid>/repo (fresh) holding, for each
 // {fixture, "name/version"}, a copy of tests/testdata/model/<fixture>.

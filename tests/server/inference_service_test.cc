@@ -21,11 +21,11 @@ namespace rnnserve::server {
 namespace {
 
 using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::OutputRowNear;
+using ::rnnserve::model::testing::OutputRowsNear;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
-
-constexpr float kTolerance = 1e-5f;
 
 class InferenceServiceTest : public ::testing::Test {
  protected:
@@ -67,13 +67,10 @@ class InferenceServiceTest : public ::testing::Test {
     const int64_t width = seq.expected.shape[1];
     ASSERT_EQ(got.shape_size(), 2);
     ASSERT_EQ(got.shape(1), width);
-    for (int64_t r = 0; r < got.shape(0); ++r) {
-      for (int64_t j = 0; j < width; ++j) {
-        ASSERT_NEAR(got.values(r * width + j), seq.expected.floats[(first + r) * width + j],
-                    kTolerance)
-            << "step " << first + r << " output " << j;
-      }
-    }
+    ASSERT_EQ(got.values_size(), got.shape(0) * width);
+    ASSERT_TRUE(OutputRowsNear(got.values().data(), seq.expected.floats.data() + first * width,
+                               got.shape(0), width))
+        << "from step " << first;
   }
 
   static std::string* root_;
@@ -109,11 +106,10 @@ TEST_F(InferenceServiceTest, TwoHundredSessionsOverTwentyStreamsEachGetTheirOwnO
             return void(++failures);
           }
           const int64_t width = seq.expected.shape[1];
-          for (int64_t j = 0; j < width; ++j) {
-            if (std::abs(response.outputs().values(j) - seq.expected.floats[t * width + j]) >
-                kTolerance) {
-              ++failures;
-            }
+          if (response.outputs().values_size() != width ||
+              !OutputRowNear(response.outputs().values().data(),
+                             seq.expected.floats.data() + t * width, width)) {
+            ++failures;
           }
         }
       }

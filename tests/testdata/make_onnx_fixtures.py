@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """ONNX reference fixtures for rnnserve's ONNX loader.
 
-Run with Debian's Python (python3-torch 1.13, numpy 1.24, python3-onnx 1.12; no
-onnxruntime is needed or used), AFTER make_fixtures.py (the torch_ fixtures copy the
-native fixtures' inputs and expected outputs):
+Run with Debian's Python (python3-torch 1.13, numpy 1.24, python3-onnx 1.12), AFTER
+make_fixtures.py (the torch_ fixtures copy the native fixtures' inputs and expected
+outputs), with ONNX Runtime from npm as the second reference (see "ONNX Runtime"):
 
     /usr/bin/python3 tests/testdata/make_fixtures.py
-    /usr/bin/python3 tests/testdata/make_onnx_fixtures.py [-v]
+    npm install --ignore-scripts --prefix build/ort onnxruntime-node@1.30.0
+    /usr/bin/python3 tests/testdata/make_onnx_fixtures.py [-v] [--ort DIR | --no-ort]
 
 Deterministic (fixed seeds; torch.onnx.export output is byte-stable for a given torch
 version). Wipes and regenerates ``tests/testdata/onnx/`` and ``tests/testdata/onnx_bad/``
@@ -41,7 +42,9 @@ Layout
 reverse direction: whole-sequence call only), output (Y or Y_h: which ONNX output is the
 graph output), input kind (float | tokens), input size (float: I; tokens: the embedding
 dim, as in model/MANIFEST.txt, with one int64 id per step), output size (D*H or the head
-size), reference (torch | numpy).
+size), reference (torch | numpy), ort (ONNX Runtime's max |diff| from expected over
+the fixture's three sequences, expected_final included; "refused" where ONNX Runtime
+refuses the model: layout=1; "not run" with --no-ort).
 
 ``onnx_bad/<case>/model.onnx`` plus ``onnx_bad/README.txt`` (one line per case): inputs
 the loader must reject with a clear error (see "Bad inputs").
@@ -123,6 +126,10 @@ standard normal (make_fixtures.make_inputs).
   op_lstm_affine_activations        4  5  activations [Sigmoid, LeakyRelu, Affine],
                                           alpha [0.1, 0.8], beta [0.05]
   op_lstm_bidirectional_yh          3  4  bidirectional LSTM, graph output Y_h only
+  op_rnn_thresholdedrelu            4  5  RNN activations [ThresholdedRelu], alpha [0.3]
+                                          (R halved, as op_rnn_relu)
+  op_lstm_elu_softsign              4  5  activations [Sigmoid, Elu, Softsign], alpha [0.7]
+  op_gru_softplus                   4  5  activations [Sigmoid, Softplus]
 
 activation_alpha / activation_beta convention (ASSUMPTION, as onnxruntime implements it
 in rnn_helpers.cc; the ONNX spec only says "consumed in the order of activation
@@ -138,7 +145,7 @@ op_lstm_affine_activations, LeakyRelu has alpha 0.1 and Affine is 0.8*x + 0.05 (
 positional: a reader indexing activation_alpha by function position would give LeakyRelu
 0.8 and run past the end for Affine; op_gru_bidirectional_activations likewise gives
 ScaledTanh(0.9, 1.3) and HardSigmoid(0.25, 0.55)). Function definitions (ONNX spec):
-Affine a*x+b, LeakyRelu x>=0 ? x : a*x, ThresholdedRelu x>=a ? x : 0, ScaledTanh
+Affine a*x+b, LeakyRelu x>=0 ? x : a*x, ThresholdedRelu x>a ? x : 0, ScaledTanh
 a*tanh(b*x), HardSigmoid min(max(a*x+b, 0), 1), Elu x>=0 ? x : a*(e^x-1), Softsign
 x/(1+|x|), Softplus log(1+e^x). Names are matched case-insensitively.
 
@@ -178,6 +185,22 @@ Self-checks (assertions; the script fails if any does not hold)
   flipped sequences; activations and clip by overriding the helper's f/g/h) everywhere
   else; and every variant really changes the output (vs the default attribute) by > 1e-2.
 
+ONNX Runtime
+============
+
+After the self-checks, every fixture is run by ONNX Runtime (the npm package
+onnxruntime-node, whose CPU library ships in the package: ``npm install
+--ignore-scripts`` installs it, no postinstall download), through ``ort_run.js``
+beside this script, on the same feeds; for Y_h fixtures also a copy whose node outputs
+Y, for the per-step rows. Its outputs must equal expected_k (and expected_final_k)
+within 1e-6; the max |diff| per fixture goes to the manifest's ``ort`` column. ONNX
+Runtime refuses layout=1 (op_lstm_layout1: "refused", which the script asserts is the
+only refusal). This makes ONNX Runtime an independent check of the torch exports, of
+the NumPy reference's equations and of the activation_alpha/beta convention above.
+``--ort DIR`` names the node_modules folder holding onnxruntime-node (default:
+build/ort/node_modules at the repository root); ``--no-ort`` skips the check. The
+package is a fixture-time tool only: never committed, not a test dependency.
+
 Bad inputs
 ==========
 
@@ -203,7 +226,9 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -268,7 +293,7 @@ def act_function(name, a, b):
         "affine": lambda x: a * x + b,
         "relu": lambda x: np.maximum(x, 0.0),
         "leakyrelu": lambda x: np.where(x >= 0, x, a * x),
-        "thresholdedrelu": lambda x: np.where(x >= a, x, 0.0),
+        "thresholdedrelu": lambda x: np.where(x > a, x, 0.0),
         "tanh": np.tanh,
         "scaledtanh": lambda x: a * np.tanh(b * x),
         "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
@@ -970,6 +995,15 @@ def op_fixtures():
                variant_of={})
     op_fixture("op_lstm_bidirectional_yh", "LSTM", 3, 4, {"direction": "bidirectional"}, outputs=("Y_h",),
                torch_check=True)
+    # The four activations no fixture above uses; ONNX Runtime is their second reference.
+    op_fixture("op_rnn_thresholdedrelu", "RNN", 4, 5,
+               {"activations": ["ThresholdedRelu"], "activation_alpha": [0.3]},
+               variant_of={"activations": ["Relu"]}, r_scale=0.5)
+    op_fixture("op_lstm_elu_softsign", "LSTM", 4, 5,
+               {"activations": ["Sigmoid", "Elu", "Softsign"], "activation_alpha": [0.7]},
+               variant_of={})
+    op_fixture("op_gru_softplus", "GRU", 4, 5, {"activations": ["Sigmoid", "Softplus"]},
+               variant_of={})
 
     # The alpha convention matters: a positional reading differs from onnxruntime's.
     _, res = resolve_activations("LSTM", 1, ["Sigmoid", "LeakyRelu", "Affine"], [0.1, 0.8], [0.05])
@@ -1032,6 +1066,92 @@ def verify_all():
                 m2.graph.output.append(helper.make_tensor_value_info("Y", TensorProto.FLOAT, None))
                 Y = run_graph(m2, {model.graph.input[0].name: feed(x)})["Y"]
                 assert_close(y_rows(Y, 0).astype(np.float32), y, f"{name}[{k}] graph Y vs expected", atol=0)
+
+
+# ==========================================================================
+# ONNX Runtime, the second reference
+# ==========================================================================
+
+ORT_TOLERANCE = 1e-6
+ORT_RESULT = {}  # fixture -> the manifest's ort column
+
+
+def ort_modules():
+    """-> the node_modules folder with onnxruntime-node, or None for --no-ort."""
+    if "--no-ort" in sys.argv:
+        return None
+    if "--ort" in sys.argv:
+        folder = sys.argv[sys.argv.index("--ort") + 1]
+    else:
+        folder = os.path.join(HERE, "..", "..", "build", "ort", "node_modules")
+    folder = os.path.abspath(folder)
+    if not os.path.isdir(os.path.join(folder, "onnxruntime-node")):
+        sys.exit(f"no onnxruntime-node in {folder}: run\n  npm install --ignore-scripts --prefix "
+                 f"build/ort onnxruntime-node@1.30.0\nor pass --ort DIR, or --no-ort to skip the check")
+    return folder
+
+
+def ort_run(modules, model, feeds):
+    """Runs `model` on each feed with ort_run.js; -> list of outputs, or None if refused."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = os.path.join(tmp, "model.onnx")
+        save_model(model_path, model)
+        args = ["node", os.path.join(HERE, "ort_run.js"), model_path]
+        for k, feed in enumerate(feeds):
+            np.save(os.path.join(tmp, f"in_{k}.npy"), np.ascontiguousarray(feed))
+            args += [os.path.join(tmp, f"in_{k}.npy"), os.path.join(tmp, f"out_{k}.npy")]
+        run = subprocess.run(args, env=dict(os.environ, NODE_PATH=modules), capture_output=True,
+                             text=True)
+        if run.returncode == 2:
+            note(f"ONNX Runtime: {run.stderr.strip()[:200]}")
+            return None
+        assert run.returncode == 0, run.stderr
+        return [np.load(os.path.join(tmp, f"out_{k}.npy")) for k in range(len(feeds))]
+
+
+def with_y_output(model):
+    """A copy of a Y_h graph whose (last, recurrent) node outputs Y instead."""
+    m2 = onnx.ModelProto()
+    m2.CopyFrom(model)
+    node = m2.graph.node[-1]
+    node.output[0] = "Y"
+    del m2.graph.output[:]
+    m2.graph.output.append(helper.make_tensor_value_info("Y", TensorProto.FLOAT, None))
+    return m2
+
+
+def ort_check_all(modules):
+    for name, streaming, output, kind, isz, osz, ref, feed in MANIFEST:
+        if modules is None:
+            ORT_RESULT[name] = "not run"
+            continue
+        d = os.path.join(OUT, name)
+        model = load_model(os.path.join(d, "model.onnx"))
+        xs = [np.load(os.path.join(d, f"input_{k}.npy")) for k in range(3)]
+        ys = [np.load(os.path.join(d, f"expected_{k}.npy")) for k in range(3)]
+        rec = [n for n in model.graph.node if n.op_type in NUM_GATES]
+        layout = attrs_of(rec[0]).get("layout", 0)
+        per_step = model if output == "Y" else with_y_output(model)
+        outs = ort_run(modules, per_step, [feed(x) for x in xs])
+        if outs is None:
+            assert layout == 1, f"ONNX Runtime refused {name}, which is not layout=1"
+            ORT_RESULT[name] = "refused"
+            continue
+        diff = 0.0
+        for k, (val, y) in enumerate(zip(outs, ys)):
+            got = y_rows(val, layout) if ref == "numpy" else val.reshape(y.shape)
+            diff = max(diff, assert_close(got, y, f"{name}[{k}] ONNX Runtime vs expected", ORT_TOLERANCE))
+        if output == "Y_h":
+            finals = ort_run(modules, model, [feed(x) for x in xs])
+            for k, val in enumerate(finals):
+                fin = np.load(os.path.join(d, f"expected_final_{k}.npy"))
+                diff = max(diff, assert_close(yh_row(val, layout), fin,
+                                              f"{name}[{k}] ONNX Runtime Y_h vs expected_final",
+                                              ORT_TOLERANCE))
+        ORT_RESULT[name] = f"{diff:.1e}"
+        note(f"{name}: ONNX Runtime agrees within {diff:.1e}")
+    refused = [n for n, r in ORT_RESULT.items() if r == "refused"]
+    assert modules is None or refused == ["op_lstm_layout1"], refused
 
 
 # ==========================================================================
@@ -1475,10 +1595,12 @@ def write_manifest():
         f.write("# streaming: no = bidirectional or reverse direction (whole-sequence call only).\n")
         f.write("# output: the graph output (Y, or Y_h: then expected_final_{0,1,2}.npy exist too).\n")
         f.write("# Every fixture has model.onnx, input_{0,1,2}.npy (T = 1, 7, 200), expected_{0,1,2}.npy.\n")
+        f.write("# ort: ONNX Runtime's max |diff| from expected_* (make_onnx_fixtures.py \"ONNX Runtime\").\n")
         f.write(f"# {'fixture':<34} {'streaming':<9} {'output':<6} {'input':<6} {'in_size':>7} {'out_size':>8}  "
-                f"reference\n")
+                f"{'reference':<9}  ort\n")
         for name, streaming, output, kind, isz, osz, ref, _ in MANIFEST:
-            f.write(f"{name:<36} {streaming:<9} {output:<6} {kind:<6} {isz:>7} {osz:>8}  {ref}\n")
+            f.write(f"{name:<36} {streaming:<9} {output:<6} {kind:<6} {isz:>7} {osz:>8}  {ref:<9}  "
+                    f"{ORT_RESULT[name]}\n")
 
 
 def total_size(path):
@@ -1487,6 +1609,7 @@ def total_size(path):
 
 def main():
     torch.set_num_threads(1)
+    modules = ort_modules()
     for d in (OUT, BAD):
         if os.path.isdir(d):
             shutil.rmtree(d)
@@ -1494,6 +1617,7 @@ def main():
     torch_fixtures()
     op_fixtures()
     verify_all()
+    ort_check_all(modules)
     write_manifest()
     bad_fixtures()
     for line in LOG:
