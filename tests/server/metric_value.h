@@ -1,5 +1,5 @@
 // Reading one series out of a prometheus::Registry (or another Collectable,
-// such as RnnServer::queue_depth()), for the server tests.
+// such as RnnServer::scrape_gauges()), for the server tests.
 #ifndef RNNSERVE_TESTS_SERVER_METRIC_VALUE_H_
 #define RNNSERVE_TESTS_SERVER_METRIC_VALUE_H_
 
