@@ -1,11 +1,14 @@
 #include "server/session_handoff.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -26,6 +29,30 @@ constexpr int kAttempts = 5;
 constexpr absl::Duration kCallTimeout = absl::Seconds(5);
 constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
 constexpr int kFailuresLogged = 5;
+constexpr absl::Duration kProbeTimeout = absl::Milliseconds(200);
+
+// Whether a TCP connect to `address` is accepted within `timeout`. A connect
+// that neither succeeds nor is refused in time (a listener whose backlog is
+// full drops the SYN) counts as accepted: something is still listening. A
+// blocking connect would wait out the kernel's SYN retries, minutes past any
+// drain deadline.
+bool ConnectAccepted(const addrinfo& address, absl::Duration timeout) {
+  const int fd = socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        address.ai_protocol);
+  if (fd < 0) return false;
+  bool accepted = connect(fd, address.ai_addr, address.ai_addrlen) == 0;
+  if (!accepted && errno == EINPROGRESS) {
+    pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+    const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    int error = 0;
+    socklen_t length = sizeof(error);
+    accepted = ready == 0 ||  // No answer in time: still listening, backlog full.
+               (ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+                error == 0);
+  }
+  close(fd);
+  return accepted;
+}
 
 // One import, retried while the answer is UNAVAILABLE (the proxy had no
 // replica for a moment, or the call still reached this server).
@@ -97,11 +124,10 @@ bool WaitUntilNotListening(const std::string& listen, int port, absl::Time deadl
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
   while (true) {
     bool accepted = false;
+    const absl::Duration timeout =
+        std::clamp(deadline - absl::Now(), absl::Milliseconds(1), kProbeTimeout);
     for (const addrinfo* a = addresses.get(); a != nullptr && !accepted; a = a->ai_next) {
-      const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-      if (fd < 0) continue;
-      accepted = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
-      close(fd);
+      accepted = ConnectAccepted(*a, timeout);
     }
     if (!accepted) return true;
     if (absl::Now() >= deadline) return false;

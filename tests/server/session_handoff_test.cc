@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/rnn_server.h"
@@ -107,6 +109,34 @@ TEST(WaitUntilNotListeningTest, FalseWhileSomethingListensTrueOnceItStops) {
   EXPECT_FALSE(WaitUntilNotListening("0.0.0.0:0", port, absl::Now() + absl::Milliseconds(200)));
   close(fd);
   EXPECT_TRUE(WaitUntilNotListening("127.0.0.1:0", port, absl::Now() + absl::Seconds(10)));
+}
+
+// A listener whose backlog is full drops further connects unanswered; the
+// probe must still come back by its deadline (a blocking connect waited out
+// the kernel's SYN retries, about two minutes) and say "still listening".
+TEST(WaitUntilNotListeningTest, AFullBacklogStillListensAndTheWaitEndsAtItsDeadline) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(fd, 0), 0);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  // Fill the backlog with connections nobody accepts.
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int filler = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    fillers.push_back(filler);
+  }
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(WaitUntilNotListening("127.0.0.1:0", ntohs(address.sin_port),
+                                     start + absl::Milliseconds(300)));
+  // Bounded by the deadline plus one probe, not by the kernel's retries.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  for (int filler : fillers) close(filler);
+  close(fd);
 }
 
 }  // namespace
