@@ -110,11 +110,12 @@ class StepStreamTest : public ::testing::Test {
     return (*session)->step_count();
   }
 
-  // Spins until a request holds bytes of the in-flight budget, i.e. it was
-  // admitted and is stepping (or waiting to), or 30 s pass.
-  bool WaitUntilInFlight() {
+  // Spins until some request holds bytes of the in-flight budget (it was
+  // admitted and is stepping or waiting to), or none does (`in_flight`
+  // false: every answer handed over), or 30 s pass.
+  bool WaitUntilInFlight(bool in_flight = true) {
     const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (admission_.budget().used_bytes() == 0) {
+    while ((admission_.budget().used_bytes() != 0) != in_flight) {
       if (absl::Now() > give_up) return false;
       std::this_thread::yield();
     }
@@ -272,6 +273,9 @@ TEST_F(StepStreamDrainTest, ADrainAnswersTheStepInFlightThenFinishesUnavailable)
   v1::StepResponse response;
   ASSERT_TRUE(stream->Write(ReferenceStep("lstm", "drained", seq(), 0)));
   ASSERT_TRUE(stream->Read(&response));
+  // Step 0's bytes are released just after its answer: wait for that, or
+  // they would pass for step 1's.
+  ASSERT_TRUE(WaitUntilInFlight(false));
   ASSERT_TRUE(stream->Write(ReferenceStep("lstm", "drained", seq(), 1)));
   ASSERT_TRUE(WaitUntilInFlight());
   drain_.DrainAll();
