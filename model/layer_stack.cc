@@ -41,10 +41,8 @@ absl::Status CheckInitialState(const std::vector<float>& state, const RecurrentL
                                                  layer.state_size()));
 }
 
-}  // namespace
-
-absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens,
-                             int input_size, int output_size) {
+absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens, int input_size,
+                             int output_size) {
   if (transforms.input.has_value()) {
     if (transforms.input->side() != StepTransform::Side::kInput) {
       return absl::InvalidArgumentError("input transform: built for the output side");
@@ -55,9 +53,9 @@ absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens,
           "an input transform applies to float inputs only");
     }
     if (!transforms.input->Fits(input_size)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input transform has values for ", transforms.input->features(),
-          " features, want 1 (every feature) or input_size ", input_size));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input transform has values for ", transforms.input->features(),
+                       " features, want 1 (every feature) or input_size ", input_size));
     }
   }
   if (transforms.output.has_value()) {
@@ -65,18 +63,19 @@ absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens,
       return absl::InvalidArgumentError("output transform: built for the input side");
     }
     if (!transforms.output->Fits(output_size)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "output transform has values for ", transforms.output->features(),
-          " features, want 1 (every feature) or the output size ", output_size));
+      return absl::InvalidArgumentError(
+          absl::StrCat("output transform has values for ", transforms.output->features(),
+                       " features, want 1 (every feature) or the output size ", output_size));
     }
   }
   return absl::OkStatus();
 }
 
+}  // namespace
+
 absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding,
                                               std::vector<LayerLevel> levels,
-                                              std::optional<DenseHead> head,
-                                              bool go_backwards,
+                                              std::optional<DenseHead> head, bool go_backwards,
                                               SequenceOutput sequence_output,
                                               StepTransforms transforms) {
   if (levels.empty()) return absl::InvalidArgumentError("a model needs at least one layer");
@@ -105,12 +104,11 @@ absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding
       embedding.has_value() ? static_cast<int>(embedding->cols()) : levels[0].forward.input_size();
   RNN_RETURN_IF_ERROR(CheckTransforms(transforms, embedding.has_value(), input_size,
                                       head.has_value() ? head->output_size() : in));
-  return LayerStack(std::move(embedding), std::move(levels), std::move(head),
-                    go_backwards, sequence_output, std::move(transforms));
+  return LayerStack(std::move(embedding), std::move(levels), std::move(head), go_backwards,
+                    sequence_output, std::move(transforms));
 }
 
-LayerStack::LayerStack(std::optional<RowMatrix> embedding,
-                       std::vector<LayerLevel> levels,
+LayerStack::LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
                        std::optional<DenseHead> head, bool go_backwards,
                        SequenceOutput sequence_output, StepTransforms transforms)
     : embedding_(std::move(embedding)),
@@ -240,8 +238,7 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
   }
   RNN_RETURN_IF_ERROR(CheckInput(input));
   const int64_t rows = input.rows;
-  const float* x = FirstLayerInput(input, workspace.Get(Workspace::kLayerA,
-                                                        rows * input_size()));
+  const float* x = FirstLayerInput(input, workspace.Get(Workspace::kLayerA, rows * input_size()));
   int x_cols = input_size();
   int64_t offset = 0;
   for (size_t k = 0; k < levels_.size(); ++k) {

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "model/onnx_axes.h"
+#include "model/onnx_elementwise.h"
 #include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
@@ -41,6 +42,7 @@ struct Value {
   int depth = 0;            // kData: recurrent levels applied so far
   bool final_state = false; // kData: derived from Y_h
   std::shared_ptr<const HeadParts> head;  // kData: the head applied, if any
+  std::shared_ptr<const AffineFold> transform;  // kData: elementwise ops so far
   std::string why_unusable; // kUnusable
 };
 
@@ -72,6 +74,7 @@ class GraphImporter {
   absl::Status VisitDense(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitBias(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitHeadActivation(const onnx::NodeProto& node, const Value& data);
+  absl::Status VisitElementwise(const onnx::NodeProto& node, const Value& data);
   absl::StatusOr<RecurrentOpInputs> RecurrentInputs(const onnx::NodeProto& node) const;
   absl::StatusOr<const OnnxConstant*> OptionalConstant(const onnx::NodeProto& node, int index,
                                                        const char* what) const;
@@ -93,6 +96,8 @@ class GraphImporter {
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
   std::vector<RecurrentOp> recurrent_;
+  ElementwiseConstants elementwise_constants_;
+  std::optional<AffineFold> input_fold_;  // what feeds the first recurrent layer
   int64_t parameter_count_ = 0;  // embedding and recurrent layers
 };
 
@@ -157,7 +162,10 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
     return absl::OkStatus();
   }
   if (op == "Gemm" || op == "MatMul") return VisitDense(node, *data);
-  if (op == "Add") return VisitBias(node, *data);
+  const bool head_bias = data->head != nullptr && !data->head->biased && !data->head->activated &&
+                         data->transform == nullptr;
+  if (op == "Add" && head_bias) return VisitBias(node, *data);
+  if (IsElementwiseAffine(op)) return VisitElementwise(node, *data);
   if (op == "Softmax" || op == "Sigmoid") return VisitHeadActivation(node, *data);
   return VisitGlue(node, *data);
 }
@@ -166,6 +174,11 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 // else computed from them is not known to be zero.
 bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
   auto zeros = [&](const std::string& name) {
+    // An export with a fixed time axis expands a constant zero tensor.
+    if (const OnnxConstant* c = Constant(name)) {
+      return std::all_of(c->floats.begin(), c->floats.end(), [](float f) { return f == 0; }) &&
+             std::all_of(c->ints.begin(), c->ints.end(), [](int64_t i) { return i == 0; });
+    }
     const Value* v = Find(name);
     return v != nullptr && v->kind == Value::Kind::kZeros;
   };
@@ -183,6 +196,11 @@ bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
 
 // Shape arithmetic and the zero initial states torch.onnx.export computes.
 absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
+  elementwise_constants_.Visit(node, [this](const std::string& name) { return Constant(name); });
+  if (node.output_size() == 1 && elementwise_constants_.Find(node.output(0)) != nullptr) {
+    Set(node.output(0), {.kind = Value::Kind::kShapeInfo});  // A float constant.
+    return absl::OkStatus();
+  }
   const std::string& op = node.op_type();
   if (op == "ConstantOfShape") {
     bool all_zero = true;  // The default fill is a float 0.
@@ -276,6 +294,13 @@ absl::Status GraphImporter::VisitRecurrent(const onnx::NodeProto& node) {
   if (x->depth != static_cast<int>(recurrent_.size())) {
     return absl::InvalidArgumentError("branches off the chain of recurrent layers");
   }
+  if (x->transform != nullptr && x->depth > 0) {
+    return absl::InvalidArgumentError(
+        "its input X must be the sequence from the graph input or the layer before, "
+        "not an elementwise map of it (transforms go before the first layer or after "
+        "the head)");
+  }
+  if (x->transform != nullptr) input_fold_ = *x->transform;
   RNN_ASSIGN_OR_RETURN(const RecurrentOpInputs in, RecurrentInputs(node));
   RNN_ASSIGN_OR_RETURN(RecurrentOp op, ConvertRecurrentNode(node, in));
   // X must be [time, 1, features] (layout 0) or [1, time, features].
@@ -342,7 +367,7 @@ absl::Status GraphImporter::VisitGlue(const onnx::NodeProto& node, const Value& 
 // last recurrent layer.
 absl::Status GraphImporter::VisitDense(const onnx::NodeProto& node, const Value& data) {
   if (data.depth != static_cast<int>(recurrent_.size()) || data.depth == 0 ||
-      data.head != nullptr) {
+      data.head != nullptr || data.transform != nullptr) {
     return absl::InvalidArgumentError(
         "is supported only as the one dense head after the last recurrent layer");
   }
@@ -418,7 +443,7 @@ absl::Status GraphImporter::VisitBias(const onnx::NodeProto& node, const Value& 
 }
 
 absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, const Value& data) {
-  if (data.head == nullptr || data.head->activated) {
+  if (data.head == nullptr || data.head->activated || data.transform != nullptr) {
     return absl::InvalidArgumentError("is supported only right after the dense head");
   }
   auto head = std::make_shared<HeadParts>(*data.head);
@@ -440,6 +465,37 @@ absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, con
   head->activated = true;
   Value out = data;
   out.head = std::move(head);
+  Set(node.output(0), std::move(out));
+  return absl::OkStatus();
+}
+
+// Add/Sub/Mul/Div with a constant before the first recurrent layer or after
+// the last (and its head): folded into the model's input or output transform.
+absl::Status GraphImporter::VisitElementwise(const onnx::NodeProto& node, const Value& data) {
+  const bool data_first = Find(node.input(0)) == &data;
+  const std::string& other = node.input(data_first ? 1 : 0);
+  const OnnxConstant* constant = Constant(other);
+  if (constant == nullptr) constant = elementwise_constants_.Find(other);
+  if (constant == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its other operand '", other, "' must be a float constant (a per-step transform)"));
+  }
+  const bool input_side = data.depth == 0;
+  if (input_side && tokens_) {
+    return absl::InvalidArgumentError(
+        "is an input transform on a model that takes token ids; transforms apply to "
+        "float inputs only");
+  }
+  AffineFold fold;
+  if (data.transform != nullptr) {
+    fold = *data.transform;
+  } else {
+    fold.side = input_side ? StepTransform::Side::kInput : StepTransform::Side::kOutput;
+  }
+  RNN_ASSIGN_OR_RETURN(fold,
+                       FoldElementwise(fold, node.op_type(), *constant, data_first, data.axes));
+  Value out = data;
+  out.transform = std::make_shared<const AffineFold>(std::move(fold));
   Set(node.output(0), std::move(out));
   return absl::OkStatus();
 }
@@ -470,10 +526,18 @@ absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
     head_parameters = parts.weight.size() + parts.bias.size();
     RNN_ASSIGN_OR_RETURN(head, DenseHead::Create(parts.weight, parts.bias, parts.activation));
   }
+  StepTransforms transforms;
+  if (input_fold_.has_value()) {
+    RNN_ASSIGN_OR_RETURN(transforms.input, ToStepTransform(*input_fold_));
+  }
+  if (output.transform != nullptr) {
+    RNN_ASSIGN_OR_RETURN(transforms.output, ToStepTransform(*output.transform));
+  }
   RNN_ASSIGN_OR_RETURN(
       LayerStack stack,
       LayerStack::Create(std::move(embedding_), std::move(levels), std::move(head), false,
-                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState));
+                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState,
+                         std::move(transforms)));
   const RecurrentOp& first = recurrent_.front();
   return OnnxImport{
       .stack = std::move(stack),

@@ -11,38 +11,33 @@ namespace rnnserve::model {
 namespace {
 
 std::string ValuesToString(const std::vector<float> &values) {
-  if (values.size() == 1)
-    return absl::StrCat(values[0]);
-  if (values.size() <= 4)
-    return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
+  if (values.size() == 1) return absl::StrCat(values[0]);
+  if (values.size() <= 4) return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
   return absl::StrCat("[", values.size(), " values]");
 }
 
-} // namespace
+}  // namespace
 
-absl::StatusOr<StepTransform> StepTransform::Create(Side side,
-                                                    std::vector<float> offset,
+absl::StatusOr<StepTransform> StepTransform::Create(Side side, std::vector<float> offset,
                                                     std::vector<float> scale) {
   if (offset.empty() || scale.empty()) {
-    return absl::InvalidArgumentError(
-        "offset and scale need at least one value each");
+    return absl::InvalidArgumentError("offset and scale need at least one value each");
   }
-  if (offset.size() != 1 && scale.size() != 1 &&
-      offset.size() != scale.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "offset has ", offset.size(), " values and scale ", scale.size(),
-        "; want one value each, or one per feature"));
+  if (offset.size() != 1 && scale.size() != 1 && offset.size() != scale.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("offset has ", offset.size(),
+                                                   " values and scale ", scale.size(),
+                                                   "; want one value each, or one per feature"));
   }
   for (size_t i = 0; i < offset.size(); ++i) {
     if (!std::isfinite(offset[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "offset[", i, "] is ", offset[i], "; want a finite number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("offset[", i, "] is ", offset[i], "; want a finite number"));
     }
   }
   for (size_t i = 0; i < scale.size(); ++i) {
     if (!std::isfinite(scale[i]) || scale[i] == 0.0f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "scale[", i, "] is ", scale[i], "; want a finite non-zero number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("scale[", i, "] is ", scale[i], "; want a finite non-zero number"));
     }
   }
   return StepTransform(side, std::move(offset), std::move(scale));
@@ -54,8 +49,7 @@ int StepTransform::features() const {
 
 // This file is compiled with -ffp-contract=off (model/CMakeLists.txt): an FMA
 // would round y * s + o once where PyTorch rounds twice.
-void StepTransform::Apply(const float *in, float *out, int64_t rows,
-                          int width) const {
+void StepTransform::Apply(const float *in, float *out, int64_t rows, int width) const {
   DCHECK(Fits(width));
   const float *offset = offset_.data();
   const float *scale = scale_.data();
@@ -83,4 +77,4 @@ std::string StepTransform::ToString() const {
                                : absl::StrCat("y * ", scale, " + ", offset);
 }
 
-} // namespace rnnserve::model
+}  // namespace rnnserve::model

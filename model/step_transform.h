@@ -18,14 +18,14 @@
 namespace rnnserve::model {
 
 class StepTransform {
-public:
+ public:
   enum class Side { kInput, kOutput };
 
   // INVALID_ARGUMENT unless offset and scale each hold 1 or n values (the
   // same n for both when neither is a scalar), every offset is finite and
   // every scale finite and non-zero.
-  static absl::StatusOr<StepTransform>
-  Create(Side side, std::vector<float> offset, std::vector<float> scale);
+  static absl::StatusOr<StepTransform> Create(Side side, std::vector<float> offset,
+                                              std::vector<float> scale);
 
   Side side() const { return side_; }
   // As given: 1 value or one per feature.
@@ -47,7 +47,7 @@ public:
   // "(x - 43.7267) / 34.061" or "y * [3 values] + [3 values]", for inspect.
   std::string ToString() const;
 
-private:
+ private:
   StepTransform(Side side, std::vector<float> offset, std::vector<float> scale)
       : side_(side), offset_(std::move(offset)), scale_(std::move(scale)) {}
 
@@ -56,6 +56,6 @@ private:
   std::vector<float> scale_;
 };
 
-} // namespace rnnserve::model
+}  // namespace rnnserve::model
 
-#endif // RNNSERVE_MODEL_STEP_TRANSFORM_H_
+#endif  // RNNSERVE_MODEL_STEP_TRANSFORM_H_

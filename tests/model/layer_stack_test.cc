@@ -185,8 +185,10 @@ void ExpectTransformsWrapTheModel(const LayerStack& plain) {
   std::vector<float> want(steps * outs), plain_state(plain.state_size());
   plain.InitState(plain_state.data());
   Workspace workspace;
-  ASSERT_TRUE(plain.StepChunk(plain_state.data(), StepInput::Floats(z.data(), steps),
-                              want.data(), workspace).ok());
+  ASSERT_TRUE(
+      plain
+          .StepChunk(plain_state.data(), StepInput::Floats(z.data(), steps), want.data(), workspace)
+          .ok());
   out.Apply(want.data(), want.data(), steps, outs);
 
   std::vector<float> got(steps * outs), state(raw.state_size());
@@ -200,8 +202,8 @@ void ExpectTransformsWrapTheModel(const LayerStack& plain) {
   raw.InitState(stepped.data());
   for (int64_t t = 0; t < steps; ++t) {
     float* states[] = {stepped.data()};
-    ASSERT_TRUE(raw.Step(states, StepInput::Floats(x.data() + t * width, 1), one.data(),
-                         workspace).ok());
+    ASSERT_TRUE(
+        raw.Step(states, StepInput::Floats(x.data() + t * width, 1), one.data(), workspace).ok());
     for (int j = 0; j < outs; ++j) ASSERT_EQ(one[j], want[t * outs + j]) << "Step " << t;
   }
   EXPECT_EQ(stepped, plain_state) << "Step";
