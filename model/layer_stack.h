@@ -74,8 +74,7 @@ class LayerStack {
   static absl::StatusOr<LayerStack> Create(
       std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
       std::optional<DenseHead> head, bool go_backwards,
-      SequenceOutput sequence_output = SequenceOutput::kEveryStep,
-      StepTransforms transforms = {});
+      SequenceOutput sequence_output = SequenceOutput::kEveryStep, StepTransforms transforms = {});
 
   InputKind input_kind() const;
   // Floats per step (the embedding dimension for token models).
@@ -96,12 +95,8 @@ class LayerStack {
   const std::vector<LayerLevel>& levels() const { return levels_; }
   const std::optional<DenseHead>& head() const { return head_; }
   bool go_backwards() const { return go_backwards_; }
-  const std::optional<StepTransform>& input_transform() const {
-    return transforms_.input;
-  }
-  const std::optional<StepTransform>& output_transform() const {
-    return transforms_.output;
-  }
+  const std::optional<StepTransform>& input_transform() const { return transforms_.input; }
+  const std::optional<StepTransform>& output_transform() const { return transforms_.output; }
 
   // INVALID_ARGUMENT when `input` is empty, of the wrong kind, holds a token
   // outside [0, vocabulary) or a NaN/Inf value; says which row.
@@ -140,8 +135,8 @@ class LayerStack {
 
  private:
   LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
-             std::optional<DenseHead> head, bool go_backwards,
-             SequenceOutput sequence_output, StepTransforms transforms);
+             std::optional<DenseHead> head, bool go_backwards, SequenceOutput sequence_output,
+             StepTransforms transforms);
 
   absl::Status Advance(absl::Span<float* const> states, int steps,
                        const StepInput& input, float* outputs,
