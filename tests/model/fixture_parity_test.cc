@@ -4,13 +4,13 @@
 // every output of every step, whichever way it is stepped; so must the
 // trained demo models in models/ against their training script.
 #include <algorithm>
-#include <cmath>
 #include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/layer_stack.h"
 #include "model/model_loader.h"
+#include "tests/common/parity_tolerance.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {
@@ -42,15 +42,8 @@ class FixtureParityTest : public ::testing::TestWithParam<std::string> {
     }
   }
   const LayerStack& stack() const { return *model_.stack; }
-  // kTolerance in the model's own units: an output transform y * s + o
-  // (issue 21) scales the engine's and the reference's rounding alike, so
-  // output j may differ by kTolerance * |s_j| (never less than kTolerance).
-  float Tolerance(int64_t j) const {
-    const std::optional<StepTransform>& t = stack().output_transform();
-    if (!t.has_value()) return kTolerance;
-    const float s = t->scale()[t->scale().size() == 1 ? 0 : j];
-    return kTolerance * std::max(1.0f, std::fabs(s));
-  }
+  // kTolerance, in the model's units (tests/common/parity_tolerance.h).
+  float Tolerance(int64_t j) const { return ::rnnserve::testing::ParityTolerance(stack(), j); }
   void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64_t step,
                         const std::string& mode) const {
     const int64_t width = sequence.expected.shape[1];

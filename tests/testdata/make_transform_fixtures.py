@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Fixtures for per-step input/output transforms (issue 21): raw values in, raw out.
 
-Run with Debian's Python (python3-torch 1.13, python3-onnx), from anywhere:
+Run with Debian's Python (python3-torch 1.13, python3-onnx, python3-statsmodels for the
+sunspot series), from anywhere:
 
     /usr/bin/python3 tests/testdata/make_transform_fixtures.py
 
@@ -21,6 +22,11 @@ with mean/std scalars or per-feature vectors, GRU or LSTM, exported with or with
 ``dynamic_axes`` (without, the graph's time axis is fixed at the export length, so those
 fixtures carry only that length). Variants spell the same affine maps differently, as
 users write them: ``x * (1/std) - mean/std``, ``(mean - x) / -std``, ``y / (1/s) + m``.
+
+``sunspots/sunspots.npy``: float32 [309, 2], rows (year, yearly sunspot number) 1700-2008,
+copied from python3-statsmodels' sunspots.csv (public domain, NOAA NGDC): the data the demo
+forecaster (models/forecast) was trained and scored on, so a test can score the served model
+in raw sunspot numbers without statsmodels installed.
 
 ``transform_bad/<case>/model.onnx`` + ``transform_bad/README.txt`` (``case: message``): graphs
 the loader must refuse with the message given (a substring), the node named.
@@ -228,7 +234,17 @@ def bad_cases():
             f.write(f"{name}: {message}\n")
 
 
+def copy_sunspots():
+    csv = "/usr/lib/python3/dist-packages/statsmodels/datasets/sunspots/sunspots.csv"
+    rows = np.loadtxt(csv, delimiter=",", skiprows=1, dtype=np.float64)
+    assert rows.shape == (309, 2) and rows[0, 0] == 1700 and np.all(np.diff(rows[:, 0]) == 1)
+    d = os.path.join(HERE, "sunspots")
+    os.makedirs(d, exist_ok=True)
+    mf.save_npy(os.path.join(d, "sunspots.npy"), rows.astype(np.float32))
+
+
 def main():
+    copy_sunspots()
     for d in (OUT, BAD):
         shutil.rmtree(d, ignore_errors=True)
     os.makedirs(OUT)
