@@ -208,6 +208,18 @@ void ExpectTransformsWrapTheModel(const LayerStack& plain) {
   }
   EXPECT_EQ(stepped, plain_state) << "Step";
 
+  // Session state export / import: the state bytes after 4 steps, copied
+  // into another session, go on exactly; no transform needs to travel.
+  std::vector<float> exported(raw.state_size()), part((steps - 4) * outs);
+  raw.InitState(exported.data());
+  ASSERT_TRUE(
+      raw.StepChunk(exported.data(), StepInput::Floats(x.data(), 4), got.data(), workspace).ok());
+  std::vector<float> imported = exported;
+  ASSERT_TRUE(raw.StepChunk(imported.data(), StepInput::Floats(x.data() + 4 * width, steps - 4),
+                            part.data(), workspace)
+                  .ok());
+  EXPECT_EQ(part, std::vector<float>(want.begin() + 4 * outs, want.end())) << "imported";
+
   const absl::StatusOr<RowMatrix> sequence = raw.RunSequence(StepInput::Floats(x.data(), steps));
   ASSERT_TRUE(sequence.ok()) << sequence.status();
   EXPECT_EQ(std::vector<float>(sequence->data(), sequence->data() + sequence->size()), want)
