@@ -12,7 +12,7 @@ namespace {
 
 // The constant's values per feature (1 value for a scalar) after checking
 // that it broadcasts over the data along the features axis only.
-absl::StatusOr<std::vector<double>> PerFeature(const OnnxConstant &c, const Axes &axes) {
+absl::StatusOr<std::vector<double>> PerFeature(const OnnxConstant& c, const Axes& axes) {
   const std::string want = absl::StrCat(
       "; want a float scalar or one value per feature along the "
       "features axis of ",
@@ -23,7 +23,7 @@ absl::StatusOr<std::vector<double>> PerFeature(const OnnxConstant &c, const Axes
   }
   const size_t first = axes.size() - c.shape.size();  // NumPy aligns trailing axes.
   for (size_t i = 0; i < c.shape.size(); ++i) {
-    const Axis &axis = axes[first + i];
+    const Axis& axis = axes[first + i];
     const bool fits = c.shape[i] == 1 || (axis.kind == AxisKind::kFeatures &&
                                           (axis.size == c.shape[i] || axis.size == -1));
     if (!fits) {
@@ -41,7 +41,7 @@ absl::StatusOr<std::vector<double>> PerFeature(const OnnxConstant &c, const Axes
 
 // a[j] op= b[j], broadcasting a single value on either side.
 template <typename F>
-std::vector<double> Combine(const std::vector<double> &a, const std::vector<double> &b, F f) {
+std::vector<double> Combine(const std::vector<double>& a, const std::vector<double>& b, F f) {
   const size_t n = std::max(a.size(), b.size());
   std::vector<double> out(n);
   for (size_t j = 0; j < n; ++j) out[j] = f(a[a.size() == 1 ? 0 : j], b[b.size() == 1 ? 0 : j]);
@@ -50,13 +50,13 @@ std::vector<double> Combine(const std::vector<double> &a, const std::vector<doub
 
 }  // namespace
 
-bool IsElementwiseAffine(const std::string &op) {
+bool IsElementwiseAffine(const std::string& op) {
   return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
 }
 
-absl::StatusOr<AffineFold> FoldElementwise(const AffineFold &fold, const std::string &op,
-                                           const OnnxConstant &constant, bool data_first,
-                                           const Axes &axes) {
+absl::StatusOr<AffineFold> FoldElementwise(const AffineFold& fold, const std::string& op,
+                                           const OnnxConstant& constant, bool data_first,
+                                           const Axes& axes) {
   RNN_ASSIGN_OR_RETURN(const std::vector<double> c, PerFeature(constant, axes));
   if (op == "Div" && !data_first) {
     return absl::InvalidArgumentError(
@@ -74,7 +74,7 @@ absl::StatusOr<AffineFold> FoldElementwise(const AffineFold &fold, const std::st
   const auto mul = [](double a, double b) { return a * b; };
   const auto div = [](double a, double b) { return a / b; };
   const auto negate = [](std::vector<double> v) {
-    for (double &d : v) d = -d;
+    for (double& d : v) d = -d;
     return v;
   };
   AffineFold out = fold;
@@ -96,27 +96,30 @@ absl::StatusOr<AffineFold> FoldElementwise(const AffineFold &fold, const std::st
       out.offset = Combine(c, fold.offset, sub);
       out.scale = negate(fold.scale);
     }
-    if (op == "Mul" || op == "Div") {
-      const auto &f = op == "Mul" ? mul : div;
-      out.offset = Combine(fold.offset, c, f);
-      out.scale = Combine(fold.scale, c, f);
+    if (op == "Mul") {
+      out.offset = Combine(fold.offset, c, mul);
+      out.scale = Combine(fold.scale, c, mul);
+    }
+    if (op == "Div") {
+      out.offset = Combine(fold.offset, c, div);
+      out.scale = Combine(fold.scale, c, div);
     }
   }
   return out;
 }
 
-absl::StatusOr<StepTransform> ToStepTransform(const AffineFold &fold) {
-  auto to_float = [](const std::vector<double> &v) {
+absl::StatusOr<StepTransform> ToStepTransform(const AffineFold& fold) {
+  auto to_float = [](const std::vector<double>& v) {
     return std::vector<float>(v.begin(), v.end());
   };
   return StepTransform::Create(fold.side, to_float(fold.offset), to_float(fold.scale));
 }
 
-void ElementwiseConstants::Visit(const onnx::NodeProto &node, const Lookup &lookup) {
-  const std::string &op = node.op_type();
-  std::vector<const OnnxConstant *> in;
-  for (const std::string &name : node.input()) {
-    const OnnxConstant *c = lookup(name);
+void ElementwiseConstants::Visit(const onnx::NodeProto& node, const Lookup& lookup) {
+  const std::string& op = node.op_type();
+  std::vector<const OnnxConstant*> in;
+  for (const std::string& name : node.input()) {
+    const OnnxConstant* c = lookup(name);
     if (c == nullptr) c = Find(name);
     if (c == nullptr || !c->is_float) return;
     in.push_back(c);
@@ -124,7 +127,7 @@ void ElementwiseConstants::Visit(const onnx::NodeProto &node, const Lookup &look
   if (node.output_size() != 1 || in.empty()) return;
   OnnxConstant out = *in[0];
   auto unary = [&](auto f) {
-    for (float &v : out.floats) v = f(v);
+    for (float& v : out.floats) v = f(v);
   };
   if (op == "Identity" || op == "Cast") {
     // Cast to float of a float is the identity; any other target is not ours.
@@ -134,7 +137,7 @@ void ElementwiseConstants::Visit(const onnx::NodeProto &node, const Lookup &look
   } else if (op == "Neg" && in.size() == 1) {
     unary([](float v) { return -v; });
   } else if (IsElementwiseAffine(op) && in.size() == 2) {
-    const OnnxConstant &b = *in[1];
+    const OnnxConstant& b = *in[1];
     if (in[0]->size() == 1 && b.size() != 1) out = b;  // Takes the bigger shape.
     if (in[0]->size() != 1 && b.size() != 1 && in[0]->shape != b.shape) return;
     const size_t n = out.floats.size();
@@ -149,7 +152,7 @@ void ElementwiseConstants::Visit(const onnx::NodeProto &node, const Lookup &look
   computed_[node.output(0)] = std::move(out);
 }
 
-const OnnxConstant *ElementwiseConstants::Find(const std::string &name) const {
+const OnnxConstant* ElementwiseConstants::Find(const std::string& name) const {
   const auto it = computed_.find(name);
   return it == computed_.end() ? nullptr : &it->second;
 }

@@ -32,19 +32,19 @@ struct AffineFold {
 };
 
 // Whether `op` is one FoldElementwise() takes: Add, Sub, Mul, Div.
-bool IsElementwiseAffine(const std::string &op);
+bool IsElementwiseAffine(const std::string& op);
 
 // `fold` followed by node `op` whose operands are the data (of `axes`) and
 // `constant`; `data_first` when the data is input 0. INVALID_ARGUMENT when
 // the constant varies along any axis but the features axis (it would mix
 // steps), is not float, has the wrong width, multiplies by zero, or divides
 // by the data (c / x is not affine).
-absl::StatusOr<AffineFold> FoldElementwise(const AffineFold &fold, const std::string &op,
-                                           const OnnxConstant &constant, bool data_first,
-                                           const Axes &axes);
+absl::StatusOr<AffineFold> FoldElementwise(const AffineFold& fold, const std::string& op,
+                                           const OnnxConstant& constant, bool data_first,
+                                           const Axes& axes);
 
 // The engine's transform for a finished chain (rounded to float).
-absl::StatusOr<StepTransform> ToStepTransform(const AffineFold &fold);
+absl::StatusOr<StepTransform> ToStepTransform(const AffineFold& fold);
 
 // Float constants computed from constants by nodes torch.onnx.export leaves
 // in the graph (Identity of a deduplicated buffer, Cast, Reciprocal of a
@@ -52,13 +52,13 @@ absl::StatusOr<StepTransform> ToStepTransform(const AffineFold &fold);
 // import.
 class ElementwiseConstants {
  public:
-  using Lookup = std::function<const OnnxConstant *(const std::string &)>;
+  using Lookup = std::function<const OnnxConstant*(const std::string&)>;
   // Records node's output when every input is a float constant (per
   // `lookup` or recorded here) and the op is one of the above, with
   // operands of equal shape or one a single value; else does nothing.
-  void Visit(const onnx::NodeProto &node, const Lookup &lookup);
+  void Visit(const onnx::NodeProto& node, const Lookup& lookup);
   // A constant recorded by Visit(), or null.
-  const OnnxConstant *Find(const std::string &name) const;
+  const OnnxConstant* Find(const std::string& name) const;
 
  private:
   absl::flat_hash_map<std::string, OnnxConstant> computed_;

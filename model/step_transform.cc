@@ -10,7 +10,7 @@
 namespace rnnserve::model {
 namespace {
 
-std::string ValuesToString(const std::vector<float> &values) {
+std::string ValuesToString(const std::vector<float>& values) {
   if (values.size() == 1) return absl::StrCat(values[0]);
   if (values.size() <= 4) return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
   return absl::StrCat("[", values.size(), " values]");
@@ -49,15 +49,15 @@ int StepTransform::features() const {
 
 // This file is compiled with -ffp-contract=off (model/CMakeLists.txt): an FMA
 // would round y * s + o once where PyTorch rounds twice.
-void StepTransform::Apply(const float *in, float *out, int64_t rows, int width) const {
+void StepTransform::Apply(const float* in, float* out, int64_t rows, int width) const {
   DCHECK(Fits(width));
-  const float *offset = offset_.data();
-  const float *scale = scale_.data();
+  const float* offset = offset_.data();
+  const float* scale = scale_.data();
   const int offset_stride = offset_.size() == 1 ? 0 : 1;
   const int scale_stride = scale_.size() == 1 ? 0 : 1;
   for (int64_t r = 0; r < rows; ++r) {
-    const float *x = in + r * width;
-    float *y = out + r * width;
+    const float* x = in + r * width;
+    float* y = out + r * width;
     if (side_ == Side::kInput) {
       for (int j = 0; j < width; ++j) {
         y[j] = (x[j] - offset[j * offset_stride]) / scale[j * scale_stride];

@@ -29,8 +29,8 @@ class StepTransform {
 
   Side side() const { return side_; }
   // As given: 1 value or one per feature.
-  const std::vector<float> &offset() const { return offset_; }
-  const std::vector<float> &scale() const { return scale_; }
+  const std::vector<float>& offset() const { return offset_; }
+  const std::vector<float>& scale() const { return scale_; }
   // 1 when both offset and scale are scalars, else their per-feature count.
   int features() const;
   // Whether it applies to rows of `width` features.
@@ -42,7 +42,7 @@ class StepTransform {
   // a division, and a multiply then an add rounded apart, never an FMA), so
   // a result depends on its value and feature only, never on its address or
   // its row's place in a batch. REQUIRES: Fits(width).
-  void Apply(const float *in, float *out, int64_t rows, int width) const;
+  void Apply(const float* in, float* out, int64_t rows, int width) const;
 
   // "(x - 43.7267) / 34.061" or "y * [3 values] + [3 values]", for inspect.
   std::string ToString() const;

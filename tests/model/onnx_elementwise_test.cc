@@ -30,7 +30,7 @@ OnnxConstant Floats(std::vector<int64_t> shape, std::vector<float> values) {
 AffineFold Fold(Side side, std::vector<std::pair<std::string, OnnxConstant>> ops,
                 bool data_first = true) {
   AffineFold fold{.side = side};
-  for (const auto &[op, c] : ops) {
+  for (const auto& [op, c] : ops) {
     absl::StatusOr<AffineFold> next = FoldElementwise(fold, op, c, data_first, kSequence);
     EXPECT_TRUE(next.ok()) << next.status();
     if (next.ok()) fold = *next;
@@ -82,7 +82,7 @@ TEST(OnnxElementwiseTest, RefusesWhatIsNotAPerStepAffineMap) {
 
 TEST(OnnxElementwiseTest, ComputesTheConstantsTorchLeavesInTheGraph) {
   const OnnxConstant std_dev = Floats({2}, {2.0f, 4.0f});
-  auto lookup = [&](const std::string &name) -> const OnnxConstant * {
+  auto lookup = [&](const std::string& name) -> const OnnxConstant* {
     return name == "std" ? &std_dev : nullptr;
   };
   ElementwiseConstants constants;
@@ -123,7 +123,7 @@ std::vector<std::pair<std::string, std::string>> BadCases() {
 TEST(OnnxElementwiseTest, TransformFixturesThatMustFailAreRefusedNamingTheNode) {
   const auto cases = BadCases();
   ASSERT_GE(cases.size(), 5u);
-  for (const auto &[folder, message] : cases) {
+  for (const auto& [folder, message] : cases) {
     const absl::StatusOr<LoadedModel> model = LoadModel(TestdataPath("transform_bad/" + folder));
     ASSERT_FALSE(model.ok()) << folder;
     EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << folder;
