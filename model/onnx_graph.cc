@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "model/onnx_axes.h"
 #include "model/onnx_constant_eval.h"
+#include "model/onnx_elementwise.h"
 #include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
@@ -46,6 +47,7 @@ struct Value {
   bool final_state = false; // kData: derived from Y_h
   std::shared_ptr<const HeadParts> head;  // kData: the head applied, if any
   bool from_state_input = false;          // kZeros: a graph input (h0, c0) or a view of one
+  std::shared_ptr<const AffineFold> transform;  // kData: elementwise ops so far
   std::string why_unusable; // kUnusable
 };
 
@@ -131,6 +133,7 @@ class GraphImporter {
   absl::Status VisitDense(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitBias(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitHeadActivation(const onnx::NodeProto& node, const Value& data);
+  absl::Status VisitElementwise(const onnx::NodeProto& node, const Value& data);
   absl::StatusOr<RecurrentOpInputs> RecurrentInputs(const onnx::NodeProto& node) const;
   absl::StatusOr<const OnnxConstant*> OptionalConstant(const onnx::NodeProto& node, int index,
                                                        const char* what) const;
@@ -155,6 +158,8 @@ class GraphImporter {
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
   std::vector<RecurrentOp> recurrent_;
+  ElementwiseConstants elementwise_constants_;
+  std::optional<AffineFold> input_fold_;  // what feeds the first recurrent layer
   int64_t parameter_count_ = 0;  // embedding and recurrent layers
 };
 
@@ -205,6 +210,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   absl::Status unusable;
   for (const std::string& input : node.input()) {
     if (input.empty() || Constant(input) != nullptr) continue;
+    if (elementwise_constants_.Find(input) != nullptr) continue;  // A transform's operand.
     const Value* v = Find(input);
     if (v == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("input '", input,
@@ -235,7 +241,10 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   if (data == nullptr) return VisitWithoutData(node);
   if (op == "Shape" || op == "Size") return VisitShape(node, *data);
   if (op == "Gemm" || op == "MatMul") return VisitDense(node, *data);
-  if (op == "Add") return VisitBias(node, *data);
+  const bool head_bias = data->head != nullptr && !data->head->biased && !data->head->activated &&
+                         data->transform == nullptr;
+  if (op == "Add" && head_bias) return VisitBias(node, *data);
+  if (IsElementwiseAffine(op)) return VisitElementwise(node, *data);
   if (op == "Softmax" || op == "LogSoftmax" || op == "Sigmoid" || op == "Tanh" || op == "Relu") {
     return VisitHeadActivation(node, *data);
   }
@@ -246,6 +255,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 // else computed from them is not known to be zero.
 bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
   auto zeros = [&](const std::string& name) {
+    // An export with a fixed time axis expands a constant zero tensor.
     if (const OnnxConstant* c = Constant(name)) return IsAllZero(*c);
     const Value* v = Find(name);
     return v != nullptr && v->kind == Value::Kind::kZeros;
@@ -276,6 +286,20 @@ bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
 // provably so, or unusable with the reason, refused only if something uses it.
 absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
+  // Float arithmetic of constants (Reciprocal, Neg, Add/Sub/Mul/Div; Identity
+  // and Cast of such a result) is computed only for the operands of a
+  // transform (issue 21), apart from the constant table, so it never becomes
+  // a weight or a state. Identity and Cast of constants stay with
+  // EvaluateConstantNode, whose results may be weights.
+  const bool float_constant_input = std::any_of(
+      node.input().begin(), node.input().end(),
+      [&](const std::string& name) { return elementwise_constants_.Find(name) != nullptr; });
+  if ((op != "Identity" && op != "Cast") || float_constant_input) {
+    elementwise_constants_.Visit(node, [this](const std::string& name) { return Constant(name); });
+    if (node.output_size() == 1 && elementwise_constants_.Find(node.output(0)) != nullptr) {
+      return absl::OkStatus();
+    }
+  }
   if (!IsConstantEvaluable(op) && op != "ConstantOfShape") {
     return absl::InvalidArgumentError("is not supported by rnnserve");
   }
@@ -376,6 +400,10 @@ absl::StatusOr<const OnnxConstant*> GraphImporter::OptionalConstant(
     return nullptr;  // A graph input: whole sequences always run to their end.
   }
   std::string why = v == nullptr ? " (missing initializer?)" : "";
+  if (elementwise_constants_.Find(node.input(index)) != nullptr) {
+    why = " (computed with float arithmetic, which is evaluated only for input and output "
+          "transforms)";
+  }
   if (v != nullptr && v->kind == Value::Kind::kUnusable) {
     why = absl::StrCat(" (", v->why_unusable, ")");
   } else if (v != nullptr && v->from_state_input) {
@@ -415,6 +443,13 @@ absl::Status GraphImporter::VisitRecurrent(const onnx::NodeProto& node) {
   if (x->depth != static_cast<int>(recurrent_.size())) {
     return absl::InvalidArgumentError("branches off the chain of recurrent layers");
   }
+  if (x->transform != nullptr && x->depth > 0) {
+    return absl::InvalidArgumentError(
+        "its input X must be the sequence from the graph input or the layer before, "
+        "not an elementwise map of it (transforms go before the first layer or after "
+        "the head)");
+  }
+  if (x->transform != nullptr) input_fold_ = *x->transform;
   RNN_ASSIGN_OR_RETURN(const RecurrentOpInputs in, RecurrentInputs(node));
   RNN_ASSIGN_OR_RETURN(RecurrentOp op, ConvertRecurrentNode(node, in));
   // X must be [time, 1, features] (layout 0) or [1, time, features].
@@ -481,7 +516,7 @@ absl::Status GraphImporter::VisitGlue(const onnx::NodeProto& node, const Value& 
 // last recurrent layer.
 absl::Status GraphImporter::VisitDense(const onnx::NodeProto& node, const Value& data) {
   if (data.depth != static_cast<int>(recurrent_.size()) || data.depth == 0 ||
-      data.head != nullptr) {
+      data.head != nullptr || data.transform != nullptr) {
     return absl::InvalidArgumentError(
         "is supported only as the one dense head after the last recurrent layer");
   }
@@ -557,7 +592,7 @@ absl::Status GraphImporter::VisitBias(const onnx::NodeProto& node, const Value& 
 }
 
 absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, const Value& data) {
-  if (data.head == nullptr || data.head->activated) {
+  if (data.head == nullptr || data.head->activated || data.transform != nullptr) {
     return absl::InvalidArgumentError("is supported only right after the dense head");
   }
   auto head = std::make_shared<HeadParts>(*data.head);
@@ -588,6 +623,37 @@ absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, con
   return absl::OkStatus();
 }
 
+// Add/Sub/Mul/Div with a constant before the first recurrent layer or after
+// the last (and its head): folded into the model's input or output transform.
+absl::Status GraphImporter::VisitElementwise(const onnx::NodeProto& node, const Value& data) {
+  const bool data_first = Find(node.input(0)) == &data;
+  const std::string& other = node.input(data_first ? 1 : 0);
+  const OnnxConstant* constant = Constant(other);
+  if (constant == nullptr) constant = elementwise_constants_.Find(other);
+  if (constant == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its other operand '", other, "' must be a float constant (a per-step transform)"));
+  }
+  const bool input_side = data.depth == 0;
+  if (input_side && tokens_) {
+    return absl::InvalidArgumentError(
+        "is an input transform on a model that takes token ids; transforms apply to "
+        "float inputs only");
+  }
+  AffineFold fold;
+  if (data.transform != nullptr) {
+    fold = *data.transform;
+  } else {
+    fold.side = input_side ? StepTransform::Side::kInput : StepTransform::Side::kOutput;
+  }
+  RNN_ASSIGN_OR_RETURN(fold,
+                       FoldElementwise(fold, node.op_type(), *constant, data_first, data.axes));
+  Value out = data;
+  out.transform = std::make_shared<const AffineFold>(std::move(fold));
+  Set(node.output(0), std::move(out));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
   if (output.kind != Value::Kind::kData || output.depth == 0 ||
       output.depth != static_cast<int>(recurrent_.size())) {
@@ -614,10 +680,18 @@ absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
     head_parameters = parts.weight.size() + parts.bias.size();
     RNN_ASSIGN_OR_RETURN(head, DenseHead::Create(parts.weight, parts.bias, parts.activation));
   }
+  StepTransforms transforms;
+  if (input_fold_.has_value()) {
+    RNN_ASSIGN_OR_RETURN(transforms.input, ToStepTransform(*input_fold_));
+  }
+  if (output.transform != nullptr) {
+    RNN_ASSIGN_OR_RETURN(transforms.output, ToStepTransform(*output.transform));
+  }
   RNN_ASSIGN_OR_RETURN(
       LayerStack stack,
       LayerStack::Create(std::move(embedding_), std::move(levels), std::move(head), false,
-                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState));
+                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState,
+                         std::move(transforms)));
   const RecurrentOp& first = recurrent_.front();
   return OnnxImport{
       .stack = std::move(stack),
