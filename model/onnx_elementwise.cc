@@ -115,46 +115,4 @@ absl::StatusOr<StepTransform> ToStepTransform(const AffineFold& fold) {
   return StepTransform::Create(fold.side, to_float(fold.offset), to_float(fold.scale));
 }
 
-void ElementwiseConstants::Visit(const onnx::NodeProto& node, const Lookup& lookup) {
-  const std::string& op = node.op_type();
-  std::vector<const OnnxConstant*> in;
-  for (const std::string& name : node.input()) {
-    const OnnxConstant* c = lookup(name);
-    if (c == nullptr) c = Find(name);
-    if (c == nullptr || !c->is_float) return;
-    in.push_back(c);
-  }
-  if (node.output_size() != 1 || in.empty()) return;
-  OnnxConstant out = *in[0];
-  auto unary = [&](auto f) {
-    for (float& v : out.floats) v = f(v);
-  };
-  if (op == "Identity" || op == "Cast") {
-    // Cast to float of a float is the identity; any other target is not ours.
-    if (op == "Cast" && NodeAttributes(node).Int("to", 0) != onnx::TensorProto::FLOAT) return;
-  } else if (op == "Reciprocal" && in.size() == 1) {
-    unary([](float v) { return 1.0f / v; });
-  } else if (op == "Neg" && in.size() == 1) {
-    unary([](float v) { return -v; });
-  } else if (IsElementwiseAffine(op) && in.size() == 2) {
-    const OnnxConstant& b = *in[1];
-    if (in[0]->size() == 1 && b.size() != 1) out = b;  // Takes the bigger shape.
-    if (in[0]->size() != 1 && b.size() != 1 && in[0]->shape != b.shape) return;
-    const size_t n = out.floats.size();
-    for (size_t j = 0; j < n; ++j) {
-      const float x = in[0]->floats[in[0]->size() == 1 ? 0 : j];
-      const float y = b.floats[b.size() == 1 ? 0 : j];
-      out.floats[j] = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y;
-    }
-  } else {
-    return;
-  }
-  computed_[node.output(0)] = std::move(out);
-}
-
-const OnnxConstant* ElementwiseConstants::Find(const std::string& name) const {
-  const auto it = computed_.find(name);
-  return it == computed_.end() ? nullptr : &it->second;
-}
-
 }  // namespace rnnserve::model

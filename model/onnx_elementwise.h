@@ -7,11 +7,9 @@
 #ifndef RNNSERVE_MODEL_ONNX_ELEMENTWISE_H_
 #define RNNSERVE_MODEL_ONNX_ELEMENTWISE_H_
 
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "model/onnx_axes.h"
 #include "model/onnx_reader.h"
@@ -45,24 +43,6 @@ absl::StatusOr<AffineFold> FoldElementwise(const AffineFold& fold, const std::st
 
 // The engine's transform for a finished chain (rounded to float).
 absl::StatusOr<StepTransform> ToStepTransform(const AffineFold& fold);
-
-// Float constants computed from constants by nodes torch.onnx.export leaves
-// in the graph (Identity of a deduplicated buffer, Cast, Reciprocal of a
-// buffer, Neg, Add/Sub/Mul/Div of two constants). Not thread-safe; one per
-// import.
-class ElementwiseConstants {
- public:
-  using Lookup = std::function<const OnnxConstant*(const std::string&)>;
-  // Records node's output when every input is a float constant (per
-  // `lookup` or recorded here) and the op is one of the above, with
-  // operands of equal shape or one a single value; else does nothing.
-  void Visit(const onnx::NodeProto& node, const Lookup& lookup);
-  // A constant recorded by Visit(), or null.
-  const OnnxConstant* Find(const std::string& name) const;
-
- private:
-  absl::flat_hash_map<std::string, OnnxConstant> computed_;
-};
 
 }  // namespace rnnserve::model
 

@@ -142,6 +142,9 @@ class GraphImporter {
 
   const Value* Find(const std::string& name) const;
   const OnnxConstant* Constant(const std::string& name) const;
+  const OnnxConstant* TransformConstant(const std::string& name) const;
+  absl::Status Store(const onnx::NodeProto& node, std::vector<OnnxConstant> outputs,
+                     absl::flat_hash_map<std::string, OnnxConstant>& table);
   absl::StatusOr<std::vector<int64_t>> IntsInput(const onnx::NodeProto& node, int index,
                                                  absl::string_view attribute) const;
   void Set(const std::string& name, Value value) { values_[name] = std::move(value); }
@@ -158,7 +161,11 @@ class GraphImporter {
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
   std::vector<RecurrentOp> recurrent_;
-  ElementwiseConstants elementwise_constants_;
+  // What EvaluateConstantNode computed with float arithmetic, or from such a
+  // result (torch's Reciprocal(std), Neg(mean), mean / std): the operands of
+  // an input or output transform only, never weights or states, so apart
+  // from computed_.
+  absl::flat_hash_map<std::string, OnnxConstant> transform_constants_;
   std::optional<AffineFold> input_fold_;  // what feeds the first recurrent layer
   int64_t parameter_count_ = 0;  // embedding and recurrent layers
 };
@@ -172,6 +179,11 @@ const OnnxConstant* GraphImporter::Constant(const std::string& name) const {
   if (const auto it = constants_.find(name); it != constants_.end()) return &it->second;
   const auto it = computed_.find(name);
   return it == computed_.end() ? nullptr : &it->second;
+}
+
+const OnnxConstant* GraphImporter::TransformConstant(const std::string& name) const {
+  const auto it = transform_constants_.find(name);
+  return it == transform_constants_.end() ? nullptr : &it->second;
 }
 
 // Integer operands moved from attributes to inputs over the opsets
@@ -210,7 +222,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   absl::Status unusable;
   for (const std::string& input : node.input()) {
     if (input.empty() || Constant(input) != nullptr) continue;
-    if (elementwise_constants_.Find(input) != nullptr) continue;  // A transform's operand.
+    if (TransformConstant(input) != nullptr) continue;  // A transform's operand.
     const Value* v = Find(input);
     if (v == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("input '", input,
@@ -286,28 +298,18 @@ bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
 // provably so, or unusable with the reason, refused only if something uses it.
 absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
-  // Float arithmetic of constants (Reciprocal, Neg, Add/Sub/Mul/Div; Identity
-  // and Cast of such a result) is computed only for the operands of a
-  // transform (issue 21), apart from the constant table, so it never becomes
-  // a weight or a state. Identity and Cast of constants stay with
-  // EvaluateConstantNode, whose results may be weights.
-  const bool float_constant_input = std::any_of(
-      node.input().begin(), node.input().end(),
-      [&](const std::string& name) { return elementwise_constants_.Find(name) != nullptr; });
-  if ((op != "Identity" && op != "Cast") || float_constant_input) {
-    elementwise_constants_.Visit(node, [this](const std::string& name) { return Constant(name); });
-    if (node.output_size() == 1 && elementwise_constants_.Find(node.output(0)) != nullptr) {
-      return absl::OkStatus();
-    }
-  }
   if (!IsConstantEvaluable(op) && op != "ConstantOfShape") {
     return absl::InvalidArgumentError("is not supported by rnnserve");
   }
   std::vector<const OnnxConstant*> inputs;
   bool known = true;
+  bool for_transform = false;  // an input is a transform's constant
   bool from_state_input = false;
   for (const std::string& input : node.input()) {
     const OnnxConstant* c = input.empty() ? nullptr : Constant(input);
+    if (c == nullptr && !input.empty() && (c = TransformConstant(input)) != nullptr) {
+      for_transform = true;
+    }
     inputs.push_back(c);
     if (c != nullptr || input.empty()) continue;
     known = false;
@@ -315,19 +317,9 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
     from_state_input |= v != nullptr && v->from_state_input;
   }
   absl::Status why = absl::InvalidArgumentError("uses a value not known at load");
-  if (known) {
+  if (known && !for_transform) {
     absl::StatusOr<std::vector<OnnxConstant>> outputs = EvaluateConstantNode(node, inputs, opset_);
-    if (outputs.ok()) {
-      for (const OnnxConstant& output : *outputs) computed_elements_ += output.size();
-      if (computed_elements_ > kMaxEvaluatedTotal) {
-        return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
-                                                       " elements at load, with the nodes before"));
-      }
-      for (size_t i = 0; i < outputs->size() && i < static_cast<size_t>(node.output_size()); ++i) {
-        computed_[node.output(i)] = std::move((*outputs)[i]);
-      }
-      return absl::OkStatus();
-    }
+    if (outputs.ok()) return Store(node, *std::move(outputs), computed_);
     why = outputs.status();
   }
   if (KeepsZeros(node)) {
@@ -336,9 +328,32 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
     }
     return absl::OkStatus();
   }
+  // Float arithmetic of constants (torch's Reciprocal(std), Neg(mean),
+  // mean / std) gives the operand of a transform, never a weight or state.
+  if (known) {
+    absl::StatusOr<std::vector<OnnxConstant>> outputs =
+        EvaluateConstantNode(node, inputs, opset_, FloatArithmetic::kEvaluate);
+    if (outputs.ok()) return Store(node, *std::move(outputs), transform_constants_);
+    if (for_transform) why = outputs.status();
+  }
   for (const std::string& output : node.output()) {
     Set(output, {.kind = Value::Kind::kUnusable,
                  .why_unusable = absl::StrCat(DescribeNode(node), ": ", why.message())});
+  }
+  return absl::OkStatus();
+}
+
+// Records a node's evaluated outputs in `table` (computed_ or
+// transform_constants_); INVALID_ARGUMENT past kMaxEvaluatedTotal.
+absl::Status GraphImporter::Store(const onnx::NodeProto& node, std::vector<OnnxConstant> outputs,
+                                  absl::flat_hash_map<std::string, OnnxConstant>& table) {
+  for (const OnnxConstant& output : outputs) computed_elements_ += output.size();
+  if (computed_elements_ > kMaxEvaluatedTotal) {
+    return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
+                                                   " elements at load, with the nodes before"));
+  }
+  for (size_t i = 0; i < outputs.size() && i < static_cast<size_t>(node.output_size()); ++i) {
+    table[node.output(i)] = std::move(outputs[i]);
   }
   return absl::OkStatus();
 }
@@ -400,7 +415,7 @@ absl::StatusOr<const OnnxConstant*> GraphImporter::OptionalConstant(
     return nullptr;  // A graph input: whole sequences always run to their end.
   }
   std::string why = v == nullptr ? " (missing initializer?)" : "";
-  if (elementwise_constants_.Find(node.input(index)) != nullptr) {
+  if (TransformConstant(node.input(index)) != nullptr) {
     why = " (computed with float arithmetic, which is evaluated only for input and output "
           "transforms)";
   }
@@ -629,7 +644,7 @@ absl::Status GraphImporter::VisitElementwise(const onnx::NodeProto& node, const 
   const bool data_first = Find(node.input(0)) == &data;
   const std::string& other = node.input(data_first ? 1 : 0);
   const OnnxConstant* constant = Constant(other);
-  if (constant == nullptr) constant = elementwise_constants_.Find(other);
+  if (constant == nullptr) constant = TransformConstant(other);
   if (constant == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "its other operand '", other, "' must be a float constant (a per-step transform)"));

@@ -80,34 +80,6 @@ TEST(OnnxElementwiseTest, RefusesWhatIsNotAPerStepAffineMap) {
   EXPECT_FALSE(FoldElementwise(fold, "Add", Floats({3}, {1, 2, 3}), true, kSequence).ok());
 }
 
-TEST(OnnxElementwiseTest, ComputesTheConstantsTorchLeavesInTheGraph) {
-  const OnnxConstant std_dev = Floats({2}, {2.0f, 4.0f});
-  auto lookup = [&](const std::string& name) -> const OnnxConstant* {
-    return name == "std" ? &std_dev : nullptr;
-  };
-  ElementwiseConstants constants;
-  onnx::NodeProto reciprocal;
-  reciprocal.set_op_type("Reciprocal");
-  reciprocal.add_input("std");
-  reciprocal.add_output("r");
-  constants.Visit(reciprocal, lookup);
-  onnx::NodeProto times;
-  times.set_op_type("Mul");
-  times.add_input("r");
-  times.add_input("std");
-  times.add_output("one");
-  constants.Visit(times, lookup);
-  ASSERT_NE(constants.Find("one"), nullptr);
-  EXPECT_THAT(constants.Find("r")->floats, ElementsAre(0.5f, 0.25f));
-  EXPECT_THAT(constants.Find("one")->floats, ElementsAre(1.0f, 1.0f));
-  onnx::NodeProto shape;
-  shape.set_op_type("Shape");
-  shape.add_input("std");
-  shape.add_output("s");
-  constants.Visit(shape, lookup);
-  EXPECT_EQ(constants.Find("s"), nullptr);
-}
-
 // tests/testdata/transform_bad/README.txt: "case: message".
 std::vector<std::pair<std::string, std::string>> BadCases() {
   std::vector<std::pair<std::string, std::string>> cases;
