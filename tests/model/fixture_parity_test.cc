@@ -81,8 +81,7 @@ TEST_P(FixtureParityTest, WholeSequenceMatchesReference) {
       ASSERT_EQ(out->rows(), 1);
       const std::vector<float>& want = sequence.expected_final->floats;
       ASSERT_EQ(static_cast<size_t>(out->cols()), want.size());
-      ASSERT_TRUE(OutputRowNear(out->data(), want.data(), want.size(), &stack()))
-          << "final state";
+      ASSERT_TRUE(OutputRowNear(out->data(), want.data(), want.size(), &stack())) << "final state";
       continue;
     }
     for (int64_t t = 0; t < sequence.steps(); ++t) {

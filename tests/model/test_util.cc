@@ -173,8 +173,7 @@ bool IsProbabilityRow(const float* row, int64_t width) {
 ::testing::AssertionResult OutputRowsNear(const float* got, const float* want, int64_t rows,
                                           int64_t width, const LayerStack* stack) {
   for (int64_t r = 0; r < rows; ++r) {
-    ::testing::AssertionResult row =
-        OutputRowNear(got + r * width, want + r * width, width, stack);
+    ::testing::AssertionResult row = OutputRowNear(got + r * width, want + r * width, width, stack);
     if (!row) return ::testing::AssertionFailure() << "row " << r << ", " << row.message();
   }
   return ::testing::AssertionSuccess();
