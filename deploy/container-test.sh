@@ -311,7 +311,7 @@ answers close "charlm_onnx, sample, one chunk" stream --model charlm_onnx --inpu
 answers exact "charlm generate, seed 1" generate --model charlm --prompt 'Q: What is a computer?' --length 200 --seed 1
 answers exact "charlm_onnx generate, greedy" generate --model charlm_onnx --prompt 'The ' --length 80 --temperature 0
 # A named session left open: the snapshot must carry it over the restart below.
-printf '0.5\n1.2\n' > "$tmp/first.csv" && printf '0.7\n' > "$tmp/next.csv"
+printf '190.2\n184.8\n' > "$tmp/first.csv" && printf '159.0\n' > "$tmp/next.csv"  # sunspots 1957-59
 answers exact "forecast, session kept" stream --model forecast --session kept --input "$tmp/first.csv" --format=jsonl
 
 metrics=$(curl -sf --max-time 10 "http://$metrics_addr/metrics") || fail_run "no /metrics at $metrics_addr"

@@ -114,6 +114,67 @@ absl::StatusOr<std::optional<HeadConfig>> ReadHead(const Json& root) {
   return std::optional<HeadConfig>(head);
 }
 
+// A number or a non-empty list of numbers, each a finite float32.
+absl::StatusOr<std::vector<float>> ReadFloats(const Json& object, absl::string_view where,
+                                              absl::string_view field, float fallback) {
+  const auto it = object.find(field);
+  if (it == object.end()) return std::vector<float>{fallback};
+  const Json list = it->is_array() ? *it : Json::array({*it});
+  std::vector<float> values;
+  for (const Json& v : list) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) ||
+        std::fabs(v.get<double>()) > std::numeric_limits<float>::max()) {
+      return FieldError(where, absl::StrCat("has ", field, " ", it->dump(),
+                                            "; want a float32 number or a list of them"));
+    }
+    values.push_back(static_cast<float>(v.get<double>()));
+  }
+  if (values.empty()) return FieldError(where, absl::StrCat("has an empty ", field));
+  return values;
+}
+
+// "input_transform" / "output_transform": {"offset": ..., "scale": ...}.
+absl::StatusOr<std::optional<StepTransform>> ReadTransform(const Json& root,
+                                                           absl::string_view field,
+                                                           StepTransform::Side side) {
+  const auto it = root.find(field);
+  if (it == root.end() || it->is_null()) return std::optional<StepTransform>();
+  if (!it->is_object())
+    return FieldError(field, "must be an object {\"offset\": ..., \"scale\": ...}");
+  RNN_RETURN_IF_ERROR(CheckKnownFields(*it, field, {"offset", "scale"}));
+  RNN_ASSIGN_OR_RETURN(std::vector<float> offset, ReadFloats(*it, field, "offset", 0.0f));
+  RNN_ASSIGN_OR_RETURN(std::vector<float> scale, ReadFloats(*it, field, "scale", 1.0f));
+  absl::StatusOr<StepTransform> transform =
+      StepTransform::Create(side, std::move(offset), std::move(scale));
+  if (!transform.ok()) return FieldError(field, transform.status().message());
+  return std::optional<StepTransform>(*std::move(transform));
+}
+
+absl::Status ValidateTransforms(const ModelConfig& config) {
+  if (config.input_transform.has_value()) {
+    if (config.embedding.has_value()) {
+      return FieldError("input_transform",
+                        "applies to float inputs only; this model takes token ids "
+                        "(it has an embedding)");
+    }
+    if (!config.input_transform->Fits(config.input_size)) {
+      return FieldError(
+          "input_transform",
+          absl::StrCat("has values for ", config.input_transform->features(),
+                       " features, want 1 (every feature) or input_size ", config.input_size));
+    }
+  }
+  if (config.output_transform.has_value() && !config.output_transform->Fits(config.output_size())) {
+    return FieldError(
+        "output_transform",
+        absl::StrCat("has values for ", config.output_transform->features(),
+                     " features, want 1 (every feature) or ",
+                     config.head.has_value() ? "head.out_features " : "the top layer's width ",
+                     config.output_size()));
+  }
+  return absl::OkStatus();
+}
+
 // `activation`, `nonlinearity`, `gate_activation`, `recurrent_activation`:
 // each pair of spellings must agree when both are given.
 absl::StatusOr<Activation> ReadActivationPair(const Json& root, absl::string_view name,
@@ -177,7 +238,7 @@ absl::Status Validate(const ModelConfig& config, const Json& root) {
     return FieldError("gru_update", "\"swapped\" needs a gate activation with "
                                     "1 - f(x) == f(-x) (sigmoid, hard_sigmoid)");
   }
-  return absl::OkStatus();
+  return ValidateTransforms(config);
 }
 
 }  // namespace
@@ -190,6 +251,11 @@ absl::string_view CellKindName(CellKind kind) {
     case CellKind::kJordan: return "jordan";
   }
   return "unknown";
+}
+
+int ModelConfig::output_size() const {
+  if (head.has_value()) return head->out_features;
+  return (proj_size > 0 ? proj_size : hidden_size) * directions();
 }
 
 int ModelConfig::gates() const {
@@ -210,7 +276,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
        "dropout", "bidirectional", "proj_size", "nonlinearity", "embedding", "head",
        "naming", "gru_update", "reset_after", "gate_activation", "recurrent_activation",
        "activation", "hard_sigmoid", "clip", "peephole", "input_forget", "forget_bias",
-       "go_backwards", "metadata"}));
+       "go_backwards", "input_transform", "output_transform", "metadata"}));
   ModelConfig config;
   RNN_ASSIGN_OR_RETURN(int cell, ReadChoice(root, "cell", {"lstm", "gru", "rnn", "jordan"}, -1));
   if (cell < 0) return FieldError("cell", "is required: lstm, gru, rnn or jordan");
@@ -249,6 +315,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
   RNN_ASSIGN_OR_RETURN(config.input_forget, ReadBool(root, "input_forget", false));
   RNN_ASSIGN_OR_RETURN(config.forget_bias, ReadFloat(root, "forget_bias", 0.0f));
   RNN_ASSIGN_OR_RETURN(config.go_backwards, ReadBool(root, "go_backwards", false));
+  RNN_ASSIGN_OR_RETURN(config.input_transform,
+                       ReadTransform(root, "input_transform", StepTransform::Side::kInput));
+  RNN_ASSIGN_OR_RETURN(config.output_transform,
+                       ReadTransform(root, "output_transform", StepTransform::Side::kOutput));
   if (const auto it = root.find("metadata"); it != root.end() && !it->is_object()) {
     return FieldError("metadata", "must be an object");
   }

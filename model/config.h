@@ -12,6 +12,7 @@
 #include "model/activation.h"
 #include "model/dense_head.h"
 #include "model/gru_cell.h"
+#include "model/step_transform.h"
 
 namespace rnnserve::model {
 
@@ -57,9 +58,15 @@ struct ModelConfig {
   bool input_forget = false;
   float forget_bias = 0.0f;  // TF1 BasicLSTMCell adds it at run time
   bool go_backwards = false;
+  // "input_transform" / "output_transform": {"offset": ..., "scale": ...},
+  // each a number or a list of one per feature (issue 21).
+  std::optional<StepTransform> input_transform;
+  std::optional<StepTransform> output_transform;
 
   int directions() const { return bidirectional ? 2 : 1; }
   int gates() const;
+  // Floats per step out of the model: the head's, or the top layer's.
+  int output_size() const;
 };
 
 // Parses and validates config.json text. INVALID_ARGUMENT names the field and

@@ -91,6 +91,13 @@ void PrintModel(const LoadedModel& model) {
     std::cout << absl::StrFormat("head:        dense %d -> %d, %s\n", head.input_size(),
                                  head.output_size(), HeadActivationName(head.activation()));
   }
+  // Raw values in and out (issue 21): the maps outside the trained layers.
+  if (stack.input_transform().has_value()) {
+    std::cout << "input map:   " << stack.input_transform()->ToString() << "\n";
+  }
+  if (stack.output_transform().has_value()) {
+    std::cout << "output map:  " << stack.output_transform()->ToString() << "\n";
+  }
   std::cout << absl::StrFormat("output:      float32 [T, %d]\n", stack.output_size());
   std::cout << absl::StrFormat("state:       %d floats (%d bytes) per session\n",
                                stack.state_size(), stack.state_size() * 4);

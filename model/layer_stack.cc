@@ -41,13 +41,43 @@ absl::Status CheckInitialState(const std::vector<float>& state, const RecurrentL
                                                  layer.state_size()));
 }
 
+absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens, int input_size,
+                             int output_size) {
+  if (transforms.input.has_value()) {
+    if (transforms.input->side() != StepTransform::Side::kInput) {
+      return absl::InvalidArgumentError("input transform: built for the output side");
+    }
+    if (tokens) {
+      return absl::InvalidArgumentError(
+          "input transform: this model starts with an embedding and takes token ids; "
+          "an input transform applies to float inputs only");
+    }
+    if (!transforms.input->Fits(input_size)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input transform has values for ", transforms.input->features(),
+                       " features, want 1 (every feature) or input_size ", input_size));
+    }
+  }
+  if (transforms.output.has_value()) {
+    if (transforms.output->side() != StepTransform::Side::kOutput) {
+      return absl::InvalidArgumentError("output transform: built for the input side");
+    }
+    if (!transforms.output->Fits(output_size)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("output transform has values for ", transforms.output->features(),
+                       " features, want 1 (every feature) or the output size ", output_size));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding,
                                               std::vector<LayerLevel> levels,
-                                              std::optional<DenseHead> head,
-                                              bool go_backwards,
-                                              SequenceOutput sequence_output) {
+                                              std::optional<DenseHead> head, bool go_backwards,
+                                              SequenceOutput sequence_output,
+                                              StepTransforms transforms) {
   if (levels.empty()) return absl::InvalidArgumentError("a model needs at least one layer");
   int in = embedding.has_value() ? static_cast<int>(embedding->cols())
                                  : levels[0].forward.input_size();
@@ -70,19 +100,23 @@ absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding
     return absl::InvalidArgumentError(absl::StrCat(
         "head takes ", head->input_size(), " inputs, want the top layer's ", in));
   }
-  return LayerStack(std::move(embedding), std::move(levels), std::move(head),
-                    go_backwards, sequence_output);
+  const int input_size =
+      embedding.has_value() ? static_cast<int>(embedding->cols()) : levels[0].forward.input_size();
+  RNN_RETURN_IF_ERROR(CheckTransforms(transforms, embedding.has_value(), input_size,
+                                      head.has_value() ? head->output_size() : in));
+  return LayerStack(std::move(embedding), std::move(levels), std::move(head), go_backwards,
+                    sequence_output, std::move(transforms));
 }
 
-LayerStack::LayerStack(std::optional<RowMatrix> embedding,
-                       std::vector<LayerLevel> levels,
+LayerStack::LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
                        std::optional<DenseHead> head, bool go_backwards,
-                       SequenceOutput sequence_output)
+                       SequenceOutput sequence_output, StepTransforms transforms)
     : embedding_(std::move(embedding)),
       levels_(std::move(levels)),
       head_(std::move(head)),
       go_backwards_(go_backwards),
-      sequence_output_(sequence_output) {
+      sequence_output_(sequence_output),
+      transforms_(std::move(transforms)) {
   for (const LayerLevel& level : levels_) {
     const std::vector<float>& initial = level.forward_initial_state;
     if (initial.empty()) {
@@ -204,8 +238,7 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
   }
   RNN_RETURN_IF_ERROR(CheckInput(input));
   const int64_t rows = input.rows;
-  const float* x = EmbedInput(input, workspace.Get(Workspace::kLayerA,
-                                                   rows * input_size()));
+  const float* x = FirstLayerInput(input, workspace.Get(Workspace::kLayerA, rows * input_size()));
   int x_cols = input_size();
   int64_t offset = 0;
   for (size_t k = 0; k < levels_.size(); ++k) {
@@ -225,16 +258,27 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
   }
   if (head_.has_value()) head_->Apply(ConstRowMatrixMap(x, rows, x_cols),
                                       RowMatrixMap(outputs, rows, output_size()));
+  TransformOutput(outputs, rows);
   return absl::OkStatus();
 }
 
-const float* LayerStack::EmbedInput(const StepInput& input, float* buffer) const {
+const float* LayerStack::FirstLayerInput(const StepInput& input, float* buffer) const {
+  if (transforms_.input.has_value()) {
+    transforms_.input->Apply(input.floats, buffer, input.rows, input_size());
+    return buffer;
+  }
   if (!embedding_.has_value()) return input.floats;
   const int dim = input_size();
   for (int64_t r = 0; r < input.rows; ++r) {
     std::copy_n(embedding_->row(input.tokens[r]).data(), dim, buffer + r * dim);
   }
   return buffer;
+}
+
+void LayerStack::TransformOutput(float* outputs, int64_t rows) const {
+  if (transforms_.output.has_value()) {
+    transforms_.output->Apply(outputs, outputs, rows, output_size());
+  }
 }
 
 void LayerStack::ApplyHead(const ConstRowMatrixMap& top, float* outputs) const {
@@ -250,9 +294,7 @@ absl::StatusOr<RowMatrix> LayerStack::RunSequence(const StepInput& input) const 
   RNN_RETURN_IF_ERROR(CheckInput(input));
   Workspace workspace;
   RowMatrix x(input.rows, input_size());
-  if (input_kind() == InputKind::kTokens) {
-    EmbedInput(input, x.data());
-  } else {
+  if (FirstLayerInput(input, x.data()) == input.floats) {
     std::copy_n(input.floats, x.size(), x.data());
   }
   const int64_t last = x.rows() - 1;
@@ -279,6 +321,7 @@ absl::StatusOr<RowMatrix> LayerStack::RunSequence(const StepInput& input) const 
   if (sequence_output_ == SequenceOutput::kFinalState) x = final_state;
   RowMatrix out(x.rows(), output_size());
   ApplyHead(ConstRowMatrixMap(x.data(), x.rows(), x.cols()), out.data());
+  TransformOutput(out.data(), out.rows());
   return out;
 }
 

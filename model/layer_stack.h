@@ -15,6 +15,7 @@
 #include "absl/types/span.h"
 #include "model/dense_head.h"
 #include "model/recurrent_layer.h"
+#include "model/step_transform.h"
 #include "model/tensor.h"
 #include "model/workspace.h"
 
@@ -52,6 +53,14 @@ struct LayerLevel {
 // direction, its state after reading the first step).
 enum class SequenceOutput { kEveryStep, kFinalState };
 
+// Raw values in, raw values out (model/step_transform.h): every stepping
+// mode applies `input` to the caller's floats before the first layer and
+// `output` to what the head (or the top layer) returns.
+struct StepTransforms {
+  std::optional<StepTransform> input;   // Side::kInput; float inputs only
+  std::optional<StepTransform> output;  // Side::kOutput
+};
+
 class LayerStack {
  public:
   // Steps per Step/StepChunk/RunSequence call; a bound on workspace growth.
@@ -59,11 +68,13 @@ class LayerStack {
 
   // `embedding` is [vocabulary, dim]. `go_backwards` is Keras's: every layer
   // reads its input from last to first and returns outputs in that order.
-  // INVALID_ARGUMENT when the levels' sizes do not chain.
+  // INVALID_ARGUMENT when the levels' sizes do not chain, or a transform does
+  // not fit its side (an input transform on a token model, a width that is
+  // neither 1 nor input_size() / output_size()).
   static absl::StatusOr<LayerStack> Create(
       std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
       std::optional<DenseHead> head, bool go_backwards,
-      SequenceOutput sequence_output = SequenceOutput::kEveryStep);
+      SequenceOutput sequence_output = SequenceOutput::kEveryStep, StepTransforms transforms = {});
 
   InputKind input_kind() const;
   // Floats per step (the embedding dimension for token models).
@@ -84,6 +95,8 @@ class LayerStack {
   const std::vector<LayerLevel>& levels() const { return levels_; }
   const std::optional<DenseHead>& head() const { return head_; }
   bool go_backwards() const { return go_backwards_; }
+  const std::optional<StepTransform>& input_transform() const { return transforms_.input; }
+  const std::optional<StepTransform>& output_transform() const { return transforms_.output; }
 
   // INVALID_ARGUMENT when `input` is empty, of the wrong kind, holds a token
   // outside [0, vocabulary) or a NaN/Inf value; says which row.
@@ -122,14 +135,18 @@ class LayerStack {
 
  private:
   LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
-             std::optional<DenseHead> head, bool go_backwards,
-             SequenceOutput sequence_output);
+             std::optional<DenseHead> head, bool go_backwards, SequenceOutput sequence_output,
+             StepTransforms transforms);
 
   absl::Status Advance(absl::Span<float* const> states, int steps,
                        const StepInput& input, float* outputs,
                        Workspace& workspace) const;
-  // The first layer's input rows: the caller's floats, or embedding rows.
-  const float* EmbedInput(const StepInput& input, float* buffer) const;
+  // The first layer's input rows: the caller's floats as they are, or
+  // written to `buffer` (rows * input_size() floats) as embedding rows or
+  // through the input transform.
+  const float* FirstLayerInput(const StepInput& input, float* buffer) const;
+  // The output transform, in place on `rows` rows of output_size().
+  void TransformOutput(float* outputs, int64_t rows) const;
   void ApplyHead(const ConstRowMatrixMap& top, float* outputs) const;
 
   std::optional<RowMatrix> embedding_;
@@ -137,6 +154,7 @@ class LayerStack {
   std::optional<DenseHead> head_;
   bool go_backwards_ = false;
   SequenceOutput sequence_output_ = SequenceOutput::kEveryStep;
+  StepTransforms transforms_;
   int64_t state_size_ = 0;
   std::vector<float> initial_state_;
 };

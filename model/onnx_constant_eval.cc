@@ -408,9 +408,24 @@ absl::StatusOr<OnnxConstant> EvalCast(const onnx::NodeProto& node, const OnnxCon
   return out;
 }
 
-// Add, Sub, Mul, Div, Equal on integers, and Where, with numpy broadcasting.
+// Reciprocal and Neg of a float tensor (FloatArithmetic::kEvaluate).
+absl::StatusOr<OnnxConstant> EvalFloatUnary(const std::string& op, const OnnxConstant& in,
+                                            FloatArithmetic float_arithmetic) {
+  if (!in.is_float || float_arithmetic != FloatArithmetic::kEvaluate) {
+    return Invalid(
+        "computes with floats, which is not evaluated at load "
+        "(weights and initial states must be initializers or Constants)");
+  }
+  OnnxConstant out = in;
+  for (float& v : out.floats) v = op == "Neg" ? -v : 1.0f / v;
+  return out;
+}
+
+// Add, Sub, Mul, Div, Equal on integers, and Where, with numpy broadcasting;
+// Add, Sub, Mul and Div of floats under FloatArithmetic::kEvaluate.
 absl::StatusOr<OnnxConstant> EvalElementwise(const std::string& op,
-                                             absl::Span<const OnnxConstant* const> inputs) {
+                                             absl::Span<const OnnxConstant* const> inputs,
+                                             FloatArithmetic float_arithmetic) {
   const size_t arity = op == "Where" ? 3 : 2;
   if (inputs.size() != arity) return Invalid(absl::StrCat("wants ", arity, " inputs"));
   Shape shape;
@@ -438,7 +453,16 @@ absl::StatusOr<OnnxConstant> EvalElementwise(const std::string& op,
     }
     return out;
   }
-  // Float arithmetic would compute weights or states: not proven here.
+  // Float arithmetic would compute weights or states: only for transforms.
+  const bool floats = inputs[0]->is_float && inputs[1]->is_float && op != "Equal";
+  if (floats && float_arithmetic == FloatArithmetic::kEvaluate) {
+    OnnxConstant out{.shape = shape, .is_float = true};
+    for (int64_t i = 0; i < count; ++i) {
+      const float x = inputs[0]->floats[sources[0][i]], y = inputs[1]->floats[sources[1][i]];
+      out.floats.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
+    }
+    return out;
+  }
   if (inputs[0]->is_float || inputs[1]->is_float) {
     return Invalid(
         "computes with floats, which is not evaluated at load "
@@ -499,7 +523,7 @@ absl::StatusOr<OnnxConstant> EvalRange(absl::Span<const OnnxConstant* const> inp
 
 absl::StatusOr<OnnxConstant> EvaluateOne(const onnx::NodeProto& node,
                                          absl::Span<const OnnxConstant* const> inputs,
-                                         int64_t opset) {
+                                         int64_t opset, FloatArithmetic float_arithmetic) {
   const std::string& op = node.op_type();
   auto input = [&](size_t i) { return i < inputs.size() ? inputs[i] : nullptr; };
   if (input(0) == nullptr && op != "Range") return Invalid("misses its first input");
@@ -520,23 +544,25 @@ absl::StatusOr<OnnxConstant> EvaluateOne(const onnx::NodeProto& node,
   if (op == "ConstantOfShape") return EvalConstantOfShape(node, inputs[0]);
   if (op == "Cast") return EvalCast(node, *inputs[0]);
   if (op == "Range") return EvalRange(inputs);
-  return EvalElementwise(op, inputs);
+  if (op == "Reciprocal" || op == "Neg") return EvalFloatUnary(op, *inputs[0], float_arithmetic);
+  return EvalElementwise(op, inputs, float_arithmetic);
 }
 
 }  // namespace
 
 bool IsConstantEvaluable(absl::string_view op) {
   static const auto* ops = new absl::flat_hash_set<std::string>{
-      "Identity", "Shape",     "Gather", "Slice",           "Concat", "Transpose", "Reshape",
-      "Squeeze",  "Unsqueeze", "Expand", "ConstantOfShape", "Cast",   "Range",     "Add",
-      "Sub",      "Mul",       "Div",    "Equal",           "Where"};
+      "Identity", "Shape",     "Gather", "Slice",           "Concat", "Transpose",  "Reshape",
+      "Squeeze",  "Unsqueeze", "Expand", "ConstantOfShape", "Cast",   "Range",      "Add",
+      "Sub",      "Mul",       "Div",    "Equal",           "Where",  "Reciprocal", "Neg"};
   return ops->contains(op);
 }
 
 absl::StatusOr<std::vector<OnnxConstant>> EvaluateConstantNode(
-    const onnx::NodeProto& node, absl::Span<const OnnxConstant* const> inputs, int64_t opset) {
+    const onnx::NodeProto& node, absl::Span<const OnnxConstant* const> inputs, int64_t opset,
+    FloatArithmetic float_arithmetic) {
   if (!IsConstantEvaluable(node.op_type())) return Invalid("is not evaluated at load");
-  RNN_ASSIGN_OR_RETURN(OnnxConstant out, EvaluateOne(node, inputs, opset));
+  RNN_ASSIGN_OR_RETURN(OnnxConstant out, EvaluateOne(node, inputs, opset, float_arithmetic));
   std::vector<OnnxConstant> outputs;
   outputs.push_back(std::move(out));
   return outputs;

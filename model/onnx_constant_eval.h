@@ -33,18 +33,27 @@ inline constexpr int64_t kMaxEvaluatedElements = int64_t{1} << 26;
 // without constant folding are several copies of the initializers).
 inline constexpr int64_t kMaxEvaluatedTotal = int64_t{1} << 28;
 
+// Whether EvaluateConstantNode computes float arithmetic: Add, Sub, Mul and
+// Div of two float operands, Reciprocal, Neg. Weights and states are never
+// computed so (they would round differently from the exporter's folding);
+// the constants of an input or output transform are (issue 21: torch leaves
+// Reciprocal(std), Neg(mean), mean / std as nodes), and the importer keeps
+// those apart from the weights.
+enum class FloatArithmetic { kRefuse, kEvaluate };
+
 // True for the ops EvaluateConstantNode knows.
 bool IsConstantEvaluable(absl::string_view op);
 
 // The outputs of `node` from its `inputs` (nullptr for an omitted optional
 // input), as the operator specification of `opset` defines them. Integer
-// arithmetic (Add, Sub, Mul, Div, Equal, Range) is evaluated, float
-// arithmetic is not (it would change weights). INVALID_ARGUMENT, without the
-// node's name (the caller adds it), for an op not evaluated here, a result
-// that depends on kSymbolicDim, malformed inputs, or a result larger than
-// kMaxEvaluatedElements.
+// arithmetic (Add, Sub, Mul, Div, Equal, Range) is evaluated; float
+// arithmetic only under FloatArithmetic::kEvaluate, in float as ONNX Runtime
+// computes it. INVALID_ARGUMENT, without the node's name (the caller adds
+// it), for an op not evaluated here, a result that depends on kSymbolicDim,
+// malformed inputs, or a result larger than kMaxEvaluatedElements.
 absl::StatusOr<std::vector<OnnxConstant>> EvaluateConstantNode(
-    const onnx::NodeProto& node, absl::Span<const OnnxConstant* const> inputs, int64_t opset);
+    const onnx::NodeProto& node, absl::Span<const OnnxConstant* const> inputs, int64_t opset,
+    FloatArithmetic float_arithmetic = FloatArithmetic::kRefuse);
 
 // ONNX Shape of a tensor with dimensions `dims` (kSymbolicDim allowed),
 // honouring the node's start / end attributes (opset 15).

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "model/onnx_axes.h"
 #include "model/onnx_constant_eval.h"
+#include "model/onnx_elementwise.h"
 #include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
@@ -46,6 +47,7 @@ struct Value {
   bool final_state = false; // kData: derived from Y_h
   std::shared_ptr<const HeadParts> head;  // kData: the head applied, if any
   bool from_state_input = false;          // kZeros: a graph input (h0, c0) or a view of one
+  std::shared_ptr<const AffineFold> transform;  // kData: elementwise ops so far
   std::string why_unusable; // kUnusable
 };
 
@@ -131,6 +133,7 @@ class GraphImporter {
   absl::Status VisitDense(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitBias(const onnx::NodeProto& node, const Value& data);
   absl::Status VisitHeadActivation(const onnx::NodeProto& node, const Value& data);
+  absl::Status VisitElementwise(const onnx::NodeProto& node, const Value& data);
   absl::StatusOr<RecurrentOpInputs> RecurrentInputs(const onnx::NodeProto& node) const;
   absl::StatusOr<const OnnxConstant*> OptionalConstant(const onnx::NodeProto& node, int index,
                                                        const char* what) const;
@@ -139,6 +142,9 @@ class GraphImporter {
 
   const Value* Find(const std::string& name) const;
   const OnnxConstant* Constant(const std::string& name) const;
+  const OnnxConstant* TransformConstant(const std::string& name) const;
+  absl::Status Store(const onnx::NodeProto& node, std::vector<OnnxConstant> outputs,
+                     absl::flat_hash_map<std::string, OnnxConstant>& table);
   absl::StatusOr<std::vector<int64_t>> IntsInput(const onnx::NodeProto& node, int index,
                                                  absl::string_view attribute) const;
   void Set(const std::string& name, Value value) { values_[name] = std::move(value); }
@@ -155,6 +161,12 @@ class GraphImporter {
   bool tokens_ = false;
   std::optional<RowMatrix> embedding_;
   std::vector<RecurrentOp> recurrent_;
+  // What EvaluateConstantNode computed with float arithmetic, or from such a
+  // result (torch's Reciprocal(std), Neg(mean), mean / std): the operands of
+  // an input or output transform only, never weights or states, so apart
+  // from computed_.
+  absl::flat_hash_map<std::string, OnnxConstant> transform_constants_;
+  std::optional<AffineFold> input_fold_;  // what feeds the first recurrent layer
   int64_t parameter_count_ = 0;  // embedding and recurrent layers
 };
 
@@ -167,6 +179,11 @@ const OnnxConstant* GraphImporter::Constant(const std::string& name) const {
   if (const auto it = constants_.find(name); it != constants_.end()) return &it->second;
   const auto it = computed_.find(name);
   return it == computed_.end() ? nullptr : &it->second;
+}
+
+const OnnxConstant* GraphImporter::TransformConstant(const std::string& name) const {
+  const auto it = transform_constants_.find(name);
+  return it == transform_constants_.end() ? nullptr : &it->second;
 }
 
 // Integer operands moved from attributes to inputs over the opsets
@@ -205,6 +222,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   absl::Status unusable;
   for (const std::string& input : node.input()) {
     if (input.empty() || Constant(input) != nullptr) continue;
+    if (TransformConstant(input) != nullptr) continue;  // A transform's operand.
     const Value* v = Find(input);
     if (v == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("input '", input,
@@ -235,7 +253,10 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
   if (data == nullptr) return VisitWithoutData(node);
   if (op == "Shape" || op == "Size") return VisitShape(node, *data);
   if (op == "Gemm" || op == "MatMul") return VisitDense(node, *data);
-  if (op == "Add") return VisitBias(node, *data);
+  const bool head_bias = data->head != nullptr && !data->head->biased && !data->head->activated &&
+                         data->transform == nullptr;
+  if (op == "Add" && head_bias) return VisitBias(node, *data);
+  if (IsElementwiseAffine(op)) return VisitElementwise(node, *data);
   if (op == "Softmax" || op == "LogSoftmax" || op == "Sigmoid" || op == "Tanh" || op == "Relu") {
     return VisitHeadActivation(node, *data);
   }
@@ -246,6 +267,7 @@ absl::Status GraphImporter::Visit(const onnx::NodeProto& node) {
 // else computed from them is not known to be zero.
 bool GraphImporter::KeepsZeros(const onnx::NodeProto& node) const {
   auto zeros = [&](const std::string& name) {
+    // An export with a fixed time axis expands a constant zero tensor.
     if (const OnnxConstant* c = Constant(name)) return IsAllZero(*c);
     const Value* v = Find(name);
     return v != nullptr && v->kind == Value::Kind::kZeros;
@@ -281,9 +303,13 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
   }
   std::vector<const OnnxConstant*> inputs;
   bool known = true;
+  bool for_transform = false;  // an input is a transform's constant
   bool from_state_input = false;
   for (const std::string& input : node.input()) {
     const OnnxConstant* c = input.empty() ? nullptr : Constant(input);
+    if (c == nullptr && !input.empty() && (c = TransformConstant(input)) != nullptr) {
+      for_transform = true;
+    }
     inputs.push_back(c);
     if (c != nullptr || input.empty()) continue;
     known = false;
@@ -291,19 +317,9 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
     from_state_input |= v != nullptr && v->from_state_input;
   }
   absl::Status why = absl::InvalidArgumentError("uses a value not known at load");
-  if (known) {
+  if (known && !for_transform) {
     absl::StatusOr<std::vector<OnnxConstant>> outputs = EvaluateConstantNode(node, inputs, opset_);
-    if (outputs.ok()) {
-      for (const OnnxConstant& output : *outputs) computed_elements_ += output.size();
-      if (computed_elements_ > kMaxEvaluatedTotal) {
-        return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
-                                                       " elements at load, with the nodes before"));
-      }
-      for (size_t i = 0; i < outputs->size() && i < static_cast<size_t>(node.output_size()); ++i) {
-        computed_[node.output(i)] = std::move((*outputs)[i]);
-      }
-      return absl::OkStatus();
-    }
+    if (outputs.ok()) return Store(node, *std::move(outputs), computed_);
     why = outputs.status();
   }
   if (KeepsZeros(node)) {
@@ -312,9 +328,32 @@ absl::Status GraphImporter::VisitWithoutData(const onnx::NodeProto& node) {
     }
     return absl::OkStatus();
   }
+  // Float arithmetic of constants (torch's Reciprocal(std), Neg(mean),
+  // mean / std) gives the operand of a transform, never a weight or state.
+  if (known) {
+    absl::StatusOr<std::vector<OnnxConstant>> outputs =
+        EvaluateConstantNode(node, inputs, opset_, FloatArithmetic::kEvaluate);
+    if (outputs.ok()) return Store(node, *std::move(outputs), transform_constants_);
+    if (for_transform) why = outputs.status();
+  }
   for (const std::string& output : node.output()) {
     Set(output, {.kind = Value::Kind::kUnusable,
                  .why_unusable = absl::StrCat(DescribeNode(node), ": ", why.message())});
+  }
+  return absl::OkStatus();
+}
+
+// Records a node's evaluated outputs in `table` (computed_ or
+// transform_constants_); INVALID_ARGUMENT past kMaxEvaluatedTotal.
+absl::Status GraphImporter::Store(const onnx::NodeProto& node, std::vector<OnnxConstant> outputs,
+                                  absl::flat_hash_map<std::string, OnnxConstant>& table) {
+  for (const OnnxConstant& output : outputs) computed_elements_ += output.size();
+  if (computed_elements_ > kMaxEvaluatedTotal) {
+    return absl::InvalidArgumentError(absl::StrCat("computes more than ", kMaxEvaluatedTotal,
+                                                   " elements at load, with the nodes before"));
+  }
+  for (size_t i = 0; i < outputs.size() && i < static_cast<size_t>(node.output_size()); ++i) {
+    table[node.output(i)] = std::move(outputs[i]);
   }
   return absl::OkStatus();
 }
@@ -376,6 +415,10 @@ absl::StatusOr<const OnnxConstant*> GraphImporter::OptionalConstant(
     return nullptr;  // A graph input: whole sequences always run to their end.
   }
   std::string why = v == nullptr ? " (missing initializer?)" : "";
+  if (TransformConstant(node.input(index)) != nullptr) {
+    why = " (computed with float arithmetic, which is evaluated only for input and output "
+          "transforms)";
+  }
   if (v != nullptr && v->kind == Value::Kind::kUnusable) {
     why = absl::StrCat(" (", v->why_unusable, ")");
   } else if (v != nullptr && v->from_state_input) {
@@ -415,6 +458,13 @@ absl::Status GraphImporter::VisitRecurrent(const onnx::NodeProto& node) {
   if (x->depth != static_cast<int>(recurrent_.size())) {
     return absl::InvalidArgumentError("branches off the chain of recurrent layers");
   }
+  if (x->transform != nullptr && x->depth > 0) {
+    return absl::InvalidArgumentError(
+        "its input X must be the sequence from the graph input or the layer before, "
+        "not an elementwise map of it (transforms go before the first layer or after "
+        "the head)");
+  }
+  if (x->transform != nullptr) input_fold_ = *x->transform;
   RNN_ASSIGN_OR_RETURN(const RecurrentOpInputs in, RecurrentInputs(node));
   RNN_ASSIGN_OR_RETURN(RecurrentOp op, ConvertRecurrentNode(node, in));
   // X must be [time, 1, features] (layout 0) or [1, time, features].
@@ -481,7 +531,7 @@ absl::Status GraphImporter::VisitGlue(const onnx::NodeProto& node, const Value& 
 // last recurrent layer.
 absl::Status GraphImporter::VisitDense(const onnx::NodeProto& node, const Value& data) {
   if (data.depth != static_cast<int>(recurrent_.size()) || data.depth == 0 ||
-      data.head != nullptr) {
+      data.head != nullptr || data.transform != nullptr) {
     return absl::InvalidArgumentError(
         "is supported only as the one dense head after the last recurrent layer");
   }
@@ -557,7 +607,7 @@ absl::Status GraphImporter::VisitBias(const onnx::NodeProto& node, const Value& 
 }
 
 absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, const Value& data) {
-  if (data.head == nullptr || data.head->activated) {
+  if (data.head == nullptr || data.head->activated || data.transform != nullptr) {
     return absl::InvalidArgumentError("is supported only right after the dense head");
   }
   auto head = std::make_shared<HeadParts>(*data.head);
@@ -588,6 +638,37 @@ absl::Status GraphImporter::VisitHeadActivation(const onnx::NodeProto& node, con
   return absl::OkStatus();
 }
 
+// Add/Sub/Mul/Div with a constant before the first recurrent layer or after
+// the last (and its head): folded into the model's input or output transform.
+absl::Status GraphImporter::VisitElementwise(const onnx::NodeProto& node, const Value& data) {
+  const bool data_first = Find(node.input(0)) == &data;
+  const std::string& other = node.input(data_first ? 1 : 0);
+  const OnnxConstant* constant = Constant(other);
+  if (constant == nullptr) constant = TransformConstant(other);
+  if (constant == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its other operand '", other, "' must be a float constant (a per-step transform)"));
+  }
+  const bool input_side = data.depth == 0;
+  if (input_side && tokens_) {
+    return absl::InvalidArgumentError(
+        "is an input transform on a model that takes token ids; transforms apply to "
+        "float inputs only");
+  }
+  AffineFold fold;
+  if (data.transform != nullptr) {
+    fold = *data.transform;
+  } else {
+    fold.side = input_side ? StepTransform::Side::kInput : StepTransform::Side::kOutput;
+  }
+  RNN_ASSIGN_OR_RETURN(fold,
+                       FoldElementwise(fold, node.op_type(), *constant, data_first, data.axes));
+  Value out = data;
+  out.transform = std::make_shared<const AffineFold>(std::move(fold));
+  Set(node.output(0), std::move(out));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
   if (output.kind != Value::Kind::kData || output.depth == 0 ||
       output.depth != static_cast<int>(recurrent_.size())) {
@@ -614,10 +695,18 @@ absl::StatusOr<OnnxImport> GraphImporter::Assemble(const Value& output) {
     head_parameters = parts.weight.size() + parts.bias.size();
     RNN_ASSIGN_OR_RETURN(head, DenseHead::Create(parts.weight, parts.bias, parts.activation));
   }
+  StepTransforms transforms;
+  if (input_fold_.has_value()) {
+    RNN_ASSIGN_OR_RETURN(transforms.input, ToStepTransform(*input_fold_));
+  }
+  if (output.transform != nullptr) {
+    RNN_ASSIGN_OR_RETURN(transforms.output, ToStepTransform(*output.transform));
+  }
   RNN_ASSIGN_OR_RETURN(
       LayerStack stack,
       LayerStack::Create(std::move(embedding_), std::move(levels), std::move(head), false,
-                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState));
+                         every_step ? SequenceOutput::kEveryStep : SequenceOutput::kFinalState,
+                         std::move(transforms)));
   const RecurrentOp& first = recurrent_.front();
   return OnnxImport{
       .stack = std::move(stack),

@@ -292,8 +292,9 @@ absl::StatusOr<ConvertedModel> ConvertWeights(const ModelConfig& config,
   }
   RNN_RETURN_IF_ERROR(taker.CheckNothingLeft());
   RNN_ASSIGN_OR_RETURN(LayerStack stack,
-                       LayerStack::Create(std::move(embedding), std::move(levels),
-                                          std::move(head), config.go_backwards));
+                       LayerStack::Create(std::move(embedding), std::move(levels), std::move(head),
+                                          config.go_backwards, SequenceOutput::kEveryStep,
+                                          {config.input_transform, config.output_transform}));
   return ConvertedModel{std::move(stack), taker.taken_elements()};
 }
 

@@ -23,6 +23,15 @@ absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
   return models.Find(ref.name(), static_cast<int>(ref.version()));
 }
 
+namespace {
+
+void FillTransform(const model::StepTransform& transform, pb::StepTransform* out) {
+  out->mutable_offset()->Assign(transform.offset().begin(), transform.offset().end());
+  out->mutable_scale()->Assign(transform.scale().begin(), transform.scale().end());
+}
+
+}  // namespace
+
 void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
                    pb::ModelInfo* info) {
   const model::ModelInfo& loaded = model.loaded.info;
@@ -47,6 +56,14 @@ void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
   info->set_streamable(stack.streamable());
   info->set_parameter_count(loaded.parameter_count);
   info->set_fingerprint(loaded.fingerprint);
+  info->clear_input_transform();
+  info->clear_output_transform();
+  if (stack.input_transform().has_value()) {
+    FillTransform(*stack.input_transform(), info->mutable_input_transform());
+  }
+  if (stack.output_transform().has_value()) {
+    FillTransform(*stack.output_transform(), info->mutable_output_transform());
+  }
 }
 
 grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerContext* context,

@@ -24,9 +24,14 @@ Models (written under ``models/`` at the repository root, wiped and rewritten ea
 ``forecast`` / ``forecast_onnx``
     GRU one-step-ahead forecaster of the yearly sunspot numbers 1700-2008 from
     python3-statsmodels (statsmodels/datasets/sunspots/sunspots.csv, public domain):
-    nn.GRU(1, 32, num_layers=2) -> nn.Linear(32, 1) (identity). Input [T, 1] = the
-    normalised value at year t, output [T, 1] = the normalised prediction for t + 1;
-    normalisation z = (value - mean) / std with the mean and std of the training years.
+    nn.GRU(1, 32, num_layers=2) -> nn.Linear(32, 1) (identity), trained on normalised
+    values z = (value - mean) / std (mean and std of the training years). The exported
+    models speak sunspots (issue 21): input [T, 1] = the sunspot number of year t, output
+    [T, 1] = the predicted sunspot number of year t + 1; the native model carries the
+    normalisation as config.json input_transform / output_transform blocks, the ONNX
+    model as Sub/Div before the GRU and Mul/Add after the head (ForecasterExport), which
+    rnnserve folds into the same transforms. --reexport-forecast rewrites both from the
+    committed weights without training.
     The last 20% of the years are held out; metric: RMSE and MAE (in sunspot units) vs
     the naive "next year = this year" forecast, which the model must beat (asserted).
     The number of epochs is chosen on a validation span (the last 15% of the training
@@ -177,15 +182,18 @@ class Forecaster(nn.Module):
 
 
 class ForecasterExport(nn.Module):
-    """Unbatched serving form: [T, 1] -> [T, 1], zero initial state."""
+    """Unbatched serving form: sunspots [T, 1] -> next year's sunspots [T, 1], zero
+    initial state; normalises in and out around the network trained on z-scores."""
 
-    def __init__(self, net):
+    def __init__(self, net, mean, std):
         super().__init__()
         self.net = net
+        self.register_buffer("mean", torch.tensor([mean], dtype=torch.float32))
+        self.register_buffer("std", torch.tensor([std], dtype=torch.float32))
 
     def forward(self, x):
-        y, _ = self.net(x.unsqueeze(1))
-        return y.squeeze(1)
+        y, _ = self.net(((x - self.mean) / self.std).unsqueeze(1))
+        return y.squeeze(1) * self.std + self.mean
 
 
 # ==========================================================================
@@ -448,7 +456,7 @@ def train_forecast(args):
     T = args.fc_sample_len
     s0 = n - 1 - T  # the last T input years, all inside the held-out part
     assert s0 >= n_train
-    sample = z[s0:s0 + T].reshape(T, 1).astype(np.float32)
+    sample = values[s0:s0 + T].reshape(T, 1).astype(np.float32)  # raw sunspots
     return net, {
         "n": n, "n_train": n_train, "year0": int(years[0]), "year1": int(years[-1]),
         "train_years": (int(years[0]), int(years[n_train - 1])),
@@ -623,6 +631,12 @@ def run_onnx_numpy(path, x):
             out = [at.get("alpha", 1.0) * (a @ b) + at.get("beta", 1.0) * ins[2]]
         elif op == "Add":
             out = [ins[0] + ins[1]]
+        elif op == "Sub":
+            out = [ins[0] - ins[1]]
+        elif op == "Mul":
+            out = [ins[0] * ins[1]]
+        elif op == "Div":
+            out = [ins[0] / ins[1]]
         elif op == "Softmax":
             a = ins[0] - ins[0].max(axis=at.get("axis", -1), keepdims=True)
             e = np.exp(a)
@@ -745,10 +759,13 @@ The output is float32 [T, 98]: one probability row per input character.
 """
 
 
-def forecast_card(info, fmt, native_path, onnx_path, net):
+def forecast_card(info, fmt, native_path, onnx_path, net, training_text=None):
     r = info
     other = "forecast_onnx" if fmt == "native" else "forecast"
     d = "forecast" if fmt == "native" else "forecast_onnx"
+    norm_how = ("as config.json's input_transform and output_transform blocks" if fmt == "native"
+                else "as Sub and Div before the GRU and Mul and Add after the head, which "
+                     "rnnserve folds into the same per-step transforms")
     files = ("config.json + model.safetensors (rnnserve native format, PyTorch tensor names)"
              if fmt == "native" else
              "model.onnx (opset 14; input \"x\" float [T, 1], output \"y\" float [T, 1]; "
@@ -765,26 +782,17 @@ Trained by `{SCRIPT_CMD}` (same weights as `models/{other}/1`).
 - Split: training years {r['train_years'][0]}-{r['train_years'][1]} ({r['n_train']}), held-out
   {r['held_years'][0]}-{r['held_years'][1]} ({r['n'] - r['n_train']}, the last 20%).
 
-## Normalisation (also in config.json "metadata")
-z = (sunspots - {r['mean']:.6f}) / {r['std']:.6f} (mean and population std of the training years).
-Input row t = z of year t; output row t = predicted z of year t + 1;
-sunspots = z * {r['std']:.6f} + {r['mean']:.6f}.
+## Input and output: sunspot numbers
+Input row t = the sunspot number of year t; output row t = the predicted sunspot number of
+year t + 1. The network was trained on z = (sunspots - {r['mean']:.6f}) / {r['std']:.6f} (mean
+and population std of the training years); the model applies that normalisation itself,
+{norm_how}, so clients send and receive raw values.
 
 ## Architecture
 nn.GRU(1, {FC_H}, num_layers={FC_L}) -> nn.Linear({FC_H}, 1) (identity). {size_line(native_path, onnx_path, net)}.
 
 ## Training
-Full-batch Adam (lr {r['lr']}, linear decay over {r['max_epochs']} epochs, weight decay 1e-5,
-gradient clip 1.0) on all {r['window']}-year windows of the training years (stride {r['stride']}),
-each from a zero state, MSE on the normalised next-year value with the first 10 steps of
-a window unscored; seed 4321, 2 CPU threads, deterministic.
-Phase 1 trains on {r['fit_years'][0]}-{r['fit_years'][1]} for {r['max_epochs']} epochs and picks the epoch
-count with the lowest validation RMSE on {r['val_years'][0]}-{r['val_years'][1]}: {r['epochs']} epochs
-(validation RMSE {r['val_rmse']:.2f}, naive {r['val_naive']:.2f}). Phase 2 retrains from the same
-seed on all training years for {r['epochs']} epochs; that is the exported model. Both phases
-together took {r['train_secs']:.1f} s.
-
-## Held-out metric (sunspot units, lower is better)
+{training_text or training_section(r)}## Held-out metric (sunspot units, lower is better)
 The model runs over the whole series from a zero state in {r['year0']}; scored are its
 predictions for {r['held_years'][0]}-{r['held_years'][1]}, each made from the years before.
 
@@ -794,7 +802,7 @@ predictions for {r['held_years'][0]}-{r['held_years'][1]}, each made from the ye
 | **this model** | **{r['rmse']:.2f}** | **{r['mae']:.2f}** |
 
 ## Files
-{files}; `sample_input.npy` = float32 [{len(r['sample'])}, 1], the normalised held-out years
+{files}; `sample_input.npy` = float32 [{len(r['sample'])}, 1], the sunspot numbers of the held-out years
 {r['sample_years'][0]}-{r['sample_years'][1]}; `sample_expected.npy` = float32 [{len(r['sample'])}, 1],
 the PyTorch module's predictions for those inputs from a zero state (so its first rows,
 without the earlier years as context, are less accurate than the metric above).
@@ -813,7 +821,21 @@ BLAS instead of OpenBLAS training is several times slower and the weights differ
 ```
 build/bin/rnnserve-model run --model models/{d}/1 --input models/{d}/1/sample_input.npy --output /tmp/forecast.npy
 ```
-The output is float32 [T, 1]: normalised predictions of the next year.
+The output is float32 [T, 1]: the predicted sunspot number of each next year.
+"""
+
+
+def training_section(r):
+    return f"""Full-batch Adam (lr {r['lr']}, linear decay over {r['max_epochs']} epochs, weight decay 1e-5,
+gradient clip 1.0) on all {r['window']}-year windows of the training years (stride {r['stride']}),
+each from a zero state, MSE on the normalised next-year value with the first 10 steps of
+a window unscored; seed 4321, 2 CPU threads, deterministic.
+Phase 1 trains on {r['fit_years'][0]}-{r['fit_years'][1]} for {r['max_epochs']} epochs and picks the epoch
+count with the lowest validation RMSE on {r['val_years'][0]}-{r['val_years'][1]}: {r['epochs']} epochs
+(validation RMSE {r['val_rmse']:.2f}, naive {r['val_naive']:.2f}). Phase 2 retrains from the same
+seed on all training years for {r['epochs']} epochs; that is the exported model. Both phases
+together took {r['train_secs']:.1f} s.
+
 """
 
 
@@ -862,29 +884,41 @@ def export_charlm(net, info):
                        "vocabulary: see models/charlm/1/config.json metadata", charlm_card)
 
 
-def export_forecast(net, info):
+def export_forecast(net, info, training_text=None):
     net.eval()
     cfg = mf.make_config("gru", 1, FC_H, num_layers=FC_L, head=(1, "identity"))
+    # The network was trained on z-scores; the model applies the normalisation itself.
+    cfg["input_transform"] = {"offset": [info["mean"]], "scale": [info["std"]]}
+    cfg["output_transform"] = {"offset": [info["mean"]], "scale": [info["std"]]}
     cfg["metadata"] = {
         "name": "forecast",
         "description": "GRU one-step-ahead forecaster of yearly sunspot numbers; input row t "
-                       "= normalised value of year t, output row t = normalised prediction "
+                       "= sunspot number of year t, output row t = predicted sunspot number "
                        "for year t+1",
         "normalisation": {"mean": info["mean"], "std": info["std"],
-                          "formula": "z = (value - mean) / std; value = z * std + mean"},
+                          "formula": "trained on z = (value - mean) / std; applied by the "
+                                     "model (input_transform, output_transform)"},
         "data": "Debian package python3-statsmodels: " + SUNSPOTS_CSV,
         "heldout_rmse": round(info["rmse"], 4), "heldout_mae": round(info["mae"], 4),
         "naive_rmse": round(info["naive_rmse"], 4), "naive_mae": round(info["naive_mae"], 4),
         "trained_by": SCRIPT_CMD,
     }
-    return export_pair("forecast", net, cfg, ForecasterExport(net).eval(), info,
-                       "forecast: normalised sunspots [T, 1] -> normalised next-year "
-                       "prediction [T, 1]; normalisation in models/forecast/1/config.json",
-                       forecast_card)
+    def card(*a):
+        return forecast_card(*a, training_text=training_text)
+    return export_pair("forecast", net, cfg, forecast_wrapper(net, info), info,
+                       "forecast: yearly sunspot numbers [T, 1] -> next year's predicted "
+                       "sunspot number [T, 1]; trained on z = (value - mean) / std, "
+                       "normalised in and out by the graph", card)
 
 
-def check_export(name, net, wrapper_cls, ndir, odir, expected):
-    """Re-read everything; check the ONNX graph numerically; run the C++ tool."""
+def forecast_wrapper(net, info):
+    return ForecasterExport(net, info["mean"], info["std"]).eval()
+
+
+def check_export(name, net, wrapper_cls, ndir, odir, expected, tol=NATIVE_TOL):
+    """Re-read everything; check the ONNX graph numerically; run the C++ tool. `tol` is
+    NATIVE_TOL in output units: a model that scales its outputs by s (an output
+    transform) scales every rounding difference by s too."""
     ok = True
     with open(os.path.join(ndir, "config.json")) as f:
         json.load(f)
@@ -898,7 +932,7 @@ def check_export(name, net, wrapper_cls, ndir, odir, expected):
         diff = float(np.max(np.abs(got - want)))
         log(f"[check] {name}_onnx NumPy interpretation (T={len(x)}) vs PyTorch: max abs diff "
             f"{diff:.2e} (ops: {', '.join(ops)})")
-        assert got.shape == want.shape and diff < 1e-5, f"{name} ONNX export mismatch"
+        assert got.shape == want.shape and diff < tol, f"{name} ONNX export mismatch"
     sizes = {rel(p): file_mb(p) for p in (os.path.join(ndir, "model.safetensors"),
                                            os.path.join(odir, "model.onnx"))}
     for p, mb in sizes.items():
@@ -912,13 +946,60 @@ def check_export(name, net, wrapper_cls, ndir, odir, expected):
             if d == ndir and os.access(TOOL, os.X_OK):
                 ok = False
         else:
-            good = diff <= NATIVE_TOL
+            good = diff <= tol
             log(f"[check] rnnserve-model run {label}/1: max abs diff {diff:.2e} "
-                f"({'OK' if good else 'MISMATCH'}, tolerance {NATIVE_TOL:g})")
+                f"({'OK' if good else 'MISMATCH'}, tolerance {tol:g})")
             if d == ndir and not good:
                 ok = False
         REPORT[label] = diff if diff is not None else msg
     return ok
+
+
+def forecast_facts(net, sample_len):
+    """What the forecast card and export need besides training: the data split, the
+    normalisation, and the held-out errors of `net` run over the whole series."""
+    years, values = load_sunspots()
+    n = len(values)
+    n_train = int(round(n * 0.8))
+    mean = float(values[:n_train].mean())
+    std = float(values[:n_train].std())
+    z = ((values - mean) / std).astype(np.float32)
+    with torch.no_grad():
+        pred = net(torch.from_numpy(z[:-1]).reshape(-1, 1, 1))[0].reshape(-1).numpy()
+    pred = pred.astype(np.float64) * std + mean  # pred[t] is for year t + 1
+    target, naive = values[n_train:], values[n_train - 1:n - 1]
+    s0 = n - 1 - sample_len
+    return {
+        "n": n, "n_train": n_train, "year0": int(years[0]), "year1": int(years[-1]),
+        "train_years": (int(years[0]), int(years[n_train - 1])),
+        "held_years": (int(years[n_train]), int(years[-1])), "mean": mean, "std": std,
+        "rmse": float(np.sqrt(np.mean((pred[n_train - 1:] - target) ** 2))),
+        "mae": float(np.mean(np.abs(pred[n_train - 1:] - target))),
+        "naive_rmse": float(np.sqrt(np.mean((naive - target) ** 2))),
+        "naive_mae": float(np.mean(np.abs(naive - target))),
+        "sample": values[s0:s0 + sample_len].reshape(sample_len, 1).astype(np.float32),
+        "sample_years": (int(years[s0]), int(years[s0 + sample_len - 1])),
+    }
+
+
+def reexport_forecast(sample_len):
+    """Rewrites both forecast versions from the committed weights (no training), keeping
+    the card's Training section, which only a training run can restate."""
+    ndir = os.path.join(MODELS, "forecast", "1")
+    _, tensors = mf.read_safetensors(os.path.join(ndir, "model.safetensors"))
+    net = Forecaster()
+    net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()})
+    net.eval()
+    with open(os.path.join(ndir, "MODEL_CARD.md")) as f:
+        card = f.read()
+    training = card[card.index("## Training\n") + len("## Training\n"):
+                    card.index("## Held-out metric")]
+    info = forecast_facts(net, sample_len)
+    log(f"[forecast] re-export of the committed weights: held-out RMSE {info['rmse']:.2f}, "
+        f"MAE {info['mae']:.2f}")
+    ndir, odir, expected = export_forecast(net, info, training_text=training)
+    return check_export("forecast", net, lambda n: forecast_wrapper(n, info), ndir, odir,
+                        expected, tol=NATIVE_TOL * info["std"])
 
 
 def main():
@@ -935,7 +1016,14 @@ def main():
     ap.add_argument("--fc-lr", type=float, default=5e-3)
     ap.add_argument("--fc-log-every", type=int, default=10)
     ap.add_argument("--fc-sample-len", type=int, default=50)
+    ap.add_argument("--reexport-forecast", action="store_true",
+                    help="rewrite models/forecast{,_onnx}/1 in the current form from the "
+                         "committed weights, without training")
     args = ap.parse_args()
+    if args.reexport_forecast:
+        if not reexport_forecast(args.fc_sample_len):
+            sys.exit("rnnserve-model does not reproduce a native model's sample_expected")
+        return
 
     log(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas_name()}")
     if "openblas" not in blas_name():
@@ -946,7 +1034,8 @@ def main():
     if args.only in (None, "forecast"):
         net, info = train_forecast(args)
         ndir, odir, expected = export_forecast(net, info)
-        ok &= check_export("forecast", net, ForecasterExport, ndir, odir, expected)
+        ok &= check_export("forecast", net, lambda n: forecast_wrapper(n, info), ndir, odir,
+                           expected, tol=NATIVE_TOL * info["std"])
     if args.only in (None, "charlm"):
         net, info = train_charlm(args)
         ndir, odir, expected = export_charlm(net, info)

@@ -33,7 +33,8 @@ std::vector<float> ForecastExpected(int first, int last) {
 void ExpectColumn(const std::string& csv, const std::vector<float>& expected) {
   const std::vector<std::vector<float>> rows = ParseCsv(csv);
   ASSERT_EQ(rows.size(), expected.size());
-  for (size_t t = 0; t < rows.size(); ++t) EXPECT_NEAR(rows[t][0], expected[t], 1e-5) << t;
+  for (size_t t = 0; t < rows.size(); ++t)
+    EXPECT_NEAR(rows[t][0], expected[t], kForecastTolerance) << t;
 }
 
 class SessionCommandTest : public ::testing::Test {

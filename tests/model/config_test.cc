@@ -124,5 +124,57 @@ INSTANTIATE_TEST_SUITE_P(
                   "cannot be combined"}),
     [](const auto& info) { return info.param.name; });
 
+TEST(ConfigTest, ReadsTransformBlocksScalarOrPerFeature) {
+  const absl::StatusOr<ModelConfig> config = ParseModelConfig(R"({
+      "cell": "gru", "input_size": 2, "hidden_size": 4, "head": {"out_features": 3},
+      "input_transform": {"offset": [1, 2], "scale": 0.5},
+      "output_transform": {"scale": [1, 2, 3]}})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->input_transform.has_value());
+  EXPECT_EQ(config->input_transform->side(), StepTransform::Side::kInput);
+  EXPECT_THAT(config->input_transform->offset(), ::testing::ElementsAre(1.0f, 2.0f));
+  EXPECT_THAT(config->input_transform->scale(), ::testing::ElementsAre(0.5f));
+  ASSERT_TRUE(config->output_transform.has_value());
+  EXPECT_EQ(config->output_transform->side(), StepTransform::Side::kOutput);
+  EXPECT_THAT(config->output_transform->offset(), ::testing::ElementsAre(0.0f));  // default
+  EXPECT_THAT(config->output_transform->scale(), ::testing::ElementsAre(1.0f, 2.0f, 3.0f));
+  EXPECT_FALSE(ParseModelConfig(R"({"cell": "gru", "input_size": 2, "hidden_size": 4})")
+                   ->input_transform.has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TransformRefusals, BadConfigTest,
+    ::testing::Values(
+        BadConfig{
+            "ZeroScale",
+            R"({"cell": "gru", "input_size": 2, "hidden_size": 4, "input_transform": {"scale": [1, 0]}})",
+            "\"input_transform\" scale[1] is 0; want a finite non-zero number"},
+        BadConfig{
+            "InputWidth",
+            R"({"cell": "gru", "input_size": 2, "hidden_size": 4, "input_transform": {"offset": [1, 2, 3]}})",
+            "\"input_transform\" has values for 3 features, want 1 (every feature) or input_size "
+            "2"},
+        BadConfig{
+            "OutputWidthWithHead",
+            R"({"cell": "gru", "input_size": 2, "hidden_size": 4, "head": {"out_features": 3}, "output_transform": {"offset": [1, 2]}})",
+            "want 1 (every feature) or head.out_features 3"},
+        BadConfig{
+            "OutputWidthWithoutHead",
+            R"({"cell": "lstm", "input_size": 2, "hidden_size": 4, "bidirectional": true, "output_transform": {"offset": [1, 2]}})",
+            "want 1 (every feature) or the top layer's width 8"},
+        BadConfig{
+            "OnTokens",
+            R"({"cell": "gru", "hidden_size": 4, "embedding": {"num_embeddings": 9, "embedding_dim": 5}, "input_transform": {"offset": 1}})",
+            "\"input_transform\" applies to float inputs only"},
+        BadConfig{
+            "NotANumber",
+            R"({"cell": "gru", "input_size": 2, "hidden_size": 4, "output_transform": {"offset": "43"}})",
+            "\"output_transform\" has offset \"43\"; want a float32 number or a list"},
+        BadConfig{
+            "UnknownTransformField",
+            R"({"cell": "gru", "input_size": 2, "hidden_size": 4, "output_transform": {"mean": 1}})",
+            "unknown field \"mean\" in output_transform"}),
+    [](const auto& info) { return info.param.name; });
+
 }  // namespace
 }  // namespace rnnserve::model

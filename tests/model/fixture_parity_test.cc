@@ -1,10 +1,12 @@
-// Every fixture under tests/testdata/model, onnx and onnx_export (made by
-// make_fixtures.py, make_onnx_fixtures.py and make_onnx_export_matrix.py from
-// PyTorch modules, their ONNX exports, or an independent NumPy reference) must
-// be matched on every output of every step, whichever way it is stepped (Step,
-// alone and in shuffled batches; StepChunk; StepChunks; RunSequence), by
-// OutputRowNear: 1e-5 absolute, and 1e-4 relative for softmax probabilities;
-// so must the trained demo models in models/ against their training script.
+// Every fixture under tests/testdata/model, onnx, onnx_export and transform
+// (made by make_fixtures.py, make_onnx_fixtures.py, make_onnx_export_matrix.py
+// and make_transform_fixtures.py from PyTorch modules, their ONNX exports, or
+// an independent NumPy reference) must be matched on every output of every
+// step, whichever way it is stepped (Step, alone and in shuffled batches;
+// StepChunk; StepChunks; RunSequence), by OutputRowNear: 1e-5 absolute in the
+// model's units (times the output transform's scale), and 1e-4 relative for
+// softmax probabilities; so must the trained demo models in models/ against
+// their training script.
 #include <algorithm>
 #include <random>
 
@@ -30,14 +32,6 @@ using ::rnnserve::model::testing::TestdataPath;
 using ::rnnserve::model::testing::TestNameOf;
 using ::rnnserve::testing::kSkipByDesign;
 
-void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64_t step,
-                      const std::string& mode) {
-  const int64_t width = sequence.expected.shape[1];
-  const float* want = sequence.expected.floats.data() + step * width;
-  ASSERT_TRUE(OutputRowNear(got, want, width))
-      << mode << ": step " << step << " of " << sequence.steps();
-}
-
 class FixtureParityTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -55,6 +49,15 @@ class FixtureParityTest : public ::testing::TestWithParam<std::string> {
     }
   }
   const LayerStack& stack() const { return *model_.stack; }
+  // OutputRowNear in the model's units: 1e-5 times the output transform's
+  // scale (tests/common/parity_tolerance.h).
+  void ExpectRowMatches(const float* got, const ReferenceSequence& sequence, int64_t step,
+                        const std::string& mode) const {
+    const int64_t width = sequence.expected.shape[1];
+    const float* want = sequence.expected.floats.data() + step * width;
+    ASSERT_TRUE(OutputRowNear(got, want, width, &stack()))
+        << mode << ": step " << step << " of " << sequence.steps();
+  }
   std::vector<float> NewState() const {
     std::vector<float> state(stack().state_size());
     stack().InitState(state.data());
@@ -78,7 +81,7 @@ TEST_P(FixtureParityTest, WholeSequenceMatchesReference) {
       ASSERT_EQ(out->rows(), 1);
       const std::vector<float>& want = sequence.expected_final->floats;
       ASSERT_EQ(static_cast<size_t>(out->cols()), want.size());
-      ASSERT_TRUE(OutputRowNear(out->data(), want.data(), want.size())) << "final state";
+      ASSERT_TRUE(OutputRowNear(out->data(), want.data(), want.size(), &stack())) << "final state";
       continue;
     }
     for (int64_t t = 0; t < sequence.steps(); ++t) {
@@ -231,7 +234,7 @@ TEST_P(FixtureParityTest, StepsOnlyWhenStreamable) {
 // The manifests list exactly the fixture folders, so none escapes the
 // streaming tests for want of a row (and none is listed but gone).
 TEST(FixtureManifestTest, ListsEveryFixtureFolder) {
-  for (const std::string group : {"model", "onnx", "onnx_export"}) {
+  for (const std::string group : {"model", "onnx", "onnx_export", "transform"}) {
     std::vector<std::string> listed;
     for (const auto& [name, streaming] : ManifestStreaming(group)) {
       listed.push_back("tests/testdata/" + group + "/" + name);
@@ -250,6 +253,11 @@ INSTANTIATE_TEST_SUITE_P(Onnx, FixtureParityTest,
 // Exports as users make them (make_onnx_export_matrix.py) against torch.
 INSTANTIATE_TEST_SUITE_P(OnnxExport, FixtureParityTest,
                          ::testing::ValuesIn(FixtureFolders("onnx_export")),
+                         [](const auto& info) { return TestNameOf(info.param); });
+// Models that normalise their raw inputs and outputs (issue 21), as ONNX
+// exports and as native transform blocks: make_transform_fixtures.py.
+INSTANTIATE_TEST_SUITE_P(Transform, FixtureParityTest,
+                         ::testing::ValuesIn(FixtureFolders("transform")),
                          [](const auto& info) { return TestNameOf(info.param); });
 // The trained demo models against the training script's own outputs.
 INSTANTIATE_TEST_SUITE_P(Demo, FixtureParityTest, ::testing::ValuesIn(DemoModelFolders()),

@@ -151,5 +151,109 @@ TEST(LayerStackTest, StepChunksRefusesARowCountThatIsNotStepsTimesSessions) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// `stack` again with `transforms` (issue 21): the same weights, raw values in
+// and out.
+LayerStack WithTransforms(const LayerStack& stack, StepTransforms transforms) {
+  absl::StatusOr<LayerStack> copy =
+      LayerStack::Create(stack.embedding(), stack.levels(), stack.head(), stack.go_backwards(),
+                         stack.sequence_output(), std::move(transforms));
+  EXPECT_TRUE(copy.ok()) << copy.status();
+  return *std::move(copy);
+}
+
+StepTransforms SunspotLike(const LayerStack& stack) {
+  std::vector<float> out_offset(stack.output_size());
+  for (size_t j = 0; j < out_offset.size(); ++j) out_offset[j] = 40.0f + j;
+  return {*StepTransform::Create(StepTransform::Side::kInput, {43.7f}, {34.1f}),
+          *StepTransform::Create(StepTransform::Side::kOutput, out_offset, {34.1f})};
+}
+
+// The transformed model answers exactly out(model(in(x))) in every stepping
+// mode, step after step, and its state is the plain model's: the transforms
+// live in the model, never in a session's state.
+void ExpectTransformsWrapTheModel(const LayerStack& plain) {
+  const LayerStack raw = WithTransforms(plain, SunspotLike(plain));
+  const StepTransform& in = *raw.input_transform();
+  const StepTransform& out = *raw.output_transform();
+  const int64_t steps = 9;
+  const int width = plain.input_size(), outs = plain.output_size();
+  std::vector<float> x(steps * width);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 5.0f * static_cast<float>(i % 23);
+  std::vector<float> z(x.size());
+  in.Apply(x.data(), z.data(), steps, width);
+
+  std::vector<float> want(steps * outs), plain_state(plain.state_size());
+  plain.InitState(plain_state.data());
+  Workspace workspace;
+  ASSERT_TRUE(
+      plain
+          .StepChunk(plain_state.data(), StepInput::Floats(z.data(), steps), want.data(), workspace)
+          .ok());
+  out.Apply(want.data(), want.data(), steps, outs);
+
+  std::vector<float> got(steps * outs), state(raw.state_size());
+  raw.InitState(state.data());
+  ASSERT_TRUE(
+      raw.StepChunk(state.data(), StepInput::Floats(x.data(), steps), got.data(), workspace).ok());
+  EXPECT_EQ(got, want) << "StepChunk";
+  EXPECT_EQ(state, plain_state) << "the state must not see the transforms";
+
+  std::vector<float> one(outs), stepped(raw.state_size());
+  raw.InitState(stepped.data());
+  for (int64_t t = 0; t < steps; ++t) {
+    float* states[] = {stepped.data()};
+    ASSERT_TRUE(
+        raw.Step(states, StepInput::Floats(x.data() + t * width, 1), one.data(), workspace).ok());
+    for (int j = 0; j < outs; ++j) ASSERT_EQ(one[j], want[t * outs + j]) << "Step " << t;
+  }
+  EXPECT_EQ(stepped, plain_state) << "Step";
+
+  // Session state export / import: the state bytes after 4 steps, copied
+  // into another session, go on exactly; no transform needs to travel.
+  std::vector<float> exported(raw.state_size()), part((steps - 4) * outs);
+  raw.InitState(exported.data());
+  ASSERT_TRUE(
+      raw.StepChunk(exported.data(), StepInput::Floats(x.data(), 4), got.data(), workspace).ok());
+  std::vector<float> imported = exported;
+  ASSERT_TRUE(raw.StepChunk(imported.data(), StepInput::Floats(x.data() + 4 * width, steps - 4),
+                            part.data(), workspace)
+                  .ok());
+  EXPECT_EQ(part, std::vector<float>(want.begin() + 4 * outs, want.end())) << "imported";
+
+  const absl::StatusOr<RowMatrix> sequence = raw.RunSequence(StepInput::Floats(x.data(), steps));
+  ASSERT_TRUE(sequence.ok()) << sequence.status();
+  EXPECT_EQ(std::vector<float>(sequence->data(), sequence->data() + sequence->size()), want)
+      << "RunSequence";
+}
+
+TEST(LayerStackTest, TransformsWrapAGruInEveryMode) {
+  ExpectTransformsWrapTheModel(*Load("gru_2layer"));
+}
+
+TEST(LayerStackTest, TransformsWrapAnLstmWithoutHeadInEveryMode) {
+  ExpectTransformsWrapTheModel(*Load("lstm_proj"));
+}
+
+TEST(LayerStackTest, JordanFeedsBackItsHeadOutputBeforeTheOutputTransform) {
+  // The transform is outside the trained model: were the transformed output
+  // fed back, steps after the first would differ from out(model(in(x))).
+  ExpectTransformsWrapTheModel(*Load("jordan_tanh"));
+}
+
+TEST(LayerStackTest, TransformsThatDoNotFitAreRefused) {
+  const auto tokens = Load("charlm");
+  const absl::StatusOr<LayerStack> on_tokens = LayerStack::Create(
+      tokens->embedding(), tokens->levels(), tokens->head(), false, SequenceOutput::kEveryStep,
+      {*StepTransform::Create(StepTransform::Side::kInput, {1.0f}, {2.0f}), std::nullopt});
+  EXPECT_THAT(on_tokens.status().message(), HasSubstr("applies to float inputs only"));
+  const auto gru = Load("gru_1layer");  // 4 in, 5 out
+  const absl::StatusOr<LayerStack> wide = LayerStack::Create(
+      std::nullopt, gru->levels(), gru->head(), false, SequenceOutput::kEveryStep,
+      {std::nullopt, *StepTransform::Create(StepTransform::Side::kOutput, {1, 2, 3}, {1})});
+  EXPECT_THAT(wide.status().message(),
+              HasSubstr("output transform has values for 3 features, want 1 (every feature) "
+                        "or the output size 5"));
+}
+
 }  // namespace
 }  // namespace rnnserve::model

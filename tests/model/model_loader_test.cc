@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/file_util.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {
@@ -71,6 +72,25 @@ TEST(ModelLoaderTest, ReportsArchitectureAndParameterCount) {
   // PyTorch: per layer 4H*I + 4H*P + 2*4H + P*H, with H=6, P=3, I=4 then 3.
   EXPECT_EQ(model->info.parameter_count, (96 + 72 + 48 + 18) + (72 + 72 + 48 + 18));
   EXPECT_EQ(model->stack->state_size(), 2 * (3 + 6));
+}
+
+TEST(ModelLoaderTest, TransformsCountInTheFingerprint) {
+  // The same weights with another output transform answer differently, so a
+  // session exported from one must not be taken for the other's.
+  const std::string dir = TestdataPath("transform/native_gru_scalar");
+  const absl::StatusOr<std::string> config = ReadFileToString(dir + "/config.json");
+  const absl::StatusOr<std::string> weights = ReadFileToString(dir + "/model.safetensors");
+  ASSERT_TRUE(config.ok() && weights.ok());
+  std::string moved = *config;  // The output offset (the last of the two) becomes 0.
+  const size_t offset = moved.rfind("43.70000076293945");
+  ASSERT_GT(offset, moved.find("output_transform"));
+  moved.replace(offset, 17, "0");
+  const absl::StatusOr<LoadedModel> a = LoadNativeModel(*config, *weights, dir);
+  const absl::StatusOr<LoadedModel> b = LoadNativeModel(moved, *weights, dir);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(b->stack->output_transform()->offset(), ::testing::ElementsAre(0.0f));
+  EXPECT_NE(a->info.fingerprint, b->info.fingerprint);
 }
 
 }  // namespace

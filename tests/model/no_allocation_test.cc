@@ -127,7 +127,7 @@ TEST(NoAllocationTest, CounterSeesEigenAllocations) {
 class NoAllocationFixtureTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(NoAllocationFixtureTest, StepsAllocateNothingAfterWarmUp) {
-  const absl::StatusOr<LoadedModel> model = LoadModel(TestdataPath("model/" + GetParam()));
+  const absl::StatusOr<LoadedModel> model = LoadModel(TestdataPath(GetParam()));
   ASSERT_TRUE(model.ok()) << model.status();
   const LayerStack &stack = *model->stack;
   constexpr int kBatch = 64;
@@ -161,9 +161,12 @@ TEST_P(NoAllocationFixtureTest, StepsAllocateNothingAfterWarmUp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cells, NoAllocationFixtureTest,
-                         ::testing::Values("lstm_proj", "lstm_peephole_clip", "gru_2layer",
-                                           "gru_reset_before", "rnn_tanh", "jordan_tanh",
-                                           "charlm"));
+                         ::testing::Values("model/lstm_proj", "model/lstm_peephole_clip",
+                                           "model/gru_2layer", "model/gru_reset_before",
+                                           "model/rnn_tanh", "model/jordan_tanh", "model/charlm",
+                                           // Input and output transforms (issue 21).
+                                           "transform/native_lstm_per_feature",
+                                           "transform/onnx_gru_scalar"));
 
 // The benchmark shapes, hidden 512 included: the packed kernels take no
 // buffers of their own (Eigen's products used to take packing buffers from the

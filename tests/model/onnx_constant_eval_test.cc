@@ -44,9 +44,11 @@ class Node {
     for (int64_t v : values) a->add_ints(v);
     return *this;
   }
-  absl::StatusOr<OnnxConstant> Eval(std::vector<const OnnxConstant*> inputs,
-                                    int64_t opset = 14) const {
-    absl::StatusOr<std::vector<OnnxConstant>> out = EvaluateConstantNode(proto_, inputs, opset);
+  absl::StatusOr<OnnxConstant> Eval(
+      std::vector<const OnnxConstant*> inputs, int64_t opset = 14,
+      FloatArithmetic float_arithmetic = FloatArithmetic::kRefuse) const {
+    absl::StatusOr<std::vector<OnnxConstant>> out =
+        EvaluateConstantNode(proto_, inputs, opset, float_arithmetic);
     if (!out.ok()) return out.status();
     EXPECT_EQ(out->size(), 1u);
     return out->front();
@@ -116,6 +118,25 @@ TEST(OnnxConstantEvalTest, FloatArithmeticIsNotEvaluated) {
   absl::StatusOr<OnnxConstant> out = Node("Add").Eval({&a, &b});
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(out.status().message(), HasSubstr("computes with floats"));
+}
+
+TEST(OnnxConstantEvalTest, FloatArithmeticForTransformsWhenAsked) {
+  // The constants torch leaves in a normalising graph (issue 21):
+  // Reciprocal(std), Neg(mean), Mul of two buffers; broadcast, in float.
+  const OnnxConstant std_dev = Floats({2.0f, 4.0f}, {2}), two = Floats({2.0f}, {});
+  const auto ask = FloatArithmetic::kEvaluate;
+  absl::StatusOr<OnnxConstant> r = Node("Reciprocal").Eval({&std_dev}, 14, ask);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->floats, ElementsAre(0.5f, 0.25f));
+  EXPECT_THAT(Node("Neg").Eval({&std_dev}, 14, ask)->floats, ElementsAre(-2.0f, -4.0f));
+  EXPECT_THAT(Node("Mul").Eval({&*r, &std_dev}, 14, ask)->floats, ElementsAre(1.0f, 1.0f));
+  EXPECT_THAT(Node("Div").Eval({&std_dev, &two}, 14, ask)->floats, ElementsAre(1.0f, 2.0f));
+  EXPECT_THAT(Node("Sub").Eval({&two, &std_dev}, 14, ask)->floats, ElementsAre(0.0f, -2.0f));
+  // Not without asking, and never mixed with integers.
+  EXPECT_THAT(Node("Reciprocal").Eval({&std_dev}).status().message(),
+              HasSubstr("computes with floats"));
+  const OnnxConstant one = Ints({1});
+  EXPECT_FALSE(Node("Add").Eval({&std_dev, &one}, 14, ask).ok());
 }
 
 TEST(OnnxConstantEvalTest, EqualAndWhereAsTorchWritesThem) {

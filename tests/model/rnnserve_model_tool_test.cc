@@ -14,6 +14,7 @@ namespace rnnserve::model {
 namespace {
 
 using ::rnnserve::model::testing::RunTool;
+using ::rnnserve::model::testing::SourcePath;
 using ::rnnserve::model::testing::TestdataPath;
 using ::rnnserve::model::testing::ToolResult;
 using ::testing::HasSubstr;
@@ -41,6 +42,16 @@ TEST(RnnserveModelToolTest, InspectDescribesTheModel) {
   EXPECT_THAT(r.output, HasSubstr("dense 8 -> 11, softmax"));
   EXPECT_THAT(r.output, HasSubstr("state:       32 floats"));
   EXPECT_THAT(r.output, HasSubstr("parameters:  "));
+}
+
+TEST(RnnserveModelToolTest, InspectShowsTheTransforms) {
+  // The demo forecaster takes and returns sunspot numbers (issue 21).
+  const ToolResult r = RunTool("inspect " + SourcePath("models/forecast/1"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("input map:   (x - 43.7267) / 34.0611\n"));
+  EXPECT_THAT(r.output, HasSubstr("output map:  y * 34.0611 + 43.7267\n"));
+  const ToolResult plain = RunTool("inspect " + TestdataPath("model/charlm"));
+  EXPECT_THAT(plain.output, ::testing::Not(HasSubstr("map:")));
 }
 
 TEST(RnnserveModelToolTest, RunReproducesTheReference) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "tests/common/parity_tolerance.h"
 
 namespace rnnserve::model::testing {
 
@@ -139,13 +140,16 @@ bool IsProbabilityRow(const float* row, int64_t width) {
 
 }  // namespace
 
-::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width) {
+::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width,
+                                         const LayerStack* stack) {
   for (int64_t j = 0; j < width; ++j) {
     const double error = std::abs(double{got[j]} - want[j]);
-    if (!(error <= kOutputTolerance)) {
+    const double tolerance =
+        kOutputTolerance * (stack == nullptr ? 1.0 : ::rnnserve::testing::OutputScale(*stack, j));
+    if (!(error <= tolerance)) {
       return ::testing::AssertionFailure()
              << "output " << j << ": got " << got[j] << ", want " << want[j] << " (absolute error "
-             << error << " > " << kOutputTolerance << ")";
+             << error << " > " << tolerance << ")";
     }
   }
   if (!IsProbabilityRow(want, width)) return ::testing::AssertionSuccess();
@@ -167,9 +171,9 @@ bool IsProbabilityRow(const float* row, int64_t width) {
 }
 
 ::testing::AssertionResult OutputRowsNear(const float* got, const float* want, int64_t rows,
-                                          int64_t width) {
+                                          int64_t width, const LayerStack* stack) {
   for (int64_t r = 0; r < rows; ++r) {
-    ::testing::AssertionResult row = OutputRowNear(got + r * width, want + r * width, width);
+    ::testing::AssertionResult row = OutputRowNear(got + r * width, want + r * width, width, stack);
     if (!row) return ::testing::AssertionFailure() << "row " << r << ", " << row.message();
   }
   return ::testing::AssertionSuccess();

@@ -64,14 +64,17 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir);
 // demo charlm's are below 1e-5) are checked too. Probabilities below
 // kSmallestComparedProbability only need to stay below it. The log-space
 // check only ever adds to the absolute one, so a row mistaken for
-// probabilities is checked harder, never less.
+// probabilities is checked harder, never less. With `stack`, the absolute
+// tolerance is in the model's units: times its output transform's scale
+// (OutputScale, tests/common/parity_tolerance.h; issue 21).
 inline constexpr double kOutputTolerance = 1e-5;
 inline constexpr double kProbabilityRelativeTolerance = 1e-4;
 inline constexpr double kSmallestComparedProbability = 1e-30;
-::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width);
+::testing::AssertionResult OutputRowNear(const float* got, const float* want, int64_t width,
+                                         const LayerStack* stack = nullptr);
 // OutputRowNear on each of `rows` rows of `width` values; names the row.
 ::testing::AssertionResult OutputRowsNear(const float* got, const float* want, int64_t rows,
-                                          int64_t width);
+                                          int64_t width, const LayerStack* stack = nullptr);
 
 // A model repository <TempDir>/<tag>_<pid>/repo (fresh) holding, for each
 // {fixture, "name/version"}, a copy of tests/testdata/model/<fixture>.

@@ -109,6 +109,27 @@ TEST_F(ModelServiceTest, DescribeFillsEveryField) {
   EXPECT_EQ(explicit_version.SerializeAsString(), info.SerializeAsString());
 }
 
+TEST(ModelServiceTransformTest, DescribeShowsTheTransforms) {
+  // The demo forecaster takes and returns sunspot numbers (issue 21); the
+  // ONNX version's Sub/Div and Mul/Add fold into the same transforms.
+  absl::StatusOr<std::unique_ptr<ServedModels>> models =
+      ServedModels::Load(model::testing::SourcePath("models"), 100);
+  ASSERT_TRUE(models.ok()) << models.status();
+  for (const std::string name : {"forecast", "forecast_onnx"}) {
+    pb::ModelInfo info;
+    FillModelInfo(**(*models)->Find(name, 1), {1}, &info);
+    ASSERT_TRUE(info.has_input_transform()) << name;
+    EXPECT_THAT(info.input_transform().offset(), ElementsAre(43.726720647773284f)) << name;
+    EXPECT_THAT(info.input_transform().scale(), ElementsAre(34.06106588296828f)) << name;
+    EXPECT_THAT(info.output_transform().offset(), ElementsAre(43.726720647773284f)) << name;
+    EXPECT_THAT(info.output_transform().scale(), ElementsAre(34.06106588296828f)) << name;
+  }
+  pb::ModelInfo charlm;
+  FillModelInfo(**(*models)->Find("charlm", 1), {1}, &charlm);
+  EXPECT_FALSE(charlm.has_input_transform());
+  EXPECT_FALSE(charlm.has_output_transform());
+}
+
 TEST_F(ModelServiceTest, UnknownModelOrVersionIsNotFound) {
   pb::ModelInfo info;
   grpc::Status status = Describe("transformer", 0, &info);

@@ -1,13 +1,15 @@
 // Issue 4's parity acceptance over loopback: for an LSTM, a GRU and both demo
 // models, streaming T steps one message at a time, one chunk of T, the
 // whole-sequence RPC and `rnnserve-model run` all give the reference outputs
-// (OutputRowsNear: 1e-5 absolute, softmax probabilities 1e-4 relative).
+// (OutputRowsNear: 1e-5 absolute in the model's units, softmax probabilities
+// 1e-4 relative).
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "model/model_loader.h"
 #include "model/npy.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/rnn_server.h"
@@ -48,11 +50,13 @@ void SetInput(const ReferenceSequence& seq, int64_t first, int64_t count, Reques
   request.mutable_floats()->set_steps(static_cast<int32_t>(count));
 }
 
-// Rows of `values` against the reference from step `first` on.
+// Rows of `values` against the reference from step `first` on, within
+// 1e-5 in the model's units (tests/common/parity_tolerance.h).
 void ExpectRows(const float* values, int64_t rows, const ReferenceSequence& seq, int64_t first,
-                const std::string& how) {
+                const std::string& how, const model::LayerStack& stack) {
   const int64_t width = seq.expected.shape[1];
-  ASSERT_TRUE(OutputRowsNear(values, seq.expected.floats.data() + first * width, rows, width))
+  ASSERT_TRUE(
+      OutputRowsNear(values, seq.expected.floats.data() + first * width, rows, width, &stack))
       << how << ": from step " << first;
 }
 
@@ -72,6 +76,9 @@ class ParityTest : public ::testing::TestWithParam<ParityCase> {
     stub_ = v1::InferenceService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
     seq_ = LoadSequences(folder_).back();
+    absl::StatusOr<model::LoadedModel> model = model::LoadModel(folder_);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = model->stack;  // for the tolerance in the model's units
   }
 
   v1::StepRequest StepOf(const std::string& session, int64_t first, int64_t count) const {
@@ -88,6 +95,7 @@ class ParityTest : public ::testing::TestWithParam<ParityCase> {
   std::unique_ptr<RnnServer> server_;
   std::unique_ptr<v1::InferenceService::Stub> stub_;
   ReferenceSequence seq_;
+  std::shared_ptr<const model::LayerStack> model_;
 };
 
 TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
@@ -104,7 +112,7 @@ TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
     EXPECT_EQ(response.request_id(), absl::StrCat("one-by-one:", t));
     ASSERT_EQ(response.outputs().shape_size(), 2);
     ASSERT_EQ(response.outputs().shape(0), 1);
-    ExpectRows(response.outputs().values().data(), 1, seq_, t, "one by one");
+    ExpectRows(response.outputs().values().data(), 1, seq_, t, "one by one", *model_);
   }
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
@@ -114,7 +122,7 @@ TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
     v1::StepResponse chunk;
     ASSERT_TRUE(stub_->Step(&chunk_context, StepOf("chunk", 0, steps), &chunk).ok());
     ASSERT_EQ(chunk.outputs().shape(0), steps);
-    ExpectRows(chunk.outputs().values().data(), steps, seq_, 0, "one chunk");
+    ExpectRows(chunk.outputs().values().data(), steps, seq_, 0, "one chunk", *model_);
   }
   // The whole-sequence call.
   {
@@ -125,7 +133,7 @@ TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
     v1::SequenceResponse sequence;
     ASSERT_TRUE(stub_->RunSequence(&whole_context, whole, &sequence).ok());
     ASSERT_EQ(sequence.outputs().shape(0), steps);
-    ExpectRows(sequence.outputs().values().data(), steps, seq_, 0, "whole sequence");
+    ExpectRows(sequence.outputs().values().data(), steps, seq_, 0, "whole sequence", *model_);
   }
   // The offline tool, as users run it.
   const std::string output =
@@ -136,7 +144,7 @@ TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
   const absl::StatusOr<NpyArray> written = model::ReadNpy(output);
   ASSERT_TRUE(written.ok()) << written.status();
   ASSERT_EQ(written->shape[0], steps);
-  ExpectRows(written->floats.data(), steps, seq_, 0, "rnnserve-model run");
+  ExpectRows(written->floats.data(), steps, seq_, 0, "rnnserve-model run", *model_);
 }
 
 INSTANTIATE_TEST_SUITE_P(
