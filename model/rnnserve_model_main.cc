@@ -11,8 +11,9 @@
 #include "model/commands.h"
 
 ABSL_FLAG(std::string, model, "",
-          "run: a model file (model.onnx, config.json), a model version folder, or a model "
-          "folder ROOT/<name> (its newest version)");
+          "a model file (model.onnx, config.json), a model version folder, or a model "
+          "folder ROOT/<name> (its newest version); inspect also takes a repository root, "
+          "and takes PATH as --model or as its argument");
 ABSL_FLAG(std::string, input, "",
           "run: input .npy, float32 [T, input_size] or integer [T] token ids");
 ABSL_FLAG(std::string, output, "", "run: output .npy, float32 [T, output_size]");
@@ -25,7 +26,7 @@ namespace {
 constexpr char kUsage[] =
     "rnnserve-model: inspect and run recurrent models offline.\n"
     "\n"
-    "  rnnserve-model inspect PATH\n"
+    "  rnnserve-model inspect PATH          (or inspect --model PATH)\n"
     "  rnnserve-model run --model PATH --input IN.npy --output OUT.npy\n"
     "                     [--state_in S.npy] [--state_out S.npy]\n"
     "\n"
@@ -72,8 +73,12 @@ int main(int argc, char** argv) {
   if (positional.size() < 2) return UsageError("missing command: inspect or run");
   const std::string command = positional[1];
   if (command == "inspect") {
-    if (positional.size() != 3) return UsageError("inspect takes exactly one PATH");
-    return rnnserve::model::InspectCommand(positional[2]);
+    // The path as an argument, or as --model like run takes it.
+    const std::string model = absl::GetFlag(FLAGS_model);
+    if (positional.size() + (model.empty() ? 0 : 1) != 3) {
+      return UsageError("inspect takes exactly one PATH (as its argument or as --model)");
+    }
+    return rnnserve::model::InspectCommand(model.empty() ? positional[2] : model);
   }
   if (command == "run") {
     if (positional.size() != 2) return UsageError("run takes no positional arguments");

@@ -79,7 +79,16 @@ TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
     const ToolResult inspect = RunTool("inspect " + TestdataPath(file));
     EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
     EXPECT_THAT(inspect.output, HasSubstr("parameters:  "));
+    // inspect takes the path as --model too, as run does.
+    const ToolResult flag = RunTool("inspect --model " + TestdataPath(file));
+    EXPECT_EQ(flag.exit_code, 0) << flag.output;
+    EXPECT_EQ(flag.output, inspect.output);
   }
+  // One path, not two.
+  const ToolResult both = RunTool("inspect --model " + TestdataPath("model/lstm_1layer") + " " +
+                                  TestdataPath("model/gru_1layer"));
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_THAT(both.output, HasSubstr("exactly one PATH"));
 }
 
 TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
