@@ -24,6 +24,19 @@ std::string ShortFingerprint(const std::string& fingerprint) {
   return fingerprint.substr(0, colon == std::string::npos ? 12 : colon + 13);
 }
 
+// "(x - 43.7267) / 34.0611", "y * [3 values] + [3 values]", or "none": as
+// rnnserve-model inspect prints a model's transforms.
+std::string DescribeTransform(const v1::StepTransform& t, bool input_side) {
+  if (t.offset().empty() && t.scale().empty()) return "none";
+  const auto values = [](const google::protobuf::RepeatedField<float>& v) {
+    if (v.size() == 1) return absl::StrCat(v[0]);
+    if (v.size() <= 4) return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+    return absl::StrCat("[", v.size(), " values]");
+  };
+  return input_side ? absl::StrCat("(x - ", values(t.offset()), ") / ", values(t.scale()))
+                    : absl::StrCat("y * ", values(t.scale()), " + ", values(t.offset()));
+}
+
 absl::Status RunModels(const CommandLine& line) {
   if (!line.positional.empty()) return UsageError("models takes no arguments");
   CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
@@ -74,6 +87,8 @@ absl::Status RunModel(const CommandLine& line) {
   table.AddRow({"input_size", absl::StrCat(m.input_size())});
   table.AddRow({"vocabulary_size", absl::StrCat(m.vocabulary_size())});
   table.AddRow({"output_size", absl::StrCat(m.output_size())});
+  table.AddRow({"input_map", DescribeTransform(m.input_transform(), /*input_side=*/true)});
+  table.AddRow({"output_map", DescribeTransform(m.output_transform(), /*input_side=*/false)});
   table.AddRow({"state_size", absl::StrCat(m.state_size(), " floats (", m.state_size() * 4,
                                            " bytes a session)")});
   table.AddRow({"streamable", m.streamable() ? "yes" : "no (whole sequences only)"});

@@ -49,6 +49,9 @@ TEST_F(ModelsCommandTest, ModelTableAndJson) {
   EXPECT_THAT(r.out, HasSubstr("input_size       1"));
   EXPECT_THAT(r.out, HasSubstr("state_size       64 floats (256 bytes a session)"));
   EXPECT_THAT(r.out, HasSubstr("fingerprint      sha256:"));
+  // The demo forecaster speaks sunspots: its transforms are shown.
+  EXPECT_THAT(r.out, HasSubstr("input_map        (x - 43.7267) / 34.0611"));
+  EXPECT_THAT(r.out, HasSubstr("output_map       y * 34.0611 + 43.7267"));
 
   r = RunCli({"model", "charlm", "--json", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -57,6 +60,7 @@ TEST_F(ModelsCommandTest, ModelTableAndJson) {
   EXPECT_EQ(json["model"]["version"], "1");  // int64 is a string in proto3 JSON
   EXPECT_EQ(json["output_size"], 98);
   EXPECT_EQ(json["streamable"], true);
+  EXPECT_FALSE(json.contains("input_transform"));  // charlm takes token ids as they are
 }
 
 TEST_F(ModelsCommandTest, UnknownModelIsAnRpcError) {
