@@ -120,7 +120,7 @@ TEST_F(ModelPathTest, FoldersResolveToThemselves) {
 
 TEST_F(ModelPathTest, AMissingPathSaysWhatIsAccepted) {
   // Not ".../model.onnx/config.json: no such file", which points the wrong way.
-  for (const std::string path : {root() + "/nope", root() + "/nope/model.onnx"}) {
+  for (const std::string& path : {root() + "/nope", root() + "/nope/model.onnx"}) {
     const absl::StatusOr<ModelPath> resolved = ResolveModelPath(path);
     EXPECT_EQ(resolved.status().code(), absl::StatusCode::kNotFound);
     EXPECT_THAT(resolved.status().message(), HasSubstr(path + " does not exist; " + kAccepted));
