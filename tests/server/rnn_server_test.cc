@@ -12,6 +12,7 @@
 #include <fstream>
 #include <numeric>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -390,11 +391,19 @@ TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
       sent.fetch_add(1);
     }
   });
-  // Wait until A's writes stall (no progress for a while), bounded.
-  int last = -1;
-  for (int rounds = 0; rounds < 600 && sent.load() != last; ++rounds) {
-    last = sent.load();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Wait until A's writes stall AND the server has stepped what it had read
+  // (neither moves for 200 ms), bounded: the client's sends block before
+  // the server has worked through the requests already in its windows.
+  prometheus::Registry& registry = *s.server->registry();
+  const auto steps_total = [&] {
+    return MetricValue(registry, "rnnserve_steps_total", {{"model", "gru"}});
+  };
+  std::pair<int, double> last{-1, -1};
+  for (int rounds = 0; rounds < 300; ++rounds) {
+    const std::pair<int, double> now{sent.load(), steps_total()};
+    if (now == last) break;
+    last = now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_LT(sent.load(), 100'000) << "the server read without bound from a stream nobody reads";
   const int64_t steps_of_slow = [&] {
@@ -409,8 +418,7 @@ TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
   EXPECT_EQ(s.server->sessions().size(), 1);
   // The server stepped A for a bounded number of its requests, far fewer than
   // A sent, and then stopped: A's requests wait unread in the windows.
-  prometheus::Registry& registry = *s.server->registry();
-  const double stalled_steps = MetricValue(registry, "rnnserve_steps_total", {{"model", "gru"}});
+  const double stalled_steps = steps_total();
   EXPECT_GT(stalled_steps, 0);
   EXPECT_LT(stalled_steps / seq.steps(), sent.load());
   // Another client is served as usual meanwhile, and A gets no step more.
@@ -419,7 +427,7 @@ TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
     ASSERT_TRUE(s.Step("fast", seq, t, t == 0, &response).ok());
     EXPECT_EQ(response.session_steps(), t + 1);
   }
-  EXPECT_EQ(MetricValue(registry, "rnnserve_steps_total", {{"model", "gru"}}), stalled_steps + 20);
+  EXPECT_EQ(steps_total(), stalled_steps + 20);
   slow_context.TryCancel();
   writer.join();
   LOG(INFO) << "a stream that never reads stalled after " << sent.load() << " requests sent, "
