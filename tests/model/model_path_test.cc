@@ -15,6 +15,7 @@ namespace rnnserve::model {
 namespace {
 
 namespace fs = std::filesystem;
+using ::rnnserve::model::testing::ScratchFolderTest;
 using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 
@@ -22,40 +23,17 @@ constexpr char kAccepted[] =
     "want a model.onnx, config.json or model.safetensors file, a version folder holding one, "
     "or a model folder of versions 1/, 2/, ...";
 
-// A fresh folder per test, filled from fixture folders.
-class ModelPathTest : public ::testing::Test {
+class ModelPathTest : public ScratchFolderTest {
  protected:
-  void SetUp() override {
-    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path(::testing::TempDir()) / (std::string("model_path_") + test->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-
-  // Copies tests/testdata/<fixture> (e.g. "model/lstm_1layer") to ROOT/<relative>.
-  std::string Add(const std::string& relative, const std::string& fixture) {
-    const fs::path target = root_ / relative;
-    fs::create_directories(target);
-    fs::copy(TestdataPath(fixture), target, fs::copy_options::recursive);
-    return target.string();
-  }
   std::string MakeDir(const std::string& relative) {
-    fs::create_directories(root_ / relative);
-    return (root_ / relative).string();
+    fs::create_directories(root_path() / relative);
+    return (root_path() / relative).string();
   }
   std::string WriteFile(const std::string& relative) {
-    const std::string path = (root_ / relative).string();
+    const std::string path = (root_path() / relative).string();
     EXPECT_TRUE(WriteStringToFile(path, "").ok()) << path;
     return path;
   }
-  std::string root() const { return root_.string(); }
-
- private:
-  fs::path root_;
 };
 
 TEST_F(ModelPathTest, ClassifiesFolders) {

@@ -23,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::RunTool;
+using ::rnnserve::model::testing::ScratchFolderTest;
 using ::rnnserve::model::testing::TestdataPath;
 using ::rnnserve::model::testing::ToolResult;
 using ::testing::ContainsRegex;
@@ -35,33 +36,12 @@ using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 // A fresh repository folder per test, filled from fixture folders.
-class ModelRepositoryTest : public ::testing::Test {
+class ModelRepositoryTest : public ScratchFolderTest {
  protected:
-  void SetUp() override {
-    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path(::testing::TempDir()) /
-            (std::string("repository_") + test->test_suite_name() + "_" + test->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-
-  // Copies tests/testdata/<fixture> (e.g. "model/lstm_1layer") to ROOT/<relative>.
-  std::string Add(const std::string& relative, const std::string& fixture) {
-    const fs::path target = root_ / relative;
-    fs::create_directories(target);
-    fs::copy(TestdataPath(fixture), target, fs::copy_options::recursive);
-    return target.string();
-  }
-
-  void MakeDir(const std::string& relative) { fs::create_directories(root_ / relative); }
+  void MakeDir(const std::string& relative) { fs::create_directories(root_path() / relative); }
 
   void WriteFile(const std::string& relative, const std::string& contents) {
-    ASSERT_TRUE(WriteStringToFile((root_ / relative).string(), contents).ok());
+    ASSERT_TRUE(WriteStringToFile((root_path() / relative).string(), contents).ok());
   }
 
   ModelRepository LoadOrDie() const {
@@ -70,10 +50,6 @@ class ModelRepositoryTest : public ::testing::Test {
     return *std::move(repository);
   }
 
-  std::string root() const { return root_.string(); }
-
- private:
-  fs::path root_;
 };
 
 // The stack reproduces the fixture's expected_1.npy (7 steps): OutputRowsNear.

@@ -207,4 +207,24 @@ ToolResult RunTool(const std::string& args) {
   return result;
 }
 
+void ScratchFolderTest::SetUp() {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  root_ = std::filesystem::path(::testing::TempDir()) /
+          (std::string(test->test_suite_name()) + "_" + test->name());
+  std::filesystem::remove_all(root_);
+  std::filesystem::create_directories(root_);
+}
+
+void ScratchFolderTest::TearDown() {
+  std::error_code ignored;
+  std::filesystem::remove_all(root_, ignored);
+}
+
+std::string ScratchFolderTest::Add(const std::string& relative, const std::string& fixture) {
+  const std::filesystem::path target = root_ / relative;
+  std::filesystem::create_directories(target);
+  std::filesystem::copy(TestdataPath(fixture), target, std::filesystem::copy_options::recursive);
+  return target.string();
+}
+
 }  // namespace rnnserve::model::testing

@@ -3,6 +3,7 @@
 #define RNNSERVE_TESTS_MODEL_TEST_UTIL_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,21 @@ struct ToolResult {
   std::string output;
 };
 ToolResult RunTool(const std::string& args);
+
+// A fresh folder per test, <TempDir>/<suite>_<test>, removed afterwards, to
+// fill from fixture folders.
+class ScratchFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // Copies tests/testdata/<fixture> (e.g. "model/lstm_1layer") to ROOT/<relative>.
+  std::string Add(const std::string& relative, const std::string& fixture);
+  std::string root() const { return root_.string(); }
+  const std::filesystem::path& root_path() const { return root_; }
+
+ private:
+  std::filesystem::path root_;
+};
 
 }  // namespace rnnserve::model::testing
 

@@ -95,17 +95,33 @@ TEST_F(SessionHandoffTest, WithNoTimeLeftEverySessionStays) {
   EXPECT_EQ(store_.size(), kSessions);
 }
 
-TEST(WaitUntilNotListeningTest, FalseWhileSomethingListensTrueOnceItStops) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+// A socket listening on a free loopback port with `backlog`; the tests
+// never accept. Its fd and address, or fd -1.
+struct Listener {
+  int fd = -1;
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+};
+Listener ListenOnLoopback(int backlog) {
+  Listener l;
+  l.fd = socket(AF_INET, SOCK_STREAM, 0);
+  l.address.sin_family = AF_INET;
+  l.address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(l.address);
+  if (bind(l.fd, reinterpret_cast<sockaddr*>(&l.address), sizeof(l.address)) != 0 ||
+      listen(l.fd, backlog) != 0 ||
+      getsockname(l.fd, reinterpret_cast<sockaddr*>(&l.address), &length) != 0) {
+    close(l.fd);
+    l.fd = -1;
+  }
+  return l;
+}
+
+TEST(WaitUntilNotListeningTest, FalseWhileSomethingListensTrueOnceItStops) {
   // A backlog long enough for every probe: the test never accepts them.
-  ASSERT_EQ(listen(fd, 1024), 0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  const int port = ntohs(address.sin_port);
+  const Listener listener = ListenOnLoopback(1024);
+  ASSERT_GE(listener.fd, 0);
+  const int fd = listener.fd;
+  const int port = ntohs(listener.address.sin_port);
   EXPECT_FALSE(WaitUntilNotListening("0.0.0.0:0", port, absl::Now() + absl::Milliseconds(200)));
   close(fd);
   EXPECT_TRUE(WaitUntilNotListening("127.0.0.1:0", port, absl::Now() + absl::Seconds(10)));
@@ -115,14 +131,10 @@ TEST(WaitUntilNotListeningTest, FalseWhileSomethingListensTrueOnceItStops) {
 // probe must still come back by its deadline (a blocking connect waited out
 // the kernel's SYN retries, about two minutes) and say "still listening".
 TEST(WaitUntilNotListeningTest, AFullBacklogStillListensAndTheWaitEndsAtItsDeadline) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(fd, 0), 0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const Listener listener = ListenOnLoopback(0);
+  ASSERT_GE(listener.fd, 0);
+  const int fd = listener.fd;
+  sockaddr_in address = listener.address;
   // Fill the backlog with connections nobody accepts.
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {
