@@ -20,6 +20,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libonnx-dev libssl-dev
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
+  libhiredis-dev  # the Redis session tier (--session_store, server/cluster/)
 )
 # Only the tests and benchmarks use these (about 140 MB installed, 96 MB of it
 # the prometheus package): an image build would fetch them for nothing.
@@ -29,6 +30,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
     libdnnl-dev  # oneDNN: model_bench compares the kernel with its RNN primitive
     prometheus  # promtool: the metrics test checks the exposition with it
     nginx  # deploy.AffinityTest runs it with deploy/proxy/nginx.conf (core modules only)
+    redis-server  # the session tier's tests start their own on free loopback ports
   )
   # npm brings buf (below); the machines come with Node.js, Debian's npm is
   # the fallback.
@@ -67,6 +69,10 @@ else
   # affinity test starts its own on free loopback ports and needs no other.
   if [[ " ${missing[*]} " == *" nginx "* ]]; then
     invoke-rc.d nginx stop > /dev/null 2>&1 || true
+  fi
+  # Likewise the system's Redis: the tests start their own.
+  if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    invoke-rc.d redis-server stop > /dev/null 2>&1 || true
   fi
 fi
 
