@@ -244,6 +244,34 @@ TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
   EXPECT_EQ(next.response.session_steps(), 3);
 }
 
+TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=100ms"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 2; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
+  }
+  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  (*a)->Signal(SIGSTOP);
+  // b cannot reach a: it restores the checkpoint and steps on.
+  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(),
+            grpc::StatusCode::OK);
+  ASSERT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 3, false, 3), seq, 3));
+  (*a)->Signal(SIGCONT);
+  // a still holds its 2-step copy: asked at once, it must not step it but
+  // find that b owns the session and take b's state.
+  const StepResult after = StepAt(*a_stub, "s", seq, 4, false, 4);
+  EXPECT_TRUE(OutputIs(after, seq, 4));
+  EXPECT_EQ(after.response.session_steps(), 5);
+  EXPECT_FALSE(Holds(b, "s"));
+}
+
 TEST(SessionTierTest, TwoStartsOfOneIdLeaveOneOwner) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
