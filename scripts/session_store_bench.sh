@@ -85,8 +85,13 @@ print(d)" "$1"; }
 
 bench() {  # sessions streams warmup -> JSON
   taskset -c 1 "$build/bin/rnnserve-cli" bench --server="127.0.0.1:$port" --model="$model" \
-    --sessions="$1" --streams="$2" --steps=0 --duration="${duration}s" --warmup="$3" --json
+    --sessions="$1" --streams="$2" --steps=0 --duration="${duration}s" --warmup="$3" --json \
+    --metrics="127.0.0.1:$metrics"
 }
+# Server CPU µs per step of a bench JSON file (the Redis round trips and the
+# checkpoint encoding are the server's CPU; Redis's own is not).
+cpu_per_step() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]))
+print(1e6*d['server_cpu_seconds']/d['steps'])" "$1"; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 metric() { curl -s "127.0.0.1:$metrics/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 
@@ -99,17 +104,21 @@ for r in $(seq "$rounds"); do
     start_server $mode
     bench 64 64 0.5s > "$work/t_${mode}_$r.json"
     field steps_per_second < "$work/t_${mode}_$r.json" >> "$work/throughput_$mode"
+    cpu_per_step "$work/t_${mode}_$r.json" >> "$work/cpu_$mode"
     stop_server
   done
 done
 plain=$(median < "$work/throughput_plain")
 store=$(median < "$work/throughput_store")
 echo
-echo "| 64 streams x 64 sessions, T=1 | steps/s (median) |"
-echo "|---|---|"
-echo "| without store | $plain |"
-echo "| --session_store, 1 s interval | $store |"
-echo "| ratio store / plain | $(awk -v a="$store" -v b="$plain" 'BEGIN {printf "%.3f", a/b}') |"
+cpu_plain=$(median < "$work/cpu_plain")
+cpu_store=$(median < "$work/cpu_store")
+echo "| 64 streams x 64 sessions, T=1 | steps/s (median) | server CPU µs/step |"
+echo "|---|---|---|"
+echo "| without store | $plain | $cpu_plain |"
+echo "| --session_store, 1 s interval | $store | $cpu_store |"
+echo "| ratio store / plain | $(awk -v a="$store" -v b="$plain" 'BEGIN {printf "%.3f", a/b}') \
+| $(awk -v a="$cpu_store" -v b="$cpu_plain" 'BEGIN {printf "%.3f", a/b}') |"
 
 # 2. p99 with $big live sessions, all stepped in turn.
 rcli flushall > /dev/null
@@ -121,6 +130,7 @@ for r in $(seq "$rounds"); do
     bench "$big" 64 5s > "$work/b_${mode}_$r.json"
     field latency_us.p99 < "$work/b_${mode}_$r.json" >> "$work/p99_$mode"
     field steps_per_second < "$work/b_${mode}_$r.json" >> "$work/bigrate_$mode"
+    cpu_per_step "$work/b_${mode}_$r.json" >> "$work/bigcpu_$mode"
     if [[ $mode == store ]]; then
       keys=$(rcli dbsize)
       used=$(rcli info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
@@ -136,11 +146,11 @@ done
 p99_plain=$(median < "$work/p99_plain")
 p99_store=$(median < "$work/p99_store")
 echo
-echo "| $big live sessions, 64 streams, T=1 | step p99 µs (median) | steps/s (median) |"
-echo "|---|---|---|"
-echo "| without store | $p99_plain | $(median < "$work/bigrate_plain") |"
-echo "| --session_store, 1 s interval | $p99_store | $(median < "$work/bigrate_store") |"
-echo "| ratio store / plain | $(awk -v a="$p99_store" -v b="$p99_plain" 'BEGIN {printf "%.3f", a/b}') | |"
+echo "| $big live sessions, 64 streams, T=1 | step p99 µs (median) | steps/s (median) | server CPU µs/step |"
+echo "|---|---|---|---|"
+echo "| without store | $p99_plain | $(median < "$work/bigrate_plain") | $(median < "$work/bigcpu_plain") |"
+echo "| --session_store, 1 s interval | $p99_store | $(median < "$work/bigrate_store") | $(median < "$work/bigcpu_store") |"
+echo "| ratio store / plain | $(awk -v a="$p99_store" -v b="$p99_plain" 'BEGIN {printf "%.3f", a/b}') | | |"
 read -r sum count batched lag < <(tail -1 "$work/checkpoints")
 echo
 echo "last store round: $count checkpoint batches, mean $(awk -v s="$sum" -v c="$count" 'BEGIN {printf "%.2f", 1000*s/c}') ms each, \
