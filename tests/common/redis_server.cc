@@ -81,11 +81,14 @@ std::string RedisServer::address() const { return absl::StrCat("127.0.0.1:", por
 std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port_); }
 
 absl::Status RedisServer::Launch() {
-  std::vector<std::string> args = {kRedisServer, "--port",       absl::StrCat(port_),
-                                   "--bind",     "127.0.0.1",    "--save",
-                                   "",           "--appendonly", "no",
-                                   "--dir",      dir_,           "--daemonize",
-                                   "no",         "--loglevel",   "warning"};
+  // Nothing persisted, so a restart starts empty as Redis does after a crash
+  // without AOF; listening on loopback only.
+  std::vector<std::string> args = {
+      kRedisServer, "--port", absl::StrCat(port_), "--bind", "127.0.0.1", "--dir", dir_};
+  for (const char* setting :
+       {"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}) {
+    args.push_back(setting);
+  }
   if (!options_.password.empty()) {
     args.push_back("--requirepass");
     args.push_back(options_.password);
