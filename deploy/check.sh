@@ -226,7 +226,10 @@ starts_with_configmap() {
     sleep 0.1
   done
   local ok=1
-  [[ -n $port ]] && curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" | grep -q '^rnnserve_sessions_max ' && ok=0
+  # To a file, not piped into grep -q: under pipefail, grep exiting at the first match
+  # can fail curl's write (exit 23) and with it the check, now and then.
+  [[ -n $port ]] && curl -sf --max-time 5 -o "$tmp/configmap-metrics.txt" "http://127.0.0.1:$port/metrics" &&
+    grep -q '^rnnserve_sessions_max ' "$tmp/configmap-metrics.txt" && ok=0
   kill -TERM "$pid" 2> /dev/null; wait "$pid" 2> /dev/null
   [[ $ok == 0 ]] || cat "$tmp/configmap-server.log"
   return $ok
