@@ -4,11 +4,12 @@
 #   promtool check config / check rules / test rules      deploy/prometheus
 #   dashboard queries parse                                 promtool check rules on them
 #   dashboard + rule queries against real expositions      deploy/grafana/check-dashboard.py:
-#       the saved deploy/grafana/testdata/rnnserve-metrics.txt, and (unless --no-live, when
+#       the saved deploy/grafana/testdata/rnnserve-metrics.txt (and -store.txt, a server with
+#       a Redis session store), and (unless --no-live, when
 #       ${BIN_DIR:-build/bin}/rnnserve exists) a fresh capture from the built server, which
 #       also gets promtool check metrics; the session store's metrics are allowed to be
-#       missing from those (no store), and checked in a capture with a real redis-server
-#       when the built server has --session_store
+#       missing from those without a store, and checked in the saved capture with one and
+#       in a live one with a real redis-server when the built server has --session_store
 #   kubectl kustomize deploy/k8s | k8s-validate            also with exec-probes-patch.yaml,
 #                                                           and deploy/k8s-redis (session store)
 #   the ConfigMap's FLAGS_* match --tryfromenv and are real rnnserve flags, as are the
@@ -95,7 +96,10 @@ for name in "${store_only[@]}"; do no_store_allow+=(--allow "$name"); done
 rules=(--rules deploy/prometheus/rules/rnnserve.rules.yml)
 check "dashboard + rules vs saved exposition (no store)" \
   deploy/grafana/check-dashboard.py "${rules[@]}" "${no_store_allow[@]}" deploy/grafana/testdata/rnnserve-metrics.txt
-has_store_flags() { "$bin/rnnserve" --helpfull 2>&1 | grep -q -- '--session_store '; }
+check "dashboard + rules vs saved exposition (with a Redis session store)" \
+  deploy/grafana/check-dashboard.py "${rules[@]}" ${allow[@]+"${allow[@]}"} deploy/grafana/testdata/rnnserve-metrics-store.txt
+# (--helpfull exits 1, and under pipefail a pipe into grep would fail with it.)
+has_store_flags() { local help; help=$("$bin/rnnserve" --helpfull 2>&1); grep -q -- '--session_store ' <<< "$help"; }
 if [[ $live == 1 && -x $bin/rnnserve ]]; then
   if BIN_DIR=$bin deploy/grafana/capture-exposition.sh "$tmp/live-metrics.txt" > "$tmp/capture.log" 2>&1; then
     check "promtool check metrics (live $bin/rnnserve)" promtool check metrics < "$tmp/live-metrics.txt"

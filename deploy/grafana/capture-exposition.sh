@@ -8,10 +8,12 @@
 # method and code) exist too, scrapes /metrics into OUT (default stdout) and stops the
 # server. check.sh checks the dashboard and the rules against it; the saved
 # deploy/grafana/testdata/rnnserve-metrics.txt was made by it.
+#
 # --session-store: the server runs with a session store, a real redis-server (Debian
 # redis-server) on a free 127.0.0.1 port with deploy/k8s/redis/redis.conf and a password
 # file, so the store's series (rnnserve_session_store_up, rnnserve_checkpoint_*, ...),
-# which a server without a store does not export, are in the capture too.
+# which a server without a store does not export, are in the capture too; the saved
+# deploy/grafana/testdata/rnnserve-metrics-store.txt was made so.
 # Needs curl with HTTP/2 (Debian's has it), protoc, python3. Exit 0 on success.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,6 +31,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Interrupted: exit through cleanup too (it stops Redis as well as the server).
+trap 'exit 1' HUP INT TERM
 
 store_flags=()
 if [[ $store == 1 ]]; then
