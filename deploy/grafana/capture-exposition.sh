@@ -53,8 +53,11 @@ if [[ $store == 1 ]]; then
                --checkpoint_interval=1s)
 fi
 
+# The log exists before the loop below reads it: the background job's redirection runs in
+# the forked shell, maybe after the first sed, which would fail (exit 2 under set -e).
+: > "$tmp/server.log"
 "$bin/rnnserve" --models="$root/models" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --drain_timeout=1s ${store_flags[@]+"${store_flags[@]}"} > "$tmp/server.log" 2>&1 &
+  --drain_timeout=1s ${store_flags[@]+"${store_flags[@]}"} >> "$tmp/server.log" 2>&1 &
 pid=$!
 grpc_port="" metrics_port=""
 for _ in $(seq 1 100); do
