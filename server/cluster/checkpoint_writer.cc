@@ -210,8 +210,8 @@ bool CheckpointWriter::RunPass(bool all) {
       }
       v1::SessionState state;
       if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) continue;
-      batch_.push_back(Checkpoint{session->id(), session->epoch(), state.steps(),
-                                  state.SerializeAsString()});
+      batch_.push_back(
+          Checkpoint{session->id(), session->epoch(), state.steps(), state.SerializeAsString()});
       batch_sessions_.push_back(session);
       batch_changes_.push_back(session->TakeChanges());
     }

@@ -35,7 +35,7 @@ class CheckpointWriter {
   static constexpr int kBatchSessions = 256;
 
   explicit CheckpointWriter(SessionTier* tier) : tier_(tier) {}  // Not owned.
-  ~CheckpointWriter();  // Stop().
+  ~CheckpointWriter();                                           // Stop().
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 

@@ -1,7 +1,6 @@
 #include "server/cluster/session_directory.h"
 
 #include <algorithm>
-
 #include <iterator>
 #include <utility>
 

@@ -109,8 +109,7 @@ class SessionTier {
   friend class CheckpointWriter;
 
   // Pull() once this replica is the only one pulling `id`.
-  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id,
-                                                            absl::Time now);
+  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id, absl::Time now);
   // Imports `state` as session `id` owned at `epoch`; `behind` when it came
   // from a checkpoint. When it cannot be held here (the session limit), the
   // state goes back to Redis as the checkpoint so nothing is lost.

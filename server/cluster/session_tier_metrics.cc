@@ -12,10 +12,11 @@ const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 3
 prometheus::Family<prometheus::Counter>& PullsFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("rnnserve_session_pulls_total")
-      .Help("Sessions asked for here that another replica or a checkpoint held, by where the "
-            "state came from: peer (exact, from its live owner), released (exact, the final "
-            "checkpoint of a replica that stopped gracefully), checkpoint (the owner was gone: "
-            "the steps after it are resent by the client), none (NOT_FOUND).")
+      .Help(
+          "Sessions asked for here that another replica or a checkpoint held, by where the "
+          "state came from: peer (exact, from its live owner), released (exact, the final "
+          "checkpoint of a replica that stopped gracefully), checkpoint (the owner was gone: "
+          "the steps after it are resent by the client), none (NOT_FOUND).")
       .Register(registry);
 }
 
@@ -28,12 +29,11 @@ SessionTierMetrics::SessionTierMetrics(prometheus::Registry& registry)
               .Help("Time to write one pipelined batch of session checkpoints to Redis.")
               .Register(registry)
               .Add({}, kSecondsBuckets)),
-      checkpoint_batch_sessions(
-          prometheus::BuildHistogram()
-              .Name("rnnserve_checkpoint_batch_sessions")
-              .Help("Sessions written in one checkpoint batch.")
-              .Register(registry)
-              .Add({}, kBatchBuckets)),
+      checkpoint_batch_sessions(prometheus::BuildHistogram()
+                                    .Name("rnnserve_checkpoint_batch_sessions")
+                                    .Help("Sessions written in one checkpoint batch.")
+                                    .Register(registry)
+                                    .Add({}, kBatchBuckets)),
       checkpoint_lag_seconds(
           prometheus::BuildGauge()
               .Name("rnnserve_checkpoint_lag_seconds")

@@ -20,9 +20,9 @@ struct SessionTierMetrics {
 
   prometheus::Counter& pulls(PullSource source);
 
-  prometheus::Histogram& checkpoint_seconds;        // one batch's round trip
+  prometheus::Histogram& checkpoint_seconds;         // one batch's round trip
   prometheus::Histogram& checkpoint_batch_sessions;  // sessions in one batch
-  prometheus::Gauge& checkpoint_lag_seconds;        // oldest change not checkpointed
+  prometheus::Gauge& checkpoint_lag_seconds;         // oldest change not checkpointed
   prometheus::Counter& store_errors_total;
   prometheus::Gauge& store_up;
   prometheus::Counter& sessions_fenced_total;

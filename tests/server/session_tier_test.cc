@@ -73,8 +73,8 @@ StepResult StepAt(v1::InferenceService::Stub& stub, const std::string& id,
 ::testing::AssertionResult OutputIs(const StepResult& result, const ReferenceSequence& seq,
                                     int64_t t) {
   if (!result.status.ok()) {
-    return ::testing::AssertionFailure() << "step " << t << " failed: "
-                                         << result.status.error_message();
+    return ::testing::AssertionFailure()
+           << "step " << t << " failed: " << result.status.error_message();
   }
   const int64_t width = seq.expected.shape[1];
   return OutputRowNear(result.response.outputs().values().data(),
@@ -99,9 +99,7 @@ bool Eventually(Condition done, absl::Duration limit = absl::Seconds(10)) {
 }
 
 bool Holds(TestServer& server, const std::string& id) {
-  return server.server->sessions()
-      .Get(id, absl::Now(), SessionStore::Use::kLookOnly)
-      .ok();
+  return server.server->sessions().Get(id, absl::Now(), SessionStore::Use::kLookOnly).ok();
 }
 
 TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
@@ -117,9 +115,8 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   EXPECT_TRUE(OutputIs(moved, seq, 4));
   EXPECT_EQ(moved.response.session_steps(), 5);
   EXPECT_FALSE(Holds(a, "s"));
-  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
-                        {{"source", "peer"}}),
-            1);
+  EXPECT_EQ(
+      MetricValue(*b.server->registry(), "rnnserve_session_pulls_total", {{"source", "peer"}}), 1);
   // And back to a, still exact.
   EXPECT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 5, false, 5), seq, 5));
   EXPECT_FALSE(Holds(b, "s"));
@@ -186,9 +183,9 @@ TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
   const StepResult next = StepAt(*b.inference, "s", seq, 3, false);
   EXPECT_TRUE(OutputIs(next, seq, 3));
   EXPECT_EQ(next.response.session_steps(), 4);
-  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
-                        {{"source", "released"}}),
-            1);
+  EXPECT_EQ(
+      MetricValue(*b.server->registry(), "rnnserve_session_pulls_total", {{"source", "released"}}),
+      1);
 }
 
 TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
@@ -285,8 +282,7 @@ TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStal
   absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
   (*a)->Signal(SIGSTOP);
   // b cannot reach a: it restores the checkpoint and steps on.
-  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(),
-            grpc::StatusCode::OK);
+  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(), grpc::StatusCode::OK);
   ASSERT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 3, false, 3), seq, 3));
   (*a)->Signal(SIGCONT);
   // a still holds its 2-step copy: asked at once, it must not step it but
@@ -320,11 +316,13 @@ TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
     absl::SleepFor(kInterval);
   }
   prometheus::Registry& metrics = *a.server->registry();
-  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
+  EXPECT_TRUE(
+      Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
   EXPECT_GT(MetricValue(metrics, "rnnserve_session_store_errors_total", {}), 0);
   // Back, and empty: the session's record and checkpoint are written again.
   ASSERT_TRUE(redis->Restart().ok());
-  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
   cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
   const auto checkpointed_at = [&](int64_t steps) {
@@ -344,8 +342,8 @@ TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
 TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.models = ::rnnserve::model::testing::MakeTestRepository("tier_bad_store",
-                                                                  {{"gru_2layer", "gru/1"}});
+  options.models =
+      ::rnnserve::model::testing::MakeTestRepository("tier_bad_store", {{"gru_2layer", "gru/1"}});
   options.session_store.url = "redis:/127.0.0.1";
   absl::StatusOr<std::unique_ptr<RnnServer>> refused = RnnServer::Start(options);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
