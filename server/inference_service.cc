@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/raw_message.h"
+#include "server/session_position.h"
 #include "server/step_stream.h"
 
 namespace rnnserve::server {
@@ -51,9 +54,15 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   handler_->Handle(request, DeadlineOf(*context),
-                   [this, reactor, response_bytes](absl::StatusOr<v1::StepResponse> result) {
+                   [this, context, reactor,
+                    response_bytes](absl::StatusOr<v1::StepResponse> result) {
                      metrics_->CountRequest("Step", result.status().code());
-                     if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+                     if (!result.ok()) {
+                       if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+                         context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
+                       }
+                       return reactor->Finish(ToGrpcStatus(result.status()));
+                     }
                      reactor->Finish(SerializeMessage(*result, *response_bytes));
                    });
   return reactor;

@@ -78,6 +78,20 @@ ABSL_FLAG(std::string, handoff_to, "",
           "SIGTERM, move every session there (each import carries its x-session-id) before "
           "the open streams end, so clients continue on the replica that takes over; "
           "empty: sessions stay here (and go into --snapshot, if set)");
+ABSL_FLAG(std::string, session_store, "",
+          "redis://HOST:PORT[/DB]: keep each session's owner and checkpoints in Redis so "
+          "sessions survive scale-up, crashes and rolling updates (README \"Sessions across "
+          "replicas\"); empty: sessions live in this process only");
+ABSL_FLAG(std::string, session_store_password_file, "",
+          "file holding the Redis password (AUTH), trailing newline ignored");
+ABSL_FLAG(std::string, session_store_prefix, "rnnserve",
+          "prefix of every Redis key, so that deployments can share one Redis");
+ABSL_FLAG(std::string, advertise, "",
+          "HOST:PORT the other replicas reach this one at (in Kubernetes the pod IP); "
+          "default: --listen's host with the bound port, if that host is not a wildcard");
+ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Seconds(1),
+          "with --session_store: write changed sessions' checkpoints this often (what a "
+          "crash can lose)");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -128,6 +142,14 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
                       .token_file = absl::GetFlag(FLAGS_token_file)};
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   options.handoff_target = absl::GetFlag(FLAGS_handoff_to);
+  options.session_store = {.url = absl::GetFlag(FLAGS_session_store),
+                           .password_file = absl::GetFlag(FLAGS_session_store_password_file),
+                           .prefix = absl::GetFlag(FLAGS_session_store_prefix),
+                           .advertise = absl::GetFlag(FLAGS_advertise),
+                           .checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval)};
+  if (options.session_store.checkpoint_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--checkpoint_interval must be more than 0");
+  }
   if (options.snapshot_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval must be 0 or more");
   }
@@ -196,7 +218,9 @@ int main(int argc, char** argv) {
       rnnserve::server::RnnServer::Start(*options);
   if (!server.ok()) {
     LOG(ERROR) << "cannot start: " << server.status();
-    return 1;
+    // A flag's value that can never work (an unparsable --session_store, an
+    // unreadable file) is a usage error, as for the flags checked above.
+    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
   // Metrics over HTTP on their own port (port 0 picks one, logged).
   std::unique_ptr<prometheus::Exposer> exposer;

@@ -2,12 +2,15 @@
 
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "model/file_util.h"
 #include "model/status_macros.h"
+#include "server/cluster/advertise_address.h"
 #include "server/callback_gauge.h"
 #include "server/session_handoff.h"
 #include "server/session_snapshot.h"
@@ -23,6 +26,27 @@ namespace {
 // message links health.pb.cc, whose static initializer adds the file.
 void AddHealthDescriptorsForReflection() {
   CHECK(grpc::health::v1::HealthCheckRequest::descriptor() != nullptr);
+}
+
+// The tier's settings from the flags: INVALID_ARGUMENT for a URL that does
+// not parse or a password file that cannot be read, so that a typo stops the
+// server rather than leaving it without the store it was asked to use.
+absl::StatusOr<cluster::SessionTierOptions> SessionTierOptionsFrom(
+    const SessionStoreOptions& store, const std::string& advertise) {
+  cluster::SessionTierOptions tier;
+  RNN_ASSIGN_OR_RETURN(tier.redis.address, cluster::ParseRedisUrl(store.url));
+  if (!store.password_file.empty()) {
+    absl::StatusOr<std::string> password = model::ReadFileToString(store.password_file);
+    if (!password.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--session_store_password_file: ",
+                                                     password.status().message()));
+    }
+    tier.redis.password = std::string(absl::StripTrailingAsciiWhitespace(*password));
+  }
+  tier.prefix = store.prefix;
+  tier.advertise = advertise;
+  tier.checkpoint_interval = store.checkpoint_interval;
+  return tier;
 }
 
 }  // namespace
@@ -54,6 +78,22 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   }
   server->store_ = std::make_unique<SessionStore>(options.sessions);
   server->RestoreSessions();
+  if (!options.session_store.url.empty()) {
+    RNN_ASSIGN_OR_RETURN(const cluster::ReplicaAddress address,
+                         cluster::ResolveReplicaAddress(options.listen,
+                                                        options.session_store.advertise));
+    server->options_.listen = address.listen;
+    RNN_ASSIGN_OR_RETURN(cluster::SessionTierOptions tier,
+                         SessionTierOptionsFrom(options.session_store, address.advertise));
+    if (server->token_ != nullptr) tier.authorization = server->token_->authorization();
+    server->tier_ = std::make_unique<cluster::SessionTier>(tier, server->store_.get(),
+                                                           server->models_.get(),
+                                                           *server->registry_);
+    server->store_->set_gone_listener(
+        [tier = server->tier_.get()](const std::string& id, int64_t epoch) {
+          tier->Forget(id, epoch);
+        });
+  }
   server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
   AdmissionLimits limits = options.admission;
   limits.max_message_bytes = options.max_message_bytes;  // the send limit
@@ -73,7 +113,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
           [budget] { return static_cast<double>(budget->limit_bytes()); })};
   server->handler_ = std::make_unique<StepHandler>(server->store_.get(), server->models_.get(),
                                                    server->batcher_.get(), server->admission_.get(),
-                                                   &server->gate_);
+                                                   &server->gate_, server->tier_.get());
   server->sequences_ =
       std::make_unique<TaskPool>(options.sequence_workers, options.max_queued_sequences);
   server->inference_ = std::make_unique<InferenceServiceImpl>(
@@ -82,7 +122,8 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->session_service_ =
       std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
                                            &absl::Now, server->metrics_.get(),
-                                           server->token_.get(), &server->gate_);
+                                           server->token_.get(), &server->gate_,
+                                           server->tier_.get());
   server->model_service_ =
       std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get(),
                                          server->token_.get());
@@ -91,7 +132,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   AddHealthDescriptorsForReflection();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  builder.AddListeningPort(server->options_.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   const auto millis = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
@@ -103,14 +144,21 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   builder.RegisterService(server->inference_.get());
   builder.RegisterService(server->session_service_.get());
   builder.RegisterService(server->model_service_.get());
+  if (server->tier_ != nullptr) {
+    server->cluster_service_ = std::make_unique<cluster::ClusterServiceImpl>(
+        server->tier_.get(), &server->gate_, server->token_.get(), server->metrics_.get());
+    builder.RegisterService(server->cluster_service_.get());
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.listen));
   }
+  if (server->tier_ != nullptr) server->tier_->Start();
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
-  LOG(INFO) << "serving gRPC on " << options.listen << " (port " << server->port_ << ")";
+  LOG(INFO) << "serving gRPC on " << server->options_.listen << " (port " << server->port_
+            << ")";
   RnnServer* s = server.get();
   const absl::Duration sweep_period =
       std::clamp(options.sessions.idle_timeout / 4, absl::Milliseconds(100), absl::Seconds(5));
@@ -221,6 +269,9 @@ void RnnServer::Shutdown(absl::Duration drain) {
   }
   batcher_->Shutdown();
   sequences_->Shutdown();
+  // Every step is answered: the checkpoints hold what the clients saw (after
+  // a handoff, only the sessions that did not move are left to write).
+  if (tier_ != nullptr) tier_->FlushAndStop(std::max(deadline, absl::Now() + absl::Seconds(1)));
   stop_periodic_.Notify();
   for (std::thread& thread : periodic_) thread.join();
   // Every step is done now, so the snapshot holds every session as its
@@ -240,6 +291,8 @@ void RnnServer::HandOffSessions(absl::Time deadline) {
     LOG(ERROR) << "handoff: steps still running at the drain deadline; sessions not moved";
     return;
   }
+  // Checkpoints first: a session the handoff cannot move is still in Redis.
+  if (tier_ != nullptr) tier_->FlushAndStop(deadline);
   const absl::Time listener_deadline = std::min(deadline, start + absl::Seconds(5));
   if (!WaitUntilNotListening(options_.listen, port_, listener_deadline)) {
     LOG(WARNING) << "handoff: port " << port_ << " still accepts connections; the proxy may "

@@ -17,6 +17,8 @@
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
 #include "server/admission.h"
+#include "server/cluster/cluster_service.h"
+#include "server/cluster/session_tier.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
 #include "server/model_service.h"
@@ -42,6 +44,16 @@ struct KeepaliveOptions {
   absl::Duration min_client_ping = absl::Seconds(10);  // clients may ping this often
 };
 
+// The Redis-backed session tier (server/cluster/session_tier.h); off when
+// `url` is empty.
+struct SessionStoreOptions {
+  std::string url;            // redis://HOST:PORT[/DB]
+  std::string password_file;  // empty: no AUTH
+  std::string prefix = "rnnserve";
+  std::string advertise;      // empty: the listen host and the bound port
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free one
   std::string models;                      // the model repository folder
@@ -65,6 +77,7 @@ struct ServerOptions {
   // sessions at Shutdown(), before the streams end; empty: they stay (and go
   // into the snapshot, if there is one).
   std::string handoff_target;
+  SessionStoreOptions session_store;
 };
 
 class RnnServer {
@@ -121,6 +134,8 @@ class RnnServer {
   std::unique_ptr<StepBatcher> batcher_;
   std::unique_ptr<Admission> admission_;
   OperationGate gate_;  // closed before a handoff
+  std::unique_ptr<cluster::SessionTier> tier_;  // null without --session_store
+  std::unique_ptr<cluster::ClusterServiceImpl> cluster_service_;
   std::unique_ptr<StepHandler> handler_;
   std::unique_ptr<TokenCheck> token_;  // null when no token is configured
   std::unique_ptr<TaskPool> sequences_;

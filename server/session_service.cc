@@ -8,6 +8,7 @@
 #include "model/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/model_service.h"
+#include "server/session_lookup.h"
 #include "server/session_transfer.h"
 
 namespace rnnserve::server {
@@ -92,14 +93,16 @@ grpc::ServerUnaryReactor* SessionServiceImpl::ImportState(grpc::CallbackServerCo
 
 absl::Status SessionServiceImpl::End(const std::string& id, pb::SessionInfo* info) {
   const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session, store_->Get(id, now));
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
+                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kStep));
   FillInfo(*session, now, info);
   return store_->End(id);
 }
 
 absl::Status SessionServiceImpl::Reset(const std::string& id, pb::SessionInfo* info) {
   const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session, store_->Get(id, now));
+  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kStep));
   ModelRef model;
   {
     absl::MutexLock lock(&session->mu());
@@ -114,14 +117,14 @@ absl::Status SessionServiceImpl::Reset(const std::string& id, pb::SessionInfo* i
 absl::Status SessionServiceImpl::Describe(const std::string& id, pb::SessionInfo* info) {
   const absl::Time now = clock_();
   RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       store_->Get(id, now, SessionStore::Use::kLookOnly));
+                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kLookOnly));
   FillInfo(*session, now, info);
   return absl::OkStatus();
 }
 
 absl::Status SessionServiceImpl::Export(const std::string& id, pb::SessionState* state) {
   RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       store_->Get(id, clock_(), SessionStore::Use::kLookOnly));
+                       LookUpSession(*store_, tier_, id, clock_(), SessionStore::Use::kLookOnly));
   return ExportSession(*session, *models_, state);
 }
 
@@ -129,6 +132,7 @@ absl::Status SessionServiceImpl::Import(const pb::SessionState& state, pb::Sessi
   const absl::Time now = clock_();
   RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
                        ImportSession(state, *models_, *store_, now));
+  if (tier_ != nullptr) tier_->Claim(*session, /*keep_checkpoint=*/true);
   FillInfo(*session, now, info);
   return absl::OkStatus();
 }

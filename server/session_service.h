@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/operation_gate.h"
 #include "server/served_models.h"
+#include "server/cluster/session_tier.h"
 #include "server/session_store.h"
 #include "server/token_check.h"
 
@@ -30,16 +31,18 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   // `store`, `models`, `metrics` (null: not counted), `token` (null: no
   // token needed) and `gate` (null: none; it counts End, Reset and Import)
   // are not owned and outlive the service. `clock` stamps session use and
-  // measures idle time (tests pass a fake one).
+  // measures idle time (tests pass a fake one). `tier` (null: none) finds
+  // the sessions other replicas hold, and claims the imported ones.
   SessionServiceImpl(SessionStore* store, const ServedModels* models, Clock clock = &absl::Now,
                      ServerMetrics* metrics = nullptr, const TokenCheck* token = nullptr,
-                     OperationGate* gate = nullptr)
+                     OperationGate* gate = nullptr, cluster::SessionTier* tier = nullptr)
       : store_(store),
         models_(models),
         clock_(std::move(clock)),
         metrics_(metrics),
         token_(token),
-        gate_(gate) {}
+        gate_(gate),
+        tier_(tier) {}
 
   // Each answers the session's id, model (version resolved), steps and idle
   // time; End and Reset as they were just before the call. INVALID_ARGUMENT
@@ -79,6 +82,7 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
   ServerMetrics* const metrics_;
   const TokenCheck* const token_;
   OperationGate* const gate_;
+  cluster::SessionTier* const tier_;
 };
 
 }  // namespace rnnserve::server

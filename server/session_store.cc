@@ -43,6 +43,7 @@ Session::Session(std::string id, ModelRef model, float* state, absl::Time now)
     : id_(std::move(id)),
       model_(std::move(model)),
       state_(state),
+      changed_since_ns_(absl::GetCurrentTimeNanos()),  // a new state: checkpoint it
       last_used_ns_(absl::ToUnixNanos(now)),
       metrics_(model_.metrics) {
   CHECK(state_ != nullptr);
@@ -65,6 +66,8 @@ absl::Status Session::Reset(const ModelRef& model) {
   metrics_.store(model.metrics);
   model_.stack->InitState(state_);
   step_count_ = 0;
+  restored_behind_ = false;
+  MarkChanged();
   return absl::OkStatus();
 }
 
@@ -82,6 +85,11 @@ bool SessionStore::IsExpired(const Session& session, absl::Time now) const {
 }
 
 void SessionStore::CountEnding(const Session& session, Ending why) {
+  if (gone_listener_) gone_listener_(session.id(), session.epoch());
+  CountEndingQuietly(session, why);
+}
+
+void SessionStore::CountEndingQuietly(const Session& session, Ending why) {
   ModelMetrics* metrics = session.metrics();
   if (metrics != nullptr) metrics->active_sessions.Decrement();
   switch (why) {
@@ -198,6 +206,19 @@ absl::Status SessionStore::End(const std::string& id) {
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found"));
   }
   return absl::OkStatus();
+}
+
+bool SessionStore::Remove(const Session& session) {
+  Shard& shard = ShardFor(session.id());
+  std::shared_ptr<Session> removed;  // dropped after the shard lock
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.sessions.find(session.id());
+  if (it == shard.sessions.end() || it->second.get() != &session) return false;
+  removed = std::move(it->second);
+  shard.sessions.erase(it);
+  --size_;
+  CountEndingQuietly(*removed, Ending::kEnded);
+  return true;
 }
 
 std::vector<std::shared_ptr<Session>> SessionStore::Sessions() {

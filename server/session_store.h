@@ -7,16 +7,19 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "model/layer_stack.h"
 #include "server/state_pool.h"
 
@@ -58,7 +61,65 @@ class Session {
   // model().stack->state_size() floats.
   float* state() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_; }
   int64_t step_count() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return step_count_; }
-  void AddSteps(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { step_count_ += steps; }
+  void AddSteps(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    step_count_ += steps;
+    MarkChanged();
+  }
+  // A step was applied whose answer is not with gRPC yet (the batcher, under
+  // the lock, so a checkpoint taken between the two sees it); the step
+  // handler calls AnswerHandedOver() once it is.
+  void AnswerPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++unanswered_; }
+  void AnswerHandedOver() { --unanswered_; }
+
+  // The session tier's view (server/cluster/, --session_store); unused
+  // without a store. A step of a session whose state changed since its last
+  // checkpoint, and whose every answer is out, is checkpointed next.
+  //
+  // Ownership epoch in the session store (0: not claimed yet).
+  int64_t epoch() const { return epoch_.load(); }
+  // Claims by this replica only ever raise it (two may race: the start's
+  // and the checkpoint writer's).
+  void RaiseEpoch(int64_t epoch) {
+    int64_t now = epoch_.load();
+    while (now < epoch && !epoch_.compare_exchange_weak(now, epoch)) {
+    }
+  }
+  // OK while this replica holds the session; the reason once it was handed
+  // over or found stale: steps still queued for it fail with that.
+  const absl::Status& closed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_; }
+  void Close(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { closed_ = std::move(why); }
+  // Came back from a checkpoint: the next step must say it expects exactly
+  // this many steps (StepRequest.expected_session_steps), since the client
+  // may have sent more.
+  bool restored_behind() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return restored_behind_; }
+  void set_restored_behind(bool behind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    restored_behind_ = behind;
+  }
+  // Since when the state has changes no checkpoint holds (0: none).
+  int64_t changed_since_ns() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_since_ns_; }
+  void MarkChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (changed_since_ns_ == 0) changed_since_ns_ = absl::GetCurrentTimeNanos();
+  }
+  void MarkCheckpointed(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    changed_since_ns_ = 0;
+    durable_steps_.store(steps);
+  }
+  // For a checkpoint being written: the changes are taken (returns since
+  // when), and given back if the write fails.
+  int64_t TakeChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::exchange(changed_since_ns_, 0);
+  }
+  void GiveBackChanges(int64_t since_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (changed_since_ns_ == 0 || since_ns < changed_since_ns_) changed_since_ns_ = since_ns;
+  }
+  // Steps computed whose answers are not handed to gRPC yet.
+  int unanswered() const { return unanswered_.load(); }
+  // Steps the last written checkpoint holds (StepResponse.durable_steps).
+  int64_t durable_steps() const { return durable_steps_.load(); }
+  void set_durable_steps(int64_t steps) { durable_steps_.store(steps); }
+  // When the session store last confirmed this replica owns the session.
+  int64_t verified_ns() const { return verified_ns_.load(); }
+  void set_verified_ns(int64_t ns) { verified_ns_.store(ns); }
 
   absl::Time last_used() const { return absl::FromUnixNanos(last_used_ns_.load()); }
   // The metrics of the model the session is bound to now (or null); read
@@ -78,6 +139,13 @@ class Session {
   ModelRef model_ ABSL_GUARDED_BY(mu_);
   float* state_ ABSL_GUARDED_BY(mu_);
   int64_t step_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status closed_ ABSL_GUARDED_BY(mu_);
+  bool restored_behind_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t changed_since_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int> unanswered_{0};
+  std::atomic<int64_t> epoch_{0};
+  std::atomic<int64_t> durable_steps_{0};
+  std::atomic<int64_t> verified_ns_{0};
   std::atomic<int64_t> last_used_ns_;
   std::atomic<ModelMetrics*> metrics_;
 };
@@ -127,6 +195,18 @@ class SessionStore {
   // absent.
   absl::Status End(const std::string& id);
 
+  // Removes `session` if it is still the one stored under its id (not one
+  // started since), counted as ended; false otherwise. For a session that
+  // moved to another replica: its record there is not this replica's to
+  // forget, so the gone-listener is not told.
+  bool Remove(const Session& session);
+
+  // Called with the id and epoch of every session ended, expired or evicted
+  // here (not Remove()d), under a shard lock: it must only record them. The
+  // session tier forgets their records. Set before serving.
+  using GoneListener = std::function<void(const std::string& id, int64_t epoch)>;
+  void set_gone_listener(GoneListener listener) { gone_listener_ = std::move(listener); }
+
   // Ends sessions unused for longer than idle_timeout at `now`; returns how
   // many. Locks one shard at a time.
   int ReapIdle(absl::Time now);
@@ -156,14 +236,17 @@ class SessionStore {
   // Evicts the least recently used session; false if there was none.
   bool EvictLeastRecentlyUsed();
   enum class Ending { kEnded, kExpired, kEvicted };
-  // Counts a session that goes, in the store's and its model's counters.
+  // Counts a session that goes, in the store's and its model's counters,
+  // and tells the gone-listener.
   void CountEnding(const Session& session, Ending why);
+  void CountEndingQuietly(const Session& session, Ending why);
   // Removes `id` from `shard` and counts it; returns the session for the
   // caller to drop once the shard lock is released.
   std::shared_ptr<Session> EraseLocked(Shard& shard, const std::string& id, Ending why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const Options options_;
+  GoneListener gone_listener_;
   std::array<Shard, kShards> shards_;
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> created_{0};

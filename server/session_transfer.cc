@@ -32,6 +32,11 @@ float DecodeFloat(const char* in) { return std::bit_cast<float>(model::LoadU32(i
 absl::Status ExportSession(Session& session, const ServedModels& models,
                            v1::SessionState* state) {
   absl::MutexLock lock(&session.mu());
+  return ExportSessionLocked(session, models, state);
+}
+
+absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
+                                 v1::SessionState* state) {
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
   state->set_session_id(session.id());

@@ -20,6 +20,11 @@ namespace rnnserve::server {
 // on it). NOT_FOUND if its model version is no longer served.
 absl::Status ExportSession(Session& session, const ServedModels& models,
                            v1::SessionState* state);
+// The same with the session's mutex already held (to export and close it in
+// one step, or to checkpoint it).
+absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
+                                 v1::SessionState* state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu());
 
 // Creates or replaces session state.session_id() with `state`, used at
 // `now`. NOT_FOUND for a model not served; FAILED_PRECONDITION when the

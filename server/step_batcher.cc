@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "server/session_position.h"
 
 namespace rnnserve::server {
 
@@ -37,6 +38,33 @@ namespace {
 constexpr int kScanFactor = 4;
 
 // INVALID_ARGUMENT unless `input` has the size and kind `model` takes.
+// Whether the client's count of the session's steps is the session's
+// (server/session_position.h). A session that came back from a checkpoint
+// takes its first step only from a client that says it knows where the
+// session stands: anything else would apply the step after a gap.
+absl::Status CheckPosition(Session& session, const StepInputData& input)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu()) {
+  const int64_t steps = session.step_count();
+  if (session.restored_behind()) {
+    session.set_restored_behind(false);
+    if (input.expected_session_steps != steps) {
+      return SessionStandsAtError(
+          absl::StrCat("session \"", session.id(), "\" came back from a checkpoint at ", steps,
+                       " steps; the steps after it were lost: send them again, the first with "
+                       "expected_session_steps = ", steps),
+          steps);
+    }
+  }
+  if (input.expected_session_steps.has_value() && *input.expected_session_steps != steps) {
+    return SessionStandsAtError(
+        absl::StrCat("session \"", session.id(), "\" stands at ", steps,
+                     " steps, not the ", *input.expected_session_steps,
+                     " this request expects; nothing was applied"),
+        steps);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckShape(const model::LayerStack& model, const StepInputData& input) {
   const bool tokens = model.input_kind() == model::InputKind::kTokens;
   if (input.steps <= 0) return absl::InvalidArgumentError("a request needs at least one step");
@@ -212,8 +240,12 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
   results.resize(batch.jobs.size());
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
     Job& job = *batch.jobs[i];
-    if (job.deadline < start) {
+    if (!job.session->closed().ok()) {
+      results[i] = job.session->closed();
+    } else if (job.deadline < start) {
       results[i] = absl::DeadlineExceededError("the deadline passed while the step was queued");
+    } else if (absl::Status position = CheckPosition(*job.session, job.input); !position.ok()) {
+      results[i] = position;
     } else if (job.session->model().stack != job.model) {
       results[i] = absl::FailedPreconditionError(
           "the session was restarted with another model before this step ran");
@@ -264,6 +296,7 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
         results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
       } else {
         job.session->AddSteps(rows);
+        job.session->AnswerPending();
         StepOutcome outcome;
         outcome.rows = job.last_only ? 1 : rows;
         if (live.size() == 1) {

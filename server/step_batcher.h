@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct StepInputData {
   std::vector<float> floats;
   std::vector<int64_t> tokens;
   int64_t steps = 0;
+  // The session's steps before these, as the client counts them; when set
+  // and different when the step runs, nothing is applied (ABORTED, see
+  // server/session_position.h).
+  std::optional<int64_t> expected_session_steps;
 };
 
 struct StepOutcome {

@@ -4,6 +4,7 @@
 #include "absl/types/span.h"
 #include "model/status_macros.h"
 #include "server/model_service.h"
+#include "server/session_lookup.h"
 
 namespace rnnserve::server {
 namespace {
@@ -100,6 +101,9 @@ absl::StatusOr<AdmittedInput> StepHandler::Admit(const v1::StepRequest& request,
                                                  const model::LayerStack& model,
                                                  const std::string& model_name) const {
   RNN_ASSIGN_OR_RETURN(StepInputData input, InputOf(request, model));
+  if (request.has_expected_session_steps() && !request.start()) {
+    input.expected_session_steps = request.expected_session_steps();
+  }
   const RequestedWork work{
       .kind = RequestedWork::Kind::kSteps,
       .steps = input.steps,
@@ -123,12 +127,16 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::Ste
   // The input is checked and admitted before the start resets anything.
   RNN_ASSIGN_OR_RETURN(admitted, Admit(request, *served->loaded.stack, served->name));
   model = served->ref();
-  return store_->Start(request.session_id(), model, now);
+  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
+                       store_->Start(request.session_id(), model, now));
+  if (tier_ != nullptr) tier_->Claim(*session, /*keep_checkpoint=*/false);
+  return session;
 }
 
 absl::StatusOr<std::shared_ptr<Session>> StepHandler::FindSession(
     const v1::StepRequest& request, absl::Time now, ModelRef& model) const {
-  absl::StatusOr<std::shared_ptr<Session>> session = store_->Get(request.session_id(), now);
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      LookUpSession(*store_, tier_, request.session_id(), now, SessionStore::Use::kStep);
   if (absl::IsNotFound(session.status())) {
     return absl::NotFoundError(absl::StrCat(session.status().message(),
                                             "; send start=true with a model to begin one"));
@@ -179,6 +187,7 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
 
   auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
                   end = request.end(), model, width = model.stack->output_size(),
+                  stepped = *session,
                   steps = admitted.input.steps, received,
                   reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
@@ -192,9 +201,12 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
       SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
       outcome->outputs = {};  // One copy of the answer fewer while it is sent.
       response.set_session_steps(outcome->session_steps);
+      response.set_durable_steps(stepped->durable_steps());
       SetModel(model, *response.mutable_model());
       if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
       std::move(reply)(std::move(response));
+      // Its checkpoint may hold this step now that its client will see it.
+      stepped->AnswerHandedOver();
     }
     // The answer is gRPC's now (serialized, or the call is over).
     reservation.Release();

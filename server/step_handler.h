@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "rnnserve/v1/inference.pb.h"
 #include "server/admission.h"
+#include "server/cluster/session_tier.h"
 #include "server/inflight_budget.h"
 #include "server/operation_gate.h"
 #include "server/served_models.h"
@@ -40,9 +41,17 @@ class StepHandler {
 
   // None owned; all outlive the handler. `gate` (null: none) counts every
   // request from before it touches a session until its reply.
+  // `tier` (null: none) finds sessions other replicas hold and claims the
+  // ones started here (server/cluster/session_tier.h).
   StepHandler(SessionStore* store, const ServedModels* models, StepBatcher* batcher,
-              Admission* admission, OperationGate* gate = nullptr)
-      : store_(store), models_(models), batcher_(batcher), admission_(admission), gate_(gate) {}
+              Admission* admission, OperationGate* gate = nullptr,
+              cluster::SessionTier* tier = nullptr)
+      : store_(store),
+        models_(models),
+        batcher_(batcher),
+        admission_(admission),
+        gate_(gate),
+        tier_(tier) {}
 
   // Applies `request`; `reply` runs exactly once: inline for a request
   // refused before it queues (admission included), else on a batcher
@@ -79,6 +88,7 @@ class StepHandler {
   StepBatcher* const batcher_;
   Admission* const admission_;
   OperationGate* const gate_;
+  cluster::SessionTier* const tier_;
 };
 
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT

@@ -1,9 +1,11 @@
 #include "server/step_stream.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "server/raw_message.h"
+#include "server/session_position.h"
 
 namespace rnnserve::server {
 namespace {
@@ -109,6 +111,10 @@ void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
     response_.set_session_id(request_.session_id());
     response_.mutable_error()->set_code(static_cast<int>(result.status().code()));
     response_.mutable_error()->set_message(std::string(result.status().message()));
+    // Where the session stands, when the request was refused for that.
+    if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+      response_.set_session_steps(*steps);
+    }
   }
   // Messages keep the capacity of their repeated fields (Clear() keeps it):
   // fresh ones, so an idle stream holds no copy of a long chunk's input or

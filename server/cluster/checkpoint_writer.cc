@@ -1,0 +1,204 @@
+#include "server/cluster/checkpoint_writer.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "glog/logging.h"
+#include "server/cluster/session_tier.h"
+#include "server/session_transfer.h"
+
+namespace rnnserve::cluster {
+
+CheckpointWriter::~CheckpointWriter() { Stop(); }
+
+void CheckpointWriter::Start(absl::Duration interval) {
+  interval_ = interval;
+  thread_ = std::thread([this, interval] {
+    while (!stop_.WaitForNotificationWithTimeout(interval)) RunPass(/*all=*/false);
+  });
+  // Apart from the checkpoints, which may take long with many sessions: a
+  // replica that hears from Redis less often than its lease re-verifies
+  // every session it answers for.
+  heartbeat_ = std::thread([this, interval] {
+    while (!stop_.WaitForNotificationWithTimeout(interval / 2)) Heartbeat();
+  });
+}
+
+void CheckpointWriter::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+bool CheckpointWriter::Heartbeat() {
+  const int64_t started = absl::GetCurrentTimeNanos();
+  if (const absl::Status ping = tier_->directory_.Ping(); !ping.ok()) {
+    tier_->StoreFailed(ping, "ping");
+    return false;
+  }
+  // Fences first: contact counts only once this replica knows what it lost.
+  if (!DrainFences()) return false;
+  tier_->StoreAnswered(started);
+  return true;
+}
+
+void CheckpointWriter::Flush(absl::Time deadline) {
+  // A Redis that was already down gets one try: a stopping server does not
+  // wait out its drain deadline for it.
+  const bool was_up = tier_->store_up_.load();
+  for (;;) {
+    if (RunPass(/*all=*/true)) return;
+    if (!was_up || absl::Now() >= deadline) break;
+    absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
+  }
+  LOG(WARNING) << "session store: checkpoints not all written at shutdown; a replica that "
+               << "takes these sessions restores older checkpoints and their clients resend";
+}
+
+bool CheckpointWriter::DrainFences() {
+  absl::StatusOr<std::vector<std::string>> fences = tier_->directory_.DrainFences();
+  if (!fences.ok()) {
+    tier_->StoreFailed(fences.status(), "fences");
+    return false;
+  }
+  for (const std::string& fence : *fences) {
+    // "<epoch> <session id>": the epoch another replica took it at.
+    const std::pair<absl::string_view, absl::string_view> parts =
+        absl::StrSplit(fence, absl::MaxSplits(' ', 1));
+    int64_t epoch = 0;
+    if (!absl::SimpleAtoi(parts.first, &epoch)) continue;
+    const std::string id(parts.second);
+    absl::StatusOr<std::shared_ptr<server::Session>> session =
+        tier_->store_->Get(id, absl::Now(), server::SessionStore::Use::kLookOnly);
+    if (session.ok() && (*session)->epoch() < epoch) {
+      LOG(INFO) << "session " << id << " was taken from its checkpoint at epoch " << epoch
+                << " while this replica did not answer; dropping the stale copy";
+      tier_->DropStale(**session, "another replica");
+    }
+  }
+  return true;
+}
+
+void CheckpointWriter::ForgetEnded() {
+  std::vector<std::pair<std::string, int64_t>> ended;
+  {
+    absl::MutexLock lock(&tier_->mu_);
+    for (auto& [id, epoch] : tier_->forgetting_) ended.emplace_back(id, epoch);
+  }
+  if (ended.empty()) return;
+  const absl::Status forgotten = tier_->directory_.Forget(ended);
+  if (!forgotten.ok()) return tier_->StoreFailed(forgotten, "forget");
+  absl::MutexLock lock(&tier_->mu_);
+  for (const auto& [id, epoch] : ended) {
+    auto it = tier_->forgetting_.find(id);
+    if (it != tier_->forgetting_.end() && it->second == epoch) tier_->forgetting_.erase(it);
+  }
+}
+
+bool CheckpointWriter::WriteBatch() {
+  if (batch_.empty()) return true;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<CheckpointOutcome>> outcomes =
+      tier_->directory_.WriteCheckpoints(batch_);
+  SessionTierMetrics& metrics = tier_->metrics_;
+  bool ok = outcomes.ok() && outcomes->size() == batch_.size();
+  if (ok) {
+    metrics.checkpoint_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    metrics.checkpoint_batch_sessions.Observe(static_cast<double>(batch_.size()));
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      server::Session& session = *batch_sessions_[i];
+      if ((*outcomes)[i] == CheckpointOutcome::kFenced) {
+        tier_->DropStale(session, "another replica");
+      } else {
+        session.set_durable_steps(std::max(session.durable_steps(), batch_[i].steps));
+      }
+    }
+  } else {
+    tier_->StoreFailed(outcomes.ok() ? absl::InternalError("reply count") : outcomes.status(),
+                       "checkpoint");
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      absl::MutexLock lock(&batch_sessions_[i]->mu());
+      batch_sessions_[i]->GiveBackChanges(batch_changes_[i]);
+    }
+  }
+  batch_.clear();
+  batch_sessions_.clear();
+  batch_changes_.clear();
+  return ok;
+}
+
+// A session started (or imported) while Redis did not answer, rather than
+// one whose claim is on its way right now.
+bool CheckpointWriter::UnclaimedSince(server::Session& session, int64_t now_ns) const {
+  absl::MutexLock lock(&session.mu());
+  const int64_t since = session.changed_since_ns();
+  return since != 0 && now_ns - since > absl::ToInt64Nanoseconds(interval_);
+}
+
+bool CheckpointWriter::RunPass(bool all) {
+  const int64_t started = absl::GetCurrentTimeNanos();
+  SessionTierMetrics& metrics = tier_->metrics_;
+  std::vector<std::shared_ptr<server::Session>> sessions = tier_->store_->Sessions();
+  // The oldest change this pass leaves unwritten, for the lag gauge.
+  int64_t oldest_left = std::numeric_limits<int64_t>::max();
+  const auto set_lag = [&] {
+    metrics.checkpoint_lag_seconds.Set(
+        oldest_left == std::numeric_limits<int64_t>::max()
+            ? 0.0
+            : static_cast<double>(absl::GetCurrentTimeNanos() - oldest_left) * 1e-9);
+  };
+  if (!Heartbeat()) {
+    for (const auto& session : sessions) {
+      absl::MutexLock lock(&session->mu());
+      if (session->changed_since_ns() != 0) {
+        oldest_left = std::min(oldest_left, session->changed_since_ns());
+      }
+    }
+    set_lag();
+    return false;
+  }
+  ForgetEnded();
+  // Writes the batch; on failure its changes count as left.
+  const auto write = [&] {
+    if (batch_.empty()) return true;
+    const int64_t oldest = *std::min_element(batch_changes_.begin(), batch_changes_.end());
+    if (WriteBatch()) return true;
+    oldest_left = std::min(oldest_left, oldest);
+    return false;
+  };
+  bool complete = true;
+  for (const std::shared_ptr<server::Session>& session : sessions) {
+    if (session->epoch() == 0 && UnclaimedSince(*session, started)) {
+      tier_->Claim(*session, /*keep_checkpoint=*/false);
+    }
+    {
+      absl::MutexLock lock(&session->mu());
+      const int64_t since = session->changed_since_ns();
+      if (since == 0 || !session->closed().ok()) continue;
+      if (session->epoch() == 0 || (!all && session->unanswered() > 0)) {
+        oldest_left = std::min(oldest_left, since);
+        complete = false;
+        continue;
+      }
+      v1::SessionState state;
+      if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) continue;
+      batch_.push_back(Checkpoint{session->id(), session->epoch(), state.steps(),
+                                  state.SerializeAsString()});
+      batch_sessions_.push_back(session);
+      batch_changes_.push_back(session->TakeChanges());
+    }
+    if (batch_.size() == kBatchSessions && !write()) {
+      set_lag();
+      return false;
+    }
+  }
+  if (!write()) complete = false;
+  set_lag();
+  return complete;
+}
+
+}  // namespace rnnserve::cluster

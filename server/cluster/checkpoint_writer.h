@@ -1,0 +1,72 @@
+// The session tier's periodic work (DESIGN.md section 7, "write-behind"):
+// every checkpoint interval, on a thread of its own, off the step path,
+//  1. (also every half interval, on a thread of its own: the heartbeat)
+//     reads the fences other replicas left for this one and drops those
+//     stale copies; this round trip tells the tier Redis answers
+//     (SessionTier::NeedsVerification);
+//  2. deletes the records of sessions ended, expired or evicted here;
+//  3. claims the sessions started while Redis was down;
+//  4. writes the checkpoint of every session whose state changed and whose
+//     every answer is out (so a crash never restores a step its client did
+//     not see answered), in pipelined batches; a checkpoint Redis refuses as
+//     fenced drops the local copy.
+// Thread-safe; owned by SessionTier.
+#ifndef RNNSERVE_SERVER_CLUSTER_CHECKPOINT_WRITER_H_
+#define RNNSERVE_SERVER_CLUSTER_CHECKPOINT_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/cluster/session_directory.h"
+#include "server/session_store.h"
+
+namespace rnnserve::cluster {
+
+class SessionTier;
+
+class CheckpointWriter {
+ public:
+  static constexpr int kBatchSessions = 256;
+
+  explicit CheckpointWriter(SessionTier* tier) : tier_(tier) {}  // Not owned.
+  ~CheckpointWriter();  // Stop().
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // Runs a pass every `interval` until Stop().
+  void Start(absl::Duration interval);
+  void Stop();
+  // Passes that write every changed session, answered or not, until none is
+  // left or `deadline` (shutdown: nothing steps any more). Call after Stop().
+  void Flush(absl::Time deadline);
+
+ private:
+  // One pass; `all` ignores unanswered steps. False when Redis failed.
+  bool RunPass(bool all);
+  bool UnclaimedSince(server::Session& session, int64_t now_ns) const;
+  // Ping and DrainFences; false (counted) when Redis failed.
+  bool Heartbeat();
+  bool DrainFences();
+  void ForgetEnded();
+  // Writes `batch`; false when Redis failed (its changes are given back).
+  bool WriteBatch();
+
+  SessionTier* const tier_;
+  // The batch being filled, with each session and the changes it took.
+  std::vector<Checkpoint> batch_;
+  std::vector<std::shared_ptr<server::Session>> batch_sessions_;
+  std::vector<int64_t> batch_changes_;
+  absl::Duration interval_ = absl::Seconds(1);
+  std::thread thread_;
+  std::thread heartbeat_;
+  absl::Notification stop_;
+};
+
+}  // namespace rnnserve::cluster
+
+#endif  // RNNSERVE_SERVER_CLUSTER_CHECKPOINT_WRITER_H_

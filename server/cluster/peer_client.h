@@ -1,0 +1,50 @@
+// Calls to the other replicas of the deployment (rnnserve.v1.ClusterService):
+// asking a session's owner to hand it over. One channel per peer address,
+// kept for reuse; plaintext, like --handoff_to (README "Sessions across
+// replicas" says what that means with TLS). Thread-safe.
+#ifndef RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
+#define RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "rnnserve/v1/cluster.pb.h"
+#include "rnnserve/v1/sessions.pb.h"
+
+namespace rnnserve::cluster {
+
+class PeerClient {
+ public:
+  // `authorization` ("Bearer <token>", or empty) goes with every call;
+  // `timeout` bounds each call, connecting included.
+  PeerClient(std::string authorization, absl::Duration timeout)
+      : authorization_(std::move(authorization)), timeout_(timeout) {}
+
+  // TakeSession on the replica at `address` (HOST:PORT). The RPC's status
+  // otherwise: UNAVAILABLE or DEADLINE_EXCEEDED mean the peer is gone or
+  // stopped; NOT_FOUND that it does not hold the session.
+  absl::StatusOr<v1::SessionState> TakeSession(const std::string& address,
+                                               const v1::TakeSessionRequest& request);
+
+ private:
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+
+  const std::string authorization_;
+  const absl::Duration timeout_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+};
+
+// Whether a peer call's error means the peer itself is unreachable (gone,
+// stopped or partitioned) rather than that it answered.
+bool PeerUnreachable(const absl::Status& status);
+
+}  // namespace rnnserve::cluster
+
+#endif  // RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_

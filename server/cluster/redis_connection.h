@@ -1,0 +1,154 @@
+// Connections to the Redis that holds the session directory (ISSUE13.md,
+// "Redis data model"): a URL parser, one blocking hiredis connection, and a
+// small thread-safe pool that lends them out. Nothing here knows about
+// sessions; session_directory.h does.
+#ifndef RNNSERVE_SERVER_CLUSTER_REDIS_CONNECTION_H_
+#define RNNSERVE_SERVER_CLUSTER_REDIS_CONNECTION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+struct redisContext;  // hiredis; only the .cc includes it.
+
+namespace rnnserve::cluster {
+
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+};
+
+// "redis://HOST:PORT[/DB]" (HOST may be a name, an IPv4 address or a
+// bracketed IPv6 one; PORT 1..65535; DB 0..15 digits). INVALID_ARGUMENT with
+// the URL and the accepted form otherwise. No credentials in the URL: the
+// password comes from a file (--session_store_password_file).
+absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url);
+
+struct RedisOptions {
+  RedisAddress address;
+  std::string password;  // Empty: no AUTH.
+  absl::Duration connect_timeout = absl::Milliseconds(500);
+  // Applies to every send and receive; a command that times out breaks its
+  // connection (the reply may still come and would answer the next command).
+  absl::Duration command_timeout = absl::Milliseconds(500);
+};
+
+// One reply, copied out of hiredis so it owns its bytes. Redis error replies
+// ("-NOSCRIPT ...") are replies of type kError, not a failed Status: the
+// caller decides what they mean.
+struct RedisReply {
+  enum class Type { kString, kArray, kInteger, kNil, kStatus, kError };
+  Type type = Type::kNil;
+  std::string str;  // kString, kStatus and kError.
+  int64_t integer = 0;
+  std::vector<RedisReply> elements;  // kArray.
+};
+
+// One command as its arguments, sent binary-safe (no formatting, no quoting).
+// The views must outlive the call that sends them.
+using RedisCommand = std::vector<absl::string_view>;
+
+// One blocking connection (a hiredis context). Not thread-safe: one user at a
+// time, which RedisPool arranges. Once an I/O error or timeout happened it is
+// broken() for good and every later call fails fast.
+class RedisConnection {
+ public:
+  // Connects, then AUTH (when a password is set) and SELECT (when db != 0),
+  // or PING when neither, so a bad address or password shows here.
+  // UNAVAILABLE when Redis is unreachable or does not answer in time,
+  // UNAUTHENTICATED when it refuses the password (or asks for one).
+  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisOptions& options);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Sends every command, then reads every reply: one round trip. Replies in
+  // command order. UNAVAILABLE on an I/O error or timeout (the connection is
+  // then broken).
+  absl::StatusOr<std::vector<RedisReply>> Pipeline(absl::Span<const RedisCommand> commands);
+  absl::StatusOr<RedisReply> Command(const RedisCommand& command);
+
+  bool broken() const { return broken_; }
+  // False when the peer closed the connection while it sat idle (Redis
+  // restarted), found without blocking; a cheap check before lending it out.
+  bool LooksAlive() const;
+
+ private:
+  RedisConnection(redisContext* context, std::string where)
+      : context_(context), where_(std::move(where)) {}
+  absl::Status IoError(absl::string_view doing);
+
+  redisContext* const context_;  // Owned.
+  const std::string where_;      // "redis HOST:PORT", for messages.
+  bool broken_ = false;
+};
+
+struct RedisPoolOptions {
+  int max_connections = 8;
+  // After a failed connect, Acquire() fails fast with that error for this
+  // long instead of connecting again, so a hot path is not flooded with
+  // connects (and their timeouts) while Redis is down.
+  absl::Duration reconnect_backoff = absl::Milliseconds(100);
+};
+
+// Lends connections to one Redis; thread-safe. At most max_connections are
+// open; a lease returns its connection when destroyed, unless the connection
+// broke, in which case it is closed and the next Acquire() makes a new one.
+// Connects happen outside the pool's lock.
+class RedisPool {
+ public:
+  // A borrowed connection; movable, returns it to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&& other) noexcept;
+    ~Lease();
+    RedisConnection& operator*() const { return *connection_; }
+    RedisConnection* operator->() const { return connection_.get(); }
+
+   private:
+    friend class RedisPool;
+    Lease(RedisPool* pool, std::unique_ptr<RedisConnection> connection)
+        : pool_(pool), connection_(std::move(connection)) {}
+    void Return();
+    RedisPool* pool_;  // Not owned; outlives the lease.
+    std::unique_ptr<RedisConnection> connection_;
+  };
+
+  explicit RedisPool(RedisOptions options, RedisPoolOptions pool_options = {});
+  ~RedisPool();  // REQUIRES: no lease outstanding.
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  // An idle connection, or a new one. Connect's errors (UNAVAILABLE,
+  // UNAUTHENTICATED), repeated without connecting within reconnect_backoff;
+  // UNAVAILABLE when all max_connections stay lent out for command_timeout.
+  absl::StatusOr<Lease> Acquire();
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  void Release(std::unique_ptr<RedisConnection> connection);
+
+  const RedisOptions options_;
+  const RedisPoolOptions pool_options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<RedisConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // Idle, lent out or connecting.
+  absl::Time retry_connect_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Status last_connect_error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rnnserve::cluster
+
+#endif  // RNNSERVE_SERVER_CLUSTER_REDIS_CONNECTION_H_

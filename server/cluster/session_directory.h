@@ -1,0 +1,124 @@
+// Who owns which session, and its last checkpoint, kept in Redis
+// (ISSUE13.md, "Redis data model"; DESIGN.md section 7). One string per
+// session, `<prefix>:s:<id>` = "<epoch> <checkpoint steps> <owner>\n" then the
+// checkpoint bytes (a serialized rnnserve.v1.SessionState, empty before the
+// first checkpoint), and one set per replica, `<prefix>:fence:<owner>`, of
+// the sessions it must drop. Every write is a Lua script so each compare and
+// set is atomic.
+#ifndef RNNSERVE_SERVER_CLUSTER_SESSION_DIRECTORY_H_
+#define RNNSERVE_SERVER_CLUSTER_SESSION_DIRECTORY_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "server/cluster/redis_connection.h"
+
+namespace rnnserve::cluster {
+
+struct SessionRecord {
+  int64_t epoch = 0;
+  std::string owner;
+  int64_t checkpoint_steps = 0;
+  std::string checkpoint;  // Empty before the first checkpoint.
+};
+
+enum class ClaimMode {
+  kStart,  // A new session (start=true): the record's checkpoint is dropped.
+  kTake,   // The session goes on here: the checkpoint is kept and returned.
+};
+
+struct ClaimResult {
+  bool won = false;
+  // won: the new epoch. Lost: the record's current epoch (0 when missing).
+  int64_t epoch = 0;
+  // won: the owner and epoch before this claim ("" and 0 when there was no
+  // record). Lost: the record's current owner and epoch.
+  std::string previous_owner;
+  int64_t previous_epoch = 0;
+  // won by kTake: the checkpoint taken over. kStart: 0 and empty. Lost: the
+  // record's checkpoint steps and no bytes.
+  int64_t checkpoint_steps = 0;
+  std::string checkpoint;
+};
+
+struct Checkpoint {
+  std::string session_id;
+  int64_t epoch = 0;  // The epoch the writer owns the session at.
+  int64_t steps = 0;
+  std::string state;  // A serialized rnnserve.v1.SessionState.
+};
+
+enum class CheckpointOutcome {
+  kWritten,  // Also when the record was missing (Redis came back empty).
+  kOlder,    // Same epoch, and the record holds more steps: nothing written.
+  kFenced,   // Another owner or epoch holds the record: drop the local copy.
+};
+
+// The directory as seen by one replica, `me` (its advertised HOST:PORT).
+// Thread-safe: every call borrows its own connection from the pool.
+// Errors: INVALID_ARGUMENT for a bad argument (an empty session id; an owner
+// that is empty, longer than 255 bytes or holds a space or a newline),
+// UNAVAILABLE when Redis cannot be reached or times out, UNAUTHENTICATED when
+// it refuses the password, DATA_LOSS naming the key when a record cannot be
+// read (not a string, or no valid header).
+class SessionDirectory {
+ public:
+  // `pool` is not owned and outlives the directory.
+  SessionDirectory(RedisPool* pool, std::string prefix, std::string me);
+
+  // The record of `id`, or nullopt when there is none.
+  absl::StatusOr<std::optional<SessionRecord>> Lookup(const std::string& id);
+  // Makes `me` the owner of `id` at the next epoch (1 when there was no
+  // record), unless `expected_epoch` is set and differs from the record's
+  // (0 when missing), or the mode is kTake and there is no record: then
+  // won=false with the record as it stands.
+  absl::StatusOr<ClaimResult> Claim(const std::string& id, ClaimMode mode,
+                                    std::optional<int64_t> expected_epoch);
+  // One pipelined round trip for the whole batch; outcomes in order. An
+  // unreadable record fails the whole call with DATA_LOSS (the other
+  // checkpoints of the batch were still processed).
+  absl::StatusOr<std::vector<CheckpointOutcome>> WriteCheckpoints(
+      absl::Span<const Checkpoint> checkpoints);
+  // Deletes each record that `me` owns at that epoch; others stay. One round
+  // trip.
+  absl::Status Forget(absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs);
+  // Tells `owner` to drop `id` (it was unreachable when `me` took it).
+  absl::Status Fence(const std::string& owner, const std::string& id);
+  // The sessions other replicas told `me` to drop, removed as they are read.
+  absl::StatusOr<std::vector<std::string>> DrainFences();
+  absl::Status Ping();
+
+  const std::string& me() const { return me_; }
+
+ private:
+  enum Script { kClaimScript, kCheckpointScript, kForgetScript, kDrainScript, kScriptCount };
+  // Runs `script` once per argument list (each `keys` keys first), pipelined:
+  // EVALSHA, then EVAL for those that came back NOSCRIPT (Redis restarted
+  // empty or was flushed). Replies in order; Redis errors stay replies.
+  absl::StatusOr<std::vector<RedisReply>> RunScript(Script script, int keys,
+                                                    absl::Span<const RedisCommand> args);
+  absl::StatusOr<std::string> ScriptSha(Script script, RedisConnection& connection);
+  std::string RecordKey(const std::string& id) const;
+
+  RedisPool* const pool_;  // Not owned.
+  const std::string prefix_;
+  const std::string me_;
+  const absl::Status me_valid_;  // Returned by every call when `me` is bad.
+  const std::array<std::string, kScriptCount> scripts_;
+  absl::Mutex mu_;
+  // SHA1 of each script from SCRIPT LOAD; empty until loaded once.
+  std::array<std::string, kScriptCount> shas_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rnnserve::cluster
+
+#endif  // RNNSERVE_SERVER_CLUSTER_SESSION_DIRECTORY_H_

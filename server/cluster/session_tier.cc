@@ -1,0 +1,295 @@
+#include "server/cluster/session_tier.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "model/status_macros.h"
+#include "server/cluster/checkpoint_writer.h"
+#include "server/session_transfer.h"
+
+namespace rnnserve::cluster {
+namespace {
+
+// Claims lost to other replicas before a pull gives up (ABORTED).
+constexpr int kPullAttempts = 3;
+// A second request for a session being pulled waits at most this long.
+constexpr absl::Duration kPullWait = absl::Seconds(5);
+
+}  // namespace
+
+SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore* store,
+                         const server::ServedModels* models, prometheus::Registry& registry)
+    : options_(options),
+      store_(store),
+      models_(models),
+      metrics_(registry),
+      pool_(options.redis),
+      directory_(&pool_, options.prefix, options.advertise),
+      peers_(options.authorization, options.peer_timeout) {
+  const absl::Status ping = directory_.Ping();
+  const std::string where = absl::StrCat(options.redis.address.host, ":",
+                                         options.redis.address.port);
+  if (ping.ok()) {
+    StoreAnswered(absl::GetCurrentTimeNanos());
+    LOG(INFO) << "session store: redis " << where << " db " << options.redis.address.db
+              << ", keys " << options.prefix << ":*, this replica is " << options.advertise;
+  } else {
+    StoreFailed(ping, "connect");
+    LOG(ERROR) << "session store: redis " << where << " cannot be used (" << ping
+               << "); serving sessions from memory only until it answers "
+               << "(rnnserve_session_store_up 0)";
+  }
+  writer_ = std::make_unique<CheckpointWriter>(this);
+}
+
+SessionTier::~SessionTier() { Stop(); }
+
+void SessionTier::Start() { writer_->Start(options_.checkpoint_interval); }
+
+void SessionTier::FlushAndStop(absl::Time deadline) {
+  writer_->Stop();
+  writer_->Flush(deadline);
+}
+
+void SessionTier::Stop() { writer_->Stop(); }
+
+void SessionTier::StoreFailed(const absl::Status& status, const char* doing) {
+  metrics_.store_errors_total.Increment();
+  if (store_up_.exchange(false)) {
+    LOG(ERROR) << "session store: " << doing << " failed: " << status
+               << "; serving from memory, checkpoints resume when Redis answers";
+  }
+  metrics_.store_up.Set(0);
+}
+
+void SessionTier::StoreAnswered(int64_t started_ns) {
+  last_contact_ns_.store(started_ns);
+  if (!store_up_.exchange(true)) LOG(INFO) << "session store: redis answers";
+  metrics_.store_up.Set(1);
+}
+
+void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
+  // Redis down: no start waits for its timeout; the writer claims the
+  // session once Redis answers.
+  if (!store_up_.load()) return;
+  absl::StatusOr<ClaimResult> claim;
+  for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
+    std::optional<int64_t> expected;
+    ClaimMode mode = ClaimMode::kStart;
+    if (keep_checkpoint) {
+      // An import goes on from a state another replica gave away: its
+      // checkpoint stays until this replica writes a newer one.
+      absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
+      if (!record.ok()) {
+        claim = record.status();
+        break;
+      }
+      if (record->has_value()) {
+        mode = ClaimMode::kTake;
+        expected = (*record)->epoch;
+      }
+    }
+    claim = directory_.Claim(session.id(), mode, expected);
+    if (!claim.ok() || claim->won) break;
+  }
+  if (!claim.ok() || !claim->won) {
+    // The writer claims sessions at epoch 0 once Redis answers.
+    if (!claim.ok()) StoreFailed(claim.status(), "claim");
+    return;
+  }
+  session.RaiseEpoch(claim->epoch);
+  session.set_verified_ns(absl::GetCurrentTimeNanos());
+  if (!claim->previous_owner.empty() && claim->previous_owner != options_.advertise) {
+    // Its copy is stale from now on; the state it answers with is not used.
+    TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
+  }
+}
+
+absl::StatusOr<v1::SessionState> SessionTier::TakeFrom(const std::string& owner,
+                                                       const std::string& id, int64_t epoch) {
+  v1::TakeSessionRequest request;
+  request.set_session_id(id);
+  request.set_epoch(epoch);
+  request.set_new_owner(options_.advertise);
+  absl::StatusOr<v1::SessionState> state = peers_.TakeSession(owner, request);
+  if (!state.ok() && PeerUnreachable(state.status())) {
+    // It may only be stopped: it drops its copy when it reads its fences.
+    const absl::Status fenced = directory_.Fence(owner, absl::StrCat(epoch, " ", id));
+    if (!fenced.ok()) StoreFailed(fenced, "fence");
+  }
+  return state;
+}
+
+void SessionTier::WaitForPull(const std::string& id) {
+  std::shared_ptr<absl::Notification> done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pulling_.find(id);
+    if (it == pulling_.end()) return;
+    done = it->second;
+  }
+  done->WaitForNotificationWithTimeout(kPullWait);
+}
+
+absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::string& id,
+                                                                   absl::Time now) {
+  std::shared_ptr<absl::Notification> done;
+  {
+    absl::MutexLock lock(&mu_);
+    if (forgetting_.contains(id)) {
+      return absl::NotFoundError(absl::StrCat("session \"", id, "\" ended here"));
+    }
+    auto [it, first] = pulling_.try_emplace(id, nullptr);
+    if (first) {
+      it->second = std::make_shared<absl::Notification>();
+    } else {
+      done = it->second;
+    }
+  }
+  if (done != nullptr) {
+    // Another request pulls it; this one steps what that one brings.
+    done->WaitForNotificationWithTimeout(kPullWait);
+    return store_->Get(id, now);
+  }
+  absl::StatusOr<std::shared_ptr<server::Session>> pulled = PullOnce(id, now);
+  absl::MutexLock lock(&mu_);
+  auto it = pulling_.find(id);
+  it->second->Notify();
+  pulling_.erase(it);
+  return pulled;
+}
+
+absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std::string& id,
+                                                                       absl::Time now) {
+  for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(id);
+    if (!record.ok()) {
+      StoreFailed(record.status(), "lookup");
+      return absl::UnavailableError(absl::StrCat(
+          "session \"", id, "\" is not on this replica and the session store cannot be asked "
+          "where it is (", record.status().message(), "); retry"));
+    }
+    if (!record->has_value()) {
+      metrics_.pulls(PullSource::kNone).Increment();
+      return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found"));
+    }
+    absl::StatusOr<ClaimResult> claim = directory_.Claim(id, ClaimMode::kTake, (*record)->epoch);
+    if (!claim.ok()) {
+      StoreFailed(claim.status(), "claim");
+      return absl::UnavailableError(absl::StrCat("session \"", id, "\" could not be claimed: ",
+                                                 claim.status().message(), "; retry"));
+    }
+    if (!claim->won) continue;  // Another replica claimed it meanwhile.
+    const std::string& owner = claim->previous_owner;
+    if (!owner.empty() && owner != options_.advertise) {
+      absl::StatusOr<v1::SessionState> taken = TakeFrom(owner, id, claim->epoch);
+      if (taken.ok()) {
+        metrics_.pulls(PullSource::kPeer).Increment();
+        return Install(*taken, claim->epoch, /*behind=*/false, now);
+      }
+      LOG(INFO) << "session " << id << ": owner " << owner << " did not hand it over ("
+                << taken.status() << "); restoring its checkpoint";
+    }
+    v1::SessionState checkpoint;
+    if (claim->checkpoint.empty() || !checkpoint.ParseFromString(claim->checkpoint)) {
+      metrics_.pulls(PullSource::kNone).Increment();
+      const std::pair<std::string, int64_t> gone(id, claim->epoch);
+      directory_.Forget({&gone, 1}).IgnoreError();  // Nothing to pull next time either.
+      return absl::NotFoundError(absl::StrCat(
+          "session \"", id, "\" was on replica ", owner, ", which is gone, and had no "
+          "checkpoint yet: start it again"));
+    }
+    metrics_.pulls(PullSource::kCheckpoint).Increment();
+    return Install(checkpoint, claim->epoch, /*behind=*/true, now);
+  }
+  return absl::AbortedError(absl::StrCat("session \"", id, "\" is being claimed by other "
+                                         "replicas at the same time; send the step again"));
+}
+
+absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(
+    const v1::SessionState& state, int64_t epoch, bool behind, absl::Time now) {
+  absl::StatusOr<std::shared_ptr<server::Session>> session =
+      server::ImportSession(state, *models_, *store_, now);
+  if (!session.ok()) {
+    if (!behind) {
+      // The old owner gave its copy away: keep the state in Redis.
+      Checkpoint saved{state.session_id(), epoch, state.steps(), state.SerializeAsString()};
+      directory_.WriteCheckpoints({&saved, 1}).IgnoreError();
+    }
+    return session;
+  }
+  server::Session& installed = **session;
+  absl::MutexLock lock(&installed.mu());
+  installed.RaiseEpoch(epoch);
+  installed.set_verified_ns(absl::GetCurrentTimeNanos());
+  if (behind) {
+    installed.set_restored_behind(true);
+    installed.MarkCheckpointed(state.steps());  // It is its checkpoint.
+  }
+  return session;
+}
+
+bool SessionTier::NeedsVerification(const server::Session& session) const {
+  if (!store_up_.load()) return false;  // Redis cannot say; serve from memory.
+  const int64_t lease_ns = absl::ToInt64Nanoseconds(3 * options_.checkpoint_interval);
+  const int64_t confirmed = std::max(last_contact_ns_.load(), session.verified_ns());
+  return absl::GetCurrentTimeNanos() - confirmed > lease_ns;
+}
+
+bool SessionTier::Verify(const std::shared_ptr<server::Session>& session) {
+  const int64_t started = absl::GetCurrentTimeNanos();
+  absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+  if (!record.ok()) {
+    StoreFailed(record.status(), "lookup");
+    return true;
+  }
+  // No record: Redis came back empty; the writer puts this replica's back.
+  if (!record->has_value() ||
+      ((*record)->owner == options_.advertise && (*record)->epoch == session->epoch())) {
+    session->set_verified_ns(started);
+    return true;
+  }
+  DropStale(*session, (*record)->owner);
+  return false;
+}
+
+void SessionTier::DropStale(server::Session& session, const std::string& owner) {
+  {
+    absl::MutexLock lock(&session.mu());
+    session.Close(absl::UnavailableError(absl::StrCat(
+        "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
+  }
+  // Outside the session's lock: the store's lock comes first.
+  if (store_->Remove(session)) metrics_.sessions_fenced_total.Increment();
+}
+
+absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
+  WaitForPull(request.session_id());
+  RNN_ASSIGN_OR_RETURN(std::shared_ptr<server::Session> session,
+                       store_->Get(request.session_id(), absl::Now(),
+                                   server::SessionStore::Use::kLookOnly));
+  v1::SessionState state;
+  {
+    absl::MutexLock lock(&session->mu());
+    if (!session->closed().ok()) return absl::NotFoundError(session->closed().message());
+    if (session->epoch() >= request.epoch()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "session \"", request.session_id(), "\" is at epoch ", session->epoch(),
+          " here, not older than the claim's ", request.epoch()));
+    }
+    RNN_RETURN_IF_ERROR(server::ExportSessionLocked(*session, *models_, &state));
+    session->Close(absl::UnavailableError(
+        absl::StrCat("session \"", request.session_id(), "\" moved to replica ",
+                     request.new_owner(), "; send this step again")));
+  }
+  store_->Remove(*session);
+  return state;
+}
+
+void SessionTier::Forget(const std::string& id, int64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  forgetting_[id] = epoch;
+}
+
+}  // namespace rnnserve::cluster

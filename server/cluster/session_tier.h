@@ -1,0 +1,154 @@
+// Sessions that survive the cluster (DESIGN.md section 7, issue 13): with
+// --session_store, Redis knows each session's owner (an advertised
+// HOST:PORT) and an epoch that grows with every change of owner, and holds
+// its last checkpoint. This replica
+//  - claims the sessions started or imported here;
+//  - pulls a session it is asked for but does not hold: from its live owner,
+//    exactly (ClusterService.TakeSession), or from its checkpoint when the
+//    owner is gone (the first step after it must then say where the client
+//    thinks the session stands: server/session_position.h);
+//  - hands its own sessions over when another replica claims them;
+//  - re-reads a session's record before answering for it when it has not
+//    heard from Redis for a while (it was stopped, or cut off), so a stale
+//    replica never answers with a stale state.
+// The periodic work (checkpoints, forgetting ended sessions, fences) is
+// server/cluster/checkpoint_writer.h. Nothing here waits on Redis for a step
+// of a session this replica holds and owns; starts, pulls and handovers do,
+// each bounded by the store's command timeout and the peer timeout.
+// Thread-safe.
+#ifndef RNNSERVE_SERVER_CLUSTER_SESSION_TIER_H_
+#define RNNSERVE_SERVER_CLUSTER_SESSION_TIER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "prometheus/registry.h"
+#include "rnnserve/v1/cluster.pb.h"
+#include "rnnserve/v1/sessions.pb.h"
+#include "server/cluster/peer_client.h"
+#include "server/cluster/redis_connection.h"
+#include "server/cluster/session_directory.h"
+#include "server/cluster/session_tier_metrics.h"
+#include "server/served_models.h"
+#include "server/session_store.h"
+
+namespace rnnserve::cluster {
+
+class CheckpointWriter;
+
+struct SessionTierOptions {
+  RedisOptions redis;
+  std::string prefix = "rnnserve";
+  std::string advertise;  // HOST:PORT peers reach this replica at
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  absl::Duration peer_timeout = absl::Seconds(1);
+  std::string authorization;  // sent to peers ("Bearer <token>"), or empty
+};
+
+class SessionTier {
+ public:
+  // None of the pointers is owned; all outlive the tier. Connects to Redis
+  // (an unreachable Redis or a refused password is logged and counted, not
+  // fatal: sessions are served from memory until it answers).
+  SessionTier(const SessionTierOptions& options, server::SessionStore* store,
+              const server::ServedModels* models, prometheus::Registry& registry);
+  ~SessionTier();  // Stop().
+  SessionTier(const SessionTier&) = delete;
+  SessionTier& operator=(const SessionTier&) = delete;
+
+  // Starts the checkpoint writer (every checkpoint_interval).
+  void Start();
+  // Writes every changed session's checkpoint (all steps are answered by
+  // now: the caller stopped the steps), bounded by `deadline`; then stops
+  // the writer.
+  void FlushAndStop(absl::Time deadline);
+  void Stop();
+
+  // `session` was started (reset) or imported here: claims it at a new
+  // epoch, and tells its previous owner, if another replica, to drop its
+  // copy. `keep_checkpoint` for an import (its state goes on).
+  void Claim(server::Session& session, bool keep_checkpoint);
+
+  // Brings session `id`, which this replica does not hold, here (see the
+  // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
+  // UNAVAILABLE when Redis cannot be asked; ABORTED when other replicas keep
+  // claiming it meanwhile.
+  absl::StatusOr<std::shared_ptr<server::Session>> Pull(const std::string& id, absl::Time now);
+
+  // Whether this replica must confirm with Redis that it still owns
+  // `session` before answering for it (no round trip with Redis for three
+  // checkpoint intervals). Cheap.
+  bool NeedsVerification(const server::Session& session) const;
+  // Re-reads the record: true when this replica still owns `session` (or
+  // Redis cannot say: serving goes on); false after dropping the stale copy.
+  bool Verify(const std::shared_ptr<server::Session>& session);
+
+  // ClusterService.TakeSession: hands session request.session_id() over to
+  // request.new_owner(), who claimed it at request.epoch().
+  absl::StatusOr<v1::SessionState> HandOver(const v1::TakeSessionRequest& request);
+
+  // Drops the local copy of `session`, which another replica owns now
+  // (steps still queued for it fail UNAVAILABLE: send again).
+  void DropStale(server::Session& session, const std::string& owner);
+
+  // Records that `id` ended here; its record is deleted by the writer.
+  void Forget(const std::string& id, int64_t epoch);
+
+  const std::string& advertise() const { return options_.advertise; }
+
+ private:
+  friend class CheckpointWriter;
+
+  // Pull() once this replica is the only one pulling `id`.
+  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id,
+                                                            absl::Time now);
+  // Imports `state` as session `id` owned at `epoch`; `behind` when it came
+  // from a checkpoint. When it cannot be held here (the session limit), the
+  // state goes back to Redis as the checkpoint so nothing is lost.
+  absl::StatusOr<std::shared_ptr<server::Session>> Install(const v1::SessionState& state,
+                                                           int64_t epoch, bool behind,
+                                                           absl::Time now);
+  // Asks `owner` to hand `id` over (claimed at `epoch`); fences it in Redis
+  // when it does not answer.
+  absl::StatusOr<v1::SessionState> TakeFrom(const std::string& owner, const std::string& id,
+                                            int64_t epoch);
+  // Waits (bounded) for a pull of `id` running here.
+  void WaitForPull(const std::string& id);
+  // Counts a failed Redis call and marks the store down.
+  void StoreFailed(const absl::Status& status, const char* doing);
+  // The writer's round trip succeeded; it started at `started_ns`.
+  void StoreAnswered(int64_t started_ns);
+
+  const SessionTierOptions options_;
+  server::SessionStore* const store_;
+  const server::ServedModels* const models_;
+  SessionTierMetrics metrics_;
+  RedisPool pool_;
+  SessionDirectory directory_;
+  PeerClient peers_;
+  std::unique_ptr<CheckpointWriter> writer_;
+
+  // The start of the writer's last successful pass (0: none yet).
+  std::atomic<int64_t> last_contact_ns_{0};
+  std::atomic<bool> store_up_{false};
+
+  absl::Mutex mu_;
+  // Pulls in progress here, so that two requests for one session pull once.
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Notification>> pulling_
+      ABSL_GUARDED_BY(mu_);
+  // Ended here, record not deleted yet: never pulled back from a checkpoint.
+  absl::flat_hash_map<std::string, int64_t> forgetting_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rnnserve::cluster
+
+#endif  // RNNSERVE_SERVER_CLUSTER_SESSION_TIER_H_

@@ -1,0 +1,21 @@
+#include "server/session_lookup.h"
+
+namespace rnnserve::server {
+
+absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
+                                                       cluster::SessionTier* tier,
+                                                       const std::string& id, absl::Time now,
+                                                       SessionStore::Use use) {
+  absl::StatusOr<std::shared_ptr<Session>> session = store.Get(id, now, use);
+  if (tier == nullptr) return session;
+  if (session.ok() && (!tier->NeedsVerification(**session) || tier->Verify(*session))) {
+    return session;
+  }
+  // Not here (or no longer trusted here): the tier knows where it is. An
+  // expired or ended session is not pulled back (the tier forgets it).
+  if (!session.ok() && !absl::IsNotFound(session.status())) return session;
+  absl::StatusOr<std::shared_ptr<Session>> pulled = tier->Pull(id, now);
+  return pulled;
+}
+
+}  // namespace rnnserve::server

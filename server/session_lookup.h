@@ -1,0 +1,28 @@
+// The one way a request finds the session it names: in this replica's
+// store, or, with a session tier (--session_store), pulled from the replica
+// or checkpoint that holds it; a local copy the tier no longer trusts is
+// re-verified first (server/cluster/session_tier.h). Used by the step path
+// and the session service alike.
+#ifndef RNNSERVE_SERVER_SESSION_LOOKUP_H_
+#define RNNSERVE_SERVER_SESSION_LOOKUP_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/cluster/session_tier.h"
+#include "server/session_store.h"
+
+namespace rnnserve::server {
+
+// NOT_FOUND as SessionStore::Get when no tier is given or it has nothing;
+// the tier's errors otherwise (UNAVAILABLE, ABORTED).
+absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
+                                                       cluster::SessionTier* tier,
+                                                       const std::string& id, absl::Time now,
+                                                       SessionStore::Use use);
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_SESSION_LOOKUP_H_
