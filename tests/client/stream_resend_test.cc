@@ -68,6 +68,12 @@ struct Case {
   std::vector<std::string> cli_flags;
 };
 
+void PrintTo(const Case& c, std::ostream* out) {
+  static const char* const kOutages[] = {"crash", "crash with snapshot", "shutdown with snapshot"};
+  *out << kOutages[static_cast<int>(c.outage)];
+  for (const std::string& flag : c.cli_flags) *out << " " << flag;
+}
+
 class StreamResendTest : public ::testing::TestWithParam<Case> {
  protected:
   void Serve(const std::vector<std::string>& flags) {
