@@ -1,8 +1,6 @@
 // `bench` against a spawned server: every counted step ends answered or
 // failed (steps sent = answered + errors), bounded by --steps and by
 // --duration, closed and open loop; no timing is asserted.
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -162,13 +160,13 @@ TEST(BenchResendTest, SurvivesAServerCrash) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
-  // Open loop: 600 requests due over 3 s whatever the machine's speed, so
-  // the crash after 1 s comes mid-run.
+  // Open loop: 600 requests due over 3 s, so the crash comes mid-run, after
+  // the server computed 100 steps (every session has started).
   std::unique_ptr<CliProcess> bench = CliProcess::Start(
       {"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=600", "--rate=200",
        "--max_reconnects=30", "--json", absl::StrCat("--server=127.0.0.1:", port)});
   ASSERT_NE(bench, nullptr);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_steps_total", 100));
   (*server)->Kill();
   server = ServerProcess::Start({absl::StrCat("--listen=127.0.0.1:", port)});
   ASSERT_TRUE(server.ok()) << server.status();
@@ -205,7 +203,10 @@ TEST(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
                          "--rate=200", "--max_reconnects=30", "--keep_steps=20", "--json",
                          absl::StrCat("--server=127.0.0.1:", port)});
   ASSERT_NE(bench, nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // A crash mid-run, once every session has a checkpoint (8 steps a pass:
+  // the first pass after every session started holds them all).
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_steps_total", 200));
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_checkpoint_batch_sessions_sum", 8));
   (*server)->Kill();
   flags.push_back(absl::StrCat("--listen=127.0.0.1:", port));
   server = ServerProcess::Start(flags);
