@@ -175,6 +175,13 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
 void RnnServer::RestoreSessions() {
   const std::string& path = options_.snapshot_path;
   if (path.empty()) return;
+  if (!options_.session_store.url.empty()) {
+    // The store knows where each session went since this file was written:
+    // restoring it would bring back states other replicas have moved on.
+    LOG(WARNING) << "--snapshot " << path << " is not restored: with --session_store the "
+                 << "sessions come from the store (written at shutdown all the same)";
+    return;
+  }
   const absl::Time start = absl::Now();
   const absl::StatusOr<RestoreResult> restored =
       RestoreSnapshot(path, *models_, *store_, start);

@@ -18,6 +18,10 @@ constexpr absl::Duration kPullWait = absl::Seconds(5);
 
 }  // namespace
 
+bool SessionTier::IsReplica(const std::string& owner) const {
+  return !owner.empty() && owner != kReleasedOwner && owner != options_.advertise;
+}
+
 SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore* store,
                          const server::ServedModels* models, prometheus::Registry& registry)
     : options_(options),
@@ -100,7 +104,7 @@ void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
   }
   session.RaiseEpoch(claim->epoch);
   session.set_verified_ns(absl::GetCurrentTimeNanos());
-  if (!claim->previous_owner.empty() && claim->previous_owner != options_.advertise) {
+  if (IsReplica(claim->previous_owner)) {
     // Its copy is stale from now on; the state it answers with is not used.
     TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
   }
@@ -182,7 +186,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
     }
     if (!claim->won) continue;  // Another replica claimed it meanwhile.
     const std::string& owner = claim->previous_owner;
-    if (!owner.empty() && owner != options_.advertise) {
+    if (IsReplica(owner)) {
       absl::StatusOr<v1::SessionState> taken = TakeFrom(owner, id, claim->epoch);
       if (taken.ok()) {
         metrics_.pulls(PullSource::kPeer).Increment();
@@ -200,8 +204,10 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
           "session \"", id, "\" was on replica ", owner, ", which is gone, and had no "
           "checkpoint yet: start it again"));
     }
-    metrics_.pulls(PullSource::kCheckpoint).Increment();
-    return Install(checkpoint, claim->epoch, /*behind=*/true, now);
+    // A released checkpoint is the state its replica stopped with.
+    const bool released = owner == kReleasedOwner;
+    metrics_.pulls(released ? PullSource::kReleased : PullSource::kCheckpoint).Increment();
+    return Install(checkpoint, claim->epoch, /*behind=*/!released, now);
   }
   return absl::AbortedError(absl::StrCat("session \"", id, "\" is being claimed by other "
                                          "replicas at the same time; send the step again"));

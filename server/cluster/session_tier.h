@@ -121,6 +121,8 @@ class SessionTier {
   // when it does not answer.
   absl::StatusOr<v1::SessionState> TakeFrom(const std::string& owner, const std::string& id,
                                             int64_t epoch);
+  // Whether `owner` (a record's) is another replica that may hold a copy.
+  bool IsReplica(const std::string& owner) const;
   // Waits (bounded) for a pull of `id` running here.
   void WaitForPull(const std::string& id);
   // Counts a failed Redis call and marks the store down.

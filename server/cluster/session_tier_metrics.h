@@ -13,7 +13,7 @@
 namespace rnnserve::cluster {
 
 // Where a pulled session's state came from.
-enum class PullSource { kPeer, kCheckpoint, kNone };
+enum class PullSource { kPeer, kCheckpoint, kReleased, kNone };
 
 struct SessionTierMetrics {
   explicit SessionTierMetrics(prometheus::Registry& registry);
@@ -30,6 +30,7 @@ struct SessionTierMetrics {
  private:
   prometheus::Counter* pulls_peer_;
   prometheus::Counter* pulls_checkpoint_;
+  prometheus::Counter* pulls_released_;
   prometheus::Counter* pulls_none_;
 };
 

@@ -166,6 +166,31 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
   }
 }
 
+TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=10s"});  // only the final checkpoint matters here
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 3; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
+  }
+  (*a)->Signal(SIGTERM);
+  ASSERT_EQ((*a)->Wait(absl::Seconds(30)), 0) << (*a)->Log();
+  // No handoff: the final checkpoint was written and released, so b takes
+  // the session as it was, and even a client that says nothing goes on.
+  const StepResult next = StepAt(*b.inference, "s", seq, 3, false);
+  EXPECT_TRUE(OutputIs(next, seq, 3));
+  EXPECT_EQ(next.response.session_steps(), 4);
+  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
+                        {{"source", "released"}}),
+            1);
+}
+
 TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
@@ -302,11 +327,18 @@ TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
   EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
   cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
-  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
-  EXPECT_TRUE(Eventually([&] {
+  const auto checkpointed_at = [&](int64_t steps) {
     absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
-    return record.ok() && record->has_value() && (*record)->checkpoint_steps == 5;
-  }));
+    return record.ok() && record->has_value() && (*record)->checkpoint_steps == steps;
+  };
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(4); }));
+  // Once more, with the session idle: Redis comes back empty, the replica
+  // writes it again although it did not change.
+  redis->Kill();
+  ASSERT_TRUE(redis->Restart().ok());
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(4); }));
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(5); }));
 }
 
 TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
