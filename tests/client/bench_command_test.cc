@@ -1,10 +1,12 @@
 // `bench` against a spawned server: every counted step ends answered or
 // failed (steps sent = answered + errors), bounded by --steps and by
 // --duration, closed and open loop; no timing is asserted.
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/cli_test_util.h"
+#include "tests/common/redis_server.h"
 
 namespace rnnserve::client::testing {
 namespace {
@@ -139,6 +141,89 @@ TEST_F(BenchCommandTest, Errors) {
             1);
   EXPECT_EQ(
       RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_}).exit_code, 2);
+}
+
+TEST_F(BenchCommandTest, ReportsRecoveryCounts) {
+  Serve();
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=4", "--streams=2", "--steps=100"});
+  ExpectConsistent(report);
+  for (const char* key : {"steps_resent", "restarts", "sessions_lost", "reconnects"}) {
+    EXPECT_EQ(report[key], 0) << key;
+  }
+}
+
+// A server killed mid-run (no snapshot: every session is gone) and started
+// again on its port: each stream reopens, each session is restarted and
+// replayed, and every step is still answered exactly once.
+TEST(BenchResendTest, SurvivesAServerCrash) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  // Open loop: 600 requests due over 3 s, so the crash comes mid-run, after
+  // the server computed 100 steps (every session has started).
+  std::unique_ptr<CliProcess> bench = CliProcess::Start(
+      {"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=600", "--rate=200",
+       "--max_reconnects=30", "--json", absl::StrCat("--server=127.0.0.1:", port)});
+  ASSERT_NE(bench, nullptr);
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_steps_total", 100));
+  (*server)->Kill();
+  server = ServerProcess::Start({absl::StrCat("--listen=127.0.0.1:", port)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const CliResult r = bench->Finish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  RecordProperty("report", r.out);  // the recovery counts, in the test's XML report
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 600);
+  EXPECT_EQ(report["steps"], 600) << report;
+  EXPECT_EQ(report["errors"], 0) << report;
+  EXPECT_GE(report["reconnects"].get<int64_t>(), 2) << report;  // both streams
+  EXPECT_GE(report["restarts"].get<int64_t>(), 1) << report;
+  EXPECT_GE(report["steps_resent"].get<int64_t>(), report["restarts"].get<int64_t>()) << report;
+  EXPECT_EQ(report["sessions_lost"], 0) << report;
+}
+
+// The same with --session_store (a real redis-server) and a checkpoint every
+// 100 ms: the sessions come back from their checkpoints behind the client,
+// are refused ABORTED with where they stand and resent from there, with only
+// the inputs after the checkpoint kept (--keep_steps=20, a fifth of each
+// session's steps).
+TEST(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
+  absl::StatusOr<std::unique_ptr<rnnserve::testing::RedisServer>> redis =
+      rnnserve::testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  std::vector<std::string> flags = {"--session_store=" + (*redis)->url(),
+                                    "--checkpoint_interval=100ms"};
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(flags);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  std::unique_ptr<CliProcess> bench =
+      CliProcess::Start({"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=800",
+                         "--rate=200", "--max_reconnects=30", "--keep_steps=20", "--json",
+                         absl::StrCat("--server=127.0.0.1:", port)});
+  ASSERT_NE(bench, nullptr);
+  // A crash mid-run, once every session has a checkpoint (8 steps a pass:
+  // the first pass after every session started holds them all).
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_steps_total", 200));
+  ASSERT_TRUE(WaitForMetric(**server, "rnnserve_checkpoint_batch_sessions_sum", 8));
+  (*server)->Kill();
+  flags.push_back(absl::StrCat("--listen=127.0.0.1:", port));
+  server = ServerProcess::Start(flags);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const CliResult r = bench->Finish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  RecordProperty("report", r.out);
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps"], 800) << report;
+  EXPECT_EQ(report["errors"], 0) << report;
+  EXPECT_GE(report["reconnects"].get<int64_t>(), 2) << report;
+  // How many steps come back behind depends on when the crash falls (one
+  // manual run: 8 sessions pulled from their checkpoints, 8 ABORTED, 20
+  // steps resent); none is replayed, since every session had a checkpoint.
+  EXPECT_EQ(report["restarts"], 0) << report;
+  EXPECT_EQ(report["sessions_lost"], 0) << report;
 }
 
 TEST(BenchNoServer, ExitOneWithTheCode) {
