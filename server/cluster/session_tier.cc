@@ -211,9 +211,11 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
     metrics_.pulls(released ? PullSource::kReleased : PullSource::kCheckpoint).Increment();
     return Install(checkpoint, claim->epoch, /*behind=*/!released, now);
   }
-  return absl::AbortedError(absl::StrCat("session \"", id,
-                                         "\" is being claimed by other "
-                                         "replicas at the same time; send the step again"));
+  // Nothing was applied and nothing is known of where the session stands:
+  // retryable, not ABORTED (which always names the session's steps).
+  return absl::UnavailableError(absl::StrCat(
+      "session \"", id, "\" is being claimed by other replicas at the same time; send the "
+      "step again"));
 }
 
 absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,

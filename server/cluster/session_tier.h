@@ -80,8 +80,8 @@ class SessionTier {
 
   // Brings session `id`, which this replica does not hold, here (see the
   // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
-  // UNAVAILABLE when Redis cannot be asked; ABORTED when other replicas keep
-  // claiming it meanwhile.
+  // UNAVAILABLE when Redis cannot be asked or other replicas keep claiming it
+  // meanwhile (retry).
   absl::StatusOr<std::shared_ptr<server::Session>> Pull(const std::string& id, absl::Time now);
 
   // Whether this replica must confirm with Redis that it still owns
