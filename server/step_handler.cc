@@ -129,7 +129,7 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::Ste
   model = served->ref();
   RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                        store_->Start(request.session_id(), model, now));
-  if (tier_ != nullptr) tier_->Claim(*session, /*keep_checkpoint=*/false);
+  if (tier_ != nullptr) tier_->ClaimStarted(session);
   return session;
 }
 

@@ -295,6 +295,28 @@ absl::StatusOr<ClaimResult> SessionDirectory::Claim(const std::string& id, Claim
   return ParseClaimReply(replies.front(), key);
 }
 
+absl::StatusOr<std::vector<ClaimResult>> SessionDirectory::ClaimStarts(
+    absl::Span<const std::string> ids) {
+  RNN_RETURN_IF_ERROR(me_valid_);
+  std::vector<std::string> keys;  // The views point into it: never moves.
+  keys.reserve(ids.size());
+  std::vector<RedisCommand> args;
+  args.reserve(ids.size());
+  for (const std::string& id : ids) {
+    RNN_RETURN_IF_ERROR(CheckId(id));
+    args.push_back({keys.emplace_back(RecordKey(id)), me_, "start", ""});
+  }
+  if (args.empty()) return std::vector<ClaimResult>();
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kClaimScript, 1, args));
+  std::vector<ClaimResult> claims;
+  claims.reserve(replies.size());
+  for (size_t i = 0; i < replies.size(); ++i) {
+    RNN_ASSIGN_OR_RETURN(ClaimResult claim, ParseClaimReply(replies[i], keys[i]));
+    claims.push_back(std::move(claim));
+  }
+  return claims;
+}
+
 absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoints(
     absl::Span<const Checkpoint> checkpoints) {
   RNN_RETURN_IF_ERROR(me_valid_);

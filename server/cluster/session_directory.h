@@ -88,6 +88,9 @@ class SessionDirectory {
   // won=false with the record as it stands.
   absl::StatusOr<ClaimResult> Claim(const std::string& id, ClaimMode mode,
                                     std::optional<int64_t> expected_epoch);
+  // Claim(id, kStart, nullopt) for each id, in one pipelined round trip;
+  // results in order.
+  absl::StatusOr<std::vector<ClaimResult>> ClaimStarts(absl::Span<const std::string> ids);
   // One pipelined round trip for the whole batch; outcomes in order. An
   // unreadable record fails the whole call with DATA_LOSS (the other
   // checkpoints of the batch were still processed).

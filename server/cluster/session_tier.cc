@@ -6,6 +6,7 @@
 #include "glog/logging.h"
 #include "model/status_macros.h"
 #include "server/cluster/checkpoint_writer.h"
+#include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
 
 namespace rnnserve::cluster {
@@ -44,19 +45,27 @@ SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore
                << "); serving sessions from memory only until it answers "
                << "(rnnserve_session_store_up 0)";
   }
+  claimer_ = std::make_unique<StartClaimer>(this);
   writer_ = std::make_unique<CheckpointWriter>(this);
 }
 
 SessionTier::~SessionTier() { Stop(); }
 
-void SessionTier::Start() { writer_->Start(options_.checkpoint_interval); }
+void SessionTier::Start() {
+  claimer_->Start();
+  writer_->Start(options_.checkpoint_interval);
+}
 
 void SessionTier::FlushAndStop(absl::Time deadline) {
+  claimer_->Stop();  // The claims queued so far are made first.
   writer_->Stop();
   writer_->Flush(deadline);
 }
 
-void SessionTier::Stop() { writer_->Stop(); }
+void SessionTier::Stop() {
+  claimer_->Stop();
+  writer_->Stop();
+}
 
 void SessionTier::StoreFailed(const absl::Status& status, const char* doing) {
   metrics_.store_errors_total.Increment();
@@ -73,39 +82,36 @@ void SessionTier::StoreAnswered(int64_t started_ns) {
   metrics_.store_up.Set(1);
 }
 
-void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
-  // Redis down: no start waits for its timeout; the writer claims the
-  // session once Redis answers.
-  if (!store_up_.load()) return;
+void SessionTier::ClaimStarted(std::shared_ptr<server::Session> session) {
+  // Redis down: the writer queues it once Redis answers.
+  if (store_up_.load()) claimer_->Add(std::move(session));
+}
+
+void SessionTier::ClaimImported(server::Session& session) {
+  if (!store_up_.load()) return;  // The writer claims it once Redis answers.
   absl::StatusOr<ClaimResult> claim;
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
+    // The state goes on from what another replica gave away: its checkpoint
+    // stays until this replica writes a newer one.
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
+    if (!record.ok()) {
+      claim = record.status();
+      break;
+    }
     std::optional<int64_t> expected;
     ClaimMode mode = ClaimMode::kStart;
-    if (keep_checkpoint) {
-      // An import goes on from a state another replica gave away: its
-      // checkpoint stays until this replica writes a newer one.
-      absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
-      if (!record.ok()) {
-        claim = record.status();
-        break;
-      }
-      if (record->has_value()) {
-        mode = ClaimMode::kTake;
-        expected = (*record)->epoch;
-      }
+    if (record->has_value()) {
+      mode = ClaimMode::kTake;
+      expected = (*record)->epoch;
     }
     claim = directory_.Claim(session.id(), mode, expected);
     if (!claim.ok() || claim->won) break;
   }
-  if (!claim.ok() || !claim->won) {
-    // The writer claims sessions at epoch 0 once Redis answers.
-    if (!claim.ok()) StoreFailed(claim.status(), "claim");
-    return;
-  }
+  if (!claim.ok()) return StoreFailed(claim.status(), "claim");
+  if (!claim->won) return;  // Left at epoch 0: the writer claims it.
   session.RaiseEpoch(claim->epoch);
   session.set_verified_ns(absl::GetCurrentTimeNanos());
   if (IsReplica(claim->previous_owner)) {
-    // Its copy is stale from now on; the state it answers with is not used.
     TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
   }
 }

@@ -44,6 +44,7 @@
 namespace rnnserve::cluster {
 
 class CheckpointWriter;
+class StartClaimer;
 
 struct SessionTierOptions {
   RedisOptions redis;
@@ -73,10 +74,13 @@ class SessionTier {
   void FlushAndStop(absl::Time deadline);
   void Stop();
 
-  // `session` was started (reset) or imported here: claims it at a new
-  // epoch, and tells its previous owner, if another replica, to drop its
-  // copy. `keep_checkpoint` for an import (its state goes on).
-  void Claim(server::Session& session, bool keep_checkpoint);
+  // `session` was started (or reset) here: it is claimed at a new epoch
+  // within about a round trip, off the step path (StartClaimer), and its
+  // previous owner, if another replica, is told to drop its copy.
+  void ClaimStarted(std::shared_ptr<server::Session> session);
+  // `session` was imported here (a handoff): claimed now, keeping the
+  // record's checkpoint until this replica writes a newer one.
+  void ClaimImported(server::Session& session);
 
   // Brings session `id`, which this replica does not hold, here (see the
   // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
@@ -107,6 +111,7 @@ class SessionTier {
 
  private:
   friend class CheckpointWriter;
+  friend class StartClaimer;
 
   // Pull() once this replica is the only one pulling `id`.
   absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id, absl::Time now);
@@ -136,6 +141,7 @@ class SessionTier {
   RedisPool pool_;
   SessionDirectory directory_;
   PeerClient peers_;
+  std::unique_ptr<StartClaimer> claimer_;
   std::unique_ptr<CheckpointWriter> writer_;
 
   // The start of the writer's last successful pass (0: none yet).
