@@ -103,6 +103,19 @@ redis.call('SET', KEYS[1], header(epoch, steps, '-') .. string.sub(v, body))
 return 1
 )lua";
 
+// KEYS[1] record; ARGV new owner, epoch, steps, state. The state a replica
+// just handed over to the owner that claimed it at `epoch`, kept as the
+// record's checkpoint, so that a new owner that timed out waiting for the
+// answer still finds it. Only when the record names that owner and epoch and
+// holds no more steps. Answers 1 written, else 0.
+constexpr char kHandoverLua[] = R"lua(
+local epoch, steps, owner = read_header(KEYS[1])
+if not epoch or owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
+if tonumber(ARGV[3]) < steps then return 0 end
+redis.call('SET', KEYS[1], header(epoch, tonumber(ARGV[3]), owner) .. ARGV[4])
+return 1
+)lua";
+
 // KEYS[1] fence set. Answers its members and deletes it, atomically, so a
 // fence added meanwhile is never lost.
 constexpr char kDrainLua[] = R"lua(
@@ -218,7 +231,7 @@ SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::str
       me_valid_(CheckOwner(me_)),
       scripts_{absl::StrCat(kLuaPrelude, kClaimLua), absl::StrCat(kLuaPrelude, kCheckpointLua),
                absl::StrCat(kLuaPrelude, kForgetLua), absl::StrCat(kLuaPrelude, kReleaseLua),
-               absl::StrCat(kLuaPrelude, kDrainLua)} {}
+               absl::StrCat(kLuaPrelude, kHandoverLua), absl::StrCat(kLuaPrelude, kDrainLua)} {}
 
 std::string SessionDirectory::RecordKey(const std::string& id) const {
   return absl::StrCat(prefix_, ":s:", id);
@@ -388,6 +401,18 @@ absl::Status SessionDirectory::Forget(
 absl::Status SessionDirectory::Release(
     absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs) {
   return RunPerRecord(kReleaseScript, ids_and_epochs, "release");
+}
+
+absl::Status SessionDirectory::WriteHandover(const std::string& new_owner,
+                                             const Checkpoint& checkpoint) {
+  RNN_RETURN_IF_ERROR(CheckOwner(new_owner));
+  RNN_RETURN_IF_ERROR(CheckId(checkpoint.session_id));
+  const std::string key = RecordKey(checkpoint.session_id);
+  const std::string epoch = absl::StrCat(checkpoint.epoch);
+  const std::string steps = absl::StrCat(checkpoint.steps);
+  const RedisCommand args = {key, new_owner, epoch, steps, checkpoint.state};
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kHandoverScript, 1, {&args, 1}));
+  return ExpectType(replies.front(), RedisReply::Type::kInteger, key, "a handover");
 }
 
 absl::Status SessionDirectory::Fence(const std::string& owner, const std::string& id) {

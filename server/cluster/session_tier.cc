@@ -122,7 +122,28 @@ absl::StatusOr<v1::SessionState> SessionTier::TakeFrom(const std::string& owner,
   request.set_session_id(id);
   request.set_epoch(epoch);
   request.set_new_owner(options_.advertise);
-  absl::StatusOr<v1::SessionState> state = peers_.TakeSession(owner, request);
+  const int64_t now = absl::GetCurrentTimeNanos();
+  bool recently_unreachable;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = unreachable_until_ns_.find(owner);
+    recently_unreachable = it != unreachable_until_ns_.end() && now < it->second;
+  }
+  // A replica that just did not answer is not waited for again at once:
+  // each pull of its sessions would cost the whole peer timeout.
+  absl::StatusOr<v1::SessionState> state =
+      recently_unreachable
+          ? absl::UnavailableError(absl::StrCat("replica ", owner, " did not answer just now"))
+          : peers_.TakeSession(owner, request);
+  {
+    absl::MutexLock lock(&mu_);
+    if (state.ok()) {
+      unreachable_until_ns_.erase(owner);
+    } else if (!recently_unreachable && PeerUnreachable(state.status())) {
+      unreachable_until_ns_[owner] =
+          now + absl::ToInt64Nanoseconds(std::max(2 * options_.peer_timeout, absl::Seconds(2)));
+    }
+  }
   if (!state.ok() && PeerUnreachable(state.status())) {
     // It may only be stopped: it drops its copy when it reads its fences.
     const absl::Status fenced = directory_.Fence(owner, absl::StrCat(epoch, " ", id));
@@ -202,6 +223,14 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
       }
       LOG(INFO) << "session " << id << ": owner " << owner << " did not hand it over ("
                 << taken.status() << "); restoring its checkpoint";
+      // It may have handed it over after all, too late for the call: then
+      // the record holds that state (SessionDirectory::WriteHandover).
+      absl::StatusOr<std::optional<SessionRecord>> now_record = directory_.Lookup(id);
+      if (now_record.ok() && now_record->has_value() &&
+          (*now_record)->owner == options_.advertise && (*now_record)->epoch == claim->epoch &&
+          (*now_record)->checkpoint_steps >= claim->checkpoint_steps) {
+        claim->checkpoint = std::move((*now_record)->checkpoint);
+      }
     }
     v1::SessionState checkpoint;
     if (claim->checkpoint.empty() || !checkpoint.ParseFromString(claim->checkpoint)) {
@@ -302,6 +331,16 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
                                                        "; send this step again")));
   }
   store_->Remove(*session);
+  // If the answer does not reach the new owner in time, it finds the state
+  // in Redis: given away, it must never be lost.
+  const Checkpoint handed{request.session_id(), request.epoch(), state.steps(),
+                          state.SerializeAsString()};
+  if (const absl::Status kept = directory_.WriteHandover(request.new_owner(), handed);
+      !kept.ok()) {
+    StoreFailed(kept, "handover");
+  }
+  VLOG(1) << "session " << request.session_id() << " handed over to " << request.new_owner()
+          << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
   return state;
 }
 

@@ -152,6 +152,9 @@ class SessionTier {
   // Pulls in progress here, so that two requests for one session pull once.
   absl::flat_hash_map<std::string, std::shared_ptr<absl::Notification>> pulling_
       ABSL_GUARDED_BY(mu_);
+  // Replicas whose TakeSession call failed as unreachable, until when they
+  // are not called again (a peer's address; pod IPs are not reused soon).
+  absl::flat_hash_map<std::string, int64_t> unreachable_until_ns_ ABSL_GUARDED_BY(mu_);
   // Ended here, record not deleted yet: never pulled back from a checkpoint.
   absl::flat_hash_map<std::string, int64_t> forgetting_ ABSL_GUARDED_BY(mu_);
 };
