@@ -271,7 +271,7 @@ void RnnServer::Shutdown(absl::Duration drain) {
   sequences_->Shutdown();
   // Every step is answered: the checkpoints hold what the clients saw (after
   // a handoff, only the sessions that did not move are left to write).
-  if (tier_ != nullptr) tier_->FlushAndStop(std::max(deadline, absl::Now() + absl::Seconds(5)));
+  if (tier_ != nullptr) tier_->FlushAndStop(std::max(deadline, absl::Now() + absl::Seconds(1)));
   stop_periodic_.Notify();
   for (std::thread& thread : periodic_) thread.join();
   // Every step is done now, so the snapshot holds every session as its

@@ -20,24 +20,51 @@ void CheckpointWriter::Start(absl::Duration interval) {
   thread_ = std::thread([this, interval] {
     while (!stop_.WaitForNotificationWithTimeout(interval)) RunPass(/*all=*/false);
   });
+  // Apart from the checkpoints, which may take long with many sessions: a
+  // replica that hears from Redis less often than its lease re-verifies
+  // every session it answers for.
+  heartbeat_ = std::thread([this, interval] {
+    while (!stop_.WaitForNotificationWithTimeout(interval / 2)) Heartbeat();
+  });
 }
 
 void CheckpointWriter::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+bool CheckpointWriter::Heartbeat() {
+  const int64_t started = absl::GetCurrentTimeNanos();
+  if (const absl::Status ping = tier_->directory_.Ping(); !ping.ok()) {
+    tier_->StoreFailed(ping, "ping");
+    return false;
+  }
+  // Fences first: contact counts only once this replica knows what it lost.
+  if (!DrainFences()) return false;
+  tier_->StoreAnswered(started);
+  return true;
 }
 
 void CheckpointWriter::Flush(absl::Time deadline) {
-  while (absl::Now() < deadline) {
+  // A Redis that was already down gets one try: a stopping server does not
+  // wait out its drain deadline for it.
+  const bool was_up = tier_->store_up_.load();
+  for (;;) {
     if (RunPass(/*all=*/true)) return;
+    if (!was_up || absl::Now() >= deadline) break;
     absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
   }
-  LOG(WARNING) << "session store: checkpoints not all written by the shutdown deadline";
+  LOG(WARNING) << "session store: checkpoints not all written at shutdown; a replica that "
+               << "takes these sessions restores older checkpoints and their clients resend";
 }
 
-void CheckpointWriter::DrainFences() {
+bool CheckpointWriter::DrainFences() {
   absl::StatusOr<std::vector<std::string>> fences = tier_->directory_.DrainFences();
-  if (!fences.ok()) return;  // RunPass counted it.
+  if (!fences.ok()) {
+    tier_->StoreFailed(fences.status(), "fences");
+    return false;
+  }
   for (const std::string& fence : *fences) {
     // "<epoch> <session id>": the epoch another replica took it at.
     const std::pair<absl::string_view, absl::string_view> parts =
@@ -53,6 +80,7 @@ void CheckpointWriter::DrainFences() {
       tier_->DropStale(**session, "another replica");
     }
   }
+  return true;
 }
 
 void CheckpointWriter::ForgetEnded() {
@@ -123,8 +151,7 @@ bool CheckpointWriter::RunPass(bool all) {
             ? 0.0
             : static_cast<double>(absl::GetCurrentTimeNanos() - oldest_left) * 1e-9);
   };
-  if (const absl::Status ping = tier_->directory_.Ping(); !ping.ok()) {
-    tier_->StoreFailed(ping, "ping");
+  if (!Heartbeat()) {
     for (const auto& session : sessions) {
       absl::MutexLock lock(&session->mu());
       if (session->changed_since_ns() != 0) {
@@ -134,8 +161,6 @@ bool CheckpointWriter::RunPass(bool all) {
     set_lag();
     return false;
   }
-  DrainFences();
-  tier_->StoreAnswered(started);
   ForgetEnded();
   // Writes the batch; on failure its changes count as left.
   const auto write = [&] {

@@ -1,8 +1,9 @@
 // The session tier's periodic work (DESIGN.md section 7, "write-behind"):
 // every checkpoint interval, on a thread of its own, off the step path,
-//  1. reads the fences other replicas left for this one and drops those
-//     stale copies (this is also the round trip that tells the tier Redis
-//     answers: SessionTier::NeedsVerification);
+//  1. (also every half interval, on a thread of its own: the heartbeat)
+//     reads the fences other replicas left for this one and drops those
+//     stale copies; this round trip tells the tier Redis answers
+//     (SessionTier::NeedsVerification);
 //  2. deletes the records of sessions ended, expired or evicted here;
 //  3. claims the sessions started while Redis was down;
 //  4. writes the checkpoint of every session whose state changed and whose
@@ -48,7 +49,9 @@ class CheckpointWriter {
   // One pass; `all` ignores unanswered steps. False when Redis failed.
   bool RunPass(bool all);
   bool UnclaimedSince(server::Session& session, int64_t now_ns) const;
-  void DrainFences();
+  // Ping and DrainFences; false (counted) when Redis failed.
+  bool Heartbeat();
+  bool DrainFences();
   void ForgetEnded();
   // Writes `batch`; false when Redis failed (its changes are given back).
   bool WriteBatch();
@@ -60,6 +63,7 @@ class CheckpointWriter {
   std::vector<int64_t> batch_changes_;
   absl::Duration interval_ = absl::Seconds(1);
   std::thread thread_;
+  std::thread heartbeat_;
   absl::Notification stop_;
 };
 

@@ -70,6 +70,9 @@ void SessionTier::StoreAnswered(int64_t started_ns) {
 }
 
 void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
+  // Redis down: no start waits for its timeout; the writer claims the
+  // session once Redis answers.
+  if (!store_up_.load()) return;
   absl::StatusOr<ClaimResult> claim;
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
     std::optional<int64_t> expected;

@@ -1,0 +1,342 @@
+// The session tier (--session_store, issue 13) between real replicas and a
+// real redis-server on a free loopback port: a session pulled from its live
+// owner continues exactly; one whose owner was killed comes back from its
+// checkpoint and takes only the step its client says follows it; a copy
+// another replica took is never answered from; two starts of one id leave
+// one owner; Redis going away does not fail a step and checkpoints resume
+// when it is back; a store that cannot work is refused or reported at start.
+// The process-level scenarios behind nginx are tests/deploy/cluster_test.cc.
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "rnnserve/v1/inference.grpc.pb.h"
+#include "server/cluster/redis_connection.h"
+#include "server/cluster/session_directory.h"
+#include "server/rnn_server.h"
+#include "server/session_position.h"
+#include "tests/common/redis_server.h"
+#include "tests/common/server_process.h"
+#include "tests/model/test_util.h"
+#include "tests/server/metric_value.h"
+#include "tests/server/test_server.h"
+
+namespace rnnserve::server {
+namespace {
+
+using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::OutputRowNear;
+using ::rnnserve::model::testing::ReferenceSequence;
+using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::testing::RedisServer;
+using ::rnnserve::testing::ServerProcess;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kInterval = absl::Milliseconds(100);
+
+ReferenceSequence Sequence() { return LoadSequences(TestdataPath("model/gru_2layer")).back(); }
+
+SessionStoreOptions StoreAt(const RedisServer& redis) {
+  return {.url = redis.url(), .checkpoint_interval = kInterval};
+}
+
+// A step of `seq` at `t` on `server`, optionally saying the session stands
+// at `expected` steps before it; unary, so the position of an ABORTED answer
+// comes in the trailer.
+struct StepResult {
+  grpc::Status status;
+  v1::StepResponse response;
+  std::optional<int64_t> stands_at;  // kSessionStepsTrailer, when sent
+};
+
+StepResult StepAt(v1::InferenceService::Stub& stub, const std::string& id,
+                  const ReferenceSequence& seq, int64_t t, bool start,
+                  std::optional<int64_t> expected = std::nullopt) {
+  v1::StepRequest request = TestServer::StepRequest(id, seq, t, start);
+  if (expected.has_value()) request.set_expected_session_steps(*expected);
+  grpc::ClientContext context;
+  StepResult result;
+  result.status = stub.Step(&context, request, &result.response);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find(kSessionStepsTrailer); it != trailers.end()) {
+    result.stands_at = std::stoll(std::string(it->second.data(), it->second.size()));
+  }
+  return result;
+}
+
+::testing::AssertionResult OutputIs(const StepResult& result, const ReferenceSequence& seq,
+                                    int64_t t) {
+  if (!result.status.ok()) {
+    return ::testing::AssertionFailure() << "step " << t << " failed: "
+                                         << result.status.error_message();
+  }
+  const int64_t width = seq.expected.shape[1];
+  return OutputRowNear(result.response.outputs().values().data(),
+                       seq.expected.floats.data() + t * width, width);
+}
+
+std::unique_ptr<RedisServer> StartRedis() {
+  absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start();
+  CHECK(redis.ok()) << redis.status();
+  return *std::move(redis);
+}
+
+// Waits (bounded) until `done` holds.
+template <typename Condition>
+bool Eventually(Condition done, absl::Duration limit = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done();
+}
+
+bool Holds(TestServer& server, const std::string& id) {
+  return server.server->sessions()
+      .Get(id, absl::Now(), SessionStore::Use::kLookOnly)
+      .ok();
+}
+
+TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 4; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
+  }
+  // The ring moved "s" to b: b takes it from a, state and steps exactly.
+  const StepResult moved = StepAt(*b.inference, "s", seq, 4, false, 4);
+  EXPECT_TRUE(OutputIs(moved, seq, 4));
+  EXPECT_EQ(moved.response.session_steps(), 5);
+  EXPECT_FALSE(Holds(a, "s"));
+  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
+                        {{"source", "peer"}}),
+            1);
+  // And back to a, still exact.
+  EXPECT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 5, false, 5), seq, 5));
+  EXPECT_FALSE(Holds(b, "s"));
+}
+
+TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClientResends) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=100ms"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 3; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
+  }
+  // The 3 steps are answered and checkpointed; each answer says how many
+  // steps the last checkpoint holds.
+  absl::SleepFor(5 * kInterval);
+  const StepResult fourth = StepAt(*a_stub, "s", seq, 3, false, 3);
+  ASSERT_TRUE(OutputIs(fourth, seq, 3));
+  EXPECT_EQ(fourth.response.durable_steps(), 3);
+  // Step 5 is answered, then the owner dies before its next checkpoint.
+  ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, 4, false, 4), seq, 4));
+  (*a)->Signal(SIGKILL);
+  (*a)->Wait(absl::Seconds(10));
+
+  // b restores the checkpoint (3 steps) and says so instead of applying
+  // step 6 after a gap.
+  const StepResult behind = StepAt(*b.inference, "s", seq, 5, false, 5);
+  EXPECT_EQ(behind.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(behind.status.error_message(), HasSubstr("checkpoint"));
+  EXPECT_EQ(behind.stands_at, 3);
+  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
+                        {{"source", "checkpoint"}}),
+            1);
+  // The client sends steps 4, 5 and 6 again: the uninterrupted run's outputs.
+  for (int64_t t = 3; t < 6; ++t) {
+    const StepResult again = StepAt(*b.inference, "s", seq, t, false, t);
+    EXPECT_TRUE(OutputIs(again, seq, t));
+    EXPECT_EQ(again.response.session_steps(), t + 1);
+  }
+}
+
+TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=100ms"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, 0, true), seq, 0));
+  absl::SleepFor(5 * kInterval);
+  (*a)->Signal(SIGKILL);
+  (*a)->Wait(absl::Seconds(10));
+  // An old client sends no expectation: refused once, with the position.
+  const StepResult blind = StepAt(*b.inference, "s", seq, 1, false);
+  EXPECT_EQ(blind.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(blind.stands_at, 1);
+  EXPECT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 1, false), seq, 1));
+}
+
+TEST(SessionTierTest, AStepExpectingAnotherPositionIsNotApplied) {
+  TestServer s({});  // No store: the check is the step path's own.
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(OutputIs(StepAt(*s.inference, "s", seq, 0, true), seq, 0));
+  const StepResult wrong = StepAt(*s.inference, "s", seq, 1, false, 7);
+  EXPECT_EQ(wrong.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(wrong.stands_at, 1);
+  EXPECT_EQ(s.StepsOf("s"), 1);
+
+  // On a stream the position is in the response.
+  grpc::ClientContext context;
+  auto stream = s.inference->StreamSteps(&context);
+  v1::StepRequest request = TestServer::StepRequest("s", seq, 1, false);
+  request.set_expected_session_steps(0);
+  ASSERT_TRUE(stream->Write(request));
+  v1::StepResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.error().code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(response.session_steps(), 1);
+  request.set_expected_session_steps(1);
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_FALSE(response.has_error()) << response.error().message();
+  EXPECT_EQ(response.session_steps(), 2);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 2; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
+  }
+  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  // While a did not answer, a replica that is gone now took "s" from its
+  // checkpoint and stepped it: a's copy is stale.
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "127.0.0.1:1");
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  absl::StatusOr<cluster::ClaimResult> claim =
+      directory.Claim("s", cluster::ClaimMode::kTake, (*record)->epoch);
+  ASSERT_TRUE(claim.ok() && claim->won);
+  const std::string owner_a = (*record)->owner;
+  ASSERT_TRUE(directory.Fence(owner_a, absl::StrCat(claim->epoch, " s")).ok());
+
+  ASSERT_TRUE(Eventually([&] { return !Holds(a, "s"); }));
+  EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 1);
+  // Asked again, a does not answer from its old copy: it pulls, finds the
+  // taker gone, restores the checkpoint and says where it stands.
+  const StepResult next = StepAt(*a.inference, "s", seq, 2, false, 2);
+  EXPECT_TRUE(OutputIs(next, seq, 2));
+  EXPECT_EQ(next.response.session_steps(), 3);
+}
+
+TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=100ms"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 2; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
+  }
+  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  (*a)->Signal(SIGSTOP);
+  // b cannot reach a: it restores the checkpoint and steps on.
+  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(),
+            grpc::StatusCode::OK);
+  ASSERT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 3, false, 3), seq, 3));
+  (*a)->Signal(SIGCONT);
+  // a still holds its 2-step copy: asked at once, it must not step it but
+  // find that b owns the session and take b's state.
+  const StepResult after = StepAt(*a_stub, "s", seq, 4, false, 4);
+  EXPECT_TRUE(OutputIs(after, seq, 4));
+  EXPECT_EQ(after.response.session_steps(), 5);
+  EXPECT_FALSE(Holds(b, "s"));
+}
+
+TEST(SessionTierTest, TwoStartsOfOneIdLeaveOneOwner) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  std::thread on_a([&] { StepAt(*a.inference, "s", seq, 0, true); });
+  std::thread on_b([&] { StepAt(*b.inference, "s", seq, 0, true); });
+  on_a.join();
+  on_b.join();
+  EXPECT_NE(Holds(a, "s"), Holds(b, "s"));
+}
+
+TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 0, true), seq, 0));
+  redis->Kill();
+  for (int64_t t = 1; t < 4; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, false, t), seq, t));
+    absl::SleepFor(kInterval);
+  }
+  prometheus::Registry& metrics = *a.server->registry();
+  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
+  EXPECT_GT(MetricValue(metrics, "rnnserve_session_store_errors_total", {}), 0);
+  // Back, and empty: the session's record and checkpoint are written again.
+  ASSERT_TRUE(redis->Restart().ok());
+  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
+    return record.ok() && record->has_value() && (*record)->checkpoint_steps == 5;
+  }));
+}
+
+TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.models = ::rnnserve::model::testing::MakeTestRepository("tier_bad_store",
+                                                                  {{"gru_2layer", "gru/1"}});
+  options.session_store.url = "redis:/127.0.0.1";
+  absl::StatusOr<std::unique_ptr<RnnServer>> refused = RnnServer::Start(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("redis:/127.0.0.1"));
+
+  options.session_store.url = "redis://127.0.0.1:6379";
+  options.session_store.password_file = "/nonexistent/password";
+  refused = RnnServer::Start(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+
+  options.listen = "0.0.0.0:0";
+  options.session_store.password_file = "";
+  refused = RnnServer::Start(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--advertise"));
+
+  // Nothing listens there: the server starts, from memory, and says so.
+  options.listen = "127.0.0.1:0";
+  options.session_store.url = absl::StrCat("redis://127.0.0.1:", testing::UnusedPort());
+  absl::StatusOr<std::unique_ptr<RnnServer>> started = RnnServer::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(MetricValue(*(*started)->registry(), "rnnserve_session_store_up", {}), 0);
+}
+
+}  // namespace
+}  // namespace rnnserve::server
