@@ -20,15 +20,16 @@ constexpr size_t kMaxNumberDigits = 15;
 constexpr int64_t kMaxNumber = 999'999'999'999'999;
 
 // Shared by every script (prepended to each). `parse` reads the header
-// "<epoch> <steps> <owner>\n" at the start of `v` exactly as ParseHeader
-// below does, raising MALFORMED (DATA_LOSS in C++) when there is none;
-// `read_header` does so for a key without reading its checkpoint, nil when
-// the key is missing. Redis's Lua GET answers false, not nil, for a missing key.
+// "<epoch> <steps> <owner>\n" at the start of `v` exactly as ParseRecord
+// below does (it must end within kMaxHeaderBytes), raising MALFORMED
+// (DATA_LOSS in C++) when there is none; `read_header` does so for a key
+// without reading its checkpoint, nil when the key is missing. Redis's Lua
+// GET answers false, not nil, for a missing key.
 constexpr char kLuaPrelude[] = R"lua(
 local function parse(v)
   local nl = string.find(v, '\n', 1, true)
   local e, s, o
-  if nl then e, s, o = string.match(string.sub(v, 1, nl - 1), '^([1-9]%d*) (%d+) ([^ ]+)$') end
+  if nl and nl <= 512 then e, s, o = string.match(string.sub(v, 1, nl - 1), '^([1-9]%d*) (%d+) ([^ ]+)$') end
   if not e or #e > 15 or #s > 15 or (#s > 1 and string.byte(s, 1) == 48) then
     error({err = 'MALFORMED no valid "<epoch> <steps> <owner>" header line'})
   end
