@@ -111,6 +111,12 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Connection& connection, int ind
   // arguments; a local pool plus a distinct argument keeps them apart.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("rnnserve.channel_index", index);
+  // After a replica restarts, reconnect within a second (gRPC's default
+  // backoff grows to 2 minutes), so the client's own bounded retries after
+  // UNAVAILABLE (--max_reconnects) find it back.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (connection.tls) {
     grpc::SslCredentialsOptions ssl;

@@ -30,3 +30,11 @@ ABSL_FLAG(int, chunk, 1, "steps per request (T); with --chunk 1 each step is its
 ABSL_FLAG(uint64_t, seed, 0,
           "random seed (generate: the same seed, prompt and model give the same text; bench: "
           "of the random inputs)");
+ABSL_FLAG(int, max_reconnects, 10,
+          "after a broken stream or a lost session (UNAVAILABLE, ABORTED, NOT_FOUND): how many "
+          "recoveries in a row (reopen after 0.1 s, doubling up to 2 s, and resend) before "
+          "giving up");
+ABSL_FLAG(int64_t, keep_steps, 10000,
+          "inputs kept per session to send again after a server crash: every step while the "
+          "session is shorter (so a lost session can be replayed from its start), then the steps "
+          "after its last checkpoint (durable_steps), at most this many answered ones");

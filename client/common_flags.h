@@ -23,5 +23,7 @@ ABSL_DECLARE_FLAG(std::string, session);
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(int, chunk);
 ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(int, max_reconnects);
+ABSL_DECLARE_FLAG(int64_t, keep_steps);
 
 #endif  // RNNSERVE_CLIENT_COMMON_FLAGS_H_

@@ -98,6 +98,26 @@ WindowAction ResendWindow::OnNotFound(uint64_t ticket) {
   return RestartOrLose("the server no longer has the session (NOT_FOUND)");
 }
 
+void ResendWindow::OnRefused(uint64_t ticket) {
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [ticket](const Entry& e) { return !e.answered && e.ticket == ticket; });
+  if (it == entries_.end()) return;
+  const int64_t steps = it->steps;
+  const bool start = it->start;
+  it = entries_.erase(it);
+  for (auto later = it; later != entries_.end(); ++later) later->first -= steps;
+  if (start) {
+    // The session was never started: the next request starts it.
+    if (it != entries_.end()) {
+      it->start = true;
+    } else {
+      next_starts_ = true;
+    }
+  }
+  kept_steps_ -= steps;
+  sent_ -= steps;
+}
+
 WindowAction ResendWindow::OnBroken(std::string reason) {
   return WindowAction{.kind = WindowAction::Kind::kResend,
                       .requests = SendAgainFrom(answered_),

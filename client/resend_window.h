@@ -71,6 +71,11 @@ class ResendWindow {
   WindowAction OnAborted(uint64_t ticket, std::optional<int64_t> session_steps);
   // The request `ticket` was refused NOT_FOUND: the server lost the session.
   WindowAction OnNotFound(uint64_t ticket);
+  // The request `ticket` failed and nothing of it was applied
+  // (RESOURCE_EXHAUSTED, INVALID_ARGUMENT): it is forgotten, and the
+  // requests sent after it count its steps no more (they will be refused
+  // ABORTED at the count without it, and sent again).
+  void OnRefused(uint64_t ticket);
   // The stream broke or the session moved (UNAVAILABLE): whatever is in
   // flight is sent again with the same expectations. Always kResend.
   WindowAction OnBroken(std::string reason);

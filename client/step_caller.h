@@ -2,11 +2,14 @@
 // next is sent: over one StreamSteps stream (the default) or as unary Step
 // calls. Every call carries the x-session-id header; the wait for each
 // answer is bounded by `timeout` (AnswerWatchdog on the stream, the call's
-// deadline when unary). Used from one thread.
+// deadline when unary). A broken stream stays broken until Reopen(). Used
+// from one thread.
 #ifndef RNNSERVE_CLIENT_STEP_CALLER_H_
 #define RNNSERVE_CLIENT_STEP_CALLER_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -33,6 +36,15 @@ class StepCaller {
   // later call fails with the same status.
   absl::StatusOr<const v1::StepResponse*> Call(const v1::StepRequest& request);
 
+  // Where the session stands after the last Call was refused ABORTED: the
+  // response's session_steps on a stream, the trailing metadata
+  // rnnserve-session-steps when unary; nullopt when the server did not say.
+  std::optional<int64_t> refused_at_steps() const { return refused_at_steps_; }
+
+  // Drops a broken (or open) stream, so the next Call opens a new one: the
+  // way to go on after UNAVAILABLE. Nothing to do when unary.
+  void Reopen();
+
   // Half-closes the stream and waits for its status; OK when unary or never
   // opened.
   absl::Status Close();
@@ -51,6 +63,7 @@ class StepCaller {
   std::unique_ptr<grpc::ClientReaderWriter<v1::StepRequest, v1::StepResponse>> stream_;
   absl::Status broken_;  // set once the stream failed
   v1::StepResponse response_;
+  std::optional<int64_t> refused_at_steps_;
   int64_t calls_ = 0;
 };
 

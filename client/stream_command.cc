@@ -10,6 +10,7 @@
 #include "client/common_flags.h"
 #include "client/errors.h"
 #include "client/model_info.h"
+#include "client/session_stepper.h"
 #include "client/status_macros.h"
 #include "client/step_caller.h"
 #include "client/step_reader.h"
@@ -41,6 +42,7 @@ struct SessionPlan {
   std::string id;
   bool start = true;  // the first request starts (or resets) it
   bool end = false;   // EndSession after the last step
+  int64_t steps = 0;  // where an existing session stands
 };
 
 // The shortest text that reads back as the same float.
@@ -50,14 +52,15 @@ void AppendFloat(float value, std::string& out) {
   out.append(buffer, result.ptr);
 }
 
-// Prints the rows of `response` (each output_size wide) in `format`.
-void PrintOutputs(const v1::StepResponse& response, bool jsonl, std::string& text) {
+// Prints the rows of `response` (each output_size wide) in `format`, but the
+// first `seen` (printed already: the answer to a resent request).
+void PrintOutputs(const v1::StepResponse& response, int64_t seen, bool jsonl, std::string& text) {
   const auto& shape = response.outputs().shape();
   const int64_t rows = shape.size() == 2 ? shape[0] : 0;
   const int64_t width = shape.size() == 2 ? shape[1] : 0;
   const auto& values = response.outputs().values();
   text.clear();
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = seen; r < rows; ++r) {
     if (jsonl) {
       absl::StrAppend(&text, "{\"step\": ", response.session_steps() - rows + r + 1,
                       ", \"output\": [");
@@ -94,6 +97,7 @@ absl::StatusOr<SessionPlan> PlanSession(const std::shared_ptr<grpc::Channel>& ch
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) return plan;  // a new session
   if (!status.ok()) return RpcError("DescribeSession", status);
   plan.start = false;  // it exists: continue it
+  plan.steps = info.steps();
   if (model_name.empty()) model_name = info.model().name();
   return plan;
 }
@@ -164,9 +168,19 @@ absl::Status RunStream(const CommandLine& line) {
   StepCaller caller(
       channel, plan.id, timeout,
       absl::GetFlag(FLAGS_unary) ? StepCaller::Transport::kUnary : StepCaller::Transport::kStream);
+  StepperOptions options;
+  options.max_reconnects = absl::GetFlag(FLAGS_max_reconnects);
+  options.keep_steps = absl::GetFlag(FLAGS_keep_steps);
+  SessionStepper stepper(
+      &caller, request,
+      plan.start ? ResendWindow::Origin::kStarted : ResendWindow::Origin::kContinued, plan.steps,
+      options);
   std::string text;
   int64_t sent = 0;
   absl::Status failed;
+  const SessionStepper::Deliver print = [&](const v1::StepResponse& response, int64_t seen) {
+    PrintOutputs(response, seen, jsonl, text);
+  };
   // Strictly one request in flight: a step's output is printed before the
   // next line of stdin is even read.
   while (failed.ok()) {
@@ -175,14 +189,13 @@ absl::Status RunStream(const CommandLine& line) {
       failed = more.status();
       break;
     }
-    request.set_request_id(absl::StrCat(++sent));
-    absl::StatusOr<const v1::StepResponse*> response = caller.Call(request);
-    if (!response.ok()) {
-      failed = response.status();
-      break;
-    }
-    PrintOutputs(**response, jsonl, text);
-    request.set_start(false);
+    ++sent;
+    failed = stepper.Step(request, print);
+  }
+  const RecoveryCounts& counts = stepper.counts();
+  if (counts.reconnects + counts.restarts + counts.resent_steps > 0) {
+    std::cerr << "stream: recovered: " << counts.reconnects << " reconnects, " << counts.restarts
+              << " restarts, " << counts.resent_steps << " steps sent again\n";
   }
   const absl::Status closed = caller.Close();
   // A session nobody else knows is ended even after a failure.
@@ -211,9 +224,15 @@ const Command& StreamCommand() {
           "Without --session a fresh session is used and ended at the end; an existing\n"
           "--session is continued (its model is used when --model is not given) unless\n"
           "--reset, a new one is started. Each step's output is printed as one CSV line of\n"
-          "output_size values (or one JSON line with --format=jsonl).\n",
+          "output_size values (or one JSON line with --format=jsonl).\n"
+          "Every request carries expected_session_steps. After a server crash or a broken\n"
+          "stream the client resends what the server lacks (ABORTED: from the step it names;\n"
+          "UNAVAILABLE: reopens the stream after a short backoff, --max_reconnects times in a\n"
+          "row at most; NOT_FOUND: restarts the session and replays it when every input is\n"
+          "kept, see --keep_steps), so each output is printed once, in order, as without the\n"
+          "failure; a session that cannot be recovered is an error (DATA_LOSS).\n",
       .flags = {"model", "model_version", "session", "input", "chunk", "format", "outputs", "reset",
-                "end", "unary"},
+                "end", "unary", "max_reconnects", "keep_steps"},
       .run = RunStream,
   };
   return *command;

@@ -80,6 +80,8 @@ absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
   o.warmup = absl::GetFlag(FLAGS_warmup);
   o.timeout = absl::GetFlag(FLAGS_timeout);
   o.seed = absl::GetFlag(FLAGS_seed);
+  o.max_reconnects = absl::GetFlag(FLAGS_max_reconnects);
+  o.keep_steps = absl::GetFlag(FLAGS_keep_steps);
   if (o.sessions < 1) return UsageError("--sessions must be at least 1");
   if (o.streams < 1 || o.streams > o.sessions) {
     return UsageError(absl::StrCat("--streams must be 1 to --sessions (", o.sessions,
@@ -89,6 +91,8 @@ absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
     return UsageError("--channels must be 1 to --streams");
   }
   if (o.chunk < 1) return UsageError("--chunk must be at least 1");
+  if (o.max_reconnects < 0) return UsageError("--max_reconnects must be 0 or more");
+  if (o.keep_steps < 1) return UsageError("--keep_steps must be at least 1");
   if (o.steps < 0) return UsageError("--steps must be 0 or more");
   if (!(o.rate >= 0)) return UsageError("--rate must be 0 (closed loop) or more");
   if (o.duration < absl::ZeroDuration() || o.warmup < absl::ZeroDuration()) {
@@ -224,9 +228,16 @@ const Command& BenchCommand() {
           "--json prints it as one JSON object (keys steps, errors, steps_sent,\n"
           "steps_per_second, latency_us {p50, p90, p99, p999, max, mean}, errors_by_code,\n"
           "client_cpu_seconds, server_cpu_seconds, ...). Exit code 1 when no step at all\n"
-          "was answered.\n",
+          "was answered.\n"
+          "Every request carries expected_session_steps and bench recovers as a client must\n"
+          "(README \"Writing your own client\"): ABORTED resends from the step named, NOT_FOUND\n"
+          "restarts and replays the session (or counts it lost and starts it afresh), a\n"
+          "broken stream is reopened (--max_reconnects in a row); a recovered step counts\n"
+          "once. The report counts steps resent, restarts, sessions lost and reconnects\n"
+          "(JSON: steps_resent, restarts, sessions_lost, reconnects).\n",
       .flags = {"model", "model_version", "sessions", "streams", "channels", "steps", "chunk",
-                "rate", "duration", "warmup", "json", "metrics", "seed", "end_sessions"},
+                "rate", "duration", "warmup", "json", "metrics", "seed", "end_sessions",
+                "max_reconnects", "keep_steps"},
       .run = RunBench,
   };
   return *command;

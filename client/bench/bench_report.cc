@@ -56,6 +56,9 @@ std::string FormatReport(const BenchReport& r) {
                   "  p99.9 ", Latency(l.QuantileMicros(0.999)), "  max ", Latency(l.MaxMicros()),
                   "  mean ", Latency(l.MeanMicros()), "\n");
   absl::StrAppend(&out, "errors:      ", ErrorsByCode(c), "\n");
+  absl::StrAppend(&out, "recovery:    ", c.steps_resent, " steps resent, ", c.restarts,
+                  " restarts, ", c.sessions_lost, " sessions lost, ", c.reconnects,
+                  " reconnects\n");
   absl::StrAppend(&out, "client CPU:  ",
                   absl::StrFormat("%.2f s (%.2f cores)", r.client_cpu_seconds,
                                   seconds > 0 ? r.client_cpu_seconds / seconds : 0),
@@ -85,6 +88,10 @@ nlohmann::json ReportJson(const BenchReport& r) {
       {"requests_sent", c.requests_sent},
       {"requests_answered", c.requests_answered},
       {"errors_by_code", errors},
+      {"steps_resent", c.steps_resent},
+      {"restarts", c.restarts},
+      {"sessions_lost", c.sessions_lost},
+      {"reconnects", c.reconnects},
       {"steps_per_second", StepsPerSecond(c)},
       {"duration_seconds", absl::ToDoubleSeconds(c.elapsed)},
       {"latency_us",

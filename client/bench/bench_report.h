@@ -39,7 +39,8 @@ double StepsPerSecond(const LoadProgress& counts);
 std::string FormatReport(const BenchReport& report);
 
 // Keys: steps (answered), errors (failed steps), steps_sent, requests_sent,
-// requests_answered, errors_by_code {CODE: steps}, steps_per_second,
+// requests_answered, errors_by_code {CODE: steps}, steps_resent, restarts,
+// sessions_lost, reconnects, steps_per_second,
 // duration_seconds, latency_us {p50, p90, p99, p999, max, mean},
 // client_cpu_seconds, server_cpu_seconds (null when unknown), and the
 // run's settings (model, version, mode, rate, sessions, streams, channels,

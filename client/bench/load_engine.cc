@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
@@ -21,11 +22,14 @@ bool TakesTokens(const v1::ModelInfo& model) { return model.input_kind() == v1::
 }  // namespace
 
 // One bidirectional stream and the sessions it carries. Reactions run on
-// gRPC's threads, the open-loop wake-ups on the pacer's; an exchange (one
-// request and its response) is in flight at a time, and the next starts
-// only once both its write and its read completed (`pending_`), so the
-// exchange fields are never touched by two threads at once. Owned by the
-// engine, which destroys it only after OnDone.
+// gRPC's threads, the open-loop wake-ups and reopenings on the pacer's; an
+// exchange (one request and its response) is in flight at a time, and the
+// next starts only once both its write and its read completed (`pending_`),
+// so the exchange fields are never touched by two threads at once. A
+// counted request's exchange lasts until it is answered or fails, through
+// any requests sent again on the way. After a broken stream the reactor is
+// bound to a new call (gRPC is done with the old one when OnDone runs).
+// Owned by the engine, which destroys it only after its last OnDone.
 class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest, v1::StepResponse> {
  public:
   Stream(LoadEngine* engine, int index, std::vector<Session*> sessions)
@@ -40,8 +44,31 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
   }
 
   void Start(v1::InferenceService::Stub* stub) {
-    PrepareContext(context_, absl::ZeroDuration(), sessions_.front()->id);
-    stub->async()->StreamSteps(&context_, this);
+    stub_ = stub;
+    Open();
+  }
+
+  // Cancels the stream when its answer is more than `timeout` overdue.
+  void CancelIfOverdue(int64_t now_ns, int64_t timeout_ns) {
+    const int64_t sent = sent_ns_.load(std::memory_order_acquire);
+    if (sent != 0 && now_ns - sent > timeout_ns && !timed_out_.exchange(true)) {
+      absl::MutexLock lock(&context_mu_);
+      context_->TryCancel();
+    }
+  }
+
+ private:
+  // Starts a call (the first, or after a broken one) and sends.
+  void Open() {
+    {
+      absl::MutexLock lock(&context_mu_);
+      context_ = std::make_unique<grpc::ClientContext>();
+      PrepareContext(*context_, absl::ZeroDuration(), sessions_.front()->id);
+    }
+    timed_out_.store(false);
+    ended_.store(false);
+    reopen_ = false;
+    stub_->async()->StreamSteps(context_.get(), this);
     StartRead(&response_);
     AddHold();  // Schedule below runs outside a reaction
     StartCall();
@@ -49,18 +76,9 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
     RemoveHold();
   }
 
-  // Cancels the stream when its answer is more than `timeout` overdue.
-  void CancelIfOverdue(int64_t now_ns, int64_t timeout_ns) {
-    const int64_t sent = sent_ns_.load(std::memory_order_acquire);
-    if (sent != 0 && now_ns - sent > timeout_ns && !timed_out_.exchange(true)) {
-      context_.TryCancel();
-    }
-  }
-
- private:
   void OnWriteDone(bool ok) override {
     if (ok) ExchangeHalfDone();
-    // Not ok: the stream broke; the read fails too and OnDone counts the step.
+    // Not ok: the stream broke; the read fails too and OnDone sees to the step.
   }
 
   void OnReadDone(bool ok) override {
@@ -68,31 +86,125 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
       ended_.store(true);
       return;  // OnDone follows once nothing else is pending
     }
-    const int64_t now = SteadyNanos();
     sent_ns_.store(0, std::memory_order_release);
-    in_flight_ = false;
+    ResendWindow& window = *session_->window;
+    WindowAction action;
+    int code = 0;
     if (response_.has_error()) {
-      const int code = response_.error().code();
-      // A session the server no longer has (evicted, expired) starts again
-      // on its next turn, as does one whose start failed.
-      if (code == static_cast<int>(grpc::StatusCode::NOT_FOUND)) session_->started = false;
-      if (counted_) engine_->RecordFailure(steps_, code, now);
+      code = response_.error().code();
+      switch (static_cast<grpc::StatusCode>(code)) {
+        case grpc::StatusCode::ABORTED:
+          action = window.OnAborted(ticket_, response_.session_steps());
+          break;
+        case grpc::StatusCode::NOT_FOUND:
+          action = window.OnNotFound(ticket_);
+          break;
+        case grpc::StatusCode::UNAVAILABLE:
+          // The session moved: a new stream reaches its new replica.
+          window.OnBroken(response_.error().message());
+          reopen_ = true;
+          {
+            absl::MutexLock lock(&context_mu_);
+            context_->TryCancel();
+          }
+          return;  // OnDone reopens and sends it again
+        default:   // refused, nothing applied
+          action.kind = WindowAction::Kind::kFail;
+      }
     } else {
-      session_->started = true;
-      if (counted_) engine_->RecordAnswer(steps_, now - due_ns_, now);
+      action = window.OnAnswer(ticket_, response_.session_steps(), response_.durable_steps());
     }
+    Handle(action, code);
     StartRead(&response_);
     ExchangeHalfDone();
   }
 
+  // What an outcome of the exchange's request means for the exchange.
+  void Handle(const WindowAction& action, int code) {
+    using Kind = WindowAction::Kind;
+    const int64_t now = SteadyNanos();
+    switch (action.kind) {
+      case Kind::kDeliver:
+        session_->started = true;
+        recoveries_ = 0;
+        if (session_->resend.empty()) EndExchange(0, now);
+        return;
+      case Kind::kIgnore:
+        return;
+      case Kind::kResend:
+      case Kind::kRestart:
+        if (++recoveries_ > engine_->options_.max_reconnects) break;  // give up: fails below
+        if (action.kind == Kind::kRestart) engine_->restarts_.fetch_add(1);
+        Resend(action);
+        return;
+      case Kind::kLost:
+        engine_->sessions_lost_.fetch_add(1);
+        break;
+      case Kind::kFail:  // nothing was applied
+        session_->window->OnRefused(ticket_);
+        break;
+    }
+    // The exchange failed; the session goes on afresh if it must.
+    if (action.kind != Kind::kFail) NewWindow(*session_);
+    session_->resend.clear();
+    EndExchange(code == 0 ? static_cast<int>(grpc::StatusCode::ABORTED) : code, now);
+  }
+
+  void Resend(const WindowAction& action) {
+    for (const PendingRequest& p : action.requests) engine_->steps_resent_.fetch_add(p.steps);
+    session_->resend.assign(action.requests.begin(), action.requests.end());
+  }
+
+  // The exchange is over: answered (code 0) or failed with `code`.
+  void EndExchange(int code, int64_t now) {
+    in_flight_ = false;
+    if (!counted_) return;
+    if (code == 0) {
+      engine_->RecordAnswer(steps_, now - due_ns_, now);
+    } else {
+      engine_->RecordFailure(steps_, code, now);
+    }
+  }
+
   void OnDone(const grpc::Status& status) override {
-    if (in_flight_ && counted_) {
+    const bool broken = reopen_ || status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    // Broken with a request unanswered, or before the run is over (while
+    // idle, waiting for a due time): reopen.
+    const bool more = in_flight_ || !closed_;
+    if (more && broken && !timed_out_.load() && !engine_->stopping_.load() &&
+        ++recoveries_ <= engine_->options_.max_reconnects) {
+      if (in_flight_) Resend(session_->window->OnBroken(status.error_message()));
+      engine_->reconnects_.fetch_add(1);
+      sent_ns_.store(0, std::memory_order_release);  // no answer is awaited while waiting
+      const int64_t backoff_ms = std::min<int64_t>(100LL << std::min(recoveries_ - 1, 10), 2000);
+      // The pacer reopens later; this reactor stays alive until then (the
+      // engine waits for StreamEnded).
+      engine_->pacer_->At(SteadyNanos() + backoff_ms * 1'000'000, [this] {
+        if (engine_->stopping_.load()) return Fail(grpc::StatusCode::UNAVAILABLE);
+        Open();
+      });
+      return;
+    }
+    if (in_flight_) {
       int code = static_cast<int>(status.error_code());
       if (timed_out_.load()) code = static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED);
       if (code == 0) code = static_cast<int>(grpc::StatusCode::INTERNAL);  // ended unanswered
-      engine_->RecordFailure(steps_, code, SteadyNanos());
+      Fail(static_cast<grpc::StatusCode>(code));
+      return;
     }
     engine_->StreamEnded();  // The engine may destroy this stream from here on.
+  }
+
+  // Ends the stream with its exchange failed.
+  void Fail(grpc::StatusCode code) {
+    session_->resend.clear();
+    NewWindow(*session_);
+    EndExchange(static_cast<int>(code), SteadyNanos());
+    engine_->StreamEnded();
+  }
+
+  void NewWindow(Session& session) {
+    session.window.emplace(ResendWindow::Origin::kStarted, 0, engine_->options_.keep_steps);
   }
 
   // Both halves of an exchange call this; the second starts the next.
@@ -100,9 +212,14 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) Schedule();
   }
 
-  // Sends the next request now (closed loop, or open loop behind schedule)
-  // or asks the pacer to, at its due time.
+  // Sends what a recovery owes at once, else the next request now (closed
+  // loop, or open loop behind schedule) or at its due time (the pacer).
   void Schedule() {
+    if (in_flight_ && !session_->resend.empty()) {
+      const PendingRequest p = session_->resend.front();
+      session_->resend.pop_front();
+      return Transmit(p);
+    }
     if (engine_->open_loop()) {
       if (next_due_ns_ >= engine_->end_ns_ || engine_->stopping_.load()) return Close();
       if (next_due_ns_ > SteadyNanos()) {
@@ -118,20 +235,20 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
   }
 
   void Send() {
+    // Broken while idle: OnDone reopens the stream, and this request goes then.
+    if (ended_.load()) return;
     const int64_t now = SteadyNanos();
     const int64_t due = engine_->open_loop() ? next_due_ns_ : now;
     next_due_ns_ += interval_ns_;
-    if (ended_.load() || engine_->stopping_.load() || due >= engine_->end_ns_) return Close();
+    if (engine_->stopping_.load() || due >= engine_->end_ns_) return Close();
     const bool counted = due >= engine_->measure_start_ns_;
     int steps = engine_->options_.chunk;
     if (counted && (steps = engine_->ClaimSteps(steps)) == 0) return Close();
 
     session_ = sessions_[next_session_];
     next_session_ = (next_session_ + 1) % sessions_.size();
-    request_.set_session_id(session_->id);
-    request_.set_start(!session_->started);
-    request_.set_request_id(absl::StrCat(++requests_));
-    engine_->FillInput(requests_ * engine_->options_.streams + index_, steps, request_);
+    if (!session_->window.has_value()) NewWindow(*session_);
+    const uint64_t input = requests_++ * engine_->options_.streams + index_;
     steps_ = steps;
     counted_ = counted;
     due_ns_ = due;
@@ -140,8 +257,19 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
       engine_->steps_sent_.fetch_add(steps, std::memory_order_relaxed);
       engine_->requests_sent_.fetch_add(1, std::memory_order_relaxed);
     }
+    Transmit(session_->window->Send(input, steps));
+  }
+
+  // Writes `p` for the exchange's session.
+  void Transmit(const PendingRequest& p) {
+    request_.set_session_id(session_->id);
+    request_.set_start(p.start);
+    request_.set_expected_session_steps(p.expected_session_steps);
+    request_.set_request_id(absl::StrCat(p.ticket));
+    engine_->FillInput(p.input, p.skip, p.steps, request_);
+    ticket_ = p.ticket;
     pending_.store(2, std::memory_order_relaxed);
-    sent_ns_.store(now, std::memory_order_release);
+    sent_ns_.store(SteadyNanos(), std::memory_order_release);
     StartWrite(&request_);
   }
 
@@ -156,7 +284,9 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
   LoadEngine* const engine_;
   const int index_;
   const std::vector<Session*> sessions_;  // not owned; the engine's
-  grpc::ClientContext context_;
+  v1::InferenceService::Stub* stub_ = nullptr;  // not owned; the engine's
+  absl::Mutex context_mu_;                      // the watchdog cancels from another thread
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_PT_GUARDED_BY(context_mu_);
   v1::StepRequest request_;
   v1::StepResponse response_;
   size_t next_session_ = 0;
@@ -164,9 +294,12 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
   int64_t interval_ns_ = 0;  // open loop: between this stream's requests
   int64_t next_due_ns_ = 0;
   bool closed_ = false;
+  int recoveries_ = 0;   // in a row, without an answer between them
+  bool reopen_ = false;  // the session moved: OnDone reopens
 
   // The exchange in flight.
   Session* session_ = nullptr;
+  uint64_t ticket_ = 0;  // of the request last written
   int steps_ = 0;
   bool counted_ = false;
   int64_t due_ns_ = 0;
@@ -207,7 +340,8 @@ LoadEngine::~LoadEngine() {
 }
 
 void LoadEngine::Start() {
-  if (open_loop()) pacer_ = std::make_unique<Pacer>();
+  // Open-loop wake-ups, and reopening broken streams after a backoff.
+  pacer_ = std::make_unique<Pacer>();
   start_ns_ = SteadyNanos();
   measure_start_ns_ = start_ns_ + absl::ToInt64Nanoseconds(options_.warmup);
   end_ns_ = options_.duration > absl::ZeroDuration()
@@ -268,16 +402,18 @@ int LoadEngine::ClaimSteps(int want) {
   return 0;
 }
 
-void LoadEngine::FillInput(uint64_t index, int steps, v1::StepRequest& request) const {
+void LoadEngine::FillInput(uint64_t index, int64_t skip, int64_t steps,
+                           v1::StepRequest& request) const {
   if (TakesTokens(options_.model)) {
     const std::vector<int64_t>& ids = token_inputs_[index % token_inputs_.size()];
-    request.mutable_tokens()->mutable_ids()->Assign(ids.begin(), ids.begin() + steps);
+    request.mutable_tokens()->mutable_ids()->Assign(ids.begin() + skip, ids.begin() + skip + steps);
   } else {
     const std::vector<float>& values = float_inputs_[index % float_inputs_.size()];
+    const int64_t width = options_.model.input_size();
     v1::FloatSteps* floats = request.mutable_floats();
-    floats->mutable_values()->Assign(
-        values.begin(), values.begin() + static_cast<int64_t>(steps) * options_.model.input_size());
-    floats->set_steps(steps);
+    floats->mutable_values()->Assign(values.begin() + skip * width,
+                                     values.begin() + (skip + steps) * width);
+    floats->set_steps(static_cast<int32_t>(steps));
   }
 }
 
@@ -310,6 +446,10 @@ LoadProgress LoadEngine::Progress() const {
     if (n > 0) progress.failed_steps_by_code[static_cast<int>(code)] = n;
     progress.steps_failed += n;
   }
+  progress.steps_resent = steps_resent_.load();
+  progress.restarts = restarts_.load();
+  progress.sessions_lost = sessions_lost_.load();
+  progress.reconnects = reconnects_.load();
   progress.steps_sent = steps_sent_.load();
   progress.requests_sent = requests_sent_.load();
   const int64_t last = last_outcome_ns_.load();

@@ -19,15 +19,26 @@
 // at most `steps` steps (0: unbounded) due within `duration` after warmup
 // (0: unbounded); every counted step ends either answered or failed, by its
 // response's error code, the stream's status, or DEADLINE_EXCEEDED when no
-// answer came within `timeout`. Thread-safe.
+// answer came within `timeout`.
+//
+// Every request carries expected_session_steps and each session keeps its
+// inputs in a ResendWindow (client/resend_window.h), so bench survives a
+// replica crash as a real client must: ABORTED(N) sends the steps after N
+// again, NOT_FOUND restarts the session and replays it (or counts it lost
+// and starts it afresh), a broken stream (UNAVAILABLE) is reopened after a
+// short backoff, at most `max_reconnects` times in a row, and its
+// unanswered request sent again. A counted step sent again still counts
+// once, answered or failed, its latency covering the recovery. Thread-safe.
 #ifndef RNNSERVE_CLIENT_BENCH_LOAD_ENGINE_H_
 #define RNNSERVE_CLIENT_BENCH_LOAD_ENGINE_H_
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +47,7 @@
 #include "client/bench/latency_histogram.h"
 #include "client/bench/pacer.h"
 #include "client/channel.h"
+#include "client/resend_window.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.pb.h"
 
@@ -54,6 +66,8 @@ struct LoadOptions {
   absl::Duration warmup;
   absl::Duration timeout = absl::Seconds(10);  // longest wait for one answer
   uint64_t seed = 1;                           // of the random inputs
+  int max_reconnects = 10;                     // recoveries in a row on a stream before giving up
+  int64_t keep_steps = 10000;                  // inputs kept per session (ResendWindow's bound)
 };
 
 // Counts at one moment, for the live progress line and the report. Steps,
@@ -65,6 +79,11 @@ struct LoadProgress {
   int64_t requests_sent = 0;
   int64_t requests_answered = 0;
   std::map<int, int64_t> failed_steps_by_code;  // google.rpc.Code -> steps
+  // Recovery from a server that lost steps or went away (not in steps_sent).
+  int64_t steps_resent = 0;   // steps sent more than once
+  int64_t restarts = 0;       // sessions started again and replayed
+  int64_t sessions_lost = 0;  // sessions that could not be recovered (started afresh)
+  int64_t reconnects = 0;     // streams reopened after UNAVAILABLE
   HistogramSnapshot latency;                    // one sample per answered request
   absl::Duration elapsed;  // from the end of warmup to the last counted outcome
 };
@@ -93,16 +112,19 @@ class LoadEngine {
 
  private:
   class Stream;
+  // Touched only by its stream.
   struct Session {
     std::string id;
-    bool started = false;  // touched only by its stream
+    bool started = false;  // answered at least once: EndSessions ends it
+    std::optional<ResendWindow> window;
+    std::deque<PendingRequest> resend;  // sent before its next new request
   };
 
   bool open_loop() const { return options_.rate > 0; }
   // Up to `want` steps of the --steps budget; 0 when it is spent.
   int ClaimSteps(int want);
-  // Input `index` of the random pool, trimmed to `steps` steps.
-  void FillInput(uint64_t index, int steps, v1::StepRequest& request) const;
+  // Steps [skip, skip + steps) of input `index` of the random pool.
+  void FillInput(uint64_t index, int64_t skip, int64_t steps, v1::StepRequest& request) const;
   void RecordAnswer(int steps, int64_t latency_ns, int64_t now_ns);
   void RecordFailure(int steps, int code, int64_t now_ns);
   void StreamEnded();
@@ -127,6 +149,10 @@ class LoadEngine {
   std::atomic<int64_t> requests_sent_{0};
   std::atomic<int64_t> requests_answered_{0};
   std::array<std::atomic<int64_t>, 17> failed_steps_{};  // by google.rpc.Code
+  std::atomic<int64_t> steps_resent_{0};
+  std::atomic<int64_t> restarts_{0};
+  std::atomic<int64_t> sessions_lost_{0};
+  std::atomic<int64_t> reconnects_{0};
   std::atomic<int64_t> last_outcome_ns_{0};
   LatencyHistogram latency_;
 

@@ -1,6 +1,9 @@
 // `bench` against a spawned server: every counted step ends answered or
 // failed (steps sent = answered + errors), bounded by --steps and by
 // --duration, closed and open loop; no timing is asserted.
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -139,6 +142,47 @@ TEST_F(BenchCommandTest, Errors) {
             1);
   EXPECT_EQ(
       RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_}).exit_code, 2);
+}
+
+TEST_F(BenchCommandTest, ReportsRecoveryCounts) {
+  Serve();
+  const nlohmann::json report =
+      Bench({"--model=forecast", "--sessions=4", "--streams=2", "--steps=100"});
+  ExpectConsistent(report);
+  for (const char* key : {"steps_resent", "restarts", "sessions_lost", "reconnects"}) {
+    EXPECT_EQ(report[key], 0) << key;
+  }
+}
+
+// A server killed mid-run (no snapshot: every session is gone) and started
+// again on its port: each stream reopens, each session is restarted and
+// replayed, and every step is still answered exactly once.
+TEST(BenchResendTest, SurvivesAServerCrash) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  // Open loop: 600 requests due over 3 s whatever the machine's speed, so
+  // the crash after 1 s comes mid-run.
+  std::unique_ptr<CliProcess> bench = CliProcess::Start(
+      {"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=600", "--rate=200",
+       "--max_reconnects=30", "--json", absl::StrCat("--server=127.0.0.1:", port)});
+  ASSERT_NE(bench, nullptr);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  (*server)->Kill();
+  server = ServerProcess::Start({absl::StrCat("--listen=127.0.0.1:", port)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const CliResult r = bench->Finish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  RecordProperty("report", r.out);  // the recovery counts, in the test's XML report
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 600);
+  EXPECT_EQ(report["steps"], 600) << report;
+  EXPECT_EQ(report["errors"], 0) << report;
+  EXPECT_GE(report["reconnects"].get<int64_t>(), 2) << report;  // both streams
+  EXPECT_GE(report["restarts"].get<int64_t>(), 1) << report;
+  EXPECT_GE(report["steps_resent"].get<int64_t>(), report["restarts"].get<int64_t>()) << report;
+  EXPECT_EQ(report["sessions_lost"], 0) << report;
 }
 
 TEST(BenchNoServer, ExitOneWithTheCode) {

@@ -5,11 +5,14 @@
 #ifndef RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
 #define RNNSERVE_TESTS_CLIENT_CLI_TEST_UTIL_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "tests/common/server_process.h"
 
 namespace rnnserve::client::testing {
@@ -33,8 +36,11 @@ class ServerProcess {
 
   std::string address() const;          // "127.0.0.1:PORT"
   std::string metrics_address() const;  // "127.0.0.1:PORT"
+  int port() const;
   // SIGTERM, then waits at most 30 s; the exit code (0 for a clean drain).
   int Stop();
+  // SIGKILL, as a crash: nothing is saved.
+  void Kill();
 
  private:
   explicit ServerProcess(std::unique_ptr<rnnserve::testing::ServerProcess> process)
@@ -51,6 +57,34 @@ struct CliResult {
 // Runs build/bin/rnnserve-cli with `args`, feeding `stdin_text`; at most
 // 120 s.
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// build/bin/rnnserve-cli running while the test feeds its stdin a piece at a
+// time and watches its stdout, for tests that act between its steps (kill
+// the server after the 20th answer). Killed, if still running, on
+// destruction.
+class CliProcess {
+ public:
+  // nullptr if it cannot be started.
+  static std::unique_ptr<CliProcess> Start(const std::vector<std::string>& args);
+  ~CliProcess();
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  void Write(const std::string& text);
+  // Waits at most `timeout` until its stdout holds `lines` lines; false if not.
+  bool WaitForLines(int lines, absl::Duration timeout = absl::Seconds(60));
+  // Closes its stdin and waits at most 120 s for it to exit.
+  CliResult Finish();
+
+ private:
+  CliProcess(pid_t pid, int stdin_fd, std::string out, std::string err)
+      : pid_(pid), stdin_fd_(stdin_fd), out_(std::move(out)), err_(std::move(err)) {}
+  pid_t pid_;
+  int stdin_fd_;
+  const std::string out_;  // files its stdout and stderr go to
+  const std::string err_;
+  bool exited_ = false;
+};
 
 using ::rnnserve::testing::UnusedPort;
 

@@ -229,6 +229,27 @@ TEST(ResendWindowTest, AnAnswerAtTheWrongStepMeansTheServerIgnoredTheExpectation
   EXPECT_EQ(continued.OnAnswer(c.ticket, 3, 0).kind, Kind::kLost);
 }
 
+TEST(ResendWindowTest, ARefusedRequestIsForgotten) {
+  ResendWindow window(ResendWindow::Origin::kStarted, 0, 100);
+  // A start refused (session limit): the next request starts it instead.
+  PendingRequest r = window.Send(1, 2);
+  window.OnRefused(r.ticket);
+  EXPECT_EQ(window.sent_steps(), 0);
+  r = window.Send(2, 1);
+  EXPECT_TRUE(r.start);
+  window.OnAnswer(r.ticket, 1, 0);
+  // Refused with another in flight after it: that one moves up a step and,
+  // refused ABORTED at the count without the refused one, is sent again.
+  const PendingRequest refused = window.Send(3, 1);
+  const PendingRequest later = window.Send(4, 2);
+  window.OnRefused(refused.ticket);
+  EXPECT_EQ(window.sent_steps(), 3);
+  const WindowAction a = window.OnAborted(later.ticket, 1);
+  ASSERT_EQ(a.kind, Kind::kResend);
+  EXPECT_THAT(Requests(a), ::testing::ElementsAre(Sent{4, 0, 2, 1, false}));
+  EXPECT_EQ(window.kept_steps(), 3);
+}
+
 TEST(ResendWindowTest, AShortSessionKeepsEveryInput) {
   ResendWindow window(ResendWindow::Origin::kStarted, 0, 10);
   for (uint64_t i = 0; i < 10; ++i) SendAnswered(window, i, 1, /*durable=*/i + 1);

@@ -72,9 +72,18 @@ class RecordingFake final : public v1::ModelService::Service,
     return grpc::Status::OK;
   }
 
-  static void Answer(const v1::StepRequest& request, v1::StepResponse* response) {
+  // Counts each session's steps as the server does: clients check the
+  // answer's session_steps against what they sent.
+  void Answer(const v1::StepRequest& request, v1::StepResponse* response) {
     response->set_request_id(request.request_id());
     response->set_session_id(request.session_id());
+    {
+      absl::MutexLock lock(&mu_);
+      int64_t& steps = steps_[request.session_id()];
+      if (request.start()) steps = 0;
+      steps += request.has_tokens() ? request.tokens().ids_size() : request.floats().steps();
+      response->set_session_steps(steps);
+    }
     v1::Outputs* outputs = response->mutable_outputs();
     if (request.has_tokens()) {
       for (int i = 0; i < 98; ++i) outputs->add_values(1.0f / 98);
@@ -142,6 +151,7 @@ class RecordingFake final : public v1::ModelService::Service,
 
   absl::Mutex mu_;
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> steps_ ABSL_GUARDED_BY(mu_);
 };
 
 class SessionHeaderTest : public ::testing::Test {
