@@ -37,7 +37,7 @@ FROM debian:bookworm-slim
 # a named volume mounted there starts with its owner, so it is writable on a read-only root.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libabsl20220623 libc-ares2 libcivetweb1 libgflags2.2 libgoogle-glog0v6 \
+      libabsl20220623 libc-ares2 libcivetweb1 libgflags2.2 libgoogle-glog0v6 libhiredis0.14 \
       libgrpc++1.51 libgrpc29 libonnx1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
       libprotobuf32 libre2-9 libssl3 libunwind8 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
