@@ -53,17 +53,20 @@ absl::Status SessionStepper::Step(v1::StepRequest input, const Deliver& deliver)
     Build(pending);
     const absl::StatusOr<const v1::StepResponse*> answer = caller_->Call(request_);
     WindowAction action;
-    bool broken = false;
+    bool broken = false;    // reopen the stream before sending again
+    bool back_off = false;  // wait before sending again
     if (answer.ok()) {
       action =
           window_.OnAnswer(pending.ticket, (*answer)->session_steps(), (*answer)->durable_steps());
     } else if (absl::IsAborted(answer.status())) {
       action = window_.OnAborted(pending.ticket, caller_->refused_at_steps());
+      // Without where the session stands: a race between replicas; again shortly.
+      back_off = !caller_->refused_at_steps().has_value();
     } else if (absl::IsNotFound(answer.status())) {
       action = window_.OnNotFound(pending.ticket);
     } else if (absl::IsUnavailable(answer.status())) {
       action = window_.OnBroken(std::string(answer.status().message()));
-      broken = true;
+      broken = back_off = true;
     } else {
       return answer.status();
     }
@@ -96,11 +99,13 @@ absl::Status SessionStepper::Step(v1::StepRequest input, const Deliver& deliver)
                                absl::StrCat("gave up after ", options_.max_reconnects,
                                             " recoveries in a row (--max_reconnects): ", why));
         }
-        if (broken) {
+        if (back_off) {
           const absl::Duration wait =
               std::min(options_.first_backoff * (int64_t{1} << std::min(recoveries - 1, 20)),
                        options_.max_backoff);
           std::this_thread::sleep_for(absl::ToChronoNanoseconds(wait));
+        }
+        if (broken) {
           caller_->Reopen();
           ++counts_.reconnects;
         }

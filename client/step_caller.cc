@@ -71,7 +71,11 @@ absl::StatusOr<const v1::StepResponse*> StepCaller::Call(const v1::StepRequest& 
     return broken_;
   }
   if (response_.has_error()) {
-    if (response_.error().code() == static_cast<int>(grpc::StatusCode::ABORTED)) {
+    // 0 is unset in proto3: an ABORTED that does not say where the session
+    // stands (replicas racing to claim it: "send the step again"). A refused
+    // session never stands at 0: that would be a restart, not a refusal.
+    if (response_.error().code() == static_cast<int>(grpc::StatusCode::ABORTED) &&
+        response_.session_steps() > 0) {
       refused_at_steps_ = response_.session_steps();
     }
     return RpcError(absl::StrCat("StreamSteps (request ", calls_, ")"), response_.error().code(),

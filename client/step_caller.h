@@ -38,7 +38,8 @@ class StepCaller {
 
   // Where the session stands after the last Call was refused ABORTED: the
   // response's session_steps on a stream, the trailing metadata
-  // rnnserve-session-steps when unary; nullopt when the server did not say.
+  // rnnserve-session-steps when unary; nullopt when the server did not say
+  // (session_steps 0 on a stream).
   std::optional<int64_t> refused_at_steps() const { return refused_at_steps_; }
 
   // Drops a broken (or open) stream, so the next Call opens a new one: the

@@ -94,7 +94,10 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
       code = response_.error().code();
       switch (static_cast<grpc::StatusCode>(code)) {
         case grpc::StatusCode::ABORTED:
-          action = window.OnAborted(ticket_, response_.session_steps());
+          // session_steps 0 (unset): replicas racing for it, "send again".
+          action = window.OnAborted(ticket_, response_.session_steps() > 0
+                                                 ? std::optional<int64_t>(response_.session_steps())
+                                                 : std::nullopt);
           break;
         case grpc::StatusCode::NOT_FOUND:
           action = window.OnNotFound(ticket_);
