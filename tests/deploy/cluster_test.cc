@@ -227,9 +227,18 @@ class ClusterTest : public ::testing::Test {
   // (a copy another replica holds must be gone within a few checkpoint
   // intervals, e.g. a frozen replica's once it runs again).
   void ExpectEachSessionOnExactlyOneReplica(const SessionLoad& load) {
-    const double pulls_before = SumOverReplicas("rnnserve_session_pulls_total");
+    // Per replica, so that a pull names the session that caused it.
+    auto pulls = [this] {
+      std::vector<double> per_replica(replicas_.size(), 0);
+      for (int r = 0; r < static_cast<int>(replicas_.size()); ++r) {
+        if (replicas_[r] != nullptr) per_replica[r] = Metric(r, "rnnserve_session_pulls_total");
+      }
+      return per_replica;
+    };
     auto sessions = v1::SessionService::NewStub(channel_);
     int wrong = 0;
+    std::vector<std::string> off_ring;
+    std::vector<double> before = pulls();
     for (int i = 0; i < load.sessions(); ++i) {
       v1::SessionRef ref;
       ref.set_session_id(load.id(i));
@@ -245,10 +254,19 @@ class ClusterTest : public ::testing::Test {
                         << load.answered(i);
         }
       }
+      const std::vector<double> after = pulls();
+      for (size_t r = 0; r < after.size(); ++r) {
+        if (after[r] != before[r]) {
+          off_ring.push_back(load.id(i));
+          ADD_FAILURE() << load.id(i) << " was not on the replica the proxy sends it to: replica "
+                        << r << " (:" << replicas_[r]->port() << ") pulled it";
+        }
+      }
+      before = after;
     }
     EXPECT_EQ(wrong, 0);
-    EXPECT_EQ(SumOverReplicas("rnnserve_session_pulls_total"), pulls_before)
-        << "sessions were not on the replica the proxy sends them to";
+    EXPECT_THAT(off_ring, IsEmpty())
+        << "what the replicas logged about them:" << LogsAbout(off_ring);
     const absl::Time give_up = absl::Now() + 20 * kCheckpointInterval;
     double held = 0;
     while ((held = SumOverReplicas("rnnserve_active_sessions")) != load.sessions() &&
@@ -305,6 +323,28 @@ class ClusterTest : public ::testing::Test {
       const std::vector<std::string> words = absl::StrSplit(event, ' ');
       if (words.size() > 1) ids.push_back(std::string(absl::StripSuffix(words[1], ":")));
     }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return LogsAbout(ids);
+  }
+  // The proxy's access log lines of those sessions' calls and streams (the
+  // replica that served each, when it ended, its status), the last 12 each.
+  std::string ProxyLogAbout(const std::vector<std::string>& ids) const {
+    const std::string log = proxy_->AccessLog();
+    std::string text;
+    for (const std::string& id : ids) {
+      std::vector<absl::string_view> lines;
+      for (absl::string_view line : absl::StrSplit(log, '\n')) {
+        if (absl::StrContains(line, absl::StrCat("session=", id, " "))) lines.push_back(line);
+      }
+      const size_t from = lines.size() > 12 ? lines.size() - 12 : 0;
+      absl::StrAppend(&text, "\nthe proxy's log of ", id, ":");
+      for (size_t l = from; l < lines.size(); ++l) absl::StrAppend(&text, "\n  ", lines[l]);
+    }
+    return text;
+  }
+
+  std::string LogsAbout(const std::vector<std::string>& ids) const {
     std::string text;
     auto grep = [&](const ServerProcess& replica, const std::string& name) {
       for (absl::string_view line : absl::StrSplit(replica.Log(), '\n')) {
@@ -323,21 +363,18 @@ class ClusterTest : public ::testing::Test {
         grep(*replicas_[r], absl::StrCat("replica ", r, " :", replicas_[r]->port()));
     }
     for (const auto& replica : retired_) grep(*replica, absl::StrCat("retired :", replica->port()));
-    return text;
+    // The proxy's view of the first few.
+    return text + ProxyLogAbout({ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 5)});
   }
 
-  // Waits until every session of `load` has opened a stream since now: from
-  // then on each is where the proxy's current ring sends it.
-  static void WaitUntilEverySessionReopened(const SessionLoad& load) {
-    std::vector<int64_t> opens;
-    for (int i = 0; i < load.sessions(); ++i) opens.push_back(load.opens(i));
-    const absl::Time give_up = absl::Now() + absl::Seconds(60);
-    for (int i = 0; i < load.sessions(); ++i) {
-      while (load.opens(i) <= opens[i] && absl::Now() < give_up) {
-        absl::SleepFor(absl::Milliseconds(10));
-      }
-      EXPECT_GT(load.opens(i), opens[i]) << load.id(i);
-    }
+  // After the load: the proxy's older workers gone (they serve busy
+  // connections with their old upstream, see NginxProxy::WaitForOldWorkers),
+  // every session steps twice more on new streams, so each is where the final
+  // ring sends it, as a client's next steps would put it.
+  void SettleOnTheFinalRing(SessionLoad& load) {
+    const absl::Status old_workers_gone = proxy_->WaitForOldWorkers(absl::Seconds(30));
+    ASSERT_TRUE(old_workers_gone.ok()) << old_workers_gone;
+    EXPECT_THAT(load.RunMore(channel_, 2), IsEmpty()) << Describe(load) << LogsAbout(load);
   }
 
   // Waits until every session of `load` was told of a checkpoint
@@ -374,9 +411,10 @@ TEST_F(ClusterTest, ScaleUpFromThreeToFiveReplicasLosesNothing) {
       added.push_back(r);
       Reload();
     }
-    WaitUntilEverySessionReopened(*load);
+    WaitForMore(*load, kSessions * 4);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   ExpectNothingLost(*load);
   ASSERT_EQ(added.size(), 2u);
   std::cout << Describe(*load) << "\n";
@@ -403,9 +441,10 @@ TEST_F(ClusterTest, ScaleDownBySigtermLosesNothing) {
     victim_held = Metric(victim, "rnnserve_active_sessions");
     replicas_[victim]->Signal(SIGTERM);
     Reload(/*except=*/victim);
-    WaitUntilEverySessionReopened(*load);
+    WaitForMore(*load, kSessions * 4);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   ExpectNothingLost(*load);
   std::cout << Describe(*load) << "\n";
   ASSERT_GE(victim, 0);
@@ -434,9 +473,10 @@ TEST_F(ClusterTest, KillOfTheBusiestReplicaLosesAtMostTheUncheckpointedSteps) {
     victim_held = Metric(victim, "rnnserve_active_sessions");
     replicas_[victim]->Signal(SIGKILL);
     Reload(/*except=*/victim);
-    WaitUntilEverySessionReopened(*load);
+    WaitForMore(*load, kSessions * 4);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   const LoadCounts c = load->Counts();
   std::cout << Describe(*load) << "\n";
   EXPECT_EQ(c.not_found, 0) << Describe(*load);
@@ -479,9 +519,10 @@ TEST_F(ClusterTest, RollingRestartOfEveryReplicaLosesNothing) {
       if (StartReplica() < 0) return;
       Reload();
     }
-    WaitUntilEverySessionReopened(*load);
+    WaitForMore(*load, kSessions * 4);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   ExpectNothingLost(*load);
   std::cout << Describe(*load) << "\n";
   EXPECT_THAT(exit_codes, ::testing::ElementsAre(0, 0, 0));
@@ -541,6 +582,7 @@ TEST_F(ClusterTest, RedisDownForFiveSecondsFailsNoStep) {
     outage(/*kill=*/true);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   const LoadCounts c = load->Counts();
   std::cout << Describe(*load) << "\n";
   // No step failed in any way.
@@ -596,9 +638,10 @@ TEST_F(ClusterTest, AStaleReplicaNeverAnswersWithAStaleState) {
     at_thaw = load->Counts();
     replicas_[frozen]->Signal(SIGCONT);
     Reload();
-    WaitUntilEverySessionReopened(*load);
+    WaitForMore(*load, kSessions * 4);
   });
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
+  ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   const LoadCounts c = load->Counts();
   std::cout << Describe(*load) << "\n";
   ASSERT_GE(frozen, 0);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -47,8 +48,10 @@ int Occurrences(const std::string& text, const std::string& what) {
   return count;
 }
 
-// nginx logs this once per worker it starts, at startup and on each reload.
+// nginx logs these once per worker it starts (at startup and on each
+// reload) and once per worker that exits.
 constexpr char kWorkerStarted[] = "start worker process ";
+constexpr char kWorkerExited[] = " exited with code ";
 
 }  // namespace
 
@@ -62,6 +65,11 @@ absl::StatusOr<std::unique_ptr<NginxProxy>> NginxProxy::Start(
   std::filesystem::remove_all(proxy->prefix_);
   std::filesystem::create_directories(proxy->prefix_);
   proxy->shipped_ = ReadText(std::string(RNNSERVE_SOURCE_DIR) + "/deploy/proxy/nginx.conf");
+  for (absl::string_view line : absl::StrSplit(proxy->shipped_, '\n')) {
+    if (absl::ConsumePrefix(&line, "worker_processes ")) {
+      absl::SimpleAtoi(absl::StripSuffix(line, ";"), &proxy->workers_);
+    }
+  }
   if (absl::Status written = proxy->WriteConfig(replica_ports); !written.ok()) return written;
 
   const std::string config_path = proxy->prefix_ + "/nginx.conf";
@@ -152,6 +160,21 @@ absl::Status NginxProxy::SetReplicas(const std::vector<int>& replica_ports) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::OkStatus();
+}
+
+absl::Status NginxProxy::WaitForOldWorkers(absl::Duration timeout) const {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (true) {
+    const std::string log = Log();
+    if (Occurrences(log, kWorkerStarted) - Occurrences(log, kWorkerExited) <= workers_) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() > give_up) {
+      return absl::UnavailableError(
+          absl::StrCat("nginx workers of older configurations still run; its log:\n", log));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::string NginxProxy::address() const { return absl::StrCat("127.0.0.1:", port_); }

@@ -41,6 +41,13 @@ class NginxProxy {
   // 10 s (e.g. the new configuration was refused).
   absl::Status SetReplicas(const std::vector<int>& replica_ports);
 
+  // Waits until the workers of older configurations have exited. One keeps
+  // serving the HTTP/2 connections it has, new streams on them included, with
+  // its old upstream, until they have no stream open (the shipped config sets
+  // no worker_shutdown_timeout); so a client whose connection stays busy
+  // keeps the old ring. UNAVAILABLE with the log after `timeout`.
+  absl::Status WaitForOldWorkers(absl::Duration timeout) const;
+
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:<port>"
   bool running() const;
@@ -54,6 +61,7 @@ class NginxProxy {
   const int port_;
   const std::string prefix_;
   std::string shipped_;  // deploy/proxy/nginx.conf as shipped
+  int workers_ = 1;      // its worker_processes
   pid_t pid_ = 0;
 };
 

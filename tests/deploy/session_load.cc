@@ -29,6 +29,7 @@ struct SessionLoad::Session {
   std::atomic<int64_t> answers{0};
   std::atomic<int64_t> opens{0};
   std::atomic<int64_t> durable{0};  // window->durable_steps()
+  int64_t at_least = 0;             // steps to reach in this Run whatever its `until`
   int answers_on_stream = 0;
   absl::Time opened;  // of the current stream
   bool given_up = false;
@@ -100,9 +101,10 @@ std::vector<std::string> SessionLoad::Run(const std::shared_ptr<grpc::Channel>& 
       auto stub = v1::InferenceService::NewStub(proxy);
       while (true) {
         bool busy = false;
-        const int target = during_done ? until : options_.max_steps;
+        const int64_t common = during_done ? until : options_.max_steps;
         for (size_t i = k; i < sessions_.size(); i += options_.threads) {
           Session& s = *sessions_[i];
+          const int64_t target = std::max(common, s.at_least);
           if (s.given_up || (s.queue.empty() && s.window->sent_steps() >= target)) continue;
           busy = true;
           StepOnce(s, *stub);
@@ -131,6 +133,16 @@ std::vector<std::string> SessionLoad::Run(const std::shared_ptr<grpc::Channel>& 
   absl::MutexLock lock(&mu_);
   std::vector<std::string> failures;
   failures.swap(failures_);
+  return failures;
+}
+
+std::vector<std::string> SessionLoad::RunMore(const std::shared_ptr<grpc::Channel>& proxy, int more,
+                                              absl::Duration limit) {
+  for (auto& s : sessions_) {
+    s->at_least = std::min<int64_t>(s->window->answered_steps() + more, options_.max_steps);
+  }
+  std::vector<std::string> failures = Run(proxy, 0, nullptr, limit);
+  for (auto& s : sessions_) s->at_least = 0;
   return failures;
 }
 

@@ -86,6 +86,13 @@ class SessionLoad {
                                const std::function<void()>& during = nullptr,
                                absl::Duration limit = absl::Minutes(2));
 
+  // Steps every session `more` steps past where it stands now, on new
+  // streams: after the proxy changed, each session then is where the ring
+  // sends it (a session that last stepped elsewhere is pulled, as a real
+  // client's next step pulls it). Failures as Run().
+  std::vector<std::string> RunMore(const std::shared_ptr<grpc::Channel>& proxy, int more,
+                                   absl::Duration limit = absl::Minutes(1));
+
   LoadCounts Counts() const;
   // Waits until at least `answers` answers were counted or `timeout` passed;
   // whether they were.
