@@ -370,11 +370,25 @@ class ClusterTest : public ::testing::Test {
   // After the load: the proxy's older workers gone (they serve busy
   // connections with their old upstream, see NginxProxy::WaitForOldWorkers),
   // every session steps twice more on new streams, so each is where the final
-  // ring sends it, as a client's next steps would put it.
+  // ring sends it, as a client's next steps would put it. Then, the sessions
+  // idle for a while, one more step each must come back with every earlier
+  // step checkpointed (durable_steps): whatever happened to a session (moved,
+  // restored, Redis emptied), its replica checkpoints it again, so a crash
+  // now would lose nothing.
   void SettleOnTheFinalRing(SessionLoad& load) {
     const absl::Status old_workers_gone = proxy_->WaitForOldWorkers(absl::Seconds(30));
     ASSERT_TRUE(old_workers_gone.ok()) << old_workers_gone;
     EXPECT_THAT(load.RunMore(channel_, 2), IsEmpty()) << Describe(load) << LogsAbout(load);
+    absl::SleepFor(10 * kCheckpointInterval);
+    EXPECT_THAT(load.RunMore(channel_, 1), IsEmpty()) << Describe(load) << LogsAbout(load);
+    std::vector<std::string> behind;
+    for (int i = 0; i < load.sessions(); ++i) {
+      if (load.durable(i) < load.answered(i) - 1) {
+        behind.push_back(absl::StrCat(load.id(i), " (durable_steps ", load.durable(i),
+                                      " after step ", load.answered(i), ")"));
+      }
+    }
+    EXPECT_THAT(behind, IsEmpty()) << "sessions whose checkpoints stopped following them";
   }
 
   // Waits until every session of `load` was told of a checkpoint
