@@ -53,18 +53,18 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
     return FinishUnary(context, parsed, "Step", metrics_);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  handler_->Handle(request, DeadlineOf(*context),
-                   [this, context, reactor,
-                    response_bytes](absl::StatusOr<v1::StepResponse> result) {
-                     metrics_->CountRequest("Step", result.status().code());
-                     if (!result.ok()) {
-                       if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
-                         context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
-                       }
-                       return reactor->Finish(ToGrpcStatus(result.status()));
-                     }
-                     reactor->Finish(SerializeMessage(*result, *response_bytes));
-                   });
+  handler_->Handle(
+      request, DeadlineOf(*context),
+      [this, context, reactor, response_bytes](absl::StatusOr<v1::StepResponse> result) {
+        metrics_->CountRequest("Step", result.status().code());
+        if (!result.ok()) {
+          if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+            context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
+          }
+          return reactor->Finish(ToGrpcStatus(result.status()));
+        }
+        reactor->Finish(SerializeMessage(*result, *response_bytes));
+      });
   return reactor;
 }
 

@@ -10,8 +10,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "model/file_util.h"
 #include "model/status_macros.h"
-#include "server/cluster/advertise_address.h"
 #include "server/callback_gauge.h"
+#include "server/cluster/advertise_address.h"
 #include "server/session_handoff.h"
 #include "server/session_snapshot.h"
 
@@ -31,15 +31,15 @@ void AddHealthDescriptorsForReflection() {
 // The tier's settings from the flags: INVALID_ARGUMENT for a URL that does
 // not parse or a password file that cannot be read, so that a typo stops the
 // server rather than leaving it without the store it was asked to use.
-absl::StatusOr<cluster::SessionTierOptions> SessionTierOptionsFrom(
-    const SessionStoreOptions& store, const std::string& advertise) {
+absl::StatusOr<cluster::SessionTierOptions> SessionTierOptionsFrom(const SessionStoreOptions& store,
+                                                                   const std::string& advertise) {
   cluster::SessionTierOptions tier;
   RNN_ASSIGN_OR_RETURN(tier.redis.address, cluster::ParseRedisUrl(store.url));
   if (!store.password_file.empty()) {
     absl::StatusOr<std::string> password = model::ReadFileToString(store.password_file);
     if (!password.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--session_store_password_file: ",
-                                                     password.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--session_store_password_file: ", password.status().message()));
     }
     tier.redis.password = std::string(absl::StripTrailingAsciiWhitespace(*password));
   }
@@ -79,16 +79,15 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->store_ = std::make_unique<SessionStore>(options.sessions);
   server->RestoreSessions();
   if (!options.session_store.url.empty()) {
-    RNN_ASSIGN_OR_RETURN(const cluster::ReplicaAddress address,
-                         cluster::ResolveReplicaAddress(options.listen,
-                                                        options.session_store.advertise));
+    RNN_ASSIGN_OR_RETURN(
+        const cluster::ReplicaAddress address,
+        cluster::ResolveReplicaAddress(options.listen, options.session_store.advertise));
     server->options_.listen = address.listen;
     RNN_ASSIGN_OR_RETURN(cluster::SessionTierOptions tier,
                          SessionTierOptionsFrom(options.session_store, address.advertise));
     if (server->token_ != nullptr) tier.authorization = server->token_->authorization();
-    server->tier_ = std::make_unique<cluster::SessionTier>(tier, server->store_.get(),
-                                                           server->models_.get(),
-                                                           *server->registry_);
+    server->tier_ = std::make_unique<cluster::SessionTier>(
+        tier, server->store_.get(), server->models_.get(), *server->registry_);
     server->store_->set_gone_listener(
         [tier = server->tier_.get()](const std::string& id, int64_t epoch) {
           tier->Forget(id, epoch);
@@ -119,11 +118,9 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->inference_ = std::make_unique<InferenceServiceImpl>(
       server->handler_.get(), server->sequences_.get(), server->metrics_.get(),
       server->token_.get());
-  server->session_service_ =
-      std::make_unique<SessionServiceImpl>(server->store_.get(), server->models_.get(),
-                                           &absl::Now, server->metrics_.get(),
-                                           server->token_.get(), &server->gate_,
-                                           server->tier_.get());
+  server->session_service_ = std::make_unique<SessionServiceImpl>(
+      server->store_.get(), server->models_.get(), &absl::Now, server->metrics_.get(),
+      server->token_.get(), &server->gate_, server->tier_.get());
   server->model_service_ =
       std::make_unique<ModelServiceImpl>(server->models_.get(), server->metrics_.get(),
                                          server->token_.get());
@@ -157,8 +154,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
-  LOG(INFO) << "serving gRPC on " << server->options_.listen << " (port " << server->port_
-            << ")";
+  LOG(INFO) << "serving gRPC on " << server->options_.listen << " (port " << server->port_ << ")";
   RnnServer* s = server.get();
   const absl::Duration sweep_period =
       std::clamp(options.sessions.idle_timeout / 4, absl::Milliseconds(100), absl::Seconds(5));
@@ -175,6 +171,13 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
 void RnnServer::RestoreSessions() {
   const std::string& path = options_.snapshot_path;
   if (path.empty()) return;
+  if (!options_.session_store.url.empty()) {
+    // The store knows where each session went since this file was written:
+    // restoring it would bring back states other replicas have moved on.
+    LOG(WARNING) << "--snapshot " << path << " is not restored: with --session_store the "
+                 << "sessions come from the store (written at shutdown all the same)";
+    return;
+  }
   const absl::Time start = absl::Now();
   const absl::StatusOr<RestoreResult> restored =
       RestoreSnapshot(path, *models_, *store_, start);

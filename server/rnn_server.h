@@ -23,9 +23,9 @@
 #include "server/metrics.h"
 #include "server/model_service.h"
 #include "server/operation_gate.h"
-#include "server/session_service.h"
 #include "server/served_models.h"
 #include "server/server_credentials.h"
+#include "server/session_service.h"
 #include "server/session_store.h"
 #include "server/step_batcher.h"
 #include "server/step_handler.h"
@@ -50,7 +50,7 @@ struct SessionStoreOptions {
   std::string url;            // redis://HOST:PORT[/DB]
   std::string password_file;  // empty: no AUTH
   std::string prefix = "rnnserve";
-  std::string advertise;      // empty: the listen host and the bound port
+  std::string advertise;  // empty: the listen host and the bound port
   absl::Duration checkpoint_interval = absl::Seconds(1);
 };
 

@@ -14,10 +14,10 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
+#include "server/cluster/session_tier.h"
 #include "server/metrics.h"
 #include "server/operation_gate.h"
 #include "server/served_models.h"
-#include "server/cluster/session_tier.h"
 #include "server/session_store.h"
 #include "server/token_check.h"
 

@@ -51,15 +51,15 @@ absl::Status CheckPosition(Session& session, const StepInputData& input)
       return SessionStandsAtError(
           absl::StrCat("session \"", session.id(), "\" came back from a checkpoint at ", steps,
                        " steps; the steps after it were lost: send them again, the first with "
-                       "expected_session_steps = ", steps),
+                       "expected_session_steps = ",
+                       steps),
           steps);
     }
   }
   if (input.expected_session_steps.has_value() && *input.expected_session_steps != steps) {
     return SessionStandsAtError(
-        absl::StrCat("session \"", session.id(), "\" stands at ", steps,
-                     " steps, not the ", *input.expected_session_steps,
-                     " this request expects; nothing was applied"),
+        absl::StrCat("session \"", session.id(), "\" stands at ", steps, " steps, not the ",
+                     *input.expected_session_steps, " this request expects; nothing was applied"),
         steps);
   }
   return absl::OkStatus();

@@ -187,8 +187,7 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
 
   auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
                   end = request.end(), model, width = model.stack->output_size(),
-                  stepped = *session,
-                  steps = admitted.input.steps, received,
+                  stepped = *session, steps = admitted.input.steps, received,
                   reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
     if (!outcome.ok()) {

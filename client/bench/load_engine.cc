@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 #include <random>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
@@ -198,11 +197,14 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
     engine_->StreamEnded();  // The engine may destroy this stream from here on.
   }
 
-  // Ends the stream with its exchange failed.
+  // Ends the stream, failing the exchange in flight (its session starts
+  // afresh should it be stepped again).
   void Fail(grpc::StatusCode code) {
-    session_->resend.clear();
-    NewWindow(*session_);
-    EndExchange(static_cast<int>(code), SteadyNanos());
+    if (in_flight_) {
+      session_->resend.clear();
+      NewWindow(*session_);
+      EndExchange(static_cast<int>(code), SteadyNanos());
+    }
     engine_->StreamEnded();
   }
 

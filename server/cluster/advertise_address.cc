@@ -43,8 +43,7 @@ absl::StatusOr<ReplicaAddress> ResolveReplicaAddress(const std::string& listen,
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--listen is \"", listen, "\"; want HOST:PORT"));
+    return absl::InvalidArgumentError(absl::StrCat("--listen is \"", listen, "\"; want HOST:PORT"));
   }
   const std::string host = listen.substr(0, colon);
   ReplicaAddress address{listen, advertise};
@@ -56,10 +55,11 @@ absl::StatusOr<ReplicaAddress> ResolveReplicaAddress(const std::string& listen,
   }
   if (address.advertise.empty()) {
     if (IsWildcard(host)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--listen is the wildcard ", listen, ": with --session_store, set --advertise to the "
-          "HOST:PORT the other replicas reach this one at (in Kubernetes: $(POD_IP):", port,
-          ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--listen is the wildcard ", listen,
+                       ": with --session_store, set --advertise to the "
+                       "HOST:PORT the other replicas reach this one at (in Kubernetes: $(POD_IP):",
+                       port, ")"));
     }
     address.advertise = address.listen;
   }

@@ -36,10 +36,16 @@ void CheckpointWriter::Stop() {
 
 bool CheckpointWriter::Heartbeat() {
   const int64_t started = absl::GetCurrentTimeNanos();
-  if (const absl::Status ping = tier_->directory_.Ping(); !ping.ok()) {
-    tier_->StoreFailed(ping, "ping");
+  const absl::StatusOr<bool> present =
+      tier_->directory_.RenewPresence(std::max(10 * interval_, absl::Seconds(10)));
+  if (!present.ok()) {
+    tier_->StoreFailed(present.status(), "heartbeat");
     return false;
   }
+  // Redis lost what this replica wrote (it came back empty) or never had
+  // it: the next pass writes every session, changed or not, so that idle
+  // sessions can be found by the other replicas again.
+  if (!*present) rewrite_all_.store(true);
   // Fences first: contact counts only once this replica knows what it lost.
   if (!DrainFences()) return false;
   tier_->StoreAnswered(started);
@@ -51,12 +57,24 @@ void CheckpointWriter::Flush(absl::Time deadline) {
   // wait out its drain deadline for it.
   const bool was_up = tier_->store_up_.load();
   for (;;) {
-    if (RunPass(/*all=*/true)) return;
+    if (RunPass(/*all=*/true)) return ReleaseAll();
     if (!was_up || absl::Now() >= deadline) break;
     absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
   }
   LOG(WARNING) << "session store: checkpoints not all written at shutdown; a replica that "
                << "takes these sessions restores older checkpoints and their clients resend";
+}
+
+void CheckpointWriter::ReleaseAll() {
+  std::vector<std::pair<std::string, int64_t>> released;
+  for (const auto& session : tier_->store_->Sessions()) {
+    absl::MutexLock lock(&session->mu());
+    if (session->closed().ok() && session->changed_since_ns() == 0 && session->epoch() > 0) {
+      released.emplace_back(session->id(), session->epoch());
+    }
+  }
+  const absl::Status status = tier_->directory_.Release(released);
+  if (!status.ok()) tier_->StoreFailed(status, "release");
 }
 
 bool CheckpointWriter::DrainFences() {
@@ -162,6 +180,12 @@ bool CheckpointWriter::RunPass(bool all) {
     return false;
   }
   ForgetEnded();
+  if (rewrite_all_.exchange(false)) {
+    for (const auto& session : sessions) {
+      absl::MutexLock lock(&session->mu());
+      session->MarkChanged();
+    }
+  }
   // Writes the batch; on failure its changes count as left.
   const auto write = [&] {
     if (batch_.empty()) return true;
@@ -186,8 +210,8 @@ bool CheckpointWriter::RunPass(bool all) {
       }
       v1::SessionState state;
       if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) continue;
-      batch_.push_back(Checkpoint{session->id(), session->epoch(), state.steps(),
-                                  state.SerializeAsString()});
+      batch_.push_back(
+          Checkpoint{session->id(), session->epoch(), state.steps(), state.SerializeAsString()});
       batch_sessions_.push_back(session);
       batch_changes_.push_back(session->TakeChanges());
     }

@@ -14,6 +14,7 @@
 #ifndef RNNSERVE_SERVER_CLUSTER_CHECKPOINT_WRITER_H_
 #define RNNSERVE_SERVER_CLUSTER_CHECKPOINT_WRITER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -34,7 +35,7 @@ class CheckpointWriter {
   static constexpr int kBatchSessions = 256;
 
   explicit CheckpointWriter(SessionTier* tier) : tier_(tier) {}  // Not owned.
-  ~CheckpointWriter();  // Stop().
+  ~CheckpointWriter();                                           // Stop().
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
@@ -42,7 +43,9 @@ class CheckpointWriter {
   void Start(absl::Duration interval);
   void Stop();
   // Passes that write every changed session, answered or not, until none is
-  // left or `deadline` (shutdown: nothing steps any more). Call after Stop().
+  // left or `deadline` (shutdown: nothing steps any more), then releases them
+  // all (their checkpoints are exact: SessionDirectory::Release), so the
+  // replicas that take them over lose nothing. Call after Stop().
   void Flush(absl::Time deadline);
 
  private:
@@ -51,6 +54,7 @@ class CheckpointWriter {
   bool UnclaimedSince(server::Session& session, int64_t now_ns) const;
   // Ping and DrainFences; false (counted) when Redis failed.
   bool Heartbeat();
+  void ReleaseAll();
   bool DrainFences();
   void ForgetEnded();
   // Writes `batch`; false when Redis failed (its changes are given back).
@@ -62,6 +66,7 @@ class CheckpointWriter {
   std::vector<std::shared_ptr<server::Session>> batch_sessions_;
   std::vector<int64_t> batch_changes_;
   absl::Duration interval_ = absl::Seconds(1);
+  std::atomic<bool> rewrite_all_{false};
   std::thread thread_;
   std::thread heartbeat_;
   absl::Notification stop_;

@@ -1,5 +1,6 @@
 #include "server/cluster/session_directory.h"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -88,6 +89,18 @@ if epoch and owner == ARGV[1] and epoch == tonumber(ARGV[2]) then
   return 1
 end
 return 0
+)lua";
+
+// KEYS[1] record; ARGV me, epoch. Makes the owner "-" (released: the
+// checkpoint is the final state) only when `me` owns it at that epoch.
+// Answers 1 released, else 0.
+constexpr char kReleaseLua[] = R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local epoch, steps, owner, body = parse(v)
+if owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], header(epoch, steps, '-') .. string.sub(v, body))
+return 1
 )lua";
 
 // KEYS[1] fence set. Answers its members and deletes it, atomically, so a
@@ -204,7 +217,8 @@ SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::str
       me_(std::move(me)),
       me_valid_(CheckOwner(me_)),
       scripts_{absl::StrCat(kLuaPrelude, kClaimLua), absl::StrCat(kLuaPrelude, kCheckpointLua),
-               absl::StrCat(kLuaPrelude, kForgetLua), absl::StrCat(kLuaPrelude, kDrainLua)} {}
+               absl::StrCat(kLuaPrelude, kForgetLua), absl::StrCat(kLuaPrelude, kReleaseLua),
+               absl::StrCat(kLuaPrelude, kDrainLua)} {}
 
 std::string SessionDirectory::RecordKey(const std::string& id) const {
   return absl::StrCat(prefix_, ":s:", id);
@@ -323,12 +337,13 @@ absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoint
   return outcomes;
 }
 
-absl::Status SessionDirectory::Forget(
-    absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs) {
+absl::Status SessionDirectory::RunPerRecord(
+    Script script, absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs,
+    const char* what) {
   RNN_RETURN_IF_ERROR(me_valid_);
   if (ids_and_epochs.empty()) return absl::OkStatus();
   std::vector<std::string> strings;
-  strings.reserve(2 * ids_and_epochs.size());
+  strings.reserve(2 * ids_and_epochs.size());  // never moves: the views point into it
   std::vector<RedisCommand> args;
   args.reserve(ids_and_epochs.size());
   for (const auto& [id, epoch] : ids_and_epochs) {
@@ -336,11 +351,21 @@ absl::Status SessionDirectory::Forget(
     const std::string& key = strings.emplace_back(RecordKey(id));
     args.push_back({key, me_, strings.emplace_back(absl::StrCat(epoch))});
   }
-  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kForgetScript, 1, args));
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(script, 1, args));
   for (size_t i = 0; i < replies.size(); ++i) {
-    RNN_RETURN_IF_ERROR(ExpectType(replies[i], RedisReply::Type::kInteger, args[i][0], "forget"));
+    RNN_RETURN_IF_ERROR(ExpectType(replies[i], RedisReply::Type::kInteger, args[i][0], what));
   }
   return absl::OkStatus();
+}
+
+absl::Status SessionDirectory::Forget(
+    absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs) {
+  return RunPerRecord(kForgetScript, ids_and_epochs, "forget");
+}
+
+absl::Status SessionDirectory::Release(
+    absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs) {
+  return RunPerRecord(kReleaseScript, ids_and_epochs, "release");
 }
 
 absl::Status SessionDirectory::Fence(const std::string& owner, const std::string& id) {
@@ -348,8 +373,10 @@ absl::Status SessionDirectory::Fence(const std::string& owner, const std::string
   RNN_RETURN_IF_ERROR(CheckId(id));
   const std::string key = absl::StrCat(prefix_, ":fence:", owner);
   RNN_ASSIGN_OR_RETURN(RedisPool::Lease connection, pool_->Acquire());
-  RNN_ASSIGN_OR_RETURN(RedisReply reply, connection->Command({"SADD", key, id}));
-  return ExpectType(reply, RedisReply::Type::kInteger, key, "SADD");
+  const RedisCommand commands[] = {{"SADD", key, id}, {"EXPIRE", key, "86400"}};
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, connection->Pipeline(commands));
+  RNN_RETURN_IF_ERROR(ExpectType(replies[0], RedisReply::Type::kInteger, key, "SADD"));
+  return ExpectType(replies[1], RedisReply::Type::kInteger, key, "EXPIRE");
 }
 
 absl::StatusOr<std::vector<std::string>> SessionDirectory::DrainFences() {
@@ -365,6 +392,19 @@ absl::StatusOr<std::vector<std::string>> SessionDirectory::DrainFences() {
     ids.push_back(std::move(member.str));
   }
   return ids;
+}
+
+absl::StatusOr<bool> SessionDirectory::RenewPresence(absl::Duration ttl) {
+  RNN_RETURN_IF_ERROR(me_valid_);
+  const std::string key = absl::StrCat(prefix_, ":replica:", me_);
+  const std::string milliseconds = absl::StrCat(std::max<int64_t>(1, ttl / absl::Milliseconds(1)));
+  RNN_ASSIGN_OR_RETURN(RedisPool::Lease connection, pool_->Acquire());
+  // SET ... GET (Redis 6.2+): renews, and answers the old value, nil if none.
+  RNN_ASSIGN_OR_RETURN(RedisReply reply,
+                       connection->Command({"SET", key, "1", "PX", milliseconds, "GET"}));
+  if (reply.type == RedisReply::Type::kNil) return false;
+  RNN_RETURN_IF_ERROR(ExpectType(reply, RedisReply::Type::kString, key, "SET GET"));
+  return true;
 }
 
 absl::Status SessionDirectory::Ping() {

@@ -24,6 +24,11 @@
 
 namespace rnnserve::cluster {
 
+// The owner of a record whose replica stopped gracefully after writing the
+// session's final checkpoint (SessionDirectory::Release): restoring it loses
+// nothing. Never an advertised HOST:PORT.
+inline constexpr char kReleasedOwner[] = "-";
+
 struct SessionRecord {
   int64_t epoch = 0;
   std::string owner;
@@ -91,16 +96,38 @@ class SessionDirectory {
   // Deletes each record that `me` owns at that epoch; others stay. One round
   // trip.
   absl::Status Forget(absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs);
-  // Tells `owner` to drop `id` (it was unreachable when `me` took it).
+  // Marks each record `me` owns at that epoch as released (owner
+  // kReleasedOwner): its checkpoint is the session's exact last state,
+  // written by a replica that stopped gracefully. Others stay. One round trip.
+  absl::Status Release(absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs);
+  // Tells `owner` to drop `id` (it was unreachable when `me` took it). The
+  // fence set expires a day after its last fence, so the sets of replicas
+  // that never come back (a crashed pod's IP) do not stay.
   absl::Status Fence(const std::string& owner, const std::string& id);
   // The sessions other replicas told `me` to drop, removed as they are read.
   absl::StatusOr<std::vector<std::string>> DrainFences();
   absl::Status Ping();
+  // Renews this replica's presence mark (`<prefix>:replica:<me>`, expiring
+  // after `ttl`): false when the mark was missing, i.e. this is the first
+  // renewal, the replica was silent for `ttl`, or Redis lost its data (came
+  // back empty). Then the caller writes all its sessions again.
+  absl::StatusOr<bool> RenewPresence(absl::Duration ttl);
 
   const std::string& me() const { return me_; }
 
  private:
-  enum Script { kClaimScript, kCheckpointScript, kForgetScript, kDrainScript, kScriptCount };
+  enum Script {
+    kClaimScript,
+    kCheckpointScript,
+    kForgetScript,
+    kReleaseScript,
+    kDrainScript,
+    kScriptCount
+  };
+  // Runs `script` (ARGV me, epoch) on the record of each id; integer replies.
+  absl::Status RunPerRecord(Script script,
+                            absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs,
+                            const char* what);
   // Runs `script` once per argument list (each `keys` keys first), pipelined:
   // EVALSHA, then EVAL for those that came back NOSCRIPT (Redis restarted
   // empty or was flushed). Replies in order; Redis errors stay replies.

@@ -18,6 +18,10 @@ constexpr absl::Duration kPullWait = absl::Seconds(5);
 
 }  // namespace
 
+bool SessionTier::IsReplica(const std::string& owner) const {
+  return !owner.empty() && owner != kReleasedOwner && owner != options_.advertise;
+}
+
 SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore* store,
                          const server::ServedModels* models, prometheus::Registry& registry)
     : options_(options),
@@ -28,12 +32,12 @@ SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore
       directory_(&pool_, options.prefix, options.advertise),
       peers_(options.authorization, options.peer_timeout) {
   const absl::Status ping = directory_.Ping();
-  const std::string where = absl::StrCat(options.redis.address.host, ":",
-                                         options.redis.address.port);
+  const std::string where =
+      absl::StrCat(options.redis.address.host, ":", options.redis.address.port);
   if (ping.ok()) {
     StoreAnswered(absl::GetCurrentTimeNanos());
-    LOG(INFO) << "session store: redis " << where << " db " << options.redis.address.db
-              << ", keys " << options.prefix << ":*, this replica is " << options.advertise;
+    LOG(INFO) << "session store: redis " << where << " db " << options.redis.address.db << ", keys "
+              << options.prefix << ":*, this replica is " << options.advertise;
   } else {
     StoreFailed(ping, "connect");
     LOG(ERROR) << "session store: redis " << where << " cannot be used (" << ping
@@ -100,7 +104,7 @@ void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
   }
   session.RaiseEpoch(claim->epoch);
   session.set_verified_ns(absl::GetCurrentTimeNanos());
-  if (!claim->previous_owner.empty() && claim->previous_owner != options_.advertise) {
+  if (IsReplica(claim->previous_owner)) {
     // Its copy is stale from now on; the state it answers with is not used.
     TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
   }
@@ -166,9 +170,11 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
     absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(id);
     if (!record.ok()) {
       StoreFailed(record.status(), "lookup");
-      return absl::UnavailableError(absl::StrCat(
-          "session \"", id, "\" is not on this replica and the session store cannot be asked "
-          "where it is (", record.status().message(), "); retry"));
+      return absl::UnavailableError(
+          absl::StrCat("session \"", id,
+                       "\" is not on this replica and the session store cannot be asked "
+                       "where it is (",
+                       record.status().message(), "); retry"));
     }
     if (!record->has_value()) {
       metrics_.pulls(PullSource::kNone).Increment();
@@ -177,12 +183,12 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
     absl::StatusOr<ClaimResult> claim = directory_.Claim(id, ClaimMode::kTake, (*record)->epoch);
     if (!claim.ok()) {
       StoreFailed(claim.status(), "claim");
-      return absl::UnavailableError(absl::StrCat("session \"", id, "\" could not be claimed: ",
-                                                 claim.status().message(), "; retry"));
+      return absl::UnavailableError(absl::StrCat(
+          "session \"", id, "\" could not be claimed: ", claim.status().message(), "; retry"));
     }
     if (!claim->won) continue;  // Another replica claimed it meanwhile.
     const std::string& owner = claim->previous_owner;
-    if (!owner.empty() && owner != options_.advertise) {
+    if (IsReplica(owner)) {
       absl::StatusOr<v1::SessionState> taken = TakeFrom(owner, id, claim->epoch);
       if (taken.ok()) {
         metrics_.pulls(PullSource::kPeer).Increment();
@@ -196,19 +202,25 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
       metrics_.pulls(PullSource::kNone).Increment();
       const std::pair<std::string, int64_t> gone(id, claim->epoch);
       directory_.Forget({&gone, 1}).IgnoreError();  // Nothing to pull next time either.
-      return absl::NotFoundError(absl::StrCat(
-          "session \"", id, "\" was on replica ", owner, ", which is gone, and had no "
-          "checkpoint yet: start it again"));
+      return absl::NotFoundError(absl::StrCat("session \"", id, "\" was on replica ", owner,
+                                              ", which is gone, and had no "
+                                              "checkpoint yet: start it again"));
     }
-    metrics_.pulls(PullSource::kCheckpoint).Increment();
-    return Install(checkpoint, claim->epoch, /*behind=*/true, now);
+    // A released checkpoint is the state its replica stopped with.
+    const bool released = owner == kReleasedOwner;
+    metrics_.pulls(released ? PullSource::kReleased : PullSource::kCheckpoint).Increment();
+    return Install(checkpoint, claim->epoch, /*behind=*/!released, now);
   }
-  return absl::AbortedError(absl::StrCat("session \"", id, "\" is being claimed by other "
-                                         "replicas at the same time; send the step again"));
+  // Nothing was applied and nothing is known of where the session stands:
+  // retryable, not ABORTED (which always names the session's steps).
+  return absl::UnavailableError(absl::StrCat(
+      "session \"", id, "\" is being claimed by other replicas at the same time; send the "
+      "step again"));
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(
-    const v1::SessionState& state, int64_t epoch, bool behind, absl::Time now) {
+absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,
+                                                                      int64_t epoch, bool behind,
+                                                                      absl::Time now) {
   absl::StatusOr<std::shared_ptr<server::Session>> session =
       server::ImportSession(state, *models_, *store_, now);
   if (!session.ok()) {
@@ -266,22 +278,22 @@ void SessionTier::DropStale(server::Session& session, const std::string& owner) 
 
 absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
   WaitForPull(request.session_id());
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<server::Session> session,
-                       store_->Get(request.session_id(), absl::Now(),
-                                   server::SessionStore::Use::kLookOnly));
+  RNN_ASSIGN_OR_RETURN(
+      std::shared_ptr<server::Session> session,
+      store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly));
   v1::SessionState state;
   {
     absl::MutexLock lock(&session->mu());
     if (!session->closed().ok()) return absl::NotFoundError(session->closed().message());
     if (session->epoch() >= request.epoch()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "session \"", request.session_id(), "\" is at epoch ", session->epoch(),
-          " here, not older than the claim's ", request.epoch()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("session \"", request.session_id(), "\" is at epoch ", session->epoch(),
+                       " here, not older than the claim's ", request.epoch()));
     }
     RNN_RETURN_IF_ERROR(server::ExportSessionLocked(*session, *models_, &state));
-    session->Close(absl::UnavailableError(
-        absl::StrCat("session \"", request.session_id(), "\" moved to replica ",
-                     request.new_owner(), "; send this step again")));
+    session->Close(absl::UnavailableError(absl::StrCat("session \"", request.session_id(),
+                                                       "\" moved to replica ", request.new_owner(),
+                                                       "; send this step again")));
   }
   store_->Remove(*session);
   return state;

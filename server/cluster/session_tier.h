@@ -80,8 +80,8 @@ class SessionTier {
 
   // Brings session `id`, which this replica does not hold, here (see the
   // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
-  // UNAVAILABLE when Redis cannot be asked; ABORTED when other replicas keep
-  // claiming it meanwhile.
+  // UNAVAILABLE when Redis cannot be asked or other replicas keep claiming it
+  // meanwhile (retry).
   absl::StatusOr<std::shared_ptr<server::Session>> Pull(const std::string& id, absl::Time now);
 
   // Whether this replica must confirm with Redis that it still owns
@@ -109,8 +109,7 @@ class SessionTier {
   friend class CheckpointWriter;
 
   // Pull() once this replica is the only one pulling `id`.
-  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id,
-                                                            absl::Time now);
+  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id, absl::Time now);
   // Imports `state` as session `id` owned at `epoch`; `behind` when it came
   // from a checkpoint. When it cannot be held here (the session limit), the
   // state goes back to Redis as the checkpoint so nothing is lost.
@@ -121,6 +120,8 @@ class SessionTier {
   // when it does not answer.
   absl::StatusOr<v1::SessionState> TakeFrom(const std::string& owner, const std::string& id,
                                             int64_t epoch);
+  // Whether `owner` (a record's) is another replica that may hold a copy.
+  bool IsReplica(const std::string& owner) const;
   // Waits (bounded) for a pull of `id` running here.
   void WaitForPull(const std::string& id);
   // Counts a failed Redis call and marks the store down.

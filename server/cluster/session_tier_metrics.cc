@@ -12,9 +12,11 @@ const prometheus::Histogram::BucketBoundaries kBatchBuckets = {1, 2, 4, 8, 16, 3
 prometheus::Family<prometheus::Counter>& PullsFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("rnnserve_session_pulls_total")
-      .Help("Sessions asked for here that another replica or a checkpoint held, by where the "
-            "state came from: peer (exact, from its live owner), checkpoint (the owner was "
-            "gone: steps after it are resent by the client), none (NOT_FOUND).")
+      .Help(
+          "Sessions asked for here that another replica or a checkpoint held, by where the "
+          "state came from: peer (exact, from its live owner), released (exact, the final "
+          "checkpoint of a replica that stopped gracefully), checkpoint (the owner was gone: "
+          "the steps after it are resent by the client), none (NOT_FOUND).")
       .Register(registry);
 }
 
@@ -27,12 +29,11 @@ SessionTierMetrics::SessionTierMetrics(prometheus::Registry& registry)
               .Help("Time to write one pipelined batch of session checkpoints to Redis.")
               .Register(registry)
               .Add({}, kSecondsBuckets)),
-      checkpoint_batch_sessions(
-          prometheus::BuildHistogram()
-              .Name("rnnserve_checkpoint_batch_sessions")
-              .Help("Sessions written in one checkpoint batch.")
-              .Register(registry)
-              .Add({}, kBatchBuckets)),
+      checkpoint_batch_sessions(prometheus::BuildHistogram()
+                                    .Name("rnnserve_checkpoint_batch_sessions")
+                                    .Help("Sessions written in one checkpoint batch.")
+                                    .Register(registry)
+                                    .Add({}, kBatchBuckets)),
       checkpoint_lag_seconds(
           prometheus::BuildGauge()
               .Name("rnnserve_checkpoint_lag_seconds")
@@ -61,6 +62,7 @@ SessionTierMetrics::SessionTierMetrics(prometheus::Registry& registry)
   prometheus::Family<prometheus::Counter>& pulls = PullsFamily(registry);
   pulls_peer_ = &pulls.Add({{"source", "peer"}});
   pulls_checkpoint_ = &pulls.Add({{"source", "checkpoint"}});
+  pulls_released_ = &pulls.Add({{"source", "released"}});
   pulls_none_ = &pulls.Add({{"source", "none"}});
 }
 
@@ -70,6 +72,8 @@ prometheus::Counter& SessionTierMetrics::pulls(PullSource source) {
       return *pulls_peer_;
     case PullSource::kCheckpoint:
       return *pulls_checkpoint_;
+    case PullSource::kReleased:
+      return *pulls_released_;
     case PullSource::kNone:
       break;
   }

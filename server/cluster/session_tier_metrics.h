@@ -13,16 +13,16 @@
 namespace rnnserve::cluster {
 
 // Where a pulled session's state came from.
-enum class PullSource { kPeer, kCheckpoint, kNone };
+enum class PullSource { kPeer, kCheckpoint, kReleased, kNone };
 
 struct SessionTierMetrics {
   explicit SessionTierMetrics(prometheus::Registry& registry);
 
   prometheus::Counter& pulls(PullSource source);
 
-  prometheus::Histogram& checkpoint_seconds;        // one batch's round trip
+  prometheus::Histogram& checkpoint_seconds;         // one batch's round trip
   prometheus::Histogram& checkpoint_batch_sessions;  // sessions in one batch
-  prometheus::Gauge& checkpoint_lag_seconds;        // oldest change not checkpointed
+  prometheus::Gauge& checkpoint_lag_seconds;         // oldest change not checkpointed
   prometheus::Counter& store_errors_total;
   prometheus::Gauge& store_up;
   prometheus::Counter& sessions_fenced_total;
@@ -30,6 +30,7 @@ struct SessionTierMetrics {
  private:
   prometheus::Counter* pulls_peer_;
   prometheus::Counter* pulls_checkpoint_;
+  prometheus::Counter* pulls_released_;
   prometheus::Counter* pulls_none_;
 };
 

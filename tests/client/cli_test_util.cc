@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/bench/metrics_scraper.h"
 #include "tests/common/program_run.h"
 
 extern char** environ;
@@ -82,6 +83,21 @@ std::string ServerProcess::address() const { return process_->address(); }
 
 std::string ServerProcess::metrics_address() const {
   return absl::StrCat("127.0.0.1:", process_->metrics_port());
+}
+
+bool WaitForMetric(const ServerProcess& server, const std::string& name, double at_least,
+                   absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (true) {
+    const absl::StatusOr<std::string> page =
+        bench::FetchMetrics(server.metrics_address(), absl::Seconds(10));
+    if (page.ok()) {
+      const absl::StatusOr<double> value = bench::MetricValue(*page, name);
+      if (value.ok() && *value >= at_least) return true;
+    }
+    if (absl::Now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_text) {

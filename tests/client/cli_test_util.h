@@ -48,6 +48,11 @@ class ServerProcess {
   std::unique_ptr<rnnserve::testing::ServerProcess> process_;  // null once stopped
 };
 
+// Waits at most `timeout` until `server`'s metric `name` (summed over its
+// labels) is at least `at_least`; false if it never is.
+bool WaitForMetric(const ServerProcess& server, const std::string& name, double at_least,
+                   absl::Duration timeout = absl::Seconds(60));
+
 struct CliResult {
   int exit_code = -1;  // -1 when killed by a signal (or the 120 s bound)
   std::string out;

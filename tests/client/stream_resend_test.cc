@@ -7,6 +7,7 @@
 // its client is refused ABORTED(N) and resent from N + 1. (Against a server
 // that does not, the answer at the wrong step count shows it and the client
 // replays the session from its start: the same outputs.)
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -61,6 +62,25 @@ void ExpectOutputs(const std::vector<std::vector<float>>& rows, const NpyArray& 
   }
 }
 
+// Waits at most 60 s until the snapshot file at `path` is written twice
+// more: the second write began after this call.
+bool SnapshotWrittenTwice(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::file_time_type last = fs::last_write_time(path, error);
+  int writes = 0;
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (writes < 2 && absl::Now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const fs::file_time_type now = fs::last_write_time(path, error);
+    if (!error && now != last) {
+      last = now;
+      ++writes;
+    }
+  }
+  return writes == 2;
+}
+
 enum class Outage { kCrash, kCrashWithSnapshot, kShutdownWithSnapshot };
 
 struct Case {
@@ -102,12 +122,11 @@ TEST_P(StreamResendTest, PrintsTheUninterruptedRunsOutputs) {
   std::unique_ptr<CliProcess> cli = CliProcess::Start(args);
   ASSERT_NE(cli, nullptr);
   if (c.outage == Outage::kCrashWithSnapshot) {
-    // Half first, so a periodic snapshot most likely holds the session
-    // behind the client when the crash comes (where exactly does not
-    // matter: the outputs must be right wherever it came back).
+    // Half first, and a periodic snapshot begun after it, so the session
+    // comes back behind the client (by up to half).
     cli->Write(Join(sample.lines, 0, kFirstPart / 2));
     ASSERT_TRUE(cli->WaitForLines(kFirstPart / 2));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(SnapshotWrittenTwice(TempPath("sessions.snapshot")));
   }
   const size_t written = c.outage == Outage::kCrashWithSnapshot ? kFirstPart / 2 : 0;
   cli->Write(Join(sample.lines, written, kFirstPart));

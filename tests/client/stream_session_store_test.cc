@@ -8,16 +8,35 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "client/npy_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/common/program_run.h"
 #include "tests/common/redis_server.h"
 
 namespace rnnserve::client::testing {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Waits at most 60 s until session `id`'s checkpoint in `redis` holds
+// `steps` steps (its record: "<epoch> <checkpoint steps> <owner>\n...").
+bool CheckpointReaches(const rnnserve::testing::RedisServer& redis, const std::string& id,
+                       int64_t steps) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up) {
+    const rnnserve::testing::ProgramResult get = rnnserve::testing::RunProgram(
+        {"/usr/bin/redis-cli", "-p", absl::StrCat(redis.port()), "GET", "rnnserve:s:" + id}, "",
+        absl::Seconds(10));
+    const std::vector<std::string> header =
+        absl::StrSplit(get.out.substr(0, get.out.find('\n')), ' ');
+    if (header.size() >= 2 && header[1] == absl::StrCat(steps)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 TEST(StreamSessionStoreTest, ACrashedReplicasSessionComesBackFromItsCheckpointAndIsResent) {
   absl::StatusOr<std::unique_ptr<rnnserve::testing::RedisServer>> redis =
@@ -40,15 +59,16 @@ TEST(StreamSessionStoreTest, ACrashedReplicasSessionComesBackFromItsCheckpointAn
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(flags);
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
-  std::unique_ptr<CliProcess> cli =
-      CliProcess::Start({"stream", "--model=forecast", "--input=-", "--keep_steps=5",
-                         "--format=jsonl", absl::StrCat("--server=127.0.0.1:", port)});
+  std::unique_ptr<CliProcess> cli = CliProcess::Start(
+      {"stream", "--model=forecast", "--session=kept", "--input=-", "--keep_steps=5",
+       "--format=jsonl", absl::StrCat("--server=127.0.0.1:", port)});
   ASSERT_NE(cli, nullptr);
   cli->Write(join(0, 20));
   ASSERT_TRUE(cli->WaitForLines(20));
-  // Several checkpoint intervals: the next answer says all 20 are durable,
-  // so the client drops their inputs. Then the crash, right after step 21.
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Once the checkpoint holds all 20 steps, the next answer says so
+  // (durable_steps) and the client drops their inputs. Then the crash, right
+  // after step 21.
+  ASSERT_TRUE(CheckpointReaches(**redis, "kept", 20));
   cli->Write(join(20, 21));
   ASSERT_TRUE(cli->WaitForLines(21));
   (*server)->Kill();

@@ -292,12 +292,44 @@ TEST_F(SessionDirectoryTest, ForgetDeletesOnlyTheOwnersRecordAtItsEpoch) {
   EXPECT_TRUE(me_->Forget({}).ok());
 }
 
+TEST_F(SessionDirectoryTest, ReleaseMarksOnlyTheOwnersRecordAtItsEpochAndKeepsItsCheckpoint) {
+  ASSERT_TRUE(me_->Claim("s1", ClaimMode::kStart, std::nullopt).ok());
+  const Checkpoint checkpoint{"s1", 1, 7, "state"};
+  ASSERT_TRUE(me_->WriteCheckpoints({&checkpoint, 1}).ok());
+  EXPECT_TRUE(other_->Release({{{"s1", 1}}}).ok());  // not the owner
+  EXPECT_TRUE(me_->Release({{{"s1", 2}}}).ok());     // not the epoch
+  EXPECT_EQ(Raw({"GET", "test:s:s1"}).str, "1 7 " + std::string(kMe) + "\nstate");
+  EXPECT_TRUE(me_->Release({{{"s1", 1}, {"never", 1}}}).ok());
+  EXPECT_EQ(Raw({"GET", "test:s:s1"}).str, "1 7 -\nstate");
+  EXPECT_EQ(Raw({"EXISTS", "test:s:never"}).integer, 0);
+  // Taken over like any record, checkpoint and all.
+  absl::StatusOr<ClaimResult> taken = other_->Claim("s1", ClaimMode::kTake, 1);
+  ASSERT_TRUE(taken.ok() && taken->won);
+  EXPECT_EQ(taken->previous_owner, kReleasedOwner);
+  EXPECT_EQ(taken->checkpoint, "state");
+}
+
+TEST_F(SessionDirectoryTest, PresenceIsMissingFirstThenRenewedAndMissingAgainAfterAnEmptyRestart) {
+  absl::StatusOr<bool> present = me_->RenewPresence(absl::Seconds(10));
+  ASSERT_TRUE(present.ok()) << present.status();
+  EXPECT_FALSE(*present);
+  present = me_->RenewPresence(absl::Seconds(10));
+  ASSERT_TRUE(present.ok() && *present);
+  EXPECT_GT(Raw({"PTTL", "test:replica:" + std::string(kMe)}).integer, 9000);
+  ASSERT_TRUE(redis_->Restart().ok());
+  present = me_->RenewPresence(absl::Seconds(10));
+  ASSERT_TRUE(present.ok()) << present.status();
+  EXPECT_FALSE(*present);
+}
+
 TEST_F(SessionDirectoryTest, FencesAreDrainedOnceByTheirOwner) {
   ASSERT_TRUE(other_->Fence(kMe, "s1").ok());
   ASSERT_TRUE(other_->Fence(kMe, "s2").ok());
   ASSERT_TRUE(other_->Fence(kMe, "s1").ok());
   ASSERT_TRUE(me_->Fence(kOther, "s9").ok());
   EXPECT_EQ(Raw({"SCARD", "test:fence:10.0.0.1:50051"}).integer, 2);
+  // A replica that never comes back does not leave its fences for good.
+  EXPECT_GT(Raw({"TTL", "test:fence:10.0.0.1:50051"}).integer, 86000);
 
   absl::StatusOr<std::vector<std::string>> fenced = me_->DrainFences();
   ASSERT_TRUE(fenced.ok()) << fenced.status();

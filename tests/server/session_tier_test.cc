@@ -73,8 +73,8 @@ StepResult StepAt(v1::InferenceService::Stub& stub, const std::string& id,
 ::testing::AssertionResult OutputIs(const StepResult& result, const ReferenceSequence& seq,
                                     int64_t t) {
   if (!result.status.ok()) {
-    return ::testing::AssertionFailure() << "step " << t << " failed: "
-                                         << result.status.error_message();
+    return ::testing::AssertionFailure()
+           << "step " << t << " failed: " << result.status.error_message();
   }
   const int64_t width = seq.expected.shape[1];
   return OutputRowNear(result.response.outputs().values().data(),
@@ -99,9 +99,7 @@ bool Eventually(Condition done, absl::Duration limit = absl::Seconds(10)) {
 }
 
 bool Holds(TestServer& server, const std::string& id) {
-  return server.server->sessions()
-      .Get(id, absl::Now(), SessionStore::Use::kLookOnly)
-      .ok();
+  return server.server->sessions().Get(id, absl::Now(), SessionStore::Use::kLookOnly).ok();
 }
 
 TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
@@ -117,9 +115,8 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   EXPECT_TRUE(OutputIs(moved, seq, 4));
   EXPECT_EQ(moved.response.session_steps(), 5);
   EXPECT_FALSE(Holds(a, "s"));
-  EXPECT_EQ(MetricValue(*b.server->registry(), "rnnserve_session_pulls_total",
-                        {{"source", "peer"}}),
-            1);
+  EXPECT_EQ(
+      MetricValue(*b.server->registry(), "rnnserve_session_pulls_total", {{"source", "peer"}}), 1);
   // And back to a, still exact.
   EXPECT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 5, false, 5), seq, 5));
   EXPECT_FALSE(Holds(b, "s"));
@@ -164,6 +161,31 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
     EXPECT_TRUE(OutputIs(again, seq, t));
     EXPECT_EQ(again.response.session_steps(), t + 1);
   }
+}
+
+TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
+      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
+       "--checkpoint_interval=10s"});  // only the final checkpoint matters here
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const ReferenceSequence seq = Sequence();
+  for (int64_t t = 0; t < 3; ++t) {
+    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
+  }
+  (*a)->Signal(SIGTERM);
+  ASSERT_EQ((*a)->Wait(absl::Seconds(30)), 0) << (*a)->Log();
+  // No handoff: the final checkpoint was written and released, so b takes
+  // the session as it was, and even a client that says nothing goes on.
+  const StepResult next = StepAt(*b.inference, "s", seq, 3, false);
+  EXPECT_TRUE(OutputIs(next, seq, 3));
+  EXPECT_EQ(next.response.session_steps(), 4);
+  EXPECT_EQ(
+      MetricValue(*b.server->registry(), "rnnserve_session_pulls_total", {{"source", "released"}}),
+      1);
 }
 
 TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
@@ -260,8 +282,7 @@ TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStal
   absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
   (*a)->Signal(SIGSTOP);
   // b cannot reach a: it restores the checkpoint and steps on.
-  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(),
-            grpc::StatusCode::OK);
+  ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(), grpc::StatusCode::OK);
   ASSERT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 3, false, 3), seq, 3));
   (*a)->Signal(SIGCONT);
   // a still holds its 2-step copy: asked at once, it must not step it but
@@ -295,25 +316,34 @@ TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
     absl::SleepFor(kInterval);
   }
   prometheus::Registry& metrics = *a.server->registry();
-  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
+  EXPECT_TRUE(
+      Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
   EXPECT_GT(MetricValue(metrics, "rnnserve_session_store_errors_total", {}), 0);
   // Back, and empty: the session's record and checkpoint are written again.
   ASSERT_TRUE(redis->Restart().ok());
-  EXPECT_TRUE(Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 1; }));
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
   cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
-  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
-  EXPECT_TRUE(Eventually([&] {
+  const auto checkpointed_at = [&](int64_t steps) {
     absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
-    return record.ok() && record->has_value() && (*record)->checkpoint_steps == 5;
-  }));
+    return record.ok() && record->has_value() && (*record)->checkpoint_steps == steps;
+  };
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(4); }));
+  // Once more, with the session idle: Redis comes back empty, the replica
+  // writes it again although it did not change.
+  redis->Kill();
+  ASSERT_TRUE(redis->Restart().ok());
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(4); }));
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
+  EXPECT_TRUE(Eventually([&] { return checkpointed_at(5); }));
 }
 
 TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.models = ::rnnserve::model::testing::MakeTestRepository("tier_bad_store",
-                                                                  {{"gru_2layer", "gru/1"}});
+  options.models =
+      ::rnnserve::model::testing::MakeTestRepository("tier_bad_store", {{"gru_2layer", "gru/1"}});
   options.session_store.url = "redis:/127.0.0.1";
   absl::StatusOr<std::unique_ptr<RnnServer>> refused = RnnServer::Start(options);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);

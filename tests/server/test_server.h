@@ -21,8 +21,7 @@ namespace rnnserve::server {
 // A server on 127.0.0.1:<free port> over a one-model repository, and stubs.
 struct TestServer {
   explicit TestServer(SessionStore::Options sessions, const std::string& tag = "a",
-                      int64_t max_message_bytes = 16 << 20,
-                      const std::string& handoff_target = "",
+                      int64_t max_message_bytes = 16 << 20, const std::string& handoff_target = "",
                       const SessionStoreOptions& session_store = {}) {
     ServerOptions options;
     options.session_store = session_store;
@@ -44,21 +43,22 @@ struct TestServer {
   }
 
   // One step of `seq` at `t` for session `id`.
-  grpc::Status Step(const std::string& id, const ::rnnserve::model::testing::ReferenceSequence& seq, int64_t t, bool start,
-                    v1::StepResponse* response) {
+  grpc::Status Step(const std::string& id, const ::rnnserve::model::testing::ReferenceSequence& seq,
+                    int64_t t, bool start, v1::StepResponse* response) {
     grpc::ClientContext context;
     return inference->Step(&context, StepRequest(id, seq, t, start), response);
   }
 
-  static v1::StepRequest StepRequest(const std::string& id, const ::rnnserve::model::testing::ReferenceSequence& seq,
+  static v1::StepRequest StepRequest(const std::string& id,
+                                     const ::rnnserve::model::testing::ReferenceSequence& seq,
                                      int64_t t, bool start) {
     v1::StepRequest request;
     request.set_session_id(id);
     request.set_start(start);
     request.mutable_model()->set_name("gru");
     const int64_t width = seq.input.shape[1];
-    request.mutable_floats()->mutable_values()->Assign(
-        seq.input.floats.begin() + t * width, seq.input.floats.begin() + (t + 1) * width);
+    request.mutable_floats()->mutable_values()->Assign(seq.input.floats.begin() + t * width,
+                                                       seq.input.floats.begin() + (t + 1) * width);
     return request;
   }
 
