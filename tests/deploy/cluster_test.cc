@@ -289,6 +289,15 @@ class ClusterTest : public ::testing::Test {
         << Describe(load);
   }
 
+  // In a graceful event no replica finds its copy of a session stale.
+  void ExpectNoneFenced() const {
+    for (int r = 0; r < static_cast<int>(replicas_.size()); ++r) {
+      if (replicas_[r] == nullptr) continue;
+      EXPECT_EQ(Metric(r, "rnnserve_sessions_fenced_total"), 0)
+          << "replica " << r << " :" << replicas_[r]->port();
+    }
+  }
+
   // The graceful events' promise: no step lost, repeated or failed.
   void ExpectNothingLost(const SessionLoad& load) const {
     const LoadCounts c = load.Counts();
@@ -344,6 +353,24 @@ class ClusterTest : public ::testing::Test {
     return text;
   }
 
+  // The proxy's access log lines of calls that took 5 s or more (a stream
+  // that hung until its client's deadline), the first 20.
+  std::string ProxySlowCalls() const {
+    std::string text;
+    int shown = 0;
+    for (absl::string_view line : absl::StrSplit(proxy_->AccessLog(), '\n')) {
+      const size_t at = line.rfind(" time=");
+      double seconds = 0;
+      if (at == absl::string_view::npos || !absl::SimpleAtod(line.substr(at + 6), &seconds) ||
+          seconds < 5) {
+        continue;
+      }
+      if (shown++ == 0) absl::StrAppend(&text, "\nthe proxy's calls of 5 s or more:");
+      if (shown <= 20) absl::StrAppend(&text, "\n  ", line);
+    }
+    return text;
+  }
+
   std::string LogsAbout(const std::vector<std::string>& ids) const {
     std::string text;
     auto grep = [&](const ServerProcess& replica, const std::string& name) {
@@ -363,8 +390,14 @@ class ClusterTest : public ::testing::Test {
         grep(*replicas_[r], absl::StrCat("replica ", r, " :", replicas_[r]->port()));
     }
     for (const auto& replica : retired_) grep(*replica, absl::StrCat("retired :", replica->port()));
+    absl::StrAppend(&text, "\n  (replicas:");
+    for (size_t r = 0; r < replicas_.size(); ++r) {
+      if (replicas_[r] != nullptr) absl::StrAppend(&text, " ", r, " :", replicas_[r]->port());
+    }
+    absl::StrAppend(&text, ")");
     // The proxy's view of the first few.
-    return text + ProxyLogAbout({ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 5)});
+    return text + ProxyLogAbout({ids.begin(), ids.begin() + std::min<size_t>(ids.size(), 5)}) +
+           ProxySlowCalls();
   }
 
   // After the load: the proxy's older workers gone (they serve busy
@@ -430,6 +463,7 @@ TEST_F(ClusterTest, ScaleUpFromThreeToFiveReplicasLosesNothing) {
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
   ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   ExpectNothingLost(*load);
+  ExpectNoneFenced();
   ASSERT_EQ(added.size(), 2u);
   std::cout << Describe(*load) << "\n";
   for (int r : added) {
@@ -460,6 +494,7 @@ TEST_F(ClusterTest, ScaleDownBySigtermLosesNothing) {
   EXPECT_THAT(failures, IsEmpty()) << Describe(*load) << LogsAbout(*load);
   ASSERT_NO_FATAL_FAILURE(SettleOnTheFinalRing(*load));
   ExpectNothingLost(*load);
+  ExpectNoneFenced();
   std::cout << Describe(*load) << "\n";
   ASSERT_GE(victim, 0);
   EXPECT_GT(victim_held, 0);
@@ -540,6 +575,7 @@ TEST_F(ClusterTest, RollingRestartOfEveryReplicaLosesNothing) {
   ExpectNothingLost(*load);
   std::cout << Describe(*load) << "\n";
   EXPECT_THAT(exit_codes, ::testing::ElementsAre(0, 0, 0));
+  ExpectNoneFenced();
   ExpectEachSessionOnExactlyOneReplica(*load);
 }
 
