@@ -267,6 +267,8 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
     return session;
   }
   server::Session& installed = **session;
+  LOG(INFO) << "session " << state.session_id() << " taken at epoch " << epoch << " with "
+            << state.steps() << " steps from " << (behind ? "its checkpoint" : "its owner");
   absl::MutexLock lock(&installed.mu());
   installed.RaiseEpoch(epoch);
   installed.set_verified_ns(absl::GetCurrentTimeNanos());
@@ -308,7 +310,11 @@ void SessionTier::DropStale(server::Session& session, const std::string& owner) 
         "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
   }
   // Outside the session's lock: the store's lock comes first.
-  if (store_->Remove(session)) metrics_.sessions_fenced_total.Increment();
+  if (store_->Remove(session)) {
+    metrics_.sessions_fenced_total.Increment();
+    LOG(INFO) << "session " << session.id() << ": dropped the copy of epoch " << session.epoch()
+              << ", " << owner << " owns it now";
+  }
 }
 
 absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
@@ -339,7 +345,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
       !kept.ok()) {
     StoreFailed(kept, "handover");
   }
-  VLOG(1) << "session " << request.session_id() << " handed over to " << request.new_owner()
+  LOG(INFO) << "session " << request.session_id() << " handed over to " << request.new_owner()
           << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
   return state;
 }
