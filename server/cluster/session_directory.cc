@@ -65,20 +65,26 @@ redis.call('SET', KEYS[1], header(epoch + 1, checkpoint_steps, ARGV[1]) .. check
 return {1, epoch + 1, owner, epoch, checkpoint_steps, checkpoint}
 )lua";
 
-// KEYS[1] record; ARGV me, epoch, steps, state. Answers 0 written (also when
-// the record was missing: Redis came back empty, so it is made again), 1 older
-// (same owner and epoch, fewer steps than recorded: nothing written), 2 fenced
-// (another owner or epoch).
+// KEYS[1] record; ARGV me, epoch, steps, the whole record to write (its
+// header made by the caller, RecordHeader below: Redis only compares and
+// sets, without building a copy of the state in Lua). Answers 0 written
+// (also when the record was missing: Redis came back empty, so it is made
+// again), 1 older (same owner and epoch, fewer steps than recorded: nothing
+// written), 2 fenced (another owner or epoch).
 constexpr char kCheckpointLua[] = R"lua(
 local epoch, steps, owner = read_header(KEYS[1])
-local want_epoch, want_steps = tonumber(ARGV[2]), tonumber(ARGV[3])
 if epoch then
-  if owner ~= ARGV[1] or epoch ~= want_epoch then return 2 end
-  if want_steps < steps then return 1 end
+  if owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 2 end
+  if tonumber(ARGV[3]) < steps then return 1 end
 end
-redis.call('SET', KEYS[1], header(want_epoch, want_steps, ARGV[1]) .. ARGV[4])
+redis.call('SET', KEYS[1], ARGV[4])
 return 0
 )lua";
+
+// The header line the scripts' `header` writes.
+std::string RecordHeader(int64_t epoch, int64_t steps, const std::string& owner) {
+  return absl::StrCat(epoch, " ", steps, " ", owner, "\n");
+}
 
 // KEYS[1] record; ARGV me, epoch. Deletes the record only when `me` owns it
 // at that epoch (a newer owner's record stays). Answers 1 deleted, else 0.
@@ -334,8 +340,8 @@ absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoint
     absl::Span<const Checkpoint> checkpoints) {
   RNN_RETURN_IF_ERROR(me_valid_);
   if (checkpoints.empty()) return std::vector<CheckpointOutcome>();
-  std::vector<std::string> strings;  // Keys and numbers the views point into.
-  strings.reserve(3 * checkpoints.size());
+  std::vector<std::string> strings;  // Keys, numbers and records the views point into.
+  strings.reserve(4 * checkpoints.size());
   std::vector<RedisCommand> args;
   args.reserve(checkpoints.size());
   for (const Checkpoint& checkpoint : checkpoints) {
@@ -349,7 +355,9 @@ absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoint
     const std::string& key = strings.emplace_back(RecordKey(checkpoint.session_id));
     const std::string& epoch = strings.emplace_back(absl::StrCat(checkpoint.epoch));
     const std::string& steps = strings.emplace_back(absl::StrCat(checkpoint.steps));
-    args.push_back({key, me_, epoch, steps, checkpoint.state});
+    const std::string& record = strings.emplace_back(
+        absl::StrCat(RecordHeader(checkpoint.epoch, checkpoint.steps, me_), checkpoint.state));
+    args.push_back({key, me_, epoch, steps, record});
   }
   RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kCheckpointScript, 1, args));
   std::vector<CheckpointOutcome> outcomes;
