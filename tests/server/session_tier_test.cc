@@ -293,6 +293,29 @@ TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStal
   EXPECT_FALSE(Holds(b, "s"));
 }
 
+TEST(SessionTierTest, ARestartedSessionStaysWithItsReplica) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  for (int round = 0; round < 3; ++round) {
+    // Each start claims the session again (a new epoch) while the writer
+    // keeps checkpointing it: never taken for another replica's.
+    for (int64_t t = 0; t < 3; ++t) {
+      ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
+    }
+    absl::SleepFor(2 * kInterval);
+  }
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
+    return record.ok() && record->has_value() && (*record)->epoch == 3 &&
+           (*record)->checkpoint_steps == 3;
+  }));
+  EXPECT_TRUE(Holds(a, "s"));
+  EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 0);
+}
+
 TEST(SessionTierTest, TwoStartsOfOneIdLeaveOneOwner) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
