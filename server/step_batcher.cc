@@ -148,9 +148,9 @@ void StepBatcher::Submit(std::shared_ptr<Session> session,
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "the step queue is full (", options_.max_queue, " requests pending); retry later"));
     } else {
-      queue_.push_back(std::make_unique<Job>(Job{std::move(session), std::move(model),
-                                                 std::move(input), last_only, deadline,
-                                                 absl::Now(), std::move(done)}));
+      queue_.push_back(
+          std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
+                                    last_only, deadline, absl::Now(), std::move(done)}));
       return;
     }
   }

@@ -211,8 +211,8 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     reservation.Release();
   };
   const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  batcher_->Submit(*std::move(session), model.stack, std::move(admitted.input), last_only,
-                   deadline, std::move(respond));
+  batcher_->Submit(*std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
+                   std::move(respond));
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(

@@ -235,8 +235,8 @@ SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::str
       prefix_(std::move(prefix)),
       me_(std::move(me)),
       me_valid_(CheckOwner(me_)),
-      scripts_{absl::StrCat(kLuaPrelude, kClaimLua), absl::StrCat(kLuaPrelude, kCheckpointLua),
-               absl::StrCat(kLuaPrelude, kForgetLua), absl::StrCat(kLuaPrelude, kReleaseLua),
+      scripts_{absl::StrCat(kLuaPrelude, kClaimLua),    absl::StrCat(kLuaPrelude, kCheckpointLua),
+               absl::StrCat(kLuaPrelude, kForgetLua),   absl::StrCat(kLuaPrelude, kReleaseLua),
                absl::StrCat(kLuaPrelude, kHandoverLua), absl::StrCat(kLuaPrelude, kDrainLua)} {}
 
 std::string SessionDirectory::RecordKey(const std::string& id) const {

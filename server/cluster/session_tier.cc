@@ -248,9 +248,10 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
   }
   // Nothing was applied and nothing is known of where the session stands:
   // retryable, not ABORTED (which always names the session's steps).
-  return absl::UnavailableError(absl::StrCat(
-      "session \"", id, "\" is being claimed by other replicas at the same time; send the "
-      "step again"));
+  return absl::UnavailableError(
+      absl::StrCat("session \"", id,
+                   "\" is being claimed by other replicas at the same time; send the "
+                   "step again"));
 }
 
 absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,
@@ -348,12 +349,11 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   // in Redis: given away, it must never be lost.
   const Checkpoint handed{request.session_id(), request.epoch(), state.steps(),
                           state.SerializeAsString()};
-  if (const absl::Status kept = directory_.WriteHandover(request.new_owner(), handed);
-      !kept.ok()) {
+  if (const absl::Status kept = directory_.WriteHandover(request.new_owner(), handed); !kept.ok()) {
     StoreFailed(kept, "handover");
   }
   LOG(INFO) << "session " << request.session_id() << " handed over to " << request.new_owner()
-          << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
+            << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
   return state;
 }
 

@@ -10,7 +10,9 @@ namespace rnnserve::cluster {
 
 StartClaimer::~StartClaimer() { Stop(); }
 
-void StartClaimer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void StartClaimer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void StartClaimer::Stop() {
   {
@@ -51,8 +53,7 @@ void StartClaimer::ClaimBatch(std::vector<std::shared_ptr<server::Session>>& bat
   absl::StatusOr<std::vector<ClaimResult>> claims = tier_->directory_.ClaimStarts(ids);
   if (!claims.ok() || claims->size() != batch.size()) {
     // Left at epoch 0: the checkpoint writer queues them again.
-    tier_->StoreFailed(claims.ok() ? absl::InternalError("reply count") : claims.status(),
-                       "claim");
+    tier_->StoreFailed(claims.ok() ? absl::InternalError("reply count") : claims.status(), "claim");
     return;
   }
   const int64_t now = absl::GetCurrentTimeNanos();

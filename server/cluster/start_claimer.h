@@ -26,7 +26,7 @@ class StartClaimer {
   static constexpr int kBatch = 256;
 
   explicit StartClaimer(SessionTier* tier) : tier_(tier) {}  // Not owned.
-  ~StartClaimer();  // Stop().
+  ~StartClaimer();                                           // Stop().
   StartClaimer(const StartClaimer&) = delete;
   StartClaimer& operator=(const StartClaimer&) = delete;
 
