@@ -15,6 +15,7 @@ COPY scripts/install_deps.sh scripts/
 RUN scripts/install_deps.sh --build-only
 COPY CMakeLists.txt ./
 COPY proto/ proto/
+COPY util/ util/
 COPY model/ model/
 COPY server/ server/
 COPY client/ client/

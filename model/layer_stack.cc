@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "model/status_macros.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {

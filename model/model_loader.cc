@@ -4,12 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "model/file_util.h"
 #include "model/fingerprint.h"
 #include "model/onnx_graph.h"
 #include "model/safetensors_reader.h"
-#include "model/status_macros.h"
 #include "model/weight_converter.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
@@ -19,7 +19,7 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
 }
 
 absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
-  RNN_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(file));
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
   return LoadOnnxModel(bytes, path);
 }
 
@@ -51,12 +51,12 @@ absl::StatusOr<LoadedModel> BuildNative(const ModelConfig& config, absl::string_
 
 absl::StatusOr<LoadedModel> LoadNative(const std::string& path) {
   const std::string config_path = path + "/config.json";
-  absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
+  absl::StatusOr<std::string> config_text = util::ReadFileToString(config_path);
   if (!config_text.ok()) return Annotate(config_text.status(), config_path);
   absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
   if (!config.ok()) return Annotate(config.status(), config_path);
   RNN_ASSIGN_OR_RETURN(const std::string weight_bytes,
-                       ReadFileToString(path + "/model.safetensors"));
+                       util::ReadFileToString(path + "/model.safetensors"));
   return BuildNative(*config, *config_text, weight_bytes, path);
 }
 

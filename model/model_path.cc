@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/file_util.h"
+#include "util/file.h"
 
 namespace rnnserve::model {
 namespace {
@@ -44,13 +44,13 @@ bool HoldsModelFiles(const std::string& dir) {
 ModelPathKind ClassifyModelPath(const std::string& path) {
   std::error_code error;
   if (!fs::is_directory(path, error) || HoldsModelFiles(path)) return ModelPathKind::kVersion;
-  const absl::StatusOr<std::vector<DirectoryEntry>> entries = ListVisibleEntries(path);
+  const absl::StatusOr<std::vector<util::DirectoryEntry>> entries = util::ListVisibleEntries(path);
   if (!entries.ok()) return ModelPathKind::kRepository;  // Loading it will say why.
   // All-digit subfolders only, or one holding a model: ROOT/<name> (maybe
   // with a badly named version, which loading it will report).
   bool all_versions = true;
   bool any_version = false;
-  for (const DirectoryEntry& entry : *entries) {
+  for (const util::DirectoryEntry& entry : *entries) {
     if (!entry.is_directory) continue;
     const bool version = AllDigits(entry.name);
     if (version && HoldsModelFiles((fs::path(path) / entry.name).string())) {

@@ -10,8 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/file_util.h"
-#include "model/status_macros.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
@@ -62,9 +62,10 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
 
 absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
-  RNN_ASSIGN_OR_RETURN(const std::vector<DirectoryEntry> entries, ListVisibleEntries(root));
+  RNN_ASSIGN_OR_RETURN(const std::vector<util::DirectoryEntry> entries,
+                       util::ListVisibleEntries(root));
   ModelRepository repository(root, skip);
-  for (const DirectoryEntry& entry : entries) {
+  for (const util::DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
   return repository;
@@ -88,14 +89,14 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
                                        "\" has characters outside [A-Za-z0-9_.-]"))});
     return;
   }
-  const absl::StatusOr<std::vector<DirectoryEntry>> entries = ListVisibleEntries(dir);
+  const absl::StatusOr<std::vector<util::DirectoryEntry>> entries = util::ListVisibleEntries(dir);
   if (!entries.ok()) {
     problems_.push_back({name, "", entries.status()});
     return;
   }
   VersionMap versions;
   bool any_folder = false;
-  for (const DirectoryEntry& entry : *entries) {
+  for (const util::DirectoryEntry& entry : *entries) {
     if (!entry.is_directory) continue;
     any_folder = true;
     LoadVersion(name, entry.name, (fs::path(dir) / entry.name).string(), versions);

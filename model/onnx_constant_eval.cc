@@ -9,8 +9,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "model/onnx_axes.h"
-#include "model/status_macros.h"
 #include "model/tensor.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {

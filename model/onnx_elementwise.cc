@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "model/status_macros.h"
 #include "model/tensor.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {

@@ -15,7 +15,7 @@
 #include "model/onnx_node_checks.h"
 #include "model/onnx_reader.h"
 #include "model/onnx_recurrent_op.h"
-#include "model/status_macros.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {

@@ -5,8 +5,9 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "model/byte_order.h"
-#include "model/status_macros.h"
+#include "util/byte_order.h"
+#include "util/half_float.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
@@ -58,30 +59,30 @@ void DecodeRaw(int data_type, const char* p, int64_t count, OnnxConstant& out) {
   for (int64_t i = 0; i < count; ++i) {
     switch (data_type) {
       case onnx::TensorProto::FLOAT: {
-        const uint32_t bits = LoadU32(p + 4 * i);
+        const uint32_t bits = util::LoadU32(p + 4 * i);
         float value;
         std::memcpy(&value, &bits, 4);
         out.floats.push_back(value);
         break;
       }
       case onnx::TensorProto::DOUBLE: {
-        const uint64_t bits = LoadU64(p + 8 * i);
+        const uint64_t bits = util::LoadU64(p + 8 * i);
         double value;
         std::memcpy(&value, &bits, 8);
         out.floats.push_back(NarrowDouble(value));
         break;
       }
       case onnx::TensorProto::FLOAT16:
-        out.floats.push_back(HalfToFloat(LoadU16(p + 2 * i)));
+        out.floats.push_back(util::HalfToFloat(util::LoadU16(p + 2 * i)));
         break;
       case onnx::TensorProto::BFLOAT16:
-        out.floats.push_back(BFloat16ToFloat(LoadU16(p + 2 * i)));
+        out.floats.push_back(util::BFloat16ToFloat(util::LoadU16(p + 2 * i)));
         break;
       case onnx::TensorProto::INT32:
-        out.ints.push_back(static_cast<int32_t>(LoadU32(p + 4 * i)));
+        out.ints.push_back(static_cast<int32_t>(util::LoadU32(p + 4 * i)));
         break;
       case onnx::TensorProto::INT64:
-        out.ints.push_back(static_cast<int64_t>(LoadU64(p + 8 * i)));
+        out.ints.push_back(static_cast<int64_t>(util::LoadU64(p + 8 * i)));
         break;
     }
   }
@@ -97,10 +98,10 @@ void DecodeTyped(const onnx::TensorProto& t, OnnxConstant& out) {
       for (double v : t.double_data()) out.floats.push_back(NarrowDouble(v));
       break;
     case onnx::TensorProto::FLOAT16:  // The 16 bits ride in int32_data.
-      for (int32_t v : t.int32_data()) out.floats.push_back(HalfToFloat(v & 0xffff));
+      for (int32_t v : t.int32_data()) out.floats.push_back(util::HalfToFloat(v & 0xffff));
       break;
     case onnx::TensorProto::BFLOAT16:
-      for (int32_t v : t.int32_data()) out.floats.push_back(BFloat16ToFloat(v & 0xffff));
+      for (int32_t v : t.int32_data()) out.floats.push_back(util::BFloat16ToFloat(v & 0xffff));
       break;
     case onnx::TensorProto::INT32:
       out.ints.assign(t.int32_data().begin(), t.int32_data().end());

@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/status_macros.h"
 #include "model/weight_converter.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {

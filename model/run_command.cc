@@ -7,25 +7,26 @@
 #include "model/model_loader.h"
 #include "model/model_path.h"
 #include "model/model_repository.h"
-#include "model/npy.h"
-#include "model/status_macros.h"
+#include "util/npy.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
 
 // The input array as the model wants it: [T, input_size] floats, or [T] ids.
-absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const NpyArray& array,
+absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const util::NpyArray& array,
                                     const std::string& path) {
-  const std::string got = absl::StrCat(path, " is ", ShapeToString(array.shape), " ",
-                                       array.kind == NpyArray::Kind::kFloat ? "float" : "integer");
+  const std::string got =
+      absl::StrCat(path, " is ", ShapeToString(array.shape), " ",
+                   array.kind == util::NpyArray::Kind::kFloat ? "float" : "integer");
   if (stack.input_kind() == InputKind::kTokens) {
-    if (array.kind != NpyArray::Kind::kInteger || array.shape.size() != 1) {
+    if (array.kind != util::NpyArray::Kind::kInteger || array.shape.size() != 1) {
       return absl::InvalidArgumentError(
           absl::StrCat(got, ", want integer token ids [T] (the model starts with an embedding)"));
     }
     return StepInput::Tokens(array.integers.data(), array.shape[0]);
   }
-  if (array.kind != NpyArray::Kind::kFloat || array.shape.size() != 2 ||
+  if (array.kind != util::NpyArray::Kind::kFloat || array.shape.size() != 2 ||
       array.shape[1] != stack.input_size()) {
     return absl::InvalidArgumentError(
         absl::StrCat(got, ", want float [T, ", stack.input_size(), "]"));
@@ -68,8 +69,8 @@ absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
     stack.InitState(state.data());
     return state;
   }
-  RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(path));
-  if (array.kind != NpyArray::Kind::kFloat ||
+  RNN_ASSIGN_OR_RETURN(util::NpyArray array, util::ReadNpy(path));
+  if (array.kind != util::NpyArray::Kind::kFloat ||
       array.shape != std::vector<int64_t>{stack.state_size()}) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, " is ", ShapeToString(array.shape), ", want a float state [",
@@ -81,7 +82,7 @@ absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
 absl::Status Run(const RunOptions& options) {
   RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadForRun(options.model));
   const LayerStack& stack = *model.stack;
-  RNN_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(options.input));
+  RNN_ASSIGN_OR_RETURN(util::NpyArray array, util::ReadNpy(options.input));
   RNN_ASSIGN_OR_RETURN(StepInput input, ViewInput(stack, array, options.input));
   RowMatrix outputs;
   if (stack.streamable()) {
@@ -90,7 +91,7 @@ absl::Status Run(const RunOptions& options) {
     Workspace workspace;
     RNN_RETURN_IF_ERROR(stack.StepChunk(state.data(), input, outputs.data(), workspace));
     if (!options.state_out.empty()) {
-      RNN_RETURN_IF_ERROR(WriteNpy(options.state_out, {stack.state_size()}, state.data()));
+      RNN_RETURN_IF_ERROR(util::WriteNpy(options.state_out, {stack.state_size()}, state.data()));
     }
   } else {
     if (!options.state_in.empty() || !options.state_out.empty()) {
@@ -100,7 +101,7 @@ absl::Status Run(const RunOptions& options) {
     }
     RNN_ASSIGN_OR_RETURN(outputs, stack.RunSequence(input));
   }
-  return WriteNpy(options.output, {outputs.rows(), outputs.cols()}, outputs.data());
+  return util::WriteNpy(options.output, {outputs.rows(), outputs.cols()}, outputs.data());
 }
 
 }  // namespace

@@ -12,10 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "model/byte_order.h"
-#include "model/file_util.h"
-#include "model/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "util/byte_order.h"
+#include "util/file.h"
+#include "util/half_float.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::model {
 namespace {
@@ -269,21 +270,21 @@ void ConvertValues(const Entry& entry, const char* p, std::vector<float>& out) {
         if (n > 0) std::memcpy(out.data(), p, n * sizeof(float));
       } else {
         for (size_t i = 0; i < n; ++i) {
-          out[i] = std::bit_cast<float>(LoadU32(p + 4 * i));
+          out[i] = std::bit_cast<float>(util::LoadU32(p + 4 * i));
         }
       }
       break;
     case Dtype::kF16:
-      for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(LoadU16(p + 2 * i));
+      for (size_t i = 0; i < n; ++i) out[i] = util::HalfToFloat(util::LoadU16(p + 2 * i));
       break;
     case Dtype::kBF16:
       for (size_t i = 0; i < n; ++i) {
-        out[i] = BFloat16ToFloat(LoadU16(p + 2 * i));
+        out[i] = util::BFloat16ToFloat(util::LoadU16(p + 2 * i));
       }
       break;
     case Dtype::kF64:
       for (size_t i = 0; i < n; ++i) {
-        double d = std::bit_cast<double>(LoadU64(p + 8 * i));
+        double d = std::bit_cast<double>(util::LoadU64(p + 8 * i));
         // Narrowing a finite double beyond float's range is undefined
         // behavior; store infinity instead, which Convert() refuses.
         if (std::isnan(d)) {
@@ -308,7 +309,7 @@ absl::StatusOr<Tensor> Convert(const Entry& entry, absl::string_view data,
     const float v = tensor.values[i];
     if (std::isfinite(v)) continue;
     if (entry.dtype.dtype == Dtype::kF64) {
-      const double d = std::bit_cast<double>(LoadU64(p + 8 * i));
+      const double d = std::bit_cast<double>(util::LoadU64(p + 8 * i));
       if (std::isfinite(d)) {
         return Invalid(source, "tensor '", entry.name, "' has value ", d,
                        " at flat index ", i, ", outside float32 range");
@@ -331,7 +332,7 @@ absl::StatusOr<json> ParseHeader(absl::string_view bytes,
                    " bytes; a safetensors file starts with an 8-byte "
                    "little-endian header length");
   }
-  const uint64_t header_size = LoadU64(bytes.data());
+  const uint64_t header_size = util::LoadU64(bytes.data());
   if (header_size > bytes.size() - 8) {
     return Invalid(source, "header length is ", header_size, " bytes but only ",
                    bytes.size() - 8, " bytes follow the 8-byte length prefix");
@@ -356,7 +357,7 @@ absl::StatusOr<json> ParseHeader(absl::string_view bytes,
 }  // namespace
 
 absl::StatusOr<SafetensorsFile> SafetensorsFile::Read(const std::string& path) {
-  RNN_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  RNN_ASSIGN_OR_RETURN(std::string bytes, util::ReadFileToString(path));
   return Parse(bytes, path);
 }
 

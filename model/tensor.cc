@@ -1,8 +1,5 @@
 #include "model/tensor.h"
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-
 namespace rnnserve::model {
 
 int64_t Tensor::num_elements() const {
@@ -12,9 +9,5 @@ int64_t Tensor::num_elements() const {
 }
 
 std::string Tensor::ShapeString() const { return ShapeToString(shape); }
-
-std::string ShapeToString(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
 
 }  // namespace rnnserve::model

@@ -2,11 +2,12 @@
 #ifndef RNNSERVE_MODEL_TENSOR_H_
 #define RNNSERVE_MODEL_TENSOR_H_
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
+#include "util/shape.h"
 
 namespace rnnserve::model {
 
@@ -31,8 +32,8 @@ struct Tensor {
   std::string ShapeString() const;
 };
 
-// "[4, 8]" for any shape vector.
-std::string ShapeToString(const std::vector<int64_t>& shape);
+// The engine's messages name shapes as util/ does.
+using util::ShapeToString;
 
 }  // namespace rnnserve::model
 

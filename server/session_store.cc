@@ -8,8 +8,8 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "model/status_macros.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 

@@ -1,4 +1,4 @@
-#include "model/npy_header.h"
+#include "util/npy_header.h"
 
 #include <tuple>
 #include <utility>
@@ -6,9 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "model/status_macros.h"
+#include "util/status_macros.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 namespace {
 
 // Deeper nesting than any header NumPy writes; bounds the parser's recursion.
@@ -72,18 +72,16 @@ class PyLiteralParser {
 
  private:
   absl::Status Error(absl::string_view expected) const {
-    std::string found =
-        pos_ < text_.size()
-            ? absl::StrCat("'", Printable(text_.substr(pos_, 1)), "'")
-            : "end of header";
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected ", expected, " at offset ", pos_, ", found ", found));
+    std::string found = pos_ < text_.size()
+                            ? absl::StrCat("'", Printable(text_.substr(pos_, 1)), "'")
+                            : "end of header";
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", expected, " at offset ", pos_, ", found ", found));
   }
 
   void SkipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -180,9 +178,8 @@ class PyLiteralParser {
       if (!value.items.empty() && !saw_comma) return Error("',' or '}'");
       RNN_ASSIGN_OR_RETURN(PyValue key, ParseValue(depth + 1));
       if (key.type != PyValue::Type::kString) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("dict key before offset ", pos_, " is ", TypeName(key),
-                         "; want a string"));
+        return absl::InvalidArgumentError(absl::StrCat("dict key before offset ", pos_, " is ",
+                                                       TypeName(key), "; want a string"));
       }
       if (!Consume(':')) return Error("':'");
       RNN_ASSIGN_OR_RETURN(PyValue item, ParseValue(depth + 1));
@@ -224,9 +221,9 @@ absl::StatusOr<HeaderFields> FindFields(const PyValue& dict) {
     }
     *slot = &dict.items[i];
   }
-  for (auto [value, key] : {std::pair{fields.descr, "descr"},
-                            std::pair{fields.fortran_order, "fortran_order"},
-                            std::pair{fields.shape, "shape"}}) {
+  for (auto [value, key] :
+       {std::pair{fields.descr, "descr"}, std::pair{fields.fortran_order, "fortran_order"},
+        std::pair{fields.shape, "shape"}}) {
     if (value == nullptr) return HeaderError("header has no '", key, "'");
   }
   return fields;
@@ -241,13 +238,11 @@ absl::StatusOr<std::vector<int64_t>> InterpretShape(const PyValue& value) {
   for (size_t i = 0; i < value.items.size(); ++i) {
     const PyValue& item = value.items[i];
     if (item.type != PyValue::Type::kInt) {
-      return HeaderError("'shape'[", i, "] is ", TypeName(item),
-                         "; want a non-negative int");
+      return HeaderError("'shape'[", i, "] is ", TypeName(item), "; want a non-negative int");
     }
     int64_t dim = 0;
     if (!absl::SimpleAtoi(item.text, &dim)) {
-      return HeaderError("'shape'[", i, "] is ", item.text,
-                         "; want at most 2^63 - 1");
+      return HeaderError("'shape'[", i, "] is ", item.text, "; want at most 2^63 - 1");
     }
     if (dim < 0) {
       return HeaderError("'shape'[", i, "] is ", dim, "; want >= 0");
@@ -267,12 +262,10 @@ absl::StatusOr<NpyHeader> InterpretHeader(const PyValue& dict) {
         "want a plain dtype such as '<f4'");
   }
   if (descr.type != PyValue::Type::kString) {
-    return HeaderError("'descr' is ", TypeName(descr),
-                       "; want a dtype string such as '<f4'");
+    return HeaderError("'descr' is ", TypeName(descr), "; want a dtype string such as '<f4'");
   }
   if (fortran_order.type != PyValue::Type::kBool) {
-    return HeaderError("'fortran_order' is ", TypeName(fortran_order),
-                       "; want False");
+    return HeaderError("'fortran_order' is ", TypeName(fortran_order), "; want False");
   }
   if (fortran_order.boolean) {
     return HeaderError(
@@ -292,8 +285,8 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view text) {
   if (!dict.ok()) {
     std::string shown = Printable(text.substr(0, kMaxQuoted));
     if (text.size() > kMaxQuoted) shown += "...";
-    return HeaderError("header is not a Python dict literal (",
-                       dict.status().message(), "): \"", shown, "\"");
+    return HeaderError("header is not a Python dict literal (", dict.status().message(), "): \"",
+                       shown, "\"");
   }
   return InterpretHeader(*dict);
 }
@@ -304,11 +297,10 @@ std::string Printable(absl::string_view text) {
     if (c >= 0x20 && c < 0x7f) {
       out.push_back(c);
     } else {
-      absl::StrAppend(&out, "\\x",
-                      absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
+      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
     }
   }
   return out;
 }
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util

@@ -1,15 +1,9 @@
-#include "model/byte_order.h"
+#include "util/half_float.h"
 
 #include <bit>
 #include <cmath>
 
-namespace rnnserve::model {
-
-void AppendLe(uint64_t value, int bytes, std::string& out) {
-  for (int i = 0; i < bytes; ++i) {
-    out.push_back(static_cast<char>(value >> (8 * i)));
-  }
-}
+namespace rnnserve::util {
 
 float HalfToFloat(uint16_t bits) {
   const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
@@ -32,4 +26,4 @@ float BFloat16ToFloat(uint16_t bits) {
   return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
 }
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util

@@ -5,8 +5,8 @@
 // little-endian header length (u16 in 1.0, u32 in 2.0 and 3.0), a Python dict
 // literal {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded
 // with spaces and a newline, then the raw C-order data.
-#ifndef RNNSERVE_MODEL_NPY_H_
-#define RNNSERVE_MODEL_NPY_H_
+#ifndef RNNSERVE_UTIL_NPY_H_
+#define RNNSERVE_UTIL_NPY_H_
 
 #include <cstdint>
 #include <string>
@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 
 // An array read from .npy: floats converted to float32, integers to int64.
 // A plain value in C order.
@@ -36,19 +36,18 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
 // anything else: big-endian, Fortran order, bool, object or structured
 // dtypes, a <u8 value above 2^63 - 1, a <f8 value outside float32 range, a
 // malformed header, or data that is not exactly product(shape) * itemsize.
-absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes,
-                                  absl::string_view source);
+absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view source);
 
 // Writes a float32 C-order array (version 1.0 header, padded to 64 bytes as
 // NumPy does). INVALID_ARGUMENT for a negative dim, or a null `data` when the
 // shape has elements; the errno's code if the file cannot be written.
-absl::Status WriteNpy(const std::string& path,
-                      const std::vector<int64_t>& shape, const float* data);
+absl::Status WriteNpy(const std::string& path, const std::vector<int64_t>& shape,
+                      const float* data);
 
 // The bytes WriteNpy() writes. REQUIRES: every dim >= 0, and `data` holds
 // product(shape) floats.
 std::string SerializeNpy(const std::vector<int64_t>& shape, const float* data);
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util
 
-#endif  // RNNSERVE_MODEL_NPY_H_
+#endif  // RNNSERVE_UTIL_NPY_H_

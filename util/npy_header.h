@@ -1,8 +1,8 @@
 // The header of a .npy file: a Python dict literal such as
 // {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with
 // spaces and a newline. model/npy.h reads the file around it.
-#ifndef RNNSERVE_MODEL_NPY_HEADER_H_
-#define RNNSERVE_MODEL_NPY_HEADER_H_
+#ifndef RNNSERVE_UTIL_NPY_HEADER_H_
+#define RNNSERVE_UTIL_NPY_HEADER_H_
 
 #include <cstdint>
 #include <string>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 
 // What a header dict says, checked. A plain value.
 struct NpyHeader {
@@ -34,6 +34,6 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view text);
 // `text` for a message: printable ASCII kept, every other byte as \xNN.
 std::string Printable(absl::string_view text);
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util
 
-#endif  // RNNSERVE_MODEL_NPY_HEADER_H_
+#endif  // RNNSERVE_UTIL_NPY_HEADER_H_

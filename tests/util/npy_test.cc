@@ -1,4 +1,4 @@
-#include "model/npy.h"
+#include "util/npy.h"
 
 #include <cmath>
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 namespace {
 
 using ::testing::ElementsAre;
@@ -34,15 +34,12 @@ std::string LittleEndian(uint64_t value, int bytes) {
 
 // A .npy file with `dict` as its header, unpadded (readers must not care).
 std::string Npy(absl::string_view dict, absl::string_view data, int major = 1) {
-  return absl::StrCat("\x93NUMPY", std::string(1, static_cast<char>(major)),
-                      std::string(1, '\0'),
-                      LittleEndian(dict.size(), major == 1 ? 2 : 4), dict,
-                      data);
+  return absl::StrCat("\x93NUMPY", std::string(1, static_cast<char>(major)), std::string(1, '\0'),
+                      LittleEndian(dict.size(), major == 1 ? 2 : 4), dict, data);
 }
 
 std::string Dict(absl::string_view descr, absl::string_view shape) {
-  return absl::StrCat("{'descr': '", descr,
-                      "', 'fortran_order': False, 'shape': ", shape, ", }");
+  return absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape, ", }");
 }
 
 template <typename T>
@@ -56,12 +53,12 @@ std::string Bytes(std::initializer_list<T> values) {
   return out;
 }
 
-absl::StatusOr<NpyArray> Parse(const std::string& bytes) {
-  return ParseNpy(bytes, kSource);
+absl::StatusOr<util::NpyArray> Parse(const std::string& bytes) {
+  return util::ParseNpy(bytes, kSource);
 }
 
 absl::Status ParseStatus(const std::string& bytes) {
-  return ParseNpy(bytes, kSource).status();
+  return util::ParseNpy(bytes, kSource).status();
 }
 
 // A header dict over 12 bytes of data.
@@ -78,12 +75,12 @@ std::string TempPath(absl::string_view name) {
 // so that data starts at byte 128.
 TEST(NpyTest, SerializeNpyMatchesNumPyBytes) {
   const float data[] = {1, -2};
-  EXPECT_EQ(SerializeNpy({2}, data),
+  EXPECT_EQ(util::SerializeNpy({2}, data),
             absl::StrCat(std::string("\x93NUMPY\x01\x00\x76\x00", 10),
                          "{'descr': '<f4', 'fortran_order': False, "
                          "'shape': (2,), }",
                          std::string(60, ' '), "\n", Bytes<float>({1, -2})));
-  EXPECT_EQ(SerializeNpy({}, data),
+  EXPECT_EQ(util::SerializeNpy({}, data),
             absl::StrCat(std::string("\x93NUMPY\x01\x00\x76\x00", 10),
                          "{'descr': '<f4', 'fortran_order': False, "
                          "'shape': (), }",
@@ -95,10 +92,9 @@ TEST(NpyTest, SerializeNpyAlignsDataTo64Bytes) {
       {}, {0}, {1}, {3, 4}, {1000000, 0, 7}, {1, 2, 3, 4, 5, 6, 7, 8}};
   const std::vector<float> zeros(40320);  // 8!, the largest shape's size.
   for (const std::vector<int64_t>& shape : shapes) {
-    const std::string bytes = SerializeNpy(shape, zeros.data());
+    const std::string bytes = util::SerializeNpy(shape, zeros.data());
     ASSERT_GE(bytes.size(), 10);
-    const size_t header_size =
-        static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
+    const size_t header_size = static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
     EXPECT_EQ((10 + header_size) % 64, 0);
     EXPECT_EQ(bytes[9 + header_size], '\n');
   }
@@ -107,10 +103,10 @@ TEST(NpyTest, SerializeNpyAlignsDataTo64Bytes) {
 TEST(NpyTest, RoundTripsThroughFile) {
   const std::string path = TempPath("round_trip.npy");
   const float data[] = {0.5f, -0.0f, 1e-40f, 3.4e38f, -7, 42};
-  ASSERT_TRUE(WriteNpy(path, {2, 3}, data).ok());
-  absl::StatusOr<NpyArray> array = ReadNpy(path);
+  ASSERT_TRUE(util::WriteNpy(path, {2, 3}, data).ok());
+  absl::StatusOr<util::NpyArray> array = util::ReadNpy(path);
   ASSERT_TRUE(array.ok()) << array.status();
-  EXPECT_EQ(array->kind, NpyArray::Kind::kFloat);
+  EXPECT_EQ(array->kind, util::NpyArray::Kind::kFloat);
   EXPECT_THAT(array->shape, ElementsAre(2, 3));
   EXPECT_THAT(array->floats, ElementsAre(0.5f, -0.0f, 1e-40f, 3.4e38f, -7, 42));
   EXPECT_TRUE(std::signbit(array->floats[1]));
@@ -120,12 +116,12 @@ TEST(NpyTest, RoundTripsThroughFile) {
 
 TEST(NpyTest, RoundTripsScalarAndEmptyArrays) {
   const float scalar = 2.5f;
-  absl::StatusOr<NpyArray> array = Parse(SerializeNpy({}, &scalar));
+  absl::StatusOr<util::NpyArray> array = Parse(util::SerializeNpy({}, &scalar));
   ASSERT_TRUE(array.ok()) << array.status();
   EXPECT_THAT(array->shape, IsEmpty());
   EXPECT_THAT(array->floats, ElementsAre(2.5f));
 
-  array = Parse(SerializeNpy({4, 0}, nullptr));
+  array = Parse(util::SerializeNpy({4, 0}, nullptr));
   ASSERT_TRUE(array.ok()) << array.status();
   EXPECT_THAT(array->shape, ElementsAre(4, 0));
   EXPECT_THAT(array->floats, IsEmpty());
@@ -133,7 +129,7 @@ TEST(NpyTest, RoundTripsScalarAndEmptyArrays) {
 
 TEST(NpyTest, ReadsVersion2And3Headers) {
   for (int major : {2, 3}) {
-    absl::StatusOr<NpyArray> array =
+    absl::StatusOr<util::NpyArray> array =
         Parse(Npy(Dict("<f4", "(2,)"), Bytes<float>({1, 2}), major));
     ASSERT_TRUE(array.ok()) << major << ": " << array.status();
     EXPECT_THAT(array->floats, ElementsAre(1.0f, 2.0f));
@@ -141,19 +137,18 @@ TEST(NpyTest, ReadsVersion2And3Headers) {
 }
 
 TEST(NpyTest, ReadsF2IncludingSubnormals) {
-  absl::StatusOr<NpyArray> array = Parse(Npy(
-      Dict("<f2", "(4,)"), Bytes<uint16_t>({0x3c00, 0xc000, 0x0001, 0x7c00})));
+  absl::StatusOr<util::NpyArray> array =
+      Parse(Npy(Dict("<f2", "(4,)"), Bytes<uint16_t>({0x3c00, 0xc000, 0x0001, 0x7c00})));
   ASSERT_TRUE(array.ok()) << array.status();
-  EXPECT_THAT(array->floats,
-              ElementsAre(1.0f, -2.0f, std::ldexp(1.0f, -24),
-                          std::numeric_limits<float>::infinity()));
+  EXPECT_THAT(array->floats, ElementsAre(1.0f, -2.0f, std::ldexp(1.0f, -24),
+                                         std::numeric_limits<float>::infinity()));
 }
 
 TEST(NpyTest, ReadsF8) {
-  absl::StatusOr<NpyArray> array =
+  absl::StatusOr<util::NpyArray> array =
       Parse(Npy(Dict("<f8", "(3,)"), Bytes<double>({0.1, -1e-300, 3e38})));
   ASSERT_TRUE(array.ok()) << array.status();
-  EXPECT_EQ(array->kind, NpyArray::Kind::kFloat);
+  EXPECT_EQ(array->kind, util::NpyArray::Kind::kFloat);
   EXPECT_THAT(array->floats, ElementsAre(0.1f, -0.0f, 3e38f));
 }
 
@@ -173,14 +168,12 @@ TEST(NpyTest, ReadsEveryIntegerDtype) {
       {"|u1", Bytes<uint8_t>({0, 255}), {0, 255}},
       {"<u2", Bytes<uint16_t>({1, 65535}), {1, 65535}},
       {"<u4", Bytes<uint32_t>({2, 4294967295u}), {2, 4294967295LL}},
-      {"<u8",
-       Bytes<uint64_t>({3, uint64_t{1} << 63 >> 1}),
-       {3, int64_t{1} << 62}},
+      {"<u8", Bytes<uint64_t>({3, uint64_t{1} << 63 >> 1}), {3, int64_t{1} << 62}},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<NpyArray> array = Parse(Npy(Dict(c.descr, "(2,)"), c.data));
+    absl::StatusOr<util::NpyArray> array = Parse(Npy(Dict(c.descr, "(2,)"), c.data));
     ASSERT_TRUE(array.ok()) << c.descr << ": " << array.status();
-    EXPECT_EQ(array->kind, NpyArray::Kind::kInteger) << c.descr;
+    EXPECT_EQ(array->kind, util::NpyArray::Kind::kInteger) << c.descr;
     EXPECT_THAT(array->shape, ElementsAre(2));
     EXPECT_EQ(array->integers, c.want) << c.descr;
     EXPECT_THAT(array->floats, IsEmpty());
@@ -189,8 +182,7 @@ TEST(NpyTest, ReadsEveryIntegerDtype) {
 
 TEST(NpyTest, RefusesU8AboveInt64Max) {
   absl::Status status = ParseStatus(
-      Npy(Dict("<u8", "(2,)"),
-          Bytes<uint64_t>({1, std::numeric_limits<uint64_t>::max()})));
+      Npy(Dict("<u8", "(2,)"), Bytes<uint64_t>({1, std::numeric_limits<uint64_t>::max()})));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("18446744073709551615"));
   EXPECT_THAT(status.message(), HasSubstr("flat index 1"));
@@ -198,8 +190,7 @@ TEST(NpyTest, RefusesU8AboveInt64Max) {
 }
 
 TEST(NpyTest, RefusesF8OutsideFloatRange) {
-  absl::Status status =
-      ParseStatus(Npy(Dict("<f8", "(2,)"), Bytes<double>({1, 1e39})));
+  absl::Status status = ParseStatus(Npy(Dict("<f8", "(2,)"), Bytes<double>({1, 1e39})));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("value 1e+39 at flat index 1"));
   EXPECT_THAT(status.message(), HasSubstr("outside float32 range"));
@@ -216,7 +207,7 @@ TEST(NpyTest, ParsesHeaderDictsWrittenAnyWay) {
            "          \n",
            "{'descr': '<f4', 'fortran_order': False, 'shape': (3L,), }\n",
        }) {
-    absl::StatusOr<NpyArray> array = Parse(Npy(dict, Bytes<float>({1, 2, 3})));
+    absl::StatusOr<util::NpyArray> array = Parse(Npy(dict, Bytes<float>({1, 2, 3})));
     ASSERT_TRUE(array.ok()) << dict << ": " << array.status();
     EXPECT_THAT(array->shape, ElementsAre(3)) << dict;
     EXPECT_THAT(array->floats, ElementsAre(1.0f, 2.0f, 3.0f)) << dict;
@@ -238,23 +229,21 @@ TEST(NpyTest, ParsesShapeTuples) {
     const std::string data = c.shape == "()" ? Bytes<float>({1})
                              : count == 0    ? ""
                                              : Bytes<float>({1, 2, 3});
-    absl::StatusOr<NpyArray> array = Parse(Npy(Dict("<f4", c.shape), data));
+    absl::StatusOr<util::NpyArray> array = Parse(Npy(Dict("<f4", c.shape), data));
     ASSERT_TRUE(array.ok()) << c.shape << ": " << array.status();
     EXPECT_EQ(array->shape, c.want) << c.shape;
   }
 }
 
 TEST(NpyTest, RefusesBigEndian) {
-  absl::Status status =
-      ParseStatus(Npy(Dict(">f4", "(3,)"), Bytes<float>({1, 2, 3})));
+  absl::Status status = ParseStatus(Npy(Dict(">f4", "(3,)"), Bytes<float>({1, 2, 3})));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr(kSource));
   EXPECT_THAT(status.message(), HasSubstr("'>f4' is big-endian"));
 }
 
 TEST(NpyTest, RefusesFortranOrder) {
-  absl::Status status =
-      DictStatus("{'descr': '<f4', 'fortran_order': True, 'shape': (3,), }");
+  absl::Status status = DictStatus("{'descr': '<f4', 'fortran_order': True, 'shape': (3,), }");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("fortran_order is True"));
   EXPECT_THAT(status.message(), HasSubstr("want a C-order array"));
@@ -281,12 +270,10 @@ TEST(NpyTest, RefusesStructuredDtypes) {
 }
 
 TEST(NpyTest, RefusesUnsupportedDtypes) {
-  for (absl::string_view descr :
-       {"<c8", "|S3", "<U1", "<M8[ns]", "<f16", "f4", "=f4", "<i1", ""}) {
+  for (absl::string_view descr : {"<c8", "|S3", "<U1", "<M8[ns]", "<f16", "f4", "=f4", "<i1", ""}) {
     absl::Status status = DictStatus(Dict(descr, "(3,)"));
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << descr;
-    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat(
-                                      "dtype '", descr, "' is not supported")));
+    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("dtype '", descr, "' is not supported")));
     EXPECT_THAT(status.message(), HasSubstr("<f2 <f4 <f8"));
   }
 }
@@ -299,8 +286,8 @@ TEST(NpyTest, RefusesWrongMagic) {
 }
 
 TEST(NpyTest, RefusesFileShorterThanPreamble) {
-  for (const std::string& bytes : {std::string(""), std::string("\x93NUM"),
-                                   std::string("\x93NUMPY\x01", 7)}) {
+  for (const std::string& bytes :
+       {std::string(""), std::string("\x93NUM"), std::string("\x93NUMPY\x01", 7)}) {
     absl::Status status = ParseStatus(bytes);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(status.message(), HasSubstr("not a .npy file"));
@@ -321,8 +308,7 @@ TEST(NpyTest, RefusesUnsupportedVersion) {
     absl::Status status = ParseStatus(bytes);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(status.message(),
-                HasSubstr(absl::StrCat("version ", major, ".", minor,
-                                       " is not supported")));
+                HasSubstr(absl::StrCat("version ", major, ".", minor, " is not supported")));
   }
 }
 
@@ -333,9 +319,8 @@ TEST(NpyTest, RefusesHeaderLengthPastEndOfFile) {
   absl::Status status = ParseStatus(bytes);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("header length is 32767 bytes"));
-  EXPECT_THAT(status.message(),
-              HasSubstr(absl::StrCat("only ", bytes.size() - 10,
-                                     " bytes follow the 10-byte preamble")));
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("only ", bytes.size() - 10,
+                                                       " bytes follow the 10-byte preamble")));
 
   std::string v2 = Npy("{}", "", 2);
   v2.replace(8, 4, "\xff\xff\xff\xff");
@@ -363,8 +348,7 @@ TEST(NpyTest, RefusesMalformedHeaderDicts) {
        }) {
     absl::Status status = DictStatus(dict);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << dict;
-    EXPECT_THAT(status.message(), HasSubstr("not a Python dict literal"))
-        << dict;
+    EXPECT_THAT(status.message(), HasSubstr("not a Python dict literal")) << dict;
     EXPECT_THAT(status.message(), HasSubstr(kSource));
   }
 }
@@ -377,8 +361,8 @@ TEST(NpyTest, RefusesHeaderThatIsNotADict) {
 
 TEST(NpyTest, RefusesDeeplyNestedHeaderWithoutRecursingForever) {
   const std::string dict =
-      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': ",
-                   std::string(1000, '('), "3", std::string(1000, ')'), "}");
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': ", std::string(1000, '('),
+                   "3", std::string(1000, ')'), "}");
   absl::Status status = DictStatus(dict);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("nested less deeply"));
@@ -437,13 +421,11 @@ TEST(NpyTest, RefusesNegativeAndHugeDims) {
 
   status = DictStatus(Dict("<f4", "(99999999999999999999,)"));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(),
-              HasSubstr("'shape'[0] is 99999999999999999999"));
+  EXPECT_THAT(status.message(), HasSubstr("'shape'[0] is 99999999999999999999"));
 }
 
 TEST(NpyTest, RefusesShapeWhoseSizeOverflows) {
-  for (absl::string_view shape :
-       {"(4294967296, 4294967296, 4)", "(4611686018427387904,)"}) {
+  for (absl::string_view shape : {"(4294967296, 4294967296, 4)", "(4611686018427387904,)"}) {
     absl::Status status = DictStatus(Dict("<f4", shape));
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << shape;
     EXPECT_THAT(status.message(), HasSubstr("needs more than 2^63 - 1 bytes"));
@@ -451,8 +433,7 @@ TEST(NpyTest, RefusesShapeWhoseSizeOverflows) {
 }
 
 TEST(NpyTest, RefusesTruncatedDataWithBothSizes) {
-  absl::Status status =
-      ParseStatus(Npy(Dict("<f4", "(2, 2)"), Bytes<float>({1, 2, 3})));
+  absl::Status status = ParseStatus(Npy(Dict("<f4", "(2, 2)"), Bytes<float>({1, 2, 3})));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("data is 12 bytes"));
   EXPECT_THAT(status.message(), HasSubstr("shape [2, 2] of '<f4' needs 16"));
@@ -460,8 +441,7 @@ TEST(NpyTest, RefusesTruncatedDataWithBothSizes) {
 }
 
 TEST(NpyTest, RefusesTrailingData) {
-  absl::Status status =
-      ParseStatus(Npy(Dict("<i2", "(1,)"), Bytes<int16_t>({1, 2})));
+  absl::Status status = ParseStatus(Npy(Dict("<i2", "(1,)"), Bytes<int16_t>({1, 2})));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("data is 4 bytes"));
   EXPECT_THAT(status.message(), HasSubstr("needs 2"));
@@ -469,7 +449,7 @@ TEST(NpyTest, RefusesTrailingData) {
 
 TEST(NpyTest, SurvivesTruncationAndCorruption) {
   const float data[] = {1, 2, 3, 4, 5, 6};
-  const std::string valid = SerializeNpy({2, 3}, data);
+  const std::string valid = util::SerializeNpy({2, 3}, data);
   ASSERT_TRUE(ParseStatus(valid).ok());
   for (size_t n = 0; n < valid.size(); ++n) {
     EXPECT_FALSE(ParseStatus(valid.substr(0, n)).ok()) << n;
@@ -488,18 +468,18 @@ TEST(NpyTest, SurvivesTruncationAndCorruption) {
 
 TEST(NpyTest, ReadNpyOfMissingFileIsNotFound) {
   const std::string path = TempPath("missing.npy");
-  absl::Status status = ReadNpy(path).status();
+  absl::Status status = util::ReadNpy(path).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr(path));
 }
 
 TEST(NpyTest, WriteNpyRefusesBadArguments) {
   const float data[] = {1};
-  absl::Status status = WriteNpy(TempPath("bad.npy"), {2, -1}, data);
+  absl::Status status = util::WriteNpy(TempPath("bad.npy"), {2, -1}, data);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("has dim 1 = -1"));
 
-  status = WriteNpy(TempPath("bad.npy"), {2}, nullptr);
+  status = util::WriteNpy(TempPath("bad.npy"), {2}, nullptr);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("data is null"));
 }
@@ -507,10 +487,25 @@ TEST(NpyTest, WriteNpyRefusesBadArguments) {
 TEST(NpyTest, WriteNpyReportsUnwritablePath) {
   const std::string path = TempPath("no_such_dir/out.npy");
   const float data[] = {1};
-  absl::Status status = WriteNpy(path, {1}, data);
+  absl::Status status = util::WriteNpy(path, {1}, data);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr(path));
 }
 
+// The bundled demo models' sample inputs, which `rnnserve-cli stream --input`
+// reads: float32 [50, 1] and int64 token ids [43].
+TEST(NpyTest, ReadsTheDemoSampleInputs) {
+  absl::StatusOr<NpyArray> a =
+      ReadNpy(std::string(RNNSERVE_SOURCE_DIR) + "/models/forecast/1/sample_input.npy");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(a->shape, ElementsAre(50, 1));
+  EXPECT_EQ(a->kind, NpyArray::Kind::kFloat);
+  a = ReadNpy(std::string(RNNSERVE_SOURCE_DIR) + "/models/charlm/1/sample_input.npy");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(a->shape, ElementsAre(43));
+  ASSERT_EQ(a->kind, NpyArray::Kind::kInteger);
+  EXPECT_EQ(a->integers[0], 43);  // 'I' is id 2 + 0x49 - 0x20
+}
+
 }  // namespace
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util

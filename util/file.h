@@ -1,7 +1,8 @@
-// Whole-file reads and writes for the weight readers, the model loader and the
-// tools. Messages name the path; codes follow errno where there is one.
-#ifndef RNNSERVE_MODEL_FILE_UTIL_H_
-#define RNNSERVE_MODEL_FILE_UTIL_H_
+// Whole-file reads and writes and folder listings, for the weight readers, the
+// loaders, the server (tokens, credentials, /proc) and the client (TLS files,
+// inputs). Messages name the path; codes follow errno where there is one.
+#ifndef RNNSERVE_UTIL_FILE_UTIL_H_
+#define RNNSERVE_UTIL_FILE_UTIL_H_
 
 #include <string>
 #include <vector>
@@ -10,18 +11,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 
 // The whole of file `path`. NOT_FOUND if it does not exist, INVALID_ARGUMENT
-// if it is not a regular file, the errno's code if it cannot be read,
-// DATA_LOSS if it shrinks while being read.
+// if it is not a regular file, the errno's code if it cannot be read. Reads
+// to the end of the file, so /proc files (which report size 0) work.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Creates or truncates file `path` and writes `contents` to it. The errno's
 // code if it cannot be written (NOT_FOUND for a missing directory), UNKNOWN
 // when the stream fails without setting errno.
-absl::Status WriteStringToFile(const std::string& path,
-                               absl::string_view contents);
+absl::Status WriteStringToFile(const std::string& path, absl::string_view contents);
 
 // One entry of a folder listing.
 struct DirectoryEntry {
@@ -34,6 +34,6 @@ struct DirectoryEntry {
 // stat'ed counts as a plain file. The errno's code if `dir` cannot be listed.
 absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string& dir);
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util
 
-#endif  // RNNSERVE_MODEL_FILE_UTIL_H_
+#endif  // RNNSERVE_UTIL_FILE_UTIL_H_

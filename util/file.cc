@@ -1,4 +1,4 @@
-#include "model/file_util.h"
+#include "util/file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,13 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace rnnserve::model {
+namespace rnnserve::util {
 namespace {
 
 // `message` with errno's code and text when the failed call set errno.
 absl::Status ErrnoOrUnknown(int error, absl::string_view message) {
-  return error != 0 ? absl::ErrnoToStatus(error, message)
-                    : absl::UnknownError(message);
+  return error != 0 ? absl::ErrnoToStatus(error, message) : absl::UnknownError(message);
 }
 
 }  // namespace
@@ -30,13 +29,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
     return absl::ErrnoToStatus(ec.value(), absl::StrCat(path, ": cannot stat"));
   }
   if (status.type() != std::filesystem::file_type::regular) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a regular file; want a weight file"));
-  }
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    return absl::ErrnoToStatus(ec.value(),
-                               absl::StrCat(path, ": cannot get file size"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }
   errno = 0;
   std::ifstream in(path, std::ios::binary);
@@ -44,17 +37,22 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
     const int error = errno;
     return ErrnoOrUnknown(error, absl::StrCat(path, ": cannot open"));
   }
-  std::string contents(static_cast<size_t>(size), '\0');
-  in.read(contents.data(), static_cast<std::streamsize>(size));
-  if (static_cast<uintmax_t>(in.gcount()) != size) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": read ", in.gcount(), " of ", size, " bytes"));
+  // Read to the end rather than trusting the size: /proc files say 0 bytes.
+  std::string contents;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec) contents.reserve(static_cast<size_t>(size));
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    contents.append(buffer, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) {
+    const int error = errno;
+    return ErrnoOrUnknown(error, absl::StrCat(path, ": cannot read"));
   }
   return contents;
 }
 
-absl::Status WriteStringToFile(const std::string& path,
-                               absl::string_view contents) {
+absl::Status WriteStringToFile(const std::string& path, absl::string_view contents) {
   errno = 0;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (out.is_open()) {
@@ -82,4 +80,4 @@ absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string
   return entries;
 }
 
-}  // namespace rnnserve::model
+}  // namespace rnnserve::util
