@@ -10,7 +10,7 @@
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "onnx/onnx_pb.h"
 
 namespace rnnserve::fuzz {

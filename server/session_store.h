@@ -20,7 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 #include "server/state_pool.h"
 
 namespace rnnserve::server {

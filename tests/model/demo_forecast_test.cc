@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/test_util.h"
 #include "util/npy.h"
 

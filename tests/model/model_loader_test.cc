@@ -1,6 +1,6 @@
 // Loading refuses every broken model with a message that names the problem;
 // the broken copies of lstm_1layer live in tests/testdata/model_bad.
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"

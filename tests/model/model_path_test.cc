@@ -1,7 +1,7 @@
 // ResolveModelPath and ClassifyModelPath against folders built in TempDir()
 // from the checked-in fixtures: every spelling of a model the tools accept,
 // and the messages for the rest.
-#include "model/model_path.h"
+#include "model/importers/model_path.h"
 
 #include <filesystem>
 #include <string>

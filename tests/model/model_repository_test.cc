@@ -1,6 +1,6 @@
 // ModelRepository against repositories built in TempDir() from the checked-in
 // fixtures, and the rnnserve-model tool pointed at such repositories.
-#include "model/model_repository.h"
+#include "model/importers/model_repository.h"
 
 #include <sys/wait.h>
 

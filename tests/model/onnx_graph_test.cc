@@ -1,12 +1,12 @@
 // ONNX import refusals: every broken or unsupported model in
 // tests/testdata/onnx_bad is refused with a message naming the problem.
 // (What imports correctly is fixture_parity_test's job.)
-#include "model/onnx_graph.h"
+#include "model/importers/onnx_graph.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
-#include "model/onnx_reader.h"
+#include "model/importers/model_loader.h"
+#include "model/importers/onnx_reader.h"
 #include "tests/model/test_util.h"
 #include "util/file.h"
 

@@ -1,4 +1,4 @@
-#include "model/safetensors_reader.h"
+#include "model/importers/safetensors_reader.h"
 
 #include <cmath>
 #include <cstdint>

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "util/npy.h"
 
 namespace rnnserve::model::testing {

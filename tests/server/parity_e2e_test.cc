@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
