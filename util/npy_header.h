@@ -1,6 +1,6 @@
 // The header of a .npy file: a Python dict literal such as
 // {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with
-// spaces and a newline. model/npy.h reads the file around it.
+// spaces and a newline. util/npy.h reads the file around it.
 #ifndef RNNSERVE_UTIL_NPY_HEADER_H_
 #define RNNSERVE_UTIL_NPY_HEADER_H_
 
