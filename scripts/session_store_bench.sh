@@ -127,7 +127,7 @@ for r in $(seq "$rounds"); do
   for mode in plain store; do
     start_server $mode
     # The warmup starts every session; checkpoints run all the time after.
-    bench "$big" 64 5s > "$work/b_${mode}_$r.json"
+    bench "$big" 64 8s > "$work/b_${mode}_$r.json"
     field latency_us.p99 < "$work/b_${mode}_$r.json" >> "$work/p99_$mode"
     field steps_per_second < "$work/b_${mode}_$r.json" >> "$work/bigrate_$mode"
     cpu_per_step "$work/b_${mode}_$r.json" >> "$work/bigcpu_$mode"

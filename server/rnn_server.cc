@@ -143,7 +143,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   builder.RegisterService(server->model_service_.get());
   if (server->tier_ != nullptr) {
     server->cluster_service_ = std::make_unique<cluster::ClusterServiceImpl>(
-        server->tier_.get(), &server->gate_, server->token_.get(), server->metrics_.get());
+        server->tier_.get(), server->token_.get(), server->metrics_.get());
     builder.RegisterService(server->cluster_service_.get());
   }
   server->server_ = builder.BuildAndStart();
@@ -251,7 +251,9 @@ void RnnServer::Shutdown(absl::Duration drain) {
   health->SetServingStatus("", false);
   for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
   const absl::Time deadline = absl::Now() + drain;
-  if (options_.handoff_target.empty()) {
+  if (tier_ != nullptr) {
+    ReleaseSessions(deadline);
+  } else if (options_.handoff_target.empty()) {
     // Streams answer the step they hold and end; unary calls in flight
     // finish (their steps are already queued); new calls are refused. Past
     // the deadline gRPC cancels what is left.
@@ -272,9 +274,6 @@ void RnnServer::Shutdown(absl::Duration drain) {
   }
   batcher_->Shutdown();
   sequences_->Shutdown();
-  // Every step is answered: the checkpoints hold what the clients saw (after
-  // a handoff, only the sessions that did not move are left to write).
-  if (tier_ != nullptr) tier_->FlushAndStop(std::max(deadline, absl::Now() + absl::Seconds(1)));
   stop_periodic_.Notify();
   for (std::thread& thread : periodic_) thread.join();
   // Every step is done now, so the snapshot holds every session as its
@@ -287,6 +286,29 @@ void RnnServer::Shutdown(absl::Duration drain) {
             << static_cast<int64_t>(StepsComputed()) << " steps computed since start";
 }
 
+void RnnServer::ReleaseSessions(absl::Time deadline) {
+  // Streams step nothing more but stay open, and the listener too, while
+  // the steps in flight are answered and every session's final checkpoint
+  // is written and released: a replica that takes a session from now on
+  // gets exactly the state its client saw answered, from this replica
+  // (TakeSession still answers) or from the released checkpoint. Only then
+  // does the listener close (the proxy routes elsewhere) and do the streams
+  // end. The released checkpoints are the handoff: --handoff_to's imports
+  // would race with those pulls.
+  inference_->HoldStreams();
+  const absl::Time start = absl::Now();
+  if (!gate_.CloseAndWait(deadline)) {
+    LOG(ERROR) << "shutdown: steps still running at the drain deadline; their sessions' "
+               << "checkpoints may miss them";
+  }
+  tier_->FlushAndStop(std::max(deadline, absl::Now() + absl::Seconds(1)));
+  LOG(INFO) << "shutdown: " << store_->size() << " sessions checkpointed and released in "
+            << absl::Now() - start;
+  std::thread stopping([this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+  inference_->DrainStreams();
+  stopping.join();
+}
+
 void RnnServer::HandOffSessions(absl::Time deadline) {
   const absl::Time start = absl::Now();
   if (!gate_.CloseAndWait(deadline)) {
@@ -294,8 +316,6 @@ void RnnServer::HandOffSessions(absl::Time deadline) {
     LOG(ERROR) << "handoff: steps still running at the drain deadline; sessions not moved";
     return;
   }
-  // Checkpoints first: a session the handoff cannot move is still in Redis.
-  if (tier_ != nullptr) tier_->FlushAndStop(deadline);
   const absl::Time listener_deadline = std::min(deadline, start + absl::Seconds(5));
   if (!WaitUntilNotListening(options_.listen, port_, listener_deadline)) {
     LOG(WARNING) << "handoff: port " << port_ << " still accepts connections; the proxy may "

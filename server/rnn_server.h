@@ -122,6 +122,10 @@ class RnnServer {
   // Stops listening, waits for the changes in flight and moves every
   // session to options_.handoff_target; the streams are held meanwhile.
   void HandOffSessions(absl::Time deadline);
+  // With a session store instead: waits for the steps in flight, writes and
+  // releases every session's final checkpoint, then stops listening and
+  // ends the streams.
+  void ReleaseSessions(absl::Time deadline);
   // Recurrent steps computed since start, over every model.
   double StepsComputed() const;
 

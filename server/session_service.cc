@@ -132,7 +132,7 @@ absl::Status SessionServiceImpl::Import(const pb::SessionState& state, pb::Sessi
   const absl::Time now = clock_();
   RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
                        ImportSession(state, *models_, *store_, now));
-  if (tier_ != nullptr) tier_->Claim(*session, /*keep_checkpoint=*/true);
+  if (tier_ != nullptr) tier_->ClaimImported(*session);
   FillInfo(*session, now, info);
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,11 @@ namespace {
 void EncodeFloats(const float* values, int64_t count, std::string* bytes) {
   bytes->resize(static_cast<size_t>(count) * 4);
   char* out = bytes->data();
+  if constexpr (std::endian::native == std::endian::little) {
+    // The checkpoint writer exports every changed session each interval.
+    std::memcpy(out, values, bytes->size());
+    return;
+  }
   for (int64_t i = 0; i < count; ++i) {
     const uint32_t bits = std::bit_cast<uint32_t>(values[i]);
     for (int b = 0; b < 4; ++b) *out++ = static_cast<char>((bits >> (8 * b)) & 0xff);

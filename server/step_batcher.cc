@@ -136,20 +136,26 @@ StepBatcher::StepBatcher(const Options& options) : options_(options) {
 
 StepBatcher::~StepBatcher() { Shutdown(); }
 
-absl::Status StepBatcher::Submit(std::shared_ptr<Session> session,
-                                 std::shared_ptr<const model::LayerStack> model,
-                                 StepInputData input, bool last_only, absl::Time deadline,
-                                 Done done) {
-  auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                       last_only, deadline, absl::Now(), std::move(done)});
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("the server is shutting down");
-  if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the step queue is full (", options_.max_queue, " requests pending); retry later"));
+void StepBatcher::Submit(std::shared_ptr<Session> session,
+                         std::shared_ptr<const model::LayerStack> model, StepInputData input,
+                         bool last_only, absl::Time deadline, Done done) {
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("the server is shutting down");
+    } else if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "the step queue is full (", options_.max_queue, " requests pending); retry later"));
+    } else {
+      queue_.push_back(std::make_unique<Job>(Job{std::move(session), std::move(model),
+                                                 std::move(input), last_only, deadline,
+                                                 absl::Now(), std::move(done)}));
+      return;
+    }
   }
-  queue_.push_back(std::move(job));
-  return absl::OkStatus();
+  // Outside the lock: `done` may submit again.
+  std::move(done)(std::move(refused));
 }
 
 void StepBatcher::Shutdown() {

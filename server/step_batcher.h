@@ -55,7 +55,7 @@ class StepBatcher {
     absl::Duration max_delay = absl::ZeroDuration();
     int64_t max_queue = 100'000;  // pending requests
   };
-  // Runs exactly once, on a worker thread, with the outcome or the error.
+  // Runs exactly once, with the outcome or the error (see Submit).
   using Done = absl::AnyInvocable<void(absl::StatusOr<StepOutcome>) &&>;
 
   explicit StepBatcher(const Options& options);
@@ -65,13 +65,13 @@ class StepBatcher {
 
   // Queues `input` for `session` (bound to `model` when submitted: if the
   // session is restarted with another model first, the step fails with
-  // FAILED_PRECONDITION). A step whose `deadline` passed in the queue is not
-  // computed: DEADLINE_EXCEEDED. Returns UNAVAILABLE after Shutdown() and
-  // RESOURCE_EXHAUSTED when max_queue requests are pending; `done` is then
-  // not called. Input errors (shape, tokens) come back through `done`.
-  absl::Status Submit(std::shared_ptr<Session> session,
-                      std::shared_ptr<const model::LayerStack> model, StepInputData input,
-                      bool last_only, absl::Time deadline, Done done);
+  // FAILED_PRECONDITION). `done` runs exactly once: with the outcome or the
+  // error on a worker thread, or at once on the calling thread when the step
+  // is refused (UNAVAILABLE after Shutdown(), RESOURCE_EXHAUSTED when
+  // max_queue requests are pending). A step whose `deadline` passed in the
+  // queue is not computed: DEADLINE_EXCEEDED.
+  void Submit(std::shared_ptr<Session> session, std::shared_ptr<const model::LayerStack> model,
+              StepInputData input, bool last_only, absl::Time deadline, Done done);
 
   // Refuses new steps, finishes every queued one, joins the workers.
   void Shutdown();

@@ -129,7 +129,7 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::Ste
   model = served->ref();
   RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                        store_->Start(request.session_id(), model, now));
-  if (tier_ != nullptr) tier_->Claim(*session, /*keep_checkpoint=*/false);
+  if (tier_ != nullptr) tier_->ClaimStarted(session);
   return session;
 }
 
@@ -211,13 +211,8 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     reservation.Release();
   };
   const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  // Submit refuses (queue full, shutting down) without calling `respond`;
-  // keep a way to answer then.
-  auto pending = std::make_shared<decltype(respond)>(std::move(respond));
-  absl::Status submitted = batcher_->Submit(
-      *std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
-      [pending](absl::StatusOr<StepOutcome> outcome) { (*pending)(std::move(outcome)); });
-  if (!submitted.ok()) (*pending)(submitted);
+  batcher_->Submit(*std::move(session), model.stack, std::move(admitted.input), last_only,
+                   deadline, std::move(respond));
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "glog/logging.h"
 #include "server/cluster/session_tier.h"
+#include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
 
 namespace rnnserve::cluster {
@@ -197,7 +198,7 @@ bool CheckpointWriter::RunPass(bool all) {
   bool complete = true;
   for (const std::shared_ptr<server::Session>& session : sessions) {
     if (session->epoch() == 0 && UnclaimedSince(*session, started)) {
-      tier_->Claim(*session, /*keep_checkpoint=*/false);
+      tier_->claimer_->Add(session);
     }
     {
       absl::MutexLock lock(&session->mu());

@@ -65,20 +65,26 @@ redis.call('SET', KEYS[1], header(epoch + 1, checkpoint_steps, ARGV[1]) .. check
 return {1, epoch + 1, owner, epoch, checkpoint_steps, checkpoint}
 )lua";
 
-// KEYS[1] record; ARGV me, epoch, steps, state. Answers 0 written (also when
-// the record was missing: Redis came back empty, so it is made again), 1 older
-// (same owner and epoch, fewer steps than recorded: nothing written), 2 fenced
-// (another owner or epoch).
+// KEYS[1] record; ARGV me, epoch, steps, the whole record to write (its
+// header made by the caller, RecordHeader below: Redis only compares and
+// sets, without building a copy of the state in Lua). Answers 0 written
+// (also when the record was missing: Redis came back empty, so it is made
+// again), 1 older (same owner and epoch, fewer steps than recorded: nothing
+// written), 2 fenced (another owner or epoch).
 constexpr char kCheckpointLua[] = R"lua(
 local epoch, steps, owner = read_header(KEYS[1])
-local want_epoch, want_steps = tonumber(ARGV[2]), tonumber(ARGV[3])
 if epoch then
-  if owner ~= ARGV[1] or epoch ~= want_epoch then return 2 end
-  if want_steps < steps then return 1 end
+  if owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 2 end
+  if tonumber(ARGV[3]) < steps then return 1 end
 end
-redis.call('SET', KEYS[1], header(want_epoch, want_steps, ARGV[1]) .. ARGV[4])
+redis.call('SET', KEYS[1], ARGV[4])
 return 0
 )lua";
+
+// The header line the scripts' `header` writes.
+std::string RecordHeader(int64_t epoch, int64_t steps, const std::string& owner) {
+  return absl::StrCat(epoch, " ", steps, " ", owner, "\n");
+}
 
 // KEYS[1] record; ARGV me, epoch. Deletes the record only when `me` owns it
 // at that epoch (a newer owner's record stays). Answers 1 deleted, else 0.
@@ -100,6 +106,19 @@ if not v then return 0 end
 local epoch, steps, owner, body = parse(v)
 if owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], header(epoch, steps, '-') .. string.sub(v, body))
+return 1
+)lua";
+
+// KEYS[1] record; ARGV new owner, epoch, steps, state. The state a replica
+// just handed over to the owner that claimed it at `epoch`, kept as the
+// record's checkpoint, so that a new owner that timed out waiting for the
+// answer still finds it. Only when the record names that owner and epoch and
+// holds no more steps. Answers 1 written, else 0.
+constexpr char kHandoverLua[] = R"lua(
+local epoch, steps, owner = read_header(KEYS[1])
+if not epoch or owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
+if tonumber(ARGV[3]) < steps then return 0 end
+redis.call('SET', KEYS[1], header(epoch, tonumber(ARGV[3]), owner) .. ARGV[4])
 return 1
 )lua";
 
@@ -218,7 +237,7 @@ SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::str
       me_valid_(CheckOwner(me_)),
       scripts_{absl::StrCat(kLuaPrelude, kClaimLua), absl::StrCat(kLuaPrelude, kCheckpointLua),
                absl::StrCat(kLuaPrelude, kForgetLua), absl::StrCat(kLuaPrelude, kReleaseLua),
-               absl::StrCat(kLuaPrelude, kDrainLua)} {}
+               absl::StrCat(kLuaPrelude, kHandoverLua), absl::StrCat(kLuaPrelude, kDrainLua)} {}
 
 std::string SessionDirectory::RecordKey(const std::string& id) const {
   return absl::StrCat(prefix_, ":s:", id);
@@ -295,12 +314,34 @@ absl::StatusOr<ClaimResult> SessionDirectory::Claim(const std::string& id, Claim
   return ParseClaimReply(replies.front(), key);
 }
 
+absl::StatusOr<std::vector<ClaimResult>> SessionDirectory::ClaimStarts(
+    absl::Span<const std::string> ids) {
+  RNN_RETURN_IF_ERROR(me_valid_);
+  std::vector<std::string> keys;  // The views point into it: never moves.
+  keys.reserve(ids.size());
+  std::vector<RedisCommand> args;
+  args.reserve(ids.size());
+  for (const std::string& id : ids) {
+    RNN_RETURN_IF_ERROR(CheckId(id));
+    args.push_back({keys.emplace_back(RecordKey(id)), me_, "start", ""});
+  }
+  if (args.empty()) return std::vector<ClaimResult>();
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kClaimScript, 1, args));
+  std::vector<ClaimResult> claims;
+  claims.reserve(replies.size());
+  for (size_t i = 0; i < replies.size(); ++i) {
+    RNN_ASSIGN_OR_RETURN(ClaimResult claim, ParseClaimReply(replies[i], keys[i]));
+    claims.push_back(std::move(claim));
+  }
+  return claims;
+}
+
 absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoints(
     absl::Span<const Checkpoint> checkpoints) {
   RNN_RETURN_IF_ERROR(me_valid_);
   if (checkpoints.empty()) return std::vector<CheckpointOutcome>();
-  std::vector<std::string> strings;  // Keys and numbers the views point into.
-  strings.reserve(3 * checkpoints.size());
+  std::vector<std::string> strings;  // Keys, numbers and records the views point into.
+  strings.reserve(4 * checkpoints.size());
   std::vector<RedisCommand> args;
   args.reserve(checkpoints.size());
   for (const Checkpoint& checkpoint : checkpoints) {
@@ -314,7 +355,9 @@ absl::StatusOr<std::vector<CheckpointOutcome>> SessionDirectory::WriteCheckpoint
     const std::string& key = strings.emplace_back(RecordKey(checkpoint.session_id));
     const std::string& epoch = strings.emplace_back(absl::StrCat(checkpoint.epoch));
     const std::string& steps = strings.emplace_back(absl::StrCat(checkpoint.steps));
-    args.push_back({key, me_, epoch, steps, checkpoint.state});
+    const std::string& record = strings.emplace_back(
+        absl::StrCat(RecordHeader(checkpoint.epoch, checkpoint.steps, me_), checkpoint.state));
+    args.push_back({key, me_, epoch, steps, record});
   }
   RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kCheckpointScript, 1, args));
   std::vector<CheckpointOutcome> outcomes;
@@ -366,6 +409,18 @@ absl::Status SessionDirectory::Forget(
 absl::Status SessionDirectory::Release(
     absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs) {
   return RunPerRecord(kReleaseScript, ids_and_epochs, "release");
+}
+
+absl::Status SessionDirectory::WriteHandover(const std::string& new_owner,
+                                             const Checkpoint& checkpoint) {
+  RNN_RETURN_IF_ERROR(CheckOwner(new_owner));
+  RNN_RETURN_IF_ERROR(CheckId(checkpoint.session_id));
+  const std::string key = RecordKey(checkpoint.session_id);
+  const std::string epoch = absl::StrCat(checkpoint.epoch);
+  const std::string steps = absl::StrCat(checkpoint.steps);
+  const RedisCommand args = {key, new_owner, epoch, steps, checkpoint.state};
+  RNN_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, RunScript(kHandoverScript, 1, {&args, 1}));
+  return ExpectType(replies.front(), RedisReply::Type::kInteger, key, "a handover");
 }
 
 absl::Status SessionDirectory::Fence(const std::string& owner, const std::string& id) {

@@ -89,6 +89,9 @@ class SessionDirectory {
   // won=false with the record as it stands.
   absl::StatusOr<ClaimResult> Claim(const std::string& id, ClaimMode mode,
                                     std::optional<int64_t> expected_epoch);
+  // Claim(id, kStart, nullopt) for each id, in one pipelined round trip;
+  // results in order.
+  absl::StatusOr<std::vector<ClaimResult>> ClaimStarts(absl::Span<const std::string> ids);
   // One pipelined round trip for the whole batch; outcomes in order. An
   // unreadable record fails the whole call with DATA_LOSS (the other
   // checkpoints of the batch were still processed).
@@ -101,6 +104,12 @@ class SessionDirectory {
   // kReleasedOwner): its checkpoint is the session's exact last state,
   // written by a replica that stopped gracefully. Others stay. One round trip.
   absl::Status Release(absl::Span<const std::pair<std::string, int64_t>> ids_and_epochs);
+  // Keeps the state `me` just handed over to `new_owner` (who claimed the
+  // session at checkpoint.epoch) as the record's checkpoint, if the record
+  // still names that owner and epoch and holds no more steps: a new owner
+  // whose TakeSession call timed out after `me` gave the session away finds
+  // it there. One round trip.
+  absl::Status WriteHandover(const std::string& new_owner, const Checkpoint& checkpoint);
   // Tells `owner` to drop `id` (it was unreachable when `me` took it). The
   // fence set expires a day after its last fence, so the sets of replicas
   // that never come back (a crashed pod's IP) do not stay.
@@ -122,6 +131,7 @@ class SessionDirectory {
     kCheckpointScript,
     kForgetScript,
     kReleaseScript,
+    kHandoverScript,
     kDrainScript,
     kScriptCount
   };

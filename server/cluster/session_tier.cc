@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "server/cluster/checkpoint_writer.h"
+#include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
 #include "util/status_macros.h"
 
@@ -44,19 +45,27 @@ SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore
                << "); serving sessions from memory only until it answers "
                << "(rnnserve_session_store_up 0)";
   }
+  claimer_ = std::make_unique<StartClaimer>(this);
   writer_ = std::make_unique<CheckpointWriter>(this);
 }
 
 SessionTier::~SessionTier() { Stop(); }
 
-void SessionTier::Start() { writer_->Start(options_.checkpoint_interval); }
+void SessionTier::Start() {
+  claimer_->Start();
+  writer_->Start(options_.checkpoint_interval);
+}
 
 void SessionTier::FlushAndStop(absl::Time deadline) {
+  claimer_->Stop();  // The claims queued so far are made first.
   writer_->Stop();
   writer_->Flush(deadline);
 }
 
-void SessionTier::Stop() { writer_->Stop(); }
+void SessionTier::Stop() {
+  claimer_->Stop();
+  writer_->Stop();
+}
 
 void SessionTier::StoreFailed(const absl::Status& status, const char* doing) {
   metrics_.store_errors_total.Increment();
@@ -73,39 +82,36 @@ void SessionTier::StoreAnswered(int64_t started_ns) {
   metrics_.store_up.Set(1);
 }
 
-void SessionTier::Claim(server::Session& session, bool keep_checkpoint) {
-  // Redis down: no start waits for its timeout; the writer claims the
-  // session once Redis answers.
-  if (!store_up_.load()) return;
+void SessionTier::ClaimStarted(std::shared_ptr<server::Session> session) {
+  // Redis down: the writer queues it once Redis answers.
+  if (store_up_.load()) claimer_->Add(std::move(session));
+}
+
+void SessionTier::ClaimImported(server::Session& session) {
+  if (!store_up_.load()) return;  // The writer claims it once Redis answers.
   absl::StatusOr<ClaimResult> claim;
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
+    // The state goes on from what another replica gave away: its checkpoint
+    // stays until this replica writes a newer one.
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
+    if (!record.ok()) {
+      claim = record.status();
+      break;
+    }
     std::optional<int64_t> expected;
     ClaimMode mode = ClaimMode::kStart;
-    if (keep_checkpoint) {
-      // An import goes on from a state another replica gave away: its
-      // checkpoint stays until this replica writes a newer one.
-      absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
-      if (!record.ok()) {
-        claim = record.status();
-        break;
-      }
-      if (record->has_value()) {
-        mode = ClaimMode::kTake;
-        expected = (*record)->epoch;
-      }
+    if (record->has_value()) {
+      mode = ClaimMode::kTake;
+      expected = (*record)->epoch;
     }
     claim = directory_.Claim(session.id(), mode, expected);
     if (!claim.ok() || claim->won) break;
   }
-  if (!claim.ok() || !claim->won) {
-    // The writer claims sessions at epoch 0 once Redis answers.
-    if (!claim.ok()) StoreFailed(claim.status(), "claim");
-    return;
-  }
+  if (!claim.ok()) return StoreFailed(claim.status(), "claim");
+  if (!claim->won) return;  // Left at epoch 0: the writer claims it.
   session.RaiseEpoch(claim->epoch);
   session.set_verified_ns(absl::GetCurrentTimeNanos());
   if (IsReplica(claim->previous_owner)) {
-    // Its copy is stale from now on; the state it answers with is not used.
     TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
   }
 }
@@ -116,7 +122,28 @@ absl::StatusOr<v1::SessionState> SessionTier::TakeFrom(const std::string& owner,
   request.set_session_id(id);
   request.set_epoch(epoch);
   request.set_new_owner(options_.advertise);
-  absl::StatusOr<v1::SessionState> state = peers_.TakeSession(owner, request);
+  const int64_t now = absl::GetCurrentTimeNanos();
+  bool recently_unreachable;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = unreachable_until_ns_.find(owner);
+    recently_unreachable = it != unreachable_until_ns_.end() && now < it->second;
+  }
+  // A replica that just did not answer is not waited for again at once:
+  // each pull of its sessions would cost the whole peer timeout.
+  absl::StatusOr<v1::SessionState> state =
+      recently_unreachable
+          ? absl::UnavailableError(absl::StrCat("replica ", owner, " did not answer just now"))
+          : peers_.TakeSession(owner, request);
+  {
+    absl::MutexLock lock(&mu_);
+    if (state.ok()) {
+      unreachable_until_ns_.erase(owner);
+    } else if (!recently_unreachable && PeerUnreachable(state.status())) {
+      unreachable_until_ns_[owner] =
+          now + absl::ToInt64Nanoseconds(std::max(2 * options_.peer_timeout, absl::Seconds(2)));
+    }
+  }
   if (!state.ok() && PeerUnreachable(state.status())) {
     // It may only be stopped: it drops its copy when it reads its fences.
     const absl::Status fenced = directory_.Fence(owner, absl::StrCat(epoch, " ", id));
@@ -196,6 +223,14 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
       }
       LOG(INFO) << "session " << id << ": owner " << owner << " did not hand it over ("
                 << taken.status() << "); restoring its checkpoint";
+      // It may have handed it over after all, too late for the call: then
+      // the record holds that state (SessionDirectory::WriteHandover).
+      absl::StatusOr<std::optional<SessionRecord>> now_record = directory_.Lookup(id);
+      if (now_record.ok() && now_record->has_value() &&
+          (*now_record)->owner == options_.advertise && (*now_record)->epoch == claim->epoch &&
+          (*now_record)->checkpoint_steps >= claim->checkpoint_steps) {
+        claim->checkpoint = std::move((*now_record)->checkpoint);
+      }
     }
     v1::SessionState checkpoint;
     if (claim->checkpoint.empty() || !checkpoint.ParseFromString(claim->checkpoint)) {
@@ -232,6 +267,8 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
     return session;
   }
   server::Session& installed = **session;
+  LOG(INFO) << "session " << state.session_id() << " taken at epoch " << epoch << " with "
+            << state.steps() << " steps from " << (behind ? "its checkpoint" : "its owner");
   absl::MutexLock lock(&installed.mu());
   installed.RaiseEpoch(epoch);
   installed.set_verified_ns(absl::GetCurrentTimeNanos());
@@ -273,7 +310,11 @@ void SessionTier::DropStale(server::Session& session, const std::string& owner) 
         "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
   }
   // Outside the session's lock: the store's lock comes first.
-  if (store_->Remove(session)) metrics_.sessions_fenced_total.Increment();
+  if (store_->Remove(session)) {
+    metrics_.sessions_fenced_total.Increment();
+    LOG(INFO) << "session " << session.id() << ": dropped the copy of epoch " << session.epoch()
+              << ", " << owner << " owns it now";
+  }
 }
 
 absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
@@ -296,6 +337,16 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
                                                        "; send this step again")));
   }
   store_->Remove(*session);
+  // If the answer does not reach the new owner in time, it finds the state
+  // in Redis: given away, it must never be lost.
+  const Checkpoint handed{request.session_id(), request.epoch(), state.steps(),
+                          state.SerializeAsString()};
+  if (const absl::Status kept = directory_.WriteHandover(request.new_owner(), handed);
+      !kept.ok()) {
+    StoreFailed(kept, "handover");
+  }
+  LOG(INFO) << "session " << request.session_id() << " handed over to " << request.new_owner()
+          << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
   return state;
 }
 

@@ -45,6 +45,7 @@
 namespace rnnserve::cluster {
 
 class CheckpointWriter;
+class StartClaimer;
 
 struct SessionTierOptions {
   RedisOptions redis;
@@ -74,10 +75,13 @@ class SessionTier {
   void FlushAndStop(absl::Time deadline);
   void Stop();
 
-  // `session` was started (reset) or imported here: claims it at a new
-  // epoch, and tells its previous owner, if another replica, to drop its
-  // copy. `keep_checkpoint` for an import (its state goes on).
-  void Claim(server::Session& session, bool keep_checkpoint);
+  // `session` was started (or reset) here: it is claimed at a new epoch
+  // within about a round trip, off the step path (StartClaimer), and its
+  // previous owner, if another replica, is told to drop its copy.
+  void ClaimStarted(std::shared_ptr<server::Session> session);
+  // `session` was imported here (a handoff): claimed now, keeping the
+  // record's checkpoint until this replica writes a newer one.
+  void ClaimImported(server::Session& session);
 
   // Brings session `id`, which this replica does not hold, here (see the
   // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
@@ -108,6 +112,7 @@ class SessionTier {
 
  private:
   friend class CheckpointWriter;
+  friend class StartClaimer;
 
   // Pull() once this replica is the only one pulling `id`.
   absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id, absl::Time now);
@@ -137,6 +142,7 @@ class SessionTier {
   RedisPool pool_;
   SessionDirectory directory_;
   PeerClient peers_;
+  std::unique_ptr<StartClaimer> claimer_;
   std::unique_ptr<CheckpointWriter> writer_;
 
   // The start of the writer's last successful pass (0: none yet).
@@ -147,6 +153,9 @@ class SessionTier {
   // Pulls in progress here, so that two requests for one session pull once.
   absl::flat_hash_map<std::string, std::shared_ptr<absl::Notification>> pulling_
       ABSL_GUARDED_BY(mu_);
+  // Replicas whose TakeSession call failed as unreachable, until when they
+  // are not called again (a peer's address; pod IPs are not reused soon).
+  absl::flat_hash_map<std::string, int64_t> unreachable_until_ns_ ABSL_GUARDED_BY(mu_);
   // Ended here, record not deleted yet: never pulled back from a checkpoint.
   absl::flat_hash_map<std::string, int64_t> forgetting_ ABSL_GUARDED_BY(mu_);
 };

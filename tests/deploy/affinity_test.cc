@@ -11,22 +11,14 @@
 //    skips or repeats a step, or differs from the reference.
 // Skipped when nginx is not installed, which fails scripts/test.sh
 // (scripts/install_deps.sh and deploy/affinity-test.sh install it).
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "client/bench/metrics_scraper.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -34,13 +26,11 @@
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "tests/common/server_process.h"
-
-extern char** environ;
+#include "tests/deploy/nginx_proxy.h"
 
 namespace rnnserve::testing {
 namespace {
 
-constexpr char kNginx[] = "/usr/sbin/nginx";
 constexpr char kModel[] = "forecast";  // floats x1
 constexpr int kSessions = 300;
 constexpr int kReplicas = 3;
@@ -48,58 +38,6 @@ constexpr int kFirstSteps = 20;  // before the affinity check
 constexpr int kAllSteps = 60;
 constexpr int kClientThreads = 20;
 constexpr int kReopensPerSession = 10;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// nginx in the foreground with the shipped config, ports rewritten, under a
-// prefix folder of its own; SIGQUIT (graceful) on destruction.
-class Nginx {
- public:
-  Nginx(int port, const std::vector<int>& replica_ports) {
-    prefix_ = absl::StrCat(::testing::TempDir(), "/affinity_nginx_", getpid());
-    std::filesystem::remove_all(prefix_);
-    std::filesystem::create_directories(prefix_);
-    std::string config = ReadText(std::string(RNNSERVE_SOURCE_DIR) + "/deploy/proxy/nginx.conf");
-    std::vector<std::pair<std::string, std::string>> ports = {
-        {"127.0.0.1:50050", absl::StrCat("127.0.0.1:", port)}};
-    for (int r = 0; r < kReplicas; ++r) {
-      ports.emplace_back(absl::StrCat("127.0.0.1:", 50051 + r),
-                         absl::StrCat("127.0.0.1:", replica_ports[r]));
-    }
-    config = absl::StrReplaceAll(config, ports);
-    const std::string config_path = prefix_ + "/nginx.conf";
-    std::ofstream(config_path) << config;
-    std::vector<std::string> args = {kNginx, "-p", prefix_, "-c", config_path, "-g", "daemon off;"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string log = prefix_ + "/stderr.log";
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, kNginx, &actions, nullptr, argv.data(), environ) != 0) pid_ = 0;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Nginx() {
-    if (pid_ > 0) {
-      kill(pid_, SIGQUIT);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::filesystem::remove_all(prefix_);
-  }
-  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
-  std::string Log() const { return ReadText(prefix_ + "/stderr.log"); }
-
- private:
-  std::string prefix_;
-  pid_t pid_ = 0;
-};
 
 // One session's inputs, expected outputs and place in the sequence.
 struct Session {
@@ -129,7 +67,7 @@ struct Observed {
 class AffinityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kNginx)) {
+    if (!NginxProxy::Installed()) {
       GTEST_SKIP() << "nginx is not installed (apt-get install nginx; scripts/install_deps.sh "
                       "does it)";
     }
@@ -144,7 +82,9 @@ class AffinityTest : public ::testing::Test {
       ports.push_back((*replica)->port());
       replicas_.push_back(*std::move(replica));
     }
-    nginx_ = std::make_unique<Nginx>(nginx_port_, ports);
+    absl::StatusOr<std::unique_ptr<NginxProxy>> nginx = NginxProxy::Start(nginx_port_, ports);
+    ASSERT_TRUE(nginx.ok()) << nginx.status();
+    nginx_ = *std::move(nginx);
     proxy_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", nginx_port_),
                                  grpc::InsecureChannelCredentials());
     ASSERT_TRUE(proxy_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30))))
@@ -311,7 +251,7 @@ class AffinityTest : public ::testing::Test {
 
   int nginx_port_ = 0;
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
-  std::unique_ptr<Nginx> nginx_;
+  std::unique_ptr<NginxProxy> nginx_;
   std::shared_ptr<grpc::Channel> proxy_;
   std::unique_ptr<v1::InferenceService::Stub> inference_;
   std::vector<Session> sessions_;

@@ -303,7 +303,8 @@ TEST(SessionTierTest, TwoStartsOfOneIdLeaveOneOwner) {
   std::thread on_b([&] { StepAt(*b.inference, "s", seq, 0, true); });
   on_a.join();
   on_b.join();
-  EXPECT_NE(Holds(a, "s"), Holds(b, "s"));
+  // Starts are claimed off the step path, within about a round trip.
+  EXPECT_TRUE(Eventually([&] { return Holds(a, "s") != Holds(b, "s"); }));
 }
 
 TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
