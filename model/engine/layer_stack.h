@@ -53,7 +53,7 @@ struct LayerLevel {
 // direction, its state after reading the first step).
 enum class SequenceOutput { kEveryStep, kFinalState };
 
-// Raw values in, raw values out (model/step_transform.h): every stepping
+// Raw values in, raw values out (model/engine/step_transform.h): every stepping
 // mode applies `input` to the caller's floats before the first layer and
 // `output` to what the head (or the top layer) returns.
 struct StepTransforms {
