@@ -64,6 +64,7 @@ start_server() {
                --max_sessions=$((big * 2)) --idle_timeout=1h)
   [[ $1 == store ]] && flags+=(--session_store="redis://127.0.0.1:$redis_port"
                                --checkpoint_interval=1s)
+  : > "$work/server.log"  # so that the port lookup below never reads a missing file
   taskset -c 0 "$build/bin/rnnserve" "${flags[@]}" > "$work/server.log" 2>&1 &
   server_pid=$!
   pids+=($server_pid)

@@ -1,5 +1,8 @@
 #include "server/cluster/checkpoint_writer.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -13,12 +16,21 @@
 #include "server/session_transfer.h"
 
 namespace rnnserve::cluster {
+namespace {
+
+constexpr int kWriterNice = 10;
+
+}  // namespace
 
 CheckpointWriter::~CheckpointWriter() { Stop(); }
 
 void CheckpointWriter::Start(absl::Duration interval) {
   interval_ = interval;
   thread_ = std::thread([this, interval] {
+    // Checkpoints take what CPU the steps leave: on a busy core the step
+    // workers preempt this thread (Linux: a thread's own nice value;
+    // best effort, nothing else depends on it).
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWriterNice);
     while (!stop_.WaitForNotificationWithTimeout(interval)) RunPass(/*all=*/false);
   });
   // Apart from the checkpoints, which may take long with many sessions: a
@@ -118,6 +130,19 @@ void CheckpointWriter::ForgetEnded() {
   }
 }
 
+void CheckpointWriter::DropIfFenced(server::Session& session, int64_t changes) {
+  absl::StatusOr<std::optional<SessionRecord>> record =
+      tier_->directory_.Lookup(session.id());
+  // Redis cannot say, or the record names this replica (its own restart's
+  // claim moved the epoch on): kept, and written again next pass.
+  if (!record.ok() || !record->has_value() || tier_->StillMine(session, **record)) {
+    absl::MutexLock lock(&session.mu());
+    session.GiveBackChanges(changes);
+    return;
+  }
+  tier_->DropStale(session, (*record)->owner);
+}
+
 bool CheckpointWriter::WriteBatch() {
   if (batch_.empty()) return true;
   const absl::Time start = absl::Now();
@@ -131,7 +156,7 @@ bool CheckpointWriter::WriteBatch() {
     for (size_t i = 0; i < batch_.size(); ++i) {
       server::Session& session = *batch_sessions_[i];
       if ((*outcomes)[i] == CheckpointOutcome::kFenced) {
-        tier_->DropStale(session, "another replica");
+        DropIfFenced(session, batch_changes_[i]);
       } else {
         session.set_durable_steps(std::max(session.durable_steps(), batch_[i].steps));
       }

@@ -57,6 +57,9 @@ class CheckpointWriter {
   void ReleaseAll();
   bool DrainFences();
   void ForgetEnded();
+  // A checkpoint of `session` came back fenced: drops it unless the record
+  // still names this replica (then `changes` are given back).
+  void DropIfFenced(server::Session& session, int64_t changes);
   // Writes `batch`; false when Redis failed (its changes are given back).
   bool WriteBatch();
 

@@ -12,7 +12,7 @@
 namespace rnnserve::cluster {
 namespace {
 
-// Claims lost to other replicas before a pull gives up (ABORTED).
+// Claims lost to other replicas before a pull gives up (UNAVAILABLE).
 constexpr int kPullAttempts = 3;
 // A second request for a session being pulled waits at most this long.
 constexpr absl::Duration kPullWait = absl::Seconds(5);
@@ -294,13 +294,20 @@ bool SessionTier::Verify(const std::shared_ptr<server::Session>& session) {
     return true;
   }
   // No record: Redis came back empty; the writer puts this replica's back.
-  if (!record->has_value() ||
-      ((*record)->owner == options_.advertise && (*record)->epoch == session->epoch())) {
+  if (!record->has_value() || StillMine(*session, **record)) {
     session->set_verified_ns(started);
     return true;
   }
   DropStale(*session, (*record)->owner);
   return false;
+}
+
+bool SessionTier::StillMine(server::Session& session, const SessionRecord& record) {
+  if (record.owner != options_.advertise) return false;
+  // Only this replica names itself owner, and its store holds one copy of a
+  // session: a newer epoch is its own claim (a restart) not yet applied.
+  session.RaiseEpoch(record.epoch);
+  return true;
 }
 
 void SessionTier::DropStale(server::Session& session, const std::string& owner) {

@@ -101,6 +101,9 @@ class SessionTier {
   // request.new_owner(), who claimed it at request.epoch().
   absl::StatusOr<v1::SessionState> HandOver(const v1::TakeSessionRequest& request);
 
+  // Whether `record` says this replica owns `session`; then its epoch is
+  // raised to the record's (a claim of its own still under way).
+  bool StillMine(server::Session& session, const SessionRecord& record);
   // Drops the local copy of `session`, which another replica owns now
   // (steps still queued for it fail UNAVAILABLE: send again).
   void DropStale(server::Session& session, const std::string& owner);
