@@ -15,9 +15,12 @@ COPY scripts/install_deps.sh scripts/
 RUN scripts/install_deps.sh --build-only
 COPY CMakeLists.txt ./
 COPY proto/ proto/
+COPY util/ util/
 COPY model/ model/
 COPY server/ server/
 COPY client/ client/
+COPY tools/ tools/
+COPY cmake/ cmake/
 COPY scripts/build.sh scripts/
 # -march target (README "Building"): x86-64-v3 runs on any x86 server of the last decade
 # and still uses AVX-512 kernels where the CPU has them; x86-64 for older machines.

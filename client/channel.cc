@@ -1,32 +1,32 @@
 #include "client/channel.h"
 
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/common_flags.h"
 #include "client/errors.h"
-#include "client/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/support/client_interceptor.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::client {
 namespace {
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("--", flag, ": cannot open ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (contents.str().empty()) {
+  absl::StatusOr<std::string> contents = util::ReadFileToString(path);
+  if (!contents.ok()) {
+    return absl::Status(contents.status().code(),
+                        absl::StrCat("--", flag, ": ", contents.status().message()));
+  }
+  if (contents->empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
   }
-  return contents.str();
+  return contents;
 }
 
 // Adds the bearer token to every call of a channel: bench's streams, the
@@ -82,15 +82,15 @@ absl::StatusOr<Connection> ConnectionFromFlags() {
     return UsageError("--tls_cert and --tls_key go together (a client certificate and its key)");
   }
   if (!ca.empty()) {
-    CLI_ASSIGN_OR_RETURN(c.root_certs, ReadWholeFile("tls_ca", ca));
+    RNN_ASSIGN_OR_RETURN(c.root_certs, ReadWholeFile("tls_ca", ca));
   }
   if (!cert.empty()) {
-    CLI_ASSIGN_OR_RETURN(c.client_cert, ReadWholeFile("tls_cert", cert));
-    CLI_ASSIGN_OR_RETURN(c.client_key, ReadWholeFile("tls_key", key));
+    RNN_ASSIGN_OR_RETURN(c.client_cert, ReadWholeFile("tls_cert", cert));
+    RNN_ASSIGN_OR_RETURN(c.client_key, ReadWholeFile("tls_key", key));
   }
   const std::string token_file = absl::GetFlag(FLAGS_token_file);
   if (!token_file.empty()) {
-    CLI_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile("token_file", token_file));
+    RNN_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile("token_file", token_file));
     // As the server reads it: surrounding whitespace (a final newline) is not part of it.
     c.token = std::string(absl::StripAsciiWhitespace(text));
     if (c.token.empty()) {
@@ -138,7 +138,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Connection& connection, int ind
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFromFlags() {
-  CLI_ASSIGN_OR_RETURN(const Connection connection, ConnectionFromFlags());
+  RNN_ASSIGN_OR_RETURN(const Connection connection, ConnectionFromFlags());
   return MakeChannel(connection);
 }
 

@@ -11,10 +11,10 @@
 #include "client/common_flags.h"
 #include "client/errors.h"
 #include "client/model_info.h"
-#include "client/status_macros.h"
 #include "client/step_caller.h"
 #include "client/token_sampler.h"
 #include "client/vocabulary.h"
+#include "util/status_macros.h"
 
 ABSL_FLAG(std::string, prompt, "", "the text the generated characters continue (required)");
 ABSL_FLAG(int64_t, length, 200, "how many characters to generate");
@@ -42,8 +42,8 @@ absl::Status RunGenerate(const CommandLine& line) {
   if (model_name.empty()) model_name = "charlm";
 
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
-  CLI_ASSIGN_OR_RETURN(
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(
       const v1::ModelInfo model,
       DescribeModel(channel, model_name, absl::GetFlag(FLAGS_model_version), timeout));
   const std::string vocab_path = absl::GetFlag(FLAGS_vocab);
@@ -51,7 +51,7 @@ absl::Status RunGenerate(const CommandLine& line) {
       vocab_path.empty() ? Vocabulary::Demo() : Vocabulary::Load(vocab_path);
   if (!loaded.ok()) return loaded.status();
   const Vocabulary& vocabulary = *loaded;
-  CLI_RETURN_IF_ERROR(vocabulary.CheckFits(model));
+  RNN_RETURN_IF_ERROR(vocabulary.CheckFits(model));
 
   // A random session is ended by the last request; a named one is kept, with
   // every generated character fed, so it can be continued.
@@ -71,7 +71,7 @@ absl::Status RunGenerate(const CommandLine& line) {
   for (const int64_t id : vocabulary.Encode(prompt)) request.mutable_tokens()->add_ids(id);
 
   TokenSampler sampler(temperature, absl::GetFlag(FLAGS_seed));
-  CLI_ASSIGN_OR_RETURN(const v1::StepResponse* response, caller.Call(request));
+  RNN_ASSIGN_OR_RETURN(const v1::StepResponse* response, caller.Call(request));
   std::cout << prompt << std::flush;  // once the server took it
   for (int64_t i = 1; i <= length; ++i) {
     if (response->outputs().values_size() != vocabulary.size()) {
@@ -88,7 +88,7 @@ absl::Status RunGenerate(const CommandLine& line) {
     request.set_end(!keep && i == feeds);
     request.mutable_tokens()->clear_ids();
     request.mutable_tokens()->add_ids(id);
-    CLI_ASSIGN_OR_RETURN(response, caller.Call(request));
+    RNN_ASSIGN_OR_RETURN(response, caller.Call(request));
   }
   std::cout << "\n" << std::flush;
   return caller.Close();

@@ -9,8 +9,8 @@
 #include "client/command.h"
 #include "client/common_flags.h"
 #include "client/errors.h"
-#include "client/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "util/status_macros.h"
 
 ABSL_FLAG(std::string, service, "",
           "the service to check: \"\" for the whole server, or a model name");
@@ -23,7 +23,7 @@ using grpc::health::v1::HealthCheckResponse;
 
 absl::Status RunHealth(const CommandLine& line) {
   if (!line.positional.empty()) return UsageError("health takes no arguments; use --service");
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   HealthCheckRequest request;
   request.set_service(absl::GetFlag(FLAGS_service));
   HealthCheckResponse response;

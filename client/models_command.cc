@@ -11,9 +11,9 @@
 #include "client/errors.h"
 #include "client/model_info.h"
 #include "client/proto_json.h"
-#include "client/status_macros.h"
 #include "client/text_table.h"
 #include "rnnserve/v1/models.grpc.pb.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::client {
 namespace {
@@ -39,7 +39,7 @@ std::string DescribeTransform(const v1::StepTransform& t, bool input_side) {
 
 absl::Status RunModels(const CommandLine& line) {
   if (!line.positional.empty()) return UsageError("models takes no arguments");
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   v1::ListModelsResponse response;
   grpc::ClientContext context;
   PrepareContext(context, absl::GetFlag(FLAGS_timeout));
@@ -65,8 +65,8 @@ absl::Status RunModels(const CommandLine& line) {
 
 absl::Status RunModel(const CommandLine& line) {
   if (line.positional.size() != 1) return UsageError("model takes one argument, the NAME");
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
-  CLI_ASSIGN_OR_RETURN(const v1::ModelInfo m, DescribeModel(channel, line.positional[0],
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(const v1::ModelInfo m, DescribeModel(channel, line.positional[0],
                                                             absl::GetFlag(FLAGS_model_version),
                                                             absl::GetFlag(FLAGS_timeout)));
   if (absl::GetFlag(FLAGS_json)) {

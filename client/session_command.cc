@@ -1,8 +1,6 @@
 // `session export|import|end|reset|describe`: the SessionService calls, so a
 // session can be inspected, restarted, ended, or moved between replicas.
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -11,9 +9,10 @@
 #include "client/common_flags.h"
 #include "client/errors.h"
 #include "client/proto_json.h"
-#include "client/status_macros.h"
 #include "client/text_table.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 ABSL_FLAG(std::string, out, "",
           "session export: the file the SessionState message is written to (- for stdout)");
@@ -69,10 +68,7 @@ absl::Status Export(v1::SessionService::Stub& stub, const std::string& id) {
     std::cout.flush();
     summary = &std::cerr;
   } else {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) return absl::DataLossError(absl::StrCat("cannot write ", path));
+    RNN_RETURN_IF_ERROR(util::WriteStringToFile(path, bytes));
   }
   *summary << "exported session " << state.session_id() << " (model " << state.model().name()
            << " version " << state.model().version() << ", " << state.steps() << " steps, "
@@ -82,12 +78,9 @@ absl::Status Export(v1::SessionService::Stub& stub, const std::string& id) {
 }
 
 absl::Status Import(v1::SessionService::Stub& stub, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(path));
   v1::SessionState state;
-  if (!state.ParseFromString(bytes.str()) || state.session_id().empty()) {
+  if (!state.ParseFromString(bytes) || state.session_id().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is not a SessionState written by `rnnserve-cli session export`"));
   }
@@ -114,7 +107,7 @@ absl::Status RunSession(const CommandLine& line) {
   if (line.Given("session") && verb != "import") {
     return UsageError("--session is for session import (the other verbs take the ID)");
   }
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
   const auto stub = v1::SessionService::NewStub(channel);
   if (verb == "export") return Export(*stub, arg);
   if (verb == "import") return Import(*stub, arg);

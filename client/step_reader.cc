@@ -11,8 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/model_info.h"
-#include "client/npy_reader.h"
-#include "client/status_macros.h"
+#include "util/npy.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::client {
 namespace {
@@ -22,7 +22,8 @@ std::vector<absl::string_view> Fields(absl::string_view line) {
   return absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty());
 }
 
-absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const std::string& name,
+absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const util::NpyArray& array,
+                                                  const std::string& name,
                                                   const v1::ModelInfo& model) {
   const std::string shape = absl::StrCat("[", absl::StrJoin(array.shape, ", "), "]");
   std::vector<InputStep> steps;
@@ -36,8 +37,8 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
     steps.resize(array.shape[0]);
     for (int64_t t = 0; t < array.shape[0]; ++t) {
       int64_t id;
-      if (array.integer) {
-        id = array.ints[t];
+      if (array.kind == util::NpyArray::Kind::kInteger) {
+        id = array.integers[t];
       } else if (std::floor(array.floats[t]) == array.floats[t] &&
                  std::fabs(array.floats[t]) < 1e15) {
         id = static_cast<int64_t>(array.floats[t]);
@@ -45,7 +46,7 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
         return absl::InvalidArgumentError(
             absl::StrCat(name, ": row ", t, " is ", array.floats[t], ", not a token id"));
       }
-      CLI_RETURN_IF_ERROR(CheckToken(id, model, absl::StrCat(name, ": row ", t)));
+      RNN_RETURN_IF_ERROR(CheckToken(id, model, absl::StrCat(name, ": row ", t)));
       steps[t].token = id;
     }
     return steps;
@@ -62,8 +63,9 @@ absl::StatusOr<std::vector<InputStep>> StepsOfNpy(const NpyArray& array, const s
   for (int64_t t = 0; t < array.shape[0]; ++t) {
     steps[t].floats.resize(width);
     for (int64_t i = 0; i < width; ++i) {
-      const double v = array.integer ? static_cast<double>(array.ints[t * width + i])
-                                     : array.floats[t * width + i];
+      const double v = array.kind == util::NpyArray::Kind::kInteger
+                           ? static_cast<double>(array.integers[t * width + i])
+                           : array.floats[t * width + i];
       if (!std::isfinite(v)) {
         return absl::InvalidArgumentError(
             absl::StrCat(name, ": row ", t, " column ", i, " is ", v, ", not a finite number"));
@@ -87,9 +89,9 @@ absl::StatusOr<std::unique_ptr<StepReader>> StepReader::Open(const std::string& 
                                                              const v1::ModelInfo& model) {
   if (path == "-") return FromStream(&std::cin, "stdin", model);
   if (absl::EndsWithIgnoreCase(path, ".npy")) {
-    CLI_ASSIGN_OR_RETURN(const NpyArray array, ReadNpy(path));
+    RNN_ASSIGN_OR_RETURN(const util::NpyArray array, util::ReadNpy(path));
     std::unique_ptr<StepReader> reader(new StepReader(path, model));
-    CLI_ASSIGN_OR_RETURN(reader->loaded_, StepsOfNpy(array, path, model));
+    RNN_ASSIGN_OR_RETURN(reader->loaded_, StepsOfNpy(array, path, model));
     return reader;
   }
   auto file = std::make_unique<std::ifstream>(path);
@@ -146,7 +148,7 @@ absl::StatusOr<bool> StepReader::Next(InputStep& step) {
     ++line_number_;
     const absl::string_view text = absl::StripAsciiWhitespace(line);
     if (text.empty() || text[0] == '#') continue;
-    CLI_RETURN_IF_ERROR(ParseLine(std::string(text), step));
+    RNN_RETURN_IF_ERROR(ParseLine(std::string(text), step));
     return true;
   }
   if (in_->bad()) return absl::DataLossError(absl::StrCat("cannot read ", name_));

@@ -11,11 +11,11 @@
 #include "client/errors.h"
 #include "client/model_info.h"
 #include "client/session_stepper.h"
-#include "client/status_macros.h"
 #include "client/step_caller.h"
 #include "client/step_reader.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
+#include "util/status_macros.h"
 
 ABSL_FLAG(std::string, input, "-",
           "the steps: a .npy file, a CSV file (one step per line: input_size numbers, or one "
@@ -110,7 +110,7 @@ absl::StatusOr<bool> NextRequest(StepReader& reader, const v1::ModelInfo& model,
   InputStep step;
   int steps = 0;
   while (steps < chunk) {
-    CLI_ASSIGN_OR_RETURN(const bool more, reader.Next(step));
+    RNN_ASSIGN_OR_RETURN(const bool more, reader.Next(step));
     if (!more) break;
     if (TakesTokens(model)) {
       request.mutable_tokens()->add_ids(step.token);
@@ -149,12 +149,12 @@ absl::Status RunStream(const CommandLine& line) {
     return UsageError("--model is required (or an existing --session)");
   }
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  CLI_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
-  CLI_ASSIGN_OR_RETURN(const SessionPlan plan, PlanSession(channel, model_name));
-  CLI_ASSIGN_OR_RETURN(
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<grpc::Channel> channel, ChannelFromFlags());
+  RNN_ASSIGN_OR_RETURN(const SessionPlan plan, PlanSession(channel, model_name));
+  RNN_ASSIGN_OR_RETURN(
       const v1::ModelInfo model,
       DescribeModel(channel, model_name, absl::GetFlag(FLAGS_model_version), timeout));
-  CLI_ASSIGN_OR_RETURN(std::unique_ptr<StepReader> reader,
+  RNN_ASSIGN_OR_RETURN(std::unique_ptr<StepReader> reader,
                        StepReader::Open(absl::GetFlag(FLAGS_input), model));
 
   v1::StepRequest request;
@@ -200,8 +200,8 @@ absl::Status RunStream(const CommandLine& line) {
   const absl::Status closed = caller.Close();
   // A session nobody else knows is ended even after a failure.
   const absl::Status ended = plan.end && sent > 0 ? EndSession(channel, plan.id) : absl::OkStatus();
-  CLI_RETURN_IF_ERROR(failed);
-  CLI_RETURN_IF_ERROR(closed);
+  RNN_RETURN_IF_ERROR(failed);
+  RNN_RETURN_IF_ERROR(closed);
   return ended;
 }
 

@@ -1,11 +1,9 @@
 #include "client/vocabulary.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "client/model_info.h"
 #include "nlohmann/json.hpp"
+#include "util/file.h"
 
 namespace rnnserve::client {
 namespace {
@@ -48,12 +46,11 @@ Vocabulary Vocabulary::Demo() {
 }
 
 absl::StatusOr<Vocabulary> Vocabulary::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open --vocab ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  const nlohmann::json json =
-      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<std::string> text = util::ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("--vocab: ", text.status().message()));
+  }
+  const nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--vocab ", path, ": ", why,

@@ -6,7 +6,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "glog/logging.h"
-#include "model/config.h"
+#include "model/importers/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<rnnserve::model::ModelConfig> config =

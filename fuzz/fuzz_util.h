@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 
 namespace rnnserve::fuzz {
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "fuzz/fuzz_util.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;

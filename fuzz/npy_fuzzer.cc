@@ -1,18 +1,18 @@
-// libFuzzer target: model::ParseNpy on any bytes. Each input ends in an
+// libFuzzer target: util::ParseNpy on any bytes. Each input ends in an
 // array or INVALID_ARGUMENT; an array holds exactly product(shape) values,
-// and a float array survives SerializeNpy -> ParseNpy bit for bit.
+// and a float array survives util::SerializeNpy -> util::ParseNpy bit for bit.
 #include <cstring>
 
 #include "fuzz/fuzz_util.h"
 #include "glog/logging.h"
-#include "model/npy.h"
+#include "util/npy.h"
 
 namespace rnnserve::fuzz {
 namespace {
 
-void CheckRoundTrip(const model::NpyArray& array) {
-  const std::string bytes = model::SerializeNpy(array.shape, array.floats.data());
-  absl::StatusOr<model::NpyArray> again = model::ParseNpy(bytes, "round_trip.npy");
+void CheckRoundTrip(const util::NpyArray& array) {
+  const std::string bytes = util::SerializeNpy(array.shape, array.floats.data());
+  absl::StatusOr<util::NpyArray> again = util::ParseNpy(bytes, "round_trip.npy");
   CHECK(again.ok()) << again.status();
   CHECK(again->shape == array.shape);
   CHECK_EQ(again->floats.size(), array.floats.size());
@@ -25,9 +25,9 @@ void CheckRoundTrip(const model::NpyArray& array) {
 }  // namespace rnnserve::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using rnnserve::model::NpyArray;
+  using rnnserve::util::NpyArray;
   absl::StatusOr<NpyArray> array =
-      rnnserve::model::ParseNpy(rnnserve::fuzz::Bytes(data, size), "fuzz.npy");
+      rnnserve::util::ParseNpy(rnnserve::fuzz::Bytes(data, size), "fuzz.npy");
   if (!array.ok()) {
     rnnserve::fuzz::CheckRefused(array.status());
     return 0;

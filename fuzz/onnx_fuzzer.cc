@@ -2,7 +2,7 @@
 // LoadModel) on any bytes. Each input ends in a model or INVALID_ARGUMENT,
 // and an accepted model runs (CheckRuns).
 #include "fuzz/fuzz_util.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<rnnserve::model::LoadedModel> model =

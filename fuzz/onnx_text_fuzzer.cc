@@ -2,7 +2,7 @@
 // Byte mutations of a binary ModelProto rarely keep it parseable, so most of
 // onnx_fuzzer's inputs end in the protobuf parser; text mutations change op
 // types, attributes, inputs and dims while staying a model, which is what
-// reaches the graph walk (model/onnx_graph.cc). The text is parsed,
+// reaches the graph walk (model/importers/onnx_graph.cc). The text is parsed,
 // serialized and handed to model::LoadOnnxModel; each input ends in a model
 // or INVALID_ARGUMENT, and an accepted model runs (CheckRuns).
 #include <string>
@@ -10,7 +10,7 @@
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "onnx/onnx_pb.h"
 
 namespace rnnserve::fuzz {

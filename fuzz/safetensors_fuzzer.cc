@@ -5,7 +5,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "glog/logging.h"
-#include "model/safetensors_reader.h"
+#include "model/importers/safetensors_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using rnnserve::model::SafetensorsFile;

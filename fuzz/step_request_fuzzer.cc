@@ -11,7 +11,7 @@
 #include "fuzz/fuzz_util.h"
 #include "glog/logging.h"
 #include "google/protobuf/stubs/logging.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "rnnserve/v1/inference.pb.h"
 #include "server/session_store.h"
 #include "server/step_handler.h"

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 #include "server/inflight_budget.h"
 
 namespace rnnserve::server {

@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_type.h"
+#include "util/file.h"
 
 namespace rnnserve::server {
 namespace {
@@ -30,12 +29,9 @@ constexpr int kVsize = 23 - 3;
 constexpr int kRss = 24 - 3;
 
 std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return std::move(contents).str();
+  absl::StatusOr<std::string> contents = util::ReadFileToString(path);
+  if (!contents.ok()) return std::nullopt;
+  return *std::move(contents);
 }
 
 // The whitespace-separated fields of /proc/self/stat after "(comm)".

@@ -8,12 +8,12 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "model/file_util.h"
-#include "model/status_macros.h"
 #include "server/callback_gauge.h"
 #include "server/cluster/advertise_address.h"
 #include "server/session_handoff.h"
 #include "server/session_snapshot.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {
@@ -36,7 +36,7 @@ absl::StatusOr<cluster::SessionTierOptions> SessionTierOptionsFrom(const Session
   cluster::SessionTierOptions tier;
   RNN_ASSIGN_OR_RETURN(tier.redis.address, cluster::ParseRedisUrl(store.url));
   if (!store.password_file.empty()) {
-    absl::StatusOr<std::string> password = model::ReadFileToString(store.password_file);
+    absl::StatusOr<std::string> password = util::ReadFileToString(store.password_file);
     if (!password.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--session_store_password_file: ", password.status().message()));

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "model/model_repository.h"
+#include "model/importers/model_repository.h"
 #include "server/metrics.h"
 #include "server/session_store.h"
 #include "server/state_pool.h"

@@ -4,14 +4,14 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "model/file_util.h"
-#include "model/status_macros.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {
 
 absl::StatusOr<std::string> ReadNonEmpty(const std::string& path, const std::string& what) {
-  RNN_ASSIGN_OR_RETURN(std::string text, model::ReadFileToString(path));
+  RNN_ASSIGN_OR_RETURN(std::string text, util::ReadFileToString(path));
   if (absl::StripAsciiWhitespace(text).empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, " is empty"));
   }

@@ -5,11 +5,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "model/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/model_service.h"
 #include "server/session_lookup.h"
 #include "server/session_transfer.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl.h"
-#include "model/status_macros.h"
 #include "rnnserve/v1/sessions.pb.h"
 #include "server/session_transfer.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {

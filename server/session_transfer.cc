@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "model/byte_order.h"
-#include "model/status_macros.h"
 #include "server/model_service.h"
+#include "util/byte_order.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {
@@ -31,7 +31,7 @@ void EncodeFloats(const float* values, int64_t count, std::string* bytes) {
   }
 }
 
-float DecodeFloat(const char* in) { return std::bit_cast<float>(model::LoadU32(in)); }
+float DecodeFloat(const char* in) { return std::bit_cast<float>(util::LoadU32(in)); }
 
 }  // namespace
 

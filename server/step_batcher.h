@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 #include "server/session_store.h"
 
 namespace rnnserve::server {

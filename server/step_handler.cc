@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
-#include "model/status_macros.h"
 #include "server/model_service.h"
 #include "server/session_lookup.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {

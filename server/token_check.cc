@@ -4,8 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "model/file_util.h"
-#include "model/status_macros.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 namespace {
@@ -22,7 +22,7 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 }  // namespace
 
 absl::StatusOr<TokenCheck> TokenCheck::FromFile(const std::string& path) {
-  RNN_ASSIGN_OR_RETURN(const std::string text, model::ReadFileToString(path));
+  RNN_ASSIGN_OR_RETURN(const std::string text, util::ReadFileToString(path));
   const absl::string_view token = absl::StripAsciiWhitespace(text);
   if (token.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("token file ", path, " is empty"));

@@ -17,7 +17,7 @@
 #include "client/common_flags.h"
 #include "client/errors.h"
 #include "client/model_info.h"
-#include "client/status_macros.h"
+#include "util/status_macros.h"
 
 ABSL_FLAG(int, sessions, 64, "sessions stepped (S)");
 ABSL_FLAG(int, streams, 8,
@@ -69,7 +69,7 @@ absl::StatusOr<double> ServerCpu(const std::string& metrics, absl::Duration time
 
 absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
   bench::LoadOptions o;
-  CLI_ASSIGN_OR_RETURN(o.connection, ConnectionFromFlags());
+  RNN_ASSIGN_OR_RETURN(o.connection, ConnectionFromFlags());
   o.sessions = absl::GetFlag(FLAGS_sessions);
   o.streams = absl::GetFlag(FLAGS_streams);
   o.channels = absl::GetFlag(FLAGS_channels);
@@ -106,9 +106,9 @@ absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
 
 absl::Status RunBench(const CommandLine& line) {
   if (!line.positional.empty()) return UsageError("bench takes no arguments, only flags");
-  CLI_ASSIGN_OR_RETURN(bench::LoadOptions options, OptionsFromFlags());
+  RNN_ASSIGN_OR_RETURN(bench::LoadOptions options, OptionsFromFlags());
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  CLI_ASSIGN_OR_RETURN(options.model,
+  RNN_ASSIGN_OR_RETURN(options.model,
                        DescribeModel(MakeChannel(options.connection), absl::GetFlag(FLAGS_model),
                                      absl::GetFlag(FLAGS_model_version), timeout));
   if (!options.model.streamable()) {
@@ -118,7 +118,7 @@ absl::Status RunBench(const CommandLine& line) {
   }
   const std::string metrics = absl::GetFlag(FLAGS_metrics);
   // Checked before the run, so a wrong address fails at once.
-  if (!metrics.empty()) CLI_RETURN_IF_ERROR(ServerCpu(metrics, timeout).status());
+  if (!metrics.empty()) RNN_RETURN_IF_ERROR(ServerCpu(metrics, timeout).status());
 
   bench::BenchReport report;
   report.model = options.model.model().name();

@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "model/status_macros.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::cluster {
 namespace {

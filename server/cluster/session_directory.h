@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "server/cluster/redis_connection.h"
+#include "server/cluster/redis_pool.h"
 
 namespace rnnserve::cluster {
 

@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "model/status_macros.h"
 #include "server/cluster/checkpoint_writer.h"
 #include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::cluster {
 namespace {

@@ -36,6 +36,7 @@
 #include "rnnserve/v1/sessions.pb.h"
 #include "server/cluster/peer_client.h"
 #include "server/cluster/redis_connection.h"
+#include "server/cluster/redis_pool.h"
 #include "server/cluster/session_directory.h"
 #include "server/cluster/session_tier_metrics.h"
 #include "server/served_models.h"

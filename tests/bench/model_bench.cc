@@ -28,8 +28,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "model/kernel_isa.h"
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
+#include "model/kernels/kernel_isa.h"
 #include "tests/bench/roofline.h"
 #include "tests/model/random_stack.h"
 #ifdef RNNSERVE_BENCH_ONEDNN

@@ -18,9 +18,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_format.h"
-#include "model/model_loader.h"
+#include "absl/synchronization/mutex.h"
+#include "model/importers/model_loader.h"
 #include "server/session_store.h"
 #include "server/state_pool.h"
 

@@ -127,7 +127,7 @@ TEST(ConnectionFlags, BadSettings) {
   EXPECT_THAT(r.err, HasSubstr("--tls_cert and --tls_key go together"));
   r = RunCli({"models", "--token_file=" + TempPath("absent")});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_THAT(r.err, HasSubstr("cannot open"));
+  EXPECT_THAT(r.err, HasSubstr("--token_file: " + TempPath("absent") + ": no such file"));
   WriteFile(TempPath("blank"), " \n");
   r = RunCli({"models", "--token_file=" + TempPath("blank")});
   EXPECT_EQ(r.exit_code, 3);

@@ -1,11 +1,11 @@
 // `session` against spawned servers: export then import, on the same server
 // and on another process, continues the sequence exactly.
 #include "absl/strings/str_format.h"
-#include "client/npy_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/cli_test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::client::testing {
 namespace {
@@ -14,7 +14,8 @@ using ::testing::HasSubstr;
 
 // Lines [first, last) of the forecast sample input as CSV.
 std::string ForecastCsv(int first, int last) {
-  const absl::StatusOr<NpyArray> input = ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
+  const absl::StatusOr<util::NpyArray> input =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
   std::string csv;
   for (int t = first; t < last && input.ok(); ++t) {
     csv += absl::StrFormat("%.9g\n", input->floats[t]);
@@ -23,8 +24,8 @@ std::string ForecastCsv(int first, int last) {
 }
 
 std::vector<float> ForecastExpected(int first, int last) {
-  const absl::StatusOr<NpyArray> expected =
-      ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
+  const absl::StatusOr<util::NpyArray> expected =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
   std::vector<float> rows;
   for (int t = first; t < last && expected.ok(); ++t) rows.push_back(expected->floats[t]);
   return rows;

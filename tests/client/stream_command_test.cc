@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "client/npy_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/cli_test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::client::testing {
 namespace {
@@ -19,14 +19,14 @@ using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-5;
 
-NpyArray Load(const std::string& relative) {
-  absl::StatusOr<NpyArray> array = ReadNpy(SourcePath(relative));
+util::NpyArray Load(const std::string& relative) {
+  absl::StatusOr<util::NpyArray> array = util::ReadNpy(SourcePath(relative));
   EXPECT_TRUE(array.ok()) << array.status();
-  return array.ok() ? *std::move(array) : NpyArray();
+  return array.ok() ? *std::move(array) : util::NpyArray();
 }
 
 // Rows [first, first + rows.size()) of `expected` [T, width] match `rows`.
-void ExpectRows(const std::vector<std::vector<float>>& rows, const NpyArray& expected,
+void ExpectRows(const std::vector<std::vector<float>>& rows, const util::NpyArray& expected,
                 int64_t first = 0, double tolerance = kTolerance) {
   ASSERT_EQ(expected.shape.size(), 2u);
   const int64_t width = expected.shape[1];
@@ -44,14 +44,15 @@ void ExpectRows(const std::vector<std::vector<float>>& rows, const NpyArray& exp
 
 // The sample input of `model` as CSV text, one step per line.
 std::string SampleCsv(const std::string& model) {
-  const NpyArray input = Load("models/" + model + "/1/sample_input.npy");
+  const util::NpyArray input = Load("models/" + model + "/1/sample_input.npy");
   std::string csv;
   for (int64_t t = 0; t < input.shape[0]; ++t) {
     // %.9g: every float32 reads back exactly.
-    absl::StrAppend(
-        &csv,
-        input.integer ? absl::StrCat(input.ints[t]) : absl::StrFormat("%.9g", input.floats[t]),
-        "\n");
+    absl::StrAppend(&csv,
+                    input.kind == util::NpyArray::Kind::kInteger
+                        ? absl::StrCat(input.integers[t])
+                        : absl::StrFormat("%.9g", input.floats[t]),
+                    "\n");
   }
   return csv;
 }
@@ -118,7 +119,7 @@ TEST_F(StreamCommandTest, JsonLinesNumberTheSessionsSteps) {
   const CliResult r = Stream({"--model=forecast", "--format=jsonl", "--chunk=5",
                               "--input=" + SourcePath("models/forecast/1/sample_input.npy")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const NpyArray expected = Load("models/forecast/1/sample_expected.npy");
+  const util::NpyArray expected = Load("models/forecast/1/sample_expected.npy");
   std::vector<std::vector<float>> rows;
   int64_t step = 0;
   std::istringstream lines(r.out);
@@ -131,7 +132,7 @@ TEST_F(StreamCommandTest, JsonLinesNumberTheSessionsSteps) {
 }
 
 TEST_F(StreamCommandTest, TokenModelFromNpyAndIntegerCsv) {
-  const NpyArray expected = Load("models/charlm/1/sample_expected.npy");
+  const util::NpyArray expected = Load("models/charlm/1/sample_expected.npy");
   CliResult r =
       Stream({"--model=charlm", "--input=" + SourcePath("models/charlm/1/sample_input.npy")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -146,7 +147,7 @@ TEST_F(StreamCommandTest, LastOutputsOnly) {
                               "--input=" + SourcePath("models/forecast/1/sample_input.npy")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::vector<float>> rows = ParseCsv(r.out);
-  const NpyArray expected = Load("models/forecast/1/sample_expected.npy");
+  const util::NpyArray expected = Load("models/forecast/1/sample_expected.npy");
   ASSERT_EQ(rows.size(), 5u);
   for (int i = 0; i < 5; ++i)
     EXPECT_NEAR(rows[i][0], expected.floats[10 * i + 9], kForecastTolerance);

@@ -15,11 +15,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/npy_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/cli_test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::client::testing {
 namespace {
@@ -32,13 +32,15 @@ constexpr int kFirstPart = 20;  // steps answered before the server goes away
 // expected outputs.
 struct Sample {
   std::vector<std::string> lines;
-  NpyArray expected;
+  util::NpyArray expected;
 };
 
 Sample LoadSample() {
   Sample sample;
-  absl::StatusOr<NpyArray> input = ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
-  absl::StatusOr<NpyArray> expected = ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
+  absl::StatusOr<util::NpyArray> input =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
+  absl::StatusOr<util::NpyArray> expected =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
   EXPECT_TRUE(input.ok() && expected.ok());
   if (!input.ok() || !expected.ok()) return sample;
   for (int64_t t = 0; t < input->shape[0]; ++t) {
@@ -54,7 +56,7 @@ std::string Join(const std::vector<std::string>& lines, size_t from, size_t to) 
   return text;
 }
 
-void ExpectOutputs(const std::vector<std::vector<float>>& rows, const NpyArray& expected) {
+void ExpectOutputs(const std::vector<std::vector<float>>& rows, const util::NpyArray& expected) {
   ASSERT_EQ(static_cast<int64_t>(rows.size()), expected.shape[0]);
   for (size_t t = 0; t < rows.size(); ++t) {
     ASSERT_EQ(rows[t].size(), 1u) << "row " << t;

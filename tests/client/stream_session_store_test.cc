@@ -9,12 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "client/npy_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
 #include "tests/common/program_run.h"
 #include "tests/common/redis_server.h"
+#include "util/npy.h"
 
 namespace rnnserve::client::testing {
 namespace {
@@ -42,8 +42,10 @@ TEST(StreamSessionStoreTest, ACrashedReplicasSessionComesBackFromItsCheckpointAn
   absl::StatusOr<std::unique_ptr<rnnserve::testing::RedisServer>> redis =
       rnnserve::testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status();
-  absl::StatusOr<NpyArray> input = ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
-  absl::StatusOr<NpyArray> expected = ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
+  absl::StatusOr<util::NpyArray> input =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_input.npy"));
+  absl::StatusOr<util::NpyArray> expected =
+      util::ReadNpy(SourcePath("models/forecast/1/sample_expected.npy"));
   ASSERT_TRUE(input.ok() && expected.ok());
   std::vector<std::string> lines;
   for (float v : input->floats) lines.push_back(absl::StrFormat("%.9g\n", v));

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 
 namespace rnnserve::testing {
 

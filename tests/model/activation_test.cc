@@ -2,7 +2,7 @@
 // operator spec for the parameterised ones) in double precision, on inputs
 // from far negative to far positive, at every position of an array longer
 // than one aligned block; and the config names that choose them.
-#include "model/activation.h"
+#include "model/engine/activation.h"
 
 #include <cmath>
 #include <functional>

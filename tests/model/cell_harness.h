@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "model/gates.h"
-#include "model/tensor.h"
+#include "model/engine/gates.h"
+#include "model/engine/tensor.h"
 
 namespace rnnserve::model::testing {
 

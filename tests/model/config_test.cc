@@ -1,5 +1,5 @@
 // config.json parsing: defaults, aliases and every refusal names the field.
-#include "model/config.h"
+#include "model/importers/config.h"
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"

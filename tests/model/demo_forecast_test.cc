@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
-#include "model/npy.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::model {
 namespace {
@@ -29,7 +29,8 @@ TEST_P(DemoForecastTest, AnswersRawSunspotNumbersWithTheCardsHeldOutError) {
   const absl::StatusOr<LoadedModel> model = LoadModel(SourcePath(GetParam()));
   ASSERT_TRUE(model.ok()) << model.status();
   // [309, 2]: year, sunspot number (tests/testdata/make_transform_fixtures.py).
-  const absl::StatusOr<NpyArray> series = ReadNpy(TestdataPath("sunspots/sunspots.npy"));
+  const absl::StatusOr<util::NpyArray> series =
+      util::ReadNpy(TestdataPath("sunspots/sunspots.npy"));
   ASSERT_TRUE(series.ok()) << series.status();
   const int64_t years = series->shape[0];
   ASSERT_EQ(years, 309);

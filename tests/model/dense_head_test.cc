@@ -1,4 +1,4 @@
-#include "model/dense_head.h"
+#include "model/engine/dense_head.h"
 
 #include <cmath>
 #include <cstring>

@@ -12,8 +12,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/layer_stack.h"
-#include "model/model_loader.h"
+#include "model/engine/layer_stack.h"
+#include "model/importers/model_loader.h"
 #include "tests/common/skip_by_design.h"
 #include "tests/model/test_util.h"
 

@@ -2,7 +2,7 @@
 // against the equations in double precision: odd hidden sizes (a row's last
 // lanes masked), pre-activations from far negative (the exp branch of the
 // sigmoid) to far positive (the clamps), and nothing written past the rows.
-#include "model/fused_gates.h"
+#include "model/kernels/fused_gates.h"
 
 #include <cmath>
 #include <limits>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/kernel_isa.h"
+#include "model/kernels/kernel_isa.h"
 
 namespace rnnserve::model {
 namespace {

@@ -14,12 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "model/config.h"
-#include "model/file_util.h"
-#include "model/model_loader.h"
-#include "model/npy.h"
-#include "model/safetensors_reader.h"
+#include "model/importers/config.h"
+#include "model/importers/model_loader.h"
+#include "model/importers/safetensors_reader.h"
 #include "tests/model/test_util.h"
+#include "util/file.h"
+#include "util/npy.h"
 
 namespace rnnserve::model {
 namespace {
@@ -73,10 +73,10 @@ void ExpectRuns(const LayerStack& stack) {
 // The fuzzer's call on `bytes`; runs its follow-up check when accepted.
 absl::Status Feed(const std::string& fuzzer, absl::string_view bytes) {
   if (fuzzer == "npy_fuzzer") {
-    absl::StatusOr<NpyArray> array = ParseNpy(bytes, "regression.npy");
-    if (array.ok() && array->kind == NpyArray::Kind::kFloat) {
-      absl::StatusOr<NpyArray> again =
-          ParseNpy(SerializeNpy(array->shape, array->floats.data()), "again.npy");
+    absl::StatusOr<util::NpyArray> array = util::ParseNpy(bytes, "regression.npy");
+    if (array.ok() && array->kind == util::NpyArray::Kind::kFloat) {
+      absl::StatusOr<util::NpyArray> again =
+          util::ParseNpy(util::SerializeNpy(array->shape, array->floats.data()), "again.npy");
       EXPECT_TRUE(again.ok() && again->shape == array->shape) << again.status();
     }
     return array.status();
@@ -104,7 +104,7 @@ class FuzzRegressionTest : public ::testing::TestWithParam<Regression> {};
 TEST_P(FuzzRegressionTest, IsRefusedCleanlyOrAcceptedWhenValid) {
   const Regression& r = GetParam();
   const absl::StatusOr<std::string> bytes =
-      ReadFileToString(TestdataPath("fuzz_regressions/" + r.fuzzer + "/" + r.file));
+      util::ReadFileToString(TestdataPath("fuzz_regressions/" + r.fuzzer + "/" + r.file));
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   const absl::Status status = Feed(r.fuzzer, *bytes);
   if (absl::StartsWith(r.file, "valid_")) {

@@ -1,7 +1,7 @@
 // GateWeights::Validate: every matrix and bias must agree with
 // gates * hidden_size, the peephole with 3 * hidden_size, and the message
 // says which one did not and what was wanted.
-#include "model/gates.h"
+#include "model/engine/gates.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -3,7 +3,7 @@
 // h = (1 - z) * n + z * h_prev), with the reset after the recurrent product
 // (b_hn inside r * (.)) and before it, on the fused kernel path and the
 // general one (another candidate activation, clip).
-#include "model/gru_cell.h"
+#include "model/engine/gru_cell.h"
 
 #include <algorithm>
 #include <functional>

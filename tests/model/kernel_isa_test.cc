@@ -6,7 +6,7 @@
 // runs on differ (some have AVX-512, some AVX2 only), so a missing variant is a
 // skip by design; a run that must cover a variant names it in
 // RNNSERVE_REQUIRE_KERNELS (e.g. "avx512"), and then its absence fails.
-#include "model/kernel_isa.h"
+#include "model/kernels/kernel_isa.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_split.h"
-#include "model/fused_gates.h"
+#include "gtest/gtest.h"
+#include "model/kernels/fused_gates.h"
 #include "tests/common/skip_by_design.h"
 
 namespace rnnserve::model {

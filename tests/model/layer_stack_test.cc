@@ -1,12 +1,12 @@
 // LayerStack's input checks and its state contract.
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 
 #include <cmath>
 #include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {

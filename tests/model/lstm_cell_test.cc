@@ -2,7 +2,7 @@
 // equations of DESIGN.md section 2 in double precision (gates i, f, g, o;
 // both biases; peepholes with o seeing c_t; clip; coupled input-forget;
 // other activations), on the fused kernel path and the general one.
-#include "model/lstm_cell.h"
+#include "model/engine/lstm_cell.h"
 
 #include <algorithm>
 #include <functional>

@@ -1,12 +1,12 @@
 // Loading refuses every broken model with a message that names the problem;
 // the broken copies of lstm_1layer live in tests/testdata/model_bad.
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
 #include "tests/model/test_util.h"
+#include "util/file.h"
 
 namespace rnnserve::model {
 namespace {
@@ -79,8 +79,8 @@ TEST(ModelLoaderTest, TransformsCountInTheFingerprint) {
   // The same weights with another output transform answer differently, so a
   // session exported from one must not be taken for the other's.
   const std::string dir = TestdataPath("transform/native_gru_scalar");
-  const absl::StatusOr<std::string> config = ReadFileToString(dir + "/config.json");
-  const absl::StatusOr<std::string> weights = ReadFileToString(dir + "/model.safetensors");
+  const absl::StatusOr<std::string> config = util::ReadFileToString(dir + "/config.json");
+  const absl::StatusOr<std::string> weights = util::ReadFileToString(dir + "/model.safetensors");
   ASSERT_TRUE(config.ok() && weights.ok());
   std::string moved = *config;  // The output offset (the last of the two) becomes 0.
   const size_t offset = moved.rfind("43.70000076293945");

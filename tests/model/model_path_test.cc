@@ -1,15 +1,15 @@
 // ResolveModelPath and ClassifyModelPath against folders built in TempDir()
 // from the checked-in fixtures: every spelling of a model the tools accept,
 // and the messages for the rest.
-#include "model/model_path.h"
+#include "model/importers/model_path.h"
 
 #include <filesystem>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
 #include "tests/model/test_util.h"
+#include "util/file.h"
 
 namespace rnnserve::model {
 namespace {
@@ -31,7 +31,7 @@ class ModelPathTest : public ScratchFolderTest {
   }
   std::string WriteFile(const std::string& relative) {
     const std::string path = (root_path() / relative).string();
-    EXPECT_TRUE(WriteStringToFile(path, "").ok()) << path;
+    EXPECT_TRUE(util::WriteStringToFile(path, "").ok()) << path;
     return path;
   }
 };

@@ -1,6 +1,6 @@
 // ModelRepository against repositories built in TempDir() from the checked-in
 // fixtures, and the rnnserve-model tool pointed at such repositories.
-#include "model/model_repository.h"
+#include "model/importers/model_repository.h"
 
 #include <sys/wait.h>
 
@@ -13,9 +13,9 @@
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
-#include "model/npy.h"
 #include "tests/model/test_util.h"
+#include "util/file.h"
+#include "util/npy.h"
 
 namespace rnnserve::model {
 namespace {
@@ -41,7 +41,7 @@ class ModelRepositoryTest : public ScratchFolderTest {
   void MakeDir(const std::string& relative) { fs::create_directories(root_path() / relative); }
 
   void WriteFile(const std::string& relative, const std::string& contents) {
-    ASSERT_TRUE(WriteStringToFile((root_path() / relative).string(), contents).ok());
+    ASSERT_TRUE(util::WriteStringToFile((root_path() / relative).string(), contents).ok());
   }
 
   ModelRepository LoadOrDie() const {
@@ -58,7 +58,7 @@ void ExpectReproducesFixture(const LoadedModel& model, const std::string& fixtur
   ASSERT_GE(sequences.size(), 2u) << fixture;
   const absl::StatusOr<RowMatrix> out = model.stack->RunSequence(sequences[1].View());
   ASSERT_TRUE(out.ok()) << out.status();
-  const NpyArray& want = sequences[1].expected;
+  const util::NpyArray& want = sequences[1].expected;
   ASSERT_EQ(out->size(), static_cast<int64_t>(want.floats.size())) << fixture;
   ASSERT_TRUE(
       testing::OutputRowsNear(out->data(), want.floats.data(), want.shape[0], want.shape[1]))
@@ -294,10 +294,10 @@ TEST_F(ModelRepositoryTest, SameFilesGiveTheSameFingerprint) {
 TEST_F(ModelRepositoryTest, ChangedWeightByteChangesTheFingerprint) {
   Add("lstm/1", "model/lstm_1layer");
   const std::string changed = Add("lstm/2", "model/lstm_1layer") + "/model.safetensors";
-  absl::StatusOr<std::string> bytes = ReadFileToString(changed);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(changed);
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   (*bytes)[bytes->size() - 4] ^= 1;  // low mantissa bit of the last float32
-  ASSERT_TRUE(WriteStringToFile(changed, *bytes).ok());
+  ASSERT_TRUE(util::WriteStringToFile(changed, *bytes).ok());
   const ModelRepository repository = LoadOrDie();
   ASSERT_THAT(repository.problems(), IsEmpty());
   EXPECT_NE(repository.Find("lstm", 1)->model.info.fingerprint,
@@ -393,8 +393,8 @@ TEST_F(ModelToolTest, RunAcceptsAModelFolder) {
                                "/input_1.npy --output " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("lstm version 2"));
-  const absl::StatusOr<NpyArray> got = ReadNpy(out);
-  const absl::StatusOr<NpyArray> want = ReadNpy(fixture + "/expected_1.npy");
+  const absl::StatusOr<util::NpyArray> got = util::ReadNpy(out);
+  const absl::StatusOr<util::NpyArray> want = util::ReadNpy(fixture + "/expected_1.npy");
   ASSERT_TRUE(got.ok() && want.ok());
   ASSERT_EQ(got->shape, want->shape);
   EXPECT_TRUE(testing::OutputRowsNear(got->floats.data(), want->floats.data(), want->shape[0],

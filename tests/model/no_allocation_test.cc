@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
-#include "model/tensor.h"
+#include "model/engine/tensor.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/allocation_counter.h"
 #include "tests/model/random_stack.h"
 #include "tests/model/test_util.h"

@@ -1,5 +1,5 @@
 // The axis bookkeeping that decides which ONNX glue keeps a sequence's meaning.
-#include "model/onnx_axes.h"
+#include "model/importers/onnx_axes.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

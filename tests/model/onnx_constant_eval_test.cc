@@ -1,4 +1,4 @@
-#include "model/onnx_constant_eval.h"
+#include "model/importers/onnx_constant_eval.h"
 
 #include <limits>
 

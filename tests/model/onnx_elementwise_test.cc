@@ -1,7 +1,7 @@
 // Folding ONNX Add/Sub/Mul/Div chains into per-step transforms, and the
 // transform fixtures' refusals (tests/testdata/transform_bad, made by
 // make_transform_fixtures.py), each naming the node.
-#include "model/onnx_elementwise.h"
+#include "model/importers/onnx_elementwise.h"
 
 #include <fstream>
 #include <string>
@@ -10,7 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::model {

@@ -1,14 +1,14 @@
 // ONNX import refusals: every broken or unsupported model in
 // tests/testdata/onnx_bad is refused with a message naming the problem.
 // (What imports correctly is fixture_parity_test's job.)
-#include "model/onnx_graph.h"
+#include "model/importers/onnx_graph.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
-#include "model/model_loader.h"
-#include "model/onnx_reader.h"
+#include "model/importers/model_loader.h"
+#include "model/importers/onnx_reader.h"
 #include "tests/model/test_util.h"
+#include "util/file.h"
 
 namespace rnnserve::model {
 namespace {
@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The initializer `name` of an ONNX file, as a [rows, cols] matrix.
 RowMatrix InitializerOf(const std::string& path, const std::string& name) {
-  const absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  const absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   EXPECT_TRUE(bytes.ok());
   const absl::StatusOr<OnnxModel> model = ParseOnnxModel(*bytes);
   EXPECT_TRUE(model.ok());
@@ -100,7 +100,7 @@ TEST(OnnxGraphTest, EmptyBytesAreNotAModel) {
 
 TEST(OnnxGraphTest, EveryTruncationIsRefusedWithoutCrashing) {
   absl::StatusOr<std::string> bytes =
-      ReadFileToString(TestdataPath("onnx/torch_charlm/model.onnx"));
+      util::ReadFileToString(TestdataPath("onnx/torch_charlm/model.onnx"));
   ASSERT_TRUE(bytes.ok());
   for (size_t size = 0; size < bytes->size(); size += 97) {
     EXPECT_FALSE(ImportOnnxModel(bytes->substr(0, size), "cut.onnx").ok()) << size;
@@ -134,7 +134,7 @@ namespace {
 // An export-matrix model (tests/testdata/onnx_export), to be changed.
 onnx::ModelProto ExportedModel(const std::string& fixture) {
   const absl::StatusOr<std::string> bytes =
-      ReadFileToString(TestdataPath("onnx_export/" + fixture + "/model.onnx"));
+      util::ReadFileToString(TestdataPath("onnx_export/" + fixture + "/model.onnx"));
   EXPECT_TRUE(bytes.ok()) << bytes.status();
   onnx::ModelProto model;
   EXPECT_TRUE(model.ParseFromString(*bytes));

@@ -1,7 +1,7 @@
 // CheckNode on hand-built NodeProtos: enough inputs and an output per op, and
 // each attribute the importer reads of the type the ONNX specification gives
 // it, finite, and in range; Constant's attributes are its own business.
-#include "model/onnx_node_checks.h"
+#include "model/importers/onnx_node_checks.h"
 
 #include <limits>
 #include <string>

@@ -2,7 +2,7 @@
 // (written out byte by byte here) and from typed fields in every supported
 // type, each malformed tensor refused with its name, the opset window,
 // Constant nodes' value forms, and attribute defaults.
-#include "model/onnx_reader.h"
+#include "model/importers/onnx_reader.h"
 
 #include <cmath>
 #include <limits>

@@ -1,7 +1,7 @@
 // PackedMatrix on every instruction set this CPU runs, against a naive
 // double-precision product: sizes that fill no tile or panel evenly, strided
 // rows, each kind of addend, and nothing written outside the result.
-#include "model/packed_matrix.h"
+#include "model/kernels/packed_matrix.h"
 
 #include <cmath>
 #include <limits>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/kernel_isa.h"
+#include "model/kernels/kernel_isa.h"
 
 namespace rnnserve::model {
 namespace {

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "model/layer_stack.h"
+#include "model/engine/layer_stack.h"
 
 namespace rnnserve::model::testing {
 

@@ -4,7 +4,7 @@
 // touched), and the fed-back vector: h itself (Elman) or the head output
 // (Jordan: r_t = act(h_t W_y + b_y), DESIGN.md section 2). References in
 // double precision from the equations.
-#include "model/recurrent_layer.h"
+#include "model/engine/recurrent_layer.h"
 
 #include <cmath>
 #include <limits>

@@ -2,7 +2,7 @@
 // batch of sessions over a few steps, in double precision (DESIGN.md section
 // 2), with a recurrent input narrower than the hidden state (a Jordan layer
 // feeds back its head output, not h).
-#include "model/rnn_cell.h"
+#include "model/engine/rnn_cell.h"
 
 #include <algorithm>
 #include <functional>

@@ -7,8 +7,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/npy.h"
 #include "tests/model/test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::model {
 namespace {
@@ -25,8 +25,8 @@ std::string TempPath(const std::string& name) {
 }
 
 void ExpectNpyNear(const std::string& got_path, const std::string& want_path) {
-  const absl::StatusOr<NpyArray> got = ReadNpy(got_path);
-  const absl::StatusOr<NpyArray> want = ReadNpy(want_path);
+  const absl::StatusOr<util::NpyArray> got = util::ReadNpy(got_path);
+  const absl::StatusOr<util::NpyArray> want = util::ReadNpy(want_path);
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(want.ok()) << want.status();
   ASSERT_EQ(got->shape, want->shape);
@@ -95,21 +95,21 @@ TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
   // Split input_2 (200 steps) of lstm_proj at step 50 with NumPy-free tools:
   // run the whole thing, then the two halves chained through the state.
   const std::string dir = TestdataPath("model/lstm_proj");
-  const absl::StatusOr<NpyArray> input = ReadNpy(dir + "/input_2.npy");
+  const absl::StatusOr<util::NpyArray> input = util::ReadNpy(dir + "/input_2.npy");
   ASSERT_TRUE(input.ok());
   const int64_t width = input->shape[1];
   const std::string first = TempPath("first.npy");
   const std::string second = TempPath("second.npy");
-  ASSERT_TRUE(WriteNpy(first, {50, width}, input->floats.data()).ok());
-  ASSERT_TRUE(WriteNpy(second, {150, width}, input->floats.data() + 50 * width).ok());
+  ASSERT_TRUE(util::WriteNpy(first, {50, width}, input->floats.data()).ok());
+  ASSERT_TRUE(util::WriteNpy(second, {150, width}, input->floats.data() + 50 * width).ok());
   const std::string state = TempPath("state.npy");
   ASSERT_EQ(RunTool("run --model " + dir + " --input " + first + " --output " +
                     TempPath("out1.npy") + " --state-out " + state).exit_code, 0);
   const ToolResult r = RunTool("run --model " + dir + " --input " + second + " --output " +
                                TempPath("out2.npy") + " --state-in " + state);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const absl::StatusOr<NpyArray> expected = ReadNpy(dir + "/expected_2.npy");
-  const absl::StatusOr<NpyArray> got = ReadNpy(TempPath("out2.npy"));
+  const absl::StatusOr<util::NpyArray> expected = util::ReadNpy(dir + "/expected_2.npy");
+  const absl::StatusOr<util::NpyArray> got = util::ReadNpy(TempPath("out2.npy"));
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->shape, (std::vector<int64_t>{150, 3}));
   EXPECT_TRUE(

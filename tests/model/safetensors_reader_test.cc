@@ -1,4 +1,4 @@
-#include "model/safetensors_reader.h"
+#include "model/importers/safetensors_reader.h"
 
 #include <cmath>
 #include <cstdint>
@@ -15,7 +15,6 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/byte_order.h"
 
 namespace rnnserve::model {
 namespace {
@@ -151,32 +150,6 @@ TEST(SafetensorsReaderTest, ConvertsF16NormalsSubnormalsAndZeros) {
                           std::ldexp(1.0f, -24), 1023 * std::ldexp(1.0f, -24),
                           -std::ldexp(1.0f, -24), 0.0f));
   EXPECT_TRUE(std::signbit(h[7]));
-}
-
-// Every half against the definition of binary16, computed in double.
-TEST(SafetensorsReaderTest, HalfToFloatIsExactForEveryHalf) {
-  for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
-    const int sign = bits >> 15;
-    const int exponent = (bits >> 10) & 0x1f;
-    const int mantissa = bits & 0x3ff;
-    const float got = HalfToFloat(static_cast<uint16_t>(bits));
-    ASSERT_EQ(std::signbit(got), sign == 1) << bits;
-    if (exponent == 0x1f) {
-      ASSERT_EQ(std::isinf(got), mantissa == 0) << bits;
-      ASSERT_EQ(std::isnan(got), mantissa != 0) << bits;
-      continue;
-    }
-    const double magnitude = exponent == 0
-                                 ? std::ldexp(mantissa, -24)
-                                 : std::ldexp(1024 + mantissa, exponent - 25);
-    ASSERT_EQ(static_cast<double>(got), sign ? -magnitude : magnitude) << bits;
-  }
-}
-
-TEST(SafetensorsReaderTest, BFloat16ToFloatKeepsInfinityAndNaN) {
-  EXPECT_EQ(BFloat16ToFloat(0x7f80), std::numeric_limits<float>::infinity());
-  EXPECT_EQ(BFloat16ToFloat(0xff80), -std::numeric_limits<float>::infinity());
-  EXPECT_TRUE(std::isnan(BFloat16ToFloat(0x7fc0)));
 }
 
 TEST(SafetensorsReaderTest, ReadsTensorsStoredOutOfOrder) {

@@ -1,6 +1,6 @@
 // StepTransform: the arithmetic PyTorch runs, per feature or for all, the
 // same for every element wherever it sits, and refusals of what cannot work.
-#include "model/step_transform.h"
+#include "model/engine/step_transform.h"
 
 #include <limits>
 #include <vector>

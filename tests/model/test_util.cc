@@ -85,7 +85,7 @@ std::string TestNameOf(const std::string& folder) {
 
 StepInput ReferenceSequence::View(int64_t first, int64_t count) const {
   if (count < 0) count = steps() - first;
-  if (input.kind == NpyArray::Kind::kInteger) {
+  if (input.kind == util::NpyArray::Kind::kInteger) {
     return StepInput::Tokens(input.integers.data() + first, count);
   }
   const int64_t width = input.shape.size() > 1 ? input.shape[1] : 1;
@@ -95,8 +95,8 @@ StepInput ReferenceSequence::View(int64_t first, int64_t count) const {
 std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
   std::vector<ReferenceSequence> sequences;
   if (std::filesystem::exists(fixture_dir + "/sample_input.npy")) {
-    absl::StatusOr<NpyArray> input = ReadNpy(fixture_dir + "/sample_input.npy");
-    absl::StatusOr<NpyArray> expected = ReadNpy(fixture_dir + "/sample_expected.npy");
+    absl::StatusOr<util::NpyArray> input = util::ReadNpy(fixture_dir + "/sample_input.npy");
+    absl::StatusOr<util::NpyArray> expected = util::ReadNpy(fixture_dir + "/sample_expected.npy");
     EXPECT_TRUE(input.ok()) << input.status();
     EXPECT_TRUE(expected.ok()) << expected.status();
     if (input.ok() && expected.ok()) {
@@ -107,9 +107,9 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
   for (int k = 0;; ++k) {
     const std::string input_path = fixture_dir + "/input_" + std::to_string(k) + ".npy";
     if (!std::filesystem::exists(input_path)) break;
-    absl::StatusOr<NpyArray> input = ReadNpy(input_path);
-    absl::StatusOr<NpyArray> expected =
-        ReadNpy(fixture_dir + "/expected_" + std::to_string(k) + ".npy");
+    absl::StatusOr<util::NpyArray> input = util::ReadNpy(input_path);
+    absl::StatusOr<util::NpyArray> expected =
+        util::ReadNpy(fixture_dir + "/expected_" + std::to_string(k) + ".npy");
     EXPECT_TRUE(input.ok()) << input.status();
     EXPECT_TRUE(expected.ok()) << expected.status();
     if (!input.ok() || !expected.ok()) break;
@@ -117,7 +117,7 @@ std::vector<ReferenceSequence> LoadSequences(const std::string& fixture_dir) {
     const std::string final_path =
         fixture_dir + "/expected_final_" + std::to_string(k) + ".npy";
     if (std::filesystem::exists(final_path)) {
-      absl::StatusOr<NpyArray> final_state = ReadNpy(final_path);
+      absl::StatusOr<util::NpyArray> final_state = util::ReadNpy(final_path);
       EXPECT_TRUE(final_state.ok()) << final_state.status();
       if (final_state.ok()) sequence.expected_final = *std::move(final_state);
     }

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
-#include "model/npy.h"
+#include "model/importers/model_loader.h"
+#include "util/npy.h"
 
 namespace rnnserve::model::testing {
 
@@ -43,11 +43,11 @@ std::string TestNameOf(const std::string& folder);
 
 // One reference sequence of a fixture: input_<k>.npy and expected_<k>.npy.
 struct ReferenceSequence {
-  NpyArray input;
-  NpyArray expected;  // float32 [T, output_size]
+  util::NpyArray input;
+  util::NpyArray expected;  // float32 [T, output_size]
   // expected_final_<k>.npy, for models whose whole-sequence output is their
   // final state (ONNX Y_h): float32 [1, output_size]. Empty otherwise.
-  std::optional<NpyArray> expected_final;
+  std::optional<util::NpyArray> expected_final;
   int64_t steps() const { return input.shape[0]; }
   StepInput View(int64_t first = 0, int64_t count = -1) const;
 };

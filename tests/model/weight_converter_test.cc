@@ -4,7 +4,7 @@
 // ConvertWeights on a hand-written safetensors file: PyTorch's [H, in]
 // matrices transposed (checked by running one step against the equation) and
 // every missing, mis-shaped or left-over tensor refused by name.
-#include "model/weight_converter.h"
+#include "model/importers/weight_converter.h"
 
 #include <cmath>
 #include <cstring>

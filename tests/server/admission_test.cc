@@ -10,7 +10,7 @@
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
+#include "model/importers/model_loader.h"
 #include "rnnserve/v1/inference.pb.h"
 #include "tests/model/test_util.h"
 

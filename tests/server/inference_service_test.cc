@@ -10,12 +10,12 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "model/npy.h"
 #include "prometheus/registry.h"
-#include "tests/server/metric_value.h"
-#include "tests/server/raw_call.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
+#include "tests/server/metric_value.h"
+#include "tests/server/raw_call.h"
+#include "util/npy.h"
 
 namespace rnnserve::server {
 namespace {

@@ -9,16 +9,15 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "model/model_loader.h"
-#include "model/npy.h"
+#include "model/importers/model_loader.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/model/test_util.h"
+#include "util/npy.h"
 
 namespace rnnserve::server {
 namespace {
 
-using ::rnnserve::model::NpyArray;
 using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::MakeTestRepository;
 using ::rnnserve::model::testing::OutputRowsNear;
@@ -26,6 +25,7 @@ using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::RunTool;
 using ::rnnserve::model::testing::SourcePath;
 using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::util::NpyArray;
 
 struct ParityCase {
   std::string name;        // the model's name in the repository
@@ -39,7 +39,7 @@ std::ostream& operator<<(std::ostream& out, const ParityCase& c) { return out <<
 // Steps [first, first + count) of `seq` as the input of a request.
 template <typename Request>
 void SetInput(const ReferenceSequence& seq, int64_t first, int64_t count, Request& request) {
-  if (seq.input.kind == NpyArray::Kind::kInteger) {
+  if (seq.input.kind == util::NpyArray::Kind::kInteger) {
     request.mutable_tokens()->mutable_ids()->Assign(seq.input.integers.begin() + first,
                                                     seq.input.integers.begin() + first + count);
     return;
@@ -141,7 +141,7 @@ TEST_P(ParityTest, OneByOneChunkWholeSequenceAndTheToolAgree) {
   const auto tool = RunTool(absl::StrCat("run --model ", folder_, " --input ", folder_, "/",
                                          GetParam().input_file, " --output ", output));
   ASSERT_EQ(tool.exit_code, 0) << tool.output;
-  const absl::StatusOr<NpyArray> written = model::ReadNpy(output);
+  const absl::StatusOr<util::NpyArray> written = util::ReadNpy(output);
   ASSERT_TRUE(written.ok()) << written.status();
   ASSERT_EQ(written->shape[0], steps);
   ExpectRows(written->floats.data(), steps, seq_, 0, "rnnserve-model run", *model_);

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/cluster/redis_pool.h"
 #include "tests/common/redis_server.h"
 #include "tests/common/server_process.h"
 

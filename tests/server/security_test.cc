@@ -5,14 +5,13 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
@@ -20,6 +19,7 @@
 #include "tests/model/test_util.h"
 #include "tests/server/metric_value.h"
 #include "tests/server/raw_call.h"
+#include "util/file.h"
 
 namespace rnnserve::server {
 namespace {
@@ -44,9 +44,7 @@ class Certificates {
   ~Certificates() { std::filesystem::remove_all(dir_); }
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string Pem(const std::string& name) const {
-    return *model::ReadFileToString(Path(name));
-  }
+  std::string Pem(const std::string& name) const { return *util::ReadFileToString(Path(name)); }
 
  private:
   void Run(const std::string& command) const {

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/lstm_cell.h"
-#include "model/model_loader.h"
-#include "model/workspace.h"
+#include "model/engine/lstm_cell.h"
+#include "model/engine/workspace.h"
+#include "model/importers/model_loader.h"
 #include "tests/model/random_stack.h"
 
 namespace rnnserve::server {

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/cluster/redis_connection.h"
+#include "server/cluster/redis_pool.h"
 #include "server/cluster/session_directory.h"
 #include "server/rnn_server.h"
 #include "server/session_position.h"

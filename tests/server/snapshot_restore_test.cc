@@ -14,12 +14,12 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "model/file_util.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "tests/common/server_process.h"
 #include "tests/model/test_util.h"
 #include "tests/server/reference_steps.h"
+#include "util/file.h"
 
 namespace rnnserve::server {
 namespace {
@@ -96,7 +96,7 @@ TEST_F(SnapshotRestoreTest, ATruncatedSnapshotIsMovedAsideAndTheServerStartsEmpt
   StepThrough("gru", "g", gru_, 0, 3);
   Stop();
   // Cut the snapshot short, as a full disk or a copy gone wrong would.
-  absl::StatusOr<std::string> whole = model::ReadFileToString(snapshot_);
+  absl::StatusOr<std::string> whole = util::ReadFileToString(snapshot_);
   ASSERT_TRUE(whole.ok()) << whole.status();
   const std::string truncated = whole->substr(0, whole->size() / 2);
   std::ofstream(snapshot_, std::ios::binary | std::ios::trunc) << truncated;
@@ -105,7 +105,7 @@ TEST_F(SnapshotRestoreTest, ATruncatedSnapshotIsMovedAsideAndTheServerStartsEmpt
   EXPECT_THAT(server_->Log(),
               HasSubstr("session snapshot not restored, moved to " + snapshot_ + ".broken"));
   EXPECT_FALSE(std::filesystem::exists(snapshot_));
-  absl::StatusOr<std::string> aside = model::ReadFileToString(snapshot_ + ".broken");
+  absl::StatusOr<std::string> aside = util::ReadFileToString(snapshot_ + ".broken");
   ASSERT_TRUE(aside.ok()) << aside.status();
   EXPECT_EQ(*aside, truncated);
   EXPECT_EQ(Describe("g"), grpc::StatusCode::NOT_FOUND);
@@ -113,7 +113,7 @@ TEST_F(SnapshotRestoreTest, ATruncatedSnapshotIsMovedAsideAndTheServerStartsEmpt
   Stop();
   // The next snapshot is a new file; the broken one stays as it was.
   EXPECT_TRUE(std::filesystem::exists(snapshot_));
-  EXPECT_EQ(*model::ReadFileToString(snapshot_ + ".broken"), truncated);
+  EXPECT_EQ(*util::ReadFileToString(snapshot_ + ".broken"), truncated);
 }
 
 TEST_F(SnapshotRestoreTest, ASessionWhoseModelIsGoneIsSkippedAndTheOthersContinue) {

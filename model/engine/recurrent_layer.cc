@@ -1,0 +1,149 @@
+#include "model/engine/recurrent_layer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace rnnserve::model {
+namespace {
+
+// Gathers each session's [r][c] (at `offset` in its own buffer) into row b
+// of the batch matrices the cells work on.
+void GatherStates(absl::Span<float* const> states, int64_t offset, float* recurrent,
+                  int64_t r, float* cell, int64_t c) {
+  for (size_t b = 0; b < states.size(); ++b) {
+    const float* state = states[b] + offset;
+    std::copy_n(state, r, recurrent + b * r);
+    std::copy_n(state + r, c, cell + b * c);
+  }
+}
+
+// The inverse of GatherStates.
+void ScatterStates(const float* recurrent, int64_t r, const float* cell, int64_t c,
+                   absl::Span<float* const> states, int64_t offset) {
+  for (size_t b = 0; b < states.size(); ++b) {
+    float* state = states[b] + offset;
+    std::copy_n(recurrent + b * r, r, state);
+    std::copy_n(cell + b * c, c, state + r);
+  }
+}
+
+const GateWeights& WeightsOf(const RecurrentLayer::Cell& cell) {
+  return std::visit([](const auto& c) -> const GateWeights& { return c.weights(); },
+                    cell);
+}
+
+}  // namespace
+
+absl::StatusOr<RecurrentLayer> RecurrentLayer::Create(
+    Cell cell, std::optional<DenseHead> feedback) {
+  const GateWeights& weights = WeightsOf(cell);
+  int fed_back = weights.hidden_size;
+  if (feedback.has_value()) {
+    if (std::holds_alternative<GruCell>(cell)) {
+      return absl::InvalidArgumentError(
+          "a GRU layer cannot feed back a projection or head output");
+    }
+    if (feedback->input_size() != weights.hidden_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feedback weight takes ", feedback->input_size(),
+          " inputs, want hidden_size ", weights.hidden_size));
+    }
+    fed_back = feedback->output_size();
+  }
+  if (weights.recurrent_size() != fed_back) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent weight has ", weights.recurrent_size(),
+                     " rows, want the fed-back size ", fed_back));
+  }
+  return RecurrentLayer(std::move(cell), std::move(feedback));
+}
+
+RecurrentLayer::RecurrentLayer(Cell cell, std::optional<DenseHead> feedback)
+    : cell_(std::move(cell)),
+      feedback_(std::move(feedback)),
+      input_(PackedMatrix::Pack(WeightsOf(cell_).input)) {}
+
+int RecurrentLayer::input_size() const { return WeightsOf(cell_).input_size(); }
+
+int RecurrentLayer::hidden_size() const { return WeightsOf(cell_).hidden_size; }
+
+int RecurrentLayer::output_size() const {
+  return feedback_.has_value() ? feedback_->output_size() : hidden_size();
+}
+
+int RecurrentLayer::cell_state_size() const {
+  return std::visit([](const auto& c) { return c.cell_state_size(); }, cell_);
+}
+
+void RecurrentLayer::Run(const ConstRowMatrixMap& input, int steps,
+                         absl::Span<float* const> states, int64_t state_offset,
+                         RowMatrixMap output, Workspace& workspace) const {
+  std::visit(
+      [&](const auto& cell) {
+        RunCell(cell, input, steps, states, state_offset, output, workspace);
+      },
+      cell_);
+}
+
+template <typename CellT>
+void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
+                             int steps, absl::Span<float* const> states,
+                             int64_t state_offset, RowMatrixMap output,
+                             Workspace& workspace) const {
+  const GateWeights& weights = cell.weights();
+  // 64-bit sizes: batch * width must not wrap for wide layers or heads.
+  const int64_t batch = static_cast<int64_t>(states.size());
+  const int64_t hidden = weights.hidden_size;
+  const int64_t width = weights.width();
+  const int64_t fed_back = output_size();
+  const int64_t cell_size = cell.cell_state_size();
+
+  // The input projection of a group of steps at once: one matrix product
+  // streams W_x once for the whole group. Groups of ~kProjectedRows rows keep
+  // the projection in cache until its steps read it (a whole chunk of a big
+  // batch would go out to DRAM and back).
+  constexpr int64_t kProjectedRows = 256;
+  const int64_t group = std::clamp<int64_t>(kProjectedRows / batch, 1, steps);
+  float* projected = workspace.Get(Workspace::kProjected, group * batch * width);
+
+  float* recurrent = workspace.Get(Workspace::kRecurrent, batch * fed_back);
+  RowMatrixMap cell_state(workspace.Get(Workspace::kCell, batch * cell_size),
+                          batch, cell_size);
+  GatherStates(states, state_offset, recurrent, fed_back, cell_state.data(), cell_size);
+
+  RowMatrixMap cell_output(workspace.Get(Workspace::kCellOutput, batch * hidden),
+                           batch, hidden);
+  RowMatrixMap scratch(workspace.Get(Workspace::kScratch, batch * width), batch, width);
+  RowMatrixMap scratch2(workspace.Get(Workspace::kScratch2, batch * hidden), batch,
+                        hidden);
+  // Step t reads what step t-1 wrote into `output`: no copies between steps.
+  const float* fed = recurrent;
+  for (int t = 0; t < steps; ++t) {
+    if (t % group == 0) {
+      const int64_t rows = std::min<int64_t>(group, steps - t) * batch;
+      input_.MultiplyAdd(input.data() + t * batch * input.cols(), input.cols(), rows,
+                         weights.input_bias.data(), 0, projected, width);
+    }
+    float* out_t = output.data() + t * batch * fed_back;
+    CellStep step{
+        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width,
+                                             batch, width),
+        .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
+        .cell = cell_state,
+        .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),
+        .scratch = scratch,
+        .scratch2 = scratch2,
+    };
+    cell.Step(step);
+    if (feedback_.has_value()) {
+      feedback_->Apply(ConstRowMatrixMap(cell_output.data(), batch, hidden),
+                       RowMatrixMap(out_t, batch, fed_back));
+    }
+    fed = out_t;
+  }
+
+  ScatterStates(fed, fed_back, cell_state.data(), cell_size, states, state_offset);
+}
+
+}  // namespace rnnserve::model

@@ -1,0 +1,48 @@
+// One plain recurrent layer's cell, h_t = act(W_x x_t + W_r r_{t-1} + b),
+// stepped once for a batch of sessions. Elman when r is the layer's own h,
+// Jordan when the layer feeds back its head output instead (RecurrentLayer
+// decides what r is). Immutable after Create().
+#ifndef RNNSERVE_MODEL_ENGINE_RNN_CELL_H_
+#define RNNSERVE_MODEL_ENGINE_RNN_CELL_H_
+
+#include "absl/status/statusor.h"
+#include "model/engine/activation.h"
+#include "model/engine/gates.h"
+#include "model/kernels/packed_matrix.h"
+
+namespace rnnserve::model {
+
+struct RnnOptions {
+  Activation activation = Activation::Tanh();
+  float clip = 0.0f;
+};
+
+class RnnCell {
+ public:
+  static constexpr int kGates = 1;
+
+  static absl::StatusOr<RnnCell> Create(GateWeights weights,
+                                        const RnnOptions& options);
+
+  const GateWeights& weights() const { return weights_; }
+  const RnnOptions& options() const { return options_; }
+  int hidden_size() const { return weights_.hidden_size; }
+  int cell_state_size() const { return 0; }
+
+  // Advances every row of `step` by one time step. Allocates nothing.
+  void Step(CellStep& step) const;
+
+ private:
+  RnnCell(GateWeights weights, const RnnOptions& options)
+      : weights_(std::move(weights)),
+        options_(options),
+        recurrent_(PackedMatrix::Pack(weights_.recurrent)) {}
+
+  GateWeights weights_;
+  RnnOptions options_;
+  PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
+};
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_ENGINE_RNN_CELL_H_

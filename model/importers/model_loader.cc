@@ -1,0 +1,106 @@
+#include "model/importers/model_loader.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "model/importers/fingerprint.h"
+#include "model/importers/onnx_graph.h"
+#include "model/importers/safetensors_reader.h"
+#include "model/importers/weight_converter.h"
+#include "util/file.h"
+#include "util/status_macros.h"
+
+namespace rnnserve::model {
+namespace {
+
+absl::Status Annotate(const absl::Status& status, absl::string_view where) {
+  return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
+}
+
+absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
+  return LoadOnnxModel(bytes, path);
+}
+
+// The native format once config.json has parsed.
+absl::StatusOr<LoadedModel> BuildNative(const ModelConfig& config, absl::string_view config_json,
+                                        absl::string_view safetensors, const std::string& path) {
+  RNN_ASSIGN_OR_RETURN(SafetensorsFile weights,
+                       SafetensorsFile::Parse(safetensors, path + "/model.safetensors"));
+  absl::StatusOr<ConvertedModel> converted = ConvertWeights(config, weights);
+  if (!converted.ok()) return Annotate(converted.status(), path);
+
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(converted->stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = config.naming == TensorNaming::kKeras ? "native (keras naming)"
+                                                      : "native (pytorch naming)",
+      .cell = std::string(CellKindName(config.cell)),
+      .num_layers = config.num_layers,
+      .hidden_size = config.hidden_size,
+      .proj_size = config.proj_size,
+      .bidirectional = config.bidirectional,
+      .parameter_count = converted->parameter_count,
+      .fingerprint = Fingerprint({{"config.json", config_json},
+                                  {"model.safetensors", safetensors}}),
+  };
+  return model;
+}
+
+absl::StatusOr<LoadedModel> LoadNative(const std::string& path) {
+  const std::string config_path = path + "/config.json";
+  absl::StatusOr<std::string> config_text = util::ReadFileToString(config_path);
+  if (!config_text.ok()) return Annotate(config_text.status(), config_path);
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
+  if (!config.ok()) return Annotate(config.status(), config_path);
+  RNN_ASSIGN_OR_RETURN(const std::string weight_bytes,
+                       util::ReadFileToString(path + "/model.safetensors"));
+  return BuildNative(*config, *config_text, weight_bytes, path);
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
+                                          const std::string& path) {
+  RNN_ASSIGN_OR_RETURN(OnnxImport imported,
+                       ImportOnnxModel(onnx_bytes, path + "/model.onnx"));
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = absl::StrCat("onnx (", imported.summary, ")"),
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint({{"model.onnx", onnx_bytes}}),
+  };
+  return model;
+}
+
+absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
+                                            absl::string_view safetensors,
+                                            const std::string& path) {
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(config_json);
+  if (!config.ok()) return Annotate(config.status(), path + "/config.json");
+  return BuildNative(*config, config_json, safetensors, path);
+}
+
+absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
+  std::string path = folder;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string onnx_path = path + "/model.onnx";
+  const absl::Time start = absl::Now();
+  std::error_code error;
+  absl::StatusOr<LoadedModel> model = std::filesystem::exists(onnx_path, error)
+                                          ? LoadOnnx(path, onnx_path)
+                                          : LoadNative(path);
+  if (model.ok()) model->info.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return model;
+}
+
+}  // namespace rnnserve::model

@@ -1,0 +1,52 @@
+// Loads one model version from disk into an immutable, shareable LayerStack.
+// A model folder holds either model.onnx or config.json + model.safetensors
+// (README "Native model format"). Thread-safe: no shared state.
+#ifndef RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
+#define RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/engine/layer_stack.h"
+#include "model/importers/config.h"
+
+namespace rnnserve::model {
+
+// What a loaded model is, for inspect and (later) the API.
+struct ModelInfo {
+  std::string path;
+  std::string format;  // "native (pytorch naming)", "native (keras naming)", "onnx"
+  std::string cell;    // "lstm", "gru", "rnn", "jordan"
+  int num_layers = 0;
+  int hidden_size = 0;
+  int proj_size = 0;
+  bool bidirectional = false;
+  int64_t parameter_count = 0;
+  std::string fingerprint;  // Fingerprint() of the files that define the model
+  double load_seconds = 0;  // reading, parsing and converting, wall time
+};
+
+struct LoadedModel {
+  std::shared_ptr<const LayerStack> stack;
+  ModelInfo info;
+};
+
+// Loads the model folder `path`: model.onnx if present, else the native
+// files. NOT_FOUND when neither is there; INVALID_ARGUMENT with the file and
+// the problem for anything malformed.
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
+
+// What LoadModel() runs once the files are read, for bytes from elsewhere
+// (the fuzzers, fuzz/). `path` names the model folder in messages and in
+// ModelInfo; nothing is read from it. Codes as LoadModel().
+absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
+                                          const std::string& path);
+absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
+                                            absl::string_view safetensors,
+                                            const std::string& path);
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_

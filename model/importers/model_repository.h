@@ -1,0 +1,94 @@
+// A folder of models, each in numbered versions: ROOT/<name>/<version>/, where
+// <version> is a positive decimal integer and each version folder holds a
+// model LoadModel accepts (model.onnx, or config.json + model.safetensors).
+#ifndef RNNSERVE_MODEL_IMPORTERS_MODEL_REPOSITORY_H_
+#define RNNSERVE_MODEL_IMPORTERS_MODEL_REPOSITORY_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/importers/model_loader.h"
+
+namespace rnnserve::model {
+
+// A name or version folder that did not load. `version` is the folder name
+// as found ("abc", "0"), empty when the problem is the name folder itself.
+struct LoadProblem {
+  std::string name;
+  std::string version;
+  absl::Status status;
+};
+
+// One loaded version of a model; cheap to copy (LoadedModel shares its stack).
+struct ModelVersion {
+  std::string name;
+  int version = 0;
+  LoadedModel model;
+};
+
+// Every model of a repository folder, loaded at once. A broken version is a
+// LoadProblem, not a failure: the other versions and models still load, and a
+// name with no loadable version is absent from List() and Find().
+// Hidden entries (".*") and plain files are ignored at both levels.
+// Immutable after Load(), so one instance serves every thread without locks
+// (hot reload, a later issue, will swap whole instances).
+class ModelRepository {
+ public:
+  // NOT_FOUND if `root` is missing or not a directory; the errno's code if it
+  // cannot be listed. Names must match [A-Za-z0-9_.-]+, versions be integers
+  // in [1, INT_MAX]; anything else is a problem.
+  static absl::StatusOr<ModelRepository> Load(const std::string& root);
+
+  // Says which versions a caller already has, so Load() skips them (neither
+  // loaded nor reported): a server picking up versions added since.
+  using Skip = std::function<bool(const std::string& name, int version)>;
+  static absl::StatusOr<ModelRepository> Load(const std::string& root, const Skip& skip);
+
+  // The repository of the one model folder `model_dir` (ROOT/<name>), named
+  // after its last path component. Same rules and codes as Load().
+  static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir);
+
+  const std::string& root() const { return root_; }
+  const std::vector<LoadProblem>& problems() const { return problems_; }
+
+  // Every loaded version, sorted by name, then version.
+  std::vector<ModelVersion> List() const;
+
+  // The loaded versions of `name`, ascending; empty for an unknown name.
+  std::vector<int> Versions(absl::string_view name) const;
+
+  // `version` of `name`, or its newest loaded version. NOT_FOUND naming the
+  // available models (or the name's available versions) and, if the asked
+  // one failed to load, why.
+  absl::StatusOr<ModelVersion> Find(absl::string_view name,
+                                    std::optional<int> version = std::nullopt) const;
+
+ private:
+  using VersionMap = std::map<int, LoadedModel>;
+
+  explicit ModelRepository(std::string root, Skip skip = nullptr)
+      : root_(std::move(root)), skip_(std::move(skip)) {}
+  void LoadName(const std::string& name, const std::string& dir);
+  void LoadVersion(const std::string& name, const std::string& version_text,
+                   const std::string& dir, VersionMap& versions);
+  std::string ProblemNote(absl::string_view name, absl::string_view version) const;
+
+  std::string root_;
+  Skip skip_;  // may be empty
+  std::map<std::string, VersionMap> models_;  // only names with a loaded version
+  std::vector<LoadProblem> problems_;
+};
+
+// The integer a version folder is named after: digits only, 1 to INT_MAX.
+// INVALID_ARGUMENT saying so otherwise.
+absl::StatusOr<int> ParseModelVersion(absl::string_view text);
+
+}  // namespace rnnserve::model
+
+#endif  // RNNSERVE_MODEL_IMPORTERS_MODEL_REPOSITORY_H_

@@ -1,0 +1,42 @@
+// The matrix-product kernels behind PackedMatrix, one per instruction set
+// (kernel_isa.h). Internal: use PackedMatrix. Each kernel lives in its own
+// file compiled for its instruction set, and those files include nothing
+// with inline code but intrinsics, so no AVX-512 copy of a shared inline
+// function can end up called on a CPU without AVX-512.
+#ifndef RNNSERVE_MODEL_KERNELS_GEMM_KERNELS_H_
+#define RNNSERVE_MODEL_KERNELS_GEMM_KERNELS_H_
+
+#include <cstdint>
+
+namespace rnnserve::model::internal {
+
+// Columns per packed panel: four AVX-512 vectors, eight AVX2 vectors. The
+// packed layout is the same for every instruction set.
+inline constexpr int64_t kPanelWidth = 64;
+
+// c[m, n] = x[m, k] * W[k, n] (+ addend). W is packed: panel p holds columns
+// [64p, 64p + 64) as k rows of 64 floats (zero past column n), panels one
+// after another. Row i of x is at x + i * ldx, of c at c + i * ldc. addend:
+// nullptr for none; otherwise row i is at addend + i * ld_addend, so
+// ld_addend == 0 adds one row (a bias) to every row. addend may be c itself
+// (same ld); x must not overlap c.
+struct GemmArgs {
+  const float* packed;
+  int64_t k;
+  int64_t n;
+  const float* x;
+  int64_t ldx;
+  int64_t m;
+  const float* addend;
+  int64_t ld_addend;
+  float* c;
+  int64_t ldc;
+};
+
+void GemmGeneric(const GemmArgs& args);
+void GemmAvx2(const GemmArgs& args);
+void GemmAvx512(const GemmArgs& args);
+
+}  // namespace rnnserve::model::internal
+
+#endif  // RNNSERVE_MODEL_KERNELS_GEMM_KERNELS_H_
