@@ -1,17 +1,22 @@
 // What the cell tests (lstm_cell_test, gru_cell_test, rnn_cell_test) share:
-// random gate weights kept in float64 for the reference, and the buffers of
-// one CellStep for a batch of sessions. The references themselves are
-// written out in each test from DESIGN.md section 2, in double precision,
-// from the weights as given (biases unfolded), never from the cell's code.
+// random gate weights kept in float64 for the reference, the buffers of one
+// CellStep for a batch of sessions, and the loop that steps a cell and its
+// reference side by side. The references themselves are written out in each
+// test from DESIGN.md section 2, in double precision, from the weights as
+// given (biases unfolded), never from the cell's code.
 #ifndef RNNSERVE_TESTS_MODEL_CELL_HARNESS_H_
 #define RNNSERVE_TESTS_MODEL_CELL_HARNESS_H_
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "model/engine/gates.h"
 #include "model/engine/tensor.h"
+#include "tests/model/test_util.h"
 
 namespace rnnserve::model::testing {
 
@@ -39,6 +44,14 @@ inline RandomBlock RandomValues(int rows, int cols, double scale, std::mt19937& 
   return block;
 }
 
+// The bound s of U[-s, s] for a weight with `fan_in` inputs: 0.6 for the
+// small layers, shrinking as 1/sqrt(fan_in) (as PyTorch's init does) past
+// ~11, so a wide layer does not amplify float rounding step after step
+// (stays short of chaos) while its gates still leave their linear range.
+inline double WeightScale(int fan_in) {
+  return fan_in > 0 ? std::min(0.6, 2.0 / std::sqrt(static_cast<double>(fan_in))) : 0.6;
+}
+
 // One layer's weights in the kernel's fused layout: W_x [I, G*H],
 // W_r [R, G*H], biases [1, G*H], peephole [1, 3H] or empty.
 struct GateWeightsRef {
@@ -51,8 +64,8 @@ struct GateWeightsRef {
         hidden(hidden),
         input(input),
         recurrent(recurrent),
-        w_x(RandomValues(input, gates * hidden, 0.6, rng)),
-        w_r(RandomValues(recurrent, gates * hidden, 0.6, rng)),
+        w_x(RandomValues(input, gates * hidden, WeightScale(input), rng)),
+        w_r(RandomValues(recurrent, gates * hidden, WeightScale(recurrent), rng)),
         b_x(RandomValues(1, gates * hidden, 0.4, rng)),
         b_r(RandomValues(1, gates * hidden, 0.4, rng)),
         peephole(with_peephole ? RandomValues(1, 3 * hidden, 0.8, rng) : RandomBlock{}) {}
@@ -120,6 +133,70 @@ inline void Project(const GateWeights& weights, const std::vector<std::vector<do
       double a = weights.input_bias(j);
       for (int k = 0; k < weights.input_size(); ++k) a += x[b][k] * double{weights.input(k, j)};
       buffers.projected(b, j) = static_cast<float>(a);
+    }
+  }
+}
+
+// One step of one session in double precision, as a test writes it from
+// DESIGN.md section 2: from x_t, the fed-back r_{t-1} and the cell state
+// c_{t-1} (LSTM; empty for the others), updated in place to c_t, to h_t.
+using ReferenceStep = std::function<std::vector<double>(
+    const std::vector<double>& x, const std::vector<double>& r, std::vector<double>& c)>;
+
+// What the layer feeds back as r_t, given h_t: h itself (empty function) or,
+// e.g., an LSTM projection h W_hr. Its width is the cell's recurrent_size().
+using Feedback = std::function<std::vector<double>(const std::vector<double>& h)>;
+
+// Batch sizes every cell is stepped at: one session; 3; 5, past the 4-row
+// tiles of the generic and AVX2 kernels; 13, past AVX-512's 12-row single
+// tile, so a batch runs as several tiles.
+inline constexpr int kCellBatchSizes[] = {1, 3, 5, 13};
+inline constexpr int kCellSteps = 4;
+
+// Steps `cell` kCellSteps times from a zero state for each of kCellBatchSizes
+// sessions on random inputs (drawn from `seed`), and `reference` for each
+// session beside it. Every h_t, and every c_t when the cell has one, must be
+// within kOutputTolerance of the reference. Each side feeds back its own h_t
+// through `feedback`, so errors accumulate as they would in a layer.
+template <typename Cell>
+void ExpectStepsMatchReference(const Cell& cell, const ReferenceStep& reference, unsigned seed,
+                               const Feedback& feedback = {}) {
+  const GateWeights& w = cell.weights();
+  const int hidden = cell.hidden_size();
+  const int recurrent = w.recurrent_size();
+  const auto fed_back = [&](std::vector<double> h) { return feedback ? feedback(h) : h; };
+  std::mt19937 rng(seed);
+  for (int batch : kCellBatchSizes) {
+    SCOPED_TRACE(::testing::Message() << "batch " << batch);
+    CellBuffers buffers(batch, w.width(), recurrent, hidden);
+    buffers.recurrent_input.setZero();
+    std::vector<std::vector<double>> r(batch, std::vector<double>(recurrent, 0.0));
+    std::vector<std::vector<double>> c(batch, std::vector<double>(cell.cell_state_size(), 0.0));
+    for (int t = 0; t < kCellSteps; ++t) {
+      const std::vector<std::vector<double>> x = RandomRows(batch, w.input_size(), rng);
+      Project(w, x, buffers);
+      CellStep step = buffers.view();
+      cell.Step(step);
+      for (int b = 0; b < batch; ++b) {
+        const std::vector<double> h = reference(x[b], r[b], c[b]);
+        ASSERT_EQ(h.size(), static_cast<size_t>(hidden));
+        std::vector<double> got(hidden);
+        for (int j = 0; j < hidden; ++j) {
+          got[j] = buffers.output(b, j);
+          ASSERT_NEAR(got[j], h[j], kOutputTolerance)
+              << "h[" << j << "], step " << t << ", row " << b;
+        }
+        for (size_t j = 0; j < c[b].size(); ++j) {
+          ASSERT_NEAR(buffers.cell(b, j), c[b][j], kOutputTolerance)
+              << "c[" << j << "], step " << t << ", row " << b;
+        }
+        r[b] = fed_back(h);
+        const std::vector<double> r_got = fed_back(got);
+        ASSERT_EQ(r_got.size(), static_cast<size_t>(recurrent));
+        for (int j = 0; j < recurrent; ++j) {
+          buffers.recurrent_input(b, j) = static_cast<float>(r_got[j]);
+        }
+      }
     }
   }
 }

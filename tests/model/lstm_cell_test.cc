@@ -1,7 +1,8 @@
-// LstmCell alone: a few steps of a batch of sessions against the LSTM
+// LstmCell alone: a few steps of batches of 1 to 13 sessions against the LSTM
 // equations of DESIGN.md section 2 in double precision (gates i, f, g, o;
 // both biases; peepholes with o seeing c_t; clip; coupled input-forget;
-// other activations), on the fused kernel path and the general one.
+// other activations; a projection fed back), on the fused kernel path and
+// the general one.
 #include "model/engine/lstm_cell.h"
 
 #include <algorithm>
@@ -15,17 +16,15 @@
 namespace rnnserve::model {
 namespace {
 
-using testing::CellBuffers;
+using testing::ExpectStepsMatchReference;
 using testing::GateWeightsRef;
-using testing::Project;
-using testing::RandomRows;
 using testing::SigmoidRef;
 
 constexpr int kInput = 4;
 constexpr int kHidden = 5;  // odd: the vector kernels' masked tail
-constexpr int kBatch = 3;
-constexpr int kSteps = 4;
-constexpr double kTolerance = 2e-6;
+// 4 x 17 = 68 gate columns: two 64-column weight panels, and a whole AVX-512
+// vector plus a one-lane tail per gate.
+constexpr int kWideHidden = 17;
 
 using Function = std::function<double(double)>;
 
@@ -39,16 +38,18 @@ struct Reference {
 
 double Clamp(double x, double clip) { return clip > 0.0 ? std::clamp(x, -clip, clip) : x; }
 
-// One LSTM step of one session: (h, c) -> (h', c'), DESIGN.md section 2.
-void ReferenceStep(const GateWeightsRef& w, const Reference& ref, const std::vector<double>& x,
-                   std::vector<double>& h, std::vector<double>& c) {
+// One LSTM step of one session, DESIGN.md section 2: (r, c) -> (h', c'),
+// where r is what the layer fed back (h, or its projection).
+std::vector<double> ReferenceStep(const GateWeightsRef& w, const Reference& ref,
+                                  const std::vector<double>& x, const std::vector<double>& r,
+                                  std::vector<double>& c) {
   const int n = w.hidden;
   std::vector<double> h_next(n), c_next(n);
   for (int j = 0; j < n; ++j) {
-    double a_i = w.PreActivation(x, h, j);
-    double a_f = w.PreActivation(x, h, n + j);
-    double a_g = w.PreActivation(x, h, 2 * n + j);
-    double a_o = w.PreActivation(x, h, 3 * n + j);
+    double a_i = w.PreActivation(x, r, j);
+    double a_f = w.PreActivation(x, r, n + j);
+    double a_g = w.PreActivation(x, r, 2 * n + j);
+    double a_o = w.PreActivation(x, r, 3 * n + j);
     if (w.peephole.rows != 0) {  // p_i, p_f see c_{t-1}
       a_i += w.peephole.at(0, j) * c[j];
       a_f += w.peephole.at(0, n + j) * c[j];
@@ -61,46 +62,40 @@ void ReferenceStep(const GateWeightsRef& w, const Reference& ref, const std::vec
     const double o = ref.gate(Clamp(a_o, ref.clip));
     h_next[j] = o * ref.output(c_next[j]);
   }
-  h = h_next;
   c = c_next;
+  return h_next;
 }
 
-// Steps a batch kSteps times through `cell` and the reference; every h and c
-// must agree.
+// Steps `w` as an LstmCell with `options` and the reference side by side
+// (tests/model/cell_harness.h); every h and c must agree.
 void ExpectMatchesReference(const GateWeightsRef& w, const LstmOptions& options,
-                            const Reference& ref, unsigned seed) {
+                            const Reference& ref, unsigned seed,
+                            const testing::Feedback& feedback = {}) {
   absl::StatusOr<LstmCell> cell = LstmCell::Create(w.AsGateWeights(), options);
   ASSERT_TRUE(cell.ok()) << cell.status();
-  std::mt19937 rng(seed);
-  CellBuffers buffers(kBatch, 4 * kHidden, kHidden, kHidden);
-  std::vector<std::vector<double>> h(kBatch, std::vector<double>(kHidden, 0.0));
-  std::vector<std::vector<double>> c(kBatch, std::vector<double>(kHidden, 0.0));
-  buffers.recurrent_input.setZero();
-  for (int t = 0; t < kSteps; ++t) {
-    const std::vector<std::vector<double>> x = RandomRows(kBatch, kInput, rng);
-    Project(cell->weights(), x, buffers);
-    CellStep step = buffers.view();
-    cell->Step(step);
-    for (int b = 0; b < kBatch; ++b) {
-      ReferenceStep(w, ref, x[b], h[b], c[b]);
-      for (int j = 0; j < kHidden; ++j) {
-        ASSERT_NEAR(buffers.output(b, j), h[b][j], kTolerance) << "step " << t << ", row " << b;
-        ASSERT_NEAR(buffers.cell(b, j), c[b][j], kTolerance) << "step " << t << ", row " << b;
-      }
-    }
-    buffers.recurrent_input = buffers.output;  // a plain layer feeds h back
-  }
+  ExpectStepsMatchReference(
+      *cell,
+      [&](const std::vector<double>& x, const std::vector<double>& r, std::vector<double>& c) {
+        return ReferenceStep(w, ref, x, r, c);
+      },
+      seed, feedback);
 }
 
 TEST(LstmCellTest, MatchesTheEquations) {
-  std::mt19937 rng(1);
-  ExpectMatchesReference(GateWeightsRef(4, kHidden, kInput, kHidden, rng), {}, {}, 11);
+  for (int hidden : {kHidden, kWideHidden}) {
+    SCOPED_TRACE(::testing::Message() << "hidden " << hidden);
+    std::mt19937 rng(hidden);
+    ExpectMatchesReference(GateWeightsRef(4, hidden, kInput, hidden, rng), {}, {}, 11);
+  }
 }
 
 TEST(LstmCellTest, PeepholesSeePreviousCellStateAndOutputGateSeesTheNewOne) {
-  std::mt19937 rng(2);
-  const GateWeightsRef w(4, kHidden, kInput, kHidden, rng, /*with_peephole=*/true);
-  ExpectMatchesReference(w, {}, {}, 12);
+  for (int hidden : {kHidden, kWideHidden}) {
+    SCOPED_TRACE(::testing::Message() << "hidden " << hidden);
+    std::mt19937 rng(2);
+    const GateWeightsRef w(4, hidden, kInput, hidden, rng, /*with_peephole=*/true);
+    ExpectMatchesReference(w, {}, {}, 12);
+  }
 }
 
 TEST(LstmCellTest, ClipClampsEveryPreActivationButNotTheCellState) {
@@ -126,8 +121,27 @@ TEST(LstmCellTest, OtherActivations) {
   ExpectMatchesReference(GateWeightsRef(4, kHidden, kInput, kHidden, rng), options, ref, 15);
 }
 
-TEST(LstmCellTest, CreateRefusesOtherGateCountsAndShapes) {
+// PyTorch proj_size: the layer feeds back r_t = h_t W_hr (DESIGN.md section
+// 2), so the cell's recurrent weight takes proj_size inputs, not hidden_size.
+// The projection itself is RecurrentLayer's; here each side applies it to its
+// own h_t.
+TEST(LstmCellTest, ProjectionFedBackInsteadOfTheHiddenState) {
+  constexpr int kProj = 3;
   std::mt19937 rng(6);
+  const GateWeightsRef w(4, kHidden, kInput, kProj, rng, /*with_peephole=*/true);
+  const testing::RandomBlock w_hr = testing::RandomValues(kHidden, kProj, 0.8, rng);
+  const testing::Feedback project = [&](const std::vector<double>& h) {
+    std::vector<double> r(kProj, 0.0);
+    for (int k = 0; k < kProj; ++k) {
+      for (int j = 0; j < kHidden; ++j) r[k] += h[j] * w_hr.at(j, k);
+    }
+    return r;
+  };
+  ExpectMatchesReference(w, {}, {}, 16, project);
+}
+
+TEST(LstmCellTest, CreateRefusesOtherGateCountsAndShapes) {
+  std::mt19937 rng(7);
   EXPECT_EQ(LstmCell::Create(GateWeightsRef(3, kHidden, kInput, kHidden, rng).AsGateWeights(), {})
                 .status()
                 .code(),
@@ -135,6 +149,10 @@ TEST(LstmCellTest, CreateRefusesOtherGateCountsAndShapes) {
   GateWeights weights = GateWeightsRef(4, kHidden, kInput, kHidden, rng).AsGateWeights();
   weights.recurrent_bias = RowVector::Zero(3 * kHidden);
   EXPECT_EQ(LstmCell::Create(std::move(weights), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  GateWeights peephole = GateWeightsRef(4, kHidden, kInput, kHidden, rng).AsGateWeights();
+  peephole.peephole = RowVector::Zero(4 * kHidden);  // want p_i, p_f, p_o: 3H
+  EXPECT_EQ(LstmCell::Create(std::move(peephole), {}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
