@@ -67,6 +67,14 @@ class Session {
   // over or found stale: steps still queued for it fail with that.
   const absl::Status& closed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_; }
   void Close(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { closed_ = std::move(why); }
+  // Closed because the session store names another owner, and kept for a
+  // moment: that owner may be about to take this (exact) state. Since when
+  // (0: not so).
+  void CloseAsStale(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    closed_ = std::move(why);
+    stale_since_ns_.store(absl::GetCurrentTimeNanos());
+  }
+  int64_t stale_since_ns() const { return stale_since_ns_.load(); }
   // Came back from a checkpoint: the next step must say it expects exactly
   // this many steps (StepRequest.expected_session_steps), since the client
   // may have sent more.
@@ -125,6 +133,7 @@ class Session {
   std::atomic<int64_t> epoch_{0};
   std::atomic<int64_t> durable_steps_{0};
   std::atomic<int64_t> verified_ns_{0};
+  std::atomic<int64_t> stale_since_ns_{0};
   std::atomic<int64_t> last_used_ns_;
   std::atomic<ModelMetrics*> metrics_;
 };

@@ -8,7 +8,11 @@ absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
                                                        SessionStore::Use use) {
   absl::StatusOr<std::shared_ptr<Session>> session = store.Get(id, now, use);
   if (tier == nullptr) return session;
-  if (session.ok() && (!tier->NeedsVerification(**session) || tier->Verify(*session))) {
+  // A copy closed as stale waits only for its new owner to take it: asking
+  // for the session here takes it back from that owner.
+  const bool stale = session.ok() && (*session)->stale_since_ns() != 0;
+  if (session.ok() && !stale &&
+      (!tier->NeedsVerification(**session) || tier->Verify(*session))) {
     return session;
   }
   // Not here (or no longer trusted here): the tier knows where it is. An

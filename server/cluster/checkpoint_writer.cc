@@ -139,7 +139,7 @@ void CheckpointWriter::DropIfFenced(server::Session& session, int64_t changes) {
     session.GiveBackChanges(changes);
     return;
   }
-  tier_->DropStale(session, (*record)->owner);
+  tier_->RetireStale(session, (*record)->owner);
 }
 
 bool CheckpointWriter::WriteBatch() {
@@ -220,7 +220,14 @@ bool CheckpointWriter::RunPass(bool all) {
     return false;
   };
   bool complete = true;
+  const int64_t grace_ns = absl::ToInt64Nanoseconds(SessionTier::kStaleGrace);
   for (const std::shared_ptr<server::Session>& session : sessions) {
+    // A stale copy no replica came to take: its new owner restored it
+    // elsewhere.
+    if (const int64_t stale = session->stale_since_ns(); stale != 0) {
+      if (started - stale > grace_ns) tier_->store_->Remove(*session);
+      continue;
+    }
     if (session->epoch() == 0 && UnclaimedSince(*session, started)) {
       tier_->claimer_->Add(session);
     }

@@ -257,6 +257,13 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
 absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,
                                                                       int64_t epoch, bool behind,
                                                                       absl::Time now) {
+  // A copy of this replica's that was closed as stale makes way: the state
+  // that replaces it is at least as new.
+  if (absl::StatusOr<std::shared_ptr<server::Session>> old =
+          store_->Get(state.session_id(), now, server::SessionStore::Use::kLookOnly);
+      old.ok() && (*old)->stale_since_ns() != 0) {
+    store_->Remove(**old);
+  }
   absl::StatusOr<std::shared_ptr<server::Session>> session =
       server::ImportSession(state, *models_, *store_, now);
   if (!session.ok()) {
@@ -299,7 +306,7 @@ bool SessionTier::Verify(const std::shared_ptr<server::Session>& session) {
     session->set_verified_ns(started);
     return true;
   }
-  DropStale(*session, (*record)->owner);
+  RetireStale(*session, (*record)->owner);
   return false;
 }
 
@@ -309,6 +316,18 @@ bool SessionTier::StillMine(server::Session& session, const SessionRecord& recor
   // session: a newer epoch is its own claim (a restart) not yet applied.
   session.RaiseEpoch(record.epoch);
   return true;
+}
+
+void SessionTier::RetireStale(server::Session& session, const std::string& owner) {
+  {
+    absl::MutexLock lock(&session.mu());
+    if (!session.closed().ok()) return;
+    session.CloseAsStale(absl::UnavailableError(absl::StrCat(
+        "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
+  }
+  metrics_.sessions_fenced_total.Increment();
+  LOG(INFO) << "session " << session.id() << ": closed the copy of epoch " << session.epoch()
+            << ", " << owner << " owns it now (kept for it to take)";
 }
 
 void SessionTier::DropStale(server::Session& session, const std::string& owner) {
@@ -326,18 +345,28 @@ void SessionTier::DropStale(server::Session& session, const std::string& owner) 
 }
 
 absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
-  WaitForPull(request.session_id());
-  RNN_ASSIGN_OR_RETURN(
-      std::shared_ptr<server::Session> session,
-      store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly));
+  const auto find = [&] {
+    return store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly);
+  };
+  absl::StatusOr<std::shared_ptr<server::Session>> found = find();
+  if (!found.ok()) {
+    // Perhaps on its way here: a pull of this replica's own.
+    WaitForPull(request.session_id());
+    found = find();
+  }
+  RNN_RETURN_IF_ERROR(found.status());
+  const std::shared_ptr<server::Session>& session = *found;
   v1::SessionState state;
   {
     absl::MutexLock lock(&session->mu());
-    if (!session->closed().ok()) return absl::NotFoundError(session->closed().message());
+    // A copy closed as stale is kept for exactly this: its state is final.
+    if (!session->closed().ok() && session->stale_since_ns() == 0) {
+      return absl::NotFoundError(session->closed().message());
+    }
     if (session->epoch() >= request.epoch()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("session \"", request.session_id(), "\" is at epoch ", session->epoch(),
-                       " here, not older than the claim's ", request.epoch()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "session \"", request.session_id(), "\" is at epoch ", session->epoch(),
+          " here, not older than the claim's ", request.epoch()));
     }
     RNN_RETURN_IF_ERROR(server::ExportSessionLocked(*session, *models_, &state));
     session->Close(absl::UnavailableError(absl::StrCat("session \"", request.session_id(),

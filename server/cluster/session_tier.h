@@ -104,6 +104,11 @@ class SessionTier {
   // Whether `record` says this replica owns `session`; then its epoch is
   // raised to the record's (a claim of its own still under way).
   bool StillMine(server::Session& session, const SessionRecord& record);
+  // Closes the local copy of `session`, which the session store says
+  // another replica owns now, and keeps it a moment for that replica to take
+  // (HandOver); the checkpoint writer removes it after kStaleGrace.
+  void RetireStale(server::Session& session, const std::string& owner);
+  static constexpr absl::Duration kStaleGrace = absl::Seconds(5);
   // Drops the local copy of `session`, which another replica owns now
   // (steps still queued for it fail UNAVAILABLE: send again).
   void DropStale(server::Session& session, const std::string& owner);
