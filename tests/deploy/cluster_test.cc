@@ -145,6 +145,12 @@ class ClusterTest : public ::testing::Test {
     return load.ok() ? *std::move(load) : nullptr;
   }
 
+  static std::string LastLines(const std::string& text, int lines) {
+    size_t start = text.size();
+    for (int n = 0; n <= lines && start > 0; ++n) start = text.rfind('\n', start - 1);
+    return start == std::string::npos ? text : text.substr(start + 1);
+  }
+
   absl::StatusOr<std::string> MetricsPage(int replica) const {
     return client::bench::FetchMetrics(
         absl::StrCat("127.0.0.1:", replicas_[replica]->metrics_port()), absl::Seconds(10));
@@ -154,7 +160,9 @@ class ClusterTest : public ::testing::Test {
   // page or the sample is missing (a failure).
   double Metric(int replica, const std::string& name) const {
     absl::StatusOr<std::string> page = MetricsPage(replica);
-    EXPECT_TRUE(page.ok()) << page.status();
+    // A replica that cannot be scraped may have died: its last words.
+    EXPECT_TRUE(page.ok()) << page.status() << "\nreplica " << replica << " logged, last:\n"
+                           << LastLines(replicas_[replica]->Log(), 20);
     if (!page.ok()) return -1;
     absl::StatusOr<double> value = client::bench::MetricValue(*page, name);
     EXPECT_TRUE(value.ok()) << "replica " << replica << ": " << value.status();
@@ -165,7 +173,9 @@ class ClusterTest : public ::testing::Test {
   // "source=\"peer\""); 0 when that label set has no sample yet.
   double Labelled(int replica, const std::string& name, const std::string& labels) const {
     absl::StatusOr<std::string> page = MetricsPage(replica);
-    EXPECT_TRUE(page.ok()) << page.status();
+    // A replica that cannot be scraped may have died: its last words.
+    EXPECT_TRUE(page.ok()) << page.status() << "\nreplica " << replica << " logged, last:\n"
+                           << LastLines(replicas_[replica]->Log(), 20);
     if (!page.ok()) return -1;
     const std::string prefix = absl::StrCat(name, "{", labels, "} ");
     for (absl::string_view line : absl::StrSplit(*page, '\n')) {
