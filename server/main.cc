@@ -206,6 +206,8 @@ int main(int argc, char** argv) {
   FLAGS_minloglevel = *severity;
   FLAGS_v = absl::GetFlag(FLAGS_verbosity);
   google::InitGoogleLogging(argv[0]);
+  // A crash prints its signal and stack to the log before the process dies.
+  google::InstallFailureSignalHandler();
   // Every thread inherits this mask; only the sigwait below takes the signals.
   sigset_t signals;
   sigemptyset(&signals);

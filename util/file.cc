@@ -41,9 +41,13 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   std::string contents;
   const uintmax_t size = std::filesystem::file_size(path, ec);
   if (!ec) contents.reserve(static_cast<size_t>(size));
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-    contents.append(buffer, static_cast<size_t>(in.gcount()));
+  // On the heap: callers run on threads with small stacks (the metrics
+  // exposer's civetweb workers read /proc through this; a 64 KiB stack
+  // buffer overflowed theirs and killed the server on a scrape).
+  std::string buffer(size_t{1} << 16, '\0');
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) ||
+         in.gcount() > 0) {
+    contents.append(buffer.data(), static_cast<size_t>(in.gcount()));
   }
   if (in.bad()) {
     const int error = errno;
