@@ -18,8 +18,7 @@ absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
   // Not here (or no longer trusted here): the tier knows where it is. An
   // expired or ended session is not pulled back (the tier forgets it).
   if (!session.ok() && !absl::IsNotFound(session.status())) return session;
-  absl::StatusOr<std::shared_ptr<Session>> pulled = tier->Pull(id, now);
-  return pulled;
+  return tier->Pull(id, now);
 }
 
 }  // namespace rnnserve::server

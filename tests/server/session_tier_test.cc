@@ -82,6 +82,26 @@ StepResult StepAt(v1::InferenceService::Stub& stub, const std::string& id,
                        seq.expected.floats.data() + t * width, width);
 }
 
+// A replica as a real process (to kill, stop or send SIGTERM) over
+// `models_root`, with the store at `redis`, and a stub to step it.
+struct ReplicaProcess {
+  std::unique_ptr<ServerProcess> process;
+  std::unique_ptr<v1::InferenceService::Stub> stub;
+};
+
+absl::StatusOr<ReplicaProcess> StartReplicaProcess(const std::string& models_root,
+                                                   const RedisServer& redis,
+                                                   const std::string& checkpoint_interval) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> process = ServerProcess::Start(
+      {absl::StrCat("--models=", models_root), absl::StrCat("--session_store=", redis.url()),
+       absl::StrCat("--checkpoint_interval=", checkpoint_interval)});
+  if (!process.ok()) return process.status();
+  ReplicaProcess replica{*std::move(process), nullptr};
+  replica.stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel(replica.process->address(), grpc::InsecureChannelCredentials()));
+  return replica;
+}
+
 std::unique_ptr<RedisServer> StartRedis() {
   absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start();
   CHECK(redis.ok()) << redis.status();
@@ -126,12 +146,10 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
 TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClientResends) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
-  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
-      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
-       "--checkpoint_interval=100ms"});
+  absl::StatusOr<ReplicaProcess> a =
+      StartReplicaProcess(b.models_root, *redis, "100ms");
   ASSERT_TRUE(a.ok()) << a.status();
-  const auto a_stub = v1::InferenceService::NewStub(
-      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   for (int64_t t = 0; t < 3; ++t) {
     ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
@@ -144,8 +162,8 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
   EXPECT_EQ(fourth.response.durable_steps(), 3);
   // Step 5 is answered, then the owner dies before its next checkpoint.
   ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, 4, false, 4), seq, 4));
-  (*a)->Signal(SIGKILL);
-  (*a)->Wait(absl::Seconds(10));
+  a->process->Signal(SIGKILL);
+  a->process->Wait(absl::Seconds(10));
 
   // b restores the checkpoint (3 steps) and says so instead of applying
   // step 6 after a gap.
@@ -167,18 +185,16 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
 TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
-  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
-      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
-       "--checkpoint_interval=10s"});  // only the final checkpoint matters here
+  absl::StatusOr<ReplicaProcess> a =
+      StartReplicaProcess(b.models_root, *redis, "10s");  // only the final checkpoint matters here
   ASSERT_TRUE(a.ok()) << a.status();
-  const auto a_stub = v1::InferenceService::NewStub(
-      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   for (int64_t t = 0; t < 3; ++t) {
     ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
   }
-  (*a)->Signal(SIGTERM);
-  ASSERT_EQ((*a)->Wait(absl::Seconds(30)), 0) << (*a)->Log();
+  a->process->Signal(SIGTERM);
+  ASSERT_EQ(a->process->Wait(absl::Seconds(30)), 0) << a->process->Log();
   // No handoff: the final checkpoint was written and released, so b takes
   // the session as it was, and even a client that says nothing goes on.
   const StepResult next = StepAt(*b.inference, "s", seq, 3, false);
@@ -192,17 +208,15 @@ TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
 TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
-  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
-      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
-       "--checkpoint_interval=100ms"});
+  absl::StatusOr<ReplicaProcess> a =
+      StartReplicaProcess(b.models_root, *redis, "100ms");
   ASSERT_TRUE(a.ok()) << a.status();
-  const auto a_stub = v1::InferenceService::NewStub(
-      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, 0, true), seq, 0));
   absl::SleepFor(5 * kInterval);
-  (*a)->Signal(SIGKILL);
-  (*a)->Wait(absl::Seconds(10));
+  a->process->Signal(SIGKILL);
+  a->process->Wait(absl::Seconds(10));
   // An old client sends no expectation: refused once, with the position.
   const StepResult blind = StepAt(*b.inference, "s", seq, 1, false);
   EXPECT_EQ(blind.status.error_code(), grpc::StatusCode::ABORTED);
@@ -270,22 +284,20 @@ TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
 TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
-  absl::StatusOr<std::unique_ptr<ServerProcess>> a = ServerProcess::Start(
-      {absl::StrCat("--models=", b.models_root), absl::StrCat("--session_store=", redis->url()),
-       "--checkpoint_interval=100ms"});
+  absl::StatusOr<ReplicaProcess> a =
+      StartReplicaProcess(b.models_root, *redis, "100ms");
   ASSERT_TRUE(a.ok()) << a.status();
-  const auto a_stub = v1::InferenceService::NewStub(
-      grpc::CreateChannel((*a)->address(), grpc::InsecureChannelCredentials()));
+  const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   for (int64_t t = 0; t < 2; ++t) {
     ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
   }
   absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
-  (*a)->Signal(SIGSTOP);
+  a->process->Signal(SIGSTOP);
   // b cannot reach a: it restores the checkpoint and steps on.
   ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(), grpc::StatusCode::OK);
   ASSERT_TRUE(OutputIs(StepAt(*b.inference, "s", seq, 3, false, 3), seq, 3));
-  (*a)->Signal(SIGCONT);
+  a->process->Signal(SIGCONT);
   // a still holds its 2-step copy: asked at once, it must not step it but
   // find that b owns the session and take b's state.
   const StepResult after = StepAt(*a_stub, "s", seq, 4, false, 4);
