@@ -102,6 +102,18 @@ absl::StatusOr<ReplicaProcess> StartReplicaProcess(const std::string& models_roo
   return replica;
 }
 
+// Starts session `id` and steps it through the first `steps` steps of
+// `seq`, every output checked; stops at the first wrong one.
+::testing::AssertionResult StepsFromTheStart(v1::InferenceService::Stub& stub,
+                                             const std::string& id, const ReferenceSequence& seq,
+                                             int64_t steps) {
+  for (int64_t t = 0; t < steps; ++t) {
+    ::testing::AssertionResult right = OutputIs(StepAt(stub, id, seq, t, t == 0), seq, t);
+    if (!right) return right;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 std::unique_ptr<RedisServer> StartRedis() {
   absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start();
   CHECK(redis.ok()) << redis.status();
@@ -128,9 +140,7 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
   const ReferenceSequence seq = Sequence();
-  for (int64_t t = 0; t < 4; ++t) {
-    ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
-  }
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 4));
   // The ring moved "s" to b: b takes it from a, state and steps exactly.
   const StepResult moved = StepAt(*b.inference, "s", seq, 4, false, 4);
   EXPECT_TRUE(OutputIs(moved, seq, 4));
@@ -151,9 +161,7 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
   ASSERT_TRUE(a.ok()) << a.status();
   const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
-  for (int64_t t = 0; t < 3; ++t) {
-    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
-  }
+  ASSERT_TRUE(StepsFromTheStart(*a_stub, "s", seq, 3));
   // The 3 steps are answered and checkpointed; each answer says how many
   // steps the last checkpoint holds.
   absl::SleepFor(5 * kInterval);
@@ -190,9 +198,7 @@ TEST(SessionTierTest, AGracefullyStoppedOwnersSessionsComeBackExactly) {
   ASSERT_TRUE(a.ok()) << a.status();
   const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
-  for (int64_t t = 0; t < 3; ++t) {
-    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
-  }
+  ASSERT_TRUE(StepsFromTheStart(*a_stub, "s", seq, 3));
   a->process->Signal(SIGTERM);
   ASSERT_EQ(a->process->Wait(absl::Seconds(30)), 0) << a->process->Log();
   // No handoff: the final checkpoint was written and released, so b takes
@@ -256,9 +262,7 @@ TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
   const ReferenceSequence seq = Sequence();
-  for (int64_t t = 0; t < 2; ++t) {
-    ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
-  }
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 2));
   absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
   // While a did not answer, a replica that is gone now took "s" from its
   // checkpoint and stepped it: a's copy is stale.
@@ -289,9 +293,7 @@ TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStal
   ASSERT_TRUE(a.ok()) << a.status();
   const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
-  for (int64_t t = 0; t < 2; ++t) {
-    ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, t, t == 0), seq, t));
-  }
+  ASSERT_TRUE(StepsFromTheStart(*a_stub, "s", seq, 2));
   absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
   a->process->Signal(SIGSTOP);
   // b cannot reach a: it restores the checkpoint and steps on.
@@ -313,9 +315,7 @@ TEST(SessionTierTest, ARestartedSessionStaysWithItsReplica) {
   for (int round = 0; round < 3; ++round) {
     // Each start claims the session again (a new epoch) while the writer
     // keeps checkpointing it: never taken for another replica's.
-    for (int64_t t = 0; t < 3; ++t) {
-      ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, t, t == 0), seq, t));
-    }
+    ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 3));
     absl::SleepFor(2 * kInterval);
   }
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
