@@ -20,12 +20,14 @@ constexpr size_t kMaxOwnerBytes = 255;
 constexpr size_t kMaxNumberDigits = 15;
 constexpr int64_t kMaxNumber = 999'999'999'999'999;
 
-// Shared by every script (prepended to each). `parse` reads the header
+// Shared by every script (prepended to each, after the line that sets
+// `record_ttl_ms`, RecordTtlLua below). `parse` reads the header
 // "<epoch> <steps> <owner>\n" at the start of `v` exactly as ParseRecord
 // below does (it must end within kMaxHeaderBytes), raising MALFORMED
 // (DATA_LOSS in C++) when there is none; `read_header` does so for a key
 // without reading its checkpoint, nil when the key is missing. Redis's Lua
-// GET answers false, not nil, for a missing key.
+// GET answers false, not nil, for a missing key. `put` writes a record,
+// expiring record_ttl_ms after (never when 0).
 constexpr char kLuaPrelude[] = R"lua(
 local function parse(v)
   local nl = string.find(v, '\n', 1, true)
@@ -44,6 +46,13 @@ end
 local function header(epoch, steps, owner)
   return string.format('%d %d %s\n', epoch, steps, owner)
 end
+local function put(key, record)
+  if record_ttl_ms > 0 then
+    redis.call('SET', key, record, 'PX', record_ttl_ms)
+  else
+    redis.call('SET', key, record)
+  end
+end
 )lua";
 
 // KEYS[1] record; ARGV me, 'start'|'take', expected epoch or ''. Wins unless
@@ -61,7 +70,7 @@ if (ARGV[3] ~= '' and epoch ~= tonumber(ARGV[3])) or (ARGV[2] == 'take' and not 
 end
 local checkpoint_steps, checkpoint = 0, ''
 if ARGV[2] == 'take' then checkpoint_steps, checkpoint = steps, string.sub(v, body) end
-redis.call('SET', KEYS[1], header(epoch + 1, checkpoint_steps, ARGV[1]) .. checkpoint)
+put(KEYS[1], header(epoch + 1, checkpoint_steps, ARGV[1]) .. checkpoint)
 return {1, epoch + 1, owner, epoch, checkpoint_steps, checkpoint}
 )lua";
 
@@ -87,7 +96,7 @@ for i, key in ipairs(KEYS) do
   elseif epoch and steps_arg < steps then
     outcome = 1
   else
-    redis.call('SET', key, ARGV[3 * i + 1])
+    put(key, ARGV[3 * i + 1])
   end
   outcomes[i] = outcome
 end
@@ -118,7 +127,7 @@ local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local epoch, steps, owner, body = parse(v)
 if owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
-redis.call('SET', KEYS[1], header(epoch, steps, '-') .. string.sub(v, body))
+put(KEYS[1], header(epoch, steps, '-') .. string.sub(v, body))
 return 1
 )lua";
 
@@ -131,7 +140,7 @@ constexpr char kHandoverLua[] = R"lua(
 local epoch, steps, owner = read_header(KEYS[1])
 if not epoch or owner ~= ARGV[1] or epoch ~= tonumber(ARGV[2]) then return 0 end
 if tonumber(ARGV[3]) < steps then return 0 end
-redis.call('SET', KEYS[1], header(epoch, tonumber(ARGV[3]), owner) .. ARGV[4])
+put(KEYS[1], header(epoch, tonumber(ARGV[3]), owner) .. ARGV[4])
 return 1
 )lua";
 
@@ -243,14 +252,27 @@ absl::StatusOr<ClaimResult> ParseClaimReply(const RedisReply& reply, absl::strin
 
 }  // namespace
 
-SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::string me)
+// Every script, its prelude led by the record TTL in milliseconds (a
+// constant of this directory, so the scripts' arguments stay as they are; a
+// replica with another TTL loads scripts of its own).
+std::array<std::string, SessionDirectory::kScriptCount> SessionDirectory::Scripts(
+    absl::Duration record_ttl) {
+  const int64_t ttl_ms = record_ttl == absl::InfiniteDuration()
+                             ? 0
+                             : std::max<int64_t>(0, absl::ToInt64Milliseconds(record_ttl));
+  const std::string prelude = absl::StrCat("local record_ttl_ms = ", ttl_ms, "\n", kLuaPrelude);
+  return {absl::StrCat(prelude, kClaimLua),    absl::StrCat(prelude, kCheckpointLua),
+          absl::StrCat(prelude, kForgetLua),   absl::StrCat(prelude, kReleaseLua),
+          absl::StrCat(prelude, kHandoverLua), absl::StrCat(prelude, kDrainLua)};
+}
+
+SessionDirectory::SessionDirectory(RedisPool* pool, std::string prefix, std::string me,
+                                   absl::Duration record_ttl)
     : pool_(pool),
       prefix_(std::move(prefix)),
       me_(std::move(me)),
       me_valid_(CheckOwner(me_)),
-      scripts_{absl::StrCat(kLuaPrelude, kClaimLua),    absl::StrCat(kLuaPrelude, kCheckpointLua),
-               absl::StrCat(kLuaPrelude, kForgetLua),   absl::StrCat(kLuaPrelude, kReleaseLua),
-               absl::StrCat(kLuaPrelude, kHandoverLua), absl::StrCat(kLuaPrelude, kDrainLua)} {}
+      scripts_(Scripts(record_ttl)) {}
 
 std::string SessionDirectory::RecordKey(const std::string& id) const {
   return absl::StrCat(prefix_, ":s:", id);

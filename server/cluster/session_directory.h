@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
@@ -78,8 +79,13 @@ enum class CheckpointOutcome {
 // read (not a string, or no valid header).
 class SessionDirectory {
  public:
-  // `pool` is not owned and outlives the directory.
-  SessionDirectory(RedisPool* pool, std::string prefix, std::string me);
+  // `pool` is not owned and outlives the directory. Every record written
+  // (claimed, checkpointed, released or handed over) expires `record_ttl`
+  // after, so that the sessions of a replica that crashed, which no client
+  // comes back for, do not stay in Redis for good; infinite (or not
+  // positive): never.
+  SessionDirectory(RedisPool* pool, std::string prefix, std::string me,
+                   absl::Duration record_ttl = absl::InfiniteDuration());
 
   // The record of `id`, or nullopt when there is none.
   absl::StatusOr<std::optional<SessionRecord>> Lookup(const std::string& id);
@@ -145,6 +151,7 @@ class SessionDirectory {
   absl::StatusOr<std::vector<RedisReply>> RunScript(Script script, int keys,
                                                     absl::Span<const RedisCommand> args);
   absl::StatusOr<std::string> ScriptSha(Script script, RedisConnection& connection);
+  static std::array<std::string, kScriptCount> Scripts(absl::Duration record_ttl);
   std::string RecordKey(const std::string& id) const;
 
   RedisPool* const pool_;  // Not owned.

@@ -30,7 +30,7 @@ SessionTier::SessionTier(const SessionTierOptions& options, server::SessionStore
       models_(models),
       metrics_(registry),
       pool_(options.redis),
-      directory_(&pool_, options.prefix, options.advertise),
+      directory_(&pool_, options.prefix, options.advertise, options.record_ttl),
       peers_(options.authorization, options.peer_timeout) {
   const absl::Status ping = directory_.Ping();
   const std::string where =

@@ -52,6 +52,9 @@ struct SessionTierOptions {
   std::string prefix = "rnnserve";
   std::string advertise;  // HOST:PORT peers reach this replica at
   absl::Duration checkpoint_interval = absl::Seconds(1);
+  // How long a record outlives its last write (SessionDirectory): the
+  // sessions' idle timeout, after which a replica would have ended them too.
+  absl::Duration record_ttl = absl::InfiniteDuration();
   absl::Duration peer_timeout = absl::Seconds(1);
   std::string authorization;  // sent to peers ("Bearer <token>"), or empty
 };

@@ -312,6 +312,47 @@ TEST_F(SessionDirectoryTest, ReleaseMarksOnlyTheOwnersRecordAtItsEpochAndKeepsIt
   EXPECT_EQ(taken->checkpoint, "state");
 }
 
+TEST_F(SessionDirectoryTest, RecordsExpireTheirTtlAfterTheirLastWrite) {
+  // The default: records never expire.
+  ASSERT_TRUE(me_->Claim("forever", ClaimMode::kStart, std::nullopt).ok());
+  EXPECT_EQ(Raw({"PTTL", "test:s:forever"}).integer, -1);
+
+  constexpr int64_t kTtlMs = 60'000;
+  SessionDirectory me(pool_.get(), kPrefix, kMe, absl::Milliseconds(kTtlMs));
+  SessionDirectory other(pool_.get(), kPrefix, kOther, absl::Milliseconds(kTtlMs));
+  // Each write sets the whole TTL again: age the record between writes.
+  const auto expect_renewed = [&](const char* by) {
+    const int64_t ttl = Raw({"PTTL", "test:s:s1"}).integer;
+    EXPECT_GT(ttl, kTtlMs - 5'000) << by;
+    EXPECT_LE(ttl, kTtlMs) << by;
+    Raw({"PEXPIRE", "test:s:s1", "1000000"});
+  };
+  ASSERT_TRUE(me.Claim("s1", ClaimMode::kStart, std::nullopt).ok());
+  expect_renewed("a start");
+  Raw({"PEXPIRE", "test:s:s1", "1000"});
+  ASSERT_TRUE(me.WriteCheckpoints({{{"s1", 1, 3, "three"}}}).ok());
+  expect_renewed("a checkpoint");
+  ASSERT_TRUE(me.Release({{{"s1", 1}}}).ok());
+  expect_renewed("a release");
+  absl::StatusOr<ClaimResult> taken = other.Claim("s1", ClaimMode::kTake, 1);
+  ASSERT_TRUE(taken.ok() && taken->won);
+  expect_renewed("a take");
+  ASSERT_TRUE(me.WriteHandover(kOther, {"s1", 2, 4, "four"}).ok());
+  EXPECT_EQ(Raw({"GET", "test:s:s1"}).str, "2 4 " + std::string(kOther) + "\nfour");
+  expect_renewed("a handover");
+  // A write that loses (fenced) leaves the TTL alone.
+  ASSERT_TRUE(me.WriteCheckpoints({{{"s1", 1, 9, "stale"}}}).ok());
+  EXPECT_GT(Raw({"PTTL", "test:s:s1"}).integer, kTtlMs);
+
+  // And expired, the record is gone: nothing to restore, nothing left.
+  SessionDirectory brief(pool_.get(), kPrefix, kMe, absl::Milliseconds(100));
+  ASSERT_TRUE(brief.Claim("s2", ClaimMode::kStart, std::nullopt).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::StatusOr<std::optional<SessionRecord>> gone = brief.Lookup("s2");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->has_value());
+}
+
 TEST_F(SessionDirectoryTest, PresenceIsMissingFirstThenRenewedAndMissingAgainAfterAnEmptyRestart) {
   absl::StatusOr<bool> present = me_->RenewPresence(absl::Seconds(10));
   ASSERT_TRUE(present.ok()) << present.status();
