@@ -7,6 +7,7 @@
 #define RNNSERVE_SERVER_SESSION_LOOKUP_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,11 +18,22 @@
 namespace rnnserve::server {
 
 // NOT_FOUND as SessionStore::Get when no tier is given or it has nothing;
-// the tier's errors otherwise (UNAVAILABLE, ABORTED).
+// the tier's errors otherwise (UNAVAILABLE, ABORTED). With a tier it may
+// wait on Redis and on a peer: off gRPC's callback threads
+// (SessionTier::RunLookup), unless LookUpLocally answered.
 absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
                                                        cluster::SessionTier* tier,
                                                        const std::string& id, absl::Time now,
                                                        SessionStore::Use use);
+
+// LookUpSession's answer when this replica's store decides it without a
+// word with Redis (no tier; a trusted local copy; an id the store refuses),
+// else nullopt. Never waits.
+std::optional<absl::StatusOr<std::shared_ptr<Session>>> LookUpLocally(SessionStore& store,
+                                                                      cluster::SessionTier* tier,
+                                                                      const std::string& id,
+                                                                      absl::Time now,
+                                                                      SessionStore::Use use);
 
 }  // namespace rnnserve::server
 

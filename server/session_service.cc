@@ -48,84 +48,107 @@ absl::Status PastGate(OperationGate* gate, Change&& change) {
 grpc::ServerUnaryReactor* SessionServiceImpl::EndSession(grpc::CallbackServerContext* context,
                                                          const pb::SessionRef* request,
                                                          pb::SessionInfo* response) {
-  const absl::Status status =
-      RunIfAllowed(token_, *context, [&] {
-    return PastGate(gate_, [&] { return End(request->session_id(), response); });
-  });
-  return FinishUnary(context, status, "EndSession", metrics_);
+  return WithSession(context, "EndSession", request->session_id(), SessionStore::Use::kStep,
+                     [this, response](Found found, absl::Time now) {
+                       return PastGate(gate_, [&] { return End(found, now, response); });
+                     });
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ResetSession(grpc::CallbackServerContext* context,
                                                            const pb::SessionRef* request,
                                                            pb::SessionInfo* response) {
-  const absl::Status status =
-      RunIfAllowed(token_, *context, [&] {
-    return PastGate(gate_, [&] { return Reset(request->session_id(), response); });
-  });
-  return FinishUnary(context, status, "ResetSession", metrics_);
+  return WithSession(context, "ResetSession", request->session_id(), SessionStore::Use::kStep,
+                     [this, response](Found found, absl::Time now) {
+                       return PastGate(gate_, [&] { return Reset(found, now, response); });
+                     });
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::DescribeSession(
     grpc::CallbackServerContext* context, const pb::SessionRef* request,
     pb::SessionInfo* response) {
-  const absl::Status status =
-      RunIfAllowed(token_, *context, [&] { return Describe(request->session_id(), response); });
-  return FinishUnary(context, status, "DescribeSession", metrics_);
+  return WithSession(context, "DescribeSession", request->session_id(),
+                     SessionStore::Use::kLookOnly, [response](Found found, absl::Time now) {
+                       RNN_RETURN_IF_ERROR(found.status());
+                       FillInfo(**found, now, response);
+                       return absl::OkStatus();
+                     });
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ExportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionRef* request,
                                                           pb::SessionState* response) {
-  const absl::Status status =
-      RunIfAllowed(token_, *context, [&] { return Export(request->session_id(), response); });
-  return FinishUnary(context, status, "ExportState", metrics_);
+  return WithSession(context, "ExportState", request->session_id(), SessionStore::Use::kLookOnly,
+                     [this, response](Found found, absl::Time) {
+                       RNN_RETURN_IF_ERROR(found.status());
+                       return ExportSession(**found, *models_, response);
+                     });
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::ImportState(grpc::CallbackServerContext* context,
                                                           const pb::SessionState* request,
                                                           pb::SessionInfo* response) {
-  const absl::Status status =
-      RunIfAllowed(token_, *context, [&] {
+  if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
+    return FinishUnary(context, allowed, "ImportState", metrics_);
+  }
+  const auto import = [this, request, response] {
     return PastGate(gate_, [&] { return Import(*request, response); });
+  };
+  if (tier_ == nullptr) return FinishUnary(context, import(), "ImportState", metrics_);
+  // Claiming the import waits on Redis.
+  return FinishOffCallbackThread(context, "ImportState", [import](absl::Status queued) {
+    RNN_RETURN_IF_ERROR(queued);
+    return import();
   });
-  return FinishUnary(context, status, "ImportState", metrics_);
 }
 
-absl::Status SessionServiceImpl::End(const std::string& id, pb::SessionInfo* info) {
+template <typename Op>
+grpc::ServerUnaryReactor* SessionServiceImpl::WithSession(grpc::CallbackServerContext* context,
+                                                          const char* method, const std::string& id,
+                                                          SessionStore::Use use, Op op) {
+  if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
+    return FinishUnary(context, allowed, method, metrics_);
+  }
   const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kStep));
+  std::optional<Found> local = LookUpLocally(*store_, tier_, id, now, use);
+  if (local.has_value()) return FinishUnary(context, op(*std::move(local), now), method, metrics_);
+  // Only the tier can say where the session is (a Redis round trip, maybe a
+  // call to its owner).
+  return FinishOffCallbackThread(
+      context, method, [this, id, use, now, op = std::move(op)](absl::Status queued) mutable {
+        RNN_RETURN_IF_ERROR(queued);
+        return op(LookUpSession(*store_, tier_, id, now, use), now);
+      });
+}
+
+template <typename Task>
+grpc::ServerUnaryReactor* SessionServiceImpl::FinishOffCallbackThread(
+    grpc::CallbackServerContext* context, const char* method, Task task) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  tier_->RunLookup([this, reactor, method, task = std::move(task)](absl::Status queued) mutable {
+    const absl::Status status = task(std::move(queued));
+    if (metrics_ != nullptr) metrics_->CountRequest(method, status.code());
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
+absl::Status SessionServiceImpl::End(Found found, absl::Time now, pb::SessionInfo* info) {
+  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session, std::move(found));
   FillInfo(*session, now, info);
-  return store_->End(id);
+  return store_->End(session->id());
 }
 
-absl::Status SessionServiceImpl::Reset(const std::string& id, pb::SessionInfo* info) {
-  const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
-                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kStep));
+absl::Status SessionServiceImpl::Reset(Found found, absl::Time now, pb::SessionInfo* info) {
+  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session, std::move(found));
   ModelRef model;
   {
     absl::MutexLock lock(&session->mu());
     model = session->model();
   }
   // Start takes session->mu() itself (after any step running on it).
-  RNN_ASSIGN_OR_RETURN(session, store_->Start(id, model, now));
+  RNN_ASSIGN_OR_RETURN(session, store_->Start(session->id(), model, now));
   FillInfo(*session, now, info);
   return absl::OkStatus();
-}
-
-absl::Status SessionServiceImpl::Describe(const std::string& id, pb::SessionInfo* info) {
-  const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       LookUpSession(*store_, tier_, id, now, SessionStore::Use::kLookOnly));
-  FillInfo(*session, now, info);
-  return absl::OkStatus();
-}
-
-absl::Status SessionServiceImpl::Export(const std::string& id, pb::SessionState* state) {
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       LookUpSession(*store_, tier_, id, clock_(), SessionStore::Use::kLookOnly));
-  return ExportSession(*session, *models_, state);
 }
 
 absl::Status SessionServiceImpl::Import(const pb::SessionState& state, pb::SessionInfo* info) {

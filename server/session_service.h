@@ -6,6 +6,7 @@
 #define RNNSERVE_SERVER_SESSION_SERVICE_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -70,10 +71,22 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
                                         rnnserve::v1::SessionInfo* response) override;
 
  private:
-  absl::Status End(const std::string& id, rnnserve::v1::SessionInfo* info);
-  absl::Status Reset(const std::string& id, rnnserve::v1::SessionInfo* info);
-  absl::Status Describe(const std::string& id, rnnserve::v1::SessionInfo* info);
-  absl::Status Export(const std::string& id, rnnserve::v1::SessionState* state);
+  using Found = absl::StatusOr<std::shared_ptr<Session>>;
+
+  // Finishes the call with the status of `op(found, now)`, counted under
+  // `method`, where `found` is session `id` looked up for `use`: at once
+  // when this replica decides the lookup alone, else on the tier's lookup
+  // threads (a pull must not hold a gRPC callback thread).
+  template <typename Op>
+  grpc::ServerUnaryReactor* WithSession(grpc::CallbackServerContext* context, const char* method,
+                                        const std::string& id, SessionStore::Use use, Op op);
+  // Finishes the call with the status of `task(queued)`, run on the tier's
+  // lookup threads (or at once with the error when it cannot queue).
+  template <typename Task>
+  grpc::ServerUnaryReactor* FinishOffCallbackThread(grpc::CallbackServerContext* context,
+                                                    const char* method, Task task);
+  absl::Status End(Found found, absl::Time now, rnnserve::v1::SessionInfo* info);
+  absl::Status Reset(Found found, absl::Time now, rnnserve::v1::SessionInfo* info);
   absl::Status Import(const rnnserve::v1::SessionState& state, rnnserve::v1::SessionInfo* info);
 
   SessionStore* const store_;

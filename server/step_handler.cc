@@ -1,5 +1,8 @@
 #include "server/step_handler.h"
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "server/model_service.h"
@@ -133,10 +136,9 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::Ste
   return session;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> StepHandler::FindSession(
-    const v1::StepRequest& request, absl::Time now, ModelRef& model) const {
-  absl::StatusOr<std::shared_ptr<Session>> session =
-      LookUpSession(*store_, tier_, request.session_id(), now, SessionStore::Use::kStep);
+absl::StatusOr<std::shared_ptr<Session>> StepHandler::CheckFound(
+    const v1::StepRequest& request, absl::StatusOr<std::shared_ptr<Session>> session,
+    ModelRef& model) const {
   if (absl::IsNotFound(session.status())) {
     return absl::NotFoundError(absl::StrCat(session.status().message(),
                                             "; send start=true with a model to begin one"));
@@ -173,21 +175,51 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
   absl::Status valid = ValidateSessionId(request.session_id());
   if (!valid.ok()) return std::move(reply)(valid);
   const absl::Time received = absl::Now();
-  ModelRef model;
-  AdmittedInput admitted;
-  absl::StatusOr<std::shared_ptr<Session>> session =
-      request.start() ? StartSession(request, received, model, admitted)
-                      : FindSession(request, received, model);
-  if (!session.ok()) return std::move(reply)(session.status());
-  if (!request.start()) {
-    absl::StatusOr<AdmittedInput> checked = Admit(request, *model.stack, model.name);
-    if (!checked.ok()) return std::move(reply)(checked.status());
-    admitted = *std::move(checked);
+  if (request.start()) {
+    ModelRef model;
+    AdmittedInput admitted;
+    absl::StatusOr<std::shared_ptr<Session>> session =
+        StartSession(request, received, model, admitted);
+    if (!session.ok()) return std::move(reply)(session.status());
+    return Submit(request, deadline, received, *std::move(session), model, std::move(admitted),
+                  std::move(reply));
   }
+  std::optional<absl::StatusOr<std::shared_ptr<Session>>> local =
+      LookUpLocally(*store_, tier_, request.session_id(), received, SessionStore::Use::kStep);
+  if (local.has_value()) {
+    return StepFound(request, deadline, received, *std::move(local), std::move(reply));
+  }
+  // Only the tier can say where the session is (a Redis round trip, maybe a
+  // call to its owner): on its lookup threads, with a copy of the request,
+  // which the caller may reuse once this returns.
+  tier_->RunLookup([this, request = std::make_unique<v1::StepRequest>(request), deadline, received,
+                    reply = std::move(reply)](absl::Status queued) mutable {
+    if (!queued.ok()) return std::move(reply)(queued);
+    StepFound(
+        *request, deadline, received,
+        LookUpSession(*store_, tier_, request->session_id(), received, SessionStore::Use::kStep),
+        std::move(reply));
+  });
+}
 
+void StepHandler::StepFound(const v1::StepRequest& request, absl::Time deadline,
+                            absl::Time received, absl::StatusOr<std::shared_ptr<Session>> found,
+                            Reply reply) const {
+  ModelRef model;
+  absl::StatusOr<std::shared_ptr<Session>> session = CheckFound(request, std::move(found), model);
+  if (!session.ok()) return std::move(reply)(session.status());
+  absl::StatusOr<AdmittedInput> admitted = Admit(request, *model.stack, model.name);
+  if (!admitted.ok()) return std::move(reply)(admitted.status());
+  Submit(request, deadline, received, *std::move(session), model, *std::move(admitted),
+         std::move(reply));
+}
+
+void StepHandler::Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
+                         std::shared_ptr<Session> session, const ModelRef& model,
+                         AdmittedInput admitted, Reply reply) const {
   auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
-                  end = request.end(), model, width = model.stack->output_size(),
-                  stepped = *session, steps = admitted.input.steps, received,
+                  end = request.end(), model, width = model.stack->output_size(), stepped = session,
+                  steps = admitted.input.steps, received,
                   reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
     if (!outcome.ok()) {
@@ -211,7 +243,7 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     reservation.Release();
   };
   const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  batcher_->Submit(*std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
+  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
                    std::move(respond));
 }
 

@@ -55,9 +55,10 @@ class StepHandler {
 
   // Applies `request`; `reply` runs exactly once: inline for a request
   // refused before it queues (admission included), else on a batcher
-  // thread. Nothing is applied to the session when the reply is an error
-  // (UNAVAILABLE once the gate is closed). The reservation in flight is
-  // released once `reply` returns.
+  // thread, or on the tier's lookup threads when the lookup of its session
+  // needed Redis and it was refused there. Nothing is applied to the session when the reply is an
+  // error (UNAVAILABLE once the gate is closed). The reservation in flight is released once `reply`
+  // returns.
   void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
 
   // The stateless whole-sequence call in two halves, so that only admitted
@@ -70,9 +71,20 @@ class StepHandler {
  private:
   // Handle() past the gate.
   void HandleAdmitted(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
-  // The running session a non-start request steps, and its model.
-  absl::StatusOr<std::shared_ptr<Session>> FindSession(const v1::StepRequest& request,
-                                                       absl::Time now, ModelRef& model) const;
+  // A non-start request once its session is looked up (`found`): checked,
+  // admitted and queued.
+  void StepFound(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
+                 absl::StatusOr<std::shared_ptr<Session>> found, Reply reply) const;
+  // The session a non-start request steps, from its lookup, and its model;
+  // NOT_FOUND says how to begin one, FAILED_PRECONDITION when the request
+  // names another model.
+  absl::StatusOr<std::shared_ptr<Session>> CheckFound(
+      const v1::StepRequest& request, absl::StatusOr<std::shared_ptr<Session>> session,
+      ModelRef& model) const;
+  // Queues the admitted steps of `request` on `session`.
+  void Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
+              std::shared_ptr<Session> session, const ModelRef& model, AdmittedInput admitted,
+              Reply reply) const;
   // Starts (or resets) the session of a start request once its input fits
   // and is admitted.
   absl::StatusOr<std::shared_ptr<Session>> StartSession(const v1::StepRequest& request,

@@ -57,14 +57,27 @@ void SessionTier::Start() {
 }
 
 void SessionTier::FlushAndStop(absl::Time deadline) {
+  lookups_.Shutdown();  // The lookups queued so far run first.
   claimer_->Stop();  // The claims queued so far are made first.
   writer_->Stop();
   writer_->Flush(deadline);
 }
 
 void SessionTier::Stop() {
+  lookups_.Shutdown();
   claimer_->Stop();
   writer_->Stop();
+}
+
+void SessionTier::RunLookup(LookupTask task) {
+  // The pool drops a task it refuses: the caller's task stays here, to be
+  // told why.
+  auto held = std::make_shared<LookupTask>(std::move(task));
+  const absl::Status queued = lookups_.Submit([held] { std::move (*held)(absl::OkStatus()); });
+  if (!queued.ok()) {
+    std::move (*held)(
+        absl::Status(queued.code(), absl::StrCat("session lookup not queued: ", queued.message())));
+  }
 }
 
 void SessionTier::StoreFailed(const absl::Status& status, const char* doing) {

@@ -27,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -41,6 +42,7 @@
 #include "server/cluster/session_tier_metrics.h"
 #include "server/served_models.h"
 #include "server/session_store.h"
+#include "server/task_pool.h"
 
 namespace rnnserve::cluster {
 
@@ -91,6 +93,17 @@ class SessionTier {
   // UNAVAILABLE when Redis cannot be asked or other replicas keep claiming it
   // meanwhile (retry).
   absl::StatusOr<std::shared_ptr<server::Session>> Pull(const std::string& id, absl::Time now);
+
+  // Runs `task` on the tier's lookup threads: a pull or a verification
+  // waits on Redis and maybe on a peer (up to its timeout), which a gRPC
+  // callback thread must not. `task` always runs exactly once: there with
+  // an OK status, or at once with the error when it cannot queue
+  // (RESOURCE_EXHAUSTED when kLookupQueue lookups wait, UNAVAILABLE once
+  // the tier stopped).
+  using LookupTask = absl::AnyInvocable<void(absl::Status) &&>;
+  void RunLookup(LookupTask task);
+  static constexpr int kLookupThreads = 8;
+  static constexpr int64_t kLookupQueue = 4096;
 
   // Whether this replica must confirm with Redis that it still owns
   // `session` before answering for it (no round trip with Redis for three
@@ -155,6 +168,7 @@ class SessionTier {
   PeerClient peers_;
   std::unique_ptr<StartClaimer> claimer_;
   std::unique_ptr<CheckpointWriter> writer_;
+  server::TaskPool lookups_{kLookupThreads, kLookupQueue};
 
   // The start of the writer's last successful pass (0: none yet).
   std::atomic<int64_t> last_contact_ns_{0};

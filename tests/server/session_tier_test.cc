@@ -6,11 +6,18 @@
 // one owner; Redis going away does not fail a step and checkpoints resume
 // when it is back; a store that cannot work is refused or reported at start.
 // The process-level scenarios behind nginx are tests/deploy/cluster_test.cc.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -374,6 +381,60 @@ TEST(SessionTierTest, StepsGoOnWhileRedisIsDownAndCheckpointsResume) {
   EXPECT_TRUE(Eventually([&] { return checkpointed_at(4); }));
   ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
   EXPECT_TRUE(Eventually([&] { return checkpointed_at(5); }));
+}
+
+// A TCP port that accepts connections (the kernel's backlog) and never
+// says a word: a peer that does not answer, so calls to it wait for their
+// deadline.
+class SilentPeer {
+ public:
+  SilentPeer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    CHECK_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), size), 0);
+    CHECK_EQ(listen(fd_, 128), 0);
+    CHECK_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size), 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentPeer() { close(fd_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(SessionTierTest, PullsWaitingOnASilentPeerHoldNoGrpcThread) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(StepsFromTheStart(*b.inference, "here", seq, 1));
+  // Sessions a silent replica owns: each pull waits out the peer timeout
+  // (1 s) before it restores the checkpoint.
+  SilentPeer silent;
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", silent.address());
+  constexpr int kPulls = 32;  // more than gRPC's callback threads on this machine
+  for (int i = 0; i < kPulls; ++i) {
+    ASSERT_TRUE(
+        directory.Claim(absl::StrCat("there", i), cluster::ClaimMode::kStart, std::nullopt).ok());
+  }
+  std::atomic<int> pulled{0};
+  std::vector<std::thread> pulls;
+  for (int i = 0; i < kPulls; ++i) {
+    pulls.emplace_back([&, i] {
+      StepAt(*b.inference, absl::StrCat("there", i), seq, 1, false, 1);
+      pulled.fetch_add(1);
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // the pulls are waiting on the peer
+  // A session held here is answered meanwhile, not after the pulls.
+  EXPECT_TRUE(OutputIs(StepAt(*b.inference, "here", seq, 1, false), seq, 1));
+  EXPECT_EQ(pulled.load(), 0) << "the step waited for the pulls";
+  for (std::thread& pull : pulls) pull.join();
 }
 
 TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
