@@ -60,6 +60,13 @@ class Admission {
                                                     absl::string_view model_name,
                                                     const RequestedWork& work);
 
+  // Reserves the `bytes` of a request copied to wait for something other
+  // than the budget (its session's lookup by the tier), so that waiting
+  // requests count against the same limit. Errors as InflightBudget::Reserve.
+  absl::StatusOr<InflightBudget::Reservation> ReserveWaiting(int64_t bytes) {
+    return budget_.Reserve(bytes);
+  }
+
   // Serialized bytes of the answer (an upper bound: varints counted at
   // their widest).
   static int64_t AnswerBytes(const model::LayerStack& model, const RequestedWork& work);

@@ -190,9 +190,13 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     return StepFound(request, deadline, received, *std::move(local), std::move(reply));
   }
   // Only the tier can say where the session is (a Redis round trip, maybe a
-  // call to its owner): on its lookup threads, with a copy of the request,
-  // which the caller may reuse once this returns.
+  // call to its owner): on its lookup threads, with a copy of the request
+  // (the caller may reuse its own once this returns), counted in flight.
+  absl::StatusOr<InflightBudget::Reservation> copy_bytes =
+      admission_->ReserveWaiting(static_cast<int64_t>(request.ByteSizeLong()));
+  if (!copy_bytes.ok()) return std::move(reply)(copy_bytes.status());
   tier_->RunLookup([this, request = std::make_unique<v1::StepRequest>(request), deadline, received,
+                    copy_bytes = *std::move(copy_bytes),
                     reply = std::move(reply)](absl::Status queued) mutable {
     if (!queued.ok()) return std::move(reply)(queued);
     StepFound(
