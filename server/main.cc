@@ -92,6 +92,12 @@ ABSL_FLAG(std::string, advertise, "",
 ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Seconds(1),
           "with --session_store: write changed sessions' checkpoints this often (what a "
           "crash can lose)");
+ABSL_FLAG(absl::Duration, session_store_record_ttl, absl::ZeroDuration(),
+          "with --session_store: a session's Redis record expires this long after its last "
+          "write (as --idle_timeout ends it in memory), so that a crashed replica's sessions "
+          "that no client comes back for do not stay in Redis for good; costs about 46 bytes "
+          "of Redis memory per session; 0: records stay until their session ends, expires "
+          "or is evicted on a live replica");
 ABSL_FLAG(int, verbosity, 0, "verbose logging level (VLOG); 1 adds idle-sweep counts");
 
 namespace {
@@ -146,9 +152,13 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
                            .password_file = absl::GetFlag(FLAGS_session_store_password_file),
                            .prefix = absl::GetFlag(FLAGS_session_store_prefix),
                            .advertise = absl::GetFlag(FLAGS_advertise),
-                           .checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval)};
+                           .checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval),
+                           .record_ttl = absl::GetFlag(FLAGS_session_store_record_ttl)};
   if (options.session_store.checkpoint_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--checkpoint_interval must be more than 0");
+  }
+  if (options.session_store.record_ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--session_store_record_ttl must not be negative");
   }
   if (options.snapshot_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval must be 0 or more");

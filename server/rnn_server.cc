@@ -46,6 +46,7 @@ absl::StatusOr<cluster::SessionTierOptions> SessionTierOptionsFrom(const Session
   tier.prefix = store.prefix;
   tier.advertise = advertise;
   tier.checkpoint_interval = store.checkpoint_interval;
+  if (store.record_ttl > absl::ZeroDuration()) tier.record_ttl = store.record_ttl;
   return tier;
 }
 
@@ -86,7 +87,6 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
     RNN_ASSIGN_OR_RETURN(cluster::SessionTierOptions tier,
                          SessionTierOptionsFrom(options.session_store, address.advertise));
     if (server->token_ != nullptr) tier.authorization = server->token_->authorization();
-    tier.record_ttl = options.sessions.idle_timeout;
     server->tier_ = std::make_unique<cluster::SessionTier>(
         tier, server->store_.get(), server->models_.get(), *server->registry_);
     server->store_->set_gone_listener(

@@ -52,6 +52,8 @@ struct SessionStoreOptions {
   std::string prefix = "rnnserve";
   std::string advertise;  // empty: the listen host and the bound port
   absl::Duration checkpoint_interval = absl::Seconds(1);
+  // Records expire this long after their last write; 0: never.
+  absl::Duration record_ttl = absl::ZeroDuration();
 };
 
 struct ServerOptions {

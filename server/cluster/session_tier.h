@@ -54,8 +54,8 @@ struct SessionTierOptions {
   std::string prefix = "rnnserve";
   std::string advertise;  // HOST:PORT peers reach this replica at
   absl::Duration checkpoint_interval = absl::Seconds(1);
-  // How long a record outlives its last write (SessionDirectory): the
-  // sessions' idle timeout, after which a replica would have ended them too.
+  // How long a record outlives its last write (SessionDirectory);
+  // infinite: for good.
   absl::Duration record_ttl = absl::InfiniteDuration();
   absl::Duration peer_timeout = absl::Seconds(1);
   std::string authorization;  // sent to peers ("Bearer <token>"), or empty

@@ -437,6 +437,27 @@ TEST(SessionTierTest, PullsWaitingOnASilentPeerHoldNoGrpcThread) {
   for (std::thread& pull : pulls) pull.join();
 }
 
+TEST(SessionTierTest, RecordsExpireOnlyWithARecordTtl) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  SessionStoreOptions expiring = StoreAt(*redis);
+  expiring.record_ttl = absl::Minutes(5);
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  TestServer b({}, "b", 16 << 20, "", expiring);
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "kept", seq, 1));
+  ASSERT_TRUE(StepsFromTheStart(*b.inference, "expiring", seq, 1));
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  const auto ttl_ms = [&](const std::string& id) -> int64_t {
+    absl::StatusOr<cluster::RedisPool::Lease> lease = pool.Acquire();
+    if (!lease.ok()) return -3;
+    absl::StatusOr<cluster::RedisReply> reply = (*lease)->Command({"PTTL", "rnnserve:s:" + id});
+    return reply.ok() ? reply->integer : -3;
+  };
+  // Claimed within a round trip, checkpointed within an interval.
+  ASSERT_TRUE(Eventually([&] { return ttl_ms("kept") == -1 && ttl_ms("expiring") > 0; }));
+  EXPECT_GT(ttl_ms("expiring"), absl::ToInt64Milliseconds(absl::Minutes(4)));
+}
+
 TEST(SessionTierTest, AStoreThatCannotWorkIsRefusedOrReportedAtStart) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
