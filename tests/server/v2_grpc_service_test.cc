@@ -520,5 +520,38 @@ TEST_F(V2GrpcServiceTest, RequestsAreCountedByProtocolMethodAndCode) {
       0);
 }
 
+// The native API's request limits hold for v2 requests too, refused before
+// anything is applied.
+TEST_F(V2GrpcServiceTest, TheNativeRequestLimitsHold) {
+  server_->Shutdown(absl::ZeroDuration());
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.models = *root_;
+  options.max_message_bytes = 64 << 10;
+  options.admission.max_steps_per_request = 4;
+  absl::StatusOr<std::unique_ptr<RnnServer>> limited = RnnServer::Start(options);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  server_ = *std::move(limited);
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                 grpc::InsecureChannelCredentials());
+  v2_ = inference::GRPCInferenceService::NewStub(channel_);
+  sessions_ = v1::SessionService::NewStub(channel_);
+  const SequenceId witness = Uint64Id(3);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(V2Steps(witness, 0, 1, true, false), &response).ok());
+
+  grpc::Status status = Infer(V2Steps(witness, 1, 5, false, false), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 4 per request"));
+  // A body past --max_message_bytes: gRPC refuses it before we see it.
+  inference::ModelInferRequest huge = V2Steps(witness, 1, 1, false, false);
+  huge.set_id(std::string(80 << 10, 'x'));
+  status = Infer(huge, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(StepsOf(witness.session()), 1);
+  ASSERT_TRUE(Infer(V2Steps(witness, 1, 4, false, false), &response).ok());
+  EXPECT_TRUE(MatchesReference(ValuesOf(response), 1));
+}
+
 }  // namespace
 }  // namespace rnnserve::server
