@@ -74,14 +74,6 @@ absl::StatusOr<int64_t> StepsOf(const InputTensor& input, const InputSpec& spec,
   return steps;
 }
 
-// Copies `count` elements out of raw little-endian bytes.
-template <typename T>
-std::vector<T> FromRaw(const std::string& bytes, int64_t count) {
-  std::vector<T> values(count);
-  std::memcpy(values.data(), bytes.data(), count * sizeof(T));
-  return values;
-}
-
 absl::Status CountMismatch(const char* field, int64_t have, int64_t want,
                            const InputTensor& input) {
   return absl::InvalidArgumentError(absl::StrCat("input ", kInputName, " has ", have, " values in ",
@@ -89,11 +81,11 @@ absl::Status CountMismatch(const char* field, int64_t have, int64_t want,
                                                  " wants ", want));
 }
 
-// The input's data into `floats` or `ids`, `count` elements of it, from the
-// raw bytes when `raw` is set, else from the typed contents.
+// The input's data, `count` elements, from the raw bytes when `raw` is set,
+// else from the typed contents, straight into the native request's
+// `floats` (FP32) or `tokens` (INT64; INT32 widened): one copy of the input.
 absl::Status ReadData(const InputTensor& input, const std::string* raw, int64_t count,
-                      int64_t element_bytes, std::vector<float>& floats,
-                      std::vector<int64_t>& ids) {
+                      int64_t element_bytes, v1::FloatSteps& floats, v1::TokenSteps& tokens) {
   const std::string& type = input.datatype();
   if (raw != nullptr) {
     if (static_cast<int64_t>(raw->size()) != count * element_bytes) {
@@ -103,12 +95,18 @@ absl::Status ReadData(const InputTensor& input, const std::string* raw, int64_t 
                        element_bytes, " = ", count * element_bytes));
     }
     if (type == "FP32") {
-      floats = FromRaw<float>(*raw, count);
+      floats.mutable_values()->Resize(static_cast<int>(count), 0.0f);
+      std::memcpy(floats.mutable_values()->mutable_data(), raw->data(), raw->size());
     } else if (type == "INT64") {
-      ids = FromRaw<int64_t>(*raw, count);
+      tokens.mutable_ids()->Resize(static_cast<int>(count), 0);
+      std::memcpy(tokens.mutable_ids()->mutable_data(), raw->data(), raw->size());
     } else {
-      const std::vector<int32_t> narrow = FromRaw<int32_t>(*raw, count);
-      ids.assign(narrow.begin(), narrow.end());
+      tokens.mutable_ids()->Reserve(static_cast<int>(count));
+      for (int64_t i = 0; i < count; ++i) {
+        int32_t id;
+        std::memcpy(&id, raw->data() + i * sizeof(id), sizeof(id));
+        tokens.add_ids(id);
+      }
     }
     return absl::OkStatus();
   }
@@ -117,17 +115,17 @@ absl::Status ReadData(const InputTensor& input, const std::string* raw, int64_t 
     if (contents.fp32_contents_size() != count) {
       return CountMismatch("contents.fp32_contents", contents.fp32_contents_size(), count, input);
     }
-    floats.assign(contents.fp32_contents().begin(), contents.fp32_contents().end());
+    *floats.mutable_values() = contents.fp32_contents();
   } else if (type == "INT64") {
     if (contents.int64_contents_size() != count) {
       return CountMismatch("contents.int64_contents", contents.int64_contents_size(), count, input);
     }
-    ids.assign(contents.int64_contents().begin(), contents.int64_contents().end());
+    *tokens.mutable_ids() = contents.int64_contents();
   } else {
     if (contents.int_contents_size() != count) {
       return CountMismatch("contents.int_contents", contents.int_contents_size(), count, input);
     }
-    ids.assign(contents.int_contents().begin(), contents.int_contents().end());
+    tokens.mutable_ids()->Assign(contents.int_contents().begin(), contents.int_contents().end());
   }
   return absl::OkStatus();
 }
@@ -147,17 +145,18 @@ absl::Status CheckRequestedOutputs(const inference::ModelInferRequest& request) 
   return absl::OkStatus();
 }
 
-// Fills the native request's model, input and output mode.
+// Fills the native request (StepRequest or SequenceRequest) from the data
+// ReadData read, and the model and output mode.
 template <typename Native>
-void SetCommon(const ServedModel& model, int version, std::vector<float> floats,
-               std::vector<int64_t> ids, int64_t steps, v1::OutputMode mode, Native& native) {
+void SetCommon(const ServedModel& model, int version, v1::FloatSteps floats, v1::TokenSteps tokens,
+               int64_t steps, v1::OutputMode mode, Native& native) {
   native.mutable_model()->set_name(model.name);
   native.mutable_model()->set_version(version);
   if (model.loaded.stack->input_kind() == model::InputKind::kTokens) {
-    native.mutable_tokens()->mutable_ids()->Assign(ids.begin(), ids.end());
+    *native.mutable_tokens() = std::move(tokens);
   } else {
-    native.mutable_floats()->mutable_values()->Assign(floats.begin(), floats.end());
-    native.mutable_floats()->set_steps(static_cast<int32_t>(steps));
+    floats.set_steps(static_cast<int32_t>(steps));
+    *native.mutable_floats() = std::move(floats);
   }
   native.set_output_mode(mode);
 }
@@ -214,13 +213,13 @@ absl::StatusOr<NativeRequest> ToNativeRequest(const inference::ModelInferRequest
     return absl::InvalidArgumentError(absl::StrCat(
         "input ", kInputName, " has both contents and raw_input_contents; send one of them"));
   }
-  std::vector<float> floats;
-  std::vector<int64_t> ids;
+  v1::FloatSteps floats;
+  v1::TokenSteps tokens;
   RNN_RETURN_IF_ERROR(ReadData(input, native.form.raw ? &request.raw_input_contents(0) : nullptr,
-                               steps * spec.width, element_bytes, floats, ids));
+                               steps * spec.width, element_bytes, floats, tokens));
   if (sequence.sequence_id.empty()) {
     v1::SequenceRequest call;
-    SetCommon(*model, version, std::move(floats), std::move(ids), steps, sequence.output_mode,
+    SetCommon(*model, version, std::move(floats), std::move(tokens), steps, sequence.output_mode,
               call);
     native.call = std::move(call);
   } else {
@@ -229,7 +228,7 @@ absl::StatusOr<NativeRequest> ToNativeRequest(const inference::ModelInferRequest
     call.set_start(sequence.start);
     call.set_end(sequence.end);
     call.set_request_id(request.id());
-    SetCommon(*model, version, std::move(floats), std::move(ids), steps, sequence.output_mode,
+    SetCommon(*model, version, std::move(floats), std::move(tokens), steps, sequence.output_mode,
               call);
     native.call = std::move(call);
   }

@@ -482,6 +482,7 @@ TEST_F(V2GrpcServiceTest, AStreamErrorGoesInErrorMessageAndTheStreamGoesOn) {
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_THAT(response.error_message(), ::testing::StartsWith("NOT_FOUND: "));
   EXPECT_THAT(response.error_message(), HasSubstr("32"));
+  EXPECT_THAT(response.error_message(), HasSubstr("sequence_start=true"));
   EXPECT_EQ(response.infer_response().id(), "v2:0");
   inference::ModelInferRequest bad = V2Steps(id, 1, 1, false, false);
   bad.mutable_inputs(0)->set_shape(1, 1);
