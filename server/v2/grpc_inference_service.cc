@@ -1,12 +1,15 @@
 #include "server/v2/grpc_inference_service.h"
 
 #include <memory>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/inference_service.h"
 #include "server/raw_message.h"
 #include "server/refused_stream.h"
+#include "server/session_position.h"
 #include "server/step_stream.h"
 #include "server/v2/metadata.h"
 #include "server/v2/stream_infer_exchange.h"
@@ -80,14 +83,20 @@ grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(grpc::CallbackServerC
     return Finish(context, "ModelInfer", parsed);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  runner_->Run(
-      request, DeadlineOf(*context),
-      [this, reactor, response_bytes](absl::StatusOr<inference::ModelInferResponse> result) {
-        metrics_->CountRequest(RequestProtocol::kOpenInference, "ModelInfer",
-                               result.status().code());
-        reactor->Finish(result.ok() ? SerializeMessage(*result, *response_bytes)
-                                    : ToGrpcStatus(result.status()));
-      });
+  runner_->Run(request, DeadlineOf(*context),
+               [this, context, reactor,
+                response_bytes](absl::StatusOr<inference::ModelInferResponse> result) {
+                 metrics_->CountRequest(RequestProtocol::kOpenInference, "ModelInfer",
+                                        result.status().code());
+                 if (!result.ok()) {
+                   // Where the session stands, as the native Step says it.
+                   if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+                     context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
+                   }
+                   return reactor->Finish(ToGrpcStatus(result.status()));
+                 }
+                 reactor->Finish(SerializeMessage(*result, *response_bytes));
+               });
   return reactor;
 }
 

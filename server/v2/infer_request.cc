@@ -228,6 +228,9 @@ absl::StatusOr<NativeRequest> ToNativeRequest(const inference::ModelInferRequest
     call.set_start(sequence.start);
     call.set_end(sequence.end);
     call.set_request_id(request.id());
+    if (sequence.expected_session_steps.has_value()) {
+      call.set_expected_session_steps(*sequence.expected_session_steps);
+    }
     SetCommon(*model, version, std::move(floats), std::move(tokens), steps, sequence.output_mode,
               call);
     native.call = std::move(call);

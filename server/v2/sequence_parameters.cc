@@ -56,6 +56,23 @@ absl::StatusOr<bool> FlagOf(const std::string& name, const Parameter& parameter)
   return parameter.bool_param();
 }
 
+absl::StatusOr<int64_t> StepCountOf(const std::string& name, const Parameter& parameter) {
+  int64_t steps = -1;
+  if (parameter.parameter_choice_case() == Parameter::kInt64Param) {
+    steps = parameter.int64_param();
+  } else if (parameter.parameter_choice_case() == Parameter::kUint64Param &&
+             parameter.uint64_param() <= static_cast<uint64_t>(INT64_MAX)) {
+    steps = static_cast<int64_t>(parameter.uint64_param());
+  } else if (parameter.parameter_choice_case() != Parameter::kUint64Param) {
+    return WrongType(name, parameter, "int64_param or uint64_param");
+  }
+  if (steps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter ", name, " is out of range; want a step count >= 0"));
+  }
+  return steps;
+}
+
 absl::StatusOr<v1::OutputMode> OutputModeOf(const Parameter& parameter) {
   if (parameter.parameter_choice_case() == Parameter::kStringParam) {
     if (parameter.string_param() == "all_steps") return v1::OUTPUT_MODE_ALL_STEPS;
@@ -84,6 +101,10 @@ absl::StatusOr<SequenceParameters> ReadSequenceParameters(
       absl::StatusOr<bool> flag = FlagOf(name, parameter);
       if (flag.ok()) (name == "sequence_start" ? read.start : read.end) = *flag;
       status = flag.status();
+    } else if (name == "expected_session_steps") {
+      absl::StatusOr<int64_t> steps = StepCountOf(name, parameter);
+      if (steps.ok()) read.expected_session_steps = *steps;
+      status = steps.status();
     } else if (name == "output_mode") {
       absl::StatusOr<v1::OutputMode> mode = OutputModeOf(parameter);
       if (mode.ok()) read.output_mode = *mode;
@@ -91,9 +112,11 @@ absl::StatusOr<SequenceParameters> ReadSequenceParameters(
     }
     if (!status.ok()) return status;
   }
-  if (read.sequence_id.empty() && (read.start || read.end)) {
+  if (read.sequence_id.empty() && (read.start || read.end || read.expected_session_steps)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(read.start ? "sequence_start" : "sequence_end",
+        absl::StrCat(read.start ? "sequence_start"
+                     : read.end ? "sequence_end"
+                                : "expected_session_steps",
                      " needs a sequence_id (uint64 >= 1 or a non-empty string) naming the "
                      "sequence; without one a request is a stateless whole-sequence run"));
   }

@@ -3,6 +3,8 @@
 #ifndef RNNSERVE_SERVER_V2_SEQUENCE_PARAMETERS_H_
 #define RNNSERVE_SERVER_V2_SEQUENCE_PARAMETERS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,12 +21,17 @@ struct SequenceParameters {
   bool start = false;  // sequence_start
   bool end = false;    // sequence_end
   v1::OutputMode output_mode = v1::OUTPUT_MODE_ALL_STEPS;
+  // rnnserve's expected_session_steps (README "Sessions across replicas"):
+  // the session's steps before this request as the client counts them; a
+  // session elsewhere answers ABORTED with where it stands.
+  std::optional<int64_t> expected_session_steps;
 };
 
 // INVALID_ARGUMENT for a sequence parameter of the wrong type (sequence_id:
 // uint64, int64 or string; sequence_start/end: bool; output_mode: the string
-// `all_steps` or `last_step`), a negative sequence_id, or sequence_start or
-// sequence_end without a sequence_id. A sequence_id of 0 or "" is no
+// `all_steps` or `last_step`; expected_session_steps: an integer >= 0), a
+// negative sequence_id, or sequence_start, sequence_end or
+// expected_session_steps without a sequence_id. A sequence_id of 0 or "" is no
 // sequence, as Triton's clients send it. Other parameters are ignored.
 absl::StatusOr<SequenceParameters> ReadSequenceParameters(
     const google::protobuf::Map<std::string, inference::InferParameter>& parameters);

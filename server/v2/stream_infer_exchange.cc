@@ -1,11 +1,13 @@
 #include "server/v2/stream_infer_exchange.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/raw_message.h"
+#include "server/session_position.h"
 
 namespace rnnserve::server::v2 {
 
@@ -27,6 +29,11 @@ void StreamInferExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond r
       response.mutable_infer_response()->set_id(id);
       response.mutable_infer_response()->set_model_name(model_name);
       response.mutable_infer_response()->set_model_version(model_version);
+      // Where the session stands, when the request was refused for that.
+      if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+        (*response.mutable_infer_response()->mutable_parameters())["session_steps"].set_int64_param(
+            *steps);
+      }
     }
     grpc::ByteBuffer bytes;
     const grpc::Status serialized = SerializeMessage(response, bytes);

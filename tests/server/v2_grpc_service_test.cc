@@ -521,6 +521,39 @@ TEST_F(V2GrpcServiceTest, RequestsAreCountedByProtocolMethodAndCode) {
       0);
 }
 
+// rnnserve's expected_session_steps parameter: a step that does not say
+// where the session stands is not applied; the answer says where it does.
+TEST_F(V2GrpcServiceTest, AStepExpectingAnotherPositionIsAbortedWithWhereTheSessionStands) {
+  const SequenceId id = Uint64Id(44);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(V2Steps(id, 0, 2, true, false), &response).ok());
+  inference::ModelInferRequest wrong = V2Steps(id, 2, 1, false, false);
+  (*wrong.mutable_parameters())["expected_session_steps"].set_int64_param(5);
+  grpc::ClientContext context;
+  const grpc::Status status = v2_->ModelInfer(&context, wrong, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED) << status.error_message();
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto stands = trailers.find("rnnserve-session-steps");
+  ASSERT_NE(stands, trailers.end());
+  EXPECT_EQ(std::string(stands->second.data(), stands->second.size()), "2");
+  // On a stream the position comes as the session_steps parameter.
+  grpc::ClientContext stream_context;
+  std::unique_ptr<V2Stream> stream = v2_->ModelStreamInfer(&stream_context);
+  inference::ModelStreamInferResponse streamed;
+  ASSERT_TRUE(stream->Write(wrong));
+  ASSERT_TRUE(stream->Read(&streamed));
+  EXPECT_THAT(streamed.error_message(), ::testing::StartsWith("ABORTED: "));
+  EXPECT_EQ(streamed.infer_response().parameters().at("session_steps").int64_param(), 2);
+  // The right count is applied.
+  (*wrong.mutable_parameters())["expected_session_steps"].set_int64_param(2);
+  ASSERT_TRUE(stream->Write(wrong));
+  ASSERT_TRUE(stream->Read(&streamed));
+  ASSERT_EQ(streamed.error_message(), "");
+  EXPECT_TRUE(MatchesReference(ValuesOf(streamed.infer_response()), 2));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 // The native API's request limits hold for v2 requests too, refused before
 // anything is applied.
 TEST_F(V2GrpcServiceTest, TheNativeRequestLimitsHold) {

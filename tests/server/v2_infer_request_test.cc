@@ -79,6 +79,7 @@ TEST_F(V2InferRequestTest, TypedFloatsWithASequenceIdAreAStep) {
   EXPECT_EQ(step->model().name(), "lstm");
   EXPECT_EQ(step->request_id(), "req-1");
   EXPECT_EQ(step->output_mode(), v1::OUTPUT_MODE_LAST_STEP);
+  EXPECT_FALSE(step->has_expected_session_steps());
   EXPECT_EQ(step->floats().steps(), 3);
   ASSERT_EQ(step->floats().values_size(), 3 * Width());
   EXPECT_EQ(step->floats().values(5), 1.25f);
@@ -240,6 +241,15 @@ TEST_F(V2InferRequestTest, BadRequestsSayWhatWasExpected) {
       {"start as string",
        [](Request& r) { (*r.mutable_parameters())["sequence_start"].set_string_param("yes"); },
        absl::StatusCode::kInvalidArgument, "sequence_start is a string_param; want bool_param"},
+      {"expected steps without an id",
+       [](Request& r) { (*r.mutable_parameters())["expected_session_steps"].set_int64_param(3); },
+       absl::StatusCode::kInvalidArgument, "expected_session_steps needs a sequence_id"},
+      {"negative expected steps",
+       [](Request& r) {
+         (*r.mutable_parameters())["sequence_id"].set_uint64_param(1);
+         (*r.mutable_parameters())["expected_session_steps"].set_int64_param(-1);
+       },
+       absl::StatusCode::kInvalidArgument, "expected_session_steps is out of range"},
       {"output_mode",
        [](Request& r) { (*r.mutable_parameters())["output_mode"].set_string_param("some"); },
        absl::StatusCode::kInvalidArgument, "output_mode is \"some\"; want the string all_steps"},
