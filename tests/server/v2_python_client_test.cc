@@ -42,6 +42,13 @@ class V2PythonClientTest : public ::testing::Test {
   }
 
   void SetUp() override {
+    // What a Triton user's machine has: Python with grpcio and protobuf.
+    const ::rnnserve::testing::ProgramResult python =
+        ::rnnserve::testing::RunProgram({kPython, "-c", "import grpc, google.protobuf"});
+    if (python.exit_code != 0) {
+      GTEST_SKIP() << kPython << " cannot import grpc: scripts/install_deps.sh installs "
+                   << "python3-grpcio and python3-protobuf (" << python.err << ")";
+    }
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.models = *root_;
