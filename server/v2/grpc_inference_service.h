@@ -20,12 +20,17 @@
 
 namespace rnnserve::server::v2 {
 
-using Generated = inference::GRPCInferenceService;
-using GrpcInferenceServiceBase =
-    Generated::WithCallbackMethod_ServerLive<Generated::WithCallbackMethod_ServerReady<
-        Generated::WithCallbackMethod_ModelReady<Generated::WithCallbackMethod_ServerMetadata<
-            Generated::WithCallbackMethod_ModelMetadata<Generated::WithRawCallbackMethod_ModelInfer<
-                Generated::WithRawCallbackMethod_ModelStreamInfer<Generated::Service>>>>>>>;
+// The generated service's method mixins: typed callbacks for the metadata
+// calls, raw ones for the two that parse their requests themselves.
+using GeneratedService = inference::GRPCInferenceService;
+using GrpcInferenceServiceBase = GeneratedService::WithCallbackMethod_ServerLive<
+    GeneratedService::WithCallbackMethod_ServerReady<
+        GeneratedService::WithCallbackMethod_ModelReady<
+            GeneratedService::WithCallbackMethod_ServerMetadata<
+                GeneratedService::WithCallbackMethod_ModelMetadata<
+                    GeneratedService::WithRawCallbackMethod_ModelInfer<
+                        GeneratedService::WithRawCallbackMethod_ModelStreamInfer<
+                            GeneratedService::Service>>>>>>>;
 
 class GrpcInferenceService final : public GrpcInferenceServiceBase {
  public:
