@@ -61,6 +61,17 @@ while IFS= read -r -d '' request; do
       > "$out/step_request_fuzzer/request_$n"
 done < <(grep -v '^#' fuzz/step_requests.txtpb | awk 'BEGIN{RS=""; ORS="\0"} {print}')
 
+# v2_infer_request_fuzzer: one seed per text-format request, blank-line separated.
+mkdir -p "$out/v2_infer_request_fuzzer"
+n=0
+while IFS= read -r -d '' request; do
+  [[ "$request" =~ [^[:space:]] ]] || continue
+  n=$((n + 1))
+  printf '%s' "$request" |
+    protoc -I proto --encode=inference.ModelInferRequest inference/grpc_service.proto \
+      > "$out/v2_infer_request_fuzzer/request_$n"
+done < <(grep -v '^#' fuzz/v2_infer_requests.txtpb | awk 'BEGIN{RS=""; ORS="\0"} {print}')
+
 for dir in tests/testdata/fuzz_regressions/*/; do
   fuzzer="$(basename "$dir")"
   copy "$fuzzer" "$dir"*

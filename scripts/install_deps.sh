@@ -31,6 +31,9 @@ if [[ "${1:-}" != "--build-only" ]]; then
     prometheus  # promtool: the metrics test checks the exposition with it
     nginx  # deploy.AffinityTest runs it with deploy/proxy/nginx.conf (core modules only)
     redis-server  # the session tier's tests start their own on free loopback ports
+    # examples/v2_stream_client.py, run by the v2 gRPC tests with /usr/bin/python3 on
+    # stubs protoc and grpc_python_plugin (protobuf-compiler-grpc) generate
+    python3-grpcio python3-protobuf
   )
   # npm brings buf (below); the machines come with Node.js, Debian's npm is
   # the fallback.

@@ -25,12 +25,13 @@ inline absl::Status ToAbslStatus(const grpc::Status& status) {
                       status.error_message());
 }
 
-// Finishes a unary callback call with `status`, counting it under `method`
-// in rnnserve_requests_total when `metrics` is set.
+// Finishes a unary callback call with `status`, counting it under
+// `protocol` and `method` in rnnserve_requests_total when `metrics` is set.
 inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
                                              const absl::Status& status, const std::string& method,
-                                             ServerMetrics* metrics) {
-  if (metrics != nullptr) metrics->CountRequest(method, status.code());
+                                             ServerMetrics* metrics,
+                                             RequestProtocol protocol = RequestProtocol::kNative) {
+  if (metrics != nullptr) metrics->CountRequest(protocol, method, status.code());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

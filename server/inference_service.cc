@@ -8,23 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/raw_message.h"
+#include "server/refused_stream.h"
 #include "server/session_position.h"
 #include "server/step_stream.h"
 
 namespace rnnserve::server {
-namespace {
-
-// A stream refused before it starts (no token): finishes at once.
-class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
- public:
-  explicit RefusedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
-
- private:
-  void OnDone() override { delete this; }
-};
-
-}  // namespace
-
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
@@ -68,9 +56,9 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   return reactor;
 }
 
-grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
-    grpc::ByteBuffer* response_bytes) {
+grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* request_bytes,
+                                                            grpc::ByteBuffer* response_bytes) {
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "RunSequence", metrics_);
   }

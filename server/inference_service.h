@@ -41,12 +41,16 @@ class InferenceServiceImpl final
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
 
-  // Every open stream answers its step in flight, then finishes with
-  // UNAVAILABLE; new streams finish at once. For graceful shutdown.
+  // Every open stream (those registered on stream_drain() too) answers its
+  // step in flight, then finishes with UNAVAILABLE; new streams finish at
+  // once. For graceful shutdown.
   void DrainStreams() { streams_.DrainAll(); }
   // Every open stream answers its step in flight and steps nothing more, but
   // stays open until DrainStreams(); for moving the sessions first.
   void HoldStreams() { streams_.HoldAll(); }
+  // The drain of this service's streams, for other streaming services to
+  // register theirs (the Open Inference Protocol's ModelStreamInfer).
+  StreamDrain* stream_drain() { return &streams_; }
 
  private:
   const StepHandler* const handler_;

@@ -1,6 +1,8 @@
 #include "server/metrics.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -45,10 +47,22 @@ prometheus::Family<prometheus::Gauge>& AddGauge(prometheus::Registry& registry,
 
 // Every RPC rnnserve serves, so each has its OK series from the start: a
 // series born at its first request hides that request from rate().
-constexpr const char* kMethods[] = {"StreamSteps",   "Step",           "RunSequence",
-                                    "EndSession",    "ResetSession",   "DescribeSession",
-                                    "ExportState",   "ImportState",    "ListModels",
-                                    "DescribeModel"};
+constexpr const char* kNativeMethods[] = {
+    "StreamSteps",     "Step",        "RunSequence", "EndSession", "ResetSession",
+    "DescribeSession", "ExportState", "ImportState", "ListModels", "DescribeModel"};
+constexpr const char* kOpenInferenceMethods[] = {"ServerLive",      "ServerReady",   "ModelReady",
+                                                 "ServerMetadata",  "ModelMetadata", "ModelInfer",
+                                                 "ModelStreamInfer"};
+
+const char* ProtocolLabel(RequestProtocol protocol) {
+  switch (protocol) {
+    case RequestProtocol::kNative:
+      return "rnnserve.v1";
+    case RequestProtocol::kOpenInference:
+      return "inference";
+  }
+  return "unknown";
+}
 
 prometheus::Labels ModelLabels(const std::string& name, int version) {
   return {{"model", name}, {"version", absl::StrCat(version)}};
@@ -66,7 +80,7 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
       steps_(AddCounter(registry, "rnnserve_steps_total",
                         "Recurrent steps computed; a chunk of T steps counts T.")),
       requests_(AddCounter(registry, "rnnserve_requests_total",
-                           "Requests by RPC method and gRPC status code.")),
+                           "Requests by API (protocol), RPC method and gRPC status code.")),
       active_sessions_(AddGauge(registry, "rnnserve_active_sessions", "Live sessions.")),
       sessions_created_(
           AddCounter(registry, "rnnserve_sessions_created_total", "Sessions created.")),
@@ -84,9 +98,14 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                              "Most live sessions the server keeps (all models).")
                         .Add({})) {
   absl::MutexLock lock(&mu_);
-  for (const char* method : kMethods) {
-    requests_by_[{method, absl::StatusCode::kOk}] =
-        &requests_.Add({{"method", method}, {"code", "OK"}});
+  std::vector<std::pair<RequestProtocol, const char*>> methods;
+  for (const char* method : kNativeMethods) methods.emplace_back(RequestProtocol::kNative, method);
+  for (const char* method : kOpenInferenceMethods) {
+    methods.emplace_back(RequestProtocol::kOpenInference, method);
+  }
+  for (const auto& [protocol, method] : methods) {
+    requests_by_[{protocol, method, absl::StatusCode::kOk}] =
+        &requests_.Add({{"protocol", ProtocolLabel(protocol)}, {"method", method}, {"code", "OK"}});
   }
 }
 
@@ -112,13 +131,16 @@ ModelMetrics& ServerMetrics::ForModel(const std::string& name, int version) {
   return *metrics;
 }
 
-void ServerMetrics::CountRequest(const std::string& method, absl::StatusCode code) {
+void ServerMetrics::CountRequest(RequestProtocol protocol, const std::string& method,
+                                 absl::StatusCode code) {
   prometheus::Counter* counter;
   {
     absl::MutexLock lock(&mu_);
-    prometheus::Counter*& cached = requests_by_[{method, code}];
+    prometheus::Counter*& cached = requests_by_[{protocol, method, code}];
     if (cached == nullptr) {
-      cached = &requests_.Add({{"method", method}, {"code", absl::StatusCodeToString(code)}});
+      cached = &requests_.Add({{"protocol", ProtocolLabel(protocol)},
+                               {"method", method},
+                               {"code", absl::StatusCodeToString(code)}});
     }
     counter = cached;
   }

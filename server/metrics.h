@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -39,6 +40,13 @@ struct ModelMetrics {
   prometheus::Gauge& model_load_seconds;
 };
 
+// The API a request came through: the `protocol` label of
+// rnnserve_requests_total.
+enum class RequestProtocol {
+  kNative,         // rnnserve.v1 (and the cluster's own RPCs)
+  kOpenInference,  // inference.GRPCInferenceService (KServe v2 / Triton)
+};
+
 // What rnnserve_model_info{model, version, cell, format, fingerprint} = 1 says
 // about a loaded model, and how long it took to load.
 struct ModelInfo {
@@ -67,9 +75,16 @@ class ServerMetrics {
   // object for the same pair. Look it up once per model, not per step.
   ModelMetrics& ForModel(const std::string& name, int version) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // rnnserve_requests_total{method, code}: `method` is the RPC name
-  // ("StreamSteps"), `code` is shown as its gRPC name ("INVALID_ARGUMENT").
-  void CountRequest(const std::string& method, absl::StatusCode code) ABSL_LOCKS_EXCLUDED(mu_);
+  // rnnserve_requests_total{protocol, method, code}: `protocol` is
+  // "rnnserve.v1" or "inference" (the package), `method` the RPC name
+  // ("StreamSteps", "ModelInfer"), `code` the gRPC code's name
+  // ("INVALID_ARGUMENT"). A stream counts each of its messages.
+  void CountRequest(RequestProtocol protocol, const std::string& method, absl::StatusCode code)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A native (rnnserve.v1) request.
+  void CountRequest(const std::string& method, absl::StatusCode code) {
+    CountRequest(RequestProtocol::kNative, method, code);
+  }
 
   // Sets rnnserve_model_info{...} = 1 and rnnserve_model_load_seconds for
   // `info.model` at `info.version`. Call once per loaded model version.
@@ -98,8 +113,9 @@ class ServerMetrics {
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<std::string, int>, std::unique_ptr<ModelMetrics>> models_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::pair<std::string, absl::StatusCode>, prometheus::Counter*> requests_by_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::tuple<RequestProtocol, std::string, absl::StatusCode>,
+                      prometheus::Counter*>
+      requests_by_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rnnserve::server

@@ -119,6 +119,11 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->inference_ = std::make_unique<InferenceServiceImpl>(
       server->handler_.get(), server->sequences_.get(), server->metrics_.get(),
       server->token_.get());
+  server->v2_runner_ = std::make_unique<v2::InferRunner>(
+      server->handler_.get(), server->models_.get(), server->sequences_.get());
+  server->v2_inference_ = std::make_unique<v2::GrpcInferenceService>(
+      server->v2_runner_.get(), server->models_.get(), server->metrics_.get(),
+      server->inference_->stream_drain(), server->token_.get());
   server->session_service_ = std::make_unique<SessionServiceImpl>(
       server->store_.get(), server->models_.get(), &absl::Now, server->metrics_.get(),
       server->token_.get(), &server->gate_, server->tier_.get());
@@ -140,6 +145,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              millis(options.keepalive.min_client_ping));
   builder.RegisterService(server->inference_.get());
+  builder.RegisterService(server->v2_inference_.get());
   builder.RegisterService(server->session_service_.get());
   builder.RegisterService(server->model_service_.get());
   if (server->tier_ != nullptr) {
@@ -251,6 +257,7 @@ void RnnServer::Shutdown(absl::Duration drain) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
   for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
+  v2_inference_->StopServing();
   const absl::Time deadline = absl::Now() + drain;
   if (tier_ != nullptr) {
     ReleaseSessions(deadline);

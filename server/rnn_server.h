@@ -31,6 +31,8 @@
 #include "server/step_handler.h"
 #include "server/task_pool.h"
 #include "server/token_check.h"
+#include "server/v2/grpc_inference_service.h"
+#include "server/v2/infer_runner.h"
 
 namespace rnnserve::server {
 
@@ -146,6 +148,9 @@ class RnnServer {
   std::unique_ptr<TokenCheck> token_;  // null when no token is configured
   std::unique_ptr<TaskPool> sequences_;
   std::unique_ptr<InferenceServiceImpl> inference_;
+  // The Open Inference Protocol (KServe v2 / Triton) on the same handler.
+  std::unique_ptr<v2::InferRunner> v2_runner_;
+  std::unique_ptr<v2::GrpcInferenceService> v2_inference_;
   std::unique_ptr<SessionServiceImpl> session_service_;
   std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,11 +1,10 @@
 #include "server/step_stream.h"
 
-#include <optional>
-#include <string>
+#include <memory>
 #include <utility>
 
-#include "server/raw_message.h"
-#include "server/session_position.h"
+#include "server/grpc_status.h"
+#include "server/native_step_exchange.h"
 
 namespace rnnserve::server {
 namespace {
@@ -20,7 +19,10 @@ grpc::Status DrainingStatus() {
 
 StepStream::StepStream(const StepHandler* handler, ServerMetrics* metrics, StreamDrain* drain,
                        absl::Time deadline)
-    : handler_(handler), metrics_(metrics), drain_(drain), deadline_(deadline) {
+    : StepStream(std::make_unique<NativeStepExchange>(handler, metrics, deadline), drain) {}
+
+StepStream::StepStream(std::unique_ptr<StreamExchange> exchange, StreamDrain* drain)
+    : exchange_(std::move(exchange)), drain_(drain) {
   // Registered before the first read: once a read is out, OnDone may run.
   const StreamDrain::Mode mode = drain_->Register(this);
   if (mode == StreamDrain::Mode::kDraining) {
@@ -93,42 +95,21 @@ void StepStream::OnReadDone(bool ok) {
   }
   if (!ok) return Finish(grpc::Status::OK);  // The client half-closed: the normal end.
   if (!step) return Finish(DrainingStatus());
-  absl::Status parsed = ParseMessage(request_bytes_, request_);
-  request_bytes_.Clear();  // An idle stream holds no request bytes.
-  if (!parsed.ok()) return Answer(parsed);
-  handler_->Handle(request_, deadline_, [this](absl::StatusOr<v1::StepResponse> result) {
-    Answer(std::move(result));
-  });
+  // The exchange parses during Serve: the bytes are freed when it returns,
+  // so a stream holds none while its step runs or it idles.
+  grpc::ByteBuffer request;
+  request.Swap(&request_bytes_);
+  exchange_->Serve(
+      request, [this](absl::StatusOr<grpc::ByteBuffer> response) { Answer(std::move(response)); });
 }
 
-void StepStream::Answer(absl::StatusOr<v1::StepResponse> result) {
-  metrics_->CountRequest("StreamSteps", result.status().code());
-  if (result.ok()) {
-    response_ = *std::move(result);
-  } else {
-    response_.Clear();
-    response_.set_request_id(request_.request_id());
-    response_.set_session_id(request_.session_id());
-    response_.mutable_error()->set_code(static_cast<int>(result.status().code()));
-    response_.mutable_error()->set_message(std::string(result.status().message()));
-    // Where the session stands, when the request was refused for that.
-    if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
-      response_.set_session_steps(*steps);
-    }
-  }
-  // Messages keep the capacity of their repeated fields (Clear() keeps it):
-  // fresh ones, so an idle stream holds no copy of a long chunk's input or
-  // answer beyond the bytes being written (issue 20).
-  request_ = v1::StepRequest();
-  // Cannot fail: Admission keeps every answer within --max_message_bytes,
-  // below protobuf's 2 GiB. Kept as the guard it was.
-  const grpc::Status serialized = SerializeMessage(response_, response_bytes_);
-  response_ = v1::StepResponse();
+void StepStream::Answer(absl::StatusOr<grpc::ByteBuffer> response) {
   {
     absl::MutexLock lock(&mu_);
-    phase_ = serialized.ok() ? Phase::kWriting : Phase::kFinished;
+    phase_ = response.ok() ? Phase::kWriting : Phase::kFinished;
   }
-  if (!serialized.ok()) return Finish(serialized);
+  if (!response.ok()) return Finish(ToGrpcStatus(response.status()));
+  response_bytes_ = *std::move(response);
   StartWrite(&response_bytes_);  // Untouched until OnWriteDone.
 }
 

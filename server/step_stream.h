@@ -1,36 +1,43 @@
-// One StreamSteps call on gRPC's callback API (STYLE.md), strictly
-// read -> step -> write -> read. Reactions return at once: the step runs on
-// StepBatcher's threads. A bad request gets its error in its own response and
-// the stream goes on. When the server drains, the step in flight is answered
-// and the stream then finishes with UNAVAILABLE; a request read but not
-// stepped gets no response, so "answered" always means "applied". A held
-// stream (StreamDrain::HoldAll) steps nothing more but stays open until the
-// drain.
+// One streaming call on gRPC's callback API (STYLE.md), strictly
+// read -> step -> write -> read: rnnserve.v1's StreamSteps, or any protocol a
+// StreamExchange speaks (the Open Inference Protocol's ModelStreamInfer).
+// Reactions return at once: the step runs on StepBatcher's threads. A bad
+// request gets its error in its own response and the stream goes on. When
+// the server drains, the step in flight is answered and the stream then
+// finishes with UNAVAILABLE; a request read but not stepped gets no response,
+// so "answered" always means "applied". A held stream (StreamDrain::HoldAll)
+// steps nothing more but stays open until the drain.
 // Deletes itself in OnDone; thread-safe.
 #ifndef RNNSERVE_SERVER_STEP_STREAM_H_
 #define RNNSERVE_SERVER_STEP_STREAM_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
-#include "rnnserve/v1/inference.pb.h"
 #include "server/metrics.h"
 #include "server/step_handler.h"
 #include "server/stream_drain.h"
+#include "server/stream_exchange.h"
 
 namespace rnnserve::server {
 
-// Raw (server/raw_message.h): reads StepRequest bytes, parses them itself
-// (bytes that are not a StepRequest get an INVALID_ARGUMENT response, and the
-// stream goes on), and writes StepResponse bytes.
+// Raw (server/raw_message.h): reads request bytes and hands them to its
+// StreamExchange, which parses them (bytes that are not a request get an
+// INVALID_ARGUMENT response, and the stream goes on) and makes the response
+// bytes this stream writes.
 class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                          public Drainable {
  public:
-  // Starts reading. None owned; all outlive the server.
+  // Starts reading; serves each request with `exchange`. `drain` is not
+  // owned and outlives the server.
+  StepStream(std::unique_ptr<StreamExchange> exchange, StreamDrain* drain);
+  // rnnserve.v1's StreamSteps (NativeStepExchange). None owned; all outlive
+  // the server.
   StepStream(const StepHandler* handler, ServerMetrics* metrics, StreamDrain* drain,
              absl::Time deadline);
 
@@ -44,7 +51,8 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone() override;  // The last reaction.
 
-  void Answer(absl::StatusOr<v1::StepResponse> result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes the response (or finishes with the error).
+  void Answer(absl::StatusOr<grpc::ByteBuffer> response) ABSL_LOCKS_EXCLUDED(mu_);
   // Starts the next read, or finishes when a drain came while starting it.
   // REQUIRES: phase_ was set to kReading (and read_seq_ advanced) under mu_.
   void IssueRead(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
@@ -52,15 +60,11 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   // calls Finish outside the lock (STYLE.md: no gRPC call under a lock).
   bool TakeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const StepHandler* const handler_;
-  ServerMetrics* const metrics_;
+  const std::unique_ptr<StreamExchange> exchange_;
   StreamDrain* const drain_;
-  const absl::Time deadline_;
   // Owned by the one operation in flight: request_bytes_ by the read,
-  // request_ by the step, response_ and response_bytes_ by the write.
+  // response_bytes_ by the write.
   grpc::ByteBuffer request_bytes_;
-  v1::StepRequest request_;
-  v1::StepResponse response_;
   grpc::ByteBuffer response_bytes_;
 
   absl::Mutex mu_;

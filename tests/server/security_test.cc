@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_service.grpc.pb.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
@@ -129,7 +130,8 @@ struct GuardedCalls {
   explicit GuardedCalls(const std::shared_ptr<grpc::Channel>& channel)
       : inference(v1::InferenceService::NewStub(channel)),
         sessions(v1::SessionService::NewStub(channel)),
-        models(v1::ModelService::NewStub(channel)) {}
+        models(v1::ModelService::NewStub(channel)),
+        v2(inference::GRPCInferenceService::NewStub(channel)) {}
 
   static void Authorize(grpc::ClientContext& context, const std::string& token) {
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -141,6 +143,19 @@ struct GuardedCalls {
     request.set_start(true);
     request.mutable_model()->set_name("gru");
     for (float x : {0.1f, 0.2f, 0.3f}) request.mutable_floats()->add_values(x);  // input_size 3
+    return request;
+  }
+  // A step of the guarded session through the Open Inference Protocol.
+  static inference::ModelInferRequest V2Step() {
+    inference::ModelInferRequest request;
+    request.set_model_name("gru");
+    (*request.mutable_parameters())["sequence_id"].set_string_param("guarded");
+    auto* input = request.add_inputs();
+    input->set_name("input");
+    input->set_datatype("FP32");
+    input->add_shape(1);
+    input->add_shape(3);
+    for (float x : {0.1f, 0.2f, 0.3f}) input->mutable_contents()->add_fp32_contents(x);
     return request;
   }
   static v1::SessionRef Guarded() {
@@ -184,6 +199,49 @@ struct GuardedCalls {
            v1::SequenceResponse response;
            return inference->RunSequence(&c, request, &response);
          })},
+        // The Open Inference Protocol: the same token, and its steps continue
+        // the session the native Step started.
+        {"ServerLive", unary([this](grpc::ClientContext& c) {
+           inference::ServerLiveResponse response;
+           return v2->ServerLive(&c, {}, &response);
+         })},
+        {"ServerReady", unary([this](grpc::ClientContext& c) {
+           inference::ServerReadyResponse response;
+           return v2->ServerReady(&c, {}, &response);
+         })},
+        {"ModelReady", unary([this](grpc::ClientContext& c) {
+           inference::ModelReadyRequest request;
+           request.set_name("gru");
+           inference::ModelReadyResponse response;
+           return v2->ModelReady(&c, request, &response);
+         })},
+        {"ServerMetadata", unary([this](grpc::ClientContext& c) {
+           inference::ServerMetadataResponse response;
+           return v2->ServerMetadata(&c, {}, &response);
+         })},
+        {"ModelMetadata", unary([this](grpc::ClientContext& c) {
+           inference::ModelMetadataRequest request;
+           request.set_name("gru");
+           inference::ModelMetadataResponse response;
+           return v2->ModelMetadata(&c, request, &response);
+         })},
+        {"ModelInfer", unary([this](grpc::ClientContext& c) {
+           inference::ModelInferResponse response;
+           return v2->ModelInfer(&c, V2Step(), &response);
+         })},
+        {"ModelStreamInfer",
+         [this](const std::string& token) {
+           grpc::ClientContext context;
+           Authorize(context, token);
+           auto stream = v2->ModelStreamInfer(&context);
+           inference::ModelStreamInferResponse response;
+           if (stream->Write(V2Step()) && stream->Read(&response) &&
+               !response.error_message().empty()) {
+             return grpc::Status(grpc::StatusCode::UNKNOWN, response.error_message());
+           }
+           stream->WritesDone();
+           return stream->Finish();
+         }},
         {"DescribeSession", unary([this](grpc::ClientContext& c) {
            v1::SessionInfo info;
            return sessions->DescribeSession(&c, Guarded(), &info);
@@ -218,6 +276,7 @@ struct GuardedCalls {
 
   std::unique_ptr<v1::InferenceService::Stub> inference;
   std::unique_ptr<v1::SessionService::Stub> sessions;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> v2;
   std::unique_ptr<v1::ModelService::Stub> models;
   v1::SessionState exported;  // ExportState's answer, ImportState's request
 };

@@ -23,10 +23,12 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_service.grpc.pb.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
 #include "server/cluster/session_directory.h"
+#include "server/grpc_status.h"
 #include "server/rnn_server.h"
 #include "server/session_position.h"
 #include "tests/common/redis_server.h"
@@ -158,6 +160,52 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   // And back to a, still exact.
   EXPECT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 5, false, 5), seq, 5));
   EXPECT_FALSE(Holds(b, "s"));
+}
+
+// Step `t` of `seq` for sequence `id` through the Open Inference Protocol's
+// ModelInfer: its output, or the error.
+absl::StatusOr<std::vector<float>> V2StepAt(const std::shared_ptr<grpc::Channel>& channel,
+                                            const std::string& id, const ReferenceSequence& seq,
+                                            int64_t t) {
+  inference::ModelInferRequest request;
+  request.set_model_name("gru");
+  (*request.mutable_parameters())["sequence_id"].set_string_param(id);
+  (*request.mutable_parameters())["sequence_start"].set_bool_param(t == 0);
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  const int64_t width = seq.input.shape[1];
+  input->add_shape(1);
+  input->add_shape(width);
+  input->mutable_contents()->mutable_fp32_contents()->Assign(
+      seq.input.floats.begin() + t * width, seq.input.floats.begin() + (t + 1) * width);
+  inference::ModelInferResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status =
+      inference::GRPCInferenceService::NewStub(channel)->ModelInfer(&context, request, &response);
+  if (!status.ok()) return ToAbslStatus(status);
+  const auto& values = response.outputs(0).contents().fp32_contents();
+  return std::vector<float>(values.begin(), values.end());
+}
+
+TEST(SessionTierTest, AnOpenInferenceProtocolSequenceIsPulledFromItsOwnerToo) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  const int64_t width = seq.expected.shape[1];
+  for (int64_t t = 0; t < 3; ++t) {
+    absl::StatusOr<std::vector<float>> out = V2StepAt(a.channel, "v2-seq", seq, t);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_TRUE(OutputRowNear(out->data(), seq.expected.floats.data() + t * width, width));
+  }
+  // b takes it from a on a v2 miss, exactly; then a takes it back natively.
+  absl::StatusOr<std::vector<float>> moved = V2StepAt(b.channel, "v2-seq", seq, 3);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_TRUE(OutputRowNear(moved->data(), seq.expected.floats.data() + 3 * width, width));
+  EXPECT_FALSE(Holds(a, "v2-seq"));
+  EXPECT_TRUE(OutputIs(StepAt(*a.inference, "v2-seq", seq, 4, false, 4), seq, 4));
+  EXPECT_FALSE(Holds(b, "v2-seq"));
 }
 
 TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClientResends) {

@@ -1,0 +1,69 @@
+#include "server/v2/infer_runner.h"
+
+#include <memory>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "server/v2/infer_response.h"
+
+namespace rnnserve::server::v2 {
+namespace {
+
+// The native refusal, with the hint a v2 client can follow: an unknown
+// session's message tells a native client to send start=true.
+absl::Status InV2Terms(const absl::Status& status, bool start) {
+  if (start || !absl::IsNotFound(status)) return status;
+  return absl::NotFoundError(absl::StrCat(
+      status.message(), " (Open Inference Protocol: the parameter sequence_start=true)"));
+}
+
+}  // namespace
+
+void InferRunner::Run(const inference::ModelInferRequest& request, absl::Time deadline,
+                      Reply reply) const {
+  absl::StatusOr<NativeRequest> native = ToNativeRequest(request, *models_);
+  if (!native.ok()) return std::move(reply)(native.status());
+  if (const auto* step = std::get_if<v1::StepRequest>(&native->call)) {
+    auto answer = [form = std::move(native->form), start = step->start(),
+                   reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
+      if (!result.ok()) return std::move(reply)(InV2Terms(result.status(), start));
+      std::move(reply)(
+          ToInferResponse(result->outputs(), result->model(), result->session_steps(), form));
+    };
+    handler_->Handle(*step, deadline, std::move(answer));
+    return;
+  }
+  RunStateless(std::get<v1::SequenceRequest>(native->call), deadline, std::move(native->form),
+               std::move(reply));
+}
+
+void InferRunner::RunStateless(const v1::SequenceRequest& request, absl::Time deadline,
+                               ResponseForm form, Reply reply) const {
+  // Validated and admitted here, before it queues, as RunSequence is.
+  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(request);
+  if (!admitted.ok()) return std::move(reply)(admitted.status());
+  // Shared with the task: TaskPool drops a task it refuses unrun, and the
+  // reply is still owed then.
+  auto shared = std::make_shared<Reply>(std::move(reply));
+  auto task = [this, sequence = *std::move(admitted), deadline, form = std::move(form),
+               shared]() mutable {
+    Reply& answer = *shared;
+    absl::StatusOr<v1::SequenceResponse> result =
+        absl::Now() > deadline
+            ? absl::DeadlineExceededError("the deadline passed before the sequence started")
+            : handler_->RunSequence(sequence);
+    if (result.ok()) {
+      std::move(answer)(ToInferResponse(result->outputs(), result->model(), std::nullopt, form));
+    } else {
+      std::move(answer)(result.status());
+    }
+    sequence.admitted.reservation.Release();  // The answer is handed over.
+  };
+  if (const absl::Status queued = sequences_->Submit(std::move(task)); !queued.ok()) {
+    Reply& answer = *shared;
+    std::move(answer)(queued);
+  }
+}
+
+}  // namespace rnnserve::server::v2
