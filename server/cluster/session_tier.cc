@@ -262,7 +262,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
   if (absl::StatusOr<std::shared_ptr<server::Session>> old =
           store_->Get(state.session_id(), now, server::SessionStore::Use::kLookOnly);
       old.ok() && (*old)->stale_since_ns() != 0) {
-    store_->Remove(**old);
+    DropRetired(**old);
   }
   absl::StatusOr<std::shared_ptr<server::Session>> session =
       server::ImportSession(state, *models_, *store_, now);
@@ -325,9 +325,16 @@ void SessionTier::RetireStale(server::Session& session, const std::string& owner
     session.CloseAsStale(absl::UnavailableError(absl::StrCat(
         "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
   }
-  metrics_.sessions_fenced_total.Increment();
   LOG(INFO) << "session " << session.id() << ": closed the copy of epoch " << session.epoch()
             << ", " << owner << " owns it now (kept for it to take)";
+}
+
+void SessionTier::DropRetired(server::Session& session) {
+  if (store_->Remove(session)) {
+    metrics_.sessions_fenced_total.Increment();
+    LOG(INFO) << "session " << session.id() << ": dropped the closed copy of epoch "
+              << session.epoch() << ", no replica took it";
+  }
 }
 
 void SessionTier::DropStale(server::Session& session, const std::string& owner) {

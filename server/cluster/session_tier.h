@@ -109,6 +109,11 @@ class SessionTier {
   // (HandOver); the checkpoint writer removes it after kStaleGrace.
   void RetireStale(server::Session& session, const std::string& owner);
   static constexpr absl::Duration kStaleGrace = absl::Seconds(5);
+  // Removes a copy RetireStale closed that no replica took (kStaleGrace
+  // passed, or this replica pulls the session back). Counted as fenced only
+  // now: a pull claims the session before it asks for it, so the owner often
+  // finds its copy stale just before handing it over, which drops nothing.
+  void DropRetired(server::Session& session);
   // Drops the local copy of `session`, which another replica owns now
   // (steps still queued for it fail UNAVAILABLE: send again).
   void DropStale(server::Session& session, const std::string& owner);
