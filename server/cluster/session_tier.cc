@@ -60,6 +60,29 @@ void SessionTier::FlushAndStop(absl::Time deadline) {
   claimer_->Stop();  // The claims queued so far are made first.
   writer_->Stop();
   writer_->Flush(deadline);
+  LeaveRetiredInTheirRecords();
+}
+
+void SessionTier::LeaveRetiredInTheirRecords() {
+  for (const std::shared_ptr<server::Session>& session : store_->Sessions()) {
+    if (session->stale_since_ns() == 0) continue;
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+    if (!record.ok()) return StoreFailed(record.status(), "lookup");
+    if (!record->has_value() || !IsReplica((*record)->owner)) continue;
+    v1::SessionState state;
+    {
+      absl::MutexLock lock(&session->mu());
+      if (!server::ExportSessionLocked(*session, *models_, &state).ok()) continue;
+    }
+    const Checkpoint kept{session->id(), (*record)->epoch, state.steps(),
+                          state.SerializeAsString()};
+    if (const absl::Status written = directory_.WriteHandover((*record)->owner, kept);
+        !written.ok()) {
+      return StoreFailed(written, "handover");
+    }
+    LOG(INFO) << "session " << session->id() << ": its closed copy (" << state.steps()
+              << " steps) left in the store for " << (*record)->owner << ", which claimed it";
+  }
 }
 
 void SessionTier::Stop() {

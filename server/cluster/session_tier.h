@@ -70,8 +70,9 @@ class SessionTier {
   // Starts the checkpoint writer (every checkpoint_interval).
   void Start();
   // Writes every changed session's checkpoint (all steps are answered by
-  // now: the caller stopped the steps), bounded by `deadline`; then stops
-  // the writer.
+  // now: the caller stopped the steps), bounded by `deadline`, and leaves
+  // the state of each copy closed as stale (RetireStale) in its record for
+  // the replica that claimed it; then stops the writer.
   void FlushAndStop(absl::Time deadline);
   void Stop();
 
@@ -135,6 +136,12 @@ class SessionTier {
   absl::StatusOr<std::shared_ptr<server::Session>> Install(const v1::SessionState& state,
                                                            int64_t epoch, bool behind,
                                                            absl::Time now);
+  // A replica that claimed a session may not have taken the copy this one
+  // kept for it (RetireStale) when this one stops: its TakeSession call then
+  // fails, and it restores the record's checkpoint, which misses the steps
+  // since. So the kept states go into those records first (WriteHandover),
+  // where PullOnce looks when the call fails.
+  void LeaveRetiredInTheirRecords();
   // Asks `owner` to hand `id` over (claimed at `epoch`); fences it in Redis
   // when it does not answer.
   absl::StatusOr<v1::SessionState> TakeFrom(const std::string& owner, const std::string& id,

@@ -341,6 +341,42 @@ TEST(SessionTierTest, AStaleCopyIsCountedAsFencedOnlyWhenNobodyTakesIt) {
   EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 1);
 }
 
+// A replica stopping gracefully while a session's new owner is still on its
+// way to take the copy it kept (closed as stale): the TakeSession call may
+// fail as the server stops, so the copy's state is left in the record, where
+// the new owner looks then.
+TEST(SessionTierTest, AStoppingReplicaLeavesTheCopyItKeptInTheRecord) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 2));
+  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  const std::string taker = "127.0.0.1:1";
+  cluster::SessionDirectory directory(&pool, "rnnserve", taker);
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  absl::StatusOr<cluster::ClaimResult> claim =
+      directory.Claim("s", cluster::ClaimMode::kTake, (*record)->epoch);
+  ASSERT_TRUE(claim.ok() && claim->won);
+  // a steps it once more before it learns of the claim, then closes its copy.
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 2, false, 2), seq, 2));
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<std::shared_ptr<Session>> copy =
+        a.server->sessions().Get("s", absl::Now(), SessionStore::Use::kLookOnly);
+    return copy.ok() && (*copy)->stale_since_ns() != 0;
+  }));
+  a.server->Shutdown(absl::Seconds(5));
+  record = directory.Lookup("s");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  EXPECT_EQ((*record)->owner, taker);
+  EXPECT_EQ((*record)->epoch, claim->epoch);
+  EXPECT_EQ((*record)->checkpoint_steps, 3);
+  v1::SessionState state;
+  ASSERT_TRUE(state.ParseFromString((*record)->checkpoint));
+  EXPECT_EQ(state.steps(), 3);
+}
+
 TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
