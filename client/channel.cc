@@ -117,6 +117,17 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Connection& connection, int ind
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // No gRPC retries: the session protocol resends steps itself (with
+  // expected_session_steps, so a resend is never applied twice). gRPC 1.51's
+  // transparent retry also loses step answers: when a proxy's GOAWAY (nginx
+  // reloading) refuses a stream whose request is on its way, the retry sends
+  // the request again on a new connection, and the server applies it, but
+  // the Write that raced the GOAWAY has already returned false (chttp2 marks
+  // a send on the closed stream failed, the retry filter passes that up). A
+  // client then takes the stream for broken and never reads the answer of a
+  // step that was applied. Without retries the refused stream just fails
+  // UNAVAILABLE and the step is sent again on a new one.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (connection.tls) {
     grpc::SslCredentialsOptions ssl;

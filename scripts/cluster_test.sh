@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Every process-level scenario of the Redis session tier (tests/deploy/
-# cluster_test.cc), including the three not yet reliable enough for CI
-# (tests/deploy/CMakeLists.txt says which and why), ROUNDS times (default 3);
-# prints each round's result and exits 1 if any failed. Opt-in: about 90 s a
-# round. Build first (scripts/build.sh).
+# cluster_test.cc; CI runs them once) ROUNDS times in a row (default 3), to
+# check they stay reliable; prints each round's result and exits 1 if any
+# failed. About a minute a round. Build first (scripts/build.sh).
 #   scripts/cluster_test.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -225,7 +225,7 @@ bool CheckpointWriter::RunPass(bool all) {
     // A stale copy no replica came to take: its new owner restored it
     // elsewhere.
     if (const int64_t stale = session->stale_since_ns(); stale != 0) {
-      if (started - stale > grace_ns) tier_->store_->Remove(*session);
+      if (started - stale > grace_ns) tier_->DropRetired(*session);
       continue;
     }
     if (session->epoch() == 0 && UnclaimedSince(*session, started)) {

@@ -61,6 +61,29 @@ void SessionTier::FlushAndStop(absl::Time deadline) {
   claimer_->Stop();  // The claims queued so far are made first.
   writer_->Stop();
   writer_->Flush(deadline);
+  LeaveRetiredInTheirRecords();
+}
+
+void SessionTier::LeaveRetiredInTheirRecords() {
+  for (const std::shared_ptr<server::Session>& session : store_->Sessions()) {
+    if (session->stale_since_ns() == 0) continue;
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+    if (!record.ok()) return StoreFailed(record.status(), "lookup");
+    if (!record->has_value() || !IsReplica((*record)->owner)) continue;
+    v1::SessionState state;
+    {
+      absl::MutexLock lock(&session->mu());
+      if (!server::ExportSessionLocked(*session, *models_, &state).ok()) continue;
+    }
+    const Checkpoint kept{session->id(), (*record)->epoch, state.steps(),
+                          state.SerializeAsString()};
+    if (const absl::Status written = directory_.WriteHandover((*record)->owner, kept);
+        !written.ok()) {
+      return StoreFailed(written, "handover");
+    }
+    LOG(INFO) << "session " << session->id() << ": its closed copy (" << state.steps()
+              << " steps) left in the store for " << (*record)->owner << ", which claimed it";
+  }
 }
 
 void SessionTier::Stop() {
@@ -275,7 +298,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
   if (absl::StatusOr<std::shared_ptr<server::Session>> old =
           store_->Get(state.session_id(), now, server::SessionStore::Use::kLookOnly);
       old.ok() && (*old)->stale_since_ns() != 0) {
-    store_->Remove(**old);
+    DropRetired(**old);
   }
   absl::StatusOr<std::shared_ptr<server::Session>> session =
       server::ImportSession(state, *models_, *store_, now);
@@ -338,9 +361,16 @@ void SessionTier::RetireStale(server::Session& session, const std::string& owner
     session.CloseAsStale(absl::UnavailableError(absl::StrCat(
         "session \"", session.id(), "\" moved to replica ", owner, "; send this step again")));
   }
-  metrics_.sessions_fenced_total.Increment();
   LOG(INFO) << "session " << session.id() << ": closed the copy of epoch " << session.epoch()
             << ", " << owner << " owns it now (kept for it to take)";
+}
+
+void SessionTier::DropRetired(server::Session& session) {
+  if (store_->Remove(session)) {
+    metrics_.sessions_fenced_total.Increment();
+    LOG(INFO) << "session " << session.id() << ": dropped the closed copy of epoch "
+              << session.epoch() << ", no replica took it";
+  }
 }
 
 void SessionTier::DropStale(server::Session& session, const std::string& owner) {

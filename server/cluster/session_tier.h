@@ -75,8 +75,9 @@ class SessionTier {
   // Starts the checkpoint writer (every checkpoint_interval).
   void Start();
   // Writes every changed session's checkpoint (all steps are answered by
-  // now: the caller stopped the steps), bounded by `deadline`; then stops
-  // the writer.
+  // now: the caller stopped the steps), bounded by `deadline`, and leaves
+  // the state of each copy closed as stale (RetireStale) in its record for
+  // the replica that claimed it; then stops the writer.
   void FlushAndStop(absl::Time deadline);
   void Stop();
 
@@ -125,6 +126,11 @@ class SessionTier {
   // (HandOver); the checkpoint writer removes it after kStaleGrace.
   void RetireStale(server::Session& session, const std::string& owner);
   static constexpr absl::Duration kStaleGrace = absl::Seconds(5);
+  // Removes a copy RetireStale closed that no replica took (kStaleGrace
+  // passed, or this replica pulls the session back). Counted as fenced only
+  // now: a pull claims the session before it asks for it, so the owner often
+  // finds its copy stale just before handing it over, which drops nothing.
+  void DropRetired(server::Session& session);
   // Drops the local copy of `session`, which another replica owns now
   // (steps still queued for it fail UNAVAILABLE: send again).
   void DropStale(server::Session& session, const std::string& owner);
@@ -146,6 +152,12 @@ class SessionTier {
   absl::StatusOr<std::shared_ptr<server::Session>> Install(const v1::SessionState& state,
                                                            int64_t epoch, bool behind,
                                                            absl::Time now);
+  // A replica that claimed a session may not have taken the copy this one
+  // kept for it (RetireStale) when this one stops: its TakeSession call then
+  // fails, and it restores the record's checkpoint, which misses the steps
+  // since. So the kept states go into those records first (WriteHandover),
+  // where PullOnce looks when the call fails.
+  void LeaveRetiredInTheirRecords();
   // Asks `owner` to hand `id` over (claimed at `epoch`); fences it in Redis
   // when it does not answer.
   absl::StatusOr<v1::SessionState> TakeFrom(const std::string& owner, const std::string& id,

@@ -56,7 +56,8 @@ SessionTierMetrics::SessionTierMetrics(prometheus::Registry& registry)
           prometheus::BuildCounter()
               .Name("rnnserve_sessions_fenced_total")
               .Help("Local session copies dropped because another replica owns the session "
-                    "now (a newer epoch in the session store).")
+                    "now (a newer epoch in the session store); a copy handed over to it is "
+                    "not counted.")
               .Register(registry)
               .Add({})) {
   prometheus::Family<prometheus::Counter>& pulls = PullsFamily(registry);

@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/bench/metrics_scraper.h"
+#include "client/channel.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -110,7 +111,8 @@ class ClusterTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<NginxProxy>> proxy = NginxProxy::Start(proxy_port_, Ports());
     ASSERT_TRUE(proxy.ok()) << proxy.status();
     proxy_ = *std::move(proxy);
-    channel_ = grpc::CreateChannel(proxy_->address(), grpc::InsecureChannelCredentials());
+    // As rnnserve-cli makes it (no gRPC retries: client/channel.cc says why).
+    channel_ = client::MakeChannel(client::Connection{.server = proxy_->address()});
     ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30))))
         << proxy_->Log();
   }

@@ -101,7 +101,8 @@ std::vector<std::string> SessionLoad::Run(const std::shared_ptr<grpc::Channel>& 
       auto stub = v1::InferenceService::NewStub(proxy);
       while (true) {
         bool busy = false;
-        const int64_t common = during_done ? until : options_.max_steps;
+        const int64_t common =
+            during_done ? until : std::max(options_.max_steps - options_.kept_for_more, until);
         for (size_t i = k; i < sessions_.size(); i += options_.threads) {
           Session& s = *sessions_[i];
           const int64_t target = std::max(common, s.at_least);
@@ -138,10 +139,18 @@ std::vector<std::string> SessionLoad::Run(const std::shared_ptr<grpc::Channel>& 
 
 std::vector<std::string> SessionLoad::RunMore(const std::shared_ptr<grpc::Channel>& proxy, int more,
                                               absl::Duration limit) {
+  std::vector<std::string> no_room;
   for (auto& s : sessions_) {
-    s->at_least = std::min<int64_t>(s->window->answered_steps() + more, options_.max_steps);
+    s->at_least = s->window->answered_steps() + more;
+    if (s->at_least > options_.max_steps && no_room.size() < 20) {
+      no_room.push_back(absl::StrCat(s->id, ": at step ", s->window->answered_steps(),
+                                     ", no inputs left for ", more, " more (max_steps ",
+                                     options_.max_steps, ")"));
+    }
+    s->at_least = std::min<int64_t>(s->at_least, options_.max_steps);
   }
   std::vector<std::string> failures = Run(proxy, 0, nullptr, limit);
+  failures.insert(failures.end(), no_room.begin(), no_room.end());
   for (auto& s : sessions_) s->at_least = 0;
   return failures;
 }

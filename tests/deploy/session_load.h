@@ -39,6 +39,9 @@ struct LoadOptions {
   int sessions = 300;
   int threads = 20;
   int max_steps = 300;  // inputs per session: how far a session can go
+  // Inputs Run() leaves unused while a disruption runs, so that RunMore()
+  // afterwards can step every session, however fast it went meanwhile.
+  int kept_for_more = 8;
   int steps_per_stream = 8;
   // Each client thread rests this long after a round over its sessions:
   // bounds the load's rate, for scenarios that must outlast a disruption.
@@ -77,10 +80,10 @@ class SessionLoad {
 
   // Steps the sessions through `proxy` until each has `until` steps
   // answered. `during` (if set) runs on a thread of its own meanwhile, and
-  // while it runs sessions go on past `until` (up to max_steps), so the load
-  // lasts as long as the disruption. Bounded by `limit`; a session the
-  // protocol cannot carry on is given up (a failure). Streams are closed at
-  // the end. Returns the failures (wrong answer, wrong steps, an error that
+  // while it runs sessions go on past `until` (up to max_steps -
+  // kept_for_more), so the load lasts as long as the disruption. Bounded by
+  // `limit`; a session the protocol cannot carry on is given up (a failure).
+  // Streams are closed at the end. Returns the failures (wrong answer, wrong steps, an error that
   // is no part of the protocol), at most 20.
   std::vector<std::string> Run(const std::shared_ptr<grpc::Channel>& proxy, int until,
                                const std::function<void()>& during = nullptr,
@@ -89,7 +92,8 @@ class SessionLoad {
   // Steps every session `more` steps past where it stands now, on new
   // streams: after the proxy changed, each session then is where the ring
   // sends it (a session that last stepped elsewhere is pulled, as a real
-  // client's next step pulls it). Failures as Run().
+  // client's next step pulls it). Failures as Run(); a session without
+  // `more` inputs left is one (it could not be stepped).
   std::vector<std::string> RunMore(const std::shared_ptr<grpc::Channel>& proxy, int more,
                                    absl::Duration limit = absl::Minutes(1));
 

@@ -6,6 +6,8 @@
 // one owner; Redis going away does not fail a step and checkpoints resume
 // when it is back; a store that cannot work is refused or reported at start.
 // The process-level scenarios behind nginx are tests/deploy/cluster_test.cc.
+#include "server/cluster/session_tier.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,6 +26,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_service.grpc.pb.h"
+#include "rnnserve/v1/cluster.grpc.pb.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
@@ -338,6 +341,95 @@ TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
   const StepResult next = StepAt(*a.inference, "s", seq, 2, false, 2);
   EXPECT_TRUE(OutputIs(next, seq, 2));
   EXPECT_EQ(next.response.session_steps(), 3);
+}
+
+// A pull claims a session in the store before it asks the owner for it, so
+// the owner's checkpoint writer may find its copy stale in between: the
+// copy is closed but kept for the new owner, and handing it over drops
+// nothing (not counted as fenced). A copy nobody takes is dropped after the
+// grace and counted then.
+TEST(SessionTierTest, AStaleCopyIsCountedAsFencedOnlyWhenNobodyTakesIt) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  const std::string taker = "127.0.0.1:1";
+  cluster::SessionDirectory directory(&pool, "rnnserve", taker);
+  auto cluster_stub = v1::ClusterService::NewStub(a.channel);
+  // `taker` claims `id` (as a pull does), then a steps it once more: the
+  // checkpoint of that step comes back fenced and a closes its copy.
+  auto claim_then_step = [&](const std::string& id) -> int64_t {
+    EXPECT_TRUE(StepsFromTheStart(*a.inference, id, seq, 2));
+    absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+    absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
+    EXPECT_TRUE(record.ok() && record->has_value()) << record.status();
+    if (!record.ok() || !record->has_value()) return 0;
+    absl::StatusOr<cluster::ClaimResult> claim =
+        directory.Claim(id, cluster::ClaimMode::kTake, (*record)->epoch);
+    EXPECT_TRUE(claim.ok() && claim->won);
+    EXPECT_TRUE(OutputIs(StepAt(*a.inference, id, seq, 2, false, 2), seq, 2));
+    const bool closed = Eventually([&] {
+      absl::StatusOr<std::shared_ptr<Session>> copy =
+          a.server->sessions().Get(id, absl::Now(), SessionStore::Use::kLookOnly);
+      return copy.ok() && (*copy)->stale_since_ns() != 0;
+    });
+    EXPECT_TRUE(closed) << id << ": a's copy was not found stale";
+    return claim.ok() ? claim->epoch : 0;
+  };
+
+  const int64_t epoch = claim_then_step("taken");
+  v1::TakeSessionRequest take;
+  take.set_session_id("taken");
+  take.set_epoch(epoch);
+  take.set_new_owner(taker);
+  v1::SessionState state;
+  grpc::ClientContext context;
+  const grpc::Status taken = cluster_stub->TakeSession(&context, take, &state);
+  ASSERT_TRUE(taken.ok()) << taken.error_message();
+  EXPECT_EQ(state.steps(), 3);
+  EXPECT_FALSE(Holds(a, "taken"));
+  EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 0);
+
+  claim_then_step("left");
+  EXPECT_TRUE(Eventually([&] { return !Holds(a, "left"); },
+                         cluster::SessionTier::kStaleGrace + absl::Seconds(5)));
+  EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 1);
+}
+
+// A replica stopping gracefully while a session's new owner is still on its
+// way to take the copy it kept (closed as stale): the TakeSession call may
+// fail as the server stops, so the copy's state is left in the record, where
+// the new owner looks then.
+TEST(SessionTierTest, AStoppingReplicaLeavesTheCopyItKeptInTheRecord) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 2));
+  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  const std::string taker = "127.0.0.1:1";
+  cluster::SessionDirectory directory(&pool, "rnnserve", taker);
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup("s");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  absl::StatusOr<cluster::ClaimResult> claim =
+      directory.Claim("s", cluster::ClaimMode::kTake, (*record)->epoch);
+  ASSERT_TRUE(claim.ok() && claim->won);
+  // a steps it once more before it learns of the claim, then closes its copy.
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 2, false, 2), seq, 2));
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<std::shared_ptr<Session>> copy =
+        a.server->sessions().Get("s", absl::Now(), SessionStore::Use::kLookOnly);
+    return copy.ok() && (*copy)->stale_since_ns() != 0;
+  }));
+  a.server->Shutdown(absl::Seconds(5));
+  record = directory.Lookup("s");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  EXPECT_EQ((*record)->owner, taker);
+  EXPECT_EQ((*record)->epoch, claim->epoch);
+  EXPECT_EQ((*record)->checkpoint_steps, 3);
+  v1::SessionState state;
+  ASSERT_TRUE(state.ParseFromString((*record)->checkpoint));
+  EXPECT_EQ(state.steps(), 3);
 }
 
 TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
