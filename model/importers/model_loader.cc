@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "model/importers/fingerprint.h"
+#include "model/importers/keras_model.h"
 #include "model/importers/onnx_graph.h"
 #include "model/importers/safetensors_reader.h"
 #include "model/importers/weight_converter.h"
@@ -21,6 +22,11 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
 absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
   RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
   return LoadOnnxModel(bytes, path);
+}
+
+absl::StatusOr<LoadedModel> LoadKeras(const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
+  return LoadKerasModel(bytes, file);
 }
 
 // The native format once config.json has parsed.
@@ -82,6 +88,24 @@ absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
   return model;
 }
 
+absl::StatusOr<LoadedModel> LoadKerasModel(absl::string_view bytes, const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(KerasImport imported, ImportKerasModel(bytes, file));
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = file,
+      .format = imported.summary,
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint({{std::filesystem::path(file).filename().string(), bytes}}),
+  };
+  return model;
+}
+
 absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
                                             absl::string_view safetensors,
                                             const std::string& path) {
@@ -93,12 +117,15 @@ absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
 absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  const std::string onnx_path = path + "/model.onnx";
   const absl::Time start = absl::Now();
   std::error_code error;
-  absl::StatusOr<LoadedModel> model = std::filesystem::exists(onnx_path, error)
-                                          ? LoadOnnx(path, onnx_path)
-                                          : LoadNative(path);
+  auto exists = [&](const std::string& file) { return std::filesystem::exists(file, error); };
+  absl::StatusOr<LoadedModel> model =
+      std::filesystem::is_regular_file(path, error) ? LoadKeras(path)
+      : exists(path + "/model.onnx")                ? LoadOnnx(path, path + "/model.onnx")
+      : exists(path + "/model.keras")               ? LoadKeras(path + "/model.keras")
+      : exists(path + "/model.h5")                  ? LoadKeras(path + "/model.h5")
+                                                    : LoadNative(path);
   if (model.ok()) model->info.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return model;
 }

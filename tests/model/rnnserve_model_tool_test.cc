@@ -68,7 +68,8 @@ TEST(RnnserveModelToolTest, RunReproducesTheReference) {
 // The file itself, as every ONNX tool takes it, names its version folder.
 TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
   for (const std::string file :
-       {"onnx/torch_lstm_1layer/model.onnx", "model/lstm_1layer/config.json"}) {
+       {"onnx/torch_lstm_1layer/model.onnx", "model/lstm_1layer/config.json",
+        "keras/k341_keras_lstm_stack/model.keras", "keras/k240_gru_reset_after_x2/model.h5"}) {
     SCOPED_TRACE(file);
     const std::string dir = std::filesystem::path(TestdataPath(file)).parent_path();
     const std::string out = TempPath("model_file_out.npy");
@@ -89,6 +90,19 @@ TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
                                   TestdataPath("model/gru_1layer"));
   EXPECT_EQ(both.exit_code, 2) << both.output;
   EXPECT_THAT(both.output, HasSubstr("exactly one PATH"));
+}
+
+// A Keras user's file keeps its own name: it is the model by itself.
+TEST(RnnserveModelToolTest, RunTakesAKerasFileOfAnyName) {
+  const std::string dir = TestdataPath("keras/k2150_functional_gru_lstm");
+  const std::string renamed = TempPath("gru_lstm_model.h5");
+  std::filesystem::copy_file(dir + "/model.h5", renamed,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string out = TempPath("keras_named_out.npy");
+  const ToolResult run =
+      RunTool("run --model " + renamed + " --input " + dir + "/input_2.npy --output " + out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ExpectNpyNear(out, dir + "/expected_2.npy");
 }
 
 TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
