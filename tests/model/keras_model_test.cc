@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "model/importers/keras_config.h"
 #include "model/importers/model_loader.h"
+#include "model/importers/model_repository.h"
 #include "tests/model/test_util.h"
 #include "util/file.h"
 
@@ -112,6 +113,25 @@ TEST_F(KerasModelTest, LoadsFromAVersionFolderAndByItsOwnPath) {
   // kernel, recurrent kernel, bias of both layers and the head.
   EXPECT_EQ(by_file->info.parameter_count, 4 * 24 + 6 * 24 + 24 + 6 * 20 + 5 * 20 + 20 + 5 * 1 + 1);
   EXPECT_EQ(by_folder->stack->sequence_output(), SequenceOutput::kFinalState);
+}
+
+// The "done when": a user copies model.keras or model.h5 into
+// MODELS/<name>/<version>/ and the repository serves it.
+TEST_F(KerasModelTest, ARepositoryServesKerasFilesInVersionFolders) {
+  Add("forecast/1", "keras/k240_gru_reset_after_x2");
+  Add("forecast/2", "keras/k341_keras_lstm_stack");
+  Add("words/3", "keras/k350_keras_functional_tokens");
+  const absl::StatusOr<ModelRepository> repository = ModelRepository::Load(root());
+  ASSERT_TRUE(repository.ok()) << repository.status();
+  EXPECT_TRUE(repository->problems().empty());
+  EXPECT_EQ(repository->List().size(), 3u);
+  const absl::StatusOr<ModelVersion> newest = repository->Find("forecast", std::nullopt);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  EXPECT_EQ(newest->version, 2);
+  EXPECT_THAT(newest->model.info.format, HasSubstr(".keras"));
+  const absl::StatusOr<ModelVersion> words = repository->Find("words", 3);
+  ASSERT_TRUE(words.ok()) << words.status();
+  EXPECT_EQ(words->model.stack->input_kind(), InputKind::kTokens);
 }
 
 TEST_F(KerasModelTest, AnHdf5FileNamedKerasLoadsAsWhatItIs) {

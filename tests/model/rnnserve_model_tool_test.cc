@@ -171,16 +171,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"BrokenModel", "inspect BAD/nan_weight", 1, "rnn.weight_hh_l0"},
         BadRun{"MissingModelFile",
                "run --model /nonexistent/model.onnx --input MODEL/input_1.npy --output OUT", 1,
-               "/nonexistent/model.onnx does not exist; want a model.onnx, config.json or "
-               "model.safetensors file, a version folder"},
+               "/nonexistent/model.onnx does not exist; want a model.onnx, model.keras, "
+               "model.h5, config.json or model.safetensors file, a version folder"},
         BadRun{"ModelIsAnotherFile",
                "run --model MODEL/input_1.npy --input MODEL/input_1.npy --output OUT", 1,
                "input_1.npy is not a model file; want a model.onnx"},
         BadRun{"InspectAnotherFile", "inspect MODEL/input_1.npy", 1, "is not a model file"},
         BadRun{"MissingInput", "run --model MODEL --input /nonexistent.npy --output OUT", 1,
                "/nonexistent.npy"},
-        BadRun{"WrongInputShape", "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT",
-               1, "is [7, 5] float, want float [T, 4]"},
+        BadRun{"WrongInputShape",
+               "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT", 1,
+               "is [7, 5] float, want float [T, 4]"},
         BadRun{"TruncatedInput", "run --model MODEL --input BAD/input_truncated.npy --output OUT",
                1, "input_truncated.npy"},
         BadRun{"FortranInput", "run --model MODEL --input BAD/input_fortran_order.npy --output OUT",
@@ -188,13 +189,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"FloatsForTokenModel",
                "run --model MODEL/../charlm --input MODEL/input_1.npy --output OUT", 1,
                "want integer token ids"},
-        BadRun{"StateOfWrongSize",
-               "run --model MODEL --input MODEL/input_1.npy --output OUT --state-in MODEL/input_1.npy",
-               1, "want a float state [10]"},
-        BadRun{"StateOnBidirectional",
-               "run --model MODEL/../lstm_bidir --input MODEL/../lstm_bidir/input_1.npy --output OUT "
-               "--state-out OUT",
-               1, "need a streaming model"}),
+        BadRun{
+            "StateOfWrongSize",
+            "run --model MODEL --input MODEL/input_1.npy --output OUT --state-in MODEL/input_1.npy",
+            1, "want a float state [10]"},
+        BadRun{
+            "StateOnBidirectional",
+            "run --model MODEL/../lstm_bidir --input MODEL/../lstm_bidir/input_1.npy --output OUT "
+            "--state-out OUT",
+            1, "need a streaming model"}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace
