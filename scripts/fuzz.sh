@@ -12,7 +12,7 @@ shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
   targets=(npy_fuzzer config_fuzzer safetensors_fuzzer native_model_fuzzer onnx_fuzzer
-           onnx_text_fuzzer step_request_fuzzer)
+           onnx_text_fuzzer step_request_fuzzer keras_fuzzer)
 fi
 
 # -O1 keeps the fuzzers fast while Eigen's and glog's debug checks stay on.
@@ -24,7 +24,8 @@ fuzz/make_seed_corpus.sh build-fuzz/seeds > /dev/null
 dict_of() {
   case "$1" in
     npy_fuzzer) echo fuzz/dicts/npy.dict ;;
-    config_fuzzer | safetensors_fuzzer | native_model_fuzzer) echo fuzz/dicts/json.dict ;;
+    config_fuzzer | safetensors_fuzzer | native_model_fuzzer | keras_fuzzer)
+      echo fuzz/dicts/json.dict ;;
     onnx_fuzzer | onnx_text_fuzzer) echo fuzz/dicts/onnx.dict ;;
     step_request_fuzzer) echo fuzz/dicts/step_request.dict ;;
   esac

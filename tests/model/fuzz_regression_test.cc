@@ -36,8 +36,8 @@ void PrintTo(const Regression& r, std::ostream* os) { *os << r.fuzzer << "/" << 
 // The fuzzers of fuzz/ whose input Feed() below knows how to feed. Each has
 // a folder, with at least its valid_ input: a missing or renamed folder
 // fails FuzzRegressionFoldersTest instead of quietly testing nothing.
-constexpr const char* kFedFuzzers[] = {"npy_fuzzer", "config_fuzzer", "safetensors_fuzzer",
-                                       "native_model_fuzzer", "onnx_fuzzer"};
+constexpr const char* kFedFuzzers[] = {"npy_fuzzer",          "config_fuzzer", "safetensors_fuzzer",
+                                       "native_model_fuzzer", "onnx_fuzzer",   "keras_fuzzer"};
 
 std::vector<Regression> Regressions() {
   std::vector<Regression> out;
@@ -88,6 +88,8 @@ absl::Status Feed(const std::string& fuzzer, absl::string_view bytes) {
   absl::StatusOr<LoadedModel> model;
   if (fuzzer == "onnx_fuzzer") {
     model = LoadOnnxModel(bytes, "regression");
+  } else if (fuzzer == "keras_fuzzer") {
+    model = LoadKerasModel(bytes, "regression.keras");
   } else {  // native_model_fuzzer: a 2-byte config length, config, weights.
     if (bytes.size() < 2) return absl::InvalidArgumentError("shorter than its header");
     const size_t config_size = std::min<size_t>(
