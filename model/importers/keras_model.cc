@@ -27,12 +27,6 @@ struct KerasParts {
   KerasWeightLayout layout = KerasWeightLayout::kLegacyH5;
 };
 
-// hard_sigmoid is 0.2x + 0.5 before Keras 3 and x/6 + 0.5 from it.
-std::string HardSigmoidFlavour(absl::string_view keras_version) {
-  if (keras_version.empty()) return "unknown (the file has no keras_version)";
-  return absl::StartsWith(keras_version, "3.") ? "keras3" : "keras2";
-}
-
 absl::StatusOr<KerasParts> OpenLegacyH5(absl::string_view bytes, absl::string_view source) {
   RNN_ASSIGN_OR_RETURN(Hdf5File file, Hdf5File::Open(bytes, std::string(source)));
   RNN_ASSIGN_OR_RETURN(std::optional<std::string> config,
@@ -244,18 +238,29 @@ absl::StatusOr<int> InputWidth(const KerasModelSpec& spec,
   return width;
 }
 
-std::string Summary(const KerasParts& parts, const KerasModelSpec& spec) {
+std::string Summary(absl::string_view keras_version, absl::string_view container,
+                    const KerasModelSpec& spec) {
   std::vector<std::string> names;
   for (const KerasLayer& layer : spec.layers) {
     names.push_back(layer.kind == KerasLayer::Kind::kBidirectional
                         ? absl::StrCat("Bidirectional(", CellKindName(layer.recurrent.cell), ")")
                         : layer.class_name);
   }
-  return absl::StrCat("keras ", parts.keras_version.empty() ? "?" : parts.keras_version, " ",
-                      parts.container, ": ", spec.class_name, " ", absl::StrJoin(names, " > "));
+  return absl::StrCat("keras ", keras_version.empty() ? "?" : keras_version, " ", container, ": ",
+                      spec.class_name, " ", absl::StrJoin(names, " > "));
 }
 
 }  // namespace
+
+std::string KerasHardSigmoidFlavour(absl::string_view keras_version) {
+  if (keras_version.empty()) return "unknown (the file has no keras_version)";
+  return absl::StartsWith(keras_version, "3.") ? "keras3" : "keras2";
+}
+
+std::string KerasSummary(absl::string_view keras_version, absl::string_view container,
+                         const KerasModelSpec& spec) {
+  return Summary(keras_version, container, spec);
+}
 
 bool LooksLikeKerasFile(absl::string_view bytes) {
   return absl::StartsWith(bytes, kHdf5Magic) || absl::StartsWith(bytes, kZipMagic);
@@ -276,7 +281,7 @@ absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::stri
       source, parts.layout == KerasWeightLayout::kLegacyH5 ? ": model_config" : ":config.json");
   RNN_ASSIGN_OR_RETURN(
       const KerasModelSpec spec,
-      ParseKerasModelConfig(parts.config_json, HardSigmoidFlavour(parts.keras_version),
+      ParseKerasModelConfig(parts.config_json, KerasHardSigmoidFlavour(parts.keras_version),
                             config_source));
   std::vector<std::vector<KerasWeight>> weights;
   for (const KerasLayer& layer : spec.layers) {
@@ -284,6 +289,13 @@ absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::stri
                          ReadKerasLayerWeights(*parts.weights, parts.layout, layer));
     weights.push_back(std::move(layer_weights));
   }
+  return BuildKerasImport(spec, weights, Summary(parts.keras_version, parts.container, spec),
+                          source);
+}
+
+absl::StatusOr<KerasImport> BuildKerasImport(const KerasModelSpec& spec,
+                                             const std::vector<std::vector<KerasWeight>>& weights,
+                                             std::string summary, absl::string_view source) {
   RNN_ASSIGN_OR_RETURN(int width, InputWidth(spec, weights, source));
   BuiltLayers built;
   std::vector<std::string> cells;
@@ -313,7 +325,7 @@ absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::stri
   }
   return KerasImport{.stack = *std::move(stack),
                      .parameter_count = built.parameters,
-                     .summary = Summary(parts, spec),
+                     .summary = std::move(summary),
                      .cell = absl::StrJoin(cells, "+"),
                      .num_layers = num_layers,
                      .hidden_size = hidden_size,

@@ -7,10 +7,13 @@
 #define RNNSERVE_MODEL_IMPORTERS_KERAS_MODEL_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "model/engine/layer_stack.h"
+#include "model/importers/keras_config.h"
+#include "model/importers/keras_weights.h"
 
 namespace rnnserve::model {
 
@@ -32,6 +35,23 @@ absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::stri
 
 // True if `bytes` starts like a file ImportKerasModel() reads (HDF5 or zip).
 bool LooksLikeKerasFile(absl::string_view bytes);
+
+// What every Keras container shares once it is read (TF.js too): the engine's
+// model from a parsed config and each layer's weights, in spec.layers order
+// and in the order ReadKerasLayerWeights() returns them. INVALID_ARGUMENT
+// naming `source`, the layer and the weight for a shape that does not fit.
+absl::StatusOr<KerasImport> BuildKerasImport(const KerasModelSpec& spec,
+                                             const std::vector<std::vector<KerasWeight>>& weights,
+                                             std::string summary, absl::string_view source);
+
+// "keras2" (hard_sigmoid 0.2x + 0.5) for Keras 1-2 and tfjs-layers, "keras3"
+// (x/6 + 0.5) for Keras 3; a flavour ActivationFromConfigName() refuses,
+// naming why, when the version is unknown.
+std::string KerasHardSigmoidFlavour(absl::string_view keras_version);
+
+// "keras 3.4.1 .keras: Sequential LSTM > Dense", for ModelInfo::format.
+std::string KerasSummary(absl::string_view keras_version, absl::string_view container,
+                         const KerasModelSpec& spec);
 
 }  // namespace rnnserve::model
 

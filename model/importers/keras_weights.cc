@@ -57,32 +57,12 @@ absl::StatusOr<std::vector<KerasWeight>> ReadLegacy(const Hdf5File& file, const 
   if (!file.Exists(group)) return LayerError(file, layer, absl::StrCat("has no group ", group));
   RNN_ASSIGN_OR_RETURN(const std::vector<std::string> names,
                        file.StringListAttribute(group, "weight_names"));
-  const std::vector<std::string> want = ExpectedKerasWeightNames(layer);
-  if (names.empty()) {
-    return LayerError(file, layer,
-                      absl::StrCat(group,
-                                   " lists no weights (weight_names is empty): the model "
-                                   "was saved before it was built; build it (call it on "
-                                   "data) before model.save()"));
+  if (const absl::Status named = CheckKerasWeightNames(layer, names, group); !named.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file.source(), ": ", named.message()));
   }
-  if (names.size() != want.size()) {
-    return LayerError(
-        file, layer,
-        absl::StrCat(group, " lists ", names.size(), " weights (", absl::StrJoin(names, ", "),
-                     "), want ", want.size(), " (", absl::StrJoin(want, ", "), ")"));
-  }
-  const bool bidirectional = layer.kind == KerasLayer::Kind::kBidirectional;
   std::vector<KerasWeight> weights;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const bool backward = bidirectional && i >= names.size() / 2;
-    if (WeightSuffix(names[i]) != want[i] ||
-        (bidirectional && !NamesDirection(names[i], backward ? "backward" : "forward"))) {
-      return LayerError(
-          file, layer,
-          absl::StrCat(group, " weight ", i, " is named ", names[i], ", want ",
-                       bidirectional ? (backward ? "backward " : "forward ") : "", want[i]));
-    }
-    RNN_ASSIGN_OR_RETURN(KerasWeight weight, ReadFinite(file, absl::StrCat(group, "/", names[i])));
+  for (const std::string& name : names) {
+    RNN_ASSIGN_OR_RETURN(KerasWeight weight, ReadFinite(file, absl::StrCat(group, "/", name)));
     weights.push_back(std::move(weight));
   }
   return weights;
@@ -141,6 +121,35 @@ absl::StatusOr<std::vector<KerasWeight>> ReadKeras3(const Hdf5File& file, const 
 }
 
 }  // namespace
+
+absl::Status CheckKerasWeightNames(const KerasLayer& layer, const std::vector<std::string>& names,
+                                   absl::string_view where) {
+  auto refuse = [&](absl::string_view problem) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("layer ", layer.name, " (", layer.class_name, "): ", where, " ", problem));
+  };
+  const std::vector<std::string> want = ExpectedKerasWeightNames(layer);
+  if (names.empty()) {
+    return refuse(
+        "lists no weights: the model was saved before it was built; build it (call it on "
+        "data) before saving");
+  }
+  if (names.size() != want.size()) {
+    return refuse(absl::StrCat("lists ", names.size(), " weights (", absl::StrJoin(names, ", "),
+                               "), want ", want.size(), " (", absl::StrJoin(want, ", "), ")"));
+  }
+  const bool bidirectional = layer.kind == KerasLayer::Kind::kBidirectional;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const bool backward = bidirectional && i >= names.size() / 2;
+    if (WeightSuffix(names[i]) != want[i] ||
+        (bidirectional && !NamesDirection(names[i], backward ? "backward" : "forward"))) {
+      return refuse(absl::StrCat("weight ", i, " is named ", names[i], ", want ",
+                                 bidirectional ? (backward ? "backward " : "forward ") : "",
+                                 want[i]));
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::vector<std::string> ExpectedKerasWeightNames(const KerasLayer& layer) {
   switch (layer.kind) {

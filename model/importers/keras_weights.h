@@ -37,6 +37,14 @@ absl::StatusOr<std::vector<KerasWeight>> ReadKerasLayerWeights(const Hdf5File& f
                                                                KerasWeightLayout layout,
                                                                const KerasLayer& layer);
 
+// OK when `names` (a layer's weight names in file order, e.g. a legacy
+// weight_names attribute or a TF.js manifest's) end in the suffixes
+// ExpectedKerasWeightNames() lists, Bidirectional forward ones first; else
+// INVALID_ARGUMENT naming the layer, `where` and the problem. An empty list is
+// a model saved before it was built.
+absl::Status CheckKerasWeightNames(const KerasLayer& layer, const std::vector<std::string>& names,
+                                   absl::string_view where);
+
 // The weight names a layer has, in order ("kernel", "recurrent_kernel",
 // "bias", ...), for checks and messages.
 std::vector<std::string> ExpectedKerasWeightNames(const KerasLayer& layer);
