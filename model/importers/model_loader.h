@@ -1,5 +1,6 @@
 // Loads one model version from disk into an immutable, shareable LayerStack.
-// A model folder holds model.onnx, a Keras model.keras or model.h5, or
+// A model folder holds model.onnx, a Keras model.keras or model.h5, a TF.js
+// model.json with its shards, or
 // config.json + model.safetensors (README "Native model format").
 // Thread-safe: no shared state (libhdf5's calls are serialised inside).
 #ifndef RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
@@ -37,7 +38,8 @@ struct LoadedModel {
 };
 
 // Loads the model folder `path`: model.onnx if present, else model.keras,
-// else model.h5 (Keras, keras_model.h), else the native files; or `path`
+// else model.h5 (Keras, keras_model.h), else model.json (TF.js layers model,
+// tfjs_model.h), else the native files; or `path`
 // itself when it is a file (a Keras file of any name, as the tools take it).
 // NOT_FOUND when none is there; INVALID_ARGUMENT with the file and the
 // problem for anything malformed.

@@ -20,6 +20,7 @@ constexpr absl::string_view kModelFiles[] = {
     "model.onnx",         // ONNX
     "model.keras",        // Keras 3 archive (or a legacy HDF5 file so named)
     "model.h5",           // legacy Keras full-model HDF5
+    "model.json",         // TensorFlow.js layers model (+ the shards it names)
     "config.json",        // native: the architecture
     "model.safetensors",  // native: the weights
 };

@@ -15,7 +15,8 @@
 namespace rnnserve::model {
 
 // The files whose presence makes a folder a model version, in the order
-// LoadModel() looks for them: model.onnx, model.keras, model.h5, then the
+// LoadModel() looks for them: model.onnx, model.keras, model.h5, model.json
+// (TF.js), then the
 // native pair config.json + model.safetensors. A new format is one more entry
 // in model_path.cc, and the tools take its files at once.
 absl::Span<const absl::string_view> ModelFiles();

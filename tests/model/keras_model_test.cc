@@ -90,7 +90,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"archive_wrong_kernel_shape", "model.keras", {"is [2, 16]"}},
         BadCase{"truncated", "model.keras", {"not a readable zip archive"}},
         BadCase{"truncated_h5", "model.h5", {}},
-        BadCase{"not_keras", "model.keras", {"neither an HDF5 file", "nor a zip archive"}}),
+        BadCase{"not_keras", "model.keras", {"neither an HDF5 file", "nor a zip archive"}},
+        BadCase{"tfjs_quantized", "model.json", {"weightsManifest", "is quantized"}},
+        BadCase{"tfjs_missing_shard",
+                "model.json",
+                {"names shard group1-shard6of6.bin that cannot be read"}},
+        BadCase{"tfjs_shard_too_long",
+                "model.json",
+                {"group lists 552 bytes of weights but its shards hold 560"}},
+        BadCase{"tfjs_shard_outside",
+                "model.json",
+                {"names shard \"../group1-shard1of1.bin\"", "a file name in model.json's folder"}},
+        BadCase{"tfjs_unclaimed_weight",
+                "model.json",
+                {"lists weight extra/kernel that no served layer of the config has"}},
+        BadCase{"tfjs_graph_model", "model.json", {"\"graph-model\"", "layers models"}}),
     [](const auto& info) { return info.param.folder; });
 
 class KerasModelTest : public ScratchFolderTest {};

@@ -20,9 +20,9 @@ using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 
 constexpr char kAccepted[] =
-    "want a model.onnx, model.keras, model.h5, config.json or model.safetensors file, a "
-    "version folder holding one, a Keras file of any name (*.keras, *.h5), or a model folder "
-    "of versions 1/, 2/, ...";
+    "want a model.onnx, model.keras, model.h5, model.json, config.json or model.safetensors "
+    "file, a version folder holding one, a Keras file of any name (*.keras, *.h5), or a model "
+    "folder of versions 1/, 2/, ...";
 
 class ModelPathTest : public ScratchFolderTest {
  protected:

@@ -172,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"MissingModelFile",
                "run --model /nonexistent/model.onnx --input MODEL/input_1.npy --output OUT", 1,
                "/nonexistent/model.onnx does not exist; want a model.onnx, model.keras, "
-               "model.h5, config.json or model.safetensors file, a version folder"},
+               "model.h5, model.json, config.json or model.safetensors file, a version folder"},
         BadRun{"ModelIsAnotherFile",
                "run --model MODEL/input_1.npy --input MODEL/input_1.npy --output OUT", 1,
                "input_1.npy is not a model file; want a model.onnx"},

@@ -24,7 +24,13 @@ layer has return_sequences=False also have ``expected_final_<k>.npy`` [1, out]:
 what the whole-sequence call returns (Keras' predict). go_backwards models
 return rows in the order they were computed (reversed), as Keras does.
 
-``keras_bad/<case>/model.h5|model.keras``: files the importer must refuse;
+TF.js layers models (``model.json`` + ``group1-shard<i>of<n>.bin``) in both
+writers' layouts: tensorflowjs_converter from tf.keras (config under
+``modelTopology.model_config``, names ``lstm/lstm_cell/kernel``, shards cut
+inside a weight) and tfjs-layers' own save (config at the top, names
+``<layer>/<weight>``, ``keras_version`` "tfjs-layers 4.22.0").
+
+``keras_bad/<case>/model.h5|model.keras|model.json``: files the importer must refuse;
 tests/model/keras_model_test.cc holds the message each must name.
 
 Keras equations (x_t row vector, kernels [in, G*H], biases [G*H]):
@@ -542,6 +548,56 @@ def write_keras_archive(path, model, version, name_attrs=False, functional=False
             info.external_attr = 0o600 << 16
             z.writestr(info, files[member])
 
+# ------------------------------------------------------- TF.js layers writer
+
+
+def write_tfjs(folder, model, version, style, shard_bytes=None, mutate=None):
+    """model.json + group1-shard<i>of<n>.bin as tensorflowjs_converter writes
+    a tf.keras model (style "converter": the Keras config under model_config,
+    weight names without ":0") or tfjs-layers' model.save() (style "tfjs":
+    the config at the top of modelTopology, names "<layer>/<weight>")."""
+    dialect = "tf"
+    root_config, layers, weighted = keras_config(model, dialect)
+    if style == "tfjs":
+        # tfjs-layers names layers <snake>_<Class><n> and has no InputLayer entry.
+        root_config["config"]["layers"] = [l for l in root_config["config"]["layers"]
+                                           if l["class_name"] != "InputLayer"]
+    entries = []
+    blob = b""
+    cell_counter = Names(0)
+    for name, cls, arrays, cfg in weighted:
+        names = legacy_weight_names("tf24", name, cls, cfg, len(arrays), "sequential",
+                                    cell_counter)
+        for wname, array in zip(names, arrays):
+            wname = wname.replace(":0", "")
+            if style == "tfjs":
+                parts = wname.split("/")
+                wname = "/".join([parts[0]] + ([p for p in parts[1:-1] if p.startswith(
+                    ("forward", "backward"))]) + [parts[-1]])
+            entries.append({"name": wname, "shape": list(array.shape), "dtype": "float32"})
+            blob += np.ascontiguousarray(array, dtype="<f4").tobytes()
+    cut = shard_bytes or len(blob)
+    shards = [blob[i:i + cut] for i in range(0, len(blob), cut)]
+    paths = ["group1-shard%dof%d.bin" % (i + 1, len(shards)) for i in range(len(shards))]
+    if style == "tfjs":
+        topology = dict(root_config, keras_version="tfjs-layers 4.22.0",
+                        backend="tensor_flow.js")
+    else:
+        topology = {"keras_version": version, "backend": "tensorflow",
+                    "model_config": root_config}
+    doc = {"format": "layers-model", "generatedBy": "keras v" + version,
+           "convertedBy": "TensorFlow.js Converter v4.22.0", "modelTopology": topology,
+           "weightsManifest": [{"paths": paths, "weights": entries}]}
+    if mutate is not None:
+        mutate(doc, shards)
+    with open(os.path.join(folder, "model.json"), "w") as f:
+        json.dump(doc, f)
+    for path, shard in zip(doc["weightsManifest"][0]["paths"], shards):
+        if "/" in path:
+            continue
+        with open(os.path.join(folder, path), "wb") as f:
+            f.write(shard)
+
 # ------------------------------------------------------- fixtures
 
 
@@ -616,6 +672,17 @@ FIXTURES = [
      {"inputs": 4, "vocab": 11, "layers": [{"class": "SimpleRNN", "units": 5},
                                             {"class": "LSTM", "units": 4}],
       "dense": {"units": 6, "activation": "softmax"}}, 3),
+    # Two shards cut inside a weight, as the converter's 4 MB shards are.
+    ("tfjs_converter_gru_lstm", "model.json",
+     dict(version="2.15.0", style="converter", shard_bytes=1000),
+     {"inputs": 3, "layers": [{"class": "GRU", "units": 5, "dropout_after": True},
+                              {"class": "LSTM", "units": 4, "return_sequences": False,
+                               "recurrent_activation": "hard_sigmoid", "scale": 1.5}],
+      "dense": {"units": 2, "activation": "softmax"}}, 2),
+    ("tfjs_layers_bilstm_tokens", "model.json", dict(version="tfjs-layers 4.22.0", style="tfjs"),
+     {"inputs": 3, "vocab": 8, "layers": [{"class": "LSTM", "units": 4, "bidirectional": True},
+                                          {"class": "SimpleRNN", "units": 3}],
+      "dense": {"units": 1, "activation": "linear"}}, 2),
 ]
 
 
@@ -631,7 +698,9 @@ def make_inputs(rng, spec):
 
 def write_file(path, filename, kwargs, model):
     target = os.path.join(path, filename)
-    if "style" in kwargs:
+    if filename == "model.json":
+        write_tfjs(path, model, **kwargs)
+    elif "style" in kwargs:
         write_legacy_h5(target, model, **kwargs)
     else:
         write_keras_archive(target, model, **kwargs)
@@ -778,6 +847,28 @@ def make_bad(manifest):
         data = f.read()
     with open(path, "wb") as f:
         f.write(data[:len(data) * 2 // 3])
+    def tfjs(name, spec=SIMPLE, **kwargs):
+        model = build(rng, spec)
+        path = os.path.join(BAD, name)
+        os.makedirs(path)
+        write_tfjs(path, model, **dict(dict(version="2.15.0", style="converter"), **kwargs))
+
+    def manifest_edit(edit):
+        def mutate(doc, shards):
+            edit(doc["weightsManifest"][0], shards)
+        return mutate
+
+    tfjs("tfjs_quantized", mutate=manifest_edit(lambda g, s: g["weights"][0].update(
+        quantization={"dtype": "uint8", "min": -1.0, "scale": 0.01})))
+    tfjs("tfjs_missing_shard", shard_bytes=100,
+         mutate=manifest_edit(lambda g, s: s.pop()))
+    tfjs("tfjs_shard_too_long", mutate=manifest_edit(lambda g, s: s.__setitem__(0, s[0] + b"x" * 8)))
+    tfjs("tfjs_shard_outside", mutate=manifest_edit(lambda g, s: g.__setitem__(
+        "paths", ["../group1-shard1of1.bin"])))
+    tfjs("tfjs_unclaimed_weight", mutate=manifest_edit(lambda g, s: (g["weights"].append(
+        {"name": "extra/kernel", "shape": [2], "dtype": "float32"}), s.__setitem__(
+        0, s[0] + b"\0" * 8))))
+    tfjs("tfjs_graph_model", mutate=lambda doc, s: doc.update(format="graph-model"))
     os.makedirs(os.path.join(BAD, "not_keras"))
     with open(os.path.join(BAD, "not_keras", "model.keras"), "w") as f:
         f.write('{"format": "layers-model"}')
