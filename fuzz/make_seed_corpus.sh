@@ -34,8 +34,16 @@ copy config_fuzzer tests/testdata/model/*/config.json tests/testdata/model_bad*/
   models/*/1/config.json
 copy safetensors_fuzzer tests/testdata/model/*/model.safetensors \
   tests/testdata/model_bad/*/model.safetensors models/*/1/model.safetensors
-copy keras_fuzzer tests/testdata/keras/*/model.* tests/testdata/keras_bad/*/model.* \
-  tests/testdata/fuzz_regressions/keras_fuzzer/*
+copy keras_fuzzer tests/testdata/keras/*/model.{h5,keras} \
+  tests/testdata/keras_bad/*/model.{h5,keras} tests/testdata/fuzz_regressions/keras_fuzzer/*
+# keras_fuzzer's TF.js inputs: model.json, a NUL, then its shards
+# (fuzz/keras_fuzzer.cc).
+for json in tests/testdata/keras/*/model.json tests/testdata/keras_bad/*/model.json; do
+  dir="$(dirname "$json")"
+  seed="$out/keras_fuzzer/$(echo "$dir" | tr '/' '_')_tfjs"
+  { cat "$json"; printf '\0'; cat "$dir"/*.bin 2> /dev/null || true; } > "$seed"
+  (( $(stat -c %s "$seed") <= max_bytes )) || rm "$seed"
+done
 copy onnx_fuzzer tests/testdata/onnx/*/model.onnx tests/testdata/onnx_bad/*/model.onnx \
   models/*/1/model.onnx
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "util/byte_order.h"
 #include "util/status_macros.h"
 
 namespace rnnserve::model {
@@ -103,6 +104,38 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t attribute, hid_t type
   return strings;
 }
 
+// libhdf5 1.10 loops forever decoding a global heap collection (where
+// variable-length strings live) that holds a free-space object of size 0:
+// H5HG__cache_heap_deserialize advances by the object's size. Found by
+// fuzz/keras_fuzzer; refused here before libhdf5 sees the file. Collections
+// are found by their "GCOL" signature, version 1 and a size that fits the
+// file (anything else is not one libhdf5 would decode); objects are walked
+// as libhdf5 walks them (16-byte headers, 8-byte aligned data).
+absl::Status CheckGlobalHeaps(absl::string_view bytes, absl::string_view source) {
+  constexpr size_t kHeader = 16;
+  for (size_t at = bytes.find("GCOL"); at != absl::string_view::npos;
+       at = bytes.find("GCOL", at + 4)) {
+    if (bytes.size() - at < kHeader || bytes[at + 4] != 1) continue;
+    const uint64_t size = util::LoadU64(bytes.data() + at + 8);
+    if (size < kHeader || size > bytes.size() - at) continue;
+    const size_t end = at + size;
+    for (size_t p = at + kHeader; p + kHeader <= end;) {
+      const uint16_t index = util::LoadU16(bytes.data() + p);
+      const uint64_t object = util::LoadU64(bytes.data() + p + 8);
+      const uint64_t need =
+          index > 0 ? kHeader + ((std::min<uint64_t>(object, end) + 7) & ~uint64_t{7}) : object;
+      if (need == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": the global heap collection at byte ", at,
+            " holds an empty free-space object (a corrupt file libhdf5 would loop on)"));
+      }
+      if (need > end - p) break;
+      p += need;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Hdf5File::Error(absl::string_view path, absl::string_view problem) const {
@@ -114,6 +147,7 @@ absl::StatusOr<Hdf5File> Hdf5File::Open(absl::string_view bytes, std::string sou
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": is not an HDF5 file (it does not start with \\x89HDF\\r\\n)"));
   }
+  RNN_RETURN_IF_ERROR(CheckGlobalHeaps(bytes, source));
   absl::MutexLock lock(&LibraryLock());
   SilenceLibraryErrors();
   Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
