@@ -30,6 +30,10 @@ writers' layouts: tensorflowjs_converter from tf.keras (config under
 inside a weight) and tfjs-layers' own save (config at the top, names
 ``<layer>/<weight>``, ``keras_version`` "tfjs-layers 4.22.0").
 
+``--resave-charlm OUT``: writes the demo model models/charlm/1 re-saved as
+``OUT/model.keras`` (with its sample_input / sample_expected), for a manual
+check that a demo model saved by Keras serves the same outputs (README).
+
 ``keras_bad/<case>/model.h5|model.keras|model.json``: files the importer must refuse;
 tests/model/keras_model_test.cc holds the message each must name.
 
@@ -54,6 +58,8 @@ import io
 import json
 import os
 import shutil
+import struct
+import sys
 import zipfile
 
 import h5py
@@ -874,7 +880,51 @@ def make_bad(manifest):
         f.write('{"format": "layers-model"}')
 
 
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack_from("<Q", data)[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = t["data_offsets"]
+        assert t["dtype"] == "F32", t["dtype"]
+        out[name] = np.frombuffer(data[8 + n + begin:8 + n + end], "<f4").reshape(t["shape"])
+    return out
+
+
+def resave_charlm(out_dir):
+    """models/charlm/1 (PyTorch naming) re-saved as a Keras 3 .keras file, as a
+    user who trained the same network in Keras would have it: LSTM gates i, f,
+    g, o are Keras' i, f, c, o; kernel = W_ih^T; one bias = b_ih + b_hh."""
+    src = os.path.join(HERE, "..", "..", "models", "charlm", "1")
+    t = read_safetensors(os.path.join(src, "model.safetensors"))
+    config = json.load(open(os.path.join(src, "config.json")))
+    spec = {"inputs": config["embedding"]["embedding_dim"],
+            "vocab": config["embedding"]["num_embeddings"],
+            "layers": [{"class": "LSTM", "units": config["hidden_size"]}
+                       for _ in range(config["num_layers"])],
+            "dense": {"units": config["head"]["out_features"], "activation": "softmax"}}
+    model = build(np.random.default_rng(0), spec)
+    model["embedding"] = t["embedding.weight"].astype(np.float32)
+    for k, layer in enumerate(model["recurrent"]):
+        layer["weights"] = [
+            np.ascontiguousarray(t["rnn.weight_ih_l%d" % k].T),
+            np.ascontiguousarray(t["rnn.weight_hh_l%d" % k].T),
+            (t["rnn.bias_ih_l%d" % k] + t["rnn.bias_hh_l%d" % k]).astype(np.float32)]
+    model["dense"]["weights"] = [np.ascontiguousarray(t["head.weight"].T), t["head.bias"]]
+    os.makedirs(out_dir, exist_ok=True)
+    write_keras_archive(os.path.join(out_dir, "model.keras"), model, "3.4.1")
+    shutil.copy(os.path.join(src, "sample_input.npy"), out_dir)
+    shutil.copy(os.path.join(src, "sample_expected.npy"), out_dir)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--resave-charlm":
+        resave_charlm(sys.argv[2])
+        return
     for d in (OUT, BAD):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
