@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -104,33 +105,53 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t attribute, hid_t type
   return strings;
 }
 
-// libhdf5 1.10 loops forever decoding a global heap collection (where
-// variable-length strings live) that holds a free-space object of size 0:
-// H5HG__cache_heap_deserialize advances by the object's size. Found by
-// fuzz/keras_fuzzer; refused here before libhdf5 sees the file. Collections
-// are found by their "GCOL" signature, version 1 and a size that fits the
-// file (anything else is not one libhdf5 would decode); objects are walked
-// as libhdf5 walks them (16-byte headers, 8-byte aligned data).
+// libhdf5 1.10.8 trusts the global heap collections that hold variable-length
+// strings (every Keras .h5 attribute): it loops forever on a free-space
+// object of size 0 (H5HG__cache_heap_deserialize advances by the object's
+// size) and reads past its object table for a string whose heap ID names an
+// index the collection lacks (H5HG_read). Both found by fuzz/keras_fuzzer;
+// refused here before libhdf5 sees the file. Collections are found by their
+// "GCOL" signature, version 1 and a size that fits the file (anything else is
+// no collection libhdf5 would decode); objects are walked as libhdf5 walks
+// them (16-byte headers, 8-byte aligned data). A heap ID is the collection's
+// address (its file offset: Keras files have no user block) and a 4-byte
+// index, after the string's 4-byte length.
 absl::Status CheckGlobalHeaps(absl::string_view bytes, absl::string_view source) {
   constexpr size_t kHeader = 16;
+  auto refuse = [&](size_t at, absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": the global heap collection at byte ",
+                                                   at, " ", problem,
+                                                   " (a corrupt file libhdf5 cannot read safely)"));
+  };
   for (size_t at = bytes.find("GCOL"); at != absl::string_view::npos;
        at = bytes.find("GCOL", at + 4)) {
     if (bytes.size() - at < kHeader || bytes[at + 4] != 1) continue;
     const uint64_t size = util::LoadU64(bytes.data() + at + 8);
     if (size < kHeader || size > bytes.size() - at) continue;
     const size_t end = at + size;
+    absl::flat_hash_set<uint32_t> indices;
     for (size_t p = at + kHeader; p + kHeader <= end;) {
       const uint16_t index = util::LoadU16(bytes.data() + p);
       const uint64_t object = util::LoadU64(bytes.data() + p + 8);
       const uint64_t need =
           index > 0 ? kHeader + ((std::min<uint64_t>(object, end) + 7) & ~uint64_t{7}) : object;
-      if (need == 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": the global heap collection at byte ", at,
-            " holds an empty free-space object (a corrupt file libhdf5 would loop on)"));
-      }
-      if (need > end - p) break;
+      if (need == 0) return refuse(at, "holds an empty free-space object");
+      if (need > end - p) return refuse(at, absl::StrCat("has an object past its end at byte ", p));
+      if (index > 0) indices.insert(index);
       p += need;
+    }
+    // Every heap ID naming this collection must name one of its objects.
+    char address[8];
+    for (int i = 0; i < 8; ++i) address[i] = static_cast<char>((uint64_t{at} >> (8 * i)) & 0xff);
+    const absl::string_view key(address, 8);
+    for (size_t q = bytes.find(key, 4); q != absl::string_view::npos; q = bytes.find(key, q + 1)) {
+      if (q + 12 > bytes.size()) break;
+      const uint32_t length = util::LoadU32(bytes.data() + q - 4);
+      const uint32_t index = util::LoadU32(bytes.data() + q + 8);
+      if (length <= size && length > 0 && !indices.contains(index)) {
+        return refuse(
+            at, absl::StrCat("lacks object ", index, " that a string at byte ", q - 4, " names"));
+      }
     }
   }
   return absl::OkStatus();
