@@ -167,6 +167,7 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
       std::filesystem::is_regular_file(path, error)
           ? (absl::EndsWith(path, ".json") ? LoadTfjs(path) : LoadKeras(path))
       : exists(path + "/model.onnx")  ? LoadOnnx(path, path + "/model.onnx")
+      : exists(path + "/config.json") ? LoadNative(path)
       : exists(path + "/model.keras") ? LoadKeras(path + "/model.keras")
       : exists(path + "/model.h5")    ? LoadKeras(path + "/model.h5")
       : exists(path + "/model.json")  ? LoadTfjs(path + "/model.json")

@@ -37,12 +37,12 @@ struct LoadedModel {
   ModelInfo info;
 };
 
-// Loads the model folder `path`: model.onnx if present, else model.keras,
-// else model.h5 (Keras, keras_model.h), else model.json (TF.js layers model,
-// tfjs_model.h), else the native files; or `path`
-// itself when it is a file (a Keras file of any name, as the tools take it).
-// NOT_FOUND when none is there; INVALID_ARGUMENT with the file and the
-// problem for anything malformed.
+// Loads the model folder `path`: model.onnx if present, else the native
+// files if config.json is, else model.keras, model.h5 (Keras,
+// keras_model.h) or model.json (TF.js, tfjs_model.h); or `path` itself when
+// it is a file (a Keras file of any name, or a TF.js *.json, as the tools
+// take them). NOT_FOUND when none is there; INVALID_ARGUMENT with the file
+// and the problem for anything malformed.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 
 // What LoadModel() runs once the files are read, for bytes from elsewhere

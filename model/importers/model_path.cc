@@ -15,14 +15,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What LoadModel() reads. Either file of the native pair names the folder.
+// What LoadModel() reads, in its order. Either file of the native pair names
+// the folder.
 constexpr absl::string_view kModelFiles[] = {
     "model.onnx",         // ONNX
+    "config.json",        // native: the architecture
+    "model.safetensors",  // native: the weights
     "model.keras",        // Keras 3 archive (or a legacy HDF5 file so named)
     "model.h5",           // legacy Keras full-model HDF5
     "model.json",         // TensorFlow.js layers model (+ the shards it names)
-    "config.json",        // native: the architecture
-    "model.safetensors",  // native: the weights
 };
 
 bool AllDigits(absl::string_view text) {

@@ -15,9 +15,10 @@
 namespace rnnserve::model {
 
 // The files whose presence makes a folder a model version, in the order
-// LoadModel() looks for them: model.onnx, model.keras, model.h5, model.json
-// (TF.js), then the
-// native pair config.json + model.safetensors. A new format is one more entry
+// LoadModel() looks for them: model.onnx, the native pair config.json +
+// model.safetensors, then Keras' model.keras, model.h5 and TF.js' model.json
+// (a folder keeping its original Keras file beside native files it was
+// converted to still serves the native files). A new format is one more entry
 // in model_path.cc, and the tools take its files at once.
 absl::Span<const absl::string_view> ModelFiles();
 

@@ -148,6 +148,16 @@ TEST_F(KerasModelTest, ARepositoryServesKerasFilesInVersionFolders) {
   EXPECT_EQ(words->model.stack->input_kind(), InputKind::kTokens);
 }
 
+// Users who converted a Keras model by hand (the workflow before issue 18)
+// may keep the original beside the native files: those still serve.
+TEST_F(KerasModelTest, NativeFilesBesideAKerasFileStillServe) {
+  const std::string version = Add("lstm/1", "model/lstm_1layer");
+  fs::copy_file(TestdataPath("keras_bad/masking/model.h5"), version + "/model.h5");
+  const absl::StatusOr<LoadedModel> model = LoadModel(version);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_THAT(model->info.format, HasSubstr("native"));
+}
+
 TEST_F(KerasModelTest, AnHdf5FileNamedKerasLoadsAsWhatItIs) {
   const absl::StatusOr<LoadedModel> model =
       LoadModel(TestdataPath("keras/k2100_bilstm_hdf5_named_keras/model.keras"));

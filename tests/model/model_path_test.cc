@@ -20,7 +20,7 @@ using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 
 constexpr char kAccepted[] =
-    "want a model.onnx, model.keras, model.h5, model.json, config.json or model.safetensors "
+    "want a model.onnx, config.json, model.safetensors, model.keras, model.h5 or model.json "
     "file, a version folder holding one, a Keras file of any name (*.keras, *.h5), or a model "
     "folder of versions 1/, 2/, ...";
 

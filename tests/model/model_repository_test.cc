@@ -409,8 +409,8 @@ TEST_F(ModelToolTest, RunRefusesARepositoryRoot) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(
       r.output,
-      HasSubstr(root() + " is not a model: want a model.onnx, model.keras, model.h5, "
-                         "model.json, config.json or model.safetensors file, a version folder "
+      HasSubstr(root() + " is not a model: want a model.onnx, config.json, model.safetensors, "
+                         "model.keras, model.h5 or model.json file, a version folder "
                          "holding one, a Keras file of any name (*.keras, *.h5), or a "
                          "model folder of versions"));
 }

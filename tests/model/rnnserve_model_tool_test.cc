@@ -171,8 +171,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"BrokenModel", "inspect BAD/nan_weight", 1, "rnn.weight_hh_l0"},
         BadRun{"MissingModelFile",
                "run --model /nonexistent/model.onnx --input MODEL/input_1.npy --output OUT", 1,
-               "/nonexistent/model.onnx does not exist; want a model.onnx, model.keras, "
-               "model.h5, model.json, config.json or model.safetensors file, a version folder"},
+               "/nonexistent/model.onnx does not exist; want a model.onnx, config.json, "
+               "model.safetensors, model.keras, model.h5 or model.json file, a version folder"},
         BadRun{"ModelIsAnotherFile",
                "run --model MODEL/input_1.npy --input MODEL/input_1.npy --output OUT", 1,
                "input_1.npy is not a model file; want a model.onnx"},
