@@ -73,7 +73,10 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t attribute, hid_t type
     H5Tset_size(memory.get(), H5T_VARIABLE);
     H5Tset_cset(memory.get(), H5Tget_cset(type));
     std::vector<char*> pointers(count, nullptr);
+    Handle space(H5Aget_space(attribute), H5Sclose);
     if (H5Aread(attribute, memory.get(), pointers.data()) < 0) {
+      // A read that failed half-way has allocated the strings before it.
+      H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, pointers.data());
       return absl::InvalidArgumentError("cannot be read");
     }
     int64_t total = 0;
@@ -82,7 +85,6 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t attribute, hid_t type
       total += length;
       strings.emplace_back(p == nullptr ? "" : std::string(p, length));
     }
-    Handle space(H5Aget_space(attribute), H5Sclose);
     H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, pointers.data());
     if (total >= Hdf5File::kMaxAttributeBytes) {
       return absl::InvalidArgumentError("is larger than 64 MiB");
