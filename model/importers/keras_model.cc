@@ -262,10 +262,6 @@ std::string KerasSummary(absl::string_view keras_version, absl::string_view cont
   return Summary(keras_version, container, spec);
 }
 
-bool LooksLikeKerasFile(absl::string_view bytes) {
-  return absl::StartsWith(bytes, kHdf5Magic) || absl::StartsWith(bytes, kZipMagic);
-}
-
 absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::string_view source) {
   absl::StatusOr<KerasParts> opened =
       absl::StartsWith(bytes, kHdf5Magic) ? OpenLegacyH5(bytes, source)

@@ -33,9 +33,6 @@ struct KerasImport {
 // options, missing or mis-shaped weights.
 absl::StatusOr<KerasImport> ImportKerasModel(absl::string_view bytes, absl::string_view source);
 
-// True if `bytes` starts like a file ImportKerasModel() reads (HDF5 or zip).
-bool LooksLikeKerasFile(absl::string_view bytes);
-
 // What every Keras container shares once it is read (TF.js too): the engine's
 // model from a parsed config and each layer's weights, in spec.layers order
 // and in the order ReadKerasLayerWeights() returns them. INVALID_ARGUMENT

@@ -57,6 +57,27 @@ absl::StatusOr<std::vector<int64_t>> ReadShape(const Json& entry, const std::str
   return dims;
 }
 
+// The concatenated shards of one manifest group, in order.
+absl::StatusOr<std::string> ReadGroupBytes(const Json& group, const TfjsShardReader& read_shard,
+                                           absl::string_view source) {
+  std::string bytes;
+  for (const Json& path : group["paths"]) {
+    if (!path.is_string() || !IsPlainFileName(path.get<std::string>())) {
+      return ManifestError(source, absl::StrCat("names shard ", path.dump(),
+                                                "; want a file name in model.json's folder"));
+    }
+    const absl::StatusOr<std::string> shard =
+        read_shard(path.get<std::string>(), kMaxGroupBytes - bytes.size());
+    if (!shard.ok()) {
+      return ManifestError(source,
+                           absl::StrCat("names shard ", path.get<std::string>(),
+                                        " that cannot be read: ", shard.status().message()));
+    }
+    bytes += *shard;
+  }
+  return bytes;
+}
+
 // Every weight of every group, in manifest order, cut out of its group's
 // concatenated shards.
 absl::StatusOr<std::vector<NamedWeight>> ReadWeights(const Json& manifest,
@@ -70,21 +91,7 @@ absl::StatusOr<std::vector<NamedWeight>> ReadWeights(const Json& manifest,
         !group.contains("weights") || !group["weights"].is_array()) {
       return ManifestError(source, "has a group without paths and weights lists");
     }
-    std::string bytes;
-    for (const Json& path : group["paths"]) {
-      if (!path.is_string() || !IsPlainFileName(path.get<std::string>())) {
-        return ManifestError(source, absl::StrCat("names shard ", path.dump(),
-                                                  "; want a file name in model.json's folder"));
-      }
-      const absl::StatusOr<std::string> shard =
-          read_shard(path.get<std::string>(), kMaxGroupBytes - bytes.size());
-      if (!shard.ok()) {
-        return ManifestError(source,
-                             absl::StrCat("names shard ", path.get<std::string>(),
-                                          " that cannot be read: ", shard.status().message()));
-      }
-      bytes += *shard;
-    }
+    RNN_ASSIGN_OR_RETURN(const std::string bytes, ReadGroupBytes(group, read_shard, source));
     size_t offset = 0;
     for (const Json& entry : group["weights"]) {
       if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) {
