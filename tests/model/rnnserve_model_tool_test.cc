@@ -105,6 +105,17 @@ TEST(RnnserveModelToolTest, RunTakesAKerasFileOfAnyName) {
   ExpectNpyNear(out, dir + "/expected_2.npy");
 }
 
+// Keras return_sequences=False on the last layer: inspect says what the
+// whole-sequence call returns (steps still answer every step).
+TEST(RnnserveModelToolTest, InspectShowsAFinalStepOnlyModel) {
+  const ToolResult last = RunTool("inspect " + TestdataPath("keras/k341_keras_lstm_stack"));
+  ASSERT_EQ(last.exit_code, 0) << last.output;
+  EXPECT_THAT(last.output, HasSubstr("whole-sequence call: the final step's row only, [1, 1]"));
+  const ToolResult every = RunTool("inspect " + TestdataPath("keras/k2150_functional_gru_lstm"));
+  ASSERT_EQ(every.exit_code, 0) << every.output;
+  EXPECT_THAT(every.output, ::testing::Not(HasSubstr("whole-sequence call")));
+}
+
 TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
   // Split input_2 (200 steps) of lstm_proj at step 50 with NumPy-free tools:
   // run the whole thing, then the two halves chained through the state.
