@@ -199,6 +199,23 @@ absl::StatusOr<KerasLayer> ReadBidirectional(const RawLayer& raw, const LayerRea
   return layer;
 }
 
+// A Dense layer's options (its own, or those of the Dense inside a
+// TimeDistributed wrapper), into `layer`.
+absl::Status ReadDense(const LayerReader& reader, KerasLayer& layer) {
+  RNN_ASSIGN_OR_RETURN(layer.units, reader.PositiveInt("units"));
+  RNN_ASSIGN_OR_RETURN(layer.use_bias, reader.Bool("use_bias"));
+  RNN_ASSIGN_OR_RETURN(const std::string activation, reader.String("activation"));
+  if (activation != "linear" && activation != "softmax" && activation != "sigmoid" &&
+      activation != "tanh" && activation != "relu") {
+    return reader.OptionError("activation",
+                              absl::StrCat("is \"", activation,
+                                           "\"; a Dense head serves linear, softmax, sigmoid, "
+                                           "tanh or relu"));
+  }
+  RNN_ASSIGN_OR_RETURN(layer.dense_activation, HeadActivationFromName(activation));
+  return reader.Require("lora_rank", nullptr, "LoRA weights are not served");
+}
+
 absl::StatusOr<std::optional<KerasLayer>> MapLayer(const RawLayer& raw, absl::string_view flavour,
                                                    absl::string_view source) {
   const LayerReader reader(raw, source);
@@ -232,23 +249,26 @@ absl::StatusOr<std::optional<KerasLayer>> MapLayer(const RawLayer& raw, absl::st
   }
   if (type == "Dense") {
     KerasLayer layer{.kind = KerasLayer::Kind::kDense, .name = raw.name, .class_name = type};
-    RNN_ASSIGN_OR_RETURN(layer.units, reader.PositiveInt("units"));
-    RNN_ASSIGN_OR_RETURN(layer.use_bias, reader.Bool("use_bias"));
-    RNN_ASSIGN_OR_RETURN(const std::string activation, reader.String("activation"));
-    if (activation != "linear" && activation != "softmax" && activation != "sigmoid" &&
-        activation != "tanh" && activation != "relu") {
-      return reader.OptionError("activation",
-                                absl::StrCat("is \"", activation,
-                                             "\"; a Dense head serves linear, softmax, sigmoid, "
-                                             "tanh or relu"));
+    RNN_RETURN_IF_ERROR(ReadDense(reader, layer));
+    return std::optional<KerasLayer>(std::move(layer));
+  }
+  if (type == "TimeDistributed") {
+    // TimeDistributed(Dense) applies the Dense at every step: what a head does.
+    RNN_ASSIGN_OR_RETURN(const RawLayer inner, InnerLayer(reader, "layer", raw.name));
+    const LayerReader inner_reader(inner, source);
+    if (inner.class_name != "Dense") {
+      return inner_reader.Error("TimeDistributed is served around a Dense layer only");
     }
-    RNN_ASSIGN_OR_RETURN(layer.dense_activation, HeadActivationFromName(activation));
-    RNN_RETURN_IF_ERROR(reader.Require("lora_rank", nullptr, "LoRA weights are not served"));
+    KerasLayer layer{.kind = KerasLayer::Kind::kDense,
+                     .name = raw.name,
+                     .class_name = type,
+                     .time_distributed = true};
+    RNN_RETURN_IF_ERROR(ReadDense(inner_reader, layer));
     return std::optional<KerasLayer>(std::move(layer));
   }
   return reader.Error(
       "this layer class is not served; served are InputLayer, Embedding, LSTM, GRU, SimpleRNN, "
-      "Bidirectional, Dense and Dropout");
+      "Bidirectional, Dense, TimeDistributed(Dense) and Dropout");
 }
 
 absl::StatusOr<RawLayer> ReadRawLayer(const Json& entry, size_t index, absl::string_view source) {

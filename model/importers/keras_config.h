@@ -50,6 +50,9 @@ struct KerasLayer {
   int units = 0;                    // kDense
   HeadActivation dense_activation = HeadActivation::kIdentity;
   bool use_bias = true;  // kDense
+  // kDense inside TimeDistributed: Keras 3 keeps the Dense's variables under
+  // the wrapper's "layer/".
+  bool time_distributed = false;
 };
 
 struct KerasModelSpec {

@@ -105,7 +105,8 @@ absl::StatusOr<std::vector<KerasWeight>> ReadKeras3(const Hdf5File& file, const 
   switch (layer.kind) {
     case KerasLayer::Kind::kEmbedding:
     case KerasLayer::Kind::kDense:
-      RNN_RETURN_IF_ERROR(ReadVars(file, layer, base + "/vars", count, weights));
+      RNN_RETURN_IF_ERROR(ReadVars(
+          file, layer, base + (layer.time_distributed ? "/layer/vars" : "/vars"), count, weights));
       break;
     case KerasLayer::Kind::kRecurrent:
       RNN_RETURN_IF_ERROR(ReadVars(file, layer, base + "/cell/vars", count, weights));

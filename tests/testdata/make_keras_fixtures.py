@@ -238,7 +238,7 @@ class Names:
 
 SNAKE = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn", "Dense": "dense",
          "Embedding": "embedding", "Bidirectional": "bidirectional", "Dropout": "dropout",
-         "InputLayer": "input_layer"}
+         "InputLayer": "input_layer", "TimeDistributed": "time_distributed"}
 
 
 def rnn_config(cfg, name, dialect):
@@ -334,10 +334,17 @@ def keras_config(model, dialect, functional=False, input_layer=True, bare_list=F
                                        "rate": 0.2, "noise_shape": None, "seed": None}))
     if model["dense"] is not None:
         d = model["dense"]
-        name = names("dense")
-        layers.append(("Dense", {"name": name, "trainable": True, "units": d["units"],
-                                 "activation": d["activation"], "use_bias": d["use_bias"]}))
-        weighted.append((name, "Dense", d["weights"], d))
+        dense = {"name": names("dense"), "trainable": True, "units": d["units"],
+                 "activation": d["activation"], "use_bias": d["use_bias"]}
+        if d.get("time_distributed"):
+            name = names("time_distributed")
+            layers.append(("TimeDistributed", {"name": name, "trainable": True,
+                                               "layer": {"class_name": "Dense",
+                                                         "config": dense}}))
+            weighted.append((name, "TimeDistributed", d["weights"], d))
+        else:
+            layers.append(("Dense", dense))
+            weighted.append((dense["name"], "Dense", d["weights"], d))
     if functional:
         entries = []
         previous = None
@@ -392,8 +399,8 @@ def cell_name(cls):
 def legacy_weight_names(style, name, cls, cfg, count, model_name, cell_counter):
     """Weight names of one layer in the given version style."""
     suffix3 = ["kernel", "recurrent_kernel", "bias"][:count]
-    if cls in ("Dense", "Embedding"):
-        leaves = ["kernel", "bias"][:count] if cls == "Dense" else ["embeddings"]
+    if cls in ("Dense", "Embedding", "TimeDistributed"):
+        leaves = ["embeddings"] if cls == "Embedding" else ["kernel", "bias"][:count]
         if style == "keras3":
             return ["%s/%s/%s" % (model_name, name, leaf) for leaf in leaves]
         return ["%s/%s:0" % (name, leaf) for leaf in leaves]
@@ -504,6 +511,10 @@ def write_keras3_weights(model, weighted, layers, name_attrs):
             if wcls in ("Dense", "Embedding"):
                 for i, a in enumerate(arrays):
                     vars_group.create_dataset(str(i), data=a)
+            elif wcls == "TimeDistributed":  # assumed layout: no real file seen
+                inner = g.create_group("layer").create_group("vars")
+                for i, a in enumerate(arrays):
+                    inner.create_dataset(str(i), data=a)
             elif wcls == "Bidirectional":
                 half = len(arrays) // 2
                 for sub, part in (("forward_layer", arrays[:half]),
@@ -678,6 +689,11 @@ FIXTURES = [
      {"inputs": 4, "vocab": 11, "layers": [{"class": "SimpleRNN", "units": 5},
                                             {"class": "LSTM", "units": 4}],
       "dense": {"units": 6, "activation": "softmax"}}, 3),
+    ("k231_model_bilstm_time_distributed", "model.h5",
+     dict(version="2.3.1", style="keras22", dialect="keras22", fixed_names=True,
+          utf8_version=False, functional=True),
+     {"inputs": 3, "layers": [{"class": "LSTM", "units": 4, "bidirectional": True}],
+      "dense": {"units": 2, "activation": "linear", "time_distributed": True}}, 2),
     # Two shards cut inside a weight, as the converter's 4 MB shards are.
     ("tfjs_converter_gru_lstm", "model.json",
      dict(version="2.15.0", style="converter", shard_bytes=1000),
