@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "model/importers/json_fields.h"
 #include "util/status_macros.h"
 
 namespace rnnserve::model {
@@ -336,14 +337,14 @@ absl::StatusOr<std::vector<RawLayer>> ChainOrder(const Json& config,
         absl::StrCat(source, ": the Functional graph ", why,
                      "; only a chain of layers with one input and one output is served"));
   };
-  const std::vector<std::string> inputs = EndpointNames(config.value("input_layers", Json()));
-  const std::vector<std::string> outputs = EndpointNames(config.value("output_layers", Json()));
+  const std::vector<std::string> inputs = EndpointNames(JsonMember(config, "input_layers"));
+  const std::vector<std::string> outputs = EndpointNames(JsonMember(config, "output_layers"));
   if (inputs.size() != 1) return refuse(absl::StrCat("has ", inputs.size(), " inputs"));
   if (outputs.size() != 1) return refuse(absl::StrCat("has ", outputs.size(), " outputs"));
   absl::flat_hash_map<std::string, std::string> next;  // producer -> its one consumer
   for (size_t i = 0; i < layers.size(); ++i) {
     const Json& entry = config["layers"][i];
-    const Json nodes = entry.value("inbound_nodes", Json::array());
+    const Json& nodes = JsonMember(entry, "inbound_nodes");
     if (layers[i].name == inputs[0]) continue;
     if (!nodes.is_array() || nodes.size() != 1) {
       return refuse(absl::StrCat("calls layer ", layers[i].name, " ", nodes.size(), " times"));
@@ -458,8 +459,8 @@ absl::StatusOr<KerasModelSpec> ParseKerasModelConfig(absl::string_view json_text
     return absl::InvalidArgumentError(absl::StrCat(source, ": is not a JSON object"));
   }
   KerasModelSpec spec;
-  spec.class_name = root.value("class_name", "");
-  const Json& config = root.contains("config") ? root["config"] : Json();
+  spec.class_name = JsonString(root, "class_name", "");
+  const Json& config = JsonMember(root, "config");
   const bool sequential = spec.class_name == "Sequential";
   if (!sequential && spec.class_name != "Functional" && spec.class_name != "Model") {
     return absl::InvalidArgumentError(
@@ -467,7 +468,7 @@ absl::StatusOr<KerasModelSpec> ParseKerasModelConfig(absl::string_view json_text
                      "\"; want a Sequential or Functional (Model) model"));
   }
   // Keras 2.2.0 writes a Sequential's layers as the config itself.
-  const Json& list = config.is_array() ? config : config.value("layers", Json());
+  const Json& list = config.is_array() ? config : JsonMember(config, "layers");
   if (!list.is_array() || list.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": has no layers list"));
   }

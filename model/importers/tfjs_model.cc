@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "model/importers/json_fields.h"
 #include "util/byte_order.h"
 #include "util/status_macros.h"
 
@@ -103,10 +104,10 @@ absl::StatusOr<std::vector<NamedWeight>> ReadWeights(const Json& manifest,
                                                   " is quantized; only float32 weights are "
                                                   "served (convert without --quantize_*)"));
       }
-      if (entry.value("dtype", "") != "float32") {
-        return ManifestError(source,
-                             absl::StrCat("weight ", name, " has dtype ",
-                                          entry.value("dtype", Json()).dump(), "; want float32"));
+      if (JsonString(entry, "dtype", "") != "float32") {
+        return ManifestError(
+            source, absl::StrCat("weight ", name, " has dtype ", JsonMember(entry, "dtype").dump(),
+                                 "; want float32"));
       }
       int64_t elements = 0;
       RNN_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ReadShape(entry, name, source, elements));
@@ -158,9 +159,9 @@ absl::StatusOr<KerasImport> ImportTfjsModel(absl::string_view model_json,
   if (root.is_discarded() || !root.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": is not a JSON object"));
   }
-  if (root.value("format", "layers-model") != "layers-model") {
+  if (JsonString(root, "format", "layers-model") != "layers-model") {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": format is ", root["format"].dump(),
+        absl::StrCat(source, ": format is ", JsonMember(root, "format").dump(),
                      "; only TF.js layers models (\"layers-model\") are served, not graph models"));
   }
   const auto topology = root.find("modelTopology");
@@ -169,15 +170,16 @@ absl::StatusOr<KerasImport> ImportTfjsModel(absl::string_view model_json,
   }
   // tensorflowjs_converter nests the Keras config under model_config;
   // tfjs-layers' model.save() writes it at the top.
-  const Json& config = topology->contains("model_config") ? (*topology)["model_config"] : *topology;
-  const std::string version = topology->value("keras_version", "");
+  const Json& config =
+      topology->contains("model_config") ? JsonMember(*topology, "model_config") : *topology;
+  const std::string version = JsonString(*topology, "keras_version", "");
   const std::string flavour =
       absl::StartsWith(version, "tfjs") ? "keras2" : KerasHardSigmoidFlavour(version);
   RNN_ASSIGN_OR_RETURN(
       const KerasModelSpec spec,
       ParseKerasModelConfig(config.dump(), flavour, absl::StrCat(source, ": modelTopology")));
   RNN_ASSIGN_OR_RETURN(std::vector<NamedWeight> all,
-                       ReadWeights(root.value("weightsManifest", Json()), read_shard, source));
+                       ReadWeights(JsonMember(root, "weightsManifest"), read_shard, source));
   std::vector<bool> claimed(all.size(), false);
   std::vector<std::vector<KerasWeight>> weights;
   for (const KerasLayer& layer : spec.layers) {
