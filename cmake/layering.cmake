@@ -6,7 +6,8 @@
 #   util/            Abseil only (the client links it too)
 #   model/kernels/   util, Eigen, Abseil, glog
 #   model/engine/    kernels, util, Eigen, Abseil, glog
-#   model/importers/ engine, kernels, util, Eigen, Abseil, glog, nlohmann_json, ONNX, OpenSSL
+#   model/importers/ engine, kernels, util, Eigen, Abseil, glog, nlohmann_json, ONNX, OpenSSL,
+#                    libhdf5, libzip
 #   tools/           importers and what flags need
 #   server/          model, util, proto, gRPC, Prometheus, Redis
 #   client/          proto (and the health stubs), util, Abseil, nlohmann_json
@@ -42,7 +43,7 @@ rnnserve_check_links(rnnserve_kernels "rnnserve_util|Eigen3::Eigen|${_absl}|glog
 rnnserve_check_links(rnnserve_engine
                      "rnnserve_kernels|rnnserve_util|Eigen3::Eigen|${_absl}|glog::glog")
 rnnserve_check_links(rnnserve_importers
-                     "rnnserve_engine|rnnserve_kernels|rnnserve_util|Eigen3::Eigen|${_absl}|glog::glog|nlohmann_json::nlohmann_json|onnx_proto|OpenSSL::Crypto")
+                     "rnnserve_engine|rnnserve_kernels|rnnserve_util|Eigen3::Eigen|${_absl}|glog::glog|nlohmann_json::nlohmann_json|onnx_proto|OpenSSL::Crypto|PkgConfig::hdf5|PkgConfig::libzip")
 rnnserve_check_links(rnnserve_model "rnnserve_importers")
 rnnserve_check_links(rnnserve-model "rnnserve_importers|rnnserve_util|${_absl}")
 rnnserve_check_links(rnnserve_client_lib

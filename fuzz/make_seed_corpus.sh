@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the fuzzers' seed corpora into OUT/<fuzzer>/ from the checked-in
-# fixtures (nothing large is committed twice): tests/testdata/model*,
+# fixtures (nothing large is committed twice): tests/testdata/model*, keras*,
 # tests/testdata/onnx*, models/*/1, the regression inputs in
 # tests/testdata/fuzz_regressions/<fuzzer>/, for onnx_text_fuzzer those ONNX
 # models decoded to text and for step_request_fuzzer the requests of
@@ -34,6 +34,16 @@ copy config_fuzzer tests/testdata/model/*/config.json tests/testdata/model_bad*/
   models/*/1/config.json
 copy safetensors_fuzzer tests/testdata/model/*/model.safetensors \
   tests/testdata/model_bad/*/model.safetensors models/*/1/model.safetensors
+copy keras_fuzzer tests/testdata/keras/*/model.{h5,keras} \
+  tests/testdata/keras_bad/*/model.{h5,keras} tests/testdata/fuzz_regressions/keras_fuzzer/*
+# keras_fuzzer's TF.js inputs: model.json, a NUL, then its shards
+# (fuzz/keras_fuzzer.cc).
+for json in tests/testdata/keras/*/model.json tests/testdata/keras_bad/*/model.json; do
+  dir="$(dirname "$json")"
+  seed="$out/keras_fuzzer/$(echo "$dir" | tr '/' '_')_tfjs"
+  { cat "$json"; printf '\0'; cat "$dir"/*.bin 2> /dev/null || true; } > "$seed"
+  (( $(stat -c %s "$seed") <= max_bytes )) || rm "$seed"
+done
 copy onnx_fuzzer tests/testdata/onnx/*/model.onnx tests/testdata/onnx_bad/*/model.onnx \
   models/*/1/model.onnx
 

@@ -21,6 +21,7 @@ packages=(
   prometheus-cpp-dev libonnx-dev libssl-dev
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
   libhiredis-dev  # the Redis session tier (--session_store, server/cluster/)
+  libhdf5-dev libzip-dev  # Keras .h5 / .keras files (model/importers/hdf5_file.h, zip_archive.h)
 )
 # Only the tests and benchmarks use these (about 140 MB installed, 96 MB of it
 # the prometheus package): an image build would fetch them for nothing.
@@ -46,7 +47,8 @@ if [[ "${RNNSERVE_SANITIZE_CI:-0}" == 1 || "${1:-}" == "--sanitize" ]]; then
 fi
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy fortunes python3-statsmodels
-             libopenblas0-openmp)
+             libopenblas0-openmp
+             python3-h5py hdf5-tools)  # make_keras_fixtures.py; h5dump -H -A -p to compare layouts
 fi
 
 need_root() {

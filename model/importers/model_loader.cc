@@ -2,11 +2,14 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "model/importers/fingerprint.h"
+#include "model/importers/keras_model.h"
 #include "model/importers/onnx_graph.h"
 #include "model/importers/safetensors_reader.h"
+#include "model/importers/tfjs_model.h"
 #include "model/importers/weight_converter.h"
 #include "util/file.h"
 #include "util/status_macros.h"
@@ -21,6 +24,51 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
 absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
   RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
   return LoadOnnxModel(bytes, path);
+}
+
+absl::StatusOr<LoadedModel> LoadKeras(const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
+  return LoadKerasModel(bytes, file);
+}
+
+// A TF.js layers model: `json_path` and the shards it names, beside it.
+absl::StatusOr<LoadedModel> LoadTfjs(const std::string& json_path) {
+  const std::filesystem::path parent = std::filesystem::path(json_path).parent_path();
+  const std::string path = parent.empty() ? "." : parent.string();
+  RNN_ASSIGN_OR_RETURN(const std::string json, util::ReadFileToString(json_path));
+  // Kept for the fingerprint, which covers every file of the model.
+  std::vector<std::pair<std::string, std::string>> shards;
+  const TfjsShardReader read_shard = [&](const std::string& name,
+                                         int64_t max_bytes) -> absl::StatusOr<std::string> {
+    const std::string file = path + "/" + name;
+    std::error_code error;
+    const uintmax_t size = std::filesystem::file_size(file, error);
+    if (error) return absl::InvalidArgumentError(absl::StrCat(file, ": ", error.message()));
+    if (size > static_cast<uintmax_t>(max_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": larger than the 4 GiB served"));
+    }
+    RNN_ASSIGN_OR_RETURN(std::string bytes, util::ReadFileToString(file));
+    shards.emplace_back(name, bytes);
+    return bytes;
+  };
+  RNN_ASSIGN_OR_RETURN(KerasImport imported, ImportTfjsModel(json, read_shard, json_path));
+  const std::string json_name = std::filesystem::path(json_path).filename().string();
+  std::vector<NamedBytes> parts = {{json_name, json}};
+  for (const auto& [name, bytes] : shards) parts.push_back({name, bytes});
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = imported.summary,
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint(parts),
+  };
+  return model;
 }
 
 // The native format once config.json has parsed.
@@ -82,6 +130,24 @@ absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
   return model;
 }
 
+absl::StatusOr<LoadedModel> LoadKerasModel(absl::string_view bytes, const std::string& file) {
+  RNN_ASSIGN_OR_RETURN(KerasImport imported, ImportKerasModel(bytes, file));
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = file,
+      .format = imported.summary,
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint({{std::filesystem::path(file).filename().string(), bytes}}),
+  };
+  return model;
+}
+
 absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
                                             absl::string_view safetensors,
                                             const std::string& path) {
@@ -93,12 +159,19 @@ absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
 absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  const std::string onnx_path = path + "/model.onnx";
   const absl::Time start = absl::Now();
   std::error_code error;
-  absl::StatusOr<LoadedModel> model = std::filesystem::exists(onnx_path, error)
-                                          ? LoadOnnx(path, onnx_path)
-                                          : LoadNative(path);
+  auto exists = [&](const std::string& file) { return std::filesystem::exists(file, error); };
+  absl::StatusOr<LoadedModel> model =
+      // A file given by its own path: a TF.js model.json, or a Keras file.
+      std::filesystem::is_regular_file(path, error)
+          ? (absl::EndsWith(path, ".json") ? LoadTfjs(path) : LoadKeras(path))
+      : exists(path + "/model.onnx")  ? LoadOnnx(path, path + "/model.onnx")
+      : exists(path + "/config.json") ? LoadNative(path)
+      : exists(path + "/model.keras") ? LoadKeras(path + "/model.keras")
+      : exists(path + "/model.h5")    ? LoadKeras(path + "/model.h5")
+      : exists(path + "/model.json")  ? LoadTfjs(path + "/model.json")
+                                      : LoadNative(path);
   if (model.ok()) model->info.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return model;
 }

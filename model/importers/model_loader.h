@@ -1,6 +1,8 @@
 // Loads one model version from disk into an immutable, shareable LayerStack.
-// A model folder holds either model.onnx or config.json + model.safetensors
-// (README "Native model format"). Thread-safe: no shared state.
+// A model folder holds model.onnx, a Keras model.keras or model.h5, a TF.js
+// model.json with its shards, or
+// config.json + model.safetensors (README "Native model format").
+// Thread-safe: no shared state (libhdf5's calls are serialised inside).
 #ifndef RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
 #define RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
 
@@ -17,8 +19,10 @@ namespace rnnserve::model {
 // What a loaded model is, for inspect and (later) the API.
 struct ModelInfo {
   std::string path;
-  std::string format;  // "native (pytorch naming)", "native (keras naming)", "onnx"
-  std::string cell;    // "lstm", "gru", "rnn", "jordan"
+  // "native (pytorch naming)", "native (keras naming)", "onnx (...)",
+  // "keras 3.4.1 .keras: Sequential LSTM > Dense"
+  std::string format;
+  std::string cell;  // "lstm", "gru", "rnn", "jordan"; "lstm+gru" for a Keras mix
   int num_layers = 0;
   int hidden_size = 0;
   int proj_size = 0;
@@ -34,8 +38,11 @@ struct LoadedModel {
 };
 
 // Loads the model folder `path`: model.onnx if present, else the native
-// files. NOT_FOUND when neither is there; INVALID_ARGUMENT with the file and
-// the problem for anything malformed.
+// files if config.json is, else model.keras, model.h5 (Keras,
+// keras_model.h) or model.json (TF.js, tfjs_model.h); or `path` itself when
+// it is a file (a Keras file of any name, or a TF.js *.json, as the tools
+// take them). NOT_FOUND when none is there; INVALID_ARGUMENT with the file
+// and the problem for anything malformed.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 
 // What LoadModel() runs once the files are read, for bytes from elsewhere
@@ -43,6 +50,9 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 // ModelInfo; nothing is read from it. Codes as LoadModel().
 absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
                                           const std::string& path);
+// `file` is the Keras file's path: it names the model in messages and its
+// file name is part of the fingerprint.
+absl::StatusOr<LoadedModel> LoadKerasModel(absl::string_view bytes, const std::string& file);
 absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
                                             absl::string_view safetensors,
                                             const std::string& path);

@@ -5,6 +5,7 @@
 #include <system_error>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "util/file.h"
@@ -14,11 +15,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What LoadModel() reads. Either file of the native pair names the folder.
+// What LoadModel() reads, in its order. Either file of the native pair names
+// the folder.
 constexpr absl::string_view kModelFiles[] = {
     "model.onnx",         // ONNX
     "config.json",        // native: the architecture
     "model.safetensors",  // native: the weights
+    "model.keras",        // Keras 3 archive (or a legacy HDF5 file so named)
+    "model.h5",           // legacy Keras full-model HDF5
+    "model.json",         // TensorFlow.js layers model (+ the shards it names)
 };
 
 bool AllDigits(absl::string_view text) {
@@ -28,6 +33,13 @@ bool AllDigits(absl::string_view text) {
 
 bool IsModelFileName(absl::string_view name) {
   return std::find(std::begin(kModelFiles), std::end(kModelFiles), name) != std::end(kModelFiles);
+}
+
+// Keras users name their files freely (lstm_model.keras, bilstm.h5): any
+// such file is a model by itself.
+bool IsKerasFileName(absl::string_view name) {
+  return absl::EndsWith(name, ".keras") || absl::EndsWith(name, ".h5") ||
+         absl::EndsWith(name, ".hdf5");
 }
 
 }  // namespace
@@ -66,8 +78,8 @@ std::string AcceptedModelPaths() {
   const absl::Span<const absl::string_view> files = ModelFiles();
   return absl::StrCat("a ", absl::StrJoin(files.first(files.size() - 1), ", "), " or ",
                       files.back(),
-                      " file, a version folder holding one, or a model folder of versions "
-                      "1/, 2/, ...");
+                      " file, a version folder holding one, a Keras file of any name "
+                      "(*.keras, *.h5), or a model folder of versions 1/, 2/, ...");
 }
 
 absl::StatusOr<ModelPath> ResolveModelPath(const std::string& path) {
@@ -81,6 +93,7 @@ absl::StatusOr<ModelPath> ResolveModelPath(const std::string& path) {
   }
   if (fs::is_directory(status)) return ModelPath{ClassifyModelPath(path), path};
   const fs::path file(path);
+  if (IsKerasFileName(file.filename().string())) return ModelPath{ModelPathKind::kVersion, path};
   if (!IsModelFileName(file.filename().string())) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is not a model file; want ", AcceptedModelPaths(),

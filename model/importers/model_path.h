@@ -15,9 +15,11 @@
 namespace rnnserve::model {
 
 // The files whose presence makes a folder a model version, in the order
-// LoadModel() looks for them: model.onnx, then the native pair config.json +
-// model.safetensors. A new format (Keras' model.keras, model.h5, model.json)
-// is one more entry in model_path.cc, and the tools take its files at once.
+// LoadModel() looks for them: model.onnx, the native pair config.json +
+// model.safetensors, then Keras' model.keras, model.h5 and TF.js' model.json
+// (a folder keeping its original Keras file beside native files it was
+// converted to still serves the native files). A new format is one more entry
+// in model_path.cc, and the tools take its files at once.
 absl::Span<const absl::string_view> ModelFiles();
 
 // True if folder `dir` holds any of ModelFiles().
@@ -34,11 +36,14 @@ ModelPathKind ClassifyModelPath(const std::string& path);
 // A command-line path resolved to the folder to load.
 struct ModelPath {
   ModelPathKind kind = ModelPathKind::kVersion;
-  std::string folder;  // a version folder, a model folder or a repository
+  // A version folder, a model folder or a repository; or, for kVersion, a
+  // Keras file itself (LoadModel() takes either).
+  std::string folder;
 };
 
 // A model file (one of ModelFiles(), e.g. path/to/model.onnx or config.json)
-// stands for the version folder holding it; a folder is classified by
+// stands for the version folder holding it; a Keras file of any name (*.keras,
+// *.h5, *.hdf5) for itself; a folder is classified by
 // ClassifyModelPath(). NOT_FOUND if `path` does not exist, INVALID_ARGUMENT
 // for any other file; both messages say what is accepted.
 absl::StatusOr<ModelPath> ResolveModelPath(const std::string& path);

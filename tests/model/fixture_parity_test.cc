@@ -1,7 +1,8 @@
-// Every fixture under tests/testdata/model, onnx, onnx_export and transform
-// (made by make_fixtures.py, make_onnx_fixtures.py, make_onnx_export_matrix.py
-// and make_transform_fixtures.py from PyTorch modules, their ONNX exports, or
-// an independent NumPy reference) must be matched on every output of every
+// Every fixture under tests/testdata/model, onnx, onnx_export, transform and
+// keras (made by make_fixtures.py, make_onnx_fixtures.py,
+// make_onnx_export_matrix.py, make_transform_fixtures.py and
+// make_keras_fixtures.py from PyTorch modules, their ONNX exports, or an
+// independent NumPy reference) must be matched on every output of every
 // step, whichever way it is stepped (Step, alone and in shuffled batches;
 // StepChunk; StepChunks; RunSequence), by OutputRowNear: 1e-5 absolute in the
 // model's units (times the output transform's scale), and 1e-4 relative for
@@ -234,7 +235,7 @@ TEST_P(FixtureParityTest, StepsOnlyWhenStreamable) {
 // The manifests list exactly the fixture folders, so none escapes the
 // streaming tests for want of a row (and none is listed but gone).
 TEST(FixtureManifestTest, ListsEveryFixtureFolder) {
-  for (const std::string group : {"model", "onnx", "onnx_export", "transform"}) {
+  for (const std::string group : {"model", "onnx", "onnx_export", "transform", "keras"}) {
     std::vector<std::string> listed;
     for (const auto& [name, streaming] : ManifestStreaming(group)) {
       listed.push_back("tests/testdata/" + group + "/" + name);
@@ -258,6 +259,10 @@ INSTANTIATE_TEST_SUITE_P(OnnxExport, FixtureParityTest,
 // exports and as native transform blocks: make_transform_fixtures.py.
 INSTANTIATE_TEST_SUITE_P(Transform, FixtureParityTest,
                          ::testing::ValuesIn(FixtureFolders("transform")),
+                         [](const auto& info) { return TestNameOf(info.param); });
+// Keras files in the layouts of Keras 2.2 to 3.15 (make_keras_fixtures.py)
+// against a float64 NumPy reference of the Keras equations.
+INSTANTIATE_TEST_SUITE_P(Keras, FixtureParityTest, ::testing::ValuesIn(FixtureFolders("keras")),
                          [](const auto& info) { return TestNameOf(info.param); });
 // The trained demo models against the training script's own outputs.
 INSTANTIATE_TEST_SUITE_P(Demo, FixtureParityTest, ::testing::ValuesIn(DemoModelFolders()),

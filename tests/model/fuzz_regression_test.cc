@@ -8,6 +8,7 @@
 #include <ostream>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -17,6 +18,7 @@
 #include "model/importers/config.h"
 #include "model/importers/model_loader.h"
 #include "model/importers/safetensors_reader.h"
+#include "model/importers/tfjs_model.h"
 #include "tests/model/test_util.h"
 #include "util/file.h"
 #include "util/npy.h"
@@ -36,8 +38,8 @@ void PrintTo(const Regression& r, std::ostream* os) { *os << r.fuzzer << "/" << 
 // The fuzzers of fuzz/ whose input Feed() below knows how to feed. Each has
 // a folder, with at least its valid_ input: a missing or renamed folder
 // fails FuzzRegressionFoldersTest instead of quietly testing nothing.
-constexpr const char* kFedFuzzers[] = {"npy_fuzzer", "config_fuzzer", "safetensors_fuzzer",
-                                       "native_model_fuzzer", "onnx_fuzzer"};
+constexpr const char* kFedFuzzers[] = {"npy_fuzzer",          "config_fuzzer", "safetensors_fuzzer",
+                                       "native_model_fuzzer", "onnx_fuzzer",   "keras_fuzzer"};
 
 std::vector<Regression> Regressions() {
   std::vector<Regression> out;
@@ -88,6 +90,21 @@ absl::Status Feed(const std::string& fuzzer, absl::string_view bytes) {
   absl::StatusOr<LoadedModel> model;
   if (fuzzer == "onnx_fuzzer") {
     model = LoadOnnxModel(bytes, "regression");
+  } else if (fuzzer == "keras_fuzzer" && absl::StartsWith(bytes, "{")) {
+    // TF.js: model.json, a NUL, then the shards, all returned by the first
+    // shard read (fuzz/keras_fuzzer.cc).
+    const size_t split = std::min(bytes.find('\0'), bytes.size());
+    std::string shard(bytes.substr(std::min(split + 1, bytes.size())));
+    absl::StatusOr<KerasImport> imported = ImportTfjsModel(
+        bytes.substr(0, split),
+        [&](const std::string&, int64_t) -> absl::StatusOr<std::string> {
+          return std::exchange(shard, std::string());
+        },
+        "regression/model.json");
+    if (imported.ok()) ExpectRuns(imported->stack);
+    return imported.status();
+  } else if (fuzzer == "keras_fuzzer") {
+    model = LoadKerasModel(bytes, "regression.keras");
   } else {  // native_model_fuzzer: a 2-byte config length, config, weights.
     if (bytes.size() < 2) return absl::InvalidArgumentError("shorter than its header");
     const size_t config_size = std::min<size_t>(

@@ -20,8 +20,9 @@ using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 
 constexpr char kAccepted[] =
-    "want a model.onnx, config.json or model.safetensors file, a version folder holding one, "
-    "or a model folder of versions 1/, 2/, ...";
+    "want a model.onnx, config.json, model.safetensors, model.keras, model.h5 or model.json "
+    "file, a version folder holding one, a Keras file of any name (*.keras, *.h5), or a model "
+    "folder of versions 1/, 2/, ...";
 
 class ModelPathTest : public ScratchFolderTest {
  protected:
@@ -80,6 +81,18 @@ TEST_F(ModelPathTest, AModelFileStandsForItsVersionFolder) {
     ASSERT_TRUE(resolved.ok()) << resolved.status();
     EXPECT_EQ(resolved->kind, ModelPathKind::kVersion);
     EXPECT_EQ(fs::path(resolved->folder), fs::path(folder));
+  }
+}
+
+// Keras users name their files (lstm_model.keras, bilstm.h5): the file is
+// the model, whatever its name.
+TEST_F(ModelPathTest, AKerasFileOfAnyNameIsTheModel) {
+  for (const char* name : {"lstm_model.keras", "bilstm.h5", "weights.hdf5"}) {
+    const std::string path = WriteFile(name);
+    const absl::StatusOr<ModelPath> resolved = ResolveModelPath(path);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    EXPECT_EQ(resolved->kind, ModelPathKind::kVersion);
+    EXPECT_EQ(resolved->folder, path);
   }
 }
 

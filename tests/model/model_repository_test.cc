@@ -407,9 +407,12 @@ TEST_F(ModelToolTest, RunRefusesARepositoryRoot) {
                                TestdataPath("model/lstm_1layer/input_1.npy") + " --output " +
                                root() + "/out.npy");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output, HasSubstr(root() + " is not a model: want a model.onnx, config.json or "
-                                            "model.safetensors file, a version folder holding "
-                                            "one, or a model folder of versions"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr(root() + " is not a model: want a model.onnx, config.json, model.safetensors, "
+                         "model.keras, model.h5 or model.json file, a version folder "
+                         "holding one, a Keras file of any name (*.keras, *.h5), or a "
+                         "model folder of versions"));
 }
 
 }  // namespace

@@ -68,7 +68,8 @@ TEST(RnnserveModelToolTest, RunReproducesTheReference) {
 // The file itself, as every ONNX tool takes it, names its version folder.
 TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
   for (const std::string file :
-       {"onnx/torch_lstm_1layer/model.onnx", "model/lstm_1layer/config.json"}) {
+       {"onnx/torch_lstm_1layer/model.onnx", "model/lstm_1layer/config.json",
+        "keras/k341_keras_lstm_stack/model.keras", "keras/k240_gru_reset_after_x2/model.h5"}) {
     SCOPED_TRACE(file);
     const std::string dir = std::filesystem::path(TestdataPath(file)).parent_path();
     const std::string out = TempPath("model_file_out.npy");
@@ -89,6 +90,30 @@ TEST(RnnserveModelToolTest, RunAndInspectTakeAModelFile) {
                                   TestdataPath("model/gru_1layer"));
   EXPECT_EQ(both.exit_code, 2) << both.output;
   EXPECT_THAT(both.output, HasSubstr("exactly one PATH"));
+}
+
+// A Keras user's file keeps its own name: it is the model by itself.
+TEST(RnnserveModelToolTest, RunTakesAKerasFileOfAnyName) {
+  const std::string dir = TestdataPath("keras/k2150_functional_gru_lstm");
+  const std::string renamed = TempPath("gru_lstm_model.h5");
+  std::filesystem::copy_file(dir + "/model.h5", renamed,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string out = TempPath("keras_named_out.npy");
+  const ToolResult run =
+      RunTool("run --model " + renamed + " --input " + dir + "/input_2.npy --output " + out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ExpectNpyNear(out, dir + "/expected_2.npy");
+}
+
+// Keras return_sequences=False on the last layer: inspect says what the
+// whole-sequence call returns (steps still answer every step).
+TEST(RnnserveModelToolTest, InspectShowsAFinalStepOnlyModel) {
+  const ToolResult last = RunTool("inspect " + TestdataPath("keras/k341_keras_lstm_stack"));
+  ASSERT_EQ(last.exit_code, 0) << last.output;
+  EXPECT_THAT(last.output, HasSubstr("whole-sequence call: the final step's row only, [1, 1]"));
+  const ToolResult every = RunTool("inspect " + TestdataPath("keras/k2150_functional_gru_lstm"));
+  ASSERT_EQ(every.exit_code, 0) << every.output;
+  EXPECT_THAT(every.output, ::testing::Not(HasSubstr("whole-sequence call")));
 }
 
 TEST(RnnserveModelToolTest, StateOutThenStateInContinuesTheSequence) {
@@ -157,16 +182,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"BrokenModel", "inspect BAD/nan_weight", 1, "rnn.weight_hh_l0"},
         BadRun{"MissingModelFile",
                "run --model /nonexistent/model.onnx --input MODEL/input_1.npy --output OUT", 1,
-               "/nonexistent/model.onnx does not exist; want a model.onnx, config.json or "
-               "model.safetensors file, a version folder"},
+               "/nonexistent/model.onnx does not exist; want a model.onnx, config.json, "
+               "model.safetensors, model.keras, model.h5 or model.json file, a version folder"},
         BadRun{"ModelIsAnotherFile",
                "run --model MODEL/input_1.npy --input MODEL/input_1.npy --output OUT", 1,
                "input_1.npy is not a model file; want a model.onnx"},
         BadRun{"InspectAnotherFile", "inspect MODEL/input_1.npy", 1, "is not a model file"},
         BadRun{"MissingInput", "run --model MODEL --input /nonexistent.npy --output OUT", 1,
                "/nonexistent.npy"},
-        BadRun{"WrongInputShape", "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT",
-               1, "is [7, 5] float, want float [T, 4]"},
+        BadRun{"WrongInputShape",
+               "run --model MODEL --input BAD/input_wrong_shape.npy --output OUT", 1,
+               "is [7, 5] float, want float [T, 4]"},
         BadRun{"TruncatedInput", "run --model MODEL --input BAD/input_truncated.npy --output OUT",
                1, "input_truncated.npy"},
         BadRun{"FortranInput", "run --model MODEL --input BAD/input_fortran_order.npy --output OUT",
@@ -174,13 +200,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"FloatsForTokenModel",
                "run --model MODEL/../charlm --input MODEL/input_1.npy --output OUT", 1,
                "want integer token ids"},
-        BadRun{"StateOfWrongSize",
-               "run --model MODEL --input MODEL/input_1.npy --output OUT --state-in MODEL/input_1.npy",
-               1, "want a float state [10]"},
-        BadRun{"StateOnBidirectional",
-               "run --model MODEL/../lstm_bidir --input MODEL/../lstm_bidir/input_1.npy --output OUT "
-               "--state-out OUT",
-               1, "need a streaming model"}),
+        BadRun{
+            "StateOfWrongSize",
+            "run --model MODEL --input MODEL/input_1.npy --output OUT --state-in MODEL/input_1.npy",
+            1, "want a float state [10]"},
+        BadRun{
+            "StateOnBidirectional",
+            "run --model MODEL/../lstm_bidir --input MODEL/../lstm_bidir/input_1.npy --output OUT "
+            "--state-out OUT",
+            1, "need a streaming model"}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -99,6 +99,12 @@ void PrintModel(const LoadedModel& model) {
     std::cout << "output map:  " << stack.output_transform()->ToString() << "\n";
   }
   std::cout << absl::StrFormat("output:      float32 [T, %d]\n", stack.output_size());
+  if (stack.sequence_output() == SequenceOutput::kFinalState) {
+    // ONNX Y_h, Keras return_sequences=False: a step still answers every step.
+    std::cout << absl::StrFormat(
+        "             whole-sequence call: the final step's row only, [1, %d]\n",
+        stack.output_size());
+  }
   std::cout << absl::StrFormat("state:       %d floats (%d bytes) per session\n",
                                stack.state_size(), stack.state_size() * 4);
   std::cout << absl::StrFormat("streaming:   %s\n",

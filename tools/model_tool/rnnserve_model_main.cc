@@ -11,7 +11,8 @@
 #include "tools/model_tool/commands.h"
 
 ABSL_FLAG(std::string, model, "",
-          "a model file (model.onnx, config.json), a model version folder, or a model "
+          "a model file (model.onnx, config.json; a Keras .keras or .h5 file of any name), a "
+          "model version folder, or a model "
           "folder ROOT/<name> (its newest version); inspect also takes a repository root, "
           "and takes PATH as --model or as its argument");
 ABSL_FLAG(std::string, input, "",
@@ -33,7 +34,10 @@ constexpr char kUsage[] =
     "PATH is one of\n"
     "  a model file             model.onnx, config.json or model.safetensors: the\n"
     "                           version folder holding it\n"
-    "  a model version folder   model.onnx, or config.json + model.safetensors\n"
+    "  a Keras file             *.keras (Keras 3) or *.h5 (legacy Keras\n"
+    "                           model.save()), any name: the model itself\n"
+    "  a model version folder   model.onnx, model.keras, model.h5, or\n"
+    "                           config.json + model.safetensors\n"
     "  a model folder           ROOT/<name>, holding version folders 1/, 2/, ...:\n"
     "                           its newest version that loads\n"
     "  a repository root        ROOT, holding model folders (inspect only: a table\n"
