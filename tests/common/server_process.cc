@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -17,6 +19,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 extern char** environ;
 
@@ -117,16 +120,30 @@ std::string ServerProcess::Log() const {
 }
 
 int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
+  // Below the kernel's ephemeral range (ip_local_port_range, 32768 up by
+  // default), from which every listener on port 0 and every outgoing
+  // connection takes its port: a port from that range, free when asked,
+  // was taken by a replica's connection before nginx bound it (a cluster
+  // test failed so under ctest -j2). Random, so tests running at once do
+  // not try the same ports; bound once to check that it is free now.
+  constexpr int kFirst = 20000;
+  constexpr int kLast = 32767;
+  static std::atomic<uint64_t> draw{static_cast<uint64_t>(getpid()) * 2654435761u +
+                                    static_cast<uint64_t>(absl::GetCurrentTimeNanos())};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const uint64_t x = draw.fetch_add(0x9E3779B97F4A7C15u) * 0xBF58476D1CE4E5B9u;
+    const int port = kFirst + static_cast<int>((x >> 33) % (kLast - kFirst + 1));
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  std::fprintf(stderr, "no free port in %d..%d\n", kFirst, kLast);
+  std::abort();
 }
 
 }  // namespace rnnserve::testing

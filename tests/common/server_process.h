@@ -54,7 +54,8 @@ class ServerProcess {
 };
 
 // A loopback port nothing listens on (bound, then released), for programs
-// that cannot pick their own.
+// that cannot pick their own; below the kernel's ephemeral range, so that no
+// connection or port-0 listener takes it before the program binds it.
 int UnusedPort();
 
 }  // namespace rnnserve::testing
