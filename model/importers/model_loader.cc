@@ -31,6 +31,25 @@ absl::StatusOr<LoadedModel> LoadKeras(const std::string& file) {
   return LoadKerasModel(bytes, file);
 }
 
+// The served model of any Keras container (.keras, .h5, TF.js), loaded from
+// `path`, its files' fingerprint given.
+LoadedModel FromKeras(KerasImport imported, const std::string& path, std::string fingerprint) {
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = imported.summary,
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = std::move(fingerprint),
+  };
+  return model;
+}
+
 // A TF.js layers model: `json_path` and the shards it names, beside it.
 absl::StatusOr<LoadedModel> LoadTfjs(const std::string& json_path) {
   const std::filesystem::path parent = std::filesystem::path(json_path).parent_path();
@@ -55,20 +74,7 @@ absl::StatusOr<LoadedModel> LoadTfjs(const std::string& json_path) {
   const std::string json_name = std::filesystem::path(json_path).filename().string();
   std::vector<NamedBytes> parts = {{json_name, json}};
   for (const auto& [name, bytes] : shards) parts.push_back({name, bytes});
-  LoadedModel model;
-  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
-  model.info = ModelInfo{
-      .path = path,
-      .format = imported.summary,
-      .cell = imported.cell,
-      .num_layers = imported.num_layers,
-      .hidden_size = imported.hidden_size,
-      .proj_size = 0,
-      .bidirectional = imported.bidirectional,
-      .parameter_count = imported.parameter_count,
-      .fingerprint = Fingerprint(parts),
-  };
-  return model;
+  return FromKeras(std::move(imported), path, Fingerprint(parts));
 }
 
 // The native format once config.json has parsed.
@@ -132,20 +138,8 @@ absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
 
 absl::StatusOr<LoadedModel> LoadKerasModel(absl::string_view bytes, const std::string& file) {
   RNN_ASSIGN_OR_RETURN(KerasImport imported, ImportKerasModel(bytes, file));
-  LoadedModel model;
-  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
-  model.info = ModelInfo{
-      .path = file,
-      .format = imported.summary,
-      .cell = imported.cell,
-      .num_layers = imported.num_layers,
-      .hidden_size = imported.hidden_size,
-      .proj_size = 0,
-      .bidirectional = imported.bidirectional,
-      .parameter_count = imported.parameter_count,
-      .fingerprint = Fingerprint({{std::filesystem::path(file).filename().string(), bytes}}),
-  };
-  return model;
+  return FromKeras(std::move(imported), file,
+                   Fingerprint({{std::filesystem::path(file).filename().string(), bytes}}));
 }
 
 absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
