@@ -1,0 +1,146 @@
+#include "server/v2/http_server.h"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "civetweb.h"
+#include "glog/logging.h"
+
+namespace rnnserve::server::v2 {
+namespace {
+
+// Reads the body into request.body, unless its length (declared, or read so
+// far when chunked) passes `limit`: then sets body_too_large and stops.
+void ReadBody(mg_connection* connection, long long declared, int64_t limit, HttpRequest& request) {
+  if (declared > limit) {
+    request.body_too_large = true;
+    return;
+  }
+  // Read into the string itself: civetweb's worker threads have small
+  // stacks, no place for a big buffer.
+  constexpr size_t kChunk = 64 << 10;
+  std::string& body = request.body;
+  if (declared >= 0) body.reserve(static_cast<size_t>(declared));
+  while (true) {
+    const size_t have = body.size();
+    body.resize(have + kChunk);
+    const int got = mg_read(connection, body.data() + have, kChunk);
+    body.resize(have + static_cast<size_t>(std::max(got, 0)));
+    if (got <= 0) return;  // the end, or the client went away
+    if (static_cast<int64_t>(body.size()) > limit) {
+      request.body_too_large = true;
+      body.clear();
+      return;
+    }
+  }
+}
+
+void SendReply(mg_connection* connection, const HttpReply& reply) {
+  mg_response_header_start(connection, reply.status);
+  mg_response_header_add(connection, "Content-Type", "application/json", -1);
+  const std::string length = absl::StrCat(reply.body.size());
+  mg_response_header_add(connection, "Content-Length", length.c_str(), -1);
+  if (reply.status == 401) mg_response_header_add(connection, "WWW-Authenticate", "Bearer", -1);
+  mg_response_header_send(connection);
+  if (!reply.body.empty()) mg_write(connection, reply.body.data(), reply.body.size());
+}
+
+int LogMessage(const mg_connection* /*connection*/, const char* message) {
+  VLOG(1) << "http: " << message;
+  return 1;  // logged here, not on stderr
+}
+
+}  // namespace
+
+int HttpServer::HandleRequest(mg_connection* connection, void* data) {
+  const auto* server = static_cast<const HttpServer*>(data);
+  const mg_request_info* info = mg_get_request_info(connection);
+  HttpRequest request;
+  request.method = info->request_method != nullptr ? info->request_method : "";
+  request.path = info->local_uri != nullptr ? info->local_uri : "";
+  if (const char* authorization = mg_get_header(connection, "Authorization")) {
+    request.authorization = authorization;
+  }
+  ReadBody(connection, info->content_length, server->options_.max_body_bytes, request);
+  const HttpReply reply = server->routes_->Handle(request);
+  // An unread body would be taken for the next request on the connection.
+  if (request.body_too_large) mg_disable_keep_alive(connection);
+  SendReply(connection, reply);
+  return reply.status;
+}
+
+int HttpServer::InitTls(void* ssl_context, void* data) {
+  const auto* server = static_cast<const HttpServer*>(data);
+  auto* context = static_cast<SSL_CTX*>(ssl_context);
+  const HttpServerOptions& options = server->options_;
+  if (SSL_CTX_use_certificate_chain_file(context, options.tls_cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(context, options.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(context) != 1) {
+    LOG(ERROR) << "http: cannot use --tls_cert " << options.tls_cert << " with --tls_key "
+               << options.tls_key;
+    return -1;
+  }
+  if (!options.tls_client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(context, options.tls_client_ca.c_str(), nullptr) != 1) {
+      LOG(ERROR) << "http: cannot load --tls_client_ca " << options.tls_client_ca;
+      return -1;
+    }
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return 1;  // set up here: civetweb loads no certificate of its own
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                              const HttpRoutes* routes) {
+  std::unique_ptr<HttpServer> server(new HttpServer(options, routes));
+  const bool tls = !options.tls_cert.empty();
+  if (tls && mg_check_feature(MG_FEATURES_TLS) == 0) {
+    return absl::UnavailableError("http: this civetweb build has no TLS");
+  }
+  const std::string ports = options.listen + (tls ? "s" : "");
+  const std::string threads = absl::StrCat(options.threads);
+  const std::string keep_alive = absl::StrCat(options.keep_alive_ms);
+  // No document_root: civetweb serves no files, only the handler below.
+  const char* configuration[] = {"listening_ports",
+                                 ports.c_str(),
+                                 "num_threads",
+                                 threads.c_str(),
+                                 "enable_keep_alive",
+                                 "yes",
+                                 "keep_alive_timeout_ms",
+                                 keep_alive.c_str(),
+                                 "request_timeout_ms",
+                                 "30000",
+                                 nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &LogMessage;
+  if (tls) callbacks.init_ssl = &HttpServer::InitTls;
+  mg_init_data init{
+      .callbacks = &callbacks, .user_data = server.get(), .configuration_options = configuration};
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{
+      .code = &error_code, .text = error_text, .text_buffer_size = sizeof(error_text)};
+  server->context_ = mg_start2(&init, &error);
+  if (server->context_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve HTTP on ", options.listen, ": ", error_text));
+  }
+  mg_set_request_handler(server->context_, "/", &HttpServer::HandleRequest, server.get());
+  std::vector<mg_server_port> bound(4);
+  const int count =
+      mg_get_server_ports(server->context_, static_cast<int>(bound.size()), bound.data());
+  if (count > 0) server->port_ = bound[0].port;
+  return server;
+}
+
+void HttpServer::Stop() {
+  if (context_ == nullptr) return;
+  mg_stop(context_);  // joins every worker: the requests being served finish
+  context_ = nullptr;
+}
+
+}  // namespace rnnserve::server::v2
