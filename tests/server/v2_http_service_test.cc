@@ -20,6 +20,7 @@
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
+#include "tests/common/program_run.h"
 #include "tests/model/test_util.h"
 #include "tests/server/http_call.h"
 #include "tests/server/metric_value.h"
@@ -367,6 +368,19 @@ TEST_F(V2HttpServiceTest, RequestsAreCountedByProtocolMethodAndCode) {
   EXPECT_EQ(count("ModelInfer", "OK"), 1);
   EXPECT_EQ(count("ModelInfer", "INVALID_ARGUMENT"), 1);
   EXPECT_EQ(count("ModelMetadata", "NOT_FOUND"), 1);
+}
+
+// examples/v2_rest_session.sh, the curl session the README shows, against
+// the demo model it names.
+TEST_F(V2HttpServiceTest, TheCurlExampleRunsASession) {
+  ServerOptions options = Options();
+  options.models = absl::StrCat(RNNSERVE_SOURCE_DIR, "/models");
+  StartServer(options);
+  const ::rnnserve::testing::ProgramResult run = ::rnnserve::testing::RunProgram(
+      {"/bin/bash", absl::StrCat(RNNSERVE_SOURCE_DIR, "/examples/v2_rest_session.sh"),
+       absl::StrCat("http://127.0.0.1:", server_->http_port()), "forecast"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("session curl-demo: 3 steps over REST, ended"));
 }
 
 TEST_F(V2HttpServiceTest, ShutdownStopsTheHttpListener) {
