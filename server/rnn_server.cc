@@ -157,16 +157,19 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.listen));
   }
-  if (!options.http_listen.empty()) {
+  if (!options.http_listen.empty() && !options.security.tls_cert.empty()) {
+    // Plain HTTP beside a TLS gRPC port would bypass what TLS was asked for,
+    // and civetweb's HTTPS crashes on OpenSSL 3 (server/v2/http_server.h).
+    LOG(WARNING) << "no HTTP/REST listener on " << options.http_listen
+                 << ": it has no TLS; with --tls_cert put a TLS-terminating proxy in front of "
+                 << "a plain-HTTP replica, or use the Open Inference Protocol over gRPC";
+  } else if (!options.http_listen.empty()) {
     server->http_routes_ =
         std::make_unique<v2::HttpRoutes>(server->v2_runner_.get(), server->models_.get(),
                                          server->metrics_.get(), server->token_.get());
     const v2::HttpServerOptions http{.listen = options.http_listen,
                                      .threads = options.http_threads,
-                                     .max_body_bytes = options.max_message_bytes,
-                                     .tls_cert = options.security.tls_cert,
-                                     .tls_key = options.security.tls_key,
-                                     .tls_client_ca = options.security.tls_client_ca};
+                                     .max_body_bytes = options.max_message_bytes};
     absl::StatusOr<std::unique_ptr<v2::HttpServer>> started =
         v2::HttpServer::Start(http, server->http_routes_.get());
     if (!started.ok()) return started.status();  // ~RnnServer stops the rest

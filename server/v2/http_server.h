@@ -3,8 +3,12 @@
 // on a bounded pool of threads, each holding one connection at a time, and
 // hands them to HttpRoutes, which does everything protocol-specific. The
 // body is refused by its length before it is read when it is longer than
-// the limit. TLS (and mutual TLS) through OpenSSL with the same files as
-// gRPC. Start() once; Stop() (or the destructor) once: it waits for the
+// the limit. Plain HTTP only: with Debian's civetweb 1.15 (which loads
+// libssl at run time) a worker jumped to address 0 at the first TLS
+// connection in our try (gdb), likely because it looks up
+// SSL_get_peer_certificate, which libssl.so.3 no longer exports; so
+// RnnServer does not start it under TLS (README "HTTP/REST + JSON").
+// Start() once; Stop() (or the destructor) once: it waits for the
 // requests being served. Thread-safe between them.
 #ifndef RNNSERVE_SERVER_V2_HTTP_SERVER_H_
 #define RNNSERVE_SERVER_V2_HTTP_SERVER_H_
@@ -28,15 +32,12 @@ struct HttpServerOptions {
   int threads = 32;
   int keep_alive_ms = 2000;
   int64_t max_body_bytes = 16 << 20;  // longer bodies get 413
-  std::string tls_cert;               // PEM chain; with tls_key: HTTPS
-  std::string tls_key;
-  std::string tls_client_ca;  // PEM CAs: clients must present a certificate they signed
 };
 
 class HttpServer {
  public:
   // Listens on options.listen. `routes` not owned; outlives the server.
-  // UNAVAILABLE when the address cannot be bound or TLS cannot be set up.
+  // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            const HttpRoutes* routes);
   ~HttpServer() { Stop(); }
@@ -50,11 +51,11 @@ class HttpServer {
       : options_(options), routes_(routes) {}
   // civetweb's callbacks; `data` is the HttpServer.
   static int HandleRequest(::mg_connection* connection, void* data);
-  static int InitTls(void* ssl_context, void* data);
 
   const HttpServerOptions options_;
   const HttpRoutes* const routes_;
   struct mg_context* context_ = nullptr;
+  bool library_initialized_ = false;
   int port_ = 0;
 };
 
