@@ -76,8 +76,9 @@ int HttpServer::HandleRequest(mg_connection* connection, void* data) {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                               const HttpRoutes* routes) {
   std::unique_ptr<HttpServer> server(new HttpServer(options, routes));
-  mg_init_library(0);  // counted; mg_exit_library in Stop()
-  server->library_initialized_ = true;
+  // No mg_init_library/mg_exit_library: mg_start initializes what it needs,
+  // and an mg_exit_library of ours would tear down the library under
+  // prometheus-cpp's exposer, whose mg_stop then hangs at exit.
   const std::string& ports = options.listen;
   const std::string threads = absl::StrCat(options.threads);
   const std::string keep_alive = absl::StrCat(options.keep_alive_ms);
@@ -118,10 +119,6 @@ void HttpServer::Stop() {
   if (context_ != nullptr) {
     mg_stop(context_);  // joins every worker: the requests being served finish
     context_ = nullptr;
-  }
-  if (library_initialized_) {
-    library_initialized_ = false;
-    mg_exit_library();
   }
 }
 

@@ -55,7 +55,6 @@ class HttpServer {
   const HttpServerOptions options_;
   const HttpRoutes* const routes_;
   struct mg_context* context_ = nullptr;
-  bool library_initialized_ = false;
   int port_ = 0;
 };
 
