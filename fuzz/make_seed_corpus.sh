@@ -82,6 +82,9 @@ while IFS= read -r -d '' request; do
       > "$out/v2_infer_request_fuzzer/request_$n"
 done < <(grep -v '^#' fuzz/v2_infer_requests.txtpb | awk 'BEGIN{RS=""; ORS="\0"} {print}')
 
+# json_infer_request_fuzzer: the REST bodies as they are.
+copy json_infer_request_fuzzer fuzz/json_infer_requests/*.json
+
 for dir in tests/testdata/fuzz_regressions/*/; do
   fuzzer="$(basename "$dir")"
   copy "$fuzzer" "$dir"*

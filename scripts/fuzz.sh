@@ -12,7 +12,8 @@ shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
   targets=(npy_fuzzer config_fuzzer safetensors_fuzzer native_model_fuzzer onnx_fuzzer
-           onnx_text_fuzzer step_request_fuzzer v2_infer_request_fuzzer keras_fuzzer)
+           onnx_text_fuzzer step_request_fuzzer v2_infer_request_fuzzer keras_fuzzer
+           json_infer_request_fuzzer)
 fi
 
 # -O1 keeps the fuzzers fast while Eigen's and glog's debug checks stay on.
@@ -29,6 +30,7 @@ dict_of() {
     onnx_fuzzer | onnx_text_fuzzer) echo fuzz/dicts/onnx.dict ;;
     step_request_fuzzer) echo fuzz/dicts/step_request.dict ;;
     v2_infer_request_fuzzer) echo fuzz/dicts/v2_infer_request.dict ;;
+    json_infer_request_fuzzer) echo fuzz/dicts/json_infer_request.dict ;;
   esac
 }
 

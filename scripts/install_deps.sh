@@ -19,6 +19,7 @@ packages=(
   libeigen3-dev libabsl-dev nlohmann-json3-dev libgoogle-glog-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libonnx-dev libssl-dev
+  libcivetweb-dev  # the REST listener (server/v2/http_server.h); prometheus-cpp links it too
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
   libhiredis-dev  # the Redis session tier (--session_store, server/cluster/)
   libhdf5-dev libzip-dev  # Keras .h5 / .keras files (model/importers/hdf5_file.h, zip_archive.h)
@@ -35,6 +36,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
     # examples/v2_stream_client.py, run by the v2 gRPC tests with /usr/bin/python3 on
     # stubs protoc and grpc_python_plugin (protobuf-compiler-grpc) generate
     python3-grpcio python3-protobuf
+    curl  # examples/v2_rest_session.sh, run by the v2 REST tests
   )
   # npm brings buf (below); the machines come with Node.js, Debian's npm is
   # the fallback.

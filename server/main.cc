@@ -21,6 +21,14 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address HOST:PORT; port 0 picks a free port (logged). The container "
           "listens on 0.0.0.0");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8000",
+          "HTTP/REST address HOST:PORT of the Open Inference Protocol (KServe v2 / Triton: "
+          "/v2/...), with the same token and --max_message_bytes (the body limit) as gRPC; "
+          "plain HTTP only: not started with --tls_cert (a warning says so); port 0 picks a "
+          "free port (logged); empty: no HTTP listener");
+ABSL_FLAG(int, http_threads, 32,
+          "HTTP connections served at once (a keep-alive connection holds its thread until "
+          "it closes or idles 2 s); more wait to be accepted");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged)");
 ABSL_FLAG(std::string, models, "models", "the model repository: MODELS/<name>/<version>/");
@@ -117,6 +125,11 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   rnnserve::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.models = absl::GetFlag(FLAGS_models);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  if (options.http_threads < 1 || options.http_threads > 1024) {
+    return absl::InvalidArgumentError("--http_threads must be 1 to 1024");
+  }
   options.sessions.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   options.sessions.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   const std::string policy = absl::GetFlag(FLAGS_full_policy);

@@ -53,6 +53,10 @@ constexpr const char* kNativeMethods[] = {
 constexpr const char* kOpenInferenceMethods[] = {"ServerLive",      "ServerReady",   "ModelReady",
                                                  "ServerMetadata",  "ModelMetadata", "ModelInfer",
                                                  "ModelStreamInfer"};
+// The Open Inference Protocol over HTTP/REST: the same method names for the
+// same endpoints (ModelInfer is POST .../infer), without the stream.
+constexpr const char* kOpenInferenceHttpMethods[] = {
+    "ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer"};
 
 const char* ProtocolLabel(RequestProtocol protocol) {
   switch (protocol) {
@@ -60,6 +64,8 @@ const char* ProtocolLabel(RequestProtocol protocol) {
       return "rnnserve.v1";
     case RequestProtocol::kOpenInference:
       return "inference";
+    case RequestProtocol::kOpenInferenceHttp:
+      return "inference-http";
   }
   return "unknown";
 }
@@ -102,6 +108,9 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
   for (const char* method : kNativeMethods) methods.emplace_back(RequestProtocol::kNative, method);
   for (const char* method : kOpenInferenceMethods) {
     methods.emplace_back(RequestProtocol::kOpenInference, method);
+  }
+  for (const char* method : kOpenInferenceHttpMethods) {
+    methods.emplace_back(RequestProtocol::kOpenInferenceHttp, method);
   }
   for (const auto& [protocol, method] : methods) {
     requests_by_[{protocol, method, absl::StatusCode::kOk}] =

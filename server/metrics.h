@@ -45,6 +45,9 @@ struct ModelMetrics {
 enum class RequestProtocol {
   kNative,         // rnnserve.v1 (and the cluster's own RPCs)
   kOpenInference,  // inference.GRPCInferenceService (KServe v2 / Triton)
+  // The same protocol over HTTP/REST (server/v2/http_routes.h); its code
+  // label is the gRPC code the HTTP status was mapped from.
+  kOpenInferenceHttp,
 };
 
 // What rnnserve_model_info{model, version, cell, format, fingerprint} = 1 says

@@ -157,6 +157,26 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.listen));
   }
+  if (!options.http_listen.empty() && !options.security.tls_cert.empty()) {
+    // Plain HTTP beside a TLS gRPC port would bypass what TLS was asked for,
+    // and civetweb's HTTPS crashes on OpenSSL 3 (server/v2/http_server.h).
+    LOG(WARNING) << "no HTTP/REST listener on " << options.http_listen
+                 << ": it has no TLS; with --tls_cert put a TLS-terminating proxy in front of "
+                 << "a plain-HTTP replica, or use the Open Inference Protocol over gRPC";
+  } else if (!options.http_listen.empty()) {
+    server->http_routes_ =
+        std::make_unique<v2::HttpRoutes>(server->v2_runner_.get(), server->models_.get(),
+                                         server->metrics_.get(), server->token_.get());
+    const v2::HttpServerOptions http{.listen = options.http_listen,
+                                     .threads = options.http_threads,
+                                     .max_body_bytes = options.max_message_bytes};
+    absl::StatusOr<std::unique_ptr<v2::HttpServer>> started =
+        v2::HttpServer::Start(http, server->http_routes_.get());
+    if (!started.ok()) return started.status();  // ~RnnServer stops the rest
+    server->http_ = *std::move(started);
+    LOG(INFO) << "serving the Open Inference Protocol over HTTP on " << options.http_listen
+              << " (port " << server->http_->port() << ")";
+  }
   if (server->tier_ != nullptr) server->tier_->Start();
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
@@ -258,6 +278,7 @@ void RnnServer::Shutdown(absl::Duration drain) {
   health->SetServingStatus("", false);
   for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
   v2_inference_->StopServing();
+  if (http_routes_ != nullptr) http_routes_->StopServing();
   const absl::Time deadline = absl::Now() + drain;
   if (tier_ != nullptr) {
     ReleaseSessions(deadline);
@@ -280,6 +301,9 @@ void RnnServer::Shutdown(absl::Duration drain) {
     inference_->DrainStreams();
     stopping.join();
   }
+  // REST requests being answered finish (the batcher still runs); new ones
+  // got 503 since StopServing.
+  if (http_ != nullptr) http_->Stop();
   batcher_->Shutdown();
   sequences_->Shutdown();
   stop_periodic_.Notify();

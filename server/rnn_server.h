@@ -32,6 +32,8 @@
 #include "server/task_pool.h"
 #include "server/token_check.h"
 #include "server/v2/grpc_inference_service.h"
+#include "server/v2/http_routes.h"
+#include "server/v2/http_server.h"
 #include "server/v2/infer_runner.h"
 
 namespace rnnserve::server {
@@ -82,6 +84,13 @@ struct ServerOptions {
   // into the snapshot, if there is one).
   std::string handoff_target;
   SessionStoreOptions session_store;
+  // The Open Inference Protocol over HTTP/REST (server/v2/http_server.h):
+  // HOST:PORT, port 0 picks a free one; empty: no HTTP listener (main's
+  // --http_listen defaults to 127.0.0.1:8000). It shares the token and
+  // max_message_bytes (the body limit); with TLS configured it is not
+  // started (plain HTTP only; server/v2/http_server.h).
+  std::string http_listen;
+  int http_threads = 32;
 };
 
 class RnnServer {
@@ -98,6 +107,8 @@ class RnnServer {
   void Shutdown(absl::Duration drain);
 
   int port() const { return port_; }
+  // The HTTP/REST port; 0 without options.http_listen.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
   // The server's metrics; main exposes it over HTTP.
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
   // Gauges read at scrape time (the step queue's depth, the bytes in
@@ -151,6 +162,8 @@ class RnnServer {
   // The Open Inference Protocol (KServe v2 / Triton) on the same handler.
   std::unique_ptr<v2::InferRunner> v2_runner_;
   std::unique_ptr<v2::GrpcInferenceService> v2_inference_;
+  std::unique_ptr<v2::HttpRoutes> http_routes_;
+  std::unique_ptr<v2::HttpServer> http_;  // null without options.http_listen
   std::unique_ptr<SessionServiceImpl> session_service_;
   std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;

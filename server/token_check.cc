@@ -30,6 +30,10 @@ absl::StatusOr<TokenCheck> TokenCheck::FromFile(const std::string& path) {
   return TokenCheck(std::string(token));
 }
 
+bool TokenCheck::Accepts(absl::string_view authorization) const {
+  return ConstantTimeEquals(authorization, expected_);
+}
+
 absl::Status TokenCheck::Check(const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   const auto authorization = metadata.find("authorization");
@@ -38,7 +42,7 @@ absl::Status TokenCheck::Check(const grpc::ServerContextBase& context) const {
         "this server wants a bearer token: send metadata \"authorization: Bearer <token>\"");
   }
   const absl::string_view sent(authorization->second.data(), authorization->second.size());
-  if (!ConstantTimeEquals(sent, expected_)) {
+  if (!Accepts(sent)) {
     return absl::UnauthenticatedError(
         "the authorization metadata is not \"Bearer \" followed by this server's token");
   }

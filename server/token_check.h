@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 
 namespace rnnserve::server {
@@ -26,6 +27,9 @@ class TokenCheck {
   // OK when `context` carries the token; UNAUTHENTICATED otherwise. The
   // comparison takes the same time whichever byte differs.
   absl::Status Check(const grpc::ServerContextBase& context) const;
+  // Whether an `authorization` value (a gRPC metadata value or an HTTP
+  // header) is "Bearer <token>", in the same time whichever byte differs.
+  bool Accepts(absl::string_view authorization) const;
   // The `authorization` value calls carry ("Bearer <token>"); the session
   // handoff sends it to the replicas of the same fleet.
   const std::string& authorization() const { return expected_; }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -292,12 +293,22 @@ TEST_F(SecurityTest, EveryMethodRefusesAMissingOrWrongTokenAndCountsTheRefusal) 
     EXPECT_EQ(call("s3cret-tokeN").error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
     const grpc::Status right = call("s3cret-token");
     EXPECT_TRUE(right.ok()) << method << ": " << right.error_message();
-    EXPECT_EQ(MetricValue(*server_->registry(), "rnnserve_requests_total",
-                          {{"method", method}, {"code", "UNAUTHENTICATED"}}),
-              2)
+    // The protocol too: the REST front end counts the same method names
+    // under protocol="inference-http".
+    const std::string protocol =
+        absl::StrContains(
+            " ServerLive ServerReady ModelReady ServerMetadata ModelMetadata "
+            "ModelInfer ModelStreamInfer ",
+            absl::StrCat(" ", method, " "))
+            ? "inference"
+            : "rnnserve.v1";
+    EXPECT_EQ(
+        MetricValue(*server_->registry(), "rnnserve_requests_total",
+                    {{"protocol", protocol}, {"method", method}, {"code", "UNAUTHENTICATED"}}),
+        2)
         << method;
     EXPECT_EQ(MetricValue(*server_->registry(), "rnnserve_requests_total",
-                          {{"method", method}, {"code", "OK"}}),
+                          {{"protocol", protocol}, {"method", method}, {"code", "OK"}}),
               1)
         << method;
   }

@@ -1,0 +1,393 @@
+// The Open Inference Protocol over HTTP/REST end to end: a real RnnServer
+// with its gRPC and HTTP listeners on 127.0.0.1:<free ports> and the lstm
+// (FP32) and charlm (token) fixtures, called over raw sockets with JSON
+// bodies as curl or a KServe client sends them. Outputs equal the native
+// API's on the same inputs (1e-6) and the reference (1e-5), step by step and
+// in chunks, with uint64 and string sequence ids; a session continues
+// across protocols; bad requests get their status and message, the server
+// keeps serving and a witness session is unchanged.
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "rnnserve/v1/inference.grpc.pb.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
+#include "server/rnn_server.h"
+#include "tests/common/program_run.h"
+#include "tests/model/test_util.h"
+#include "tests/server/http_call.h"
+#include "tests/server/metric_value.h"
+
+namespace rnnserve::server {
+namespace {
+
+using ::rnnserve::model::testing::LoadSequences;
+using ::rnnserve::model::testing::OutputRowsNear;
+using ::rnnserve::model::testing::ReferenceSequence;
+using ::rnnserve::model::testing::TestdataPath;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class V2HttpServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new std::string(model::testing::MakeTestRepository(
+        "v2_http", {{"lstm_3layer", "lstm/1"}, {"charlm", "charlm/1"}}));
+    lstm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/lstm_3layer")));
+    charlm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/charlm")));
+  }
+
+  void SetUp() override { StartServer(Options()); }
+
+  static ServerOptions Options() {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.http_listen = "127.0.0.1:0";
+    options.models = *root_;
+    options.batcher.workers = 2;
+    return options;
+  }
+
+  void StartServer(const ServerOptions& options) {
+    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
+    absl::StatusOr<std::unique_ptr<RnnServer>> server = RnnServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_GT(server_->http_port(), 0);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    native_ = v1::InferenceService::NewStub(channel_);
+    sessions_ = v1::SessionService::NewStub(channel_);
+  }
+
+  static const ReferenceSequence& seq() {
+    return *std::max_element(lstm_->begin(), lstm_->end(),
+                             [](const ReferenceSequence& a, const ReferenceSequence& b) {
+                               return a.steps() < b.steps();
+                             });
+  }
+  static int64_t InWidth() { return seq().input.shape[1]; }
+  static int64_t OutWidth() { return seq().expected.shape[1]; }
+
+  // Steps [first, first + count) of seq() as a JSON request body, data
+  // nested [count][width]; `sequence_id` null: a stateless run.
+  static json Steps(const json& sequence_id, int64_t first, int64_t count, bool start,
+                    bool end = false) {
+    json data = json::array();
+    for (int64_t t = first; t < first + count; ++t) {
+      data.push_back(std::vector<float>(seq().input.floats.begin() + t * InWidth(),
+                                        seq().input.floats.begin() + (t + 1) * InWidth()));
+    }
+    json body = {{"id", absl::StrCat("rest:", first)},
+                 {"inputs",
+                  {{{"name", "input"},
+                    {"shape", {count, InWidth()}},
+                    {"datatype", "FP32"},
+                    {"data", data}}}}};
+    if (!sequence_id.is_null()) {
+      body["parameters"] = {
+          {"sequence_id", sequence_id}, {"sequence_start", start}, {"sequence_end", end}};
+    }
+    return body;
+  }
+
+  HttpAnswer Post(const std::string& path, const std::string& body,
+                  const std::string& headers = "") {
+    return HttpCall(server_->http_port(), "POST", path, body, headers);
+  }
+  HttpAnswer Get(const std::string& path, const std::string& headers = "") {
+    return HttpCall(server_->http_port(), "GET", path, "", headers);
+  }
+  HttpAnswer Infer(const json& body, const std::string& model = "lstm") {
+    return Post(absl::StrCat("/v2/models/", model, "/infer"), body.dump());
+  }
+
+  // The output values of a successful answer.
+  static std::vector<float> ValuesOf(const HttpAnswer& answer) {
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    const json body = json::parse(answer.body, nullptr, false);
+    if (!body.is_object() || !body.contains("outputs")) return {};
+    return body["outputs"][0]["data"].get<std::vector<float>>();
+  }
+
+  std::vector<float> NativeSteps(const std::string& session, int64_t first, int64_t count,
+                                 bool start) {
+    v1::StepRequest request;
+    request.set_session_id(session);
+    request.set_start(start);
+    request.mutable_model()->set_name("lstm");
+    const float* values = seq().input.floats.data() + first * InWidth();
+    request.mutable_floats()->mutable_values()->Assign(values, values + count * InWidth());
+    v1::StepResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = native_->Step(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {response.outputs().values().begin(), response.outputs().values().end()};
+  }
+
+  static ::testing::AssertionResult MatchesReference(const std::vector<float>& got, int64_t first) {
+    if (got.empty() || got.size() % OutWidth() != 0) {
+      return ::testing::AssertionFailure() << got.size() << " output values";
+    }
+    return OutputRowsNear(got.data(), seq().expected.floats.data() + first * OutWidth(),
+                          static_cast<int64_t>(got.size()) / OutWidth(), OutWidth());
+  }
+
+  static void ExpectNear(const std::vector<float>& rest, const std::vector<float>& native) {
+    ASSERT_EQ(rest.size(), native.size());
+    for (size_t i = 0; i < rest.size(); ++i) EXPECT_NEAR(rest[i], native[i], 1e-6) << i;
+  }
+
+  int64_t StepsOf(const std::string& id) {
+    v1::SessionRef ref;
+    ref.set_session_id(id);
+    v1::SessionInfo info;
+    grpc::ClientContext context;
+    return sessions_->DescribeSession(&context, ref, &info).ok() ? info.steps() : -1;
+  }
+
+  static std::string* root_;
+  static std::vector<ReferenceSequence>* lstm_;
+  static std::vector<ReferenceSequence>* charlm_;
+  std::unique_ptr<RnnServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::InferenceService::Stub> native_;
+  std::unique_ptr<v1::SessionService::Stub> sessions_;
+};
+
+std::string* V2HttpServiceTest::root_ = nullptr;
+std::vector<ReferenceSequence>* V2HttpServiceTest::lstm_ = nullptr;
+std::vector<ReferenceSequence>* V2HttpServiceTest::charlm_ = nullptr;
+
+TEST_F(V2HttpServiceTest, HealthAndMetadataDescribeTheModelsAndTheSequenceExtension) {
+  EXPECT_EQ(Get("/v2/health/live").status, 200);
+  EXPECT_EQ(Get("/v2/health/ready").status, 200);
+  const HttpAnswer server = Get("/v2");
+  ASSERT_EQ(server.status, 200);
+  EXPECT_EQ(json::parse(server.body)["extensions"],
+            json::array({"sequence", "sequence(string_id)"}));
+  const HttpAnswer lstm = Get("/v2/models/lstm");
+  ASSERT_EQ(lstm.status, 200) << lstm.body;
+  const json metadata = json::parse(lstm.body);
+  EXPECT_EQ(metadata["name"], "lstm");
+  EXPECT_EQ(metadata["versions"], json::array({"1"}));
+  EXPECT_EQ(metadata["inputs"][0]["datatype"], "FP32");
+  EXPECT_EQ(metadata["inputs"][0]["shape"], json::array({-1, InWidth()}));
+  EXPECT_EQ(metadata["outputs"][0]["shape"], json::array({-1, OutWidth()}));
+  EXPECT_EQ(json::parse(Get("/v2/models/charlm/versions/1").body)["inputs"][0]["datatype"],
+            "INT64");
+  EXPECT_EQ(Get("/v2/models/lstm/ready").status, 200);
+  EXPECT_EQ(Get("/v2/models/lstm/versions/1/ready").status, 200);
+  EXPECT_EQ(Get("/v2/models/lstm/versions/2/ready").status, 404);
+  const HttpAnswer unknown = Get("/v2/models/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(json::parse(unknown.body)["error"].get<std::string>(), HasSubstr("nope"));
+}
+
+TEST_F(V2HttpServiceTest, InferStepByStepWithAUint64IdEqualsTheNativeApiAndTheReference) {
+  const int64_t steps = std::min<int64_t>(seq().steps(), 6);
+  for (int64_t t = 0; t < steps; ++t) {
+    const HttpAnswer answer = Infer(Steps(uint64_t{42}, t, 1, t == 0));
+    const std::vector<float> rest = ValuesOf(answer);
+    const json body = json::parse(answer.body);
+    EXPECT_EQ(body["id"], absl::StrCat("rest:", t));
+    EXPECT_EQ(body["model_name"], "lstm");
+    EXPECT_EQ(body["parameters"]["session_steps"], t + 1);
+    EXPECT_EQ(body["outputs"][0]["shape"], json::array({1, OutWidth()}));
+    ExpectNear(rest, NativeSteps("native-uint64", t, 1, t == 0));
+    EXPECT_TRUE(MatchesReference(rest, t));
+  }
+  EXPECT_EQ(StepsOf("42"), steps);
+  // sequence_end ends the session after the request.
+  ValuesOf(Infer(Steps(uint64_t{42}, steps, 1, false, true)));
+  EXPECT_EQ(StepsOf("42"), -1);
+}
+
+TEST_F(V2HttpServiceTest, InferInChunksWithAStringIdEqualsTheNativeApi) {
+  const int64_t steps = seq().steps();
+  for (int64_t first = 0; first < steps; first += 3) {
+    const int64_t count = std::min<int64_t>(3, steps - first);
+    const std::vector<float> rest = ValuesOf(Infer(Steps("chunked", first, count, first == 0)));
+    ExpectNear(rest, NativeSteps("native-chunked", first, count, first == 0));
+    EXPECT_TRUE(MatchesReference(rest, first));
+  }
+  EXPECT_EQ(StepsOf("chunked"), steps);
+}
+
+TEST_F(V2HttpServiceTest, ASessionContinuesAcrossProtocols) {
+  // Native gRPC starts it, REST continues it, native gRPC continues again.
+  NativeSteps("shared", 0, 2, true);
+  const std::vector<float> rest = ValuesOf(Infer(Steps("shared", 2, 2, false)));
+  EXPECT_TRUE(MatchesReference(rest, 2));
+  EXPECT_TRUE(MatchesReference(NativeSteps("shared", 4, 1, false), 4));
+  EXPECT_EQ(StepsOf("shared"), 5);
+}
+
+TEST_F(V2HttpServiceTest, WithoutASequenceIdARequestIsAStatelessWholeSequence) {
+  json request = Steps(nullptr, 0, seq().steps(), false);
+  request["parameters"] = {{"output_mode", "last_step"}};
+  const HttpAnswer answer = Infer(request);
+  const std::vector<float> rest = ValuesOf(answer);
+  EXPECT_FALSE(json::parse(answer.body).contains("parameters"));
+  EXPECT_TRUE(MatchesReference(rest, seq().steps() - 1));
+
+  // Token ids for charlm, [1, T] INT64, flat data.
+  const ReferenceSequence& text = (*charlm_)[1];
+  const json tokens = {{"inputs",
+                        {{{"name", "input"},
+                          {"shape", {1, text.steps()}},
+                          {"datatype", "INT64"},
+                          {"data", text.input.integers}}}}};
+  const HttpAnswer charlm = Infer(tokens, "charlm");
+  const std::vector<float> got = ValuesOf(charlm);
+  const int64_t width = text.expected.shape[1];
+  EXPECT_EQ(json::parse(charlm.body)["outputs"][0]["shape"], json::array({1, text.steps(), width}));
+  ASSERT_EQ(static_cast<int64_t>(got.size()), text.steps() * width);
+  EXPECT_TRUE(OutputRowsNear(got.data(), text.expected.floats.data(), text.steps(), width));
+}
+
+TEST_F(V2HttpServiceTest, BadRequestsGetTheirStatusAndMessageAndLeaveAWitnessUnchanged) {
+  ValuesOf(Infer(Steps("witness", 0, 2, true)));
+  struct Case {
+    std::string what;
+    std::string path;
+    std::string body;
+    int status;
+    std::string message;
+  };
+  json wrong_type = Steps("witness", 2, 1, false);
+  wrong_type["inputs"][0]["datatype"] = "FP16";
+  json floats_as_ids = Steps("witness", 2, 1, false);
+  floats_as_ids["inputs"][0]["datatype"] = "INT64";
+  json mismatch = Steps("witness", 2, 1, false);
+  mismatch["inputs"][0]["shape"] = {2, InWidth()};
+  json string_value = Steps("witness", 2, 1, false);
+  string_value["inputs"][0]["data"][0][1] = "x";
+  json start_without_id = Steps(nullptr, 2, 1, false);
+  start_without_id["parameters"] = {{"sequence_start", true}};
+  json bad_id = Steps(json::array({1}), 2, 1, false);
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  const std::vector<Case> cases = {
+      {"malformed JSON", "/v2/models/lstm/infer", R"({"inputs": [)", 400, "is not JSON"},
+      {"not an object", "/v2/models/lstm/infer", "[1, 2]", 400, "want an object"},
+      {"no inputs", "/v2/models/lstm/infer", "{}", 400, "no \"inputs\" array"},
+      {"wrong datatype", "/v2/models/lstm/infer", wrong_type.dump(), 400,
+       "input input is FP16; this model takes FP32 features"},
+      {"floats sent as INT64", "/v2/models/lstm/infer", floats_as_ids.dump(), 400,
+       "want an integer (INT64)"},
+      {"shape/data mismatch", "/v2/models/lstm/infer", mismatch.dump(), 400, "wants"},
+      {"a string in data", "/v2/models/lstm/infer", string_value.dump(), 400,
+       "inputs[0].data[0][1] is \"x\"; want a number (FP32)"},
+      {"unknown model", "/v2/models/nope/infer", Steps("witness", 2, 1, false).dump(), 404,
+       "not served"},
+      {"bad version", "/v2/models/lstm/versions/x/infer", Steps("witness", 2, 1, false).dump(), 400,
+       "not a version"},
+      {"sequence_start without sequence_id", "/v2/models/lstm/infer", start_without_id.dump(), 400,
+       "needs a sequence_id"},
+      {"a sequence_id that is an array", "/v2/models/lstm/infer", bad_id.dump(), 400,
+       "parameter sequence_id is an array"},
+      {"unknown sequence", "/v2/models/lstm/infer", Steps("never-started", 0, 1, false).dump(), 404,
+       "sequence_start=true"},
+      {"non-UTF-8", "/v2/models/lstm/infer", "{\"id\": \"\xff\xfe\", \"inputs\": []}", 400,
+       "is not JSON"},
+      {"deep nesting", "/v2/models/lstm/infer", deep, 400, "nests arrays and objects 100 deep"},
+      {"unknown endpoint", "/v2/modelz", "", 404, "no endpoint"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const HttpAnswer answer = Post(c.path, c.body);
+    EXPECT_EQ(answer.status, c.status) << answer.body;
+    const json body = json::parse(answer.body, nullptr, false);
+    ASSERT_TRUE(body.is_object() && body["error"].is_string()) << answer.body;
+    EXPECT_THAT(body["error"].get<std::string>(), HasSubstr(c.message));
+    EXPECT_EQ(Get("/v2/health/live").status, 200);  // still serving
+  }
+  const HttpAnswer get_infer = Get("/v2/models/lstm/infer");
+  EXPECT_EQ(get_infer.status, 405);
+  EXPECT_THAT(get_infer.body, HasSubstr("takes POST"));
+  EXPECT_EQ(StepsOf("witness"), 2);
+  EXPECT_TRUE(MatchesReference(ValuesOf(Infer(Steps("witness", 2, 1, false))), 2));
+}
+
+TEST_F(V2HttpServiceTest, TheLimitsHold) {
+  ServerOptions options = Options();
+  options.max_message_bytes = 64 << 10;
+  options.sessions.max_sessions = 2;
+  StartServer(options);
+  ValuesOf(Infer(Steps("witness", 0, 1, true)));
+  // A body past --max_message_bytes is refused by its length, unread.
+  json huge = Steps("witness", 1, 1, false);
+  huge["id"] = std::string(80 << 10, 'x');
+  HttpAnswer answer = Infer(huge);
+  EXPECT_EQ(answer.status, 413);
+  EXPECT_THAT(answer.body, HasSubstr("--max_message_bytes"));
+  // Over the session limit: 429.
+  ValuesOf(Infer(Steps("second", 0, 1, true)));
+  answer = Infer(Steps("third", 0, 1, true));
+  EXPECT_EQ(answer.status, 429) << answer.body;
+  EXPECT_EQ(StepsOf("witness"), 1);
+  EXPECT_TRUE(MatchesReference(ValuesOf(Infer(Steps("witness", 1, 1, false))), 1));
+}
+
+TEST_F(V2HttpServiceTest, WithATokenEveryEndpointButHealthWantsIt) {
+  const std::string token_file = absl::StrCat(::testing::TempDir(), "/v2_http_token");
+  std::ofstream(token_file) << "s3cret\n";
+  ServerOptions options = Options();
+  options.security.token_file = token_file;
+  StartServer(options);
+  EXPECT_EQ(Get("/v2/health/live").status, 200);
+  EXPECT_EQ(Get("/v2/health/ready").status, 200);
+  HttpAnswer answer = Get("/v2/models/lstm");
+  EXPECT_EQ(answer.status, 401);
+  EXPECT_THAT(answer.body, HasSubstr("Authorization: Bearer"));
+  answer = Post("/v2/models/lstm/infer", Steps("t", 0, 1, true).dump(),
+                "Authorization: Bearer wrong\r\n");
+  EXPECT_EQ(answer.status, 401);
+  EXPECT_EQ(StepsOf("t"), -1);
+  answer = Post("/v2/models/lstm/infer", Steps("t", 0, 1, true).dump(),
+                "Authorization: Bearer s3cret\r\n");
+  EXPECT_TRUE(MatchesReference(ValuesOf(answer), 0));
+}
+
+TEST_F(V2HttpServiceTest, RequestsAreCountedByProtocolMethodAndCode) {
+  const auto count = [&](const std::string& method, const std::string& code) {
+    return MetricValue(*server_->registry(), "rnnserve_requests_total",
+                       {{"protocol", "inference-http"}, {"method", method}, {"code", code}});
+  };
+  EXPECT_EQ(count("ModelInfer", "OK"), 0);  // registered from the start
+  ValuesOf(Infer(Steps("counted", 0, 1, true)));
+  Infer(Steps("counted", 0, 1, false, false)["inputs"]);  // not an object
+  Get("/v2/models/nope");
+  EXPECT_EQ(count("ModelInfer", "OK"), 1);
+  EXPECT_EQ(count("ModelInfer", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(count("ModelMetadata", "NOT_FOUND"), 1);
+}
+
+// examples/v2_rest_session.sh, the curl session the README shows, against
+// the demo model it names.
+TEST_F(V2HttpServiceTest, TheCurlExampleRunsASession) {
+  ServerOptions options = Options();
+  options.models = absl::StrCat(RNNSERVE_SOURCE_DIR, "/models");
+  StartServer(options);
+  const ::rnnserve::testing::ProgramResult run = ::rnnserve::testing::RunProgram(
+      {"/bin/bash", absl::StrCat(RNNSERVE_SOURCE_DIR, "/examples/v2_rest_session.sh"),
+       absl::StrCat("http://127.0.0.1:", server_->http_port()), "forecast"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("session curl-demo: 3 steps over REST, ended"));
+}
+
+TEST_F(V2HttpServiceTest, ShutdownStopsTheHttpListener) {
+  const int port = server_->http_port();
+  server_->Shutdown(absl::ZeroDuration());
+  EXPECT_EQ(HttpCall(port, "GET", "/v2/health/live").status, 0);
+}
+
+}  // namespace
+}  // namespace rnnserve::server
