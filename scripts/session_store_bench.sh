@@ -76,7 +76,7 @@ redis_priority() { chrt -a -p "--$1" 0 "$redis_pid" > /dev/null; }
 
 # Starts rnnserve (with the store when $1 is "store") and sets port/metrics.
 start_server() {
-  local flags=(--models=models --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --workers=1
+  local flags=(--models=models --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --http_listen= --workers=1
                --max_sessions=$((big * 2)) --idle_timeout=1h)
   [[ $1 == store ]] && flags+=(--session_store="redis://127.0.0.1:$redis_port"
                                --checkpoint_interval=1s)

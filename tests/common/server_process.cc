@@ -50,8 +50,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::vector<std::string>& flags, absl::Duration startup, const std::string& binary) {
   const std::string program =
       binary.empty() ? std::string(RNNSERVE_BIN_DIR) + "/rnnserve" : binary;
-  std::vector<std::string> args = {program, "--listen=127.0.0.1:0",
-                                   "--metrics_listen=127.0.0.1:0"};
+  // No HTTP listener unless a test asks for one (a later --http_listen wins):
+  // its default, 127.0.0.1:8000, is one port for every process.
+  std::vector<std::string> args = {program, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+                                   "--http_listen="};
   args.insert(args.end(), flags.begin(), flags.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
