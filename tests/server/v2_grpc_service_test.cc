@@ -25,14 +25,13 @@
 #include "tests/model/test_util.h"
 #include "tests/server/metric_value.h"
 #include "tests/server/raw_call.h"
+#include "tests/server/v2_test_base.h"
 
 namespace rnnserve::server {
 namespace {
 
-using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::OutputRowsNear;
 using ::rnnserve::model::testing::ReferenceSequence;
-using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 using V2Stub = inference::GRPCInferenceService::Stub;
 using V2Stream =
@@ -51,40 +50,19 @@ SequenceId Uint64Id(uint64_t n) { return {SequenceId::Kind::kUint64, n, ""}; }
 SequenceId Int64Id(uint64_t n) { return {SequenceId::Kind::kInt64, n, ""}; }
 SequenceId StringId(std::string s) { return {SequenceId::Kind::kString, 0, std::move(s)}; }
 
-class V2GrpcServiceTest : public ::testing::Test {
+class V2GrpcServiceTest : public V2TestBase {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new std::string(model::testing::MakeTestRepository(
-        "v2_grpc", {{"lstm_3layer", "lstm/1"}, {"charlm", "charlm/1"}}));
-    lstm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/lstm_3layer")));
-    charlm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/charlm")));
-  }
+  static void SetUpTestSuite() { LoadFixtures("v2_grpc"); }
 
   void SetUp() override {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.models = *root_;
     options.batcher.workers = 2;
-    absl::StatusOr<std::unique_ptr<RnnServer>> server = RnnServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    StartServer(options);
     v2_ = inference::GRPCInferenceService::NewStub(channel_);
-    native_ = v1::InferenceService::NewStub(channel_);
-    sessions_ = v1::SessionService::NewStub(channel_);
     ASSERT_GE(seq().steps(), 6);
   }
-
-  // The longest reference sequence.
-  static const ReferenceSequence& seq() {
-    return *std::max_element(lstm_->begin(), lstm_->end(),
-                             [](const ReferenceSequence& a, const ReferenceSequence& b) {
-                               return a.steps() < b.steps();
-                             });
-  }
-  static int64_t InWidth() { return seq().input.shape[1]; }
-  static int64_t OutWidth() { return seq().expected.shape[1]; }
 
   // Steps [first, first + count) of seq() as a v2 request for lstm.
   static inference::ModelInferRequest V2Steps(const SequenceId& id, int64_t first, int64_t count,
@@ -126,22 +104,6 @@ class V2GrpcServiceTest : public ::testing::Test {
     return request;
   }
 
-  // Steps [first, first + count) through the native unary Step.
-  std::vector<float> NativeSteps(const std::string& session, int64_t first, int64_t count,
-                                 bool start) {
-    v1::StepRequest request;
-    request.set_session_id(session);
-    request.set_start(start);
-    request.mutable_model()->set_name("lstm");
-    const float* values = seq().input.floats.data() + first * InWidth();
-    request.mutable_floats()->mutable_values()->Assign(values, values + count * InWidth());
-    v1::StepResponse response;
-    grpc::ClientContext context;
-    const grpc::Status status = native_->Step(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return {response.outputs().values().begin(), response.outputs().values().end()};
-  }
-
   // The output values of a v2 response, typed or raw.
   static std::vector<float> ValuesOf(const inference::ModelInferResponse& response) {
     if (response.raw_output_contents_size() > 0) {
@@ -155,49 +117,14 @@ class V2GrpcServiceTest : public ::testing::Test {
     return {typed.begin(), typed.end()};
   }
 
-  // `got` holds rows [first, ...) of the reference outputs within 1e-5.
-  static ::testing::AssertionResult MatchesReference(const std::vector<float>& got, int64_t first) {
-    if (got.empty() || got.size() % OutWidth() != 0) {
-      return ::testing::AssertionFailure() << got.size() << " output values";
-    }
-    return OutputRowsNear(got.data(), seq().expected.floats.data() + first * OutWidth(),
-                          static_cast<int64_t>(got.size()) / OutWidth(), OutWidth());
-  }
-
-  static void ExpectNear(const std::vector<float>& v2, const std::vector<float>& native,
-                         double tolerance = 1e-6) {
-    ASSERT_EQ(v2.size(), native.size());
-    for (size_t i = 0; i < v2.size(); ++i) EXPECT_NEAR(v2[i], native[i], tolerance) << i;
-  }
-
   grpc::Status Infer(const inference::ModelInferRequest& request,
                      inference::ModelInferResponse* response) {
     grpc::ClientContext context;
     return v2_->ModelInfer(&context, request, response);
   }
 
-  // DescribeSession's steps, or -1 when there is no such session.
-  int64_t StepsOf(const std::string& id) {
-    v1::SessionRef ref;
-    ref.set_session_id(id);
-    v1::SessionInfo info;
-    grpc::ClientContext context;
-    return sessions_->DescribeSession(&context, ref, &info).ok() ? info.steps() : -1;
-  }
-
-  static std::string* root_;
-  static std::vector<ReferenceSequence>* lstm_;
-  static std::vector<ReferenceSequence>* charlm_;
-  std::unique_ptr<RnnServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<V2Stub> v2_;
-  std::unique_ptr<v1::InferenceService::Stub> native_;
-  std::unique_ptr<v1::SessionService::Stub> sessions_;
 };
-
-std::string* V2GrpcServiceTest::root_ = nullptr;
-std::vector<ReferenceSequence>* V2GrpcServiceTest::lstm_ = nullptr;
-std::vector<ReferenceSequence>* V2GrpcServiceTest::charlm_ = nullptr;
 
 TEST_F(V2GrpcServiceTest, HealthAndMetadataDescribeTheModelsAndTheSequenceExtension) {
   {

@@ -24,27 +24,27 @@
 #include "tests/model/test_util.h"
 #include "tests/server/http_call.h"
 #include "tests/server/metric_value.h"
+#include "tests/server/v2_test_base.h"
 
 namespace rnnserve::server {
 namespace {
 
-using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::OutputRowsNear;
 using ::rnnserve::model::testing::ReferenceSequence;
-using ::rnnserve::model::testing::TestdataPath;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class V2HttpServiceTest : public ::testing::Test {
+class V2HttpServiceTest : public V2TestBase {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new std::string(model::testing::MakeTestRepository(
-        "v2_http", {{"lstm_3layer", "lstm/1"}, {"charlm", "charlm/1"}}));
-    lstm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/lstm_3layer")));
-    charlm_ = new std::vector<ReferenceSequence>(LoadSequences(TestdataPath("model/charlm")));
-  }
+  static void SetUpTestSuite() { LoadFixtures("v2_http"); }
 
   void SetUp() override { StartServer(Options()); }
+
+  // V2TestBase::StartServer, with the HTTP listener up.
+  void StartServer(const ServerOptions& options) {
+    V2TestBase::StartServer(options);
+    ASSERT_GT(server_->http_port(), 0);
+  }
 
   static ServerOptions Options() {
     ServerOptions options;
@@ -54,27 +54,6 @@ class V2HttpServiceTest : public ::testing::Test {
     options.batcher.workers = 2;
     return options;
   }
-
-  void StartServer(const ServerOptions& options) {
-    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
-    absl::StatusOr<std::unique_ptr<RnnServer>> server = RnnServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    ASSERT_GT(server_->http_port(), 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    native_ = v1::InferenceService::NewStub(channel_);
-    sessions_ = v1::SessionService::NewStub(channel_);
-  }
-
-  static const ReferenceSequence& seq() {
-    return *std::max_element(lstm_->begin(), lstm_->end(),
-                             [](const ReferenceSequence& a, const ReferenceSequence& b) {
-                               return a.steps() < b.steps();
-                             });
-  }
-  static int64_t InWidth() { return seq().input.shape[1]; }
-  static int64_t OutWidth() { return seq().expected.shape[1]; }
 
   // Steps [first, first + count) of seq() as a JSON request body, data
   // nested [count][width]; `sequence_id` null: a stateless run.
@@ -116,55 +95,7 @@ class V2HttpServiceTest : public ::testing::Test {
     if (!body.is_object() || !body.contains("outputs")) return {};
     return body["outputs"][0]["data"].get<std::vector<float>>();
   }
-
-  std::vector<float> NativeSteps(const std::string& session, int64_t first, int64_t count,
-                                 bool start) {
-    v1::StepRequest request;
-    request.set_session_id(session);
-    request.set_start(start);
-    request.mutable_model()->set_name("lstm");
-    const float* values = seq().input.floats.data() + first * InWidth();
-    request.mutable_floats()->mutable_values()->Assign(values, values + count * InWidth());
-    v1::StepResponse response;
-    grpc::ClientContext context;
-    const grpc::Status status = native_->Step(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return {response.outputs().values().begin(), response.outputs().values().end()};
-  }
-
-  static ::testing::AssertionResult MatchesReference(const std::vector<float>& got, int64_t first) {
-    if (got.empty() || got.size() % OutWidth() != 0) {
-      return ::testing::AssertionFailure() << got.size() << " output values";
-    }
-    return OutputRowsNear(got.data(), seq().expected.floats.data() + first * OutWidth(),
-                          static_cast<int64_t>(got.size()) / OutWidth(), OutWidth());
-  }
-
-  static void ExpectNear(const std::vector<float>& rest, const std::vector<float>& native) {
-    ASSERT_EQ(rest.size(), native.size());
-    for (size_t i = 0; i < rest.size(); ++i) EXPECT_NEAR(rest[i], native[i], 1e-6) << i;
-  }
-
-  int64_t StepsOf(const std::string& id) {
-    v1::SessionRef ref;
-    ref.set_session_id(id);
-    v1::SessionInfo info;
-    grpc::ClientContext context;
-    return sessions_->DescribeSession(&context, ref, &info).ok() ? info.steps() : -1;
-  }
-
-  static std::string* root_;
-  static std::vector<ReferenceSequence>* lstm_;
-  static std::vector<ReferenceSequence>* charlm_;
-  std::unique_ptr<RnnServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::InferenceService::Stub> native_;
-  std::unique_ptr<v1::SessionService::Stub> sessions_;
 };
-
-std::string* V2HttpServiceTest::root_ = nullptr;
-std::vector<ReferenceSequence>* V2HttpServiceTest::lstm_ = nullptr;
-std::vector<ReferenceSequence>* V2HttpServiceTest::charlm_ = nullptr;
 
 TEST_F(V2HttpServiceTest, HealthAndMetadataDescribeTheModelsAndTheSequenceExtension) {
   EXPECT_EQ(Get("/v2/health/live").status, 200);
