@@ -43,7 +43,7 @@ RUN apt-get update -qq \
       libabsl20220623 libc-ares2 libcivetweb1 libgflags2.2 libgoogle-glog0v6 libhiredis0.14 \
       libgrpc++1.51 libgrpc29 libonnx1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
       libprotobuf32 libre2-9 libssl3 libunwind8 \
-      libhdf5-103-1 libzip4 \
+      libhdf5-103-1 libzip4 libzstd1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
  && groupadd --system --gid 10001 rnnserve \
  && useradd --system -K SYS_UID_MAX=10001 --uid 10001 --gid 10001 --no-create-home \

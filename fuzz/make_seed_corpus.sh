@@ -34,6 +34,7 @@ copy config_fuzzer tests/testdata/model/*/config.json tests/testdata/model_bad*/
   models/*/1/config.json
 copy safetensors_fuzzer tests/testdata/model/*/model.safetensors \
   tests/testdata/model_bad/*/model.safetensors models/*/1/model.safetensors
+copy checkpoint_codec_fuzzer tests/testdata/checkpoints/*.bin
 copy keras_fuzzer tests/testdata/keras/*/model.{h5,keras} \
   tests/testdata/keras_bad/*/model.{h5,keras} tests/testdata/fuzz_regressions/keras_fuzzer/*
 # keras_fuzzer's TF.js inputs: model.json, a NUL, then its shards

@@ -13,7 +13,7 @@ targets=("$@")
 if (( ${#targets[@]} == 0 )); then
   targets=(npy_fuzzer config_fuzzer safetensors_fuzzer native_model_fuzzer onnx_fuzzer
            onnx_text_fuzzer step_request_fuzzer v2_infer_request_fuzzer keras_fuzzer
-           json_infer_request_fuzzer)
+           json_infer_request_fuzzer checkpoint_codec_fuzzer)
 fi
 
 # -O1 keeps the fuzzers fast while Eigen's and glog's debug checks stay on.

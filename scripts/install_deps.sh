@@ -22,6 +22,7 @@ packages=(
   libcivetweb-dev  # the REST listener (server/v2/http_server.h); prometheus-cpp links it too
   grpc-proto  # grpc/health/v1/health.proto: the client's health check stubs
   libhiredis-dev  # the Redis session tier (--session_store, server/cluster/)
+  libzstd-dev  # the tier's checkpoints, packed (server/cluster/checkpoint_codec.h)
   libhdf5-dev libzip-dev  # Keras .h5 / .keras files (model/importers/hdf5_file.h, zip_archive.h)
 )
 # Only the tests and benchmarks use these (about 140 MB installed, 96 MB of it

@@ -257,8 +257,9 @@ bool CheckpointWriter::RunPass(bool all) {
       }
       v1::SessionState state;
       if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) continue;
+      const int64_t steps = state.steps();
       batch_.push_back(
-          Checkpoint{session->id(), session->epoch(), state.steps(), state.SerializeAsString()});
+          Checkpoint{session->id(), session->epoch(), steps, encoder_.Encode(std::move(state))});
       batch_sessions_.push_back(session);
       batch_changes_.push_back(session->TakeChanges());
     }

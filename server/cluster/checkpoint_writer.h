@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "server/cluster/checkpoint_codec.h"
 #include "server/cluster/session_directory.h"
 #include "server/session_store.h"
 
@@ -64,6 +65,7 @@ class CheckpointWriter {
   bool WriteBatch();
 
   SessionTier* const tier_;
+  CheckpointEncoder encoder_;  // Used by RunPass only, one pass at a time.
   // The batch being filled, with each session and the changes it took.
   std::vector<Checkpoint> batch_;
   std::vector<std::shared_ptr<server::Session>> batch_sessions_;

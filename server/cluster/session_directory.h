@@ -1,9 +1,9 @@
 // Who owns which session, and its last checkpoint, kept in Redis
 // (ISSUE13.md, "Redis data model"; DESIGN.md section 7). One string per
 // session, `<prefix>:s:<id>` = "<epoch> <checkpoint steps> <owner>\n" then the
-// checkpoint bytes (a serialized rnnserve.v1.SessionState, empty before the
-// first checkpoint), and one set per replica, `<prefix>:fence:<owner>`, of
-// the sessions it must drop. Every write is a Lua script so each compare and
+// checkpoint bytes (checkpoint_codec.h; empty before the first checkpoint),
+// and one set per replica, `<prefix>:fence:<owner>`, of the sessions it must
+// drop. Every write is a Lua script so each compare and
 // set is atomic.
 #ifndef RNNSERVE_SERVER_CLUSTER_SESSION_DIRECTORY_H_
 #define RNNSERVE_SERVER_CLUSTER_SESSION_DIRECTORY_H_
@@ -61,7 +61,7 @@ struct Checkpoint {
   std::string session_id;
   int64_t epoch = 0;  // The epoch the writer owns the session at.
   int64_t steps = 0;
-  std::string state;  // A serialized rnnserve.v1.SessionState.
+  std::string state;  // CheckpointEncoder::Encode's bytes.
 };
 
 enum class CheckpointOutcome {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "server/cluster/checkpoint_codec.h"
 #include "server/cluster/checkpoint_writer.h"
 #include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
@@ -75,13 +76,14 @@ void SessionTier::LeaveRetiredInTheirRecords() {
       absl::MutexLock lock(&session->mu());
       if (!server::ExportSessionLocked(*session, *models_, &state).ok()) continue;
     }
-    const Checkpoint kept{session->id(), (*record)->epoch, state.steps(),
-                          state.SerializeAsString()};
+    const int64_t steps = state.steps();
+    const Checkpoint kept{session->id(), (*record)->epoch, steps,
+                          CheckpointEncoder().Encode(std::move(state))};
     if (const absl::Status written = directory_.WriteHandover((*record)->owner, kept);
         !written.ok()) {
       return StoreFailed(written, "handover");
     }
-    LOG(INFO) << "session " << session->id() << ": its closed copy (" << state.steps()
+    LOG(INFO) << "session " << session->id() << ": its closed copy (" << steps
               << " steps) left in the store for " << (*record)->owner << ", which claimed it";
   }
 }
@@ -268,8 +270,13 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
         claim->checkpoint = std::move((*now_record)->checkpoint);
       }
     }
-    v1::SessionState checkpoint;
-    if (claim->checkpoint.empty() || !checkpoint.ParseFromString(claim->checkpoint)) {
+    absl::StatusOr<v1::SessionState> checkpoint = claim->checkpoint.empty()
+                                                      ? absl::NotFoundError("no checkpoint")
+                                                      : DecodeCheckpoint(claim->checkpoint);
+    if (!checkpoint.ok()) {
+      if (!claim->checkpoint.empty()) {
+        LOG(WARNING) << "session " << id << ": " << checkpoint.status();
+      }
       metrics_.pulls(PullSource::kNone).Increment();
       const std::pair<std::string, int64_t> gone(id, claim->epoch);
       directory_.Forget({&gone, 1}).IgnoreError();  // Nothing to pull next time either.
@@ -280,7 +287,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
     // A released checkpoint is the state its replica stopped with.
     const bool released = owner == kReleasedOwner;
     metrics_.pulls(released ? PullSource::kReleased : PullSource::kCheckpoint).Increment();
-    return Install(checkpoint, claim->epoch, /*behind=*/!released, now);
+    return Install(*checkpoint, claim->epoch, /*behind=*/!released, now);
   }
   // Nothing was applied and nothing is known of where the session stands:
   // retryable, not ABORTED (which always names the session's steps).
@@ -305,7 +312,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
   if (!session.ok()) {
     if (!behind) {
       // The old owner gave its copy away: keep the state in Redis.
-      Checkpoint saved{state.session_id(), epoch, state.steps(), state.SerializeAsString()};
+      Checkpoint saved{state.session_id(), epoch, state.steps(), CheckpointEncoder().Encode(state)};
       directory_.WriteCheckpoints({&saved, 1}).IgnoreError();
     }
     return session;
@@ -420,7 +427,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   // If the answer does not reach the new owner in time, it finds the state
   // in Redis: given away, it must never be lost.
   const Checkpoint handed{request.session_id(), request.epoch(), state.steps(),
-                          state.SerializeAsString()};
+                          CheckpointEncoder().Encode(state)};
   if (const absl::Status kept = directory_.WriteHandover(request.new_owner(), handed); !kept.ok()) {
     StoreFailed(kept, "handover");
   }

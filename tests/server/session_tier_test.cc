@@ -28,6 +28,7 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "rnnserve/v1/cluster.grpc.pb.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
+#include "server/cluster/checkpoint_codec.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
 #include "server/cluster/session_directory.h"
@@ -427,9 +428,9 @@ TEST(SessionTierTest, AStoppingReplicaLeavesTheCopyItKeptInTheRecord) {
   EXPECT_EQ((*record)->owner, taker);
   EXPECT_EQ((*record)->epoch, claim->epoch);
   EXPECT_EQ((*record)->checkpoint_steps, 3);
-  v1::SessionState state;
-  ASSERT_TRUE(state.ParseFromString((*record)->checkpoint));
-  EXPECT_EQ(state.steps(), 3);
+  absl::StatusOr<v1::SessionState> state = cluster::DecodeCheckpoint((*record)->checkpoint);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->steps(), 3);
 }
 
 TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStaleCopy) {
