@@ -77,7 +77,9 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
               << m->loaded.info.format << ", " << m->loaded.info.fingerprint << " in "
               << absl::Seconds(m->loaded.info.load_seconds);
   }
-  server->store_ = std::make_unique<SessionStore>(options.sessions);
+  SessionStore::Options sessions = options.sessions;
+  sessions.track_changes = !options.session_store.url.empty();  // for the checkpoint writer
+  server->store_ = std::make_unique<SessionStore>(sessions);
   server->RestoreSessions();
   if (!options.session_store.url.empty()) {
     RNN_ASSIGN_OR_RETURN(

@@ -8,14 +8,16 @@
 
 namespace rnnserve::server {
 
-Session::Session(std::string id, ModelRef model, float* state, absl::Time now)
+Session::Session(std::string id, ModelRef model, float* state, absl::Time now, ChangeFeed* changes)
     : id_(std::move(id)),
+      changes_(changes),
       model_(std::move(model)),
       state_(state),
       changed_since_ns_(absl::GetCurrentTimeNanos()),  // a new state: checkpoint it
       last_used_ns_(absl::ToUnixNanos(now)),
       metrics_(model_.metrics) {
   CHECK(state_ != nullptr);
+  if (changes_ != nullptr) changes_->Add(id_);
 }
 
 Session::~Session() { model_.pool->Release(state_); }

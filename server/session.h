@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/change_feed.h"
 #include "server/model_ref.h"
 
 namespace rnnserve::server {
@@ -28,7 +29,10 @@ struct ModelMetrics;  // server/metrics.h
 class Session {
  public:
   // Takes ownership of `state` (a slot of model.pool, already initialised).
-  Session(std::string id, ModelRef model, float* state, absl::Time now);
+  // `changes` (not owned; may be null) hears of each first change since a
+  // checkpoint (MarkChanged), the new state's included.
+  Session(std::string id, ModelRef model, float* state, absl::Time now,
+          ChangeFeed* changes = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -85,7 +89,7 @@ class Session {
   // Since when the state has changes no checkpoint holds (0: none).
   int64_t changed_since_ns() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_since_ns_; }
   void MarkChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (changed_since_ns_ == 0) changed_since_ns_ = absl::GetCurrentTimeNanos();
+    if (changed_since_ns_ == 0) GiveBackChanges(absl::GetCurrentTimeNanos());
   }
   void MarkCheckpointed(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     changed_since_ns_ = 0;
@@ -97,6 +101,7 @@ class Session {
     return std::exchange(changed_since_ns_, 0);
   }
   void GiveBackChanges(int64_t since_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (changed_since_ns_ == 0 && changes_ != nullptr) changes_->Add(id_);
     if (changed_since_ns_ == 0 || since_ns < changed_since_ns_) changed_since_ns_ = since_ns;
   }
   // Steps computed whose answers are not handed to gRPC yet.
@@ -122,6 +127,7 @@ class Session {
   absl::Status Reset(const ModelRef& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string id_;
+  ChangeFeed* const changes_;  // Not owned; null without a session tier.
   mutable absl::Mutex mu_;
   ModelRef model_ ABSL_GUARDED_BY(mu_);
   float* state_ ABSL_GUARDED_BY(mu_);

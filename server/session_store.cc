@@ -138,7 +138,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       return slot.status();
     }
     model.stack->InitState(*slot);
-    auto fresh = std::make_shared<Session>(id, model, *slot, now);
+    auto fresh = std::make_shared<Session>(id, model, *slot, now,
+                                           options_.track_changes ? &changes_ : nullptr);
     {
       absl::MutexLock lock(&shard.mu);
       auto [it, inserted] = shard.sessions.try_emplace(id, fresh);

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/change_feed.h"
 #include "server/model_ref.h"
 #include "server/session.h"
 
@@ -42,6 +43,9 @@ class SessionStore {
     int64_t max_sessions = 1'000'000;
     absl::Duration idle_timeout = absl::InfiniteDuration();
     FullPolicy full_policy = FullPolicy::kRefuse;
+    // Report every session's first change since a checkpoint to changes():
+    // on with a session tier, which alone reads them.
+    bool track_changes = false;
   };
 
   explicit SessionStore(const Options& options);
@@ -90,6 +94,9 @@ class SessionStore {
   // may be missing). For snapshots; the shared_ptrs keep them valid.
   std::vector<std::shared_ptr<Session>> Sessions();
 
+  // Where sessions report their changes (Options::track_changes).
+  ChangeFeed& changes() { return changes_; }
+
   // Live sessions, plus creations under way.
   int64_t size() const { return size_.load(); }
   int64_t created() const { return created_.load(); }
@@ -122,6 +129,7 @@ class SessionStore {
 
   const Options options_;
   GoneListener gone_listener_;
+  ChangeFeed changes_;
   std::array<Shard, kShards> shards_;
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> created_{0};

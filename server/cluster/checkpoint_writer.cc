@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -197,10 +199,33 @@ bool CheckpointWriter::UnclaimedSince(server::Session& session, int64_t now_ns) 
   return since != 0 && now_ns - since > absl::ToInt64Nanoseconds(interval_);
 }
 
+std::vector<std::shared_ptr<server::Session>> CheckpointWriter::SessionsToVisit() {
+  server::SessionStore& store = *tier_->store_;
+  std::vector<std::string> ids = store.changes().Take();
+  if (std::exchange(visit_all_, false)) {
+    left_.clear();
+    return store.Sessions();  // Those fed before are among them.
+  }
+  ids.insert(ids.begin(), std::make_move_iterator(left_.begin()),
+             std::make_move_iterator(left_.end()));
+  left_.clear();
+  const absl::Time now = absl::Now();
+  absl::flat_hash_set<const server::Session*> seen;
+  std::vector<std::shared_ptr<server::Session>> sessions;
+  sessions.reserve(ids.size());
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::shared_ptr<server::Session>> session =
+        store.Get(id, now, server::SessionStore::Use::kLookOnly);
+    // Gone: ended, expired or moved; its record is the tier's to forget.
+    if (session.ok() && seen.insert(session->get()).second) sessions.push_back(*std::move(session));
+  }
+  return sessions;
+}
+
 bool CheckpointWriter::RunPass(bool all) {
   const int64_t started = absl::GetCurrentTimeNanos();
   SessionTierMetrics& metrics = tier_->metrics_;
-  std::vector<std::shared_ptr<server::Session>> sessions = tier_->store_->Sessions();
+  std::vector<std::shared_ptr<server::Session>> sessions = SessionsToVisit();
   // The oldest change this pass leaves unwritten, for the lag gauge.
   int64_t oldest_left = std::numeric_limits<int64_t>::max();
   const auto set_lag = [&] {
@@ -209,6 +234,10 @@ bool CheckpointWriter::RunPass(bool all) {
             ? 0.0
             : static_cast<double>(absl::GetCurrentTimeNanos() - oldest_left) * 1e-9);
   };
+  // The sessions from `next` on wait for the next pass.
+  const auto leave_from = [&](size_t next) {
+    for (size_t i = next; i < sessions.size(); ++i) left_.push_back(sessions[i]->id());
+  };
   if (!Heartbeat()) {
     for (const auto& session : sessions) {
       absl::MutexLock lock(&session->mu());
@@ -216,17 +245,21 @@ bool CheckpointWriter::RunPass(bool all) {
         oldest_left = std::min(oldest_left, session->changed_since_ns());
       }
     }
+    leave_from(0);
     set_lag();
     return false;
   }
   ForgetEnded();
   if (rewrite_all_.exchange(false)) {
+    sessions = tier_->store_->Sessions();
     for (const auto& session : sessions) {
       absl::MutexLock lock(&session->mu());
       session->MarkChanged();
     }
+    tier_->store_->changes().Take();  // All of them are in `sessions`.
   }
-  // Writes the batch; on failure its changes count as left.
+  // Writes the batch; on failure its changes count as left (and the
+  // sessions feed them again: Session::GiveBackChanges).
   const auto write = [&] {
     if (batch_.empty()) return true;
     const int64_t oldest = *std::min_element(batch_changes_.begin(), batch_changes_.end());
@@ -236,11 +269,16 @@ bool CheckpointWriter::RunPass(bool all) {
   };
   bool complete = true;
   const int64_t grace_ns = absl::ToInt64Nanoseconds(SessionTier::kStaleGrace);
-  for (const std::shared_ptr<server::Session>& session : sessions) {
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const std::shared_ptr<server::Session>& session = sessions[i];
     // A stale copy no replica came to take: its new owner restored it
     // elsewhere.
     if (const int64_t stale = session->stale_since_ns(); stale != 0) {
-      if (started - stale > grace_ns) tier_->DropRetired(*session);
+      if (started - stale > grace_ns) {
+        tier_->DropRetired(*session);
+      } else {
+        left_.push_back(session->id());
+      }
       continue;
     }
     if (session->epoch() == 0 && UnclaimedSince(*session, started)) {
@@ -253,6 +291,7 @@ bool CheckpointWriter::RunPass(bool all) {
       if (session->epoch() == 0 || (!all && session->unanswered() > 0)) {
         oldest_left = std::min(oldest_left, since);
         complete = false;
+        left_.push_back(session->id());
         continue;
       }
       v1::SessionState state;
@@ -264,6 +303,7 @@ bool CheckpointWriter::RunPass(bool all) {
       batch_changes_.push_back(session->TakeChanges());
     }
     if (batch_.size() == kBatchSessions && !write()) {
+      leave_from(i + 1);
       set_lag();
       return false;
     }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -52,6 +53,10 @@ class CheckpointWriter {
  private:
   // One pass; `all` ignores unanswered steps. False when Redis failed.
   bool RunPass(bool all);
+  // Every live session on the first pass (a snapshot may have restored some
+  // before the tier fed their changes), else those the store's ChangeFeed
+  // names and those the last pass left: never a walk over every session.
+  std::vector<std::shared_ptr<server::Session>> SessionsToVisit();
   bool UnclaimedSince(server::Session& session, int64_t now_ns) const;
   // Ping and DrainFences; false (counted) when Redis failed.
   bool Heartbeat();
@@ -70,6 +75,11 @@ class CheckpointWriter {
   std::vector<Checkpoint> batch_;
   std::vector<std::shared_ptr<server::Session>> batch_sessions_;
   std::vector<int64_t> batch_changes_;
+  // Used by RunPass only. The ids of the sessions the last pass left for the
+  // next (unanswered steps, not claimed yet, stale copies in their grace, or
+  // Redis failed).
+  bool visit_all_ = true;
+  std::vector<std::string> left_;
   absl::Duration interval_ = absl::Seconds(1);
   std::atomic<bool> rewrite_all_{false};
   std::thread thread_;

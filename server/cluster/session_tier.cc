@@ -370,6 +370,7 @@ void SessionTier::RetireStale(server::Session& session, const std::string& owner
   }
   LOG(INFO) << "session " << session.id() << ": closed the copy of epoch " << session.epoch()
             << ", " << owner << " owns it now (kept for it to take)";
+  store_->changes().Add(session.id());  // The writer drops it after kStaleGrace.
 }
 
 void SessionTier::DropRetired(server::Session& session) {

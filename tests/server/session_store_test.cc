@@ -18,8 +18,10 @@
 namespace rnnserve::server {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 
@@ -354,6 +356,32 @@ TEST_F(SessionStoreTest, ConcurrentChurnWithEvictionKeepsCountsConsistent) {
   RunConcurrentChurn(store, lstm_, other_);
   EXPECT_GT(store.evicted(), 0);
   ExpectConsistent(store, *lstm_pool_, *other_pool_);
+}
+
+// With a session tier the checkpoint writer visits only the sessions the
+// feed names: each must be named once per change since its checkpoint.
+TEST_F(SessionStoreTest, TrackedSessionsReportEachFirstChangeOnce) {
+  SessionStore untracked({.max_sessions = 10});
+  ASSERT_TRUE(untracked.Start("quiet", lstm_, kT0).ok());
+  EXPECT_THAT(untracked.changes().Take(), IsEmpty());
+
+  SessionStore store({.max_sessions = 10, .track_changes = true});
+  absl::StatusOr<std::shared_ptr<Session>> a = store.Start("a", lstm_, kT0);
+  ASSERT_TRUE(a.ok() && store.Start("b", lstm_, kT0).ok());
+  EXPECT_THAT(store.changes().Take(), ElementsAre("a", "b"));  // New states.
+  Session& session = **a;
+  absl::MutexLock lock(&session.mu());
+  session.AddSteps(1);  // Not checkpointed yet: already named.
+  EXPECT_THAT(store.changes().Take(), IsEmpty());
+  const int64_t since = session.TakeChanges();  // A checkpoint is written...
+  session.AddSteps(1);                          // ...and the session steps on.
+  session.AddSteps(1);
+  EXPECT_THAT(store.changes().Take(), ElementsAre("a"));
+  session.MarkCheckpointed(3);
+  session.GiveBackChanges(since);  // A failed write gives its changes back.
+  EXPECT_THAT(store.changes().Take(), ElementsAre("a"));
+  session.GiveBackChanges(since);  // Still changed: not named twice.
+  EXPECT_THAT(store.changes().Take(), IsEmpty());
 }
 
 }  // namespace

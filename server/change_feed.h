@@ -1,0 +1,45 @@
+// The ids of the sessions the checkpoint writer must visit: those whose
+// state changed since their last checkpoint, each reported once, when it
+// first changes (Session::MarkChanged), and the copies the session tier
+// closed as stale (to drop after their grace). The writer visits those
+// instead of every live session. With
+// 100 000 sessions, a pass over all of them cost the server about 12 µs of
+// CPU per step at 4 000 steps/s, and its walk through every session's memory
+// evicted the steps' weights from the caches (README Performance, "Session
+// store"). Thread-safe.
+#ifndef RNNSERVE_SERVER_CHANGE_FEED_H_
+#define RNNSERVE_SERVER_CHANGE_FEED_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace rnnserve::server {
+
+class ChangeFeed {
+ public:
+  void Add(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    ids_.push_back(id);
+  }
+  // Every id added since the last call, oldest first. An id may appear
+  // twice (a session ended and started again); a session gone since is the
+  // reader's to skip.
+  std::vector<std::string> Take() {
+    std::vector<std::string> taken;
+    absl::MutexLock lock(&mu_);
+    taken.swap(ids_);
+    return taken;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rnnserve::server
+
+#endif  // RNNSERVE_SERVER_CHANGE_FEED_H_
