@@ -28,8 +28,8 @@ constexpr int kWriterNice = 19;
 // thread): a step worker or gRPC thread that wakes preempts this thread at
 // once, where a nice value still let it finish a slice of up to a
 // millisecond first; that delayed the steps around it (100 000 sessions
-// at 4 000 steps/s on one core: step p99 2.1x without the store with nice
-// 10, 1.15x with SCHED_IDLE; README Performance, "Session store"). Under a
+// at 4 000 steps/s on one core: step p99 1.55-2.1x without the store with
+// nice 10; README Performance, "Session store"). Under a
 // core the steps keep busy the checkpoints fall behind instead, which
 // rnnserve_checkpoint_lag_seconds shows. Best effort: nothing else
 // depends on it.
