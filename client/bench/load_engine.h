@@ -1,6 +1,10 @@
 // bench's load engine: S sessions stepped over K bidirectional streams on C
 // channels with gRPC's callback API, closed loop or open loop at a fixed
-// request rate.
+// request rate. The streams are rnnserve.v1 StreamSteps, or with
+// StepProtocol::kV2 the Open Inference Protocol's ModelStreamInfer; what
+// differs is a "wire" (step_wire.h), the rest is this one engine. Sessions are
+// ended through rnnserve.v1 EndSession either way (a v2 sequence_end would
+// have to carry one more step).
 //
 // Session i lives on stream i % K for the whole run (a proxy hashing the
 // stream's x-session-id header, the id of its first session, keeps it on one
