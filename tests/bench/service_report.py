@@ -98,6 +98,10 @@ def paired_ratio(runs, key, other, figure, subject="rnnserve"):
 
 
 def ratios_table(runs):
+    if not any(paired_ratios(runs, key, "rnnserve", other, "server_us")
+               for key in runs for other in ("echo", "peer")):
+        return
+    print()
     print("| load | vs | steps/s | p50 | p99 | server CPU per step |")
     print("|---|---|---|---|---|---|")
     for key in sorted(runs):
@@ -111,6 +115,9 @@ def ratios_table(runs):
 
 def v2_table(runs):
     """The Open Inference Protocol's path against the native one, same server."""
+    if not any(paired_ratios(runs, key, "rnnserve-v2", "rnnserve", "server_us") for key in runs):
+        return
+    print()
     print("| load | v2 ModelStreamInfer / native StreamSteps | server CPU per step "
           "(min-max over rounds) | steps/s | p50 | p99 |")
     print("|---|---|---|---|---|---|")
@@ -125,6 +132,9 @@ def v2_table(runs):
 
 
 def breakdown_table(runs):
+    if not any(s == "echo" for key in runs for (s, _) in runs[key]):
+        return  # the breakdown needs echo's gRPC cost
+    print()
     print("| load | sessions per step call | compute µs/step | server CPU µs/step "
           "| of which echo's gRPC | rest |")
     print("|---|---|---|---|---|---|")
@@ -148,12 +158,8 @@ def main():
         print(note)
     print()
     medians_table(runs)
-    print()
-    ratios_table(runs)
-    print()
-    breakdown_table(runs)
-    print()
-    v2_table(runs)
+    for table in (ratios_table, breakdown_table, v2_table):
+        table(runs)  # each after a blank line, when it has rows
 
 
 if __name__ == "__main__":
