@@ -51,6 +51,9 @@ RUN apt-get update -qq \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/rnnserve
 COPY --from=build /src/build/bin/rnnserve /src/build/bin/rnnserve-cli \
      /src/build/bin/rnnserve-model /usr/local/bin/
+# HTTPS on --http_listen with --tls_cert: civetweb's OpenSSL 3 compatibility
+# libraries, found in lib/rnnserve beside bin/ (server/v2/https_setup.h).
+COPY --from=build /src/build/lib/rnnserve/ /usr/local/lib/rnnserve/
 # Owned by root and not writable by the server's user, even when no volume is mounted.
 COPY models/ /models/
 

@@ -12,6 +12,7 @@
 #       in a live one with a real redis-server when the built server has --session_store
 #   kubectl kustomize deploy/k8s | k8s-validate            also with exec-probes-patch.yaml,
 #                                                           and deploy/k8s-redis (session store)
+#   deploy/kserve/check.py                                  the KServe example (its docstring)
 #   the ConfigMap's FLAGS_* match --tryfromenv and are real rnnserve flags, as are the
 #   session-store component's args
 #   deploy/k8s/redis/redis.conf loads in a real redis-server (with a password include)
@@ -141,6 +142,20 @@ if [[ -x $k8s_validate ]]; then
 else
   failed+=("k8s-validate missing ($k8s_validate)"); echo "FAIL  k8s-validate missing: $k8s_validate"
 fi
+
+# KServe: the ServingRuntime and InferenceServices (deploy/kserve/check.py: documented fields,
+# cross references, the container through k8s-validate, the server run with the runtime's
+# args answering both protocols).
+if [[ -x $k8s_validate ]]; then
+  kserve_args=(--k8s-validate "$k8s_validate")
+else
+  kserve_args=()
+fi
+if [[ -x $bin/rnnserve ]]; then
+  kserve_args+=(--rnnserve "$bin/rnnserve" --cli "$bin/rnnserve-cli")
+fi
+check "KServe ServingRuntime + InferenceService (deploy/kserve)" \
+  /usr/bin/python3 deploy/kserve/check.py "${kserve_args[@]}"
 
 # The session-store component's args name real flags of the built server, and its
 # --session_store host is the Redis Service of the redis component.

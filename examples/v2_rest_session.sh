@@ -4,13 +4,18 @@
 # (Triton's sequence extension) stepped two requests long, with the id echoed
 # and the session's steps in the answer's parameters, then ended.
 #   examples/v2_rest_session.sh [BASE_URL (http://127.0.0.1:8000)] [MODEL (forecast)]
+#                               [CURL_FLAG...]
+# CURL_FLAGs go to every curl: for HTTPS (rnnserve started with --tls_cert),
+# https://... --cacert ca.pem, and --cert client.pem --key client.key with
+# --tls_client_ca; -H "Authorization: Bearer $(cat token)" with --token_file.
 # Prints each answer; exits non-zero when one is not what it should be.
 set -euo pipefail
 base="${1:-http://127.0.0.1:8000}"
 model="${2:-forecast}"
+extra=("${@:3}")
 call() {  # METHOD PATH [BODY]: prints the body; fails unless the status is 200
   local method="$1" path="$2" body="${3:-}"
-  curl --silent --show-error --fail-with-body --max-time 30 -X "$method" \
+  curl "${extra[@]}" --silent --show-error --fail-with-body --max-time 30 -X "$method" \
     -H 'Content-Type: application/json' ${body:+--data "$body"} "$base$path"
   echo
 }
@@ -30,7 +35,7 @@ last=$(call POST "/v2/models/$model/infer" \
 echo "$last"
 grep -q '"session_steps":3' <<< "$last"
 # Ended: a further step of the sequence is 404, with the hint to start it.
-status=$(curl --silent --output /dev/null --write-out '%{http_code}' -X POST "$base/v2/models/$model/infer" \
+status=$(curl "${extra[@]}" --silent --output /dev/null --write-out '%{http_code}' -X POST "$base/v2/models/$model/infer" \
   --data '{"parameters": {"sequence_id": "curl-demo"}, "inputs": [{"name": "input", "shape": [1, 1], "datatype": "FP32", "data": [0.1]}]}')
 [[ "$status" == 404 ]]
 echo "session curl-demo: 3 steps over REST, ended"

@@ -4,9 +4,10 @@
 What a Triton user writes against a sequence model: stubs generated from the
 protocol's .proto (here rnnserve's proto/inference/grpc_service.proto, the
 published KServe v2 / Triton file's subset) and plain grpcio, no tritonclient.
-The steps go through the bidirectional ModelStreamInfer in chunks, with
-Triton's sequence parameters: sequence_id (an integer or a string),
-sequence_start on the first chunk, sequence_end on the last.
+The steps go through the bidirectional ModelStreamInfer in chunks (with
+--unary, one ModelInfer call per chunk), with Triton's sequence parameters:
+sequence_id (an integer or a string), sequence_start on the first chunk,
+sequence_end on the last.
 
 Generate the stubs once (Debian: protobuf-compiler, protobuf-compiler-grpc,
 python3-grpcio):
@@ -47,6 +48,8 @@ def parse_args():
                         help="no sequence_end: the session stays for later requests")
     parser.add_argument("--continue", dest="continue_", action="store_true",
                         help="no sequence_start: continue a session that exists")
+    parser.add_argument("--unary", action="store_true",
+                        help="one ModelInfer call per chunk instead of one ModelStreamInfer stream")
     parser.add_argument("--token", help="bearer token, if the server wants one")
     parser.add_argument("--stubs", help="folder holding the generated inference/ stubs")
     return parser.parse_args()
@@ -92,6 +95,30 @@ def output_rows(response):
     return [list(values[i:i + width]) for i in range(0, len(values), width)]
 
 
+def stream_answers(stub, requests, metadata):
+    """The ModelInferResponses of one ModelStreamInfer stream; None after an error."""
+    for response in stub.ModelStreamInfer(requests, metadata=metadata):
+        if response.error_message:
+            print("chunk %s: %s" % (response.infer_response.id, response.error_message),
+                  file=sys.stderr)
+            yield None
+            return
+        yield response.infer_response
+
+
+def unary_answers(stub, requests, metadata):
+    """The ModelInferResponses of one ModelInfer call a request; None after an error."""
+    import grpc
+    for request in requests:
+        try:
+            yield stub.ModelInfer(request, metadata=metadata)
+        except grpc.RpcError as error:
+            print("chunk %s: %s: %s" % (request.id, error.code().name, error.details()),
+                  file=sys.stderr)
+            yield None
+            return
+
+
 def main():
     args = parse_args()
     if args.stubs:
@@ -111,12 +138,10 @@ def main():
         requests = (make_request(pb2, args, tensor, steps[first:first + args.chunk], first,
                                  first + args.chunk >= len(steps)) for first in chunks)
         result = {"outputs": []}
-        for response in stub.ModelStreamInfer(requests, metadata=metadata):
-            if response.error_message:
-                print("chunk %s: %s" % (response.infer_response.id, response.error_message),
-                      file=sys.stderr)
+        for infer in (unary_answers(stub, requests, metadata) if args.unary
+                      else stream_answers(stub, requests, metadata)):
+            if infer is None:
                 return 1
-            infer = response.infer_response
             result["model_version"] = infer.model_version
             result["session_steps"] = infer.parameters["session_steps"].int64_param
             result["outputs"].extend(output_rows(infer))

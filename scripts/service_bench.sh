@@ -6,15 +6,26 @@
 #   peer      tests/bench/peer_server.py: Python grpcio + PyTorch, the same
 #             calls and weights, sessions in a dict, one forward per request
 #   rnnserve  build/bin/rnnserve --workers=1
+#   rnnserve-v2  the same process through the Open Inference Protocol:
+#             `bench --protocol=v2` (ModelStreamInfer with Triton's sequence
+#             parameters); its ratio to rnnserve (StreamSteps) is the v2 path's
+#             cost (issue 14's goal: server CPU per step <= 1.15x at 64 x 64, T=1)
 # Each is driven by `rnnserve-cli bench` (closed loop) at 1 stream x 1 session
 # and 64 streams x 64 sessions, with one step (T=1) and 32 steps (T=32) per
-# request; servers on core 0, the client on core 1. Opt-in, not part of CI.
+# request; servers on core 0, the client on core 1. Then the unary
+# per-request cost on rnnserve, one client, T=1: native Step, v2 ModelInfer
+# and v2 REST POST .../infer (tests/bench/rest_vs_grpc_unary.py): round trip
+# and server CPU per request. Opt-in, not part of CI.
 #   scripts/service_bench.sh [--quick] [--rounds N] [--duration SECONDS]
 #                            [--model NAME] [--build DIR] [--records FILE]
-#                            [--rnnserve PATH]
+#                            [--rnnserve PATH] [--loads "S,T ..."]
+#                            [--servers "NAME ..."] [--unary N]
 #   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
-# Defaults: 3 rounds of 2 s per run (about 2 minutes with the build done);
-# --quick: 1 round of 0.5 s. Prints Markdown tables (medians over rounds,
+# Defaults: 3 rounds of 2 s per run (about 3 minutes with the build done);
+# --quick: 1 round of 0.5 s. --loads picks loads (default "1,1 1,32 64,1
+# 64,32": streams,T), --servers the servers (default all four; e.g.
+# "rnnserve rnnserve-v2" for the v2 path's ratio alone), --unary the unary
+# requests per protocol (default 2000; 0 skips them). Prints Markdown tables (medians over rounds,
 # rnnserve's paired ratios) and the machine's load before and after.
 # --memory N instead starts N sessions (one step each, left open) on
 # rnnserve and on the peer and prints each server's RSS growth per session.
@@ -30,6 +41,9 @@ build=build
 records=""
 memory=""
 rnnserve=""
+loads="1,1 1,32 64,1 64,32"
+servers="echo peer rnnserve rnnserve-v2"
+unary=2000
 while (($#)); do
   case $1 in
     --quick) rounds=1 duration=0.5 warmup=0.2 ;;
@@ -40,6 +54,9 @@ while (($#)); do
     --records) records=$2; shift ;;
     --memory) memory=$2; shift ;;
     --rnnserve) rnnserve=$2; shift ;;
+    --loads) loads=$2; shift ;;
+    --servers) servers=$2; shift ;;
+    --unary) unary=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "service_bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
@@ -51,7 +68,10 @@ py=/usr/bin/python3  # Debian's grpcio and torch live here, not in a pyenv pytho
 # opt-in scripts do: only when missing.
 missing=()
 $py -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
-$py -c 'import torch, numpy' 2>/dev/null || missing+=(python3-torch python3-numpy)
+# The peer and its parity check only; the --memory runs use the peer too.
+if [[ " $servers " == *" peer "* || -n $memory ]]; then
+  $py -c 'import torch, numpy' 2>/dev/null || missing+=(python3-torch python3-numpy)
+fi
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "service_bench: missing ${missing[*]}; run as root to install them" >&2
@@ -87,14 +107,16 @@ protoc -I proto --python_out="$work/py" --grpc_out="$work/py" \
 
 # Free loopback ports, held open together so they differ; the servers bind
 # them right after (echo and peer refuse a port taken meanwhile).
-read -r port_rnnserve port_echo port_peer port_metrics < <($py -c '
+read -r port_rnnserve port_echo port_peer port_metrics port_http < <($py -c '
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 declare -A address=([rnnserve]=127.0.0.1:$port_rnnserve [echo]=127.0.0.1:$port_echo
-  [peer]=127.0.0.1:$port_peer)
+  [peer]=127.0.0.1:$port_peer [rnnserve-v2]=127.0.0.1:$port_rnnserve)
+# The API bench loads each server through.
+declare -A protocol=([rnnserve]=native [echo]=native [peer]=native [rnnserve-v2]=v2)
 declare -A pid
 
 # start NAME COMMAND...: on core 0, logging to $work/NAME.log; waits until
@@ -123,19 +145,24 @@ echo "service_bench: starting the servers ..." >&2
 # One step worker for the one core it gets (the default is one per core of
 # the machine, two here, which would only contend on core 0).
 start rnnserve "$rnnserve" --models=models --listen="${address[rnnserve]}" \
-  --metrics_listen="127.0.0.1:$port_metrics" --workers=1
-start echo "$bin/echo_server" --listen="${address[echo]}" \
-  --model_info="$work/rnnserve.info.json"
+  --metrics_listen="127.0.0.1:$port_metrics" --http_listen="127.0.0.1:$port_http" --workers=1
+pid[rnnserve-v2]=${pid[rnnserve]}  # one process, two APIs
+wanted() { [[ " $servers " == *" $1 "* ]]; }
+if wanted echo; then
+  start echo "$bin/echo_server" --listen="${address[echo]}" \
+    --model_info="$work/rnnserve.info.json"
+fi
 # The peer loads the version rnnserve serves, with one torch thread on its
 # one core (OpenBLAS and OpenMP likewise).
 version=$($py -c 'import json, sys; print(json.load(sys.stdin)["model"]["version"])' \
   <"$work/rnnserve.info.json")
-start peer env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py tests/bench/peer_server.py \
-  --model="models/$model/$version" --name="$model" --version="$version" --port="$port_peer" \
-  --stubs="$work/py"
-
-$py tests/bench/parity_check.py --stubs="$work/py" --model="$model" \
-  "${address[rnnserve]}" "${address[peer]}" >&2
+if wanted peer; then
+  start peer env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py tests/bench/peer_server.py \
+    --model="models/$model/$version" --name="$model" --version="$version" --port="$port_peer" \
+    --stubs="$work/py"
+  $py tests/bench/parity_check.py --stubs="$work/py" --model="$model" \
+    "${address[rnnserve]}" "${address[peer]}" >&2
+fi
 
 cpu_seconds() {  # utime + stime of process $1 (fields 14, 15 of /proc/PID/stat)
   local ticks
@@ -162,11 +189,12 @@ model_metrics() {
 measure() {
   local server=$1 streams=$2 chunk=$3 round=$4 before after
   local metrics_before="{}" metrics_after="{}"
-  local flags=(bench --server="${address[$server]}" --model="$model" --sessions="$streams"
-    --streams="$streams" --chunk="$chunk" --steps=0 --timeout=30s --json)
+  local flags=(bench --server="${address[$server]}" --protocol="${protocol[$server]}"
+    --model="$model" --sessions="$streams" --streams="$streams" --chunk="$chunk" --steps=0
+    --timeout=30s --json)
   # A failed warm-up shows again in the counted run.
   taskset -c 1 "$cli" "${flags[@]}" --duration="${warmup}s" >/dev/null || true
-  [[ $server != rnnserve ]] || metrics_before=$(model_metrics)
+  [[ $server != rnnserve* ]] || metrics_before=$(model_metrics)
   before=$(cpu_seconds "${pid[$server]}")
   local status=0
   taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json" || status=$?
@@ -181,7 +209,7 @@ measure() {
     echo "service_bench: rnnserve-cli exited $status after its report ($server);" \
       "the report is kept" >&2
   fi
-  [[ $server != rnnserve ]] || metrics_after=$(model_metrics)
+  [[ $server != rnnserve* ]] || metrics_after=$(model_metrics)
   local record='{"server": "%s", "streams": %d, "chunk": %d, "round": %d, '
   record+='"server_cpu_seconds": %s, "metrics_before": %s, "metrics_after": %s, "bench": %s}\n'
   # shellcheck disable=SC2059  # the format is the record above
@@ -211,18 +239,26 @@ if [[ -n $memory ]]; then
 fi
 
 load_before=$(uptime)
-servers=(echo peer rnnserve)
+read -ra servers <<<"$servers"
+for server in "${servers[@]}"; do
+  [[ -n ${protocol[$server]:-} ]] || { echo "service_bench: no server $server" >&2; exit 2; }
+done
 for ((round = 1; round <= rounds; round++)); do
   echo "service_bench: round $round of $rounds ..." >&2
-  for load in "1 1" "1 32" "64 1" "64 32"; do
-    read -r streams chunk <<<"$load"
+  for load in $loads; do
+    IFS=, read -r streams chunk <<<"$load"
     # A different server first each round, so none always runs after the
     # same neighbour.
-    for ((i = 0; i < 3; i++)); do
-      measure "${servers[(i + round) % 3]}" "$streams" "$chunk" "$round"
+    for ((i = 0; i < ${#servers[@]}; i++)); do
+      measure "${servers[(i + round) % ${#servers[@]}]}" "$streams" "$chunk" "$round"
     done
   done
 done
+if ((unary > 0)); then
+  echo "service_bench: unary requests ..." >&2
+  taskset -c 1 $py tests/bench/rest_vs_grpc_unary.py "$port_rnnserve" "$port_http" \
+    forecast "$unary" --server_pid="${pid[rnnserve]}" >"$work/unary.md"
+fi
 load_after=$(uptime)
 
 for name in "${!pid[@]}"; do
@@ -234,3 +270,7 @@ $py tests/bench/service_report.py "$work/records.jsonl" \
  server on core 0, client on core 1" \
   --note="CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores" \
   --note="load before: ${load_before#*load average: }; after: ${load_after#*load average: }"
+if [[ -f $work/unary.md ]]; then
+  echo
+  cat "$work/unary.md"
+fi

@@ -24,8 +24,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8000",
           "HTTP/REST address HOST:PORT of the Open Inference Protocol (KServe v2 / Triton: "
           "/v2/...), with the same token and --max_message_bytes (the body limit) as gRPC; "
-          "plain HTTP only: not started with --tls_cert (a warning says so); port 0 picks a "
-          "free port (logged); empty: no HTTP listener");
+          "with --tls_cert/--tls_key (and --tls_client_ca) it serves HTTPS only, from the same "
+          "files; port 0 picks a free port (logged); empty: no HTTP listener");
 ABSL_FLAG(int, http_threads, 32,
           "HTTP connections served at once (a keep-alive connection holds its thread until "
           "it closes or idles 2 s); more wait to be accepted");

@@ -159,25 +159,25 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.listen));
   }
-  if (!options.http_listen.empty() && !options.security.tls_cert.empty()) {
-    // Plain HTTP beside a TLS gRPC port would bypass what TLS was asked for,
-    // and civetweb's HTTPS crashes on OpenSSL 3 (server/v2/http_server.h).
-    LOG(WARNING) << "no HTTP/REST listener on " << options.http_listen
-                 << ": it has no TLS; with --tls_cert put a TLS-terminating proxy in front of "
-                 << "a plain-HTTP replica, or use the Open Inference Protocol over gRPC";
-  } else if (!options.http_listen.empty()) {
+  if (!options.http_listen.empty()) {
     server->http_routes_ =
         std::make_unique<v2::HttpRoutes>(server->v2_runner_.get(), server->models_.get(),
                                          server->metrics_.get(), server->token_.get());
     const v2::HttpServerOptions http{.listen = options.http_listen,
                                      .threads = options.http_threads,
-                                     .max_body_bytes = options.max_message_bytes};
+                                     .max_body_bytes = options.max_message_bytes,
+                                     // HTTPS with gRPC's TLS files: never plain HTTP beside
+                                     // a TLS gRPC port.
+                                     .tls = {.cert = options.security.tls_cert,
+                                             .key = options.security.tls_key,
+                                             .client_ca = options.security.tls_client_ca}};
     absl::StatusOr<std::unique_ptr<v2::HttpServer>> started =
         v2::HttpServer::Start(http, server->http_routes_.get());
     if (!started.ok()) return started.status();  // ~RnnServer stops the rest
     server->http_ = *std::move(started);
-    LOG(INFO) << "serving the Open Inference Protocol over HTTP on " << options.http_listen
-              << " (port " << server->http_->port() << ")";
+    LOG(INFO) << "serving the Open Inference Protocol over "
+              << (options.security.tls_cert.empty() ? "HTTP" : "HTTPS") << " on "
+              << options.http_listen << " (port " << server->http_->port() << ")";
   }
   if (server->tier_ != nullptr) server->tier_->Start();
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();

@@ -87,8 +87,8 @@ struct ServerOptions {
   // The Open Inference Protocol over HTTP/REST (server/v2/http_server.h):
   // HOST:PORT, port 0 picks a free one; empty: no HTTP listener (main's
   // --http_listen defaults to 127.0.0.1:8000). It shares the token and
-  // max_message_bytes (the body limit); with TLS configured it is not
-  // started (plain HTTP only; server/v2/http_server.h).
+  // max_message_bytes (the body limit), and with security.tls_cert it
+  // serves HTTPS only, from the same files (server/v2/https_setup.h).
   std::string http_listen;
   int http_threads = 32;
 };

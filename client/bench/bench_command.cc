@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, metrics, "",
           "the server's Prometheus address HOST:PORT: its process_cpu_seconds_total is read "
           "before and after the run for the server CPU figure");
 ABSL_FLAG(bool, end_sessions, true, "end the bench's sessions after the run");
+ABSL_FLAG(std::string, protocol, "native",
+          "the API the steps go through: native (rnnserve.v1 StreamSteps) or v2 (the Open "
+          "Inference Protocol's ModelStreamInfer with Triton's sequence parameters)");
 
 namespace rnnserve::client {
 namespace {
@@ -82,6 +85,12 @@ absl::StatusOr<bench::LoadOptions> OptionsFromFlags() {
   o.seed = absl::GetFlag(FLAGS_seed);
   o.max_reconnects = absl::GetFlag(FLAGS_max_reconnects);
   o.keep_steps = absl::GetFlag(FLAGS_keep_steps);
+  const std::string protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol == "v2") {
+    o.protocol = bench::StepProtocol::kV2;
+  } else if (protocol != "native") {
+    return UsageError(absl::StrCat("--protocol is native or v2, not \"", protocol, "\""));
+  }
   if (o.sessions < 1) return UsageError("--sessions must be at least 1");
   if (o.streams < 1 || o.streams > o.sessions) {
     return UsageError(absl::StrCat("--streams must be 1 to --sessions (", o.sessions,
@@ -121,6 +130,7 @@ absl::Status RunBench(const CommandLine& line) {
   if (!metrics.empty()) RNN_RETURN_IF_ERROR(ServerCpu(metrics, timeout).status());
 
   bench::BenchReport report;
+  report.protocol = absl::GetFlag(FLAGS_protocol);
   report.model = options.model.model().name();
   report.model_version = options.model.model().version();
   report.input = InputSummary(options.model);
@@ -208,7 +218,8 @@ const Command& BenchCommand() {
   static const Command* const command = new Command{
       .name = "bench",
       .synopsis =
-          "bench --model NAME [--sessions S] [--streams K] [--steps N] [--chunk T] "
+          "bench --model NAME [--protocol native|v2] [--sessions S] [--streams K] [--steps N] "
+          "[--chunk T] "
           "[--rate R] [--duration D] [--warmup W] [--json]",
       .summary =
           "Load the server: closed loop, or open loop at R requests/s; report "
@@ -234,9 +245,16 @@ const Command& BenchCommand() {
           "restarts and replays the session (or counts it lost and starts it afresh), a\n"
           "broken stream is reopened (--max_reconnects in a row); a recovered step counts\n"
           "once. The report counts steps resent, restarts, sessions lost and reconnects\n"
-          "(JSON: steps_resent, restarts, sessions_lost, reconnects).\n",
-      .flags = {"model", "model_version", "sessions", "streams", "channels", "steps", "chunk",
-                "rate", "duration", "warmup", "json", "metrics", "seed", "end_sessions",
+          "(JSON: steps_resent, restarts, sessions_lost, reconnects).\n"
+          "--protocol=v2 sends the steps through the Open Inference Protocol instead:\n"
+          "inference.GRPCInferenceService/ModelStreamInfer on the same port, one stream\n"
+          "carrying its sessions as Triton's sequence batcher clients do (parameters\n"
+          "sequence_id = the session's string id, sequence_start on its first request,\n"
+          "and rnnserve's expected_session_steps; raw_input_contents); the same load,\n"
+          "recovery and report, for comparing the two paths' cost. The model is looked\n"
+          "up, and the sessions ended after the run, through rnnserve.v1 as always.\n",
+      .flags = {"model", "model_version", "protocol", "sessions", "streams", "channels", "steps",
+                "chunk", "rate", "duration", "warmup", "json", "metrics", "seed", "end_sessions",
                 "max_reconnects", "keep_steps"},
       .run = RunBench,
   };

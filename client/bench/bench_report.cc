@@ -36,9 +36,9 @@ std::string FormatReport(const BenchReport& r) {
   const HistogramSnapshot& l = c.latency;
   const double seconds = absl::ToDoubleSeconds(c.elapsed);
   std::string out = absl::StrCat(
-      "bench: model ", r.model, " version ", r.model_version, " (", r.input, "), ", r.sessions,
-      " sessions on ", r.streams, " streams over ", r.channels,
-      r.channels == 1 ? " channel, " : " channels, ",
+      "bench: ", r.protocol == "v2" ? "v2 ModelStreamInfer, " : "", "model ", r.model, " version ",
+      r.model_version, " (", r.input, "), ", r.sessions, " sessions on ", r.streams,
+      " streams over ", r.channels, r.channels == 1 ? " channel, " : " channels, ",
       r.rate > 0 ? absl::StrFormat("open loop at %g requests/s", r.rate) : "closed loop",
       ", chunk ", r.chunk, "\n");
   absl::StrAppend(&out, "steps:       ", c.steps_sent, " sent = ", c.steps_answered, " answered + ",
@@ -105,6 +105,7 @@ nlohmann::json ReportJson(const BenchReport& r) {
       {"server_cpu_seconds", r.server_cpu_seconds.has_value()
                                  ? nlohmann::json(*r.server_cpu_seconds)
                                  : nlohmann::json(nullptr)},
+      {"protocol", r.protocol},
       {"model", r.model},
       {"model_version", r.model_version},
       {"mode", r.rate > 0 ? "open" : "closed"},

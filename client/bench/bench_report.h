@@ -14,6 +14,7 @@ namespace rnnserve::client::bench {
 
 struct BenchReport {
   // What ran.
+  std::string protocol = "native";  // "native" (StreamSteps) or "v2" (ModelStreamInfer)
   std::string model;
   int64_t model_version = 0;
   std::string input;  // "floats x1", "tokens <98"
@@ -43,7 +44,7 @@ std::string FormatReport(const BenchReport& report);
 // sessions_lost, reconnects, steps_per_second,
 // duration_seconds, latency_us {p50, p90, p99, p999, max, mean},
 // client_cpu_seconds, server_cpu_seconds (null when unknown), and the
-// run's settings (model, version, mode, rate, sessions, streams, channels,
+// run's settings (protocol, model, version, mode, rate, sessions, streams, channels,
 // chunk, warmup_seconds).
 nlohmann::json ReportJson(const BenchReport& report);
 

@@ -5,7 +5,10 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "client/bench/native_step_wire.h"
+#include "client/bench/v2_step_wire.h"
 #include "client/channel.h"
+#include "client/model_info.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 
 namespace rnnserve::client::bench {
@@ -15,8 +18,6 @@ namespace {
 // one input over and over, few enough to build at once.
 constexpr int kInputPool = 64;
 constexpr int kMaxEndSessionCalls = 128;
-
-bool TakesTokens(const v1::ModelInfo& model) { return model.input_kind() == v1::INPUT_KIND_TOKENS; }
 
 }  // namespace
 
@@ -29,7 +30,28 @@ bool TakesTokens(const v1::ModelInfo& model) { return model.input_kind() == v1::
 // any requests sent again on the way. After a broken stream the reactor is
 // bound to a new call (gRPC is done with the old one when OnDone runs).
 // Owned by the engine, which destroys it only after its last OnDone.
-class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest, v1::StepResponse> {
+// What the engine does with a stream, whatever its protocol.
+class LoadEngine::StreamControl {
+ public:
+  virtual ~StreamControl() = default;
+  // Opens the stream on `channel` and starts sending.
+  virtual void Start(const std::shared_ptr<grpc::Channel>& channel) = 0;
+  // Cancels the stream when its answer is more than `timeout` overdue.
+  virtual void CancelIfOverdue(int64_t now_ns, int64_t timeout_ns) = 0;
+};
+
+template <typename Wire>
+class LoadEngine::Stream final
+    : public LoadEngine::StreamControl,
+      public grpc::ClientBidiReactor<typename Wire::Request, typename Wire::Response> {
+  using Reactor = grpc::ClientBidiReactor<typename Wire::Request, typename Wire::Response>;
+  using Reactor::AddHold;
+  using Reactor::RemoveHold;
+  using Reactor::StartCall;
+  using Reactor::StartRead;
+  using Reactor::StartWrite;
+  using Reactor::StartWritesDone;
+
  public:
   Stream(LoadEngine* engine, int index, std::vector<Session*> sessions)
       : engine_(engine), index_(index), sessions_(std::move(sessions)) {
@@ -38,17 +60,15 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
       interval_ns_ = static_cast<int64_t>(interval * engine_->options_.streams);
       next_due_ns_ = engine_->start_ns_ + static_cast<int64_t>(interval * index_);
     }
-    request_.mutable_model()->set_name(engine_->options_.model.model().name());
-    request_.mutable_model()->set_version(engine_->options_.model.model().version());
+    Wire::Prepare(engine_->options_.model, request_);
   }
 
-  void Start(v1::InferenceService::Stub* stub) {
-    stub_ = stub;
+  void Start(const std::shared_ptr<grpc::Channel>& channel) override {
+    stub_ = Wire::NewStub(channel);
     Open();
   }
 
-  // Cancels the stream when its answer is more than `timeout` overdue.
-  void CancelIfOverdue(int64_t now_ns, int64_t timeout_ns) {
+  void CancelIfOverdue(int64_t now_ns, int64_t timeout_ns) override {
     const int64_t sent = sent_ns_.load(std::memory_order_acquire);
     if (sent != 0 && now_ns - sent > timeout_ns && !timed_out_.exchange(true)) {
       absl::MutexLock lock(&context_mu_);
@@ -67,7 +87,7 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
     timed_out_.store(false);
     ended_.store(false);
     reopen_ = false;
-    stub_->async()->StreamSteps(context_.get(), this);
+    Wire::Open(*stub_, context_.get(), this);
     StartRead(&response_);
     AddHold();  // Schedule below runs outside a reaction
     StartCall();
@@ -87,15 +107,15 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
     }
     sent_ns_.store(0, std::memory_order_release);
     ResendWindow& window = *session_->window;
+    const StepOutcome outcome = Wire::Read(response_);
     WindowAction action;
-    int code = 0;
-    if (response_.has_error()) {
-      code = response_.error().code();
+    const int code = outcome.code;
+    if (code != 0) {
       switch (static_cast<grpc::StatusCode>(code)) {
         case grpc::StatusCode::ABORTED:
           // session_steps 0 (unset): replicas racing for it, "send again".
-          action = window.OnAborted(ticket_, response_.session_steps() > 0
-                                                 ? std::optional<int64_t>(response_.session_steps())
+          action = window.OnAborted(ticket_, outcome.session_steps > 0
+                                                 ? std::optional<int64_t>(outcome.session_steps)
                                                  : std::nullopt);
           break;
         case grpc::StatusCode::NOT_FOUND:
@@ -103,7 +123,7 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
           break;
         case grpc::StatusCode::UNAVAILABLE:
           // The session moved: a new stream reaches its new replica.
-          window.OnBroken(response_.error().message());
+          window.OnBroken(outcome.message);
           reopen_ = true;
           {
             absl::MutexLock lock(&context_mu_);
@@ -114,7 +134,7 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
           action.kind = WindowAction::Kind::kFail;
       }
     } else {
-      action = window.OnAnswer(ticket_, response_.session_steps(), response_.durable_steps());
+      action = window.OnAnswer(ticket_, outcome.session_steps, outcome.durable_steps);
     }
     Handle(action, code);
     StartRead(&response_);
@@ -267,11 +287,7 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
 
   // Writes `p` for the exchange's session.
   void Transmit(const PendingRequest& p) {
-    request_.set_session_id(session_->id);
-    request_.set_start(p.start);
-    request_.set_expected_session_steps(p.expected_session_steps);
-    request_.set_request_id(absl::StrCat(p.ticket));
-    engine_->FillInput(p.input, p.skip, p.steps, request_);
+    Wire::Fill(session_->id, p, engine_->InputOf(p.input, p.skip, p.steps), request_);
     ticket_ = p.ticket;
     pending_.store(2, std::memory_order_relaxed);
     sent_ns_.store(SteadyNanos(), std::memory_order_release);
@@ -289,11 +305,11 @@ class LoadEngine::Stream final : public grpc::ClientBidiReactor<v1::StepRequest,
   LoadEngine* const engine_;
   const int index_;
   const std::vector<Session*> sessions_;  // not owned; the engine's
-  v1::InferenceService::Stub* stub_ = nullptr;  // not owned; the engine's
-  absl::Mutex context_mu_;                      // the watchdog cancels from another thread
+  std::unique_ptr<typename Wire::Stub> stub_;
+  absl::Mutex context_mu_;  // the watchdog cancels from another thread
   std::unique_ptr<grpc::ClientContext> context_ ABSL_PT_GUARDED_BY(context_mu_);
-  v1::StepRequest request_;
-  v1::StepResponse response_;
+  typename Wire::Request request_;
+  typename Wire::Response response_;
   size_t next_session_ = 0;
   uint64_t requests_ = 0;
   int64_t interval_ns_ = 0;  // open loop: between this stream's requests
@@ -335,7 +351,6 @@ LoadEngine::LoadEngine(LoadOptions options) : options_(std::move(options)) {
   }
   for (int c = 0; c < options_.channels; ++c) {
     channels_.push_back(MakeChannel(options_.connection, c));
-    stubs_.push_back(v1::InferenceService::NewStub(channels_.back()));
   }
 }
 
@@ -356,14 +371,18 @@ void LoadEngine::Start() {
   for (int k = 0; k < options_.streams; ++k) {
     std::vector<Session*> carried;
     for (int i = k; i < options_.sessions; i += options_.streams) carried.push_back(&sessions_[i]);
-    streams_.push_back(std::make_unique<Stream>(this, k, std::move(carried)));
+    if (options_.protocol == StepProtocol::kV2) {
+      streams_.push_back(std::make_unique<Stream<V2StepWire>>(this, k, std::move(carried)));
+    } else {
+      streams_.push_back(std::make_unique<Stream<NativeStepWire>>(this, k, std::move(carried)));
+    }
   }
   {
     absl::MutexLock lock(&mu_);
     live_streams_ = options_.streams;
   }
   for (int k = 0; k < options_.streams; ++k) {
-    streams_[k]->Start(stubs_[k % options_.channels].get());
+    streams_[k]->Start(channels_[k % options_.channels]);
   }
 }
 
@@ -407,19 +426,19 @@ int LoadEngine::ClaimSteps(int want) {
   return 0;
 }
 
-void LoadEngine::FillInput(uint64_t index, int64_t skip, int64_t steps,
-                           v1::StepRequest& request) const {
+StepInput LoadEngine::InputOf(uint64_t index, int64_t skip, int64_t steps) const {
+  StepInput input;
+  input.steps = steps;
+  input.input_size = options_.model.input_size();
   if (TakesTokens(options_.model)) {
     const std::vector<int64_t>& ids = token_inputs_[index % token_inputs_.size()];
-    request.mutable_tokens()->mutable_ids()->Assign(ids.begin() + skip, ids.begin() + skip + steps);
+    input.tokens = absl::MakeConstSpan(ids).subspan(skip, steps);
   } else {
     const std::vector<float>& values = float_inputs_[index % float_inputs_.size()];
-    const int64_t width = options_.model.input_size();
-    v1::FloatSteps* floats = request.mutable_floats();
-    floats->mutable_values()->Assign(values.begin() + skip * width,
-                                     values.begin() + (skip + steps) * width);
-    floats->set_steps(static_cast<int32_t>(steps));
+    input.floats =
+        absl::MakeConstSpan(values).subspan(skip * input.input_size, steps * input.input_size);
   }
+  return input;
 }
 
 void LoadEngine::RecordAnswer(int steps, int64_t latency_ns, int64_t now_ns) {

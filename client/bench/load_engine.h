@@ -1,6 +1,10 @@
 // bench's load engine: S sessions stepped over K bidirectional streams on C
 // channels with gRPC's callback API, closed loop or open loop at a fixed
-// request rate.
+// request rate. The streams are rnnserve.v1 StreamSteps, or with
+// StepProtocol::kV2 the Open Inference Protocol's ModelStreamInfer; what
+// differs is a "wire" (step_wire.h), the rest is this one engine. Sessions are
+// ended through rnnserve.v1 EndSession either way (a v2 sequence_end would
+// have to carry one more step).
 //
 // Session i lives on stream i % K for the whole run (a proxy hashing the
 // stream's x-session-id header, the id of its first session, keeps it on one
@@ -46,14 +50,22 @@
 #include "absl/time/time.h"
 #include "client/bench/latency_histogram.h"
 #include "client/bench/pacer.h"
+#include "client/bench/step_wire.h"
 #include "client/channel.h"
 #include "client/resend_window.h"
-#include "rnnserve/v1/inference.grpc.pb.h"
+#include "grpcpp/channel.h"
 #include "rnnserve/v1/models.pb.h"
 
 namespace rnnserve::client::bench {
 
+// The API the steps go through.
+enum class StepProtocol {
+  kNative,  // rnnserve.v1 InferenceService.StreamSteps
+  kV2,      // the Open Inference Protocol's ModelStreamInfer (v2_step_wire.h)
+};
+
 struct LoadOptions {
+  StepProtocol protocol = StepProtocol::kNative;
   Connection connection;  // the server, TLS, token
   v1::ModelInfo model;    // as DescribeModel returned it: sizes of the random inputs
   int sessions = 64;
@@ -111,6 +123,9 @@ class LoadEngine {
   int64_t EndSessions();
 
  private:
+  // A stream's reactor, typed by its protocol's wire (step_wire.h).
+  class StreamControl;
+  template <typename Wire>
   class Stream;
   // Touched only by its stream.
   struct Session {
@@ -124,18 +139,17 @@ class LoadEngine {
   // Up to `want` steps of the --steps budget; 0 when it is spent.
   int ClaimSteps(int want);
   // Steps [skip, skip + steps) of input `index` of the random pool.
-  void FillInput(uint64_t index, int64_t skip, int64_t steps, v1::StepRequest& request) const;
+  StepInput InputOf(uint64_t index, int64_t skip, int64_t steps) const;
   void RecordAnswer(int steps, int64_t latency_ns, int64_t now_ns);
   void RecordFailure(int steps, int code, int64_t now_ns);
   void StreamEnded();
 
   const LoadOptions options_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
-  std::vector<std::unique_ptr<v1::InferenceService::Stub>> stubs_;  // one per channel
   std::vector<Session> sessions_;
   std::vector<std::vector<float>> float_inputs_;  // the random pool, one chunk each
   std::vector<std::vector<int64_t>> token_inputs_;
-  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<StreamControl>> streams_;
   std::unique_ptr<Pacer> pacer_;  // open loop only
 
   int64_t start_ns_ = 0;

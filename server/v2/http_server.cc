@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "civetweb.h"
 #include "glog/logging.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server::v2 {
 namespace {
@@ -73,13 +74,22 @@ int HttpServer::HandleRequest(mg_connection* connection, void* data) {
   return reply.status;
 }
 
+int HttpServer::InitTls(void* ssl_ctx, void* data) {
+  auto* server = static_cast<HttpServer*>(data);
+  server->tls_error_ = ConfigureTlsContext(ssl_ctx, server->options_.tls);
+  return server->tls_error_.ok() ? 1 : -1;
+}
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                               const HttpRoutes* routes) {
   std::unique_ptr<HttpServer> server(new HttpServer(options, routes));
+  const bool tls = !options.tls.cert.empty();
+  if (tls) RNN_RETURN_IF_ERROR(LoadOpenSslForCivetweb());
   // No mg_init_library/mg_exit_library: mg_start initializes what it needs,
   // and an mg_exit_library of ours would tear down the library under
   // prometheus-cpp's exposer, whose mg_stop then hangs at exit.
-  const std::string& ports = options.listen;
+  // civetweb's mark of an HTTPS port: a trailing "s".
+  const std::string ports = tls ? absl::StrCat(options.listen, "s") : options.listen;
   const std::string threads = absl::StrCat(options.threads);
   const std::string keep_alive = absl::StrCat(options.keep_alive_ms);
   // No document_root: civetweb serves no files, only the handler below.
@@ -96,6 +106,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                                  nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = &LogMessage;
+  if (tls) callbacks.init_ssl = &HttpServer::InitTls;
   mg_init_data init{
       .callbacks = &callbacks, .user_data = server.get(), .configuration_options = configuration};
   char error_text[256] = "";
@@ -104,6 +115,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       .code = &error_code, .text = error_text, .text_buffer_size = sizeof(error_text)};
   server->context_ = mg_start2(&init, &error);
   if (server->context_ == nullptr) {
+    if (!server->tls_error_.ok()) return server->tls_error_;
     return absl::UnavailableError(
         absl::StrCat("cannot serve HTTP on ", options.listen, ": ", error_text));
   }

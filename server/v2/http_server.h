@@ -3,12 +3,9 @@
 // on a bounded pool of threads, each holding one connection at a time, and
 // hands them to HttpRoutes, which does everything protocol-specific. The
 // body is refused by its length before it is read when it is longer than
-// the limit. Plain HTTP only: with Debian's civetweb 1.15 (which loads
-// libssl at run time) a worker jumped to address 0 at the first TLS
-// connection in our try (gdb), likely because it looks up
-// SSL_get_peer_certificate, which libssl.so.3 no longer exports; so
-// RnnServer does not start it under TLS (README "HTTP/REST + JSON").
-// Start() once; Stop() (or the destructor) once: it waits for the
+// the limit. With `tls` files it serves HTTPS only, from the same files as
+// gRPC's TLS (https_setup.h says what it takes with Debian's civetweb 1.15
+// on OpenSSL 3). Start() once; Stop() (or the destructor) once: it waits for the
 // requests being served. Thread-safe between them.
 #ifndef RNNSERVE_SERVER_V2_HTTP_SERVER_H_
 #define RNNSERVE_SERVER_V2_HTTP_SERVER_H_
@@ -19,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/v2/http_routes.h"
+#include "server/v2/https_setup.h"
 
 struct mg_context;
 struct mg_connection;
@@ -32,12 +30,14 @@ struct HttpServerOptions {
   int threads = 32;
   int keep_alive_ms = 2000;
   int64_t max_body_bytes = 16 << 20;  // longer bodies get 413
+  HttpsFiles tls;                     // tls.cert empty: plain HTTP
 };
 
 class HttpServer {
  public:
   // Listens on options.listen. `routes` not owned; outlives the server.
-  // UNAVAILABLE when the address cannot be bound.
+  // UNAVAILABLE when the address cannot be bound; https_setup.h's errors
+  // when TLS cannot be set up.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            const HttpRoutes* routes);
   ~HttpServer() { Stop(); }
@@ -51,11 +51,15 @@ class HttpServer {
       : options_(options), routes_(routes) {}
   // civetweb's callbacks; `data` is the HttpServer.
   static int HandleRequest(::mg_connection* connection, void* data);
+  // civetweb's init_ssl: configures its SSL_CTX from options_.tls; 1 when
+  // done, -1 (civetweb fails to start) with the reason in tls_error_.
+  static int InitTls(void* ssl_ctx, void* data);
 
   const HttpServerOptions options_;
   const HttpRoutes* const routes_;
   struct mg_context* context_ = nullptr;
   int port_ = 0;
+  absl::Status tls_error_;  // set by InitTls, read after mg_start2 returned
 };
 
 }  // namespace rnnserve::server::v2

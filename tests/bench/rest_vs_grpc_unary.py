@@ -5,11 +5,14 @@ One client, one session, closed loop, T=1 steps of the same model on one
 running rnnserve: native `rnnserve.v1.InferenceService/Step` (grpcio),
 `inference.GRPCInferenceService/ModelInfer` (grpcio) and the REST
 `POST /v2/models/M/infer` (http.client on one keep-alive connection). Prints
-the median and mean round trip of each in microseconds. Both clients are
-Python, so the figures include the same kind of client cost; the differences
-are the protocols'.
+the median and mean round trip of each in microseconds, and with
+--server_pid the server's CPU per request (utime + stime of that process
+around each protocol's timed requests). Both clients are Python, so the
+round trips include the same kind of client cost; the differences are the
+protocols'.
 
   tests/bench/rest_vs_grpc_unary.py GRPC_PORT HTTP_PORT [MODEL (forecast)] [N (2000)]
+                                    [--server_pid PID]
 
 Stubs are generated into a temporary folder with protoc and grpc_python_plugin.
 """
@@ -34,21 +37,35 @@ def stubs():
     sys.path.insert(0, out)
 
 
-def timed(n, call):
+def cpu_seconds(pid):
+    """utime + stime of process `pid` (fields 14 and 15 of /proc/PID/stat)."""
+    if pid is None:
+        return 0.0
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(n, call, server_pid):
     for _ in range(min(200, n)):  # warm up
         call()
     times = []
+    cpu_before = cpu_seconds(server_pid)
     for _ in range(n):
         start = time.perf_counter()
         call()
         times.append((time.perf_counter() - start) * 1e6)
-    return statistics.median(times), statistics.mean(times)
+    server_us = (cpu_seconds(server_pid) - cpu_before) * 1e6 / n
+    return statistics.median(times), statistics.mean(times), server_us
 
 
 def main():
-    grpc_port, http_port = int(sys.argv[1]), int(sys.argv[2])
-    model = sys.argv[3] if len(sys.argv) > 3 else "forecast"
-    n = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
+    args = [a for a in sys.argv[1:] if not a.startswith("--server_pid=")]
+    pids = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--server_pid=")]
+    server_pid = pids[0] if pids else None
+    grpc_port, http_port = int(args[0]), int(args[1])
+    model = args[2] if len(args) > 2 else "forecast"
+    n = int(args[3]) if len(args) > 3 else 2000
     stubs()
     import grpc
     from rnnserve.v1 import inference_pb2, inference_pb2_grpc
@@ -89,16 +106,18 @@ def main():
 
     native_step(True)
     v2_step(True)
-    rows = [("native gRPC Step", timed(n, native_step)),
-            ("v2 gRPC ModelInfer", timed(n, v2_step))]
+    rows = [("native gRPC Step", timed(n, native_step, server_pid)),
+            ("v2 gRPC ModelInfer", timed(n, v2_step, server_pid))]
     # A fresh connection: the server closes one idle for 2 s (--http_threads).
     conn.close()
     rest_step(True)
-    rows.append(("v2 REST POST .../infer", timed(n, rest_step)))
-    print("| unary T=1, %s, %d requests | median µs | mean µs |" % (model, n))
-    print("|---|---|---|")
-    for name, (median, mean) in rows:
-        print("| %s | %.0f | %.0f |" % (name, median, mean))
+    rows.append(("v2 REST POST .../infer", timed(n, rest_step, server_pid)))
+    print("| unary T=1, %s, %d requests | round trip median µs | mean µs "
+          "| server CPU µs/request |" % (model, n))
+    print("|---|---|---|---|")
+    for name, (median, mean, server_us) in rows:
+        print("| %s | %.0f | %.0f | %s |" % (name, median, mean,
+                                             "%.0f" % server_us if server_pid else "-"))
 
 
 def urlopen_get(conn, path):

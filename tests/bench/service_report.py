@@ -12,7 +12,10 @@ ratios to the echo floor and to the Python peer as medians of the ratios
 within each round (runs of one round are close in time, so they share the
 machine's load better than independent medians do); then where rnnserve's
 CPU per step goes: its own compute time (rnnserve_compute_seconds), what the
-echo server spends on gRPC for the same load, and the rest.
+echo server spends on gRPC for the same load, and the rest. With
+"rnnserve-v2" runs (the same server through the Open Inference Protocol's
+ModelStreamInfer), also their paired ratio to rnnserve's (StreamSteps), with
+the spread over the rounds.
 """
 
 import argparse
@@ -20,7 +23,7 @@ import json
 import statistics
 from collections import defaultdict
 
-SERVERS = ("echo", "peer", "rnnserve")
+SERVERS = ("echo", "peer", "rnnserve", "rnnserve-v2")
 
 
 def load(path):
@@ -79,26 +82,59 @@ def medians_table(runs):
                   f"| {sum(r['errors'] for r in rounds)} |")
 
 
-def paired_ratio(runs, key, other, figure):
+def paired_ratios(runs, key, subject, other, figure):
+    """subject's figure over other's, one per round both ran."""
     ratios = []
     for (server, rnd), v in runs[key].items():
         base = runs[key].get((other, rnd))
-        if server == "rnnserve" and base and base[figure] > 0:
+        if server == subject and base and base[figure] > 0:
             ratios.append(v[figure] / base[figure])
+    return ratios
+
+
+def paired_ratio(runs, key, other, figure, subject="rnnserve"):
+    ratios = paired_ratios(runs, key, subject, other, figure)
     return statistics.median(ratios) if ratios else float("nan")
 
 
 def ratios_table(runs):
+    if not any(paired_ratios(runs, key, "rnnserve", other, "server_us")
+               for key in runs for other in ("echo", "peer")):
+        return
+    print()
     print("| load | vs | steps/s | p50 | p99 | server CPU per step |")
     print("|---|---|---|---|---|---|")
     for key in sorted(runs):
         for other in ("echo", "peer"):
+            if not paired_ratios(runs, key, "rnnserve", other, "server_us"):
+                continue
             cells = [f"{paired_ratio(runs, key, other, f):.2f}"
                      for f in ("steps_per_second", "p50", "p99", "server_us")]
             print(f"| {load_name(*key)} | rnnserve / {other} | " + " | ".join(cells) + " |")
 
 
+def v2_table(runs):
+    """The Open Inference Protocol's path against the native one, same server."""
+    if not any(paired_ratios(runs, key, "rnnserve-v2", "rnnserve", "server_us") for key in runs):
+        return
+    print()
+    print("| load | v2 ModelStreamInfer / native StreamSteps | server CPU per step "
+          "(min-max over rounds) | steps/s | p50 | p99 |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted(runs):
+        cpu = paired_ratios(runs, key, "rnnserve-v2", "rnnserve", "server_us")
+        if not cpu:
+            continue
+        cells = [f"{paired_ratio(runs, key, 'rnnserve', f, 'rnnserve-v2'):.2f}"
+                 for f in ("steps_per_second", "p50", "p99")]
+        print(f"| {load_name(*key)} | {len(cpu)} rounds | {statistics.median(cpu):.3f} "
+              f"({min(cpu):.3f}-{max(cpu):.3f}) | " + " | ".join(cells) + " |")
+
+
 def breakdown_table(runs):
+    if not any(s == "echo" for key in runs for (s, _) in runs[key]):
+        return  # the breakdown needs echo's gRPC cost
+    print()
     print("| load | sessions per step call | compute µs/step | server CPU µs/step "
           "| of which echo's gRPC | rest |")
     print("|---|---|---|---|---|---|")
@@ -122,10 +158,8 @@ def main():
         print(note)
     print()
     medians_table(runs)
-    print()
-    ratios_table(runs)
-    print()
-    breakdown_table(runs)
+    for table in (ratios_table, breakdown_table, v2_table):
+        table(runs)  # each after a blank line, when it has rows
 
 
 if __name__ == "__main__":

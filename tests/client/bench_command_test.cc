@@ -1,7 +1,12 @@
 // `bench` against a spawned server: every counted step ends answered or
 // failed (steps sent = answered + errors), bounded by --steps and by
-// --duration, closed and open loop; no timing is asserted.
+// --duration, closed and open loop, through the native API and through the
+// Open Inference Protocol (--protocol=v2); no timing is asserted.
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/bench/metrics_scraper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -141,6 +146,76 @@ TEST_F(BenchCommandTest, Errors) {
             1);
   EXPECT_EQ(
       RunCli({"bench", "--model=forecast", "--steps=10", "--metrics=no-port", flag_}).exit_code, 2);
+  const CliResult protocol =
+      RunCli({"bench", "--model=forecast", "--steps=10", "--protocol=v3", flag_});
+  EXPECT_EQ(protocol.exit_code, 2);
+  EXPECT_THAT(protocol.err, HasSubstr("--protocol is native or v2"));
+}
+
+// rnnserve_requests_total{code="OK",method=METHOD,protocol=PROTOCOL}; -1
+// when the page cannot be read or has no such sample.
+double OkRequests(const ServerProcess& server, const std::string& method,
+                  const std::string& protocol) {
+  const absl::StatusOr<std::string> page =
+      bench::FetchMetrics(server.metrics_address(), absl::Seconds(10));
+  if (!page.ok()) return -1;
+  const std::string labels =
+      absl::StrCat("{code=\"OK\",method=\"", method, "\",protocol=\"", protocol, "\"} ");
+  for (const absl::string_view line : absl::StrSplit(*page, '\n')) {
+    double value = 0;
+    if (absl::StartsWith(line, absl::StrCat("rnnserve_requests_total", labels)) &&
+        absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) {
+      return value;
+    }
+  }
+  return -1;
+}
+
+// --protocol=v2: every step goes through ModelStreamInfer (the server counts
+// them under protocol="inference", none under the native StreamSteps), floats
+// and token ids in chunks, with the same report.
+TEST_F(BenchCommandTest, V2SendsEveryStepThroughModelStreamInfer) {
+  Serve();
+  nlohmann::json report =
+      Bench({"--protocol=v2", "--model=forecast", "--sessions=16", "--streams=4", "--steps=1000",
+             "--metrics=" + server_->metrics_address()});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["protocol"], "v2");
+  EXPECT_EQ(report["steps_sent"], 1000);
+  EXPECT_EQ(report["steps"], 1000);
+  EXPECT_EQ(report["errors"], 0);
+  EXPECT_TRUE(report["server_cpu_seconds"].is_number());
+  EXPECT_EQ(OkRequests(*server_, "ModelStreamInfer", "inference"), 1000);
+  EXPECT_EQ(OkRequests(*server_, "StreamSteps", "rnnserve.v1"), 0);
+
+  report = Bench({"--protocol=v2", "--model=charlm", "--sessions=6", "--streams=3", "--channels=2",
+                  "--chunk=4", "--steps=50", "--warmup=100ms"});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 50);
+  EXPECT_EQ(report["errors"], 0);
+  EXPECT_EQ(report["requests_sent"], 13);  // 12 of 4 steps, 1 of 2
+  EXPECT_EQ(report["end_session_failures"], 0);
+}
+
+// A refusal in a ModelStreamInfer response's error_message is counted by the
+// code it names.
+TEST_F(BenchCommandTest, V2ErrorsAreCountedByCode) {
+  Serve({"--max_sessions=4"});
+  const nlohmann::json report =
+      Bench({"--protocol=v2", "--model=forecast", "--sessions=8", "--streams=2", "--steps=400"});
+  ExpectConsistent(report);
+  EXPECT_EQ(report["steps_sent"], 400);
+  EXPECT_GT(report["steps"].get<int64_t>(), 0);
+  EXPECT_GT(report["errors_by_code"]["RESOURCE_EXHAUSTED"].get<int64_t>(), 0) << report;
+}
+
+TEST_F(BenchCommandTest, V2TextReport) {
+  Serve();
+  const CliResult r = RunCli({"bench", "--protocol=v2", "--model=forecast", "--sessions=4",
+                              "--streams=2", "--steps=100", flag_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bench: v2 ModelStreamInfer, model forecast"));
+  EXPECT_THAT(r.out, HasSubstr("steps:       100 sent = 100 answered + 0 failed"));
 }
 
 TEST_F(BenchCommandTest, ReportsRecoveryCounts) {
@@ -153,18 +228,26 @@ TEST_F(BenchCommandTest, ReportsRecoveryCounts) {
   }
 }
 
+// Recovery through either protocol (--protocol=v2 reads NOT_FOUND and
+// ABORTED, with where the session stands, from ModelStreamInfer's
+// error_message and session_steps parameter).
+class BenchResendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string ProtocolFlag() const { return "--protocol=" + GetParam(); }
+};
+
 // A server killed mid-run (no snapshot: every session is gone) and started
 // again on its port: each stream reopens, each session is restarted and
 // replayed, and every step is still answered exactly once.
-TEST(BenchResendTest, SurvivesAServerCrash) {
+TEST_P(BenchResendTest, SurvivesAServerCrash) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
   // Open loop: 600 requests due over 3 s, so the crash comes mid-run, after
   // the server computed 100 steps (every session has started).
   std::unique_ptr<CliProcess> bench = CliProcess::Start(
-      {"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=600", "--rate=200",
-       "--max_reconnects=30", "--json", absl::StrCat("--server=127.0.0.1:", port)});
+      {"bench", ProtocolFlag(), "--model=forecast", "--sessions=8", "--streams=2", "--steps=600",
+       "--rate=200", "--max_reconnects=30", "--json", absl::StrCat("--server=127.0.0.1:", port)});
   ASSERT_NE(bench, nullptr);
   ASSERT_TRUE(WaitForMetric(**server, "rnnserve_steps_total", 100));
   (*server)->Kill();
@@ -189,7 +272,7 @@ TEST(BenchResendTest, SurvivesAServerCrash) {
 // are refused ABORTED with where they stand and resent from there, with only
 // the inputs after the checkpoint kept (--keep_steps=20, a fifth of each
 // session's steps).
-TEST(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
+TEST_P(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
   absl::StatusOr<std::unique_ptr<rnnserve::testing::RedisServer>> redis =
       rnnserve::testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status();
@@ -199,9 +282,9 @@ TEST(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
   std::unique_ptr<CliProcess> bench =
-      CliProcess::Start({"bench", "--model=forecast", "--sessions=8", "--streams=2", "--steps=800",
-                         "--rate=200", "--max_reconnects=30", "--keep_steps=20", "--json",
-                         absl::StrCat("--server=127.0.0.1:", port)});
+      CliProcess::Start({"bench", ProtocolFlag(), "--model=forecast", "--sessions=8", "--streams=2",
+                         "--steps=800", "--rate=200", "--max_reconnects=30", "--keep_steps=20",
+                         "--json", absl::StrCat("--server=127.0.0.1:", port)});
   ASSERT_NE(bench, nullptr);
   // A crash mid-run, once every session has a checkpoint (8 steps a pass:
   // the first pass after every session started holds them all).
@@ -225,6 +308,8 @@ TEST(BenchResendTest, SurvivesAReplicaCrashWithASessionStore) {
   EXPECT_EQ(report["restarts"], 0) << report;
   EXPECT_EQ(report["sessions_lost"], 0) << report;
 }
+
+INSTANTIATE_TEST_SUITE_P(Protocols, BenchResendTest, ::testing::Values("native", "v2"));
 
 TEST(BenchNoServer, ExitOneWithTheCode) {
   const CliResult r = RunCli({"bench", "--model=forecast", "--steps=10", "--timeout=5s",

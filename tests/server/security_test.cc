@@ -18,6 +18,7 @@
 #include "rnnserve/v1/models.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
+#include "tests/common/test_certificates.h"
 #include "tests/model/test_util.h"
 #include "tests/server/metric_value.h"
 #include "tests/server/raw_call.h"
@@ -27,42 +28,7 @@ namespace rnnserve::server {
 namespace {
 
 using ::rnnserve::model::testing::MakeTestRepository;
-
-// A CA, a server certificate for localhost / 127.0.0.1 it signed, a client
-// certificate it signed, and a client certificate from another CA.
-class Certificates {
- public:
-  Certificates() {
-    dir_ = absl::StrCat(::testing::TempDir(), "certs_", getpid());
-    std::filesystem::create_directories(dir_);
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout ca.key -out ca.pem -days 1 -subj /CN=rnnserve-test-ca");
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout other_ca.key -out other_ca.pem -days 1 -subj /CN=someone-else");
-    Sign("server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1");
-    Sign("client", "ca", "extendedKeyUsage=clientAuth");
-    Sign("stranger", "other_ca", "extendedKeyUsage=clientAuth");
-  }
-  ~Certificates() { std::filesystem::remove_all(dir_); }
-
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string Pem(const std::string& name) const { return *util::ReadFileToString(Path(name)); }
-
- private:
-  void Run(const std::string& command) const {
-    const std::string line = absl::StrCat("cd ", dir_, " && ", command, " >/dev/null 2>&1");
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
-  }
-  void Sign(const std::string& name, const std::string& ca, const std::string& extension) const {
-    std::ofstream(Path(name + ".ext")) << extension << "\n";
-    Run(absl::StrCat("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ",
-                     name, ".key -out ", name, ".csr -subj /CN=", name));
-    Run(absl::StrCat("openssl x509 -req -in ", name, ".csr -CA ", ca, ".pem -CAkey ", ca,
-                     ".key -CAcreateserial -out ", name, ".pem -days 1 -extfile ", name, ".ext"));
-  }
-
-  std::string dir_;
-};
+using ::rnnserve::testing::Certificates;
 
 class SecurityTest : public ::testing::Test {
  protected:

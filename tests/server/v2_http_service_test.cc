@@ -21,6 +21,7 @@
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/common/program_run.h"
+#include "tests/common/test_certificates.h"
 #include "tests/model/test_util.h"
 #include "tests/server/http_call.h"
 #include "tests/server/metric_value.h"
@@ -312,6 +313,49 @@ TEST_F(V2HttpServiceTest, TheCurlExampleRunsASession) {
        absl::StrCat("http://127.0.0.1:", server_->http_port()), "forecast"});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(run.out, HasSubstr("session curl-demo: 3 steps over REST, ended"));
+}
+
+// With gRPC's TLS files the REST listener serves HTTPS only, from the same
+// files: the curl example runs its session with --cacert and the test CA;
+// plain HTTP gets no answer, nor a curl that does not trust the CA; with
+// --tls_client_ca only a client certificate that CA signed gets in.
+TEST_F(V2HttpServiceTest, WithTlsItServesHttpsFromTheSameFilesAsGrpc) {
+  const ::rnnserve::testing::Certificates certs;
+  ServerOptions options = Options();
+  options.models = absl::StrCat(RNNSERVE_SOURCE_DIR, "/models");
+  options.security.tls_cert = certs.Path("server.pem");
+  options.security.tls_key = certs.Path("server.key");
+  StartServer(options);
+  const std::string base = absl::StrCat("https://127.0.0.1:", server_->http_port());
+  const std::string example = absl::StrCat(RNNSERVE_SOURCE_DIR, "/examples/v2_rest_session.sh");
+  ::rnnserve::testing::ProgramResult run = ::rnnserve::testing::RunProgram(
+      {"/bin/bash", example, base, "forecast", "--cacert", certs.Path("ca.pem")});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("session curl-demo: 3 steps over REST, ended"));
+  // A client that does not trust the CA: curl's "SSL certificate problem" (60).
+  run = ::rnnserve::testing::RunProgram(
+      {"/usr/bin/curl", "--silent", "--max-time", "10", base + "/v2/health/live"});
+  EXPECT_EQ(run.exit_code, 60) << run.err;
+  EXPECT_EQ(Get("/v2/health/live").status, 0);  // plain HTTP: no answer
+
+  options.security.tls_client_ca = certs.Path("ca.pem");
+  StartServer(options);
+  const std::string live =
+      absl::StrCat("https://localhost:", server_->http_port(), "/v2/health/live");
+  const auto curl_status = [&](const std::vector<std::string>& client) {
+    std::vector<std::string> argv = {
+        "/usr/bin/curl", "--silent",    "--max-time",   "10",       "--output",
+        "/dev/null",     "--write-out", "%{http_code}", "--cacert", certs.Path("ca.pem")};
+    argv.insert(argv.end(), client.begin(), client.end());
+    argv.push_back(live);
+    return ::rnnserve::testing::RunProgram(argv).out;
+  };
+  EXPECT_EQ(curl_status({"--cert", certs.Path("client.pem"), "--key", certs.Path("client.key")}),
+            "200");
+  EXPECT_EQ(curl_status({}), "000");  // no client certificate: the handshake fails
+  EXPECT_EQ(
+      curl_status({"--cert", certs.Path("stranger.pem"), "--key", certs.Path("stranger.key")}),
+      "000");
 }
 
 TEST_F(V2HttpServiceTest, ShutdownStopsTheHttpListener) {

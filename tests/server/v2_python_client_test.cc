@@ -1,11 +1,12 @@
 // examples/v2_stream_client.py, a grpcio client on stubs generated from
 // proto/inference/grpc_service.proto (as a Triton user writes one), run by
 // /usr/bin/python3 against a real RnnServer on 127.0.0.1:<free port>: it
-// streams the fixtures' sequences through ModelStreamInfer with Triton's
-// sequence parameters, step by step and in chunks, typed and raw, with
-// integer and string sequence ids. Its outputs equal the reference (1e-5)
-// and the native API's on the same inputs (1e-6); a session it leaves open
-// continues on the native API.
+// sends the fixtures' sequences through ModelStreamInfer and ModelInfer with
+// Triton's sequence parameters, step by step and in chunks, typed and raw,
+// with integer and string sequence ids. Its outputs equal the reference
+// (1e-5) and the native API's on the same inputs (1e-6), on the demo models
+// (models/) the native API's; a session it leaves open continues on the
+// native API.
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,9 +50,15 @@ class V2PythonClientTest : public ::testing::Test {
       GTEST_SKIP() << kPython << " cannot import grpc: scripts/install_deps.sh installs "
                    << "python3-grpcio and python3-protobuf (" << python.err << ")";
     }
+    Serve(*root_);
+  }
+
+  // Starts a server on `models` (replacing the one running) and the native stub.
+  void Serve(const std::string& models) {
+    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.models = *root_;
+    options.models = models;
     absl::StatusOr<std::unique_ptr<RnnServer>> server = RnnServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -64,6 +71,11 @@ class V2PythonClientTest : public ::testing::Test {
   nlohmann::json RunClient(const std::string& model, const ReferenceSequence& seq,
                            const std::string& sequence_id, int chunk,
                            const std::vector<std::string>& flags = {}) {
+    return RunClient(model, StepsOf(seq), sequence_id, chunk, flags);
+  }
+
+  // `seq`'s inputs as the script reads them: one token id or a row of floats a step.
+  static nlohmann::json StepsOf(const ReferenceSequence& seq) {
     nlohmann::json steps = nlohmann::json::array();
     for (int64_t t = 0; t < seq.steps(); ++t) {
       if (seq.input.kind == util::NpyArray::Kind::kInteger) {
@@ -74,6 +86,12 @@ class V2PythonClientTest : public ::testing::Test {
                                            seq.input.floats.begin() + (t + 1) * width));
       }
     }
+    return steps;
+  }
+
+  nlohmann::json RunClient(const std::string& model, const nlohmann::json& steps,
+                           const std::string& sequence_id, int chunk,
+                           const std::vector<std::string>& flags = {}) {
     const std::string path =
         absl::StrCat(::testing::TempDir(), "/v2_python_", sequence_id, "_", getpid(), ".json");
     std::ofstream(path) << steps.dump();
@@ -105,16 +123,22 @@ class V2PythonClientTest : public ::testing::Test {
   // All of `seq` at once through the native Step on session `id`.
   std::vector<float> NativeOutputs(const std::string& model, const ReferenceSequence& seq,
                                    const std::string& id) {
+    return NativeOutputs(model, StepsOf(seq), id);
+  }
+
+  // All of `steps` (as StepsOf writes them) at once through the native Step.
+  std::vector<float> NativeOutputs(const std::string& model, const nlohmann::json& steps,
+                                   const std::string& id) {
     v1::StepRequest request;
     request.set_session_id(id);
     request.set_start(true);
     request.mutable_model()->set_name(model);
-    if (seq.input.kind == util::NpyArray::Kind::kInteger) {
-      request.mutable_tokens()->mutable_ids()->Assign(seq.input.integers.begin(),
-                                                      seq.input.integers.end());
-    } else {
-      request.mutable_floats()->mutable_values()->Assign(seq.input.floats.begin(),
-                                                         seq.input.floats.end());
+    for (const nlohmann::json& step : steps) {
+      if (step.is_number()) {
+        request.mutable_tokens()->add_ids(step.get<int64_t>());
+      } else {
+        for (const nlohmann::json& v : step) request.mutable_floats()->add_values(v.get<float>());
+      }
     }
     v1::StepResponse response;
     grpc::ClientContext context;
@@ -154,6 +178,51 @@ TEST_F(V2PythonClientTest, StreamsTheLstmFixturesStepByStepAndInChunks) {
     const nlohmann::json chunks = RunClient("lstm", seq, absl::StrCat("text-id-", i), 3, {"--raw"});
     ASSERT_FALSE(chunks.is_null());
     ExpectMatches(Flat(chunks), native, seq);
+  }
+}
+
+// The same through unary ModelInfer, one call a chunk.
+TEST_F(V2PythonClientTest, SendsTheLstmFixturesThroughModelInferStepByStepAndInChunks) {
+  const std::vector<ReferenceSequence> sequences = LoadSequences(TestdataPath("model/lstm_3layer"));
+  ASSERT_FALSE(sequences.empty());
+  const ReferenceSequence& seq = sequences.back();
+  const std::vector<float> native = NativeOutputs("lstm", seq, "native-unary");
+  const nlohmann::json steps = RunClient("lstm", seq, "300", 1, {"--unary"});
+  ASSERT_FALSE(steps.is_null());
+  EXPECT_EQ(steps.at("session_steps"), seq.steps());
+  ExpectMatches(Flat(steps), native, seq);
+  const nlohmann::json chunks = RunClient("lstm", seq, "unary-text-id", 4, {"--unary", "--raw"});
+  ASSERT_FALSE(chunks.is_null());
+  ExpectMatches(Flat(chunks), native, seq);
+}
+
+// The demo models of models/ (the GRU forecaster and the character LSTM, each
+// as rnnserve's format and as ONNX), through both RPCs, equal the native API
+// on the same inputs (no reference outputs ship with them).
+TEST_F(V2PythonClientTest, RunsTheDemoModelsThroughBothRpcs) {
+  Serve(absl::StrCat(RNNSERVE_SOURCE_DIR, "/models"));
+  nlohmann::json floats = nlohmann::json::array();
+  nlohmann::json tokens = nlohmann::json::array();
+  for (int t = 0; t < 12; ++t) {
+    floats.push_back({0.1f * t - 0.5f});
+    tokens.push_back((t * 37) % 98);
+  }
+  for (const std::string model : {"forecast", "forecast_onnx", "charlm", "charlm_onnx"}) {
+    SCOPED_TRACE(model);
+    const nlohmann::json& steps = model.rfind("charlm", 0) == 0 ? tokens : floats;
+    const std::vector<float> native = NativeOutputs(model, steps, "native-" + model);
+    ASSERT_FALSE(native.empty());
+    for (const bool unary : {false, true}) {
+      std::vector<std::string> flags = {"--raw"};
+      if (unary) flags.push_back("--unary");
+      const nlohmann::json result =
+          RunClient(model, steps, absl::StrCat(unary ? "unary-" : "stream-", model), 5, flags);
+      ASSERT_FALSE(result.is_null());
+      EXPECT_EQ(result.at("session_steps"), 12);
+      const std::vector<float> got = Flat(result);
+      ASSERT_EQ(got.size(), native.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], native[i], 1e-6) << i;
+    }
   }
 }
 
