@@ -17,7 +17,6 @@ Session::Session(std::string id, ModelRef model, float* state, absl::Time now, C
       last_used_ns_(absl::ToUnixNanos(now)),
       metrics_(model_.metrics) {
   CHECK(state_ != nullptr);
-  if (changes_ != nullptr) changes_->Add(id_);
 }
 
 Session::~Session() { model_.pool->Release(state_); }
@@ -38,6 +37,9 @@ absl::Status Session::Reset(const ModelRef& model) {
   model_.stack->InitState(state_);
   step_count_ = 0;
   restored_behind_ = false;
+  // A new incarnation: nothing of it is durable, and it must be claimed anew.
+  durable_steps_.store(0);
+  claim_due_.store(true);
   MarkChanged();
   return absl::OkStatus();
 }

@@ -30,7 +30,8 @@ class Session {
  public:
   // Takes ownership of `state` (a slot of model.pool, already initialised).
   // `changes` (not owned; may be null) hears of each first change since a
-  // checkpoint (MarkChanged), the new state's included.
+  // checkpoint (MarkChanged); the new state's is the store's to report, once
+  // the session can be found.
   Session(std::string id, ModelRef model, float* state, absl::Time now,
           ChangeFeed* changes = nullptr);
   ~Session();
@@ -67,6 +68,13 @@ class Session {
     while (now < epoch && !epoch_.compare_exchange_weak(now, epoch)) {
     }
   }
+  // Whether this replica has yet to claim the session (a new epoch) before
+  // a checkpoint of it may be written: a start, restart or import not
+  // claimed yet. A restart keeps its epoch meanwhile (fencing still applies
+  // to the copy), but its state must never be compared with, or lose to, the
+  // previous incarnation's checkpoint at that epoch.
+  bool claim_due() const { return claim_due_.load(); }
+  void set_claimed() { claim_due_.store(false); }
   // OK while this replica holds the session; the reason once it was handed
   // over or found stale: steps still queued for it fail with that.
   const absl::Status& closed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_; }
@@ -137,6 +145,7 @@ class Session {
   int64_t changed_since_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int> unanswered_{0};
   std::atomic<int64_t> epoch_{0};
+  std::atomic<bool> claim_due_{true};
   std::atomic<int64_t> durable_steps_{0};
   std::atomic<int64_t> verified_ns_{0};
   std::atomic<int64_t> stale_since_ns_{0};

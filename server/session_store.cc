@@ -145,6 +145,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
       if (inserted) {
         ++created_;
+        // Only now can the checkpoint writer find it by its id.
+        if (options_.track_changes) changes_.Add(id);
         if (model.metrics != nullptr) {
           model.metrics->sessions_created_total.Increment();
           model.metrics->active_sessions.Increment();

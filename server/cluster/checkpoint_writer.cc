@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "glog/logging.h"
 #include "server/cluster/session_tier.h"
 #include "server/cluster/start_claimer.h"
@@ -99,12 +100,15 @@ void CheckpointWriter::ReleaseAll() {
   std::vector<std::pair<std::string, int64_t>> released;
   for (const auto& session : tier_->store_->Sessions()) {
     absl::MutexLock lock(&session->mu());
-    if (session->closed().ok() && session->changed_since_ns() == 0 && session->epoch() > 0) {
+    if (session->closed().ok() && session->changed_since_ns() == 0 && !session->claim_due()) {
       released.emplace_back(session->id(), session->epoch());
     }
   }
-  const absl::Status status = tier_->directory_.Release(released);
-  if (!status.ok()) tier_->StoreFailed(status, "release");
+  for (size_t from = 0; from < released.size(); from += kBatchSessions) {
+    const absl::Status status =
+        tier_->directory_.Release(absl::MakeConstSpan(released).subspan(from, kBatchSessions));
+    if (!status.ok()) return tier_->StoreFailed(status, "release");
+  }
 }
 
 bool CheckpointWriter::DrainFences() {
@@ -137,13 +141,18 @@ void CheckpointWriter::ForgetEnded() {
     absl::MutexLock lock(&tier_->mu_);
     for (auto& [id, epoch] : tier_->forgetting_) ended.emplace_back(id, epoch);
   }
-  if (ended.empty()) return;
-  const absl::Status forgotten = tier_->directory_.Forget(ended);
-  if (!forgotten.ok()) return tier_->StoreFailed(forgotten, "forget");
-  absl::MutexLock lock(&tier_->mu_);
-  for (const auto& [id, epoch] : ended) {
-    auto it = tier_->forgetting_.find(id);
-    if (it != tier_->forgetting_.end() && it->second == epoch) tier_->forgetting_.erase(it);
+  // A pipeline of kBatchSessions at a time: after an outage there may be
+  // many, and one write of them all would hold the steps back (kBatchSessions).
+  for (size_t from = 0; from < ended.size(); from += kBatchSessions) {
+    const absl::Span<const std::pair<std::string, int64_t>> batch =
+        absl::MakeConstSpan(ended).subspan(from, kBatchSessions);
+    const absl::Status forgotten = tier_->directory_.Forget(batch);
+    if (!forgotten.ok()) return tier_->StoreFailed(forgotten, "forget");
+    absl::MutexLock lock(&tier_->mu_);
+    for (const auto& [id, epoch] : batch) {
+      auto it = tier_->forgetting_.find(id);
+      if (it != tier_->forgetting_.end() && it->second == epoch) tier_->forgetting_.erase(it);
+    }
   }
 }
 
@@ -225,6 +234,11 @@ std::vector<std::shared_ptr<server::Session>> CheckpointWriter::SessionsToVisit(
 bool CheckpointWriter::RunPass(bool all) {
   const int64_t started = absl::GetCurrentTimeNanos();
   SessionTierMetrics& metrics = tier_->metrics_;
+  const bool heard = Heartbeat();
+  // After the records of ended sessions are deleted: a session ended before
+  // is gone from the store by then, so no checkpoint of it written below
+  // makes its record again (one ended after is deleted next pass).
+  if (heard) ForgetEnded();
   std::vector<std::shared_ptr<server::Session>> sessions = SessionsToVisit();
   // The oldest change this pass leaves unwritten, for the lag gauge.
   int64_t oldest_left = std::numeric_limits<int64_t>::max();
@@ -238,7 +252,7 @@ bool CheckpointWriter::RunPass(bool all) {
   const auto leave_from = [&](size_t next) {
     for (size_t i = next; i < sessions.size(); ++i) left_.push_back(sessions[i]->id());
   };
-  if (!Heartbeat()) {
+  if (!heard) {
     for (const auto& session : sessions) {
       absl::MutexLock lock(&session->mu());
       if (session->changed_since_ns() != 0) {
@@ -249,14 +263,12 @@ bool CheckpointWriter::RunPass(bool all) {
     set_lag();
     return false;
   }
-  ForgetEnded();
   if (rewrite_all_.exchange(false)) {
     sessions = tier_->store_->Sessions();
     for (const auto& session : sessions) {
       absl::MutexLock lock(&session->mu());
       session->MarkChanged();
     }
-    tier_->store_->changes().Take();  // All of them are in `sessions`.
   }
   // Writes the batch; on failure its changes count as left (and the
   // sessions feed them again: Session::GiveBackChanges).
@@ -281,21 +293,24 @@ bool CheckpointWriter::RunPass(bool all) {
       }
       continue;
     }
-    if (session->epoch() == 0 && UnclaimedSince(*session, started)) {
+    if (session->claim_due() && UnclaimedSince(*session, started)) {
       tier_->claimer_->Add(session);
     }
     {
       absl::MutexLock lock(&session->mu());
       const int64_t since = session->changed_since_ns();
       if (since == 0 || !session->closed().ok()) continue;
-      if (session->epoch() == 0 || (!all && session->unanswered() > 0)) {
+      if (session->claim_due() || (!all && session->unanswered() > 0)) {
         oldest_left = std::min(oldest_left, since);
         complete = false;
         left_.push_back(session->id());
         continue;
       }
       v1::SessionState state;
-      if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) continue;
+      if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) {
+        left_.push_back(session->id());  // Still changed: tried again next pass.
+        continue;
+      }
       const int64_t steps = state.steps();
       batch_.push_back(
           Checkpoint{session->id(), session->epoch(), steps, encoder_.Encode(std::move(state))});

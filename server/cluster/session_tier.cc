@@ -146,8 +146,9 @@ void SessionTier::ClaimImported(server::Session& session) {
     if (!claim.ok() || claim->won) break;
   }
   if (!claim.ok()) return StoreFailed(claim.status(), "claim");
-  if (!claim->won) return;  // Left at epoch 0: the writer claims it.
+  if (!claim->won) return;  // Left unclaimed: the writer claims it.
   session.RaiseEpoch(claim->epoch);
+  session.set_claimed();
   session.set_verified_ns(absl::GetCurrentTimeNanos());
   if (IsReplica(claim->previous_owner)) {
     TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
@@ -322,6 +323,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::
             << state.steps() << " steps from " << (behind ? "its checkpoint" : "its owner");
   absl::MutexLock lock(&installed.mu());
   installed.RaiseEpoch(epoch);
+  installed.set_claimed();
   installed.set_verified_ns(absl::GetCurrentTimeNanos());
   if (behind) {
     installed.set_restored_behind(true);
@@ -439,6 +441,12 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
 
 void SessionTier::Forget(const std::string& id, int64_t epoch) {
   absl::MutexLock lock(&mu_);
+  if (forgetting_.size() >= kMaxForgetting && !forgetting_.contains(id)) {
+    LOG_EVERY_N(WARNING, 10000) << "session store: " << forgetting_.size()
+                                << " ended sessions wait for their records to be deleted; the "
+                                   "records of sessions ending now stay in Redis";
+    return;
+  }
   forgetting_[id] = epoch;
 }
 

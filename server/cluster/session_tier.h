@@ -136,7 +136,11 @@ class SessionTier {
   void DropStale(server::Session& session, const std::string& owner);
 
   // Records that `id` ended here; its record is deleted by the writer.
+  // While Redis is down they pile up, up to kMaxForgetting (past that, a
+  // record stays until it expires, --session_store_record_ttl, and a request
+  // for its id can bring the session back from it: logged).
   void Forget(const std::string& id, int64_t epoch);
+  static constexpr size_t kMaxForgetting = 1'000'000;
 
   const std::string& advertise() const { return options_.advertise; }
 

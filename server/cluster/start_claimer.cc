@@ -52,7 +52,7 @@ void StartClaimer::ClaimBatch(std::vector<std::shared_ptr<server::Session>>& bat
   for (const auto& session : batch) ids.push_back(session->id());
   absl::StatusOr<std::vector<ClaimResult>> claims = tier_->directory_.ClaimStarts(ids);
   if (!claims.ok() || claims->size() != batch.size()) {
-    // Left at epoch 0: the checkpoint writer queues them again.
+    // Left unclaimed: the checkpoint writer queues them again.
     tier_->StoreFailed(claims.ok() ? absl::InternalError("reply count") : claims.status(), "claim");
     return;
   }
@@ -60,6 +60,7 @@ void StartClaimer::ClaimBatch(std::vector<std::shared_ptr<server::Session>>& bat
   for (size_t i = 0; i < batch.size(); ++i) {
     const ClaimResult& claim = (*claims)[i];
     batch[i]->RaiseEpoch(claim.epoch);
+    batch[i]->set_claimed();
     batch[i]->set_verified_ns(now);
     if (tier_->IsReplica(claim.previous_owner)) {
       // Its copy is stale from now on; the state it answers with is not used.

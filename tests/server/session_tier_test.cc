@@ -477,6 +477,49 @@ TEST(SessionTierTest, ARestartedSessionStaysWithItsReplica) {
   EXPECT_EQ(MetricValue(*a.server->registry(), "rnnserve_sessions_fenced_total", {}), 0);
 }
 
+// A restart is a new session. Made while Redis does not answer, its claim
+// waits; meanwhile its answers must not count the previous incarnation's
+// checkpoint as durable, and once Redis answers its checkpoint replaces that
+// one although it holds fewer steps.
+TEST(SessionTierTest, ARestartWhileRedisIsDownReplacesThePreviousIncarnation) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  const auto record = [&]() -> std::optional<cluster::SessionRecord> {
+    absl::StatusOr<std::optional<cluster::SessionRecord>> found = directory.Lookup("s");
+    return found.ok() ? *found : std::nullopt;
+  };
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 5));
+  ASSERT_TRUE(Eventually([&] {
+    const std::optional<cluster::SessionRecord> r = record();
+    return r.has_value() && r->checkpoint_steps == 5;
+  }));
+  const int64_t old_epoch = record()->epoch;
+
+  redis->Pause();
+  prometheus::Registry& metrics = *a.server->registry();
+  ASSERT_TRUE(
+      Eventually([&] { return MetricValue(metrics, "rnnserve_session_store_up", {}) == 0; }));
+  for (int64_t t = 0; t < 2; ++t) {
+    const StepResult step = StepAt(*a.inference, "s", seq, t, t == 0);
+    ASSERT_TRUE(OutputIs(step, seq, t));
+    EXPECT_EQ(step.response.durable_steps(), 0) << "step " << t;
+  }
+  redis->Resume();
+  EXPECT_TRUE(Eventually([&] {
+    const std::optional<cluster::SessionRecord> r = record();
+    return r.has_value() && r->epoch > old_epoch && r->checkpoint_steps == 2;
+  }));
+  const std::optional<cluster::SessionRecord> now = record();
+  ASSERT_TRUE(now.has_value());
+  absl::StatusOr<v1::SessionState> state = cluster::DecodeCheckpoint(now->checkpoint);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->steps(), 2);
+  EXPECT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 2, false, 2), seq, 2));
+}
+
 TEST(SessionTierTest, TwoStartsOfOneIdLeaveOneOwner) {
   const std::unique_ptr<RedisServer> redis = StartRedis();
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
