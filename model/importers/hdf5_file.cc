@@ -248,9 +248,9 @@ absl::StatusOr<std::vector<std::string>> Hdf5File::Members(absl::string_view gro
   return names;
 }
 
-absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::string_view object,
-                                                                     absl::string_view name) const {
-  if (!HasAttribute(object, name)) return std::optional<std::string>();
+absl::StatusOr<std::optional<std::vector<std::string>>> Hdf5File::ReadStringAttribute(
+    absl::string_view object, absl::string_view name, StringShape shape) const {
+  if (!HasAttribute(object, name)) return std::optional<std::vector<std::string>>();
   absl::MutexLock lock(&LibraryLock());
   const std::string path = PathOf(object);
   const std::string where = absl::StrCat("attribute ", name, " of ", path);
@@ -261,38 +261,39 @@ absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::strin
   Handle type(H5Aget_type(attribute.get()), H5Tclose);
   Handle space(H5Aget_space(attribute.get()), H5Sclose);
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (H5Tget_class(type.get()) != H5T_STRING || count != 1) {
-    return Error(where, "is not a single string");
-  }
-  absl::StatusOr<std::vector<std::string>> strings = ReadStrings(attribute.get(), type.get(), 1);
-  if (!strings.ok()) return Error(where, strings.status().message());
-  return std::optional<std::string>((*strings)[0]);
-}
-
-absl::StatusOr<std::vector<std::string>> Hdf5File::StringListAttribute(
-    absl::string_view object, absl::string_view name) const {
-  const std::string path = PathOf(object);
-  const std::string where = absl::StrCat("attribute ", name, " of ", path);
-  if (!HasAttribute(object, name)) return Error(where, "is missing");
-  absl::MutexLock lock(&LibraryLock());
-  Handle attribute(
-      H5Aopen_by_name(file_id_, path.c_str(), std::string(name).c_str(), H5P_DEFAULT, H5P_DEFAULT),
-      H5Aclose);
-  if (!attribute.ok()) return Error(where, "cannot be opened");
-  Handle type(H5Aget_type(attribute.get()), H5Tclose);
-  Handle space(H5Aget_space(attribute.get()), H5Sclose);
-  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (count < 0 || count > kMaxGroupMembers) return Error(where, "has a bad size");
   const H5T_class_t type_class = H5Tget_class(type.get());
-  // h5py writes an empty Python list as a float64 array of shape (0,).
-  if (count == 0 && type_class != H5T_STRING) return std::vector<std::string>();
-  if (type_class != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) > 1) {
-    return Error(where, "is not a list of strings");
+  if (shape == StringShape::kSingle) {
+    if (type_class != H5T_STRING || count != 1) return Error(where, "is not a single string");
+  } else {
+    if (count < 0 || count > kMaxGroupMembers) return Error(where, "has a bad size");
+    // h5py writes an empty Python list as a float64 array of shape (0,).
+    if (count == 0 && type_class != H5T_STRING) return {std::vector<std::string>()};
+    if (type_class != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) > 1) {
+      return Error(where, "is not a list of strings");
+    }
   }
   absl::StatusOr<std::vector<std::string>> strings =
       ReadStrings(attribute.get(), type.get(), count);
   if (!strings.ok()) return Error(where, strings.status().message());
-  return strings;
+  return {*std::move(strings)};
+}
+
+absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::string_view object,
+                                                                     absl::string_view name) const {
+  RNN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> strings,
+                       ReadStringAttribute(object, name, StringShape::kSingle));
+  if (!strings.has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(strings->front()));
+}
+
+absl::StatusOr<std::vector<std::string>> Hdf5File::StringListAttribute(
+    absl::string_view object, absl::string_view name) const {
+  RNN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> strings,
+                       ReadStringAttribute(object, name, StringShape::kList));
+  if (!strings.has_value()) {
+    return Error(absl::StrCat("attribute ", name, " of ", PathOf(object)), "is missing");
+  }
+  return *std::move(strings);
 }
 
 absl::StatusOr<Tensor> Hdf5File::ReadFloats(absl::string_view dataset_path) const {

@@ -68,6 +68,11 @@ class Hdf5File {
 
  private:
   Hdf5File(int64_t file_id, std::string source) : file_id_(file_id), source_(std::move(source)) {}
+  enum class StringShape { kSingle, kList };
+  // The strings of attribute `name` of `object` (the one reader behind
+  // StringAttribute and StringListAttribute); nullopt when it is absent.
+  absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringAttribute(
+      absl::string_view object, absl::string_view name, StringShape shape) const;
   absl::Status Error(absl::string_view path, absl::string_view problem) const;
 
   int64_t file_id_ = -1;  // hid_t; -1 once moved from
