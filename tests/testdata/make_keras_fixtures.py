@@ -979,6 +979,10 @@ def make_bad(manifest):
     os.makedirs(os.path.join(BAD, "not_keras"))
     with open(os.path.join(BAD, "not_keras", "model.keras"), "w") as f:
         f.write('{"format": "layers-model"}')
+    # Last, so that the cases above keep their random weights:
+    # a head of two Dense layers (Dense(relu) -> Dense), common in tutorials.
+    legacy("stacked_dense", mutate=insert_layer(2, {"class_name": "Dense", "config": {
+        "name": "dense_hidden", "units": 3, "activation": "relu", "use_bias": True}}))
 
 
 def read_safetensors(path):
