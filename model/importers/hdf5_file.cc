@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "model/importers/hdf5_structure_check.h"
 #include "util/byte_order.h"
 #include "util/status_macros.h"
 
@@ -171,6 +172,7 @@ absl::StatusOr<Hdf5File> Hdf5File::Open(absl::string_view bytes, std::string sou
         absl::StrCat(source, ": is not an HDF5 file (it does not start with \\x89HDF\\r\\n)"));
   }
   RNN_RETURN_IF_ERROR(CheckGlobalHeaps(bytes, source));
+  RNN_RETURN_IF_ERROR(CheckHdf5Structure(bytes, source));
   absl::MutexLock lock(&LibraryLock());
   SilenceLibraryErrors();
   Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
