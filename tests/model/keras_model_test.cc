@@ -170,6 +170,15 @@ TEST_F(KerasModelTest, AnHdf5FileNamedKerasLoadsAsWhatItIs) {
   EXPECT_TRUE(model->info.bidirectional);
 }
 
+// The other way round: the magic bytes decide, never the extension.
+TEST_F(KerasModelTest, AKerasArchiveNamedH5LoadsAsWhatItIs) {
+  const std::string renamed = root() + "/model.h5";
+  fs::copy_file(TestdataPath("keras/k341_keras_lstm_stack/model.keras"), renamed);
+  const absl::StatusOr<LoadedModel> model = LoadModel(renamed);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_THAT(model->info.format, HasSubstr("keras 3.4.1 .keras"));
+}
+
 TEST_F(KerasModelTest, FingerprintCoversTheFileBytes) {
   const std::string source = TestdataPath("keras/k240_gru_reset_after_x2/model.h5");
   absl::StatusOr<std::string> bytes = util::ReadFileToString(source);
