@@ -190,16 +190,19 @@ absl::StatusOr<Hdf5File> Hdf5File::Open(absl::string_view bytes, std::string sou
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": is not a readable HDF5 file (libhdf5 refused to open it)"));
   }
-  return Hdf5File(file, std::move(source));
+  return Hdf5File(file, static_cast<int64_t>(bytes.size()), std::move(source));
 }
 
 Hdf5File::Hdf5File(Hdf5File&& other) noexcept
-    : file_id_(std::exchange(other.file_id_, -1)), source_(std::move(other.source_)) {}
+    : file_id_(std::exchange(other.file_id_, -1)),
+      file_size_(other.file_size_),
+      source_(std::move(other.source_)) {}
 
 Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
   if (this != &other) {
     this->~Hdf5File();
     file_id_ = std::exchange(other.file_id_, -1);
+    file_size_ = other.file_size_;
     source_ = std::move(other.source_);
   }
   return *this;
@@ -323,8 +326,16 @@ absl::StatusOr<Tensor> Hdf5File::ReadFloats(absl::string_view dataset_path) cons
   }
   // A dataset created but never written reads as its fill value: for a
   // weight that is a file saved half-way, not zeros to serve.
-  if (elements > 0 && H5Dget_storage_size(dataset.get()) == 0) {
-    return Error(path, "has no data written");
+  const hsize_t storage = H5Dget_storage_size(dataset.get());
+  if (elements > 0 && storage == 0) return Error(path, "has no data written");
+  // Before allocating: a corrupt shape or layout would otherwise have this
+  // read allocate and libhdf5 convert up to 2^28 elements for a dataset the
+  // file cannot hold (keras_fuzzer: a run out of memory).
+  const uint64_t need = static_cast<uint64_t>(elements) * H5Tget_size(type.get());
+  if (storage > static_cast<hsize_t>(file_size_) || storage < need) {
+    return Error(
+        path, absl::StrCat("has ", storage, " bytes of storage for ", need, " bytes of data in a ",
+                           file_size_, "-byte file (truncated, corrupt or compressed)"));
   }
   tensor.values.resize(elements);
   if (elements > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,

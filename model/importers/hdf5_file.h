@@ -63,11 +63,15 @@ class Hdf5File {
 
   // A floating-point dataset converted to float32, with its shape (a scalar
   // has shape []). INVALID_ARGUMENT when absent, not floating point, larger
-  // than kMaxDatasetElements or never written.
+  // than kMaxDatasetElements, never written, or when its storage holds fewer
+  // bytes than its shape needs or more than the file has (checked before
+  // anything is allocated; Keras never compresses weights, so a compressed
+  // dataset is refused too).
   absl::StatusOr<Tensor> ReadFloats(absl::string_view path) const;
 
  private:
-  Hdf5File(int64_t file_id, std::string source) : file_id_(file_id), source_(std::move(source)) {}
+  Hdf5File(int64_t file_id, int64_t file_size, std::string source)
+      : file_id_(file_id), file_size_(file_size), source_(std::move(source)) {}
   enum class StringShape { kSingle, kList };
   // The strings of attribute `name` of `object` (the one reader behind
   // StringAttribute and StringListAttribute); nullopt when it is absent.
@@ -76,6 +80,7 @@ class Hdf5File {
   absl::Status Error(absl::string_view path, absl::string_view problem) const;
 
   int64_t file_id_ = -1;  // hid_t; -1 once moved from
+  int64_t file_size_ = 0;  // bytes: no dataset holds more
   std::string source_;
 };
 

@@ -1,5 +1,6 @@
 #include "model/importers/hdf5_structure_check.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -180,6 +181,29 @@ class Walker {
       return Refuse(at, where,
                     absl::StrCat("holds ", elements, " elements of ", element_size,
                                  " bytes in the ", length - data_at, " bytes left of its message"));
+    }
+    return VariableLengthElements(at, at + datatype_at, datatype, at + data_at, elements, where);
+  }
+
+  // A variable-length element is a length (4 bytes) and a global heap ID (an
+  // 8-byte collection address, a 4-byte index). libhdf5 1.10.8 allocates
+  // length x base size before it looks the heap object up (H5T__conv_vlen;
+  // keras_fuzzer: a 4 GB malloc), so no length may describe more bytes than
+  // the file holds.
+  absl::Status VariableLengthElements(uint64_t at, uint64_t type, uint64_t type_size, uint64_t data,
+                                      uint64_t elements, const std::string& where) const {
+    constexpr uint64_t kVariableLengthClass = 9;
+    if ((U8(type) & 0x0f) != kVariableLengthClass) return absl::OkStatus();
+    if (U32(type + 4) != 16) return Refuse(at, where, "has a variable-length element not 16 bytes");
+    // The base type follows the 8-byte header: class and bits (4), size (4).
+    const uint64_t base_size = type_size >= 16 ? std::max<uint64_t>(U32(type + 12), 1) : 1;
+    for (uint64_t e = 0; e < elements; ++e) {
+      const uint64_t length = U32(data + 16 * e);
+      if (length > bytes_.size() / base_size) {
+        return Refuse(at, where,
+                      absl::StrCat("has a variable-length element of ", length, " x ", base_size,
+                                   " bytes, more than the ", bytes_.size(), "-byte file holds"));
+      }
     }
     return absl::OkStatus();
   }

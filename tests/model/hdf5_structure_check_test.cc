@@ -74,6 +74,20 @@ TEST(Hdf5StructureCheckTest, RefusesAttributeDataBeyondTheMessage) {
                         std::to_string(name - 8) + " holds 1000 elements of "));
 }
 
+TEST(Hdf5StructureCheckTest, RefusesAVariableLengthStringLongerThanTheFile) {
+  std::string bytes = Fixture("keras/k240_gru_reset_after_x2/model.h5");
+  // model_config's one element, after its name (13 -> 16 bytes), datatype
+  // (20 -> 24) and scalar dataspace (8): the string's length, then its heap ID.
+  const size_t name = bytes.find(std::string("model_config\0", 13));
+  ASSERT_NE(name, std::string::npos);
+  const size_t element = name + 16 + 24 + 8;
+  ASSERT_EQ(util::LoadU32(bytes.data() + element + 4), 0x800u);  // its collection's address
+  for (int i = 0; i < 4; ++i) bytes[element + i] = static_cast<char>(0xff);
+  EXPECT_THAT(std::string(CheckHdf5Structure(bytes, "m.h5").message()),
+              HasSubstr("an attribute message of / at byte " + std::to_string(name - 8) +
+                        " has a variable-length element of 4294967295 x 1 bytes"));
+}
+
 TEST(Hdf5StructureCheckTest, RefusesAHeaderContinuationOutsideTheFile) {
   std::string bytes = Fixture("keras/k240_gru_reset_after_x2/model.h5");
   // The root object header (superblock v0: its address at byte 64) starts

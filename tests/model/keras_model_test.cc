@@ -198,6 +198,35 @@ TEST_F(KerasModelTest, FingerprintCoversTheFileBytes) {
   EXPECT_EQ(again->info.fingerprint, original->info.fingerprint);
 }
 
+// keras_fuzzer ran out of memory on files whose dataset shapes claim more
+// than their storage: a read must not allocate for data the file lacks.
+TEST_F(KerasModelTest, ADatasetShapedBeyondItsStorageIsRefusedBeforeAllocating) {
+  absl::StatusOr<std::string> bytes =
+      util::ReadFileToString(TestdataPath("keras/k240_gru_reset_after_x2/model.h5"));
+  ASSERT_TRUE(bytes.ok());
+  // The [2, 15] dataspaces (dims, then max dims) of the first GRU's kernel
+  // and bias, and of their optimizer copies: [2, 15000] each.
+  auto dims = [](uint64_t rows, uint64_t cols) {
+    std::string out;
+    for (uint64_t v : {rows, cols, rows, cols}) {
+      for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+    return out;
+  };
+  const std::string from = dims(2, 15), to = dims(2, 15000);
+  int replaced = 0;
+  for (size_t at = bytes->find(from); at != std::string::npos; at = bytes->find(from, at + 1)) {
+    bytes->replace(at, from.size(), to);
+    ++replaced;
+  }
+  ASSERT_EQ(replaced, 4);
+  const absl::StatusOr<LoadedModel> model = LoadKerasModel(*bytes, "model.h5");
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()),
+              AllOf(HasSubstr("model.h5: /model_weights/gru/gru/gru_cell/"),
+                    HasSubstr("has 120 bytes of storage for 120000 bytes of data")));
+}
+
 TEST_F(KerasModelTest, EveryPrefixOfAFileIsRefusedWithoutCrashing) {
   for (const char* fixture :
        {"keras/k224_bilstm_tokens/model.h5", "keras/k305_keras_bigru/model.keras"}) {
