@@ -330,12 +330,16 @@ absl::StatusOr<Tensor> Hdf5File::ReadFloats(absl::string_view dataset_path) cons
   if (elements > 0 && storage == 0) return Error(path, "has no data written");
   // Before allocating: a corrupt shape or layout would otherwise have this
   // read allocate and libhdf5 convert up to 2^28 elements for a dataset the
-  // file cannot hold (keras_fuzzer: a run out of memory).
+  // file cannot hold (keras_fuzzer: a run out of memory). Keras writes its
+  // weights unfiltered, storage = shape exactly; a filtered (compressed)
+  // dataset, which h5py users may write, is bounded by kMaxDatasetElements.
+  Handle creation(H5Dget_create_plist(dataset.get()), H5Pclose);
+  const bool filtered = !creation.ok() || H5Pget_nfilters(creation.get()) != 0;
   const uint64_t need = static_cast<uint64_t>(elements) * H5Tget_size(type.get());
-  if (storage > static_cast<hsize_t>(file_size_) || storage < need) {
+  if (storage > static_cast<hsize_t>(file_size_) || (!filtered && storage < need)) {
     return Error(
         path, absl::StrCat("has ", storage, " bytes of storage for ", need, " bytes of data in a ",
-                           file_size_, "-byte file (truncated, corrupt or compressed)"));
+                           file_size_, "-byte file (truncated or corrupt)"));
   }
   tensor.values.resize(elements);
   if (elements > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,

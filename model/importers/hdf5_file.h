@@ -63,10 +63,9 @@ class Hdf5File {
 
   // A floating-point dataset converted to float32, with its shape (a scalar
   // has shape []). INVALID_ARGUMENT when absent, not floating point, larger
-  // than kMaxDatasetElements, never written, or when its storage holds fewer
-  // bytes than its shape needs or more than the file has (checked before
-  // anything is allocated; Keras never compresses weights, so a compressed
-  // dataset is refused too).
+  // than kMaxDatasetElements, never written, or when its storage holds more
+  // bytes than the file has or, unless it is filtered (compressed), fewer
+  // than its shape needs (checked before anything is allocated).
   absl::StatusOr<Tensor> ReadFloats(absl::string_view path) const;
 
  private:
