@@ -150,7 +150,9 @@ class Walker {
           absl::StrCat("declares a ", name, "-byte name, a ", datatype, "-byte datatype and a ",
                        dataspace, "-byte dataspace in a ", length, "-byte message"));
     }
-    if ((flags & 3) != 0) return absl::OkStatus();  // shared type or space: sized elsewhere
+    // Version 1 has no flags (a reserved byte); from 2 on, bits 0 and 1 mark
+    // a shared datatype or dataspace, sized elsewhere.
+    if (version >= 2 && (flags & 3) != 0) return absl::OkStatus();
     // The data: elements (from the dataspace) times the datatype's size.
     if (datatype < 8 || dataspace < 8) return Refuse(at, where, "has a truncated type or space");
     const uint64_t element_size = U32(at + datatype_at + 4);
