@@ -38,6 +38,9 @@ if [[ "${1:-}" != "--build-only" ]]; then
     # stubs protoc and grpc_python_plugin (protobuf-compiler-grpc) generate
     python3-grpcio python3-protobuf
     curl  # examples/v2_rest_session.sh, run by the v2 REST tests
+    # server_test's KerasDemoTest writes the demo models as .keras / .h5 at test time
+    # (tests/testdata/make_keras_fixtures.py --resave-demos)
+    python3-h5py python3-numpy
   )
   # npm brings buf (below); the machines come with Node.js, Debian's npm is
   # the fallback.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "model/importers/hdf5_structure_check.h"
 #include "util/byte_order.h"
 #include "util/status_macros.h"
 
@@ -171,6 +172,7 @@ absl::StatusOr<Hdf5File> Hdf5File::Open(absl::string_view bytes, std::string sou
         absl::StrCat(source, ": is not an HDF5 file (it does not start with \\x89HDF\\r\\n)"));
   }
   RNN_RETURN_IF_ERROR(CheckGlobalHeaps(bytes, source));
+  RNN_RETURN_IF_ERROR(CheckHdf5Structure(bytes, source));
   absl::MutexLock lock(&LibraryLock());
   SilenceLibraryErrors();
   Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
@@ -188,16 +190,19 @@ absl::StatusOr<Hdf5File> Hdf5File::Open(absl::string_view bytes, std::string sou
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": is not a readable HDF5 file (libhdf5 refused to open it)"));
   }
-  return Hdf5File(file, std::move(source));
+  return Hdf5File(file, static_cast<int64_t>(bytes.size()), std::move(source));
 }
 
 Hdf5File::Hdf5File(Hdf5File&& other) noexcept
-    : file_id_(std::exchange(other.file_id_, -1)), source_(std::move(other.source_)) {}
+    : file_id_(std::exchange(other.file_id_, -1)),
+      file_size_(other.file_size_),
+      source_(std::move(other.source_)) {}
 
 Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
   if (this != &other) {
     this->~Hdf5File();
     file_id_ = std::exchange(other.file_id_, -1);
+    file_size_ = other.file_size_;
     source_ = std::move(other.source_);
   }
   return *this;
@@ -248,9 +253,9 @@ absl::StatusOr<std::vector<std::string>> Hdf5File::Members(absl::string_view gro
   return names;
 }
 
-absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::string_view object,
-                                                                     absl::string_view name) const {
-  if (!HasAttribute(object, name)) return std::optional<std::string>();
+absl::StatusOr<std::optional<std::vector<std::string>>> Hdf5File::ReadStringAttribute(
+    absl::string_view object, absl::string_view name, StringShape shape) const {
+  if (!HasAttribute(object, name)) return std::optional<std::vector<std::string>>();
   absl::MutexLock lock(&LibraryLock());
   const std::string path = PathOf(object);
   const std::string where = absl::StrCat("attribute ", name, " of ", path);
@@ -261,38 +266,39 @@ absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::strin
   Handle type(H5Aget_type(attribute.get()), H5Tclose);
   Handle space(H5Aget_space(attribute.get()), H5Sclose);
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (H5Tget_class(type.get()) != H5T_STRING || count != 1) {
-    return Error(where, "is not a single string");
-  }
-  absl::StatusOr<std::vector<std::string>> strings = ReadStrings(attribute.get(), type.get(), 1);
-  if (!strings.ok()) return Error(where, strings.status().message());
-  return std::optional<std::string>((*strings)[0]);
-}
-
-absl::StatusOr<std::vector<std::string>> Hdf5File::StringListAttribute(
-    absl::string_view object, absl::string_view name) const {
-  const std::string path = PathOf(object);
-  const std::string where = absl::StrCat("attribute ", name, " of ", path);
-  if (!HasAttribute(object, name)) return Error(where, "is missing");
-  absl::MutexLock lock(&LibraryLock());
-  Handle attribute(
-      H5Aopen_by_name(file_id_, path.c_str(), std::string(name).c_str(), H5P_DEFAULT, H5P_DEFAULT),
-      H5Aclose);
-  if (!attribute.ok()) return Error(where, "cannot be opened");
-  Handle type(H5Aget_type(attribute.get()), H5Tclose);
-  Handle space(H5Aget_space(attribute.get()), H5Sclose);
-  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (count < 0 || count > kMaxGroupMembers) return Error(where, "has a bad size");
   const H5T_class_t type_class = H5Tget_class(type.get());
-  // h5py writes an empty Python list as a float64 array of shape (0,).
-  if (count == 0 && type_class != H5T_STRING) return std::vector<std::string>();
-  if (type_class != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) > 1) {
-    return Error(where, "is not a list of strings");
+  if (shape == StringShape::kSingle) {
+    if (type_class != H5T_STRING || count != 1) return Error(where, "is not a single string");
+  } else {
+    if (count < 0 || count > kMaxGroupMembers) return Error(where, "has a bad size");
+    // h5py writes an empty Python list as a float64 array of shape (0,).
+    if (count == 0 && type_class != H5T_STRING) return {std::vector<std::string>()};
+    if (type_class != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) > 1) {
+      return Error(where, "is not a list of strings");
+    }
   }
   absl::StatusOr<std::vector<std::string>> strings =
       ReadStrings(attribute.get(), type.get(), count);
   if (!strings.ok()) return Error(where, strings.status().message());
-  return strings;
+  return {*std::move(strings)};
+}
+
+absl::StatusOr<std::optional<std::string>> Hdf5File::StringAttribute(absl::string_view object,
+                                                                     absl::string_view name) const {
+  RNN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> strings,
+                       ReadStringAttribute(object, name, StringShape::kSingle));
+  if (!strings.has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(strings->front()));
+}
+
+absl::StatusOr<std::vector<std::string>> Hdf5File::StringListAttribute(
+    absl::string_view object, absl::string_view name) const {
+  RNN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> strings,
+                       ReadStringAttribute(object, name, StringShape::kList));
+  if (!strings.has_value()) {
+    return Error(absl::StrCat("attribute ", name, " of ", PathOf(object)), "is missing");
+  }
+  return *std::move(strings);
 }
 
 absl::StatusOr<Tensor> Hdf5File::ReadFloats(absl::string_view dataset_path) const {
@@ -320,8 +326,20 @@ absl::StatusOr<Tensor> Hdf5File::ReadFloats(absl::string_view dataset_path) cons
   }
   // A dataset created but never written reads as its fill value: for a
   // weight that is a file saved half-way, not zeros to serve.
-  if (elements > 0 && H5Dget_storage_size(dataset.get()) == 0) {
-    return Error(path, "has no data written");
+  const hsize_t storage = H5Dget_storage_size(dataset.get());
+  if (elements > 0 && storage == 0) return Error(path, "has no data written");
+  // Before allocating: a corrupt shape or layout would otherwise have this
+  // read allocate and libhdf5 convert up to 2^28 elements for a dataset the
+  // file cannot hold (keras_fuzzer: a run out of memory). Keras writes its
+  // weights unfiltered, storage = shape exactly; a filtered (compressed)
+  // dataset, which h5py users may write, is bounded by kMaxDatasetElements.
+  Handle creation(H5Dget_create_plist(dataset.get()), H5Pclose);
+  const bool filtered = !creation.ok() || H5Pget_nfilters(creation.get()) != 0;
+  const uint64_t need = static_cast<uint64_t>(elements) * H5Tget_size(type.get());
+  if (storage > static_cast<hsize_t>(file_size_) || (!filtered && storage < need)) {
+    return Error(
+        path, absl::StrCat("has ", storage, " bytes of storage for ", need, " bytes of data in a ",
+                           file_size_, "-byte file (truncated or corrupt)"));
   }
   tensor.values.resize(elements);
   if (elements > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,

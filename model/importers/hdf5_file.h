@@ -63,14 +63,23 @@ class Hdf5File {
 
   // A floating-point dataset converted to float32, with its shape (a scalar
   // has shape []). INVALID_ARGUMENT when absent, not floating point, larger
-  // than kMaxDatasetElements or never written.
+  // than kMaxDatasetElements, never written, or when its storage holds more
+  // bytes than the file has or, unless it is filtered (compressed), fewer
+  // than its shape needs (checked before anything is allocated).
   absl::StatusOr<Tensor> ReadFloats(absl::string_view path) const;
 
  private:
-  Hdf5File(int64_t file_id, std::string source) : file_id_(file_id), source_(std::move(source)) {}
+  Hdf5File(int64_t file_id, int64_t file_size, std::string source)
+      : file_id_(file_id), file_size_(file_size), source_(std::move(source)) {}
+  enum class StringShape { kSingle, kList };
+  // The strings of attribute `name` of `object` (the one reader behind
+  // StringAttribute and StringListAttribute); nullopt when it is absent.
+  absl::StatusOr<std::optional<std::vector<std::string>>> ReadStringAttribute(
+      absl::string_view object, absl::string_view name, StringShape shape) const;
   absl::Status Error(absl::string_view path, absl::string_view problem) const;
 
   int64_t file_id_ = -1;  // hid_t; -1 once moved from
+  int64_t file_size_ = 0;  // bytes: no dataset holds more
   std::string source_;
 };
 

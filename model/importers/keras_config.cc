@@ -300,8 +300,13 @@ absl::Status CheckStructure(KerasModelSpec& spec, absl::string_view source) {
         break;
       case KerasLayer::Kind::kDense:
         if (i + 1 != spec.layers.size()) {
-          return refuse(layer, absl::StrCat("a Dense layer is served only as the last layer; ",
-                                            spec.layers[i + 1].name, " follows it"));
+          // Dense -> Dense: the engine's output head is one Dense layer, and
+          // folding two is exact only when the first is linear (rare: it
+          // usually has relu); refused rather than served approximately.
+          return refuse(layer, absl::StrCat("a Dense layer is served only as the last layer "
+                                            "(the output head is one Dense layer); ",
+                                            spec.layers[i + 1].name, " (",
+                                            spec.layers[i + 1].class_name, ") follows it"));
         }
         if (last_recurrent == nullptr) return refuse(layer, "no recurrent layer precedes it");
         break;

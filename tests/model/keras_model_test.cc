@@ -69,6 +69,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"mixed_go_backwards", "model.h5", {"layer lstm_1 (LSTM)", "go_backwards"}},
         BadCase{"mask_zero", "model.h5", {"layer embedding (Embedding)", "option mask_zero"}},
         BadCase{"dense_first", "model.h5", {"layer dense_0 (Dense)", "only as the last layer"}},
+        BadCase{"stacked_dense",
+                "model.h5",
+                {"layer dense_hidden (Dense)", "served only as the last layer",
+                 "the output head is one Dense layer", "dense (Dense) follows it"}},
         BadCase{"wrong_units",
                 "model.h5",
                 {"layer lstm (LSTM)", "/model_weights/lstm/lstm/lstm_cell/kernel:0 is [3, 16]",
@@ -166,6 +170,15 @@ TEST_F(KerasModelTest, AnHdf5FileNamedKerasLoadsAsWhatItIs) {
   EXPECT_TRUE(model->info.bidirectional);
 }
 
+// The other way round: the magic bytes decide, never the extension.
+TEST_F(KerasModelTest, AKerasArchiveNamedH5LoadsAsWhatItIs) {
+  const std::string renamed = root() + "/model.h5";
+  fs::copy_file(TestdataPath("keras/k341_keras_lstm_stack/model.keras"), renamed);
+  const absl::StatusOr<LoadedModel> model = LoadModel(renamed);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_THAT(model->info.format, HasSubstr("keras 3.4.1 .keras"));
+}
+
 TEST_F(KerasModelTest, FingerprintCoversTheFileBytes) {
   const std::string source = TestdataPath("keras/k240_gru_reset_after_x2/model.h5");
   absl::StatusOr<std::string> bytes = util::ReadFileToString(source);
@@ -183,6 +196,35 @@ TEST_F(KerasModelTest, FingerprintCoversTheFileBytes) {
   const absl::StatusOr<LoadedModel> again = LoadModel(source);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->info.fingerprint, original->info.fingerprint);
+}
+
+// keras_fuzzer ran out of memory on files whose dataset shapes claim more
+// than their storage: a read must not allocate for data the file lacks.
+TEST_F(KerasModelTest, ADatasetShapedBeyondItsStorageIsRefusedBeforeAllocating) {
+  absl::StatusOr<std::string> bytes =
+      util::ReadFileToString(TestdataPath("keras/k240_gru_reset_after_x2/model.h5"));
+  ASSERT_TRUE(bytes.ok());
+  // The [2, 15] dataspaces (dims, then max dims) of the first GRU's kernel
+  // and bias, and of their optimizer copies: [2, 15000] each.
+  auto dims = [](uint64_t rows, uint64_t cols) {
+    std::string out;
+    for (uint64_t v : {rows, cols, rows, cols}) {
+      for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+    return out;
+  };
+  const std::string from = dims(2, 15), to = dims(2, 15000);
+  int replaced = 0;
+  for (size_t at = bytes->find(from); at != std::string::npos; at = bytes->find(from, at + 1)) {
+    bytes->replace(at, from.size(), to);
+    ++replaced;
+  }
+  ASSERT_EQ(replaced, 4);
+  const absl::StatusOr<LoadedModel> model = LoadKerasModel(*bytes, "model.h5");
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()),
+              AllOf(HasSubstr("model.h5: /model_weights/gru/gru/gru_cell/"),
+                    HasSubstr("has 120 bytes of storage for 120000 bytes of data")));
 }
 
 TEST_F(KerasModelTest, EveryPrefixOfAFileIsRefusedWithoutCrashing) {

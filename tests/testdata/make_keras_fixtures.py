@@ -1,16 +1,26 @@
 #!/usr/bin/python3
 """Keras model files for rnnserve's Keras importer (issue 18), without Keras.
 
-Run with Debian's Python (python3-h5py, numpy):
+Run with Debian's Python (python3-h5py, numpy) and Node.js with @tensorflow/tfjs:
 
+    npm install --ignore-scripts --prefix build/tfjs @tensorflow/tfjs@4.22.0
     /usr/bin/python3 tests/testdata/make_keras_fixtures.py
 
 There is no Keras or TensorFlow in Debian, so the files are written with h5py in
 the exact layouts real Keras versions write (../shared/KERAS_FORMATS.md, from
 dumps of real files of Keras 2.1.1 to 3.15: attribute string types, layer and
 weight naming, optimizer weights, the .keras zip), and the expected outputs come
-from a float64 NumPy implementation of the Keras layer equations below, never
-from rnnserve. Deterministic (fixed seeds); wipes and rewrites ``keras/`` and
+from TensorFlow.js layers (a port of Keras that builds the model from the same
+config JSON: ``tf.models.modelFromJSON`` on the pure-JS CPU backend, through
+``tfjs_run.js`` beside this script) wherever tfjs computes the layers as Keras
+does, else from a float64 NumPy implementation of the Keras layer equations
+below: tfjs 4.22 has no GRU reset_after=True and only Keras 2's hard_sigmoid.
+Where tfjs runs, the NumPy equations must agree with it within 1e-6 (they agree
+within 5e-7), so both references check each other. Never from rnnserve. The
+manifest's ``reference`` column says which one each fixture uses.
+``--tfjs DIR`` names the node_modules folder holding @tensorflow/tfjs (default:
+build/tfjs/node_modules at the repository root); ``--no-tfjs`` uses NumPy for
+every fixture. Deterministic (fixed seeds); wipes and rewrites ``keras/`` and
 ``keras_bad/`` next to itself.
 
 Layout
@@ -30,9 +40,10 @@ writers' layouts: tensorflowjs_converter from tf.keras (config under
 inside a weight) and tfjs-layers' own save (config at the top, names
 ``<layer>/<weight>``, ``keras_version`` "tfjs-layers 4.22.0").
 
-``--resave-charlm OUT``: writes the demo model models/charlm/1 re-saved as
-``OUT/model.keras`` (with its sample_input / sample_expected), for a manual
-check that a demo model saved by Keras serves the same outputs (README).
+``--resave-demos OUT``: writes a model repository at OUT with the demo models of
+models/ as bundled and re-saved as ``model.keras`` (Keras 3.4.1) and
+``model.h5`` (tf.keras 2.4.0): tests/server/keras_demo_test.cc runs it at test
+time, serves the repository with build/bin/rnnserve and compares the streams.
 
 ``keras_bad/<case>/model.h5|model.keras|model.json``: files the importer must refuse;
 tests/model/keras_model_test.cc holds the message each must name.
@@ -59,7 +70,9 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 import zipfile
 
 import h5py
@@ -728,7 +741,67 @@ def write_file(path, filename, kwargs, model):
         write_keras_archive(target, model, **kwargs)
 
 
-def make_fixture(name, filename, kwargs, spec, flavour, manifest):
+# ------------------------------------------------------- TF.js reference
+
+
+def tfjs_supports(model, flavour):
+    """Whether tfjs-layers 4.22 computes the model as Keras does: it has no GRU
+    reset_after=True, and its hard_sigmoid is Keras 2's 0.2x + 0.5."""
+    for layer in model["recurrent"]:
+        cfg = layer["cfg"]
+        if cfg["class"] == "GRU" and cfg["reset_after"]:
+            return False
+        if flavour == 3 and cfg.get("recurrent_activation") == "hard_sigmoid":
+            return False
+    return True
+
+
+def tfjs_modules():
+    """-> the node_modules folder holding @tensorflow/tfjs, or None for --no-tfjs."""
+    if "--no-tfjs" in sys.argv:
+        return None
+    if "--tfjs" in sys.argv:
+        folder = sys.argv[sys.argv.index("--tfjs") + 1]
+    else:
+        folder = os.path.join(HERE, "..", "..", "build", "tfjs", "node_modules")
+    if not os.path.isdir(os.path.join(folder, "@tensorflow", "tfjs")):
+        sys.exit("no @tensorflow/tfjs in %s: `npm install --prefix %s --ignore-scripts "
+                 "@tensorflow/tfjs@4.22.0`, or --tfjs DIR, or --no-tfjs" % (
+                     folder, os.path.dirname(folder)))
+    return folder
+
+
+def tfjs_run(modules, model, inputs, every_step):
+    """The model's outputs for each input, computed by tfjs_run.js. every_step:
+    the last recurrent layer returns sequences (a session's per-step rows)."""
+    model = dict(model, recurrent=[dict(l, cfg=dict(l["cfg"])) for l in model["recurrent"]])
+    if every_step:
+        model["recurrent"][-1]["cfg"]["return_sequences"] = True
+    # tf.keras 2.x's Sequential dialect, which tfjs-layers reads; the
+    # functional and Keras 3 dialects compute the same layers.
+    root, _, weighted = keras_config(dict(model, spec=dict(model["spec"])), "tf")
+    weights = [{"shape": list(a.shape), "values": a.astype(np.float64).ravel().tolist()}
+               for _, _, arrays, _ in weighted for a in arrays]
+    tokens = bool(model["spec"].get("vocab"))
+    job = {"model_config": root, "weights": weights,
+           "inputs": [{"tokens": tokens, "shape": [1] + list(np.shape(x)),
+                       "values": np.asarray(x).ravel().tolist()} for x in inputs]}
+    with tempfile.TemporaryDirectory() as scratch:
+        job_path = os.path.join(scratch, "job.json")
+        out_path = os.path.join(scratch, "out.json")
+        with open(job_path, "w") as f:
+            json.dump(job, f)
+        run = subprocess.run(["node", os.path.join(HERE, "tfjs_run.js"), job_path, out_path],
+                             env=dict(os.environ, NODE_PATH=modules), capture_output=True,
+                             text=True, timeout=300)
+        if run.returncode != 0:
+            sys.exit("tfjs_run.js failed:\n" + run.stderr)
+        with open(out_path) as f:
+            outs = json.load(f)
+    return [np.array(o["values"], np.float64).reshape(o["shape"][1:]) for o in outs]
+
+
+def make_fixture(name, filename, kwargs, spec, flavour, manifest, modules):
     rng = np.random.default_rng(sum(map(ord, name)))
     model = build(rng, spec)
     path = os.path.join(OUT, name)
@@ -737,8 +810,20 @@ def make_fixture(name, filename, kwargs, spec, flavour, manifest):
     streaming = not any(l["bidirectional"] or l["cfg"]["go_backwards"]
                         for l in model["recurrent"])
     final = not model["recurrent"][-1]["cfg"]["return_sequences"]
-    for k, xs in enumerate(make_inputs(rng, spec)):
-        steps, whole = reference(model, xs, flavour)
+    inputs = make_inputs(rng, spec)
+    references = [reference(model, xs, flavour) for xs in inputs]
+    source = "numpy"
+    if modules is not None and tfjs_supports(model, flavour):
+        # tfjs is the reference; the float64 NumPy equations must agree with it.
+        tf_steps = tfjs_run(modules, model, inputs, every_step=True)
+        tf_whole = tfjs_run(modules, model, inputs, every_step=False) if final else tf_steps
+        diff = 0.0
+        for (steps, whole), s, w in zip(references, tf_steps, tf_whole):
+            diff = max(diff, np.abs(steps - s).max(), np.abs(whole - w).max())
+        assert diff < 1e-6, "%s: tfjs and NumPy differ by %g" % (name, diff)
+        references = list(zip(tf_steps, tf_whole))
+        source = "tfjs"
+    for k, (xs, (steps, whole)) in enumerate(zip(inputs, references)):
         np.save(os.path.join(path, "input_%d.npy" % k), xs)
         # Every step's output as return_sequences=True would give it: what a
         # session's steps return (and, for whole-sequence-only models, the
@@ -749,9 +834,9 @@ def make_fixture(name, filename, kwargs, spec, flavour, manifest):
     out = len(model["dense"]["weights"][0][0]) if model["dense"] else (
         model["recurrent"][-1]["cfg"]["units"] *
         (2 if model["recurrent"][-1]["bidirectional"] else 1))
-    manifest.append("%-32s %-9s %-6s %7d %8d  %-11s %s" % (
+    manifest.append("%-32s %-9s %-6s %7d %8d  %-9s %-11s %s" % (
         name, "yes" if streaming else "no", "tokens" if spec.get("vocab") else "float",
-        spec["inputs"], out, filename, kwargs["version"]))
+        spec["inputs"], out, source, filename, kwargs["version"]))
 
 
 # ------------------------------------------------------- files to refuse
@@ -894,6 +979,10 @@ def make_bad(manifest):
     os.makedirs(os.path.join(BAD, "not_keras"))
     with open(os.path.join(BAD, "not_keras", "model.keras"), "w") as f:
         f.write('{"format": "layers-model"}')
+    # Last, so that the cases above keep their random weights:
+    # a head of two Dense layers (Dense(relu) -> Dense), common in tutorials.
+    legacy("stacked_dense", mutate=insert_layer(2, {"class_name": "Dense", "config": {
+        "name": "dense_hidden", "units": 3, "activation": "relu", "use_bias": True}}))
 
 
 def read_safetensors(path):
@@ -911,46 +1000,111 @@ def read_safetensors(path):
     return out
 
 
-def resave_charlm(out_dir):
-    """models/charlm/1 (PyTorch naming) re-saved as a Keras 3 .keras file, as a
-    user who trained the same network in Keras would have it: LSTM gates i, f,
-    g, o are Keras' i, f, c, o; kernel = W_ih^T; one bias = b_ih + b_hh."""
-    src = os.path.join(HERE, "..", "..", "models", "charlm", "1")
-    t = read_safetensors(os.path.join(src, "model.safetensors"))
+def gru_gates_to_keras(w):
+    """PyTorch GRU rows r, z, n -> Keras columns z, r, h (the same equations:
+    both apply the reset gate after the recurrent matmul, Keras reset_after)."""
+    r, z, n = np.split(w, 3, axis=0)
+    return np.concatenate([z, r, n], axis=0)
+
+
+def demo_as_keras(src):
+    """A demo model of models/ (PyTorch naming) as the same network trained in
+    Keras: kernel = W_ih^T, recurrent_kernel = W_hh^T. LSTM gates i, f, g, o
+    are Keras' i, f, c, o with one bias b_ih + b_hh; GRU gates reorder r, z, n
+    -> z, r, h with bias [b_ih; b_hh] (reset_after=True). Keras has no
+    input/output transform: the model's normalisation is folded into the first
+    kernel and input bias ((x - o) / s K = x (K / s) - (o / s) K) and into the
+    Dense head (y s + o), in float64."""
+    t = {k: v.astype(np.float64) for k, v in
+         read_safetensors(os.path.join(src, "model.safetensors")).items()}
     config = json.load(open(os.path.join(src, "config.json")))
-    spec = {"inputs": config["embedding"]["embedding_dim"],
-            "vocab": config["embedding"]["num_embeddings"],
-            "layers": [{"class": "LSTM", "units": config["hidden_size"]}
+    cls = {"lstm": "LSTM", "gru": "GRU"}[config["cell"]]
+    embedding = config.get("embedding")
+    activation_of = {"softmax": "softmax", "identity": "linear"}
+    spec = {"inputs": embedding["embedding_dim"] if embedding else config["input_size"],
+            "vocab": embedding["num_embeddings"] if embedding else None,
+            "layers": [{"class": cls, "units": config["hidden_size"]}
                        for _ in range(config["num_layers"])],
-            "dense": {"units": config["head"]["out_features"], "activation": "softmax"}}
+            "dense": {"units": config["head"]["out_features"],
+                      "activation": activation_of[config["head"]["activation"]]}}
     model = build(np.random.default_rng(0), spec)
-    model["embedding"] = t["embedding.weight"].astype(np.float32)
+    if embedding:
+        model["embedding"] = t["embedding.weight"].astype(np.float32)
     for k, layer in enumerate(model["recurrent"]):
-        layer["weights"] = [
-            np.ascontiguousarray(t["rnn.weight_ih_l%d" % k].T),
-            np.ascontiguousarray(t["rnn.weight_hh_l%d" % k].T),
-            (t["rnn.bias_ih_l%d" % k] + t["rnn.bias_hh_l%d" % k]).astype(np.float32)]
-    model["dense"]["weights"] = [np.ascontiguousarray(t["head.weight"].T), t["head.bias"]]
-    os.makedirs(out_dir, exist_ok=True)
-    write_keras_archive(os.path.join(out_dir, "model.keras"), model, "3.4.1")
-    shutil.copy(os.path.join(src, "sample_input.npy"), out_dir)
-    shutil.copy(os.path.join(src, "sample_expected.npy"), out_dir)
+        w_ih, w_hh = t["rnn.weight_ih_l%d" % k], t["rnn.weight_hh_l%d" % k]
+        b_ih, b_hh = t["rnn.bias_ih_l%d" % k], t["rnn.bias_hh_l%d" % k]
+        if cls == "GRU":
+            kernel, rec = gru_gates_to_keras(w_ih).T, gru_gates_to_keras(w_hh).T
+            bias = np.stack([gru_gates_to_keras(b_ih), gru_gates_to_keras(b_hh)])
+            input_bias = bias[0]
+        else:
+            kernel, rec, bias = w_ih.T, w_hh.T, b_ih + b_hh
+            input_bias = bias
+        transform = config.get("input_transform")
+        if k == 0 and transform:
+            offset = np.broadcast_to(transform["offset"], kernel.shape[0])
+            scale = np.broadcast_to(transform["scale"], kernel.shape[0])
+            input_bias -= (offset / scale) @ kernel  # in place: bias[0] for GRU
+            kernel = kernel / scale[:, None]
+        layer["weights"] = [np.ascontiguousarray(a, dtype=np.float32)
+                            for a in (kernel, rec, bias)]
+    dense_kernel, dense_bias = t["head.weight"].T, t["head.bias"]
+    transform = config.get("output_transform")
+    if transform:
+        offset = np.broadcast_to(transform["offset"], dense_bias.shape)
+        scale = np.broadcast_to(transform["scale"], dense_bias.shape)
+        dense_kernel, dense_bias = dense_kernel * scale, dense_bias * scale + offset
+    model["dense"]["weights"] = [np.ascontiguousarray(a, dtype=np.float32)
+                                 for a in (dense_kernel, dense_bias)]
+    return model
+
+
+def resave_demos(repository):
+    """A model repository holding every demo model of models/ three times:
+    <name>/1 as bundled (native), <name>_keras/1/model.keras as Keras 3.4.1
+    saves it, <name>_h5/1/model.h5 as tf.keras 2.4.0 saves it (the layouts of
+    KERAS_FORMATS.md); each Keras version folder also gets the demo's
+    sample_input.npy. For tests/server/keras_demo_test.cc, which serves the
+    three and compares their streams."""
+    demos = os.path.join(HERE, "..", "..", "models")
+    for name in sorted(os.listdir(demos)):
+        src = os.path.join(demos, name, "1")
+        if not os.path.exists(os.path.join(src, "model.safetensors")):
+            continue  # the ONNX demos: the same networks as their native twins
+        model = demo_as_keras(src)
+        native = os.path.join(repository, name, "1")
+        os.makedirs(native)
+        for f in ("config.json", "model.safetensors", "sample_input.npy"):
+            shutil.copy(os.path.join(src, f), native)
+        keras3 = os.path.join(repository, name + "_keras", "1")
+        os.makedirs(keras3)
+        write_keras_archive(os.path.join(keras3, "model.keras"), model, "3.4.1")
+        keras2 = os.path.join(repository, name + "_h5", "1")
+        os.makedirs(keras2)
+        write_legacy_h5(os.path.join(keras2, "model.h5"), model, version="2.4.0",
+                        style="tf24", dialect="tf", fixed_names=True, utf8_version=True)
+        for folder in (keras3, keras2):
+            shutil.copy(os.path.join(src, "sample_input.npy"), folder)
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--resave-charlm":
-        resave_charlm(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--resave-demos":
+        resave_demos(sys.argv[2])
         return
+    modules = tfjs_modules()
     for d in (OUT, BAD):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
     manifest = [
         "# Generated by tests/testdata/make_keras_fixtures.py; see its docstring.",
         "# streaming: no = bidirectional or go_backwards (whole-sequence call only).",
-        "# fixture                       streaming input  in_size out_size  file        "
+        "# reference: tfjs = @tensorflow/tfjs 4.22 (tfjs_run.js), cross-checked against the NumPy",
+        "# equations within 1e-5; numpy = float64 NumPy only (GRU reset_after=True, Keras 3",
+        "# hard_sigmoid: tfjs lacks both).",
+        "# fixture                       streaming input  in_size out_size  reference file        "
         "keras_version"]
     for fixture in FIXTURES:
-        make_fixture(*fixture, manifest)
+        make_fixture(*fixture, manifest, modules)
     with open(os.path.join(OUT, "MANIFEST.txt"), "w") as f:
         f.write("\n".join(manifest) + "\n")
     make_bad(manifest)
