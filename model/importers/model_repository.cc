@@ -60,11 +60,12 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
   return Load(root, nullptr);
 }
 
-absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip) {
+absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip,
+                                                      const LoadOptions& options) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
   RNN_ASSIGN_OR_RETURN(const std::vector<util::DirectoryEntry> entries,
                        util::ListVisibleEntries(root));
-  ModelRepository repository(root, skip);
+  ModelRepository repository(root, skip, options);
   for (const util::DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
@@ -124,7 +125,7 @@ void ModelRepository::LoadVersion(const std::string& name, const std::string& ve
                                                  " is already loaded from another folder"))});
     return;
   }
-  absl::StatusOr<LoadedModel> model = LoadModel(dir);
+  absl::StatusOr<LoadedModel> model = LoadModel(dir, options_);
   if (!model.ok()) {
     problems_.push_back({name, version_text, model.status()});
     return;

@@ -111,6 +111,8 @@ void PrintModel(const LoadedModel& model) {
                                stack.streamable() ? "yes"
                                                   : "no (whole sequences only)");
   std::cout << absl::StrFormat("parameters:  %d\n", info.parameter_count);
+  std::cout << absl::StrFormat("weights:     %s, %d bytes packed\n",
+                               WeightPrecisionName(info.weights), info.weight_bytes);
   std::cout << absl::StrFormat("fingerprint: %s\n", info.fingerprint);
 }
 
