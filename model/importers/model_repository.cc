@@ -72,13 +72,14 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, c
   return repository;
 }
 
-absl::StatusOr<ModelRepository> ModelRepository::LoadModelFolder(const std::string& model_dir) {
+absl::StatusOr<ModelRepository> ModelRepository::LoadModelFolder(const std::string& model_dir,
+                                                                 const LoadOptions& options) {
   RNN_RETURN_IF_ERROR(CheckDirectory(model_dir, "model folder"));
   // Made absolute so "." and "models/lstm/" are named after the folder too.
   std::error_code error;
   fs::path path = fs::absolute(model_dir, error).lexically_normal();
   if (!path.has_filename()) path = path.parent_path();
-  ModelRepository repository(path.parent_path().string());
+  ModelRepository repository(path.parent_path().string(), nullptr, options);
   repository.LoadName(path.filename().string(), model_dir);
   return repository;
 }

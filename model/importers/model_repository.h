@@ -53,7 +53,8 @@ class ModelRepository {
 
   // The repository of the one model folder `model_dir` (ROOT/<name>), named
   // after its last path component. Same rules and codes as Load().
-  static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir);
+  static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir,
+                                                         const LoadOptions& options = {});
 
   const std::string& root() const { return root_; }
   const std::vector<LoadProblem>& problems() const { return problems_; }
