@@ -32,6 +32,9 @@ ABSL_FLAG(int, http_threads, 32,
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged)");
 ABSL_FLAG(std::string, models, "models", "the model repository: MODELS/<name>/<version>/");
+ABSL_FLAG(std::string, weights, "",
+          "fp32|bf16|int8: pack every model's weights at this precision, overriding its "
+          "config.json \"weights\"; empty: each model's own (fp32 by default)");
 ABSL_FLAG(int64_t, max_sessions, 1'000'000, "most live sessions");
 ABSL_FLAG(std::string, full_policy, "refuse",
           "at max_sessions: refuse (RESOURCE_EXHAUSTED) or evict_lru (end the least "
@@ -125,6 +128,14 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   rnnserve::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.models = absl::GetFlag(FLAGS_models);
+  if (const std::string weights = absl::GetFlag(FLAGS_weights); !weights.empty()) {
+    rnnserve::model::WeightPrecision precision;
+    if (!rnnserve::model::ParseWeightPrecision(weights, &precision)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--weights=", weights, ": want fp32, bf16 or int8"));
+    }
+    options.load.weights = precision;
+  }
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
   if (options.http_threads < 1 || options.http_threads > 1024) {

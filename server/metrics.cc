@@ -100,6 +100,8 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                            "Time taken to load the model version.")),
       model_info_(AddGauge(registry, "rnnserve_model_info",
                            "Always 1; labels describe the loaded model version.")),
+      model_weight_bytes_(AddGauge(registry, "rnnserve_model_weight_bytes",
+                                   "Bytes of the model version's packed weight matrices.")),
       sessions_max_(AddGauge(registry, "rnnserve_sessions_max",
                              "Most live sessions the server keeps (all models).")
                         .Add({})) {
@@ -159,9 +161,11 @@ void ServerMetrics::CountRequest(RequestProtocol protocol, const std::string& me
 void ServerMetrics::SetModelInfo(const ModelInfo& info) {
   ForModel(info.model, info.version).model_load_seconds.Set(info.load_seconds);
   prometheus::Labels labels = ModelLabels(info.model, info.version);
+  model_weight_bytes_.Add(labels).Set(static_cast<double>(info.weight_bytes));
   labels.emplace("cell", info.cell);
   labels.emplace("format", info.format);
   labels.emplace("fingerprint", info.fingerprint);
+  labels.emplace("weights", info.weights);
   model_info_.Add(labels).Set(1);
 }
 

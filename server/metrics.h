@@ -50,8 +50,9 @@ enum class RequestProtocol {
   kOpenInferenceHttp,
 };
 
-// What rnnserve_model_info{model, version, cell, format, fingerprint} = 1 says
-// about a loaded model, and how long it took to load.
+// What rnnserve_model_info{model, version, cell, format, fingerprint, weights}
+// = 1 says about a loaded model, how long it took to load and
+// (rnnserve_model_weight_bytes) the bytes of its packed weights.
 struct ModelInfo {
   std::string model;
   int version = 0;
@@ -59,6 +60,8 @@ struct ModelInfo {
   std::string format;       // e.g. "safetensors", "onnx".
   std::string fingerprint;  // Of the weights, to tell replicas' versions apart.
   double load_seconds = 0;
+  std::string weights = "fp32";  // the weights' precision: "fp32", "bf16", "int8"
+  int64_t weight_bytes = 0;
 };
 
 // Owns the label sets of rnnserve_* metrics on a Registry that `main` owns.
@@ -89,7 +92,8 @@ class ServerMetrics {
     CountRequest(RequestProtocol::kNative, method, code);
   }
 
-  // Sets rnnserve_model_info{...} = 1 and rnnserve_model_load_seconds for
+  // Sets rnnserve_model_info{...} = 1, rnnserve_model_load_seconds and
+  // rnnserve_model_weight_bytes for
   // `info.model` at `info.version`. Call once per loaded model version.
   void SetModelInfo(const ModelInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -111,6 +115,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& sessions_evicted_;
   prometheus::Family<prometheus::Gauge>& model_load_;
   prometheus::Family<prometheus::Gauge>& model_info_;
+  prometheus::Family<prometheus::Gauge>& model_weight_bytes_;
   prometheus::Gauge& sessions_max_;
 
   absl::Mutex mu_;

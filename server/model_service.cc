@@ -56,6 +56,8 @@ void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
   info->set_streamable(stack.streamable());
   info->set_parameter_count(loaded.parameter_count);
   info->set_fingerprint(loaded.fingerprint);
+  info->set_weights(model::WeightPrecisionName(loaded.weights));
+  info->set_weight_bytes(loaded.weight_bytes);
   info->clear_input_transform();
   info->clear_output_transform();
   if (stack.input_transform().has_value()) {

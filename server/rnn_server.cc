@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->metrics_->SetSessionLimit(options.sessions.max_sessions);
   RNN_ASSIGN_OR_RETURN(server->models_,
                        ServedModels::Load(options.models, options.sessions.max_sessions,
-                                          server->metrics_.get()));
+                                          server->metrics_.get(), options.load));
   for (const model::LoadProblem& p : server->models_->problems()) {
     LOG(WARNING) << "model " << p.name << " version " << p.version
                  << " skipped: " << p.status.message();

@@ -63,6 +63,7 @@ struct SessionStoreOptions {
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free one
   std::string models;                      // the model repository folder
+  model::LoadOptions load;                 // --weights
   SessionStore::Options sessions;
   StepBatcher::Options batcher;
   int sequence_workers = 1;          // threads running whole sequences

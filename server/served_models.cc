@@ -8,10 +8,11 @@ namespace rnnserve::server {
 
 absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::string& root,
                                                                  int64_t max_sessions,
-                                                                 ServerMetrics* metrics) {
+                                                                 ServerMetrics* metrics,
+                                                                 const model::LoadOptions& load) {
   RNN_ASSIGN_OR_RETURN(const model::ModelRepository repository,
-                       model::ModelRepository::Load(root));
-  std::unique_ptr<ServedModels> served(new ServedModels());
+                       model::ModelRepository::Load(root, nullptr, load));
+  std::unique_ptr<ServedModels> served(new ServedModels(load));
   served->problems_ = repository.problems();
   RNN_ASSIGN_OR_RETURN(const std::vector<const ServedModel*> loaded,
                        served->Serve(repository.List(), max_sessions, metrics));
@@ -39,9 +40,14 @@ absl::StatusOr<std::vector<const ServedModel*>> ServedModels::Serve(
     if (metrics != nullptr) {
       model.metrics = &metrics->ForModel(model.name, model.version);
       const model::ModelInfo& info = model.loaded.info;
-      metrics->SetModelInfo({.model = model.name, .version = model.version, .cell = info.cell,
-                             .format = info.format, .fingerprint = info.fingerprint,
-                             .load_seconds = info.load_seconds});
+      metrics->SetModelInfo({.model = model.name,
+                             .version = model.version,
+                             .cell = info.cell,
+                             .format = info.format,
+                             .fingerprint = info.fingerprint,
+                             .load_seconds = info.load_seconds,
+                             .weights = model::WeightPrecisionName(info.weights),
+                             .weight_bytes = info.weight_bytes});
     }
     absl::MutexLock lock(&mu_);
     const auto [it, inserted] =
@@ -54,12 +60,14 @@ absl::StatusOr<std::vector<const ServedModel*>> ServedModels::Serve(
 absl::StatusOr<ServedModels::Added> ServedModels::AddNewVersions(const std::string& root,
                                                                  int64_t max_sessions,
                                                                  ServerMetrics* metrics) {
-  RNN_ASSIGN_OR_RETURN(
-      const model::ModelRepository repository,
-      model::ModelRepository::Load(root, [this](const std::string& name, int version) {
-        absl::ReaderMutexLock lock(&mu_);
-        return models_.count({name, version}) > 0;
-      }));
+  RNN_ASSIGN_OR_RETURN(const model::ModelRepository repository,
+                       model::ModelRepository::Load(
+                           root,
+                           [this](const std::string& name, int version) {
+                             absl::ReaderMutexLock lock(&mu_);
+                             return models_.count({name, version}) > 0;
+                           },
+                           load_));
   Added added;
   added.problems = repository.problems();
   RNN_ASSIGN_OR_RETURN(added.models, Serve(repository.List(), max_sessions, metrics));

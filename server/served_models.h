@@ -38,10 +38,12 @@ class ServedModels {
   // Loads repository `root`; a pool per version holds up to `max_sessions`
   // states; each version's metrics come from `metrics` (not owned).
   // NOT_FOUND for a missing root, FAILED_PRECONDITION when no model loads
-  // (the problems are in the message).
+  // (the problems are in the message). `load` applies to every version,
+  // this one and AddNewVersions()'.
   static absl::StatusOr<std::unique_ptr<ServedModels>> Load(const std::string& root,
                                                             int64_t max_sessions,
-                                                            ServerMetrics* metrics = nullptr);
+                                                            ServerMetrics* metrics = nullptr,
+                                                            const model::LoadOptions& load = {});
 
   // Loads the versions of `root` not served yet (new folders, or ones that
   // failed before) and serves them; new sessions of a name take its newest
@@ -66,7 +68,7 @@ class ServedModels {
   const std::vector<model::LoadProblem>& problems() const { return problems_; }
 
  private:
-  ServedModels() = default;
+  explicit ServedModels(model::LoadOptions load) : load_(std::move(load)) {}
   // Serves `versions` (with a pool and metrics each); returns them.
   absl::StatusOr<std::vector<const ServedModel*>> Serve(std::vector<model::ModelVersion> versions,
                                                         int64_t max_sessions,
@@ -78,6 +80,7 @@ class ServedModels {
   // std::map: inserting never moves the other elements.
   std::map<std::pair<std::string, int>, ServedModel> models_ ABSL_GUARDED_BY(mu_);
   std::vector<model::LoadProblem> problems_;
+  const model::LoadOptions load_;
 };
 
 }  // namespace rnnserve::server

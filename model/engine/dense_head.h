@@ -29,22 +29,30 @@ class DenseHead {
   static absl::StatusOr<DenseHead> Create(RowMatrix weight, RowVector bias,
                                           HeadActivation activation);
 
+  // This head with its matrix packed at `precision` (weight() stays float32).
+  DenseHead WithWeights(WeightPrecision precision) const {
+    return DenseHead(weight_, bias_, activation_, precision);
+  }
+
   int input_size() const { return static_cast<int>(weight_.rows()); }
   int output_size() const { return static_cast<int>(weight_.cols()); }
   HeadActivation activation() const { return activation_; }
   bool has_bias() const { return bias_.size() != 0; }
   const RowMatrix& weight() const { return weight_; }  // [in, out]
+  WeightPrecision precision() const { return packed_.precision(); }
+  int64_t packed_bytes() const { return packed_.bytes(); }
 
   // Row n of `out` = act(row n of `in` * W + b).
   // REQUIRES: in.cols() == input_size(), out is [in.rows(), output_size()].
   void Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const;
 
  private:
-  DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation)
+  DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation,
+            WeightPrecision precision = WeightPrecision::kFp32)
       : weight_(std::move(weight)),
         bias_(std::move(bias)),
         activation_(activation),
-        packed_(PackedMatrix::Pack(weight_)) {}
+        packed_(PackedMatrix::Pack(weight_, DefaultKernelIsa(), precision)) {}
 
   RowMatrix weight_;
   RowVector bias_;

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "model/engine/tensor.h"
+#include "model/kernels/weight_precision.h"
 
 namespace rnnserve::model {
 
@@ -20,6 +21,9 @@ struct GateWeights {
   RowVector input_bias;      // [G*H]; zeros when the model has no bias
   RowVector recurrent_bias;  // [G*H]; cells fold what they can into input_bias
   RowVector peephole;        // LSTM only: [3*H] as p_i, p_f, p_o; or empty
+  // How the cell and its layer pack `input` and `recurrent` for the kernels;
+  // the matrices above stay float32 as loaded.
+  WeightPrecision precision = WeightPrecision::kFp32;
 
   int input_size() const { return static_cast<int>(input.rows()); }
   int recurrent_size() const { return static_cast<int>(recurrent.rows()); }

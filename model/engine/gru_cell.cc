@@ -30,14 +30,22 @@ GruCell::GruCell(GateWeights weights, const GruOptions& options)
     : weights_(std::move(weights)), options_(options) {
   const RowMatrix& w = weights_.recurrent;
   const int64_t h = weights_.hidden_size;
+  const KernelIsa isa = DefaultKernelIsa();
+  const WeightPrecision precision = weights_.precision;
   if (options_.reset == GruReset::kAfterProduct) {
-    recurrent_ = PackedMatrix::Pack(w);
+    recurrent_ = PackedMatrix::Pack(w, isa, precision);
     fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
              options_.candidate == Activation::Tanh() && options_.clip <= 0.0f;
   } else {
-    recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols());
-    recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols());
+    recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols(), isa, precision);
+    recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols(), isa, precision);
   }
+}
+
+GruCell GruCell::WithWeights(WeightPrecision precision) const {
+  GateWeights weights = weights_;
+  weights.precision = precision;
+  return GruCell(std::move(weights), options_);
 }
 
 void GruCell::Step(CellStep& step) const {

@@ -38,6 +38,9 @@ class GruCell {
   static absl::StatusOr<GruCell> Create(GateWeights weights,
                                         const GruOptions& options);
 
+  // This cell with its matrices packed at `precision`.
+  GruCell WithWeights(WeightPrecision precision) const;
+
   const GateWeights& weights() const { return weights_; }
   const GruOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
@@ -45,6 +48,8 @@ class GruCell {
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
+  // Bytes of the packed recurrent matrices.
+  int64_t packed_bytes() const { return recurrent_.bytes() + recurrent_n_.bytes(); }
 
  private:
   GruCell(GateWeights weights, const GruOptions& options);

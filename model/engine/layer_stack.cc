@@ -145,6 +145,26 @@ int LayerStack::vocabulary_size() const {
   return embedding_.has_value() ? static_cast<int>(embedding_->rows()) : 0;
 }
 
+LayerStack LayerStack::WithWeights(WeightPrecision precision) const {
+  LayerStack converted = *this;
+  for (LayerLevel& level : converted.levels_) {
+    level.forward = level.forward.WithWeights(precision);
+    if (level.backward.has_value()) level.backward = level.backward->WithWeights(precision);
+  }
+  if (converted.head_.has_value()) converted.head_ = converted.head_->WithWeights(precision);
+  converted.weight_precision_ = precision;
+  return converted;
+}
+
+int64_t LayerStack::weight_bytes() const {
+  int64_t bytes = head_.has_value() ? head_->packed_bytes() : 0;
+  for (const LayerLevel& level : levels_) {
+    bytes += level.forward.packed_bytes();
+    if (level.backward.has_value()) bytes += level.backward->packed_bytes();
+  }
+  return bytes;
+}
+
 int LayerStack::output_size() const {
   return head_.has_value() ? head_->output_size() : LevelOutputSize(levels_.back());
 }

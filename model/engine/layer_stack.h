@@ -91,6 +91,14 @@ class LayerStack {
   void InitState(float* state) const;
   SequenceOutput sequence_output() const { return sequence_output_; }
 
+  // This model with every weight matrix (input, recurrent, projection and
+  // head; not the embedding, a lookup) packed at `precision`; the state,
+  // cell arithmetic and activations stay float32 (issue 17).
+  LayerStack WithWeights(WeightPrecision precision) const;
+  WeightPrecision weight_precision() const { return weight_precision_; }
+  // Bytes of every packed matrix: what stepping every session streams.
+  int64_t weight_bytes() const;
+
   const std::optional<RowMatrix>& embedding() const { return embedding_; }
   const std::vector<LayerLevel>& levels() const { return levels_; }
   const std::optional<DenseHead>& head() const { return head_; }
@@ -157,6 +165,7 @@ class LayerStack {
   StepTransforms transforms_;
   int64_t state_size_ = 0;
   std::vector<float> initial_state_;
+  WeightPrecision weight_precision_ = WeightPrecision::kFp32;
 };
 
 }  // namespace rnnserve::model

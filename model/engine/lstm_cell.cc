@@ -22,10 +22,16 @@ absl::StatusOr<LstmCell> LstmCell::Create(GateWeights weights,
 LstmCell::LstmCell(GateWeights weights, const LstmOptions& options)
     : weights_(std::move(weights)),
       options_(options),
-      recurrent_(PackedMatrix::Pack(weights_.recurrent)) {
+      recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
   fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
            options_.cell == Activation::Tanh() && options_.output == Activation::Tanh() &&
            options_.clip <= 0.0f && !options_.input_forget && weights_.peephole.size() == 0;
+}
+
+LstmCell LstmCell::WithWeights(WeightPrecision precision) const {
+  GateWeights weights = weights_;
+  weights.precision = precision;
+  return LstmCell(std::move(weights), options_);
 }
 
 void LstmCell::Step(CellStep& step) const {

@@ -30,6 +30,9 @@ class LstmCell {
   static absl::StatusOr<LstmCell> Create(GateWeights weights,
                                          const LstmOptions& options);
 
+  // This cell with its matrices packed at `precision`.
+  LstmCell WithWeights(WeightPrecision precision) const;
+
   const GateWeights& weights() const { return weights_; }
   const LstmOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
@@ -37,6 +40,8 @@ class LstmCell {
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
+  // Bytes of the packed recurrent matrix.
+  int64_t packed_bytes() const { return recurrent_.bytes(); }
 
  private:
   LstmCell(GateWeights weights, const LstmOptions& options);

@@ -62,7 +62,21 @@ absl::StatusOr<RecurrentLayer> RecurrentLayer::Create(
 RecurrentLayer::RecurrentLayer(Cell cell, std::optional<DenseHead> feedback)
     : cell_(std::move(cell)),
       feedback_(std::move(feedback)),
-      input_(PackedMatrix::Pack(WeightsOf(cell_).input)) {}
+      input_(PackedMatrix::Pack(WeightsOf(cell_).input, DefaultKernelIsa(),
+                                WeightsOf(cell_).precision)) {}
+
+RecurrentLayer RecurrentLayer::WithWeights(WeightPrecision precision) const {
+  Cell cell =
+      std::visit([precision](const auto& c) -> Cell { return c.WithWeights(precision); }, cell_);
+  std::optional<DenseHead> feedback;
+  if (feedback_.has_value()) feedback = feedback_->WithWeights(precision);
+  return RecurrentLayer(std::move(cell), std::move(feedback));
+}
+
+int64_t RecurrentLayer::packed_bytes() const {
+  const int64_t cell = std::visit([](const auto& c) { return c.packed_bytes(); }, cell_);
+  return input_.bytes() + cell + (feedback_.has_value() ? feedback_->packed_bytes() : 0);
+}
 
 int RecurrentLayer::input_size() const { return WeightsOf(cell_).input_size(); }
 

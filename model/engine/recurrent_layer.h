@@ -32,6 +32,12 @@ class RecurrentLayer {
   static absl::StatusOr<RecurrentLayer> Create(Cell cell,
                                                std::optional<DenseHead> feedback);
 
+  // This layer with its cell's matrices, its input matrix and its feedback
+  // packed at `precision`.
+  RecurrentLayer WithWeights(WeightPrecision precision) const;
+  // Bytes of every packed matrix of the layer.
+  int64_t packed_bytes() const;
+
   const Cell& cell() const { return cell_; }
   const std::optional<DenseHead>& feedback() const { return feedback_; }
   int input_size() const;

@@ -24,6 +24,13 @@ class RnnCell {
   static absl::StatusOr<RnnCell> Create(GateWeights weights,
                                         const RnnOptions& options);
 
+  // This cell with its matrices packed at `precision`.
+  RnnCell WithWeights(WeightPrecision precision) const {
+    GateWeights weights = weights_;
+    weights.precision = precision;
+    return RnnCell(std::move(weights), options_);
+  }
+
   const GateWeights& weights() const { return weights_; }
   const RnnOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
@@ -31,12 +38,14 @@ class RnnCell {
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
+  int64_t packed_bytes() const { return recurrent_.bytes(); }
 
  private:
   RnnCell(GateWeights weights, const RnnOptions& options)
       : weights_(std::move(weights)),
         options_(options),
-        recurrent_(PackedMatrix::Pack(weights_.recurrent)) {}
+        recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
+  }
 
   GateWeights weights_;
   RnnOptions options_;

@@ -275,7 +275,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
        "dropout", "bidirectional", "proj_size", "nonlinearity", "embedding", "head",
        "naming", "gru_update", "reset_after", "gate_activation", "recurrent_activation",
        "activation", "hard_sigmoid", "clip", "peephole", "input_forget", "forget_bias",
-       "go_backwards", "input_transform", "output_transform", "metadata"}));
+       "go_backwards", "input_transform", "output_transform", "metadata",
+       "weights"}));
   ModelConfig config;
   RNN_ASSIGN_OR_RETURN(int cell, ReadChoice(root, "cell", {"lstm", "gru", "rnn", "jordan"}, -1));
   if (cell < 0) return FieldError("cell", "is required: lstm, gru, rnn or jordan");
@@ -314,6 +315,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
   RNN_ASSIGN_OR_RETURN(config.input_forget, ReadBool(root, "input_forget", false));
   RNN_ASSIGN_OR_RETURN(config.forget_bias, ReadFloat(root, "forget_bias", 0.0f));
   RNN_ASSIGN_OR_RETURN(config.go_backwards, ReadBool(root, "go_backwards", false));
+  RNN_ASSIGN_OR_RETURN(int weights, ReadChoice(root, "weights", {"fp32", "bf16", "int8"}, 0));
+  config.weights = static_cast<WeightPrecision>(weights);
   RNN_ASSIGN_OR_RETURN(config.input_transform,
                        ReadTransform(root, "input_transform", StepTransform::Side::kInput));
   RNN_ASSIGN_OR_RETURN(config.output_transform,

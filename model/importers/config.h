@@ -13,6 +13,7 @@
 #include "model/engine/dense_head.h"
 #include "model/engine/gru_cell.h"
 #include "model/engine/step_transform.h"
+#include "model/kernels/weight_precision.h"
 
 namespace rnnserve::model {
 
@@ -62,6 +63,9 @@ struct ModelConfig {
   // each a number or a list of one per feature (issue 21).
   std::optional<StepTransform> input_transform;
   std::optional<StepTransform> output_transform;
+  // "weights": how the matrices are packed at load (issue 17); the file
+  // stays float32. The server's --weights overrides it.
+  WeightPrecision weights = WeightPrecision::kFp32;
 
   int directions() const { return bidirectional ? 2 : 1; }
   int gates() const;

@@ -17,6 +17,12 @@
 namespace rnnserve::model {
 namespace {
 
+// Fills the weight fields of model.info from its stack.
+void NoteWeights(LoadedModel& model) {
+  model.info.weights = model.stack->weight_precision();
+  model.info.weight_bytes = model.stack->weight_bytes();
+}
+
 absl::Status Annotate(const absl::Status& status, absl::string_view where) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }
@@ -47,6 +53,7 @@ LoadedModel FromKeras(KerasImport imported, const std::string& path, std::string
       .parameter_count = imported.parameter_count,
       .fingerprint = std::move(fingerprint),
   };
+  NoteWeights(model);
   return model;
 }
 
@@ -86,7 +93,9 @@ absl::StatusOr<LoadedModel> BuildNative(const ModelConfig& config, absl::string_
   if (!converted.ok()) return Annotate(converted.status(), path);
 
   LoadedModel model;
-  model.stack = std::make_shared<const LayerStack>(std::move(converted->stack));
+  model.stack = std::make_shared<const LayerStack>(
+      config.weights == WeightPrecision::kFp32 ? std::move(converted->stack)
+                                               : converted->stack.WithWeights(config.weights));
   model.info = ModelInfo{
       .path = path,
       .format = config.naming == TensorNaming::kKeras ? "native (keras naming)"
@@ -100,15 +109,18 @@ absl::StatusOr<LoadedModel> BuildNative(const ModelConfig& config, absl::string_
       .fingerprint = Fingerprint({{"config.json", config_json},
                                   {"model.safetensors", safetensors}}),
   };
+  NoteWeights(model);
   return model;
 }
 
-absl::StatusOr<LoadedModel> LoadNative(const std::string& path) {
+absl::StatusOr<LoadedModel> LoadNative(const std::string& path,
+                                       std::optional<WeightPrecision> weights) {
   const std::string config_path = path + "/config.json";
   absl::StatusOr<std::string> config_text = util::ReadFileToString(config_path);
   if (!config_text.ok()) return Annotate(config_text.status(), config_path);
   absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
   if (!config.ok()) return Annotate(config.status(), config_path);
+  if (weights.has_value()) config->weights = *weights;
   RNN_ASSIGN_OR_RETURN(const std::string weight_bytes,
                        util::ReadFileToString(path + "/model.safetensors"));
   return BuildNative(*config, *config_text, weight_bytes, path);
@@ -133,6 +145,7 @@ absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
       .parameter_count = imported.parameter_count,
       .fingerprint = Fingerprint({{"model.onnx", onnx_bytes}}),
   };
+  NoteWeights(model);
   return model;
 }
 
@@ -150,7 +163,7 @@ absl::StatusOr<LoadedModel> LoadNativeModel(absl::string_view config_json,
   return BuildNative(*config, config_json, safetensors, path);
 }
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
+absl::StatusOr<LoadedModel> LoadModel(const std::string& folder, const LoadOptions& options) {
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const absl::Time start = absl::Now();
@@ -161,11 +174,17 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& folder) {
       std::filesystem::is_regular_file(path, error)
           ? (absl::EndsWith(path, ".json") ? LoadTfjs(path) : LoadKeras(path))
       : exists(path + "/model.onnx")  ? LoadOnnx(path, path + "/model.onnx")
-      : exists(path + "/config.json") ? LoadNative(path)
+      : exists(path + "/config.json") ? LoadNative(path, options.weights)
       : exists(path + "/model.keras") ? LoadKeras(path + "/model.keras")
       : exists(path + "/model.h5")    ? LoadKeras(path + "/model.h5")
       : exists(path + "/model.json")  ? LoadTfjs(path + "/model.json")
-                                      : LoadNative(path);
+                                      : LoadNative(path, options.weights);
+  // The formats without a config of ours (ONNX, Keras) convert here.
+  if (model.ok() && options.weights.has_value() &&
+      model->stack->weight_precision() != *options.weights) {
+    model->stack = std::make_shared<const LayerStack>(model->stack->WithWeights(*options.weights));
+    NoteWeights(*model);
+  }
   if (model.ok()) model->info.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return model;
 }

@@ -7,6 +7,7 @@
 #define RNNSERVE_MODEL_IMPORTERS_MODEL_LOADER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,18 @@ struct ModelInfo {
   int64_t parameter_count = 0;
   std::string fingerprint;  // Fingerprint() of the files that define the model
   double load_seconds = 0;  // reading, parsing and converting, wall time
+  // How the weight matrices are packed (config.json "weights", or
+  // LoadOptions::weights) and the bytes of those packed matrices: what one
+  // step of every session streams.
+  WeightPrecision weights = WeightPrecision::kFp32;
+  int64_t weight_bytes = 0;
+};
+
+struct LoadOptions {
+  // Packs every model's matrices at this precision, whatever its config
+  // says (the server's --weights); unset: the model's own (fp32 unless a
+  // native config.json says otherwise).
+  std::optional<WeightPrecision> weights;
 };
 
 struct LoadedModel {
@@ -43,7 +56,7 @@ struct LoadedModel {
 // it is a file (a Keras file of any name, or a TF.js *.json, as the tools
 // take them). NOT_FOUND when none is there; INVALID_ARGUMENT with the file
 // and the problem for anything malformed.
-absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options = {});
 
 // What LoadModel() runs once the files are read, for bytes from elsewhere
 // (the fuzzers, fuzz/). `path` names the model folder in messages and in

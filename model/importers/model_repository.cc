@@ -60,24 +60,26 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
   return Load(root, nullptr);
 }
 
-absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip) {
+absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip,
+                                                      const LoadOptions& options) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
   RNN_ASSIGN_OR_RETURN(const std::vector<util::DirectoryEntry> entries,
                        util::ListVisibleEntries(root));
-  ModelRepository repository(root, skip);
+  ModelRepository repository(root, skip, options);
   for (const util::DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
   return repository;
 }
 
-absl::StatusOr<ModelRepository> ModelRepository::LoadModelFolder(const std::string& model_dir) {
+absl::StatusOr<ModelRepository> ModelRepository::LoadModelFolder(const std::string& model_dir,
+                                                                 const LoadOptions& options) {
   RNN_RETURN_IF_ERROR(CheckDirectory(model_dir, "model folder"));
   // Made absolute so "." and "models/lstm/" are named after the folder too.
   std::error_code error;
   fs::path path = fs::absolute(model_dir, error).lexically_normal();
   if (!path.has_filename()) path = path.parent_path();
-  ModelRepository repository(path.parent_path().string());
+  ModelRepository repository(path.parent_path().string(), nullptr, options);
   repository.LoadName(path.filename().string(), model_dir);
   return repository;
 }
@@ -124,7 +126,7 @@ void ModelRepository::LoadVersion(const std::string& name, const std::string& ve
                                                  " is already loaded from another folder"))});
     return;
   }
-  absl::StatusOr<LoadedModel> model = LoadModel(dir);
+  absl::StatusOr<LoadedModel> model = LoadModel(dir, options_);
   if (!model.ok()) {
     problems_.push_back({name, version_text, model.status()});
     return;

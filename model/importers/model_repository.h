@@ -48,11 +48,13 @@ class ModelRepository {
   // Says which versions a caller already has, so Load() skips them (neither
   // loaded nor reported): a server picking up versions added since.
   using Skip = std::function<bool(const std::string& name, int version)>;
-  static absl::StatusOr<ModelRepository> Load(const std::string& root, const Skip& skip);
+  static absl::StatusOr<ModelRepository> Load(const std::string& root, const Skip& skip,
+                                              const LoadOptions& options = {});
 
   // The repository of the one model folder `model_dir` (ROOT/<name>), named
   // after its last path component. Same rules and codes as Load().
-  static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir);
+  static absl::StatusOr<ModelRepository> LoadModelFolder(const std::string& model_dir,
+                                                         const LoadOptions& options = {});
 
   const std::string& root() const { return root_; }
   const std::vector<LoadProblem>& problems() const { return problems_; }
@@ -72,8 +74,8 @@ class ModelRepository {
  private:
   using VersionMap = std::map<int, LoadedModel>;
 
-  explicit ModelRepository(std::string root, Skip skip = nullptr)
-      : root_(std::move(root)), skip_(std::move(skip)) {}
+  explicit ModelRepository(std::string root, Skip skip = nullptr, LoadOptions options = {})
+      : root_(std::move(root)), skip_(std::move(skip)), options_(std::move(options)) {}
   void LoadName(const std::string& name, const std::string& dir);
   void LoadVersion(const std::string& name, const std::string& version_text,
                    const std::string& dir, VersionMap& versions);
@@ -81,6 +83,7 @@ class ModelRepository {
 
   std::string root_;
   Skip skip_;  // may be empty
+  LoadOptions options_;                       // every version's
   std::map<std::string, VersionMap> models_;  // only names with a loaded version
   std::vector<LoadProblem> problems_;
 };

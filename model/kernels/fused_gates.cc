@@ -9,6 +9,7 @@ bool HasFusedGates(KernelIsa isa) { return isa != KernelIsa::kGeneric; }
 void FusedLstmGates(KernelIsa isa, const LstmGateRows& rows) {
   switch (isa) {
     case KernelIsa::kAvx512:
+    case KernelIsa::kAvx512Bf16:
       return internal::LstmGatesAvx512(rows);
     case KernelIsa::kAvx2:
       return internal::LstmGatesAvx2(rows);
@@ -21,6 +22,7 @@ void FusedLstmGates(KernelIsa isa, const LstmGateRows& rows) {
 void FusedGruGates(KernelIsa isa, const GruGateRows& rows) {
   switch (isa) {
     case KernelIsa::kAvx512:
+    case KernelIsa::kAvx512Bf16:
       return internal::GruGatesAvx512(rows);
     case KernelIsa::kAvx2:
       return internal::GruGatesAvx2(rows);

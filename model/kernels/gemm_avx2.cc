@@ -14,6 +14,8 @@ namespace rnnserve::model::internal {
 namespace {
 
 struct Avx2Tiles {
+  using Weight = float;
+  static int64_t PanelElements(int64_t k) { return k * kPanelWidth; }
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxSingleTileRows = 4;
 
@@ -87,8 +89,8 @@ struct Avx2Tiles {
 
   template <bool kStream>
   static void Run(int rows, const float* panel, int64_t k, const float* x, int64_t ldx,
-                  const float* addend, int64_t ld_addend, float* c, int64_t ldc,
-                  int cols) {
+                  const float* addend, int64_t ld_addend, float* c, int64_t ldc, int cols,
+                  const float* /*scales*/) {
     using Fn = void (*)(const float*, int64_t, const float*, int64_t, const float*, int64_t,
                         float*, int64_t, int);
     static constexpr Fn kByRows[] = {Rows<1, kStream>, Rows<2, kStream>, Rows<3, kStream>,

@@ -19,6 +19,8 @@ constexpr int kFullRowPrefetch = 1024;
 constexpr int kHalfRowPrefetch = 4096;
 
 struct Avx512Tiles {
+  using Weight = float;
+  static int64_t PanelElements(int64_t k) { return k * kPanelWidth; }
   static constexpr int kMaxRows = 6;
   static constexpr int kMaxSingleTileRows = 12;
 
@@ -132,8 +134,8 @@ struct Avx512Tiles {
 
   template <bool kStream>
   static void Run(int rows, const float* panel, int64_t k, const float* x, int64_t ldx,
-                  const float* addend, int64_t ld_addend, float* c, int64_t ldc,
-                  int cols) {
+                  const float* addend, int64_t ld_addend, float* c, int64_t ldc, int cols,
+                  const float* /*scales*/) {
     using Fn = void (*)(const float*, int64_t, const float*, int64_t, const float*, int64_t,
                         float*, int64_t, int);
     static constexpr Fn kByRows[] = {

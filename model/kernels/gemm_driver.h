@@ -13,12 +13,14 @@
 
 namespace rnnserve::model::internal {
 
-// Tiles provides kMaxRows, kMaxSingleTileRows and
+// Tiles provides kMaxRows, kMaxSingleTileRows, the packed element type
+// Weight, PanelElements(k) (Weights per panel) and
 //   template <bool kStream>
-//   static void Run(int rows, const float* panel, int64_t k, const float* x,
+//   static void Run(int rows, const Weight* panel, int64_t k, const float* x,
 //                   int64_t ldx, const float* addend, int64_t ld_addend,
-//                   float* c, int64_t ldc, int cols);
-// computing `rows` rows of one panel, `cols` (1..64) of its columns valid;
+//                   float* c, int64_t ldc, int cols, const float* scales);
+// computing `rows` rows of one panel, `cols` (1..64) of its columns valid,
+// `scales` the panel's (int8) or nullptr;
 // kStream says the tile is the only one of its rows (the panel comes from
 // L3 or memory, read once), where prefetching may pay.
 // Blocks of up to kMaxSingleTileRows rows run as one tile (a single pass over
@@ -46,6 +48,8 @@ void RunGemm(const GemmArgs& a) {
   int64_t block_panels = kPanelBlockFloats / (k * kPanelWidth);
   if (block_panels < 1) block_panels = 1;
   const int64_t panels = (a.n + kPanelWidth - 1) / kPanelWidth;
+  const auto* packed = static_cast<const typename Tiles::Weight*>(a.packed);
+  const int64_t panel_elements = Tiles::PanelElements(a.k);
   for (int64_t r0 = 0; r0 < a.m; r0 += block_rows) {
     const int64_t rows = a.m - r0 < block_rows ? a.m - r0 : block_rows;
     const int64_t tiles =
@@ -62,9 +66,9 @@ void RunGemm(const GemmArgs& a) {
           const int cols =
               static_cast<int>(a.n - col < kPanelWidth ? a.n - col : kPanelWidth);
           const auto run = stream ? Tiles::template Run<true> : Tiles::template Run<false>;
-          run(tile_rows, a.packed + p * a.k * kPanelWidth, a.k, a.x + r * a.ldx, a.ldx,
-              a.addend == nullptr ? nullptr : a.addend + r * a.ld_addend + col,
-              a.ld_addend, a.c + r * a.ldc + col, a.ldc, cols);
+          run(tile_rows, packed + p * panel_elements, a.k, a.x + r * a.ldx, a.ldx,
+              a.addend == nullptr ? nullptr : a.addend + r * a.ld_addend + col, a.ld_addend,
+              a.c + r * a.ldc + col, a.ldc, cols, a.scales == nullptr ? nullptr : a.scales + col);
         }
         r += tile_rows;
       }

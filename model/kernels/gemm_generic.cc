@@ -8,6 +8,8 @@ namespace rnnserve::model::internal {
 namespace {
 
 struct GenericTiles {
+  using Weight = float;
+  static int64_t PanelElements(int64_t k) { return k * kPanelWidth; }
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxSingleTileRows = 4;
   static constexpr int kStrip = 16;
@@ -48,8 +50,8 @@ struct GenericTiles {
 
   template <bool kStream>
   static void Run(int rows, const float* panel, int64_t k, const float* x, int64_t ldx,
-                  const float* addend, int64_t ld_addend, float* c, int64_t ldc,
-                  int cols) {
+                  const float* addend, int64_t ld_addend, float* c, int64_t ldc, int cols,
+                  const float* /*scales*/) {
     switch (rows) {
       case 1:
         return Tile<1>(panel, k, x, ldx, addend, ld_addend, c, ldc, cols);

@@ -15,13 +15,20 @@ namespace rnnserve::model::internal {
 inline constexpr int64_t kPanelWidth = 64;
 
 // c[m, n] = x[m, k] * W[k, n] (+ addend). W is packed: panel p holds columns
-// [64p, 64p + 64) as k rows of 64 floats (zero past column n), panels one
-// after another. Row i of x is at x + i * ldx, of c at c + i * ldc. addend:
+// [64p, 64p + 64), panels one after another, zeros past column n. Within a
+// panel, by weight precision (weight_precision.h):
+//   fp32: k rows of 64 floats;
+//   bf16: ceil(k / 2) rows of 64 uint32, lane j holding bf16 W[2q][j] in its
+//         low half and W[2q + 1][j] (zero past k) in its high half: the pair
+//         vdpbf16ps multiplies, and two shifts away from two float rows;
+//   int8: k rows of 64 int8, W[kk][j] = value * scales[j] (scales padded to
+//         whole panels). Row i of x is at x + i * ldx, of c at c + i * ldc. addend:
 // nullptr for none; otherwise row i is at addend + i * ld_addend, so
 // ld_addend == 0 adds one row (a bias) to every row. addend may be c itself
 // (same ld); x must not overlap c.
 struct GemmArgs {
-  const float* packed;
+  const void* packed;
+  const float* scales;  // int8 only: one per column
   int64_t k;
   int64_t n;
   const float* x;
@@ -36,6 +43,18 @@ struct GemmArgs {
 void GemmGeneric(const GemmArgs& args);
 void GemmAvx2(const GemmArgs& args);
 void GemmAvx512(const GemmArgs& args);
+
+// bf16 weights: plain loops; AVX-512F widening each pair by shifts and
+// multiplying in float32 (x exact); AVX-512 BF16 vdpbf16ps (x rounded to
+// bf16 as well).
+void GemmBf16Generic(const GemmArgs& args);
+void GemmBf16Avx512(const GemmArgs& args);
+void GemmBf16Avx512Bf16(const GemmArgs& args);
+
+// int8 weights, float32 activations: plain loops; AVX-512F widening 16
+// weights at a time.
+void GemmInt8Generic(const GemmArgs& args);
+void GemmInt8Avx512(const GemmArgs& args);
 
 }  // namespace rnnserve::model::internal
 

@@ -13,6 +13,9 @@ KernelIsa DetectKernelIsa() {
   // The AVX-512 kernels use F (arithmetic, masks), DQ and BW/VL (mask moves).
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    if (__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni")) {
+      return KernelIsa::kAvx512Bf16;
+    }
     return KernelIsa::kAvx512;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
@@ -31,7 +34,7 @@ KernelIsa ChooseKernelIsa() {
   KernelIsa isa;
   if (!ParseKernelIsa(wanted, &isa)) {
     LOG(WARNING) << "RNNSERVE_KERNEL=" << wanted
-                 << " is not one of generic, avx2, avx512, auto; using "
+                 << " is not one of generic, avx2, avx512, avx512bf16, auto; using "
                  << KernelIsaName(detected);
     return detected;
   }
@@ -65,12 +68,15 @@ std::string KernelIsaName(KernelIsa isa) {
       return "avx2";
     case KernelIsa::kAvx512:
       return "avx512";
+    case KernelIsa::kAvx512Bf16:
+      return "avx512bf16";
   }
   return "unknown";
 }
 
 bool ParseKernelIsa(absl::string_view name, KernelIsa* isa) {
-  for (KernelIsa candidate : {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+  for (KernelIsa candidate :
+       {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512, KernelIsa::kAvx512Bf16}) {
     if (name == KernelIsaName(candidate)) {
       *isa = candidate;
       return true;

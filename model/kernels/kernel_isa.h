@@ -16,17 +16,20 @@ enum class KernelIsa {
   kGeneric,  // plain C++ the compiler vectorises for the build's -march
   kAvx2,     // AVX2 + FMA intrinsics
   kAvx512,   // AVX-512 F/DQ/VL/BW intrinsics
+  // kAvx512 plus BF16 and VNNI: the bf16 and int8 weight kernels use
+  // vdpbf16ps and vpdpbusd; float32 weights run kAvx512's kernels.
+  kAvx512Bf16,
 };
 
 // The best instruction set this CPU runs, lowered by the environment variable
-// RNNSERVE_KERNEL=generic|avx2|avx512 (never raised above what the CPU has;
+// RNNSERVE_KERNEL=generic|avx2|avx512|avx512bf16 (never raised above what the CPU has;
 // an unknown value is ignored with a warning). Read once per process.
 KernelIsa DefaultKernelIsa();
 
 // Every instruction set this CPU can run, generic first; for tests.
 std::vector<KernelIsa> SupportedKernelIsas();
 
-// "generic", "avx2", "avx512".
+// "generic", "avx2", "avx512", "avx512bf16".
 std::string KernelIsaName(KernelIsa isa);
 
 // The instruction set the name denotes, if any; for the env variable and flags.

@@ -13,6 +13,10 @@
 //     alternate in blocks of ~2 ms, and the ratios are medians over pairs of
 //     neighbouring blocks, which saw the same load from the machine's other
 //     tenants (independent medians swing by 20% on a shared machine).
+//   precision/<model>/T<steps>/B<batch>
+//     fp32, bf16 and int8 weights (issue 17) alternating in blocks of ~2 ms
+//     as in paired/: seconds per session-step of each (medians) and the
+//     medians of bf16 / fp32 and int8 / fp32 over neighbouring blocks.
 //   roofline/read/<model>: one pass over a buffer the size of the model's
 //     weights (B = 1 streams every weight once per step).
 //   roofline/fma: the core's FMA peak.
@@ -76,13 +80,20 @@ void SetCounters(benchmark::State& state, const Shape& shape, int batch, int ste
   state.counters["flops_per_session_step"] = shape.flops_per_session_step();
 }
 
+model::LayerStack MakeStack(const Shape& shape, model::WeightPrecision precision) {
+  const model::LayerStack stack =
+      shape.cell == Cell::kLstm
+          ? RandomStack<model::LstmCell>(shape.input, shape.hidden, shape.layers)
+          : RandomStack<model::GruCell>(shape.input, shape.hidden, shape.layers);
+  return precision == model::WeightPrecision::kFp32 ? stack : stack.WithWeights(precision);
+}
+
 // One StepChunks() call per Run(), states carried from call to call.
 class RnnserveRun {
  public:
-  RnnserveRun(const Shape& shape, int batch, int steps)
-      : stack_(shape.cell == Cell::kLstm
-                   ? RandomStack<model::LstmCell>(shape.input, shape.hidden, shape.layers)
-                   : RandomStack<model::GruCell>(shape.input, shape.hidden, shape.layers)),
+  RnnserveRun(const Shape& shape, int batch, int steps,
+              model::WeightPrecision precision = model::WeightPrecision::kFp32)
+      : stack_(MakeStack(shape, precision)),
         steps_(steps),
         states_(batch, std::vector<float>(stack_.state_size())),
         output_(steps * batch, stack_.output_size()) {
@@ -151,6 +162,7 @@ void BM_Onednn(benchmark::State& state, const Shape& shape, int batch, int steps
   SetCounters(state, shape, batch, steps);
   state.SetLabel(rnn.implementation());
 }
+#endif
 
 double CpuSeconds() {
   timespec ts;
@@ -178,6 +190,7 @@ double Median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+#ifdef RNNSERVE_BENCH_ONEDNN
 // One iteration = one block each of rnnserve, oneDNN and the weight read.
 void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps) {
   constexpr double kBlockSeconds = 2e-3;
@@ -213,6 +226,35 @@ void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps
   state.SetLabel(theirs.implementation());
 }
 #endif
+
+// One iteration = one block each of fp32, bf16 and int8 weights.
+void BM_Precisions(benchmark::State& state, const Shape& shape, int batch, int steps) {
+  constexpr double kBlockSeconds = 2e-3;
+  RnnserveRun fp32(shape, batch, steps, model::WeightPrecision::kFp32);
+  RnnserveRun bf16(shape, batch, steps, model::WeightPrecision::kBf16);
+  RnnserveRun int8(shape, batch, steps, model::WeightPrecision::kInt8);
+  const int fp32_runs = BlockRuns(fp32, kBlockSeconds);
+  const int bf16_runs = BlockRuns(bf16, kBlockSeconds);
+  const int int8_runs = BlockRuns(int8, kBlockSeconds);
+  const double session_steps = static_cast<double>(batch) * steps;
+  std::vector<double> fp32_s, bf16_s, int8_s, bf16_ratio, int8_ratio;
+  for (auto _ : state) {
+    const double a = TimeBlock(fp32, fp32_runs) / session_steps;
+    const double b = TimeBlock(bf16, bf16_runs) / session_steps;
+    const double c = TimeBlock(int8, int8_runs) / session_steps;
+    fp32_s.push_back(a);
+    bf16_s.push_back(b);
+    int8_s.push_back(c);
+    bf16_ratio.push_back(b / a);
+    int8_ratio.push_back(c / a);
+  }
+  state.counters["fp32_per_session_step"] = Median(fp32_s);
+  state.counters["bf16_per_session_step"] = Median(bf16_s);
+  state.counters["int8_per_session_step"] = Median(int8_s);
+  state.counters["bf16_over_fp32"] = Median(bf16_ratio);
+  state.counters["int8_over_fp32"] = Median(int8_ratio);
+  state.SetLabel(model::KernelIsaName(model::DefaultKernelIsa()));
+}
 
 void BM_FmaPeak(benchmark::State& state) {
   constexpr int64_t kIterations = 1 << 16;
@@ -251,6 +293,14 @@ void RegisterAll() {
             ->Unit(benchmark::kMillisecond);
 #endif
       }
+    }
+    for (int batch : {1, 64}) {
+      benchmark::RegisterBenchmark(absl::StrCat("precision/", shape.name, "/T1/B", batch).c_str(),
+                                   BM_Precisions, shape, batch, 1)
+          ->Iterations(kPairs)
+          ->Repetitions(1)
+          ->MeasureProcessCPUTime()
+          ->Unit(benchmark::kMillisecond);
     }
     benchmark::RegisterBenchmark(("roofline/read/" + shape.name).c_str(), BM_ReadWeights,
                                  shape)

@@ -23,7 +23,8 @@
 namespace rnnserve::model {
 namespace {
 
-constexpr KernelIsa kAllIsas[] = {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512};
+constexpr KernelIsa kAllIsas[] = {KernelIsa::kGeneric, KernelIsa::kAvx2, KernelIsa::kAvx512,
+                                  KernelIsa::kAvx512Bf16};
 
 // The variants RNNSERVE_REQUIRE_KERNELS names (comma-separated), if any.
 std::vector<std::string> RequiredKernels() {
@@ -68,7 +69,7 @@ TEST(KernelIsaTest, EveryKernelVariantIsTestedOnThisMachine) {
   const std::string message =
       "KERNEL VARIANTS NOT TESTED on this CPU: " + absl::StrJoin(untested, ", ") +
       ". Their PackedMatrixTest and FusedGatesTest cases were not instantiated; run the suite on "
-      "a CPU with AVX-512 F/DQ/BW/VL to test them.";
+      "a CPU with AVX-512 F/DQ/BW/VL, BF16 and VNNI to test them.";
   std::cerr << "\n*** " << message << " ***\n\n";
   GTEST_SKIP() << ::rnnserve::testing::kSkipByDesign << message;
 }

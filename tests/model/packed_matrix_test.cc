@@ -1,11 +1,15 @@
-// PackedMatrix on every instruction set this CPU runs, against a naive
-// double-precision product: sizes that fill no tile or panel evenly, strided
-// rows, each kind of addend, and nothing written outside the result.
+// PackedMatrix on every instruction set this CPU runs and every weight
+// precision, against a naive double-precision product of the converted
+// weights (PackedMatrix::Weight): sizes that fill no tile or panel evenly,
+// strided rows, each kind of addend, and nothing written outside the result.
+// The conversions themselves are checked against the float weights.
 #include "model/kernels/packed_matrix.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -27,11 +31,34 @@ std::vector<float> Random(int64_t size, std::mt19937& rng) {
   return v;
 }
 
+struct Kernel {
+  KernelIsa isa;
+  WeightPrecision precision;
+  // bf16 through internal::GemmBf16Avx512Bf16 (vdpbf16ps), which the
+  // dispatch does not pick (packed_matrix.cc says why).
+  bool bf16_dot = false;
+};
+
+// x as the kernel multiplies it: the vdpbf16ps kernel rounds x to bf16
+// (nearest even) too; every other kernel uses it exactly.
+double AsMultiplied(Kernel kernel, float x) {
+  if (!kernel.bf16_dot) return x;
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits = ((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16) << 16;
+  float rounded;
+  std::memcpy(&rounded, &bits, sizeof rounded);
+  return rounded;
+}
+
 // Runs one product with padded strides and checks every value and every
 // padding float.
-void CheckProduct(KernelIsa isa, Shape s, Addend kind) {
-  SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " m=" << s.m << " k=" << s.k
-                                  << " n=" << s.n << " addend=" << static_cast<int>(kind));
+void CheckProduct(Kernel kernel, Shape s, Addend kind) {
+  const KernelIsa isa = kernel.isa;
+  SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " "
+                                  << WeightPrecisionName(kernel.precision)
+                                  << (kernel.bf16_dot ? " vdpbf16ps" : "") << " m=" << s.m << " k="
+                                  << s.k << " n=" << s.n << " addend=" << static_cast<int>(kind));
   std::mt19937 rng(static_cast<unsigned>(s.m * 131 + s.k * 17 + s.n));
   const int64_t ldw = s.n + 3, ldx = s.k + 5, ldc = s.n + 7;
   const std::vector<float> w = Random(s.k * ldw, rng);
@@ -46,22 +73,32 @@ void CheckProduct(KernelIsa isa, Shape s, Addend kind) {
     }
   }
 
-  const PackedMatrix packed = PackedMatrix::Pack(w.data(), s.k, s.n, ldw, isa);
+  const PackedMatrix packed = PackedMatrix::Pack(w.data(), s.k, s.n, ldw, isa, kernel.precision);
   ASSERT_EQ(packed.rows(), s.k);
   ASSERT_EQ(packed.cols(), s.n);
-  switch (kind) {
-    case Addend::kNone:
-      packed.Multiply(x.data(), ldx, s.m, c.data(), ldc);
-      break;
-    case Addend::kBias:
-      packed.MultiplyAdd(x.data(), ldx, s.m, bias.data(), 0, c.data(), ldc);
-      break;
-    case Addend::kMatrix:
-      packed.MultiplyAdd(x.data(), ldx, s.m, matrix.data(), ldc, c.data(), ldc);
-      break;
-    case Addend::kInPlace:
-      packed.MultiplyAdd(x.data(), ldx, s.m, c.data(), ldc, c.data(), ldc);
-      break;
+  if (kernel.bf16_dot) {
+    const float* addend = kind == Addend::kBias      ? bias.data()
+                          : kind == Addend::kMatrix  ? matrix.data()
+                          : kind == Addend::kInPlace ? c.data()
+                                                     : nullptr;
+    const int64_t ld_addend = kind == Addend::kBias ? 0 : ldc;
+    internal::GemmBf16Avx512Bf16(
+        packed.KernelArgs(x.data(), ldx, s.m, addend, ld_addend, c.data(), ldc));
+  } else {
+    switch (kind) {
+      case Addend::kNone:
+        packed.Multiply(x.data(), ldx, s.m, c.data(), ldc);
+        break;
+      case Addend::kBias:
+        packed.MultiplyAdd(x.data(), ldx, s.m, bias.data(), 0, c.data(), ldc);
+        break;
+      case Addend::kMatrix:
+        packed.MultiplyAdd(x.data(), ldx, s.m, matrix.data(), ldc, c.data(), ldc);
+        break;
+      case Addend::kInPlace:
+        packed.MultiplyAdd(x.data(), ldx, s.m, c.data(), ldc, c.data(), ldc);
+        break;
+    }
   }
 
   for (int64_t i = 0; i < s.m; ++i) {
@@ -71,7 +108,7 @@ void CheckProduct(KernelIsa isa, Shape s, Addend kind) {
       if (kind == Addend::kMatrix || kind == Addend::kInPlace) want = matrix[i * ldc + j];
       magnitude = std::abs(want);
       for (int64_t kk = 0; kk < s.k; ++kk) {
-        const double term = double{x[i * ldx + kk]} * w[kk * ldw + j];
+        const double term = AsMultiplied(kernel, x[i * ldx + kk]) * packed.Weight(kk, j);
         want += term;
         magnitude += std::abs(term);
       }
@@ -84,13 +121,16 @@ void CheckProduct(KernelIsa isa, Shape s, Addend kind) {
   }
 }
 
-class PackedMatrixTest : public ::testing::TestWithParam<KernelIsa> {};
+class PackedMatrixTest : public ::testing::TestWithParam<std::tuple<KernelIsa, WeightPrecision>> {
+ protected:
+  Kernel kernel() const { return {std::get<0>(GetParam()), std::get<1>(GetParam())}; }
+};
 
 TEST_P(PackedMatrixTest, MatchesNaiveProductForEveryRowCount) {
   // B = 1..17 covers every tile height and split of every kernel.
   for (int64_t m = 1; m <= 17; ++m) {
     for (int64_t k : {1, 3, 64}) {
-      for (int64_t n : {20, 64, 100}) CheckProduct(GetParam(), {m, k, n}, Addend::kMatrix);
+      for (int64_t n : {20, 64, 100}) CheckProduct(kernel(), {m, k, n}, Addend::kMatrix);
     }
   }
 }
@@ -99,36 +139,96 @@ TEST_P(PackedMatrixTest, MatchesNaiveProductForOddWidths) {
   // Widths below, at and past a panel (64), a half panel (32) and a strip (16).
   for (int64_t n : {1, 5, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 130, 200}) {
     for (int64_t m : {1, 2, 7, 13}) {
-      for (int64_t k : {1, 3, 37}) CheckProduct(GetParam(), {m, k, n}, Addend::kBias);
+      for (int64_t k : {1, 3, 37}) CheckProduct(kernel(), {m, k, n}, Addend::kBias);
     }
   }
 }
 
 TEST_P(PackedMatrixTest, EveryAddendKind) {
   for (Addend kind : {Addend::kNone, Addend::kBias, Addend::kMatrix, Addend::kInPlace}) {
-    CheckProduct(GetParam(), {9, 19, 72}, kind);
-    CheckProduct(GetParam(), {1, 256, 1024}, kind);
+    CheckProduct(kernel(), {9, 19, 72}, kind);
+    CheckProduct(kernel(), {1, 256, 1024}, kind);
   }
 }
 
 TEST_P(PackedMatrixTest, RowsPastOneBlock) {
   // More rows than one L2-sized block of x (gemm_driver.h) at each depth.
-  CheckProduct(GetParam(), {600, 256, 80}, Addend::kMatrix);
-  CheckProduct(GetParam(), {1100, 64, 65}, Addend::kBias);
+  CheckProduct(kernel(), {600, 256, 80}, Addend::kMatrix);
+  CheckProduct(kernel(), {1100, 64, 65}, Addend::kBias);
 }
 
 TEST_P(PackedMatrixTest, NoRowsWritesNothing) {
   const std::vector<float> w(12, 1.0f), x(4, 1.0f);
-  const PackedMatrix packed = PackedMatrix::Pack(w.data(), 4, 3, 3, GetParam());
+  const PackedMatrix packed =
+      PackedMatrix::Pack(w.data(), 4, 3, 3, kernel().isa, kernel().precision);
   std::vector<float> c(3, -2.0f);
   packed.Multiply(x.data(), 4, 0, c.data(), 3);
   EXPECT_EQ(c, std::vector<float>(3, -2.0f));
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, PackedMatrixTest, ::testing::ValuesIn(SupportedKernelIsas()),
-                         [](const ::testing::TestParamInfo<KernelIsa>& info) {
-                           return KernelIsaName(info.param);
-                         });
+TEST_P(PackedMatrixTest, ConvertsWithinThePrecisionsBound) {
+  std::mt19937 rng(7);
+  const int64_t k = 37, n = 70;
+  std::vector<float> w = Random(k * n, rng);
+  w[5] = 0.0f;
+  for (int64_t r = 0; r < k; ++r) w[r * n + 69] = 0.0f;  // an all-zero column
+  const PackedMatrix packed =
+      PackedMatrix::Pack(w.data(), k, n, n, kernel().isa, kernel().precision);
+  for (int64_t j = 0; j < n; ++j) {
+    float largest = 0.0f;
+    for (int64_t r = 0; r < k; ++r) largest = std::max(largest, std::abs(w[r * n + j]));
+    for (int64_t r = 0; r < k; ++r) {
+      const float want = w[r * n + j];
+      const float got = packed.Weight(r, j);
+      switch (kernel().precision) {
+        case WeightPrecision::kFp32:
+          ASSERT_EQ(got, want);
+          break;
+        case WeightPrecision::kBf16:  // 8 significant bits, rounded: half an ulp, 2^-8 relative
+          ASSERT_LE(std::abs(got - want), std::abs(want) * 0x1p-8f) << r << ", " << j;
+          break;
+        case WeightPrecision::kInt8:  // half a step of the column's scale
+          ASSERT_LE(std::abs(got - want), largest / 127.0f * 0.5001f) << r << ", " << j;
+          break;
+      }
+    }
+  }
+  const int64_t panels = 2;
+  const int64_t bytes_per_weight = kernel().precision == WeightPrecision::kFp32   ? 4
+                                   : kernel().precision == WeightPrecision::kBf16 ? 2
+                                                                                  : 1;
+  const int64_t padded_k = kernel().precision == WeightPrecision::kBf16 ? k + 1 : k;
+  const int64_t scales = kernel().precision == WeightPrecision::kInt8 ? panels * 64 * 4 : 0;
+  EXPECT_EQ(packed.bytes(), panels * 64 * padded_k * bytes_per_weight + scales);
+}
+
+TEST(Bf16DotKernelTest, MatchesNaiveProductOfRoundedX) {
+  const std::vector<KernelIsa> isas = SupportedKernelIsas();
+  if (isas.back() != KernelIsa::kAvx512Bf16) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16 (kernel_isa_test says so too)";
+  }
+  const Kernel dot = {KernelIsa::kAvx512Bf16, WeightPrecision::kBf16, /*bf16_dot=*/true};
+  for (int64_t m = 1; m <= 13; ++m) {
+    for (int64_t k : {1, 3, 33, 64}) {
+      for (int64_t n : {5, 64, 100}) CheckProduct(dot, {m, k, n}, Addend::kMatrix);
+    }
+  }
+  for (Addend kind : {Addend::kNone, Addend::kBias, Addend::kMatrix, Addend::kInPlace}) {
+    CheckProduct(dot, {9, 19, 72}, kind);
+    CheckProduct(dot, {1, 256, 1024}, kind);
+  }
+  CheckProduct(dot, {600, 256, 80}, Addend::kMatrix);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Isas, PackedMatrixTest,
+    ::testing::Combine(::testing::ValuesIn(SupportedKernelIsas()),
+                       ::testing::Values(WeightPrecision::kFp32, WeightPrecision::kBf16,
+                                         WeightPrecision::kInt8)),
+    [](const ::testing::TestParamInfo<std::tuple<KernelIsa, WeightPrecision>>& info) {
+      return KernelIsaName(std::get<0>(info.param)) + "_" +
+             WeightPrecisionName(std::get<1>(info.param));
+    });
 
 }  // namespace
 }  // namespace rnnserve::model

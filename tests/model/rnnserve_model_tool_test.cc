@@ -44,6 +44,24 @@ TEST(RnnserveModelToolTest, InspectDescribesTheModel) {
   EXPECT_THAT(r.output, HasSubstr("parameters:  "));
 }
 
+TEST(RnnserveModelToolTest, InspectAndRunTakeAWeightPrecision) {
+  const std::string dir = SourcePath("models/charlm/1");
+  const ToolResult fp32 = RunTool("inspect " + dir);
+  EXPECT_THAT(fp32.output, HasSubstr("weights:     fp32, 1966080 bytes packed\n"));
+  const ToolResult bf16 = RunTool("inspect --weights=bf16 " + dir);
+  EXPECT_EQ(bf16.exit_code, 0) << bf16.output;
+  EXPECT_THAT(bf16.output, HasSubstr("weights:     bf16, 983040 bytes packed\n"));
+  const ToolResult table = RunTool("inspect --weights=int8 " + SourcePath("models"));
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  const std::string out = TempPath("charlm_int8_out.npy");
+  const ToolResult run = RunTool("run --weights=int8 --model " + dir + " --input " + dir +
+                                 "/sample_input.npy --output " + out);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const ToolResult bad = RunTool("inspect --weights=fp16 " + dir);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--weights wants fp32, bf16 or int8"));
+}
+
 TEST(RnnserveModelToolTest, InspectShowsTheTransforms) {
   // The demo forecaster takes and returns sunspot numbers (issue 21).
   const ToolResult r = RunTool("inspect " + SourcePath("models/forecast/1"));

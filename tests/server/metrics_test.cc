@@ -110,17 +110,21 @@ TEST(ServerMetricsTest, ModelInfoIsOneWithItsLabelsAndLoadTime) {
                         .cell = "gru",
                         .format = "safetensors",
                         .fingerprint = "ab12",
-                        .load_seconds = 0.25});
+                        .load_seconds = 0.25,
+                        .weights = "bf16",
+                        .weight_bytes = 4096});
   const std::vector<prometheus::MetricFamily> families = registry.Collect();
   const prometheus::ClientMetric* info = Find(families, "rnnserve_model_info",
                                               {{"model", "gru"},
                                                {"version", "3"},
                                                {"cell", "gru"},
                                                {"format", "safetensors"},
-                                               {"fingerprint", "ab12"}});
+                                               {"fingerprint", "ab12"},
+                                               {"weights", "bf16"}});
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->gauge.value, 1);
   EXPECT_EQ(Find(families, "rnnserve_model_load_seconds", kGru)->gauge.value, 0.25);
+  EXPECT_EQ(Find(families, "rnnserve_model_weight_bytes", kGru)->gauge.value, 4096);
 }
 
 TEST(ProcessMetricsTest, PresentAndPlausible) {
@@ -191,9 +195,9 @@ TEST_F(MetricsExpositionTest, TextNamesEveryMetric) {
         "rnnserve_active_sessions", "rnnserve_sessions_created_total",
         "rnnserve_sessions_ended_total", "rnnserve_sessions_expired_total",
         "rnnserve_sessions_evicted_total", "rnnserve_model_load_seconds", "rnnserve_model_info",
-        "process_resident_memory_bytes", "process_virtual_memory_bytes",
-        "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-        "process_start_time_seconds"}) {
+        "rnnserve_model_weight_bytes", "process_resident_memory_bytes",
+        "process_virtual_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+        "process_max_fds", "process_start_time_seconds"}) {
     EXPECT_THAT(text, HasSubstr(absl::StrCat("\n# TYPE ", name, " "))) << name;
   }
   EXPECT_THAT(text, HasSubstr("code=\"INVALID_ARGUMENT\""));

@@ -103,6 +103,9 @@ TEST_F(ModelServiceTest, DescribeFillsEveryField) {
   EXPECT_GT(info.parameter_count(), 0);
   EXPECT_EQ(info.fingerprint(), lstm->loaded.info.fingerprint);
   EXPECT_THAT(info.fingerprint(), HasSubstr("sha256:"));
+  EXPECT_EQ(info.weights(), "fp32");
+  EXPECT_EQ(info.weight_bytes(), stack.weight_bytes());
+  EXPECT_GT(info.weight_bytes(), 0);
 
   pb::ModelInfo explicit_version;
   ASSERT_TRUE(Describe("lstm", 1, &explicit_version).ok());

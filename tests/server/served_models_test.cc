@@ -102,5 +102,25 @@ TEST(ServedModelsTest, AddNewVersionsAddsKeepsWhatIsServedAndReportsBrokenOnes) 
   EXPECT_EQ(again->problems.size(), 1u);
 }
 
+TEST(ServedModelsTest, LoadOptionsPackEveryVersionIncludingLaterOnes) {
+  // --weights: an ONNX model (no config of ours) and a native one, then a
+  // version added by hot reload, all in bf16.
+  const std::string root = MakeTestRepository(
+      "served_weights", {{"gru_1layer", "gru/1"}, {"charlm", "chars/1"}});
+  const std::unique_ptr<ServedModels> models =
+      *ServedModels::Load(root, 1, nullptr, {.weights = model::WeightPrecision::kBf16});
+  std::filesystem::create_directories(root + "/lstm");
+  std::filesystem::copy(TestdataPath("onnx/torch_lstm_1layer"), root + "/lstm/1",
+                        std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(models->AddNewVersions(root, 1).ok());
+  const std::vector<const ServedModel*> list = models->List();
+  ASSERT_EQ(list.size(), 3u);
+  for (const ServedModel* m : list) {
+    EXPECT_EQ(m->loaded.info.weights, model::WeightPrecision::kBf16) << m->name;
+    EXPECT_EQ(m->loaded.stack->weight_precision(), model::WeightPrecision::kBf16) << m->name;
+    EXPECT_EQ(m->loaded.info.weight_bytes, m->loaded.stack->weight_bytes()) << m->name;
+  }
+}
+
 }  // namespace
 }  // namespace rnnserve::server

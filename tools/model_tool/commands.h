@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "model/importers/model_loader.h"
+
 namespace rnnserve::model {
 
 // Describes `path`, whichever ResolveModelPath() says it is: a model file
@@ -15,7 +17,8 @@ namespace rnnserve::model {
 // ROOT/<name> (its versions, then the newest one in full); a repository root
 // (a table of every loaded version, then the problems; exit code 1 when
 // nothing loads). Anything else fails saying what is accepted.
-int InspectCommand(const std::string& path);
+// `load` applies to every model it loads (--weights).
+int InspectCommand(const std::string& path, const LoadOptions& load = {});
 
 struct RunOptions {
   std::string model;   // a model file or version folder, or a model folder (newest)
@@ -23,6 +26,7 @@ struct RunOptions {
   std::string output;  // .npy float32 [T, output_size]
   std::string state_in;   // optional .npy float32 [state_size]
   std::string state_out;  // optional, written after the run
+  LoadOptions load;       // --weights
 };
 
 // Runs one sequence through the model, one output row per step.

@@ -111,6 +111,8 @@ void PrintModel(const LoadedModel& model) {
                                stack.streamable() ? "yes"
                                                   : "no (whole sequences only)");
   std::cout << absl::StrFormat("parameters:  %d\n", info.parameter_count);
+  std::cout << absl::StrFormat("weights:     %s, %d bytes packed\n",
+                               WeightPrecisionName(info.weights), info.weight_bytes);
   std::cout << absl::StrFormat("fingerprint: %s\n", info.fingerprint);
 }
 
@@ -125,8 +127,8 @@ void PrintProblems(const std::vector<LoadProblem>& problems) {
 }
 
 // ROOT/<name>: the newest loaded version in full, and which versions exist.
-int InspectModelFolder(const std::string& path) {
-  absl::StatusOr<ModelRepository> repository = ModelRepository::LoadModelFolder(path);
+int InspectModelFolder(const std::string& path, const LoadOptions& load) {
+  absl::StatusOr<ModelRepository> repository = ModelRepository::LoadModelFolder(path, load);
   if (!repository.ok()) {
     std::cerr << "rnnserve-model: " << repository.status() << "\n";
     return 1;
@@ -187,8 +189,8 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 // A repository root: one table row per loaded version, then the problems.
-int InspectRepository(const std::string& path) {
-  absl::StatusOr<ModelRepository> repository = ModelRepository::Load(path);
+int InspectRepository(const std::string& path, const LoadOptions& load) {
+  absl::StatusOr<ModelRepository> repository = ModelRepository::Load(path, nullptr, load);
   if (!repository.ok()) {
     std::cerr << "rnnserve-model: " << repository.status() << "\n";
     return 1;
@@ -212,7 +214,7 @@ int InspectRepository(const std::string& path) {
 
 }  // namespace
 
-int InspectCommand(const std::string& path) {
+int InspectCommand(const std::string& path, const LoadOptions& load) {
   const absl::StatusOr<ModelPath> resolved = ResolveModelPath(path);
   if (!resolved.ok()) {
     std::cerr << "rnnserve-model: " << resolved.status() << "\n";
@@ -220,13 +222,13 @@ int InspectCommand(const std::string& path) {
   }
   switch (resolved->kind) {
     case ModelPathKind::kModel:
-      return InspectModelFolder(resolved->folder);
+      return InspectModelFolder(resolved->folder, load);
     case ModelPathKind::kRepository:
-      return InspectRepository(resolved->folder);
+      return InspectRepository(resolved->folder, load);
     case ModelPathKind::kVersion:
       break;
   }
-  absl::StatusOr<LoadedModel> model = LoadModel(resolved->folder);
+  absl::StatusOr<LoadedModel> model = LoadModel(resolved->folder, load);
   if (!model.ok()) {
     std::cerr << "rnnserve-model: cannot load " << path << ": " << model.status() << "\n";
     return 1;

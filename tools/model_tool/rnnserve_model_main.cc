@@ -21,6 +21,9 @@ ABSL_FLAG(std::string, output, "", "run: output .npy, float32 [T, output_size]")
 ABSL_FLAG(std::string, state_in, "",
           "run: start from this state (.npy float32 [state_size]) instead of zeros");
 ABSL_FLAG(std::string, state_out, "", "run: write the final state here (.npy)");
+ABSL_FLAG(std::string, weights, "",
+          "inspect, run: pack the weights as fp32, bf16 or int8 (as the server's --weights); "
+          "empty: the model's own");
 
 namespace {
 
@@ -76,13 +79,21 @@ int main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() < 2) return UsageError("missing command: inspect or run");
   const std::string command = positional[1];
+  rnnserve::model::LoadOptions load;
+  if (const std::string weights = absl::GetFlag(FLAGS_weights); !weights.empty()) {
+    rnnserve::model::WeightPrecision precision;
+    if (!rnnserve::model::ParseWeightPrecision(weights, &precision)) {
+      return UsageError("--weights wants fp32, bf16 or int8");
+    }
+    load.weights = precision;
+  }
   if (command == "inspect") {
     // The path as an argument, or as --model like run takes it.
     const std::string model = absl::GetFlag(FLAGS_model);
     if (positional.size() + (model.empty() ? 0 : 1) != 3) {
       return UsageError("inspect takes exactly one PATH (as its argument or as --model)");
     }
-    return rnnserve::model::InspectCommand(model.empty() ? positional[2] : model);
+    return rnnserve::model::InspectCommand(model.empty() ? positional[2] : model, load);
   }
   if (command == "run") {
     if (positional.size() != 2) return UsageError("run takes no positional arguments");
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
         .output = absl::GetFlag(FLAGS_output),
         .state_in = absl::GetFlag(FLAGS_state_in),
         .state_out = absl::GetFlag(FLAGS_state_out),
+        .load = load,
     };
     if (options.model.empty() || options.input.empty() || options.output.empty()) {
       return UsageError("run needs --model, --input and --output");

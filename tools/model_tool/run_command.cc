@@ -36,11 +36,11 @@ absl::StatusOr<StepInput> ViewInput(const LayerStack& stack, const util::NpyArra
 
 // A model file's folder or a version folder as given; a model folder's newest
 // version that loads, announced on stderr (stdout stays clean for pipes).
-absl::StatusOr<LoadedModel> LoadForRun(const std::string& path) {
+absl::StatusOr<LoadedModel> LoadForRun(const std::string& path, const LoadOptions& load) {
   RNN_ASSIGN_OR_RETURN(const ModelPath resolved, ResolveModelPath(path));
   switch (resolved.kind) {
     case ModelPathKind::kVersion:
-      return LoadModel(resolved.folder);
+      return LoadModel(resolved.folder, load);
     case ModelPathKind::kRepository:
       return absl::InvalidArgumentError(
           absl::StrCat(path, " is not a model: want ", AcceptedModelPaths()));
@@ -48,7 +48,7 @@ absl::StatusOr<LoadedModel> LoadForRun(const std::string& path) {
       break;
   }
   RNN_ASSIGN_OR_RETURN(const ModelRepository repository,
-                       ModelRepository::LoadModelFolder(resolved.folder));
+                       ModelRepository::LoadModelFolder(resolved.folder, load));
   const std::vector<ModelVersion> versions = repository.List();
   if (versions.empty()) {
     std::string message = absl::StrCat("no version of ", path, " loads");
@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<float>> InitialState(const LayerStack& stack,
 }
 
 absl::Status Run(const RunOptions& options) {
-  RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadForRun(options.model));
+  RNN_ASSIGN_OR_RETURN(LoadedModel model, LoadForRun(options.model, options.load));
   const LayerStack& stack = *model.stack;
   RNN_ASSIGN_OR_RETURN(util::NpyArray array, util::ReadNpy(options.input));
   RNN_ASSIGN_OR_RETURN(StepInput input, ViewInput(stack, array, options.input));
