@@ -95,6 +95,12 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
         [tier = server->tier_.get()](const std::string& id, int64_t epoch) {
           tier->Forget(id, epoch);
         });
+    if (!options.handoff_target.empty()) {
+      LOG(WARNING) << "--handoff_to=" << options.handoff_target
+                   << " is not used with --session_store: at shutdown the sessions' final "
+                      "checkpoints are released in the store, and the replicas that get their "
+                      "next steps take them from there (or from this one while it drains)";
+    }
   }
   server->batcher_ = std::make_unique<StepBatcher>(options.batcher);
   AdmissionLimits limits = options.admission;

@@ -88,11 +88,10 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
-  // A replica as deploy/ runs one with a session store: it hands its
-  // sessions over through the proxy when it stops.
+  // A replica as deploy/ runs one with a session store: when it stops, it
+  // releases its sessions' final checkpoints in the store (no --handoff_to).
   std::vector<std::string> ReplicaFlags() const {
-    return {"--models=" + Models(), absl::StrCat("--handoff_to=127.0.0.1:", proxy_port_),
-            "--drain_timeout=60s", "--session_store=" + redis_->url(),
+    return {"--models=" + Models(), "--drain_timeout=60s", "--session_store=" + redis_->url(),
             absl::StrCat("--checkpoint_interval=", kInterval)};
   }
 

@@ -166,6 +166,62 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   EXPECT_FALSE(Holds(b, "s"));
 }
 
+// Not only a step: Export, Reset, Describe and End of a session this
+// replica does not hold pull it from its owner first, and act on its
+// exact state.
+TEST(SessionTierTest, ExportResetDescribeAndEndPullTheSessionFromItsOwner) {
+  const std::unique_ptr<RedisServer> redis = StartRedis();
+  TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
+  TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
+  const ReferenceSequence seq = Sequence();
+  const auto pulls_on_b = [&] {
+    return MetricValue(*b.server->registry(), "rnnserve_session_pulls_total", {{"source", "peer"}});
+  };
+  v1::SessionRef ref;
+  ref.set_session_id("s");
+
+  ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 3));
+  {
+    grpc::ClientContext context;
+    v1::SessionState state;
+    ASSERT_TRUE(b.sessions_stub->ExportState(&context, ref, &state).ok());
+    EXPECT_EQ(state.steps(), 3);
+    EXPECT_EQ(pulls_on_b(), 1);
+    EXPECT_FALSE(Holds(a, "s"));
+  }
+  // Back on a (pulled from b), then described there and reset from b.
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 3, false, 3), seq, 3));
+  {
+    grpc::ClientContext context;
+    v1::SessionInfo info;
+    ASSERT_TRUE(b.sessions_stub->DescribeSession(&context, ref, &info).ok());
+    EXPECT_EQ(info.steps(), 4);
+    EXPECT_EQ(pulls_on_b(), 2);
+  }
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 4, false, 4), seq, 4));
+  {
+    grpc::ClientContext context;
+    v1::SessionInfo info;
+    ASSERT_TRUE(b.sessions_stub->ResetSession(&context, ref, &info).ok());
+    EXPECT_EQ(info.steps(), 0);
+    EXPECT_EQ(pulls_on_b(), 3);
+    EXPECT_FALSE(Holds(a, "s"));
+  }
+  // The reset session goes on from its initial state, wherever it is.
+  ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 0, false, 0), seq, 0));
+  {
+    grpc::ClientContext context;
+    v1::SessionInfo info;
+    ASSERT_TRUE(b.sessions_stub->EndSession(&context, ref, &info).ok());
+    EXPECT_EQ(info.steps(), 1);
+    EXPECT_EQ(pulls_on_b(), 4);
+  }
+  EXPECT_FALSE(Holds(a, "s"));
+  EXPECT_FALSE(Holds(b, "s"));
+  EXPECT_EQ(StepAt(*a.inference, "s", seq, 1, false, 1).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 // Step `t` of `seq` for sequence `id` through the Open Inference Protocol's
 // ModelInfer: its output, or the error.
 absl::StatusOr<std::vector<float>> V2StepAt(const std::shared_ptr<grpc::Channel>& channel,
