@@ -21,6 +21,7 @@
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/common/program_run.h"
+#include "tests/common/redis_server.h"
 #include "tests/common/test_certificates.h"
 #include "tests/model/test_util.h"
 #include "tests/server/http_call.h"
@@ -286,9 +287,8 @@ TEST_F(V2HttpServiceTest, TheLimitsHold) {
 // HTTP carries no deadline: ServerOptions::http_infer_timeout is each
 // inference request's. Past it the request is answered 504 with a message,
 // a session step and a stateless run alike, and the step is not applied (it
-// is still queued at its deadline: the batcher drops it). (That the HTTP
-// thread's wait ends there even when the runner never answers is the same
-// deadline; no test stalls the runner.)
+// is still queued at its deadline: the batcher drops it). (A runner that
+// stalls: AStalledRequestIsAnswered504AtItsDeadline.)
 TEST_F(V2HttpServiceTest, ARequestPastItsDeadlineIsAnswered504) {
   ServerOptions options = Options();
   options.http_infer_timeout = absl::Nanoseconds(1);
@@ -304,6 +304,33 @@ TEST_F(V2HttpServiceTest, ARequestPastItsDeadlineIsAnswered504) {
   EXPECT_EQ(StepsOf("late"), 2);
   EXPECT_EQ(Get("/v2/models/lstm").status, 200);  // only inference has a deadline
   EXPECT_EQ(RequestCount("ModelInfer", "DEADLINE_EXCEEDED"), 2);
+}
+
+// The HTTP thread's wait ends at the deadline even when the runner has not
+// answered: here a step on a session this replica does not hold is looked
+// up in the session tier's Redis, paused (SIGSTOP: it answers nothing, and
+// the lookup waits out its 500 ms command timeout). The late answer lands
+// after the request was answered 504, and the server keeps serving.
+TEST_F(V2HttpServiceTest, AStalledRequestIsAnswered504AtItsDeadline) {
+  absl::StatusOr<std::unique_ptr<::rnnserve::testing::RedisServer>> redis =
+      ::rnnserve::testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  ServerOptions options = Options();
+  options.session_store.url = (*redis)->url();
+  options.http_infer_timeout = absl::Milliseconds(100);
+  StartServer(options);
+  (*redis)->Pause();
+  const HttpAnswer stalled = Infer(Steps("elsewhere", 0, 1, false));
+  (*redis)->Resume();
+  // This message is the wait's own: the runner's answer (the lookup's
+  // UNAVAILABLE or NOT_FOUND) comes only after the lookup's timeout.
+  EXPECT_EQ(stalled.status, 504) << stalled.body;
+  EXPECT_THAT(stalled.body,
+              HasSubstr("no answer before the deadline (--http_infer_timeout=100ms)"));
+  // The late answer lands (on state it shares with the reply, not on the
+  // request's gone frame) while the server runs; a new session steps.
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(MatchesReference(ValuesOf(Infer(Steps("after", 0, 1, true))), 0));
 }
 
 TEST_F(V2HttpServiceTest, WithATokenEveryEndpointButHealthWantsIt) {
