@@ -6,7 +6,8 @@ protocol's .proto (here rnnserve's proto/inference/grpc_service.proto, the
 published KServe v2 / Triton file's subset) and plain grpcio, no tritonclient.
 The steps go through the bidirectional ModelStreamInfer in chunks (with
 --unary, one ModelInfer call per chunk), with Triton's sequence parameters:
-sequence_id (an integer or a string), sequence_start on the first chunk,
+sequence_id (an integer, sent as int64_param as tritonclient does or with
+--uint64-id as uint64_param, or a string), sequence_start on the first chunk,
 sequence_end on the last.
 
 Generate the stubs once (Debian: protobuf-compiler, protobuf-compiler-grpc,
@@ -40,6 +41,9 @@ def parse_args():
     parser.add_argument("--model", required=True)
     parser.add_argument("--sequence-id", required=True,
                         help="digits are sent as an integer id, anything else as a string id")
+    parser.add_argument("--uint64-id", action="store_true",
+                        help="send an integer id as uint64_param, not int64_param (ids up to "
+                             "2^64-1; rnnserve names the session by the id's decimal digits)")
     parser.add_argument("--inputs", required=True, help="JSON file: a list of steps")
     parser.add_argument("--chunk", type=int, default=1, help="steps per request")
     parser.add_argument("--raw", action="store_true",
@@ -55,18 +59,21 @@ def parse_args():
     return parser.parse_args()
 
 
-def set_sequence_id(parameter, sequence_id):
+def set_sequence_id(parameter, sequence_id, uint64):
     # As tritonclient does: an integer id goes as int64_param, a string one
-    # as string_param. rnnserve also takes uint64_param.
-    if sequence_id.isdigit():
-        parameter.int64_param = int(sequence_id)
-    else:
+    # as string_param. rnnserve also takes uint64_param (the protocol's type
+    # for an integer id), which holds ids past 2^63-1 too.
+    if not sequence_id.isdigit():
         parameter.string_param = sequence_id
+    elif uint64:
+        parameter.uint64_param = int(sequence_id)
+    else:
+        parameter.int64_param = int(sequence_id)
 
 
 def make_request(pb2, args, tensor, steps, first, last):
     request = pb2.ModelInferRequest(model_name=args.model, id="chunk-%d" % first)
-    set_sequence_id(request.parameters["sequence_id"], args.sequence_id)
+    set_sequence_id(request.parameters["sequence_id"], args.sequence_id, args.uint64_id)
     request.parameters["sequence_start"].bool_param = first == 0 and not args.continue_
     request.parameters["sequence_end"].bool_param = last and not args.keep_open
     tokens = tensor.datatype != "FP32"

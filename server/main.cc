@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8000",
 ABSL_FLAG(int, http_threads, 32,
           "HTTP connections served at once (a keep-alive connection holds its thread until "
           "it closes or idles 2 s); more wait to be accepted");
+ABSL_FLAG(absl::Duration, http_infer_timeout, absl::Seconds(60),
+          "an HTTP/REST inference request's deadline (HTTP carries none): a step still "
+          "queued then is dropped, and the request is answered 504 then at the latest, "
+          "freeing its HTTP thread (a step may still apply; gRPC calls use their own deadline)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged)");
 ABSL_FLAG(std::string, models, "models", "the model repository: MODELS/<name>/<version>/");
@@ -140,6 +144,10 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
   if (options.http_threads < 1 || options.http_threads > 1024) {
     return absl::InvalidArgumentError("--http_threads must be 1 to 1024");
+  }
+  options.http_infer_timeout = absl::GetFlag(FLAGS_http_infer_timeout);
+  if (options.http_infer_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--http_infer_timeout must be positive");
   }
   options.sessions.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   options.sessions.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);

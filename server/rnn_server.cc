@@ -166,9 +166,9 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
     return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.listen));
   }
   if (!options.http_listen.empty()) {
-    server->http_routes_ =
-        std::make_unique<v2::HttpRoutes>(server->v2_runner_.get(), server->models_.get(),
-                                         server->metrics_.get(), server->token_.get());
+    server->http_routes_ = std::make_unique<v2::HttpRoutes>(
+        server->v2_runner_.get(), server->models_.get(), server->metrics_.get(),
+        server->token_.get(), options.http_infer_timeout);
     const v2::HttpServerOptions http{.listen = options.http_listen,
                                      .threads = options.http_threads,
                                      .max_body_bytes = options.max_message_bytes,

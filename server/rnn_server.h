@@ -92,6 +92,10 @@ struct ServerOptions {
   // serves HTTPS only, from the same files (server/v2/https_setup.h).
   std::string http_listen;
   int http_threads = 32;
+  // An HTTP inference request's deadline (HTTP carries none): a step still
+  // queued then is dropped, and the request is answered 504 then at the
+  // latest, freeing its HTTP thread (a gRPC call has its client's deadline).
+  absl::Duration http_infer_timeout = absl::Seconds(60);
 };
 
 class RnnServer {

@@ -1,10 +1,13 @@
 #include "server/v2/http_routes.h"
 
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "server/session_position.h"
 #include "server/v2/json_infer_request.h"
 #include "server/v2/json_responses.h"
@@ -171,23 +174,38 @@ absl::Status HttpRoutes::Infer(const Endpoint& endpoint, const HttpRequest& requ
   absl::StatusOr<inference::ModelInferRequest> parsed =
       ParseJsonInferRequest(request.body, endpoint.model, endpoint.version);
   if (!parsed.ok()) return parsed.status();
-  absl::Status status;
-  absl::Notification done;
-  // HTTP carries no deadline: the call waits for its answer as a gRPC call
-  // without one does.
-  runner_->Run(*parsed, absl::InfiniteFuture(),
-               [&](absl::StatusOr<inference::ModelInferResponse> result) {
-                 // Written here, before the runner releases the bytes it
-                 // reserved for the answer.
-                 if (result.ok()) {
-                   reply.body = InferResponseJson(*result);
-                 } else {
-                   status = result.status();
-                 }
-                 done.Notify();
-               });
-  done.WaitForNotification();
-  return status;
+  // The answer lands here, shared with the runner's reply: after a timeout
+  // the reply still runs (later), and this call's frame is gone by then.
+  struct Answer {
+    absl::Status status;
+    std::string body;
+    absl::Notification done;
+  };
+  auto answer = std::make_shared<Answer>();
+  // HTTP carries no deadline: the server gives each call infer_timeout_,
+  // the deadline the native path honours (a step still queued then is
+  // dropped) and the bound of this thread's wait (a step that stalls past
+  // it no longer holds an HTTP thread).
+  const absl::Time deadline = absl::Now() + infer_timeout_;
+  runner_->Run(*parsed, deadline, [answer](absl::StatusOr<inference::ModelInferResponse> result) {
+    // Written here, before the runner releases the bytes it reserved for
+    // the answer.
+    if (result.ok()) {
+      answer->body = InferResponseJson(*result);
+    } else {
+      answer->status = result.status();
+    }
+    answer->done.Notify();
+  });
+  if (!answer->done.WaitForNotificationWithDeadline(deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no answer before the deadline (--http_infer_timeout=",
+        absl::FormatDuration(infer_timeout_),
+        "); a step may still have been applied: the session's steps (expected_session_steps) "
+        "say whether it was"));
+  }
+  reply.body = std::move(answer->body);
+  return answer->status;
 }
 
 }  // namespace rnnserve::server::v2

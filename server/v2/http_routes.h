@@ -12,7 +12,8 @@
 //   GET  /v2/models/{m}[/versions/{v}]/ready   200, 404 not served, 503
 //   POST /v2/models/{m}[/versions/{v}]/infer   inference
 //
-// Errors are {"error": "..."} with HttpStatusOf(code). With a token
+// Errors are {"error": "..."} with HttpStatusOf(code); an inference request
+// not answered within the infer timeout is 504 (a step may still apply). With a token
 // configured every endpoint but the two health probes wants
 // "Authorization: Bearer <token>" (401 without). Each routed request counts
 // in rnnserve_requests_total{protocol="inference-http"} under the gRPC
@@ -25,6 +26,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "server/metrics.h"
 #include "server/served_models.h"
 #include "server/token_check.h"
@@ -55,9 +57,15 @@ int HttpStatusOf(absl::StatusCode code);
 class HttpRoutes {
  public:
   // None owned; all outlive the routes. `token` null: no token needed.
+  // `infer_timeout`: each inference request's deadline (HTTP has none of
+  // its own), past which it is answered 504 (ServerOptions::http_infer_timeout).
   HttpRoutes(const InferRunner* runner, const ServedModels* models, ServerMetrics* metrics,
-             const TokenCheck* token)
-      : runner_(runner), models_(models), metrics_(metrics), token_(token) {}
+             const TokenCheck* token, absl::Duration infer_timeout)
+      : runner_(runner),
+        models_(models),
+        metrics_(metrics),
+        token_(token),
+        infer_timeout_(infer_timeout) {}
 
   // From now on readiness answers 503 and new inference requests are
   // refused with 503; requests already running finish.
@@ -76,6 +84,7 @@ class HttpRoutes {
   const ServedModels* const models_;
   ServerMetrics* const metrics_;
   const TokenCheck* const token_;
+  const absl::Duration infer_timeout_;
   std::atomic<bool> serving_{true};
 };
 

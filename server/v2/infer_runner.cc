@@ -4,30 +4,33 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/v2/infer_response.h"
 
 namespace rnnserve::server::v2 {
-namespace {
 
-// The native refusal, with the hint a v2 client can follow: an unknown
-// session's message tells a native client to send start=true.
-absl::Status InV2Terms(const absl::Status& status, bool start) {
-  if (start || !absl::IsNotFound(status)) return status;
+absl::Status InV2Terms(const absl::Status& status, const std::string& session_id, bool start) {
+  // Every native refusal of an unknown (or expired) session names it so
+  // (step_handler.cc, session_store.cc, the session tier); any other
+  // NOT_FOUND (a model, a version) is not the client's missing start.
+  if (start || !absl::IsNotFound(status) ||
+      !absl::StrContains(status.message(), absl::StrCat("session \"", session_id, "\""))) {
+    return status;
+  }
   return absl::NotFoundError(absl::StrCat(
       status.message(), " (Open Inference Protocol: the parameter sequence_start=true)"));
 }
-
-}  // namespace
 
 void InferRunner::Run(const inference::ModelInferRequest& request, absl::Time deadline,
                       Reply reply) const {
   absl::StatusOr<NativeRequest> native = ToNativeRequest(request, *models_);
   if (!native.ok()) return std::move(reply)(native.status());
   if (const auto* step = std::get_if<v1::StepRequest>(&native->call)) {
-    auto answer = [form = std::move(native->form), start = step->start(),
+    auto answer = [form = std::move(native->form), session = step->session_id(),
+                   start = step->start(),
                    reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
-      if (!result.ok()) return std::move(reply)(InV2Terms(result.status(), start));
+      if (!result.ok()) return std::move(reply)(InV2Terms(result.status(), session, start));
       std::move(reply)(
           ToInferResponse(result->outputs(), result->model(), result->session_steps(), form));
     };

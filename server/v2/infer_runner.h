@@ -7,6 +7,8 @@
 #ifndef RNNSERVE_SERVER_V2_INFER_RUNNER_H_
 #define RNNSERVE_SERVER_V2_INFER_RUNNER_H_
 
+#include <string>
+
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -17,6 +19,12 @@
 #include "server/v2/infer_request.h"
 
 namespace rnnserve::server::v2 {
+
+// A native refusal of a step on session `session_id` in the protocol's
+// terms: the NOT_FOUND of an unknown or expired session (a step without
+// sequence_start) gets the hint "the parameter sequence_start=true"; every
+// other status (a NOT_FOUND model or version too) is unchanged.
+absl::Status InV2Terms(const absl::Status& status, const std::string& session_id, bool start);
 
 class InferRunner {
  public:

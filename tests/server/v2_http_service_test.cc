@@ -21,6 +21,7 @@
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
 #include "tests/common/program_run.h"
+#include "tests/common/redis_server.h"
 #include "tests/common/test_certificates.h"
 #include "tests/model/test_util.h"
 #include "tests/server/http_call.h"
@@ -33,6 +34,7 @@ namespace {
 using ::rnnserve::model::testing::OutputRowsNear;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::json;
 
 class V2HttpServiceTest : public V2TestBase {
@@ -87,6 +89,12 @@ class V2HttpServiceTest : public V2TestBase {
   }
   HttpAnswer Infer(const json& body, const std::string& model = "lstm") {
     return Post(absl::StrCat("/v2/models/", model, "/infer"), body.dump());
+  }
+
+  // rnnserve_requests_total of the REST `method` answered `code`.
+  double RequestCount(const std::string& method, const std::string& code) {
+    return MetricValue(*server_->registry(), "rnnserve_requests_total",
+                       {{"protocol", "inference-http"}, {"method", method}, {"code", code}});
   }
 
   // The output values of a successful answer.
@@ -241,6 +249,14 @@ TEST_F(V2HttpServiceTest, BadRequestsGetTheirStatusAndMessageAndLeaveAWitnessUnc
     EXPECT_THAT(body["error"].get<std::string>(), HasSubstr(c.message));
     EXPECT_EQ(Get("/v2/health/live").status, 200);  // still serving
   }
+  // The sequence_start hint is for an unknown sequence only, not an unknown
+  // model or version (a step naming a sequence that was never started).
+  for (const std::string path : {"/v2/models/nope/infer", "/v2/models/lstm/versions/9/infer"}) {
+    SCOPED_TRACE(path);
+    const HttpAnswer answer = Post(path, Steps("never-started", 0, 1, false).dump());
+    EXPECT_EQ(answer.status, 404) << answer.body;
+    EXPECT_THAT(answer.body, Not(HasSubstr("sequence_start")));
+  }
   const HttpAnswer get_infer = Get("/v2/models/lstm/infer");
   EXPECT_EQ(get_infer.status, 405);
   EXPECT_THAT(get_infer.body, HasSubstr("takes POST"));
@@ -268,6 +284,55 @@ TEST_F(V2HttpServiceTest, TheLimitsHold) {
   EXPECT_TRUE(MatchesReference(ValuesOf(Infer(Steps("witness", 1, 1, false))), 1));
 }
 
+// HTTP carries no deadline: ServerOptions::http_infer_timeout is each
+// inference request's. Past it the request is answered 504 with a message,
+// a session step and a stateless run alike, and the step is not applied (it
+// is still queued at its deadline: the batcher drops it). (A runner that
+// stalls: AStalledRequestIsAnswered504AtItsDeadline.)
+TEST_F(V2HttpServiceTest, ARequestPastItsDeadlineIsAnswered504) {
+  ServerOptions options = Options();
+  options.http_infer_timeout = absl::Nanoseconds(1);
+  StartServer(options);
+  NativeSteps("late", 0, 2, true);
+  for (const json& body : {Steps("late", 2, 1, false), Steps(nullptr, 0, 3, false)}) {
+    const HttpAnswer answer = Infer(body);
+    EXPECT_EQ(answer.status, 504) << answer.body;
+    const json error = json::parse(answer.body, nullptr, false);
+    ASSERT_TRUE(error.is_object() && error["error"].is_string()) << answer.body;
+    EXPECT_THAT(error["error"].get<std::string>(), HasSubstr("deadline"));
+  }
+  EXPECT_EQ(StepsOf("late"), 2);
+  EXPECT_EQ(Get("/v2/models/lstm").status, 200);  // only inference has a deadline
+  EXPECT_EQ(RequestCount("ModelInfer", "DEADLINE_EXCEEDED"), 2);
+}
+
+// The HTTP thread's wait ends at the deadline even when the runner has not
+// answered: here a step on a session this replica does not hold is looked
+// up in the session tier's Redis, paused (SIGSTOP: it answers nothing, and
+// the lookup waits out its 500 ms command timeout). The late answer lands
+// after the request was answered 504, and the server keeps serving.
+TEST_F(V2HttpServiceTest, AStalledRequestIsAnswered504AtItsDeadline) {
+  absl::StatusOr<std::unique_ptr<::rnnserve::testing::RedisServer>> redis =
+      ::rnnserve::testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  ServerOptions options = Options();
+  options.session_store.url = (*redis)->url();
+  options.http_infer_timeout = absl::Milliseconds(100);
+  StartServer(options);
+  (*redis)->Pause();
+  const HttpAnswer stalled = Infer(Steps("elsewhere", 0, 1, false));
+  (*redis)->Resume();
+  // This message is the wait's own: the runner's answer (the lookup's
+  // UNAVAILABLE or NOT_FOUND) comes only after the lookup's timeout.
+  EXPECT_EQ(stalled.status, 504) << stalled.body;
+  EXPECT_THAT(stalled.body,
+              HasSubstr("no answer before the deadline (--http_infer_timeout=100ms)"));
+  // The late answer lands (on state it shares with the reply, not on the
+  // request's gone frame) while the server runs; a new session steps.
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(MatchesReference(ValuesOf(Infer(Steps("after", 0, 1, true))), 0));
+}
+
 TEST_F(V2HttpServiceTest, WithATokenEveryEndpointButHealthWantsIt) {
   const std::string token_file = absl::StrCat(::testing::TempDir(), "/v2_http_token");
   std::ofstream(token_file) << "s3cret\n";
@@ -289,17 +354,13 @@ TEST_F(V2HttpServiceTest, WithATokenEveryEndpointButHealthWantsIt) {
 }
 
 TEST_F(V2HttpServiceTest, RequestsAreCountedByProtocolMethodAndCode) {
-  const auto count = [&](const std::string& method, const std::string& code) {
-    return MetricValue(*server_->registry(), "rnnserve_requests_total",
-                       {{"protocol", "inference-http"}, {"method", method}, {"code", code}});
-  };
-  EXPECT_EQ(count("ModelInfer", "OK"), 0);  // registered from the start
+  EXPECT_EQ(RequestCount("ModelInfer", "OK"), 0);  // registered from the start
   ValuesOf(Infer(Steps("counted", 0, 1, true)));
   Infer(Steps("counted", 0, 1, false, false)["inputs"]);  // not an object
   Get("/v2/models/nope");
-  EXPECT_EQ(count("ModelInfer", "OK"), 1);
-  EXPECT_EQ(count("ModelInfer", "INVALID_ARGUMENT"), 1);
-  EXPECT_EQ(count("ModelMetadata", "NOT_FOUND"), 1);
+  EXPECT_EQ(RequestCount("ModelInfer", "OK"), 1);
+  EXPECT_EQ(RequestCount("ModelInfer", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(RequestCount("ModelMetadata", "NOT_FOUND"), 1);
 }
 
 // examples/v2_rest_session.sh, the curl session the README shows, against

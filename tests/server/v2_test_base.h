@@ -1,10 +1,15 @@
 // What the Open Inference Protocol tests over gRPC and over REST share: the
 // lstm and charlm fixtures in a test repository, a server's native stubs
-// (the answers the v2 ones must equal), the reference checks.
+// (the answers the v2 ones must equal), the reference checks, and running
+// the example clients (examples/v2_*.py) on steps written to a file.
 #ifndef RNNSERVE_TESTS_SERVER_V2_TEST_BASE_H_
 #define RNNSERVE_TESTS_SERVER_V2_TEST_BASE_H_
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,9 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/rnn_server.h"
+#include "tests/common/program_run.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::server {
@@ -90,6 +97,83 @@ class V2TestBase : public ::testing::Test {
     v1::SessionInfo info;
     grpc::ClientContext context;
     return sessions_->DescribeSession(&context, ref, &info).ok() ? info.steps() : -1;
+  }
+
+  // The Python the examples run on, as a user's machine has it.
+  static constexpr char kPython[] = "/usr/bin/python3";
+
+  // `seq`'s inputs as the example clients read them: one token id or a row
+  // of floats a step.
+  static nlohmann::json StepsJson(const model::testing::ReferenceSequence& seq) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (int64_t t = 0; t < seq.steps(); ++t) {
+      if (seq.input.kind == util::NpyArray::Kind::kInteger) {
+        steps.push_back(seq.input.integers[t]);
+      } else {
+        const int64_t width = seq.input.shape[1];
+        steps.push_back(std::vector<float>(seq.input.floats.begin() + t * width,
+                                           seq.input.floats.begin() + (t + 1) * width));
+      }
+    }
+    return steps;
+  }
+
+  // Runs an example client, `argv` plus "--inputs <a file holding steps>";
+  // its JSON answer, or null (and a failure with what it printed).
+  static nlohmann::json RunExampleClient(std::vector<std::string> argv,
+                                         const nlohmann::json& steps) {
+    static int runs = 0;  // tests run one at a time; a file name each run
+    const std::string path =
+        absl::StrCat(::testing::TempDir(), "/v2_client_", getpid(), "_", runs++, ".json");
+    std::ofstream(path) << steps.dump();
+    argv.insert(argv.end(), {"--inputs", path});
+    const ::rnnserve::testing::ProgramResult run = ::rnnserve::testing::RunProgram(argv);
+    std::filesystem::remove(path);
+    EXPECT_EQ(run.exit_code, 0) << run.err << run.out;
+    if (run.exit_code != 0) return nullptr;
+    return nlohmann::json::parse(run.out, nullptr, false);
+  }
+
+  // An example client's output rows ("outputs": one list a step), flattened.
+  static std::vector<float> FlatOutputs(const nlohmann::json& result) {
+    std::vector<float> values;
+    for (const auto& row : result.at("outputs")) {
+      for (const auto& v : row) values.push_back(v.get<float>());
+    }
+    return values;
+  }
+
+  // All of `steps` (as StepsJson writes them) at once through the native
+  // Step on a new session `id` of `model`.
+  std::vector<float> NativeOutputs(const std::string& model, const nlohmann::json& steps,
+                                   const std::string& id) {
+    v1::StepRequest request;
+    request.set_session_id(id);
+    request.set_start(true);
+    request.mutable_model()->set_name(model);
+    for (const nlohmann::json& step : steps) {
+      if (step.is_number()) {
+        request.mutable_tokens()->add_ids(step.get<int64_t>());
+      } else {
+        for (const nlohmann::json& v : step) request.mutable_floats()->add_values(v.get<float>());
+      }
+    }
+    v1::StepResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = native_->Step(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {response.outputs().values().begin(), response.outputs().values().end()};
+  }
+
+  // `got` holds all of `seq`'s reference outputs (1e-5) and equals `native`
+  // (1e-6).
+  static void ExpectMatches(const std::vector<float>& got, const std::vector<float>& native,
+                            const model::testing::ReferenceSequence& seq) {
+    const int64_t width = seq.expected.shape[1];
+    ASSERT_EQ(static_cast<int64_t>(got.size()), seq.steps() * width);
+    EXPECT_TRUE(
+        model::testing::OutputRowsNear(got.data(), seq.expected.floats.data(), seq.steps(), width));
+    ExpectNear(got, native);
   }
 
   static inline std::string* root_ = nullptr;
