@@ -1,5 +1,6 @@
 #include "server/cluster/cluster_service.h"
 
+#include "server/cluster/session_ended.h"
 #include "server/grpc_status.h"
 
 namespace rnnserve::cluster {
@@ -15,6 +16,7 @@ grpc::ServerUnaryReactor* ClusterServiceImpl::TakeSession(grpc::CallbackServerCo
     *response = *std::move(state);
     return absl::OkStatus();
   });
+  if (IsSessionEnded(status)) context->AddTrailingMetadata(kSessionEndedTrailer, "1");
   return server::FinishUnary(context, status, "TakeSession", metrics_);
 }
 

@@ -4,6 +4,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "rnnserve/v1/cluster.grpc.pb.h"
+#include "server/cluster/session_ended.h"
 #include "server/grpc_status.h"
 
 namespace rnnserve::cluster {
@@ -30,8 +31,11 @@ absl::StatusOr<v1::SessionState> PeerClient::TakeSession(const std::string& addr
   v1::SessionState state;
   const grpc::Status status =
       v1::ClusterService::NewStub(ChannelTo(address))->TakeSession(&context, request, &state);
-  if (!status.ok()) return server::ToAbslStatus(status);
-  return state;
+  if (status.ok()) return state;
+  if (context.GetServerTrailingMetadata().count(kSessionEndedTrailer) > 0) {
+    return SessionEnded(request.session_id(), address);
+  }
+  return server::ToAbslStatus(status);
 }
 
 bool PeerUnreachable(const absl::Status& status) {

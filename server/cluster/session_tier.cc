@@ -6,6 +6,7 @@
 #include "glog/logging.h"
 #include "server/cluster/checkpoint_codec.h"
 #include "server/cluster/checkpoint_writer.h"
+#include "server/cluster/session_ended.h"
 #include "server/cluster/start_claimer.h"
 #include "server/session_transfer.h"
 #include "util/status_macros.h"
@@ -260,6 +261,12 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
         metrics_.pulls(PullSource::kPeer).Increment();
         return Install(*taken, claim->epoch, /*behind=*/false, now);
       }
+      if (IsSessionEnded(taken.status())) {
+        metrics_.pulls(PullSource::kNone).Increment();
+        const std::pair<std::string, int64_t> gone(id, claim->epoch);
+        directory_.Forget({&gone, 1}).IgnoreError();  // Its owner's delete no longer matches.
+        return taken.status();
+      }
       LOG(INFO) << "session " << id << ": owner " << owner << " did not hand it over ("
                 << taken.status() << "); restoring its checkpoint";
       // It may have handed it over after all, too late for the call: then
@@ -407,6 +414,9 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
     WaitForPull(request.session_id());
     found = find();
   }
+  if (!found.ok() && EndedHere(request.session_id())) {
+    return SessionEnded(request.session_id(), options_.advertise);
+  }
   RNN_RETURN_IF_ERROR(found.status());
   const std::shared_ptr<server::Session>& session = *found;
   v1::SessionState state;
@@ -437,6 +447,11 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   LOG(INFO) << "session " << request.session_id() << " handed over to " << request.new_owner()
             << " at epoch " << request.epoch() << ", " << state.steps() << " steps";
   return state;
+}
+
+bool SessionTier::EndedHere(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return forgetting_.contains(id);
 }
 
 void SessionTier::Forget(const std::string& id, int64_t epoch) {

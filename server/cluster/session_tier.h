@@ -140,6 +140,8 @@ class SessionTier {
   // record stays until it expires, --session_store_record_ttl, and a request
   // for its id can bring the session back from it: logged).
   void Forget(const std::string& id, int64_t epoch);
+  // Whether `id` ended here and its record is not deleted yet.
+  bool EndedHere(const std::string& id);
   static constexpr size_t kMaxForgetting = 1'000'000;
 
   const std::string& advertise() const { return options_.advertise; }
