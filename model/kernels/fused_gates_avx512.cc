@@ -1,17 +1,6 @@
 // fused_gates.h on AVX-512: 16 lanes, masked loads and stores for a row's
 // last lanes. Compiled with AVX-512 flags; called only when the CPU has it.
-// GCC 12 warns inside avx512fintrin.h about the undefined pass-through value
-// of unmasked intrinsics (GCC bug 105593, fixed in GCC 13): not our code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
-
+#include "model/kernels/avx512_intrinsics.h"
 #include "model/kernels/fused_gate_rows.h"
 #include "model/kernels/fused_gates_impl.h"
 

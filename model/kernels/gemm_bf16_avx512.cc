@@ -6,18 +6,7 @@
 // row keeps even and odd rows in separate accumulators (8 chains) so the FMA
 // latency does not bound it.
 // Compiled with AVX-512 flags; called only when the CPU has AVX-512.
-// GCC 12 warns inside avx512fintrin.h about the undefined pass-through value
-// of unmasked intrinsics (GCC bug 105593, fixed in GCC 13): not our code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
-
+#include "model/kernels/avx512_intrinsics.h"
 #include "model/kernels/gemm_driver.h"
 #include "model/kernels/gemm_kernels.h"
 

@@ -2,21 +2,10 @@
 // load, sign-extended and converted to float, multiplied by x exactly; each
 // column's scale is applied once at the end, with the addend. Tiles of up
 // to 6 rows x 64 columns or 7 to 12 rows x 32 columns (24 accumulators). Compiled with AVX-512
-// flags; called only when the CPU has AVX-512. GCC 12 warns inside avx512fintrin.h about the
-// undefined pass-through value of unmasked intrinsics (GCC bug 105593, fixed in GCC 13): not our
-// code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
-
+// flags; called only when the CPU has AVX-512.
 #include <cstdint>
 
+#include "model/kernels/avx512_intrinsics.h"
 #include "model/kernels/gemm_driver.h"
 #include "model/kernels/gemm_kernels.h"
 
