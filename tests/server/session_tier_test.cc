@@ -144,6 +144,16 @@ bool Eventually(Condition done, absl::Duration limit = absl::Seconds(10)) {
   return done();
 }
 
+// Whether Redis names an owner for `id`: a start is answered at once and
+// claimed off the step path within about a round trip (README), so a
+// replica asked for the session before that finds no record (NOT_FOUND).
+bool Claimed(const RedisServer& redis, const std::string& id) {
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis.port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
+  return record.ok() && record->has_value();
+}
+
 bool Holds(TestServer& server, const std::string& id) {
   return server.server->sessions().Get(id, absl::Now(), SessionStore::Use::kLookOnly).ok();
 }
@@ -154,6 +164,7 @@ TEST(SessionTierTest, ASessionPulledFromItsLiveOwnerContinuesExactly) {
   TestServer b({}, "b", 16 << 20, "", StoreAt(*redis));
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 4));
+  ASSERT_TRUE(Eventually([&] { return Claimed(*redis, "s"); }));
   // The ring moved "s" to b: b takes it from a, state and steps exactly.
   const StepResult moved = StepAt(*b.inference, "s", seq, 4, false, 4);
   EXPECT_TRUE(OutputIs(moved, seq, 4));
@@ -181,6 +192,7 @@ TEST(SessionTierTest, ExportResetDescribeAndEndPullTheSessionFromItsOwner) {
   ref.set_session_id("s");
 
   ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 3));
+  ASSERT_TRUE(Eventually([&] { return Claimed(*redis, "s"); }));
   {
     grpc::ClientContext context;
     v1::SessionState state;
@@ -259,6 +271,7 @@ TEST(SessionTierTest, AnOpenInferenceProtocolSequenceIsPulledFromItsOwnerToo) {
     ASSERT_TRUE(out.ok()) << out.status();
     ASSERT_TRUE(OutputRowNear(out->data(), seq.expected.floats.data() + t * width, width));
   }
+  ASSERT_TRUE(Eventually([&] { return Claimed(*redis, "v2-seq"); }));
   // b takes it from a on a v2 miss, exactly; then a takes it back natively.
   absl::StatusOr<std::vector<float>> moved = V2StepAt(b.channel, "v2-seq", seq, 3);
   ASSERT_TRUE(moved.ok()) << moved.status();
