@@ -2,8 +2,7 @@
 // 7 to 12 rows x 32 columns (a panel in two halves) so that a batch of up to
 // 12 streams the weights once; 24 accumulators either way. Compiled with
 // AVX-512 flags (model/CMakeLists.txt); called only when the CPU has AVX-512.
-#include <immintrin.h>
-
+#include "model/kernels/avx512_intrinsics.h"
 #include "model/kernels/gemm_driver.h"
 #include "model/kernels/gemm_kernels.h"
 
@@ -24,11 +23,7 @@ struct Avx512Tiles {
   static constexpr int kMaxRows = 6;
   static constexpr int kMaxSingleTileRows = 12;
 
-  // Lanes [0, left) of a 16-lane vector.
-  static __mmask16 Mask(int left) {
-    return left >= 16 ? __mmask16(0xFFFF)
-                      : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-  }
+  static __mmask16 Mask(int64_t left) { return LaneMask16(left); }
 
   static void Prefetch(const float* w, int distance, int lines) {
     const char* ahead = reinterpret_cast<const char*>(w) + distance;

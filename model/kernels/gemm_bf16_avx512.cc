@@ -23,9 +23,7 @@ struct Bf16Avx512Tiles {
   static constexpr int kMaxRows = 12;
   static constexpr int kMaxSingleTileRows = 12;
 
-  static __mmask16 Mask(int left) {
-    return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-  }
+  static __mmask16 Mask(int64_t left) { return LaneMask16(left); }
 
   // kRows rows x kVectors * 16 columns of `panel` (offset to them), `cols`
   // of those valid.

@@ -25,9 +25,7 @@ struct Bf16DotTiles {
   static constexpr int kMaxRows = 6;
   static constexpr int kMaxSingleTileRows = 6;
 
-  static __mmask16 Mask(int64_t left) {
-    return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-  }
+  static __mmask16 Mask(int64_t left) { return LaneMask16(left); }
 
   static __m512 Dot(__m512 acc, __m512i w, __m512i x) {
     // Vector casts are bit casts and keep the operands in registers.

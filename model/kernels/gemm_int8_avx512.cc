@@ -21,9 +21,7 @@ struct Int8Avx512Tiles {
   static constexpr int kMaxRows = 12;
   static constexpr int kMaxSingleTileRows = 12;
 
-  static __mmask16 Mask(int left) {
-    return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-  }
+  static __mmask16 Mask(int64_t left) { return LaneMask16(left); }
 
   static __m512 Widen(const int8_t* w) {
     return _mm512_cvtepi32_ps(
