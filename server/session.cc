@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include <memory>
 #include <utility>
 
 #include "glog/logging.h"
@@ -17,6 +18,11 @@ Session::Session(std::string id, ModelRef model, float* state, absl::Time now, C
       last_used_ns_(absl::ToUnixNanos(now)),
       metrics_(model_.metrics) {
   CHECK(state_ != nullptr);
+}
+
+SessionPtr Session::Create(std::string id, ModelRef model, float* state, absl::Time now,
+                           ChangeFeed* changes) {
+  return std::make_shared<Session>(std::move(id), std::move(model), state, now, changes);
 }
 
 Session::~Session() { model_.pool->Release(state_); }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -19,6 +20,12 @@
 namespace rnnserve::server {
 
 struct ModelMetrics;  // server/metrics.h
+class Session;
+
+// A shared hold on a session: the store holds one, and so does every step or
+// call using it, so a session outlives End(), eviction or expiry until the
+// last hold is let go. Copy it to share, compare it, test it against null.
+using SessionPtr = std::shared_ptr<Session>;
 
 // One session: its id, its model and its state slot (returned to the pool
 // when the Session is destroyed, i.e. when the store and every step holding
@@ -35,6 +42,9 @@ class Session {
   Session(std::string id, ModelRef model, float* state, absl::Time now,
           ChangeFeed* changes = nullptr);
   ~Session();
+  // The one way to make a shared session (arguments as the constructor's).
+  static SessionPtr Create(std::string id, ModelRef model, float* state, absl::Time now,
+                           ChangeFeed* changes = nullptr);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 

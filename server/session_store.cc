@@ -76,22 +76,20 @@ void SessionStore::CountEndingQuietly(const Session& session, Ending why) {
   }
 }
 
-std::shared_ptr<Session> SessionStore::EraseLocked(Shard& shard, const std::string& id,
-                                                   Ending why) {
+SessionPtr SessionStore::EraseLocked(Shard& shard, const std::string& id, Ending why) {
   auto it = shard.sessions.find(id);
   if (it == shard.sessions.end()) return nullptr;
-  std::shared_ptr<Session> session = std::move(it->second);
+  SessionPtr session = std::move(it->second);
   shard.sessions.erase(it);
   --size_;
   CountEnding(*session, why);
   return session;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id,
-                                                           absl::Time now, Use use) {
+absl::StatusOr<SessionPtr> SessionStore::Get(const std::string& id, absl::Time now, Use use) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> expired;  // dropped after the shard lock
+  SessionPtr expired;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   auto it = shard.sessions.find(id);
   if (it == shard.sessions.end()) {
@@ -107,14 +105,13 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id
   return it->second;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& id,
-                                                             const ModelRef& model,
-                                                             absl::Time now) {
+absl::StatusOr<SessionPtr> SessionStore::Start(const std::string& id, const ModelRef& model,
+                                               absl::Time now) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   RNN_RETURN_IF_ERROR(ValidateModel(model));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> session;
-  std::shared_ptr<Session> expired;
+  SessionPtr session;
+  SessionPtr expired;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.sessions.find(id);
@@ -138,8 +135,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       return slot.status();
     }
     model.stack->InitState(*slot);
-    auto fresh = std::make_shared<Session>(id, model, *slot, now,
-                                           options_.track_changes ? &changes_ : nullptr);
+    auto fresh =
+        Session::Create(id, model, *slot, now, options_.track_changes ? &changes_ : nullptr);
     {
       absl::MutexLock lock(&shard.mu);
       auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
@@ -170,7 +167,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
 absl::Status SessionStore::End(const std::string& id) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> ended;  // dropped after the shard lock
+  SessionPtr ended;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   ended = EraseLocked(shard, id, Ending::kEnded);
   if (ended == nullptr) {
@@ -181,7 +178,7 @@ absl::Status SessionStore::End(const std::string& id) {
 
 bool SessionStore::Remove(const Session& session) {
   Shard& shard = ShardFor(session.id());
-  std::shared_ptr<Session> removed;  // dropped after the shard lock
+  SessionPtr removed;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   auto it = shard.sessions.find(session.id());
   if (it == shard.sessions.end() || it->second.get() != &session) return false;
@@ -192,8 +189,8 @@ bool SessionStore::Remove(const Session& session) {
   return true;
 }
 
-std::vector<std::shared_ptr<Session>> SessionStore::Sessions() {
-  std::vector<std::shared_ptr<Session>> sessions;
+std::vector<SessionPtr> SessionStore::Sessions() {
+  std::vector<SessionPtr> sessions;
   sessions.reserve(static_cast<size_t>(std::max<int64_t>(size_.load(), 0)));
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
@@ -204,7 +201,7 @@ std::vector<std::shared_ptr<Session>> SessionStore::Sessions() {
 
 int SessionStore::ReapIdle(absl::Time now) {
   int reaped = 0;
-  std::vector<std::shared_ptr<Session>> doomed;
+  std::vector<SessionPtr> doomed;
   for (Shard& shard : shards_) {
     {
       absl::MutexLock lock(&shard.mu);
@@ -245,7 +242,7 @@ absl::Status SessionStore::ReserveSlot() {
 // Evictions happen only when the store is full, so a sampled LRU is left for
 // when a load test shows the scan (TODO(issue 4)).
 bool SessionStore::EvictLeastRecentlyUsed() {
-  std::shared_ptr<Session> oldest;
+  SessionPtr oldest;
   int64_t oldest_ns = std::numeric_limits<int64_t>::max();
   Shard* oldest_shard = nullptr;
   for (Shard& shard : shards_) {
@@ -260,7 +257,7 @@ bool SessionStore::EvictLeastRecentlyUsed() {
     }
   }
   if (oldest == nullptr) return false;
-  std::shared_ptr<Session> evicted;  // dropped after the shard lock
+  SessionPtr evicted;  // dropped after the shard lock
   absl::MutexLock lock(&oldest_shard->mu);
   auto it = oldest_shard->sessions.find(oldest->id());
   // Ended or replaced since the scan: the caller looks at the size again.

@@ -58,8 +58,7 @@ class SessionStore {
   // The session `id`, marked used at `now` unless `use` is kLookOnly
   // (describe, export). INVALID_ARGUMENT for a bad id; NOT_FOUND if absent or
   // idle past the timeout (then counted as expired).
-  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, absl::Time now,
-                                               Use use = Use::kStep);
+  absl::StatusOr<SessionPtr> Get(const std::string& id, absl::Time now, Use use = Use::kStep);
 
   // Creates session `id` bound to `model` with a fresh state, or resets an
   // existing one (state re-initialised, step count 0, rebound to `model`);
@@ -67,8 +66,7 @@ class SessionStore {
   // RESOURCE_EXHAUSTED at max_sessions under kRefuse (under
   // kEvictLeastRecentlyUsed the least recently used session is evicted), or
   // when the model's pool is full.
-  absl::StatusOr<std::shared_ptr<Session>> Start(const std::string& id, const ModelRef& model,
-                                                 absl::Time now);
+  absl::StatusOr<SessionPtr> Start(const std::string& id, const ModelRef& model, absl::Time now);
 
   // Removes session `id`; a step already holding it finishes. NOT_FOUND if
   // absent.
@@ -92,7 +90,7 @@ class SessionStore {
 
   // Every live session, one shard at a time (a session started meanwhile
   // may be missing). For snapshots; the shared_ptrs keep them valid.
-  std::vector<std::shared_ptr<Session>> Sessions();
+  std::vector<SessionPtr> Sessions();
 
   // Where sessions report their changes (Options::track_changes).
   ChangeFeed& changes() { return changes_; }
@@ -108,7 +106,7 @@ class SessionStore {
  private:
   struct Shard {
     absl::Mutex mu;
-    absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, SessionPtr> sessions ABSL_GUARDED_BY(mu);
   };
 
   Shard& ShardFor(const std::string& id);
@@ -124,7 +122,7 @@ class SessionStore {
   void CountEndingQuietly(const Session& session, Ending why);
   // Removes `id` from `shard` and counts it; returns the session for the
   // caller to drop once the shard lock is released.
-  std::shared_ptr<Session> EraseLocked(Shard& shard, const std::string& id, Ending why)
+  SessionPtr EraseLocked(Shard& shard, const std::string& id, Ending why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const Options options_;

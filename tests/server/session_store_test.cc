@@ -67,7 +67,7 @@ class SessionStoreTest : public ::testing::Test {
 
 TEST_F(SessionStoreTest, StartCreatesAndGetFinds) {
   SessionStore store({.max_sessions = 10});
-  absl::StatusOr<std::shared_ptr<Session>> started = store.Start("a", lstm_, kT0);
+  absl::StatusOr<SessionPtr> started = store.Start("a", lstm_, kT0);
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_EQ((*started)->id(), "a");
   EXPECT_THAT(StateOf(**started), ElementsAreArray(InitialState(*lstm_.stack)));
@@ -76,7 +76,7 @@ TEST_F(SessionStoreTest, StartCreatesAndGetFinds) {
     EXPECT_EQ((*started)->step_count(), 0);
     EXPECT_EQ((*started)->model().name, "lstm");
   }
-  absl::StatusOr<std::shared_ptr<Session>> got = store.Get("a", kT0 + absl::Seconds(1));
+  absl::StatusOr<SessionPtr> got = store.Get("a", kT0 + absl::Seconds(1));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, *started);
   EXPECT_EQ((*got)->last_used(), kT0 + absl::Seconds(1));
@@ -99,7 +99,7 @@ TEST_F(SessionStoreTest, EndRemovesAndReleasesTheState) {
 
 TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   {
     absl::MutexLock lock(&session->mu());
     const std::vector<float> input = {0.5f, -1.0f, 2.0f, 0.25f};
@@ -114,7 +114,7 @@ TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
   ASSERT_THAT(StateOf(*session),
               ::testing::Not(ElementsAreArray(InitialState(*lstm_.stack))));
 
-  std::shared_ptr<Session> reset = *store.Start("a", lstm_, kT0 + absl::Seconds(1));
+  SessionPtr reset = *store.Start("a", lstm_, kT0 + absl::Seconds(1));
   EXPECT_EQ(reset, session);
   EXPECT_THAT(StateOf(*reset), ElementsAreArray(InitialState(*lstm_.stack)));
   {
@@ -128,7 +128,7 @@ TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
 
 TEST_F(SessionStoreTest, StartCanSwitchModel) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   ASSERT_TRUE(store.Start("a", other_, kT0).ok());
   {
     absl::MutexLock lock(&session->mu());
@@ -144,7 +144,7 @@ TEST_F(SessionStoreTest, RefusePolicyAtMaxSessions) {
   SessionStore store({.max_sessions = 2, .full_policy = SessionStore::FullPolicy::kRefuse});
   ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
   ASSERT_TRUE(store.Start("b", lstm_, kT0).ok());
-  absl::StatusOr<std::shared_ptr<Session>> third = store.Start("c", lstm_, kT0);
+  absl::StatusOr<SessionPtr> third = store.Start("c", lstm_, kT0);
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.status().message(), HasSubstr("2"));
   EXPECT_TRUE(store.Start("a", lstm_, kT0).ok()) << "a reset needs no new place";
@@ -208,7 +208,7 @@ TEST_F(SessionStoreTest, ReapIdleEndsSessionsPastTheTimeout) {
 TEST_F(SessionStoreTest, GetExpiresAnIdleSessionBeforeTheSweep) {
   SessionStore store({.max_sessions = 10, .idle_timeout = absl::Seconds(10)});
   ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
-  absl::StatusOr<std::shared_ptr<Session>> got = store.Get("a", kT0 + absl::Seconds(11));
+  absl::StatusOr<SessionPtr> got = store.Get("a", kT0 + absl::Seconds(11));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(got.status().message(), HasSubstr("expired"));
   EXPECT_EQ(store.expired(), 1);
@@ -221,9 +221,9 @@ TEST_F(SessionStoreTest, GetExpiresAnIdleSessionBeforeTheSweep) {
 TEST_F(SessionStoreTest, HeldSessionOutlivesEndAndEviction) {
   SessionStore store(
       {.max_sessions = 1, .full_policy = SessionStore::FullPolicy::kEvictLeastRecentlyUsed});
-  std::shared_ptr<Session> held = *store.Start("a", lstm_, kT0);
+  SessionPtr held = *store.Start("a", lstm_, kT0);
   ASSERT_TRUE(store.End("a").ok());
-  std::shared_ptr<Session> evicted_held = *store.Start("b", lstm_, kT0);
+  SessionPtr evicted_held = *store.Start("b", lstm_, kT0);
   ASSERT_TRUE(store.Start("c", lstm_, kT0 + absl::Seconds(1)).ok());  // evicts b
   EXPECT_EQ(store.evicted(), 1);
   EXPECT_EQ(lstm_pool_->live(), 3);  // a and b are held by "running steps"
@@ -242,7 +242,7 @@ TEST_F(SessionStoreTest, ValidatesSessionIds) {
   SessionStore store({.max_sessions = 10});
   const std::string too_long(SessionStore::kMaxIdBytes + 1, 'x');
   for (const std::string& id : {std::string(), too_long}) {
-    absl::StatusOr<std::shared_ptr<Session>> started = store.Start(id, lstm_, kT0);
+    absl::StatusOr<SessionPtr> started = store.Start(id, lstm_, kT0);
     EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(started.status().message(), HasSubstr("256 bytes"));
     EXPECT_EQ(store.Get(id, kT0).status().code(), absl::StatusCode::kInvalidArgument);
@@ -267,13 +267,13 @@ TEST_F(SessionStoreTest, RejectsAPoolOfTheWrongSize) {
 // request at a time is RnnServerTest.ConcurrentStepsOfOneSessionRunOneAtATime.)
 TEST_F(SessionStoreTest, GetsFromManyThreadsShareTheOneSession) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   std::vector<std::thread> threads;
   std::atomic<int> others{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&store, &session, &others] {
       for (int i = 0; i < 1000; ++i) {
-        std::shared_ptr<Session> s = *store.Get("a", kT0);
+        SessionPtr s = *store.Get("a", kT0);
         others.fetch_add(s != session);
         absl::MutexLock lock(&s->mu());
         // A read-modify-write of the state: a second copy would lose updates.
@@ -302,13 +302,13 @@ void RunConcurrentChurn(SessionStore& store, const ModelRef& a, const ModelRef& 
         const absl::Time now = kT0 + absl::Nanoseconds(clock.fetch_add(1));
         switch (rng() % 4) {
           case 0: {
-            absl::StatusOr<std::shared_ptr<Session>> s = store.Start(id, rng() % 2 ? a : b, now);
+            absl::StatusOr<SessionPtr> s = store.Start(id, rng() % 2 ? a : b, now);
             ASSERT_TRUE(s.ok() || absl::IsResourceExhausted(s.status())) << s.status();
             break;
           }
           case 1:
           case 2: {
-            absl::StatusOr<std::shared_ptr<Session>> s = store.Get(id, now);
+            absl::StatusOr<SessionPtr> s = store.Get(id, now);
             if (!s.ok()) {
               ASSERT_TRUE(absl::IsNotFound(s.status())) << s.status();
               break;
@@ -366,7 +366,7 @@ TEST_F(SessionStoreTest, TrackedSessionsReportEachFirstChangeOnce) {
   EXPECT_THAT(untracked.changes().Take(), IsEmpty());
 
   SessionStore store({.max_sessions = 10, .track_changes = true});
-  absl::StatusOr<std::shared_ptr<Session>> a = store.Start("a", lstm_, kT0);
+  absl::StatusOr<SessionPtr> a = store.Start("a", lstm_, kT0);
   ASSERT_TRUE(a.ok() && store.Start("b", lstm_, kT0).ok());
   EXPECT_THAT(store.changes().Take(), ElementsAre("a", "b"));  // New states.
   Session& session = **a;
