@@ -67,7 +67,7 @@ void SessionTier::FlushAndStop(absl::Time deadline) {
 }
 
 void SessionTier::LeaveRetiredInTheirRecords() {
-  for (const std::shared_ptr<server::Session>& session : store_->Sessions()) {
+  for (const server::SessionPtr& session : store_->Sessions()) {
     if (session->stale_since_ns() == 0) continue;
     absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
     if (!record.ok()) return StoreFailed(record.status(), "lookup");
@@ -121,7 +121,7 @@ void SessionTier::StoreAnswered(int64_t started_ns) {
   metrics_.store_up.Set(1);
 }
 
-void SessionTier::ClaimStarted(std::shared_ptr<server::Session> session) {
+void SessionTier::ClaimStarted(server::SessionPtr session) {
   // Redis down: the writer queues it once Redis answers.
   if (store_up_.load()) claimer_->Add(std::move(session));
 }
@@ -203,8 +203,7 @@ void SessionTier::WaitForPull(const std::string& id) {
   done->WaitForNotificationWithTimeout(kPullWait);
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::string& id,
-                                                                   absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::Pull(const std::string& id, absl::Time now) {
   std::shared_ptr<absl::Notification> done;
   {
     absl::MutexLock lock(&mu_);
@@ -223,7 +222,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::st
     done->WaitForNotificationWithTimeout(kPullWait);
     return store_->Get(id, now);
   }
-  absl::StatusOr<std::shared_ptr<server::Session>> pulled = PullOnce(id, now);
+  absl::StatusOr<server::SessionPtr> pulled = PullOnce(id, now);
   absl::MutexLock lock(&mu_);
   auto it = pulling_.find(id);
   it->second->Notify();
@@ -231,8 +230,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::st
   return pulled;
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std::string& id,
-                                                                       absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::PullOnce(const std::string& id, absl::Time now) {
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
     absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(id);
     if (!record.ok()) {
@@ -305,18 +303,17 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
                    "step again"));
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,
-                                                                      int64_t epoch, bool behind,
-                                                                      absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::Install(const v1::SessionState& state,
+                                                        int64_t epoch, bool behind,
+                                                        absl::Time now) {
   // A copy of this replica's that was closed as stale makes way: the state
   // that replaces it is at least as new.
-  if (absl::StatusOr<std::shared_ptr<server::Session>> old =
+  if (absl::StatusOr<server::SessionPtr> old =
           store_->Get(state.session_id(), now, server::SessionStore::Use::kLookOnly);
       old.ok() && (*old)->stale_since_ns() != 0) {
     DropRetired(**old);
   }
-  absl::StatusOr<std::shared_ptr<server::Session>> session =
-      server::ImportSession(state, *models_, *store_, now);
+  absl::StatusOr<server::SessionPtr> session = server::ImportSession(state, *models_, *store_, now);
   if (!session.ok()) {
     if (!behind) {
       // The old owner gave its copy away: keep the state in Redis.
@@ -346,7 +343,7 @@ bool SessionTier::NeedsVerification(const server::Session& session) const {
   return absl::GetCurrentTimeNanos() - confirmed > lease_ns;
 }
 
-bool SessionTier::Verify(const std::shared_ptr<server::Session>& session) {
+bool SessionTier::Verify(const server::SessionPtr& session) {
   const int64_t started = absl::GetCurrentTimeNanos();
   absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
   if (!record.ok()) {
@@ -408,7 +405,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   const auto find = [&] {
     return store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly);
   };
-  absl::StatusOr<std::shared_ptr<server::Session>> found = find();
+  absl::StatusOr<server::SessionPtr> found = find();
   if (!found.ok()) {
     // Perhaps on its way here: a pull of this replica's own.
     WaitForPull(request.session_id());
@@ -418,7 +415,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
     return SessionEnded(request.session_id(), options_.advertise);
   }
   RNN_RETURN_IF_ERROR(found.status());
-  const std::shared_ptr<server::Session>& session = *found;
+  const server::SessionPtr& session = *found;
   v1::SessionState state;
   {
     absl::MutexLock lock(&session->mu());
