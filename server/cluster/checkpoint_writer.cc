@@ -157,7 +157,8 @@ void CheckpointWriter::ForgetEnded() {
 }
 
 void CheckpointWriter::DropIfFenced(server::Session& session, int64_t changes) {
-  absl::StatusOr<std::optional<SessionRecord>> record = tier_->directory_.Lookup(session.id());
+  absl::StatusOr<std::optional<SessionRecord>> record =
+      tier_->directory_.Lookup(std::string(session.id()));
   // Redis cannot say, or the record names this replica (its own restart's
   // claim moved the epoch on): kept, and written again next pass.
   if (!record.ok() || !record->has_value() || tier_->StillMine(session, **record)) {
@@ -250,7 +251,7 @@ bool CheckpointWriter::RunPass(bool all) {
   };
   // The sessions from `next` on wait for the next pass.
   const auto leave_from = [&](size_t next) {
-    for (size_t i = next; i < sessions.size(); ++i) left_.push_back(sessions[i]->id());
+    for (size_t i = next; i < sessions.size(); ++i) left_.emplace_back(sessions[i]->id());
   };
   if (!heard) {
     for (const auto& session : sessions) {
@@ -289,7 +290,7 @@ bool CheckpointWriter::RunPass(bool all) {
       if (started - stale > grace_ns) {
         tier_->DropRetired(*session);
       } else {
-        left_.push_back(session->id());
+        left_.emplace_back(session->id());
       }
       continue;
     }
@@ -303,17 +304,17 @@ bool CheckpointWriter::RunPass(bool all) {
       if (session->claim_due() || (!all && session->unanswered() > 0)) {
         oldest_left = std::min(oldest_left, since);
         complete = false;
-        left_.push_back(session->id());
+        left_.emplace_back(session->id());
         continue;
       }
       v1::SessionState state;
       if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) {
-        left_.push_back(session->id());  // Still changed: tried again next pass.
+        left_.emplace_back(session->id());  // Still changed: tried again next pass.
         continue;
       }
       const int64_t steps = state.steps();
-      batch_.push_back(
-          Checkpoint{session->id(), session->epoch(), steps, encoder_.Encode(std::move(state))});
+      batch_.push_back(Checkpoint{std::string(session->id()), session->epoch(), steps,
+                                  encoder_.Encode(std::move(state))});
       batch_sessions_.push_back(session);
       batch_changes_.push_back(session->TakeChanges());
     }

@@ -69,7 +69,8 @@ void SessionTier::FlushAndStop(absl::Time deadline) {
 void SessionTier::LeaveRetiredInTheirRecords() {
   for (const server::SessionPtr& session : store_->Sessions()) {
     if (session->stale_since_ns() == 0) continue;
-    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+    absl::StatusOr<std::optional<SessionRecord>> record =
+        directory_.Lookup(std::string(session->id()));
     if (!record.ok()) return StoreFailed(record.status(), "lookup");
     if (!record->has_value() || !IsReplica((*record)->owner)) continue;
     v1::SessionState state;
@@ -78,7 +79,7 @@ void SessionTier::LeaveRetiredInTheirRecords() {
       if (!server::ExportSessionLocked(*session, *models_, &state).ok()) continue;
     }
     const int64_t steps = state.steps();
-    const Checkpoint kept{session->id(), (*record)->epoch, steps,
+    const Checkpoint kept{std::string(session->id()), (*record)->epoch, steps,
                           CheckpointEncoder().Encode(std::move(state))};
     if (const absl::Status written = directory_.WriteHandover((*record)->owner, kept);
         !written.ok()) {
@@ -132,7 +133,8 @@ void SessionTier::ClaimImported(server::Session& session) {
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
     // The state goes on from what another replica gave away: its checkpoint
     // stays until this replica writes a newer one.
-    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
+    absl::StatusOr<std::optional<SessionRecord>> record =
+        directory_.Lookup(std::string(session.id()));
     if (!record.ok()) {
       claim = record.status();
       break;
@@ -143,7 +145,7 @@ void SessionTier::ClaimImported(server::Session& session) {
       mode = ClaimMode::kTake;
       expected = (*record)->epoch;
     }
-    claim = directory_.Claim(session.id(), mode, expected);
+    claim = directory_.Claim(std::string(session.id()), mode, expected);
     if (!claim.ok() || claim->won) break;
   }
   if (!claim.ok()) return StoreFailed(claim.status(), "claim");
@@ -152,7 +154,7 @@ void SessionTier::ClaimImported(server::Session& session) {
   session.set_claimed();
   session.set_verified_ns(absl::GetCurrentTimeNanos());
   if (IsReplica(claim->previous_owner)) {
-    TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
+    TakeFrom(claim->previous_owner, std::string(session.id()), claim->epoch).IgnoreError();
   }
 }
 
@@ -345,7 +347,8 @@ bool SessionTier::NeedsVerification(const server::Session& session) const {
 
 bool SessionTier::Verify(const server::SessionPtr& session) {
   const int64_t started = absl::GetCurrentTimeNanos();
-  absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+  absl::StatusOr<std::optional<SessionRecord>> record =
+      directory_.Lookup(std::string(session->id()));
   if (!record.ok()) {
     StoreFailed(record.status(), "lookup");
     return true;

@@ -49,7 +49,7 @@ void StartClaimer::Loop() {
 void StartClaimer::ClaimBatch(std::vector<server::SessionPtr>& batch) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
-  for (const auto& session : batch) ids.push_back(session->id());
+  for (const auto& session : batch) ids.emplace_back(session->id());
   absl::StatusOr<std::vector<ClaimResult>> claims = tier_->directory_.ClaimStarts(ids);
   if (!claims.ok() || claims->size() != batch.size()) {
     // Left unclaimed: the checkpoint writer queues them again.
