@@ -31,8 +31,8 @@ ABSL_FLAG(std::string, model, "models/charlm/1", "model version folder");
 ABSL_FLAG(std::vector<std::string>, sessions, std::vector<std::string>({"100000"}),
           "idle session counts to report, comma-separated, ascending");
 ABSL_FLAG(int, id_bytes, 36,
-          "session id length: 36 is a UUID's; ids of 15 bytes or less fit in "
-          "std::string itself and save two small heap blocks a session");
+          "session id length: 36 is a UUID's. The id follows the 48-byte Session in "
+          "its heap block, so ids of up to 40 bytes keep it one 96-byte malloc chunk");
 
 ABSL_FLAG(bool, tier, false, "sessions as a session tier keeps them (SessionTierState)");
 
