@@ -20,7 +20,7 @@ namespace pb = ::rnnserve::v1;
 void FillInfoLocked(Session& session, absl::Time now, pb::SessionInfo* info)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu());
 void FillInfoLocked(Session& session, absl::Time now, pb::SessionInfo* info) {
-  info->set_session_id(session.id());
+  info->set_session_id(std::string(session.id()));
   info->mutable_model()->set_name(session.model().name);
   info->mutable_model()->set_version(session.model().version);
   info->set_steps(session.step_count());

@@ -45,7 +45,7 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state) {
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
-  state->set_session_id(session.id());
+  state->set_session_id(std::string(session.id()));
   state->mutable_model()->set_name(model.name);
   state->mutable_model()->set_version(model.version);
   state->set_fingerprint(served->loaded.info.fingerprint);

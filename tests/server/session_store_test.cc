@@ -384,5 +384,116 @@ TEST_F(SessionStoreTest, TrackedSessionsReportEachFirstChangeOnce) {
   EXPECT_THAT(store.changes().Take(), IsEmpty());
 }
 
+// Issue 16: a session's bookkeeping beside its state is about 120 bytes,
+// because what every session of a version shares is kept once.
+TEST_F(SessionStoreTest, SessionsOfAVersionShareOneBinding) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr a = *store.Start("a", lstm_, kT0);
+  SessionPtr b = *store.Start("b", ModelRef(lstm_), kT0);  // an equal copy
+  SessionPtr c = *store.Start("c", other_, kT0);
+  absl::MutexLock lock_a(&a->mu());
+  absl::MutexLock lock_b(&b->mu());
+  absl::MutexLock lock_c(&c->mu());
+  EXPECT_EQ(&a->model(), &b->model());
+  EXPECT_NE(&a->model(), &c->model());
+  EXPECT_EQ(a->model().stack, lstm_.stack);
+  EXPECT_EQ(a->model().pool, lstm_pool_.get());
+}
+
+TEST_F(SessionStoreTest, IdsOfAnyBytesFindTheirOwnSession) {
+  SessionStore store({.max_sessions = 10});
+  const std::vector<std::string> ids = {"x", std::string("x\0y", 3), std::string("x\0z", 3),
+                                        std::string(SessionStore::kMaxIdBytes, 'x'),
+                                        std::string(SessionStore::kMaxIdBytes - 1, 'x')};
+  for (const std::string& id : ids) ASSERT_TRUE(store.Start(id, lstm_, kT0).ok()) << id;
+  EXPECT_EQ(store.size(), static_cast<int64_t>(ids.size()));
+  for (const std::string& id : ids) {
+    absl::StatusOr<SessionPtr> got = store.Get(id, kT0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*got)->id(), id);
+  }
+  ASSERT_TRUE(store.End(ids[1]).ok());
+  EXPECT_EQ(store.Get(ids[1], kT0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get(ids[2], kT0).ok());
+  EXPECT_EQ(store.Sessions().size(), ids.size() - 1);
+}
+
+TEST_F(SessionStoreTest, TheLastSessionPtrReleasesTheState) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr first = *store.Start("a", lstm_, kT0);
+  SessionPtr copy = first;
+  SessionPtr moved = std::move(copy);
+  EXPECT_EQ(copy, nullptr);
+  EXPECT_EQ(moved, first);
+  EXPECT_TRUE(moved);
+  ASSERT_TRUE(store.End("a").ok());
+  first.reset();
+  EXPECT_FALSE(first);
+  EXPECT_EQ(lstm_pool_->live(), 1);  // `moved` still holds it
+  EXPECT_EQ(moved->id(), "a");
+  moved = nullptr;
+  EXPECT_EQ(lstm_pool_->live(), 0);
+}
+
+// Without a session tier a session keeps none of the tier's fields, and
+// reads as the tier would see a session it never claimed.
+TEST_F(SessionStoreTest, AnUntrackedSessionReadsAsNeverClaimedAndOpen) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr session = *store.Start("a", lstm_, kT0);
+  absl::MutexLock lock(&session->mu());
+  session->AddSteps(2);
+  session->AnswerPending();
+  session->AnswerHandedOver();
+  EXPECT_EQ(session->step_count(), 2);
+  EXPECT_EQ(session->epoch(), 0);
+  EXPECT_TRUE(session->claim_due());
+  EXPECT_TRUE(session->closed().ok());
+  EXPECT_FALSE(session->restored_behind());
+  EXPECT_EQ(session->changed_since_ns(), 0);
+  EXPECT_EQ(session->unanswered(), 0);
+  EXPECT_EQ(session->durable_steps(), 0);
+  EXPECT_EQ(session->stale_since_ns(), 0);
+  EXPECT_EQ(session->verified_ns(), 0);
+}
+
+TEST_F(SessionStoreTest, ATrackedSessionKeepsTheTiersFieldsUntilItsNextIncarnation) {
+  SessionStore store({.max_sessions = 10, .track_changes = true});
+  SessionPtr session = *store.Start("a", lstm_, kT0);
+  session->RaiseEpoch(7);
+  session->RaiseEpoch(5);  // claims only raise it
+  session->set_claimed();
+  session->set_verified_ns(11);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_NE(session->changed_since_ns(), 0);  // a new state
+    session->AnswerPending();
+    EXPECT_EQ(session->unanswered(), 1);
+    session->AnswerHandedOver();
+    session->MarkCheckpointed(3);
+    session->set_restored_behind(true);
+    session->CloseAsStale(absl::UnavailableError("moved"));
+  }
+  EXPECT_EQ(session->epoch(), 7);
+  EXPECT_FALSE(session->claim_due());
+  EXPECT_EQ(session->verified_ns(), 11);
+  EXPECT_EQ(session->durable_steps(), 3);
+  EXPECT_EQ(session->unanswered(), 0);
+  EXPECT_NE(session->stale_since_ns(), 0);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_EQ(session->changed_since_ns(), 0);
+    EXPECT_TRUE(session->restored_behind());
+    EXPECT_EQ(session->closed().code(), absl::StatusCode::kUnavailable);
+  }
+  // A restart: a new incarnation, to be claimed anew; the epoch stays.
+  ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
+  EXPECT_TRUE(session->claim_due());
+  EXPECT_EQ(session->durable_steps(), 0);
+  EXPECT_EQ(session->epoch(), 7);
+  absl::MutexLock lock(&session->mu());
+  EXPECT_FALSE(session->restored_behind());
+  EXPECT_NE(session->changed_since_ns(), 0);
+}
+
 }  // namespace
 }  // namespace rnnserve::server
