@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "model/engine/tensor.h"
+#include "model/kernels/gemm_kernels.h"
 #include "model/kernels/weight_precision.h"
 
 namespace rnnserve::model {
@@ -42,6 +43,9 @@ struct CellStep {
   RowMatrixMap output;                // [B, H]: the cell's h_t, written
   RowMatrixMap scratch;               // [B, G*H]
   RowMatrixMap scratch2;              // [B, H]
+  // The recurrent product's panel order: alternated step by step within a
+  // chunk, so each step starts on the weights the previous one read last.
+  internal::PanelOrder order = internal::PanelOrder::kForward;
 };
 
 }  // namespace rnnserve::model

@@ -58,10 +58,10 @@ void GruCell::Step(CellStep& step) const {
   const float* prev = step.recurrent_input.data();
   if (reset_after) {
     // r and z biases are folded (zero here); b_hn rides along with W_hn h.
-    recurrent_.MultiplyAdd(prev, h, batch, weights_.recurrent_bias.data(), 0,
-                           step.scratch.data(), width);
+    recurrent_.MultiplyAdd(prev, h, batch, weights_.recurrent_bias.data(), 0, step.scratch.data(),
+                           width, step.order);
   } else {
-    recurrent_.Multiply(prev, h, batch, step.scratch.data(), width);
+    recurrent_.MultiplyAdd(prev, h, batch, nullptr, 0, step.scratch.data(), width, step.order);
   }
   if (fused_) {
     FusedGruGates(recurrent_.isa(), {.recurrent = step.scratch.data(),

@@ -42,7 +42,7 @@ void LstmCell::Step(CellStep& step) const {
   // The projected input starts the accumulation: no separate pass adds it.
   recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
                          step.scratch.rows(), step.projected_input.data(), width,
-                         step.scratch.data(), width);
+                         step.scratch.data(), width, step.order);
   if (fused_) {
     FusedLstmGates(recurrent_.isa(), {.gates = step.scratch.data(),
                                       .cell = step.cell.data(),

@@ -141,13 +141,13 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
     }
     float* out_t = output.data() + t * batch * fed_back;
     CellStep step{
-        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width,
-                                             batch, width),
+        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width, batch, width),
         .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
         .cell = cell_state,
         .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),
         .scratch = scratch,
         .scratch2 = scratch2,
+        .order = t % 2 == 0 ? internal::PanelOrder::kForward : internal::PanelOrder::kBackward,
     };
     cell.Step(step);
     if (feedback_.has_value()) {

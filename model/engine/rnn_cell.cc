@@ -20,8 +20,8 @@ absl::StatusOr<RnnCell> RnnCell::Create(GateWeights weights,
 void RnnCell::Step(CellStep& step) const {
   const int h = weights_.hidden_size;
   recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
-                         step.output.rows(), step.projected_input.data(), h,
-                         step.output.data(), h);
+                         step.output.rows(), step.projected_input.data(), h, step.output.data(), h,
+                         step.order);
   for (Eigen::Index b = 0; b < step.output.rows(); ++b) {
     ArrayMap a(step.output.row(b).data(), h);
     if (options_.clip > 0.0f) Clip(options_.clip, a.data(), h);

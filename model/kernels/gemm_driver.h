@@ -61,7 +61,8 @@ void RunGemm(const GemmArgs& a) {
       for (int64_t t = 0; t < tiles; ++t) {
         // Tiles as even as possible: 8 rows run as 4 + 4, not 6 + 2.
         const int tile_rows = static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
-        for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t q = p0; q < p1; ++q) {
+          const int64_t p = a.order == PanelOrder::kForward ? q : panels - 1 - q;
           const int64_t col = p * kPanelWidth;
           const int cols =
               static_cast<int>(a.n - col < kPanelWidth ? a.n - col : kPanelWidth);
