@@ -221,26 +221,26 @@ double Median(std::vector<double> v) {
 // A library the kernel is compared with, behind one Run().
 struct Peer {
   std::string name;
+  std::string implementation;  // the benchmark's label, when the peer says
   std::function<void()> run;
   void Run() { run(); }
 };
 
 // Every peer built in, each set up and run once (allocations, plans).
-std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps, std::string& label) {
+std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps) {
   std::vector<Peer> peers;
 #ifdef RNNSERVE_BENCH_ONEDNN
   auto onednn =
       std::make_shared<OnednnRnn>(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
                                   shape.input, shape.hidden, shape.layers, batch, steps);
   onednn->Run();
-  label = onednn->implementation();
-  peers.push_back({"onednn", [onednn] { onednn->Run(); }});
+  peers.push_back({"onednn", onednn->implementation(), [onednn] { onednn->Run(); }});
 #endif
 #ifdef RNNSERVE_BENCH_ORT
   auto ort = std::make_shared<OrtRnn>(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru,
                                       shape.input, shape.hidden, shape.layers, batch, steps);
   ort->Run();
-  peers.push_back({"ort", [ort] { ort->Run(); }});
+  peers.push_back({"ort", "", [ort] { ort->Run(); }});
 #endif
   return peers;
 }
@@ -249,8 +249,7 @@ std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps, std::strin
 void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps) {
   constexpr double kBlockSeconds = 2e-3;
   RnnserveRun ours(shape, batch, steps);
-  std::string label;
-  std::vector<Peer> peers = MakePeers(shape, batch, steps, label);
+  std::vector<Peer> peers = MakePeers(shape, batch, steps);
   WeightRead read(shape);
   const int ours_runs = BlockRuns(ours, kBlockSeconds);
   std::vector<int> peer_runs;
@@ -287,7 +286,7 @@ void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps
   state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
   state.counters["input_weight_bytes"] = static_cast<double>(shape.input_weights() * 4);
   state.counters["flops_per_session_step"] = shape.flops_per_session_step();
-  state.SetLabel(label);
+  state.SetLabel(peers[0].implementation);
 }
 #endif
 
