@@ -26,6 +26,51 @@ struct Bf16Avx2Tiles {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
 
+  // One pair of weight rows (w) times x[kk] and x[kk + 1] (x offset to kk;
+  // x[kk + 1] only if has_odd) into the accumulators. One or two rows widen
+  // a vector at a time (four vectors' even and odd halves would not fit 16
+  // registers beside the accumulators); 3 and 4 rows widen both vectors
+  // first and load each x once. Inlined, so the accumulators stay in
+  // registers.
+  template <int kRows, int kVectors, int kSets>
+  __attribute__((always_inline)) static void Pair(const uint32_t* w, const float* x, int64_t ldx,
+                                                  bool has_odd,
+                                                  __m256 (&acc)[kSets][kRows][kVectors]) {
+    const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+    if constexpr (kRows <= 2) {
+      for (int j = 0; j < kVectors; ++j) {
+        const __m256i pair = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 8 * j));
+        const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(pair, 16));
+        const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(pair, high));
+        for (int i = 0; i < kRows; ++i) {
+          const __m256 x0 = _mm256_broadcast_ss(x + i * ldx);
+          const __m256 x1 = has_odd ? _mm256_broadcast_ss(x + i * ldx + 1) : _mm256_setzero_ps();
+          acc[0][i][j] = _mm256_fmadd_ps(x0, even, acc[0][i][j]);
+          acc[kSets - 1][i][j] = _mm256_fmadd_ps(x1, odd, acc[kSets - 1][i][j]);
+        }
+      }
+    } else {
+      // Spelled out rather than loops over the vectors: GCC 12 then keeps
+      // the accumulators in registers (with the loops it stores them every
+      // pair, as gemm_avx2.cc found).
+      static_assert(kVectors == 2);
+      const __m256i pair0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
+      const __m256i pair1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 8));
+      const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(pair0, 16));
+      const __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(pair0, high));
+      const __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(pair1, 16));
+      const __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(pair1, high));
+      for (int i = 0; i < kRows; ++i) {
+        const __m256 x0 = _mm256_broadcast_ss(x + i * ldx);
+        const __m256 x1 = has_odd ? _mm256_broadcast_ss(x + i * ldx + 1) : _mm256_setzero_ps();
+        acc[0][i][0] = _mm256_fmadd_ps(x0, even0, acc[0][i][0]);
+        acc[0][i][1] = _mm256_fmadd_ps(x0, even1, acc[0][i][1]);
+        acc[0][i][0] = _mm256_fmadd_ps(x1, odd0, acc[0][i][0]);
+        acc[0][i][1] = _mm256_fmadd_ps(x1, odd1, acc[0][i][1]);
+      }
+    }
+  }
+
   // kRows rows x kVectors * 8 columns of `panel` (offset to the strip),
   // `cols` of them valid.
   template <int kRows, int kVectors, bool kStream>
@@ -41,8 +86,11 @@ struct Bf16Avx2Tiles {
         if constexpr (kSets == 2) acc[1][i][j] = _mm256_setzero_ps();
       }
     }
-    const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
-    for (int64_t kk = 0; kk < k; kk += 2) {
+    // Whole pairs first, then an odd last row on its own (its pair's high
+    // half is zeros and x's row may end there): no test in the loop, which
+    // GCC 12 then keeps in registers.
+    int64_t kk = 0;
+    for (; kk + 1 < k; kk += 2) {
       const uint32_t* w = panel + kk / 2 * kPanelWidth;
       if (kStream) {
         // As gemm_avx2.cc: a streaming tile asks for its weights 1 KiB ahead.
@@ -51,24 +99,9 @@ struct Bf16Avx2Tiles {
           _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
         }
       }
-      // Past k the odd row is zeros: any finite x times zero adds nothing,
-      // and x's row may end at kk.
-      const bool has_odd = kk + 1 < k;
-#pragma GCC unroll 4
-      for (int j = 0; j < kVectors; ++j) {
-        const __m256i pair = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 8 * j));
-        const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(pair, 16));
-        const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(pair, high));
-#pragma GCC unroll 4
-        for (int i = 0; i < kRows; ++i) {
-          const __m256 x0 = _mm256_broadcast_ss(x + i * ldx + kk);
-          const __m256 x1 =
-              has_odd ? _mm256_broadcast_ss(x + i * ldx + kk + 1) : _mm256_setzero_ps();
-          acc[0][i][j] = _mm256_fmadd_ps(x0, even, acc[0][i][j]);
-          acc[kSets - 1][i][j] = _mm256_fmadd_ps(x1, odd, acc[kSets - 1][i][j]);
-        }
-      }
+      Pair<kRows, kVectors, kSets>(w, x + kk, ldx, /*has_odd=*/true, acc);
     }
+    if (kk < k) Pair<kRows, kVectors, kSets>(panel + kk / 2 * kPanelWidth, x + kk, ldx, false, acc);
     for (int i = 0; i < kRows; ++i) {
       for (int j = 0; j < kVectors; ++j) {
         __m256 sum = acc[0][i][j];
