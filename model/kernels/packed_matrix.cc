@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "glog/logging.h"
 #include "model/kernels/gemm_kernels.h"
 #include "model/kernels/quantised_rows.h"
 
@@ -116,12 +115,19 @@ PackedMatrix PackedMatrix::Pack(const float* w, int64_t rows, int64_t cols, int6
   packed.cols_ = cols;
   packed.isa_ = isa;
   packed.precision_ = precision;
+  if (precision == WeightPrecision::kInt8 && rows > kQuantisedBytes) {
+    // Deeper than one quantised row fits the stack buffer: slices of
+    // kQuantisedBytes rows, each its own int8 matrix (own scales), summed.
+    for (int64_t r = 0; r < rows; r += kQuantisedBytes) {
+      packed.depth_slices_.push_back(
+          Pack(w + r * ld, std::min(kQuantisedBytes, rows - r), cols, ld, isa, precision));
+    }
+    return packed;
+  }
   const int64_t panels = PanelCount(cols);
   const int64_t panel_bytes = PanelBytes(precision, rows);
   packed.panels_.assign(panels * panel_bytes, 0);
   if (precision == WeightPrecision::kInt8) {
-    CHECK_LE(internal::QuantisedRowStride(rows), kQuantisedBytes)
-        << "int8 weights take at most " << kQuantisedBytes << " input rows, got " << rows;
     // Symmetric per output column (a row of the exported [out, in] matrix).
     packed.scales_.assign(panels * kPanelWidth, 0.0f);
     packed.column_sums_.assign(panels * kPanelWidth, 0);
@@ -166,11 +172,16 @@ PackedMatrix PackedMatrix::Pack(const float* w, int64_t rows, int64_t cols, int6
 }
 
 int64_t PackedMatrix::bytes() const {
-  return static_cast<int64_t>(panels_.size() + scales_.size() * sizeof(float) +
-                              column_sums_.size() * sizeof(int32_t));
+  int64_t bytes = static_cast<int64_t>(panels_.size() + scales_.size() * sizeof(float) +
+                                       column_sums_.size() * sizeof(int32_t));
+  for (const PackedMatrix& slice : depth_slices_) bytes += slice.bytes();
+  return bytes;
 }
 
 float PackedMatrix::Weight(int64_t row, int64_t col) const {
+  if (!depth_slices_.empty()) {
+    return depth_slices_[row / kQuantisedBytes].Weight(row % kQuantisedBytes, col);
+  }
   const int64_t panel_bytes = PanelBytes(precision_, rows_);
   const uint8_t* panel = panels_.data() + col / kPanelWidth * panel_bytes;
   const int64_t j = col % kPanelWidth;
@@ -229,6 +240,17 @@ void PackedMatrix::MultiplyAdd(const float* x, int64_t ldx, int64_t m, const flo
 }
 
 void PackedMatrix::MultiplyInt8(const internal::GemmArgs& args) const {
+  if (!depth_slices_.empty()) {
+    // The first slice starts from the addend, the others add to c.
+    int64_t row = 0;
+    for (const PackedMatrix& slice : depth_slices_) {
+      const bool first = row == 0;
+      slice.MultiplyAdd(args.x + row, args.ldx, args.m, first ? args.addend : args.c,
+                        first ? args.ld_addend : args.ldc, args.c, args.ldc);
+      row += slice.rows();
+    }
+    return;
+  }
   const int64_t ldxq = internal::QuantisedRowStride(rows_);
   const int64_t group = std::min(kQuantisedRows, kQuantisedBytes / ldxq);
   alignas(64) uint8_t xq[kQuantisedBytes];

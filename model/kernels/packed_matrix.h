@@ -30,8 +30,9 @@ class PackedMatrix {
 
   // Packs w[rows, cols], row r at w + r * ld, converted to `precision`:
   // bf16 rounds to nearest even; int8 scales each column by its largest
-  // magnitude / 127 and rounds to nearest. REQUIRES for int8: rows <= 32768
-  // (x's quantised rows are on the stack).
+  // magnitude / 127 and rounds to nearest. int8 matrices deeper than 32768
+  // rows (x's quantised rows live on the stack) are packed as slices of
+  // 32768 rows, each with its own scales, and their products summed.
   static PackedMatrix Pack(const float* w, int64_t rows, int64_t cols, int64_t ld,
                            KernelIsa isa = DefaultKernelIsa(),
                            WeightPrecision precision = WeightPrecision::kFp32);
@@ -63,7 +64,8 @@ class PackedMatrix {
                    int64_t ld_addend, float* c, int64_t ldc) const;
 
   // MultiplyAdd()'s arguments for a kernel of gemm_kernels.h, for the parity
-  // tests of kernels the dispatch does not pick on this CPU.
+  // tests of kernels the dispatch does not pick on this CPU. Not for int8
+  // (its kernels take x quantised).
   internal::GemmArgs KernelArgs(const float* x, int64_t ldx, int64_t m, const float* addend,
                                 int64_t ld_addend, float* c, int64_t ldc) const;
 
@@ -77,6 +79,8 @@ class PackedMatrix {
   // int8 only: each column's sum of its int8 weights, to take back the
   // +128 of the quantised x bytes.
   std::vector<int32_t, CacheAlignedAllocator<int32_t>> column_sums_;
+  // int8 deeper than 32768 rows: the slices, and nothing above.
+  std::vector<PackedMatrix> depth_slices_;
   int64_t rows_ = 0;
   int64_t cols_ = 0;
   KernelIsa isa_ = KernelIsa::kGeneric;

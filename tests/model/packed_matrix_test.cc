@@ -235,16 +235,16 @@ TEST_P(PackedMatrixTest, ConvertsWithinThePrecisionsBound) {
 // int8 against the float32 product of the exported weights: each term
 // x * w is off by at most |x| * s_w / 2 + |w| * s_x / 2 + s_x * s_w / 4
 // (half a step of each), s_w the column's and s_x the row's step (largest
-// magnitude / 127); the bound README "Weight precision" states.
-TEST_P(PackedMatrixTest, Int8StaysWithinTheQuantisationBound) {
-  if (kernel().precision != WeightPrecision::kInt8) GTEST_SKIP() << "int8 only";
+// magnitude / 127); the bound README "Weight precision" states. (Matrices
+// deeper than 32768 rows quantise slices with their own, smaller, steps:
+// the bound holds all the more.)
+void CheckInt8Bound(KernelIsa isa, int64_t m, int64_t k, int64_t n) {
+  SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " m=" << m << " k=" << k << " n=" << n);
   std::mt19937 rng(5);
-  const int64_t m = 13, k = 300, n = 130;
   const std::vector<float> w = Random(k * n, rng);
   std::vector<float> x = Random(m * k, rng);
-  for (int64_t kk = 0; kk < k; ++kk) x[3 * k + kk] *= 50.0f;  // scale doesn't matter
-  const PackedMatrix packed =
-      PackedMatrix::Pack(w.data(), k, n, n, kernel().isa, kernel().precision);
+  for (int64_t kk = 0; kk < k; ++kk) x[(m / 2) * k + kk] *= 50.0f;  // scale doesn't matter
+  const PackedMatrix packed = PackedMatrix::Pack(w.data(), k, n, n, isa, WeightPrecision::kInt8);
   std::vector<float> c(m * n);
   packed.Multiply(x.data(), k, m, c.data(), n);
   for (int64_t i = 0; i < m; ++i) {
@@ -264,6 +264,12 @@ TEST_P(PackedMatrixTest, Int8StaysWithinTheQuantisationBound) {
       ASSERT_LE(std::abs(c[i * n + j] - want), bound * 1.0001 + 1e-6) << i << ", " << j;
     }
   }
+}
+
+TEST_P(PackedMatrixTest, Int8StaysWithinTheQuantisationBound) {
+  if (kernel().precision != WeightPrecision::kInt8) GTEST_SKIP() << "int8 only";
+  CheckInt8Bound(kernel().isa, 13, 300, 130);
+  CheckInt8Bound(kernel().isa, 3, 2 * 32768 + 300, 20);  // three depth slices
 }
 
 // A row of zeros gives the addend; a row holding NaN or Inf gives NaN, as a
