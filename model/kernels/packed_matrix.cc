@@ -142,33 +142,37 @@ PackedMatrix PackedMatrix::Pack(const float* w, int64_t rows, int64_t cols, int6
     const int64_t col = p * kPanelWidth;
     const int64_t width = std::min(cols - col, kPanelWidth);
     for (int64_t r = 0; r < rows; ++r) {
-      const float* from = w + r * ld + col;
-      switch (precision) {
-        case WeightPrecision::kFp32:
-          std::memcpy(panel + r * kPanelWidth * 4, from, width * sizeof(float));
-          break;
-        case WeightPrecision::kBf16: {
-          // Row r is the low (even r) or high (odd r) half of pair r / 2.
-          auto* pair = reinterpret_cast<uint32_t*>(panel) + r / 2 * kPanelWidth;
-          const int shift = r % 2 == 0 ? 0 : 16;
-          for (int64_t j = 0; j < width; ++j) pair[j] |= ToBf16(from[j]) << shift;
-          break;
-        }
-        case WeightPrecision::kInt8: {
-          auto* weights = reinterpret_cast<int8_t*>(panel);
-          for (int64_t j = 0; j < width; ++j) {
-            const float scale = packed.scales_[col + j];
-            const float q = scale == 0.0f ? 0.0f : std::nearbyint(from[j] / scale);
-            const auto value = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
-            weights[Int8Offset(r, j)] = value;
-            packed.column_sums_[col + j] += value;
-          }
-          break;
-        }
-      }
+      packed.PackRow(w + r * ld + col, r, col, width, panel);
     }
   }
   return packed;
+}
+
+void PackedMatrix::PackRow(const float* from, int64_t r, int64_t col, int64_t width,
+                           uint8_t* panel) {
+  switch (precision_) {
+    case WeightPrecision::kFp32:
+      std::memcpy(panel + r * kPanelWidth * 4, from, width * sizeof(float));
+      return;
+    case WeightPrecision::kBf16: {
+      // Row r is the low (even r) or high (odd r) half of pair r / 2.
+      auto* pair = reinterpret_cast<uint32_t*>(panel) + r / 2 * kPanelWidth;
+      const int shift = r % 2 == 0 ? 0 : 16;
+      for (int64_t j = 0; j < width; ++j) pair[j] |= ToBf16(from[j]) << shift;
+      return;
+    }
+    case WeightPrecision::kInt8: {
+      auto* weights = reinterpret_cast<int8_t*>(panel);
+      for (int64_t j = 0; j < width; ++j) {
+        const float scale = scales_[col + j];
+        const float q = scale == 0.0f ? 0.0f : std::nearbyint(from[j] / scale);
+        const auto value = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+        weights[Int8Offset(r, j)] = value;
+        column_sums_[col + j] += value;
+      }
+      return;
+    }
+  }
 }
 
 int64_t PackedMatrix::bytes() const {

@@ -70,6 +70,9 @@ class PackedMatrix {
                                 int64_t ld_addend, float* c, int64_t ldc) const;
 
  private:
+  // Converts row r of the matrix, columns [col, col + width) at `from`, into
+  // `panel` (the int8 scales already set; adds to the column sums).
+  void PackRow(const float* from, int64_t r, int64_t col, int64_t width, uint8_t* panel);
   // Quantises x a group of rows at a time and runs the int8 kernel on each.
   void MultiplyInt8(const internal::GemmArgs& args) const;
 
