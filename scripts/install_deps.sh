@@ -38,6 +38,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
     # stubs protoc and grpc_python_plugin (protobuf-compiler-grpc) generate
     python3-grpcio python3-protobuf
     curl  # examples/v2_rest_session.sh, run by the v2 REST tests
+    clang  # the thread_safety_check test: clang's lock analysis, which GCC lacks
     # server_test's KerasDemoTest writes the demo models as .keras / .h5 at test time
     # (tests/testdata/make_keras_fixtures.py --resave-demos)
     python3-h5py python3-numpy
