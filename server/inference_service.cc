@@ -36,23 +36,25 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "Step", metrics_);
   }
-  v1::StepRequest request;  // Handle() copies what outlives it.
-  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
+  // Kept until the reply: the step reads its input rows where they were parsed.
+  auto request = std::make_unique<v1::StepRequest>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
     return FinishUnary(context, parsed, "Step", metrics_);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  handler_->Handle(
-      request, DeadlineOf(*context),
-      [this, context, reactor, response_bytes](absl::StatusOr<v1::StepResponse> result) {
-        metrics_->CountRequest("Step", result.status().code());
-        if (!result.ok()) {
-          if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
-            context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
-          }
-          return reactor->Finish(ToGrpcStatus(result.status()));
-        }
-        reactor->Finish(SerializeMessage(*result, *response_bytes));
-      });
+  const v1::StepRequest& kept = *request;
+  handler_->Handle(kept, DeadlineOf(*context),
+                   [this, context, reactor, response_bytes,
+                    request = std::move(request)](absl::StatusOr<v1::StepResponse> result) {
+                     metrics_->CountRequest("Step", result.status().code());
+                     if (!result.ok()) {
+                       if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+                         context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
+                       }
+                       return reactor->Finish(ToGrpcStatus(result.status()));
+                     }
+                     reactor->Finish(SerializeMessage(*result, *response_bytes));
+                   });
   return reactor;
 }
 
@@ -62,13 +64,13 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(grpc::CallbackServer
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "RunSequence", metrics_);
   }
-  v1::SequenceRequest request;
-  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
+  auto request = std::make_unique<v1::SequenceRequest>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
     return FinishUnary(context, parsed, "RunSequence", metrics_);
   }
   // Validated and admitted here, before it queues: only work whose bytes are
   // reserved waits in the pool, and a request too large is refused at once.
-  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(request);
+  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(std::move(request));
   if (!admitted.ok()) return FinishUnary(context, admitted.status(), "RunSequence", metrics_);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time deadline = DeadlineOf(*context);

@@ -29,17 +29,18 @@ v1::StepResponse ErrorResponse(const std::string& request_id, const std::string&
 }  // namespace
 
 void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond respond) {
-  // A fresh message each time: a Clear()ed one would keep the capacity of a
-  // long chunk's input while the stream idles (issue 20). Handle() copies
-  // what outlives it.
-  v1::StepRequest request;
-  const absl::Status parsed = ParseMessage(request_bytes, request);
-  auto answer = [metrics = metrics_, request_id = request.request_id(),
-                 session_id = request.session_id(),
+  // request_ lives until the answer: the step reads its input rows where
+  // they were parsed. Reused from step to step, it keeps its capacity
+  // (no allocation for a step the size of the last), bounded (see Trim).
+  const absl::Status parsed = ParseMessage(request_bytes, request_);
+  auto answer = [this,
                  respond = std::move(respond)](absl::StatusOr<v1::StepResponse> result) mutable {
-    metrics->CountRequest("StreamSteps", result.status().code());
+    metrics_->CountRequest("StreamSteps", result.status().code());
     const v1::StepResponse response =
-        result.ok() ? *std::move(result) : ErrorResponse(request_id, session_id, result.status());
+        result.ok() ? *std::move(result)
+                    : ErrorResponse(request_.request_id(), request_.session_id(), result.status());
+    // Done with the request before respond: once it runs, the next Serve may.
+    Trim();
     // Cannot fail: Admission keeps every answer within --max_message_bytes,
     // below protobuf's 2 GiB. Kept as the guard it was.
     grpc::ByteBuffer bytes;
@@ -48,7 +49,19 @@ void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond re
     std::move(respond)(std::move(bytes));
   };
   if (!parsed.ok()) return answer(parsed);
-  handler_->Handle(request, deadline_, std::move(answer));
+  handler_->Handle(request_, deadline_, std::move(answer));
+}
+
+void NativeStepExchange::Trim() {
+  // A Clear()ed message keeps its capacity: a long chunk's input would stay
+  // with a stream that idles for hours (issue 20). Past kKeptBytes, the
+  // message is freed; below, the next parse reuses it.
+  const int64_t kept =
+      int64_t{4} * request_.floats().values().Capacity() +
+      int64_t{8} * request_.tokens().ids().Capacity() +
+      static_cast<int64_t>(request_.request_id().capacity() + request_.session_id().capacity() +
+                           request_.model().name().capacity());
+  if (kept > kKeptBytes) request_ = v1::StepRequest();
 }
 
 }  // namespace rnnserve::server

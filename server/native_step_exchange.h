@@ -6,6 +6,8 @@
 #ifndef RNNSERVE_SERVER_NATIVE_STEP_EXCHANGE_H_
 #define RNNSERVE_SERVER_NATIVE_STEP_EXCHANGE_H_
 
+#include <cstdint>
+
 #include "absl/time/time.h"
 #include "server/metrics.h"
 #include "server/step_handler.h"
@@ -21,10 +23,19 @@ class NativeStepExchange final : public StreamExchange {
 
   void Serve(const grpc::ByteBuffer& request, Respond respond) override;
 
+  // What a stream keeps of its last request's capacity between steps.
+  static constexpr int64_t kKeptBytes = 64 << 10;
+
  private:
+  // Frees request_ when it holds more than kKeptBytes.
+  void Trim();
+
   const StepHandler* const handler_;
   ServerMetrics* const metrics_;
   const absl::Time deadline_;
+  // The request being served (Serve to `respond`); between steps, empty
+  // with the capacity of the last one, up to kKeptBytes.
+  v1::StepRequest request_;
 };
 
 }  // namespace rnnserve::server

@@ -26,11 +26,13 @@
 
 namespace rnnserve::server {
 
-// The input of one request: `steps` rows of floats, or `steps` token ids.
+// The input of one request, validated once at the edge (StepHandler's
+// InputOf): `steps` rows checked by the model it is submitted with, which
+// the batcher and the engine trust. A view: the rows stay in the request
+// message, which its submitter keeps alive and unchanged until `done` runs.
 struct StepInputData {
-  std::vector<float> floats;
-  std::vector<int64_t> tokens;
-  int64_t steps = 0;
+  model::CheckedInput rows;
+  int64_t steps = 0;  // rows.rows()
   // The session's steps before these, as the client counts them; when set
   // and different when the step runs, nothing is applied (ABORTED, see
   // server/session_position.h).

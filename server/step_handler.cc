@@ -52,7 +52,6 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
         "output_mode ", request.output_mode(),
         " is unknown; want OUTPUT_MODE_ALL_STEPS (0) or OUTPUT_MODE_LAST_STEP (1)"));
   }
-  StepInputData input;
   const bool tokens = model.input_kind() == model::InputKind::kTokens;
   if (request.has_tokens() != tokens || request.has_floats() == tokens) {
     return absl::InvalidArgumentError(
@@ -61,38 +60,38 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
                : absl::StrCat("this model takes floats (floats.values), ", model.input_size(),
                               " per step"));
   }
+  int64_t steps;
   if (tokens) {
-    input.tokens.assign(request.tokens().ids().begin(), request.tokens().ids().end());
-    input.steps = static_cast<int64_t>(input.tokens.size());
+    steps = request.tokens().ids_size();
   } else {
-    const auto& values = request.floats().values();
+    const int64_t values = request.floats().values_size();
     if (request.floats().steps() < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "floats.steps is ", request.floats().steps(),
           "; want the number of steps, or 0 to count them from floats.values"));
     }
-    input.floats.assign(values.begin(), values.end());
     const int64_t width = model.input_size();
-    const int64_t steps = request.floats().steps() > 0 ? request.floats().steps()
-                                                       : values.size() / width;
-    if (steps * width != values.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "floats.values has ", values.size(), " values; want steps x ", width,
-          (request.floats().steps() > 0 ? absl::StrCat(" = ", steps * width) : ""),
-          " (", width, " features per step)"));
+    steps = request.floats().steps() > 0 ? request.floats().steps() : values / width;
+    if (steps * width != values) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("floats.values has ", values, " values; want steps x ", width,
+                       (request.floats().steps() > 0 ? absl::StrCat(" = ", steps * width) : ""),
+                       " (", width, " features per step)"));
     }
-    input.steps = steps;
   }
-  if (input.steps <= 0 || input.steps > model::LayerStack::kMaxInputRows) {
+  if (steps <= 0 || steps > model::LayerStack::kMaxInputRows) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "a request carries ", input.steps, " steps; want 1 to ",
-        model::LayerStack::kMaxInputRows));
+        "a request carries ", steps, " steps; want 1 to ", model::LayerStack::kMaxInputRows));
   }
-  // Values too (token range, NaN/Inf), so a start never resets a session
-  // for a step that would then fail.
-  RNN_RETURN_IF_ERROR(model.CheckInput(
-      tokens ? model::StepInput::Tokens(input.tokens.data(), input.steps)
-             : model::StepInput::Floats(input.floats.data(), input.steps)));
+  // Values too (token range, NaN/Inf), once: a start never resets a session
+  // for a step that would then fail, and the batcher and the engine trust
+  // the checked rows, which stay in the request.
+  StepInputData input;
+  input.steps = steps;
+  RNN_ASSIGN_OR_RETURN(
+      input.rows,
+      model.Check(tokens ? model::StepInput::Tokens(request.tokens().ids().data(), steps)
+                         : model::StepInput::Floats(request.floats().values().data(), steps)));
   return input;
 }
 
@@ -191,18 +190,23 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
   }
   // Only the tier can say where the session is (a Redis round trip, maybe a
   // call to its owner): on its lookup threads, with a copy of the request
-  // (the caller may reuse its own once this returns), counted in flight.
+  // (the caller may reuse its own once this returns), counted in flight
+  // until the reply (the step reads its rows from the copy).
   absl::StatusOr<InflightBudget::Reservation> copy_bytes =
       admission_->ReserveWaiting(static_cast<int64_t>(request.ByteSizeLong()));
   if (!copy_bytes.ok()) return std::move(reply)(copy_bytes.status());
-  tier_->RunLookup([this, request = std::make_unique<v1::StepRequest>(request), deadline, received,
-                    copy_bytes = *std::move(copy_bytes),
-                    reply = std::move(reply)](absl::Status queued) mutable {
+  auto copy = std::make_unique<const v1::StepRequest>(request);
+  const v1::StepRequest& kept = *copy;
+  Reply keeping = [copy = std::move(copy), copy_bytes = *std::move(copy_bytes),
+                   reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
+    std::move(reply)(std::move(result));
+  };
+  tier_->RunLookup([this, &kept, deadline, received,
+                    reply = std::move(keeping)](absl::Status queued) mutable {
     if (!queued.ok()) return std::move(reply)(queued);
-    StepFound(
-        *request, deadline, received,
-        LookUpSession(*store_, tier_, request->session_id(), received, SessionStore::Use::kStep),
-        std::move(reply));
+    StepFound(kept, deadline, received,
+              LookUpSession(*store_, tier_, kept.session_id(), received, SessionStore::Use::kStep),
+              std::move(reply));
   });
 }
 
@@ -252,31 +256,29 @@ void StepHandler::Submit(const v1::StepRequest& request, absl::Time deadline, ab
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(
-    const v1::SequenceRequest& request) const {
-  if (request.model().name().empty()) {
+    std::unique_ptr<const v1::SequenceRequest> request) const {
+  if (request->model().name().empty()) {
     return absl::InvalidArgumentError("RunSequence names its model (model.name)");
   }
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request->model()));
   const model::LayerStack& stack = *served->loaded.stack;
   AdmittedSequence sequence{.model = served,
-                            .last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP};
-  RNN_ASSIGN_OR_RETURN(sequence.admitted.input, InputOf(request, stack));
+                            .last_only = request->output_mode() == v1::OUTPUT_MODE_LAST_STEP};
+  RNN_ASSIGN_OR_RETURN(sequence.admitted.input, InputOf(*request, stack));
   const RequestedWork work{.kind = RequestedWork::Kind::kWholeSequence,
                            .steps = sequence.admitted.input.steps,
                            .last_only = sequence.last_only,
                            .echoed_bytes = static_cast<int64_t>(served->name.size())};
   RNN_ASSIGN_OR_RETURN(sequence.admitted.reservation, admission_->Admit(stack, served->name, work));
+  sequence.request = std::move(request);
   return sequence;
 }
 
 absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
     const AdmittedSequence& sequence) const {
   const model::LayerStack& stack = *sequence.model->loaded.stack;
-  const StepInputData& input = sequence.admitted.input;
-  const model::StepInput view =
-      input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
-                           : model::StepInput::Tokens(input.tokens.data(), input.steps);
-  RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs, stack.RunSequence(view));
+  RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs,
+                       stack.RunSequence(sequence.admitted.input.rows));
   const int64_t first = sequence.last_only ? outputs.rows() - 1 : 0;
   const int64_t rows = outputs.rows() - first;
   const int64_t width = outputs.cols();

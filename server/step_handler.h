@@ -7,6 +7,8 @@
 #ifndef RNNSERVE_SERVER_STEP_HANDLER_H_
 #define RNNSERVE_SERVER_STEP_HANDLER_H_
 
+#include <memory>
+
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -22,7 +24,8 @@
 namespace rnnserve::server {
 
 // A request's input, checked against its model and admitted: the bytes it
-// will allocate are reserved until its answer is handed to gRPC.
+// will allocate are reserved until its answer is handed to gRPC. `input`
+// views the rows of the request it was admitted from.
 struct AdmittedInput {
   StepInputData input;
   InflightBudget::Reservation reservation;
@@ -31,6 +34,8 @@ struct AdmittedInput {
 // A whole sequence admitted (validated, bytes reserved), waiting to run.
 struct AdmittedSequence {
   const ServedModel* model = nullptr;  // Not owned; served until shutdown.
+  // Kept until the answer: `admitted.input` views its rows.
+  std::unique_ptr<const v1::SequenceRequest> request;
   AdmittedInput admitted;
   bool last_only = false;
 };
@@ -53,7 +58,9 @@ class StepHandler {
         gate_(gate),
         tier_(tier) {}
 
-  // Applies `request`; `reply` runs exactly once: inline for a request
+  // Applies `request`, which the caller keeps alive and unchanged until
+  // `reply` has run (the step reads its rows where they were parsed, and
+  // `reply` may run before Handle returns); `reply` runs exactly once: inline for a request
   // refused before it queues (admission included), else on a batcher
   // thread, or on the tier's lookup threads when the lookup of its session
   // needed Redis and it was refused there. Nothing is applied to the session when the reply is an
@@ -65,7 +72,8 @@ class StepHandler {
   // work queues: AdmitSequence (cheap, on the calling thread) validates and
   // reserves; RunSequence computes. The caller releases
   // `sequence.admitted.reservation` once the answer is handed over.
-  absl::StatusOr<AdmittedSequence> AdmitSequence(const v1::SequenceRequest& request) const;
+  absl::StatusOr<AdmittedSequence> AdmitSequence(
+      std::unique_ptr<const v1::SequenceRequest> request) const;
   absl::StatusOr<v1::SequenceResponse> RunSequence(const AdmittedSequence& sequence) const;
 
  private:
@@ -106,7 +114,8 @@ class StepHandler {
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT
 // for no input, the wrong kind, a float count that is not whole steps (or a
 // negative floats.steps), a token outside the vocabulary, a NaN/Inf value or
-// an output_mode this server does not know.
+// an output_mode this server does not know. The rows stay in `request`,
+// which must outlive the result.
 template <typename Request>
 absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model);
 

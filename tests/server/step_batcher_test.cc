@@ -3,6 +3,8 @@
 #include "server/step_batcher.h"
 
 #include <atomic>
+#include <deque>
+#include <limits>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -32,15 +34,29 @@ class StepBatcherTest : public ::testing::Test {
     return *store.Start(id, Model(), absl::Now());
   }
 
-  // Input of step t of session k: deterministic, different per session.
-  StepInputData Input(int k, int t, int steps = 1) const {
-    StepInputData input;
-    input.steps = steps;
+  // The floats of steps [t, t + steps) of session k: deterministic,
+  // different per session.
+  std::vector<float> Values(int k, int t, int steps) const {
+    std::vector<float> values;
     for (int s = 0; s < steps; ++s) {
       for (int j = 0; j < stack_->input_size(); ++j) {
-        input.floats.push_back(0.1f * ((k * 7 + (t + s) * 3 + j) % 11) - 0.5f);
+        values.push_back(0.1f * ((k * 7 + (t + s) * 3 + j) % 11) - 0.5f);
       }
     }
+    return values;
+  }
+
+  // Those steps checked, as StepHandler submits them: a view of values the
+  // fixture keeps (a request message in the server).
+  StepInputData Input(int k, int t, int steps = 1) const {
+    const float* values;
+    {
+      absl::MutexLock lock(&mu_);
+      values = kept_.emplace_back(Values(k, t, steps)).data();
+    }
+    StepInputData input;
+    input.steps = steps;
+    input.rows = *stack_->Check(model::StepInput::Floats(values, steps));
     return input;
   }
 
@@ -48,12 +64,11 @@ class StepBatcherTest : public ::testing::Test {
   std::vector<float> Reference(int k, int steps) const {
     std::vector<float> state(stack_->state_size());
     stack_->InitState(state.data());
-    const StepInputData input = Input(k, 0, steps);
+    const std::vector<float> input = Values(k, 0, steps);
     std::vector<float> out(steps * stack_->output_size());
     model::Workspace workspace;
     EXPECT_TRUE(stack_
-                    ->StepChunk(state.data(),
-                                model::StepInput::Floats(input.floats.data(), steps),
+                    ->StepChunk(state.data(), model::StepInput::Floats(input.data(), steps),
                                 out.data(), workspace)
                     .ok());
     return out;
@@ -61,6 +76,8 @@ class StepBatcherTest : public ::testing::Test {
 
   std::shared_ptr<const model::LayerStack> stack_;
   std::unique_ptr<StatePool> pool_;
+  mutable absl::Mutex mu_;
+  mutable std::deque<std::vector<float>> kept_ ABSL_GUARDED_BY(mu_);
 };
 
 // Submits and waits for the outcome.
@@ -180,18 +197,25 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
                                    std::vector<float>(want.end() - width, want.end())));
 }
 
-TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
+// The batcher takes only input its model checked (StepInputData holds a
+// model::CheckedInput): bad input is refused before it can be submitted
+// (StepHandlerTest.ABadRequestChangesNoSession over the whole handler), and
+// leaves the session as it was.
+TEST_F(StepBatcherTest, BadInputCannotBeSubmittedAndLeavesTheSession) {
   SessionStore store({});
   StepBatcher batcher({});
   std::shared_ptr<Session> session = NewSession(store, "bad");
-  StepInputData input = Input(0, 0);
-  input.floats.pop_back();
-  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, stack_, input);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(got.status().message(), HasSubstr("want 1 steps x 3 floats = 3, got 2"));
-  absl::MutexLock lock(&session->mu());
-  EXPECT_EQ(session->step_count(), 0);
+  std::vector<float> values = Values(0, 0, 1);
+  values.back() = std::numeric_limits<float>::quiet_NaN();
+  absl::StatusOr<model::CheckedInput> checked =
+      stack_->Check(model::StepInput::Floats(values.data(), 1));
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(checked.status().message(), HasSubstr("step 0, feature 2 is nan"));
+  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, stack_, Input(0, 0));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->session_steps, 1);
+  EXPECT_THAT(got->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), Reference(0, 1)));
 }
 
 TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
