@@ -36,25 +36,26 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "Step", metrics_);
   }
-  // Kept until the reply: the step reads its input rows where they were parsed.
-  auto request = std::make_unique<v1::StepRequest>();
-  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
+  // Kept until the reply: the step reads its input rows where they were
+  // parsed and writes its outputs into the response.
+  auto call = std::make_unique<StepMessages>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, call->request); !parsed.ok()) {
     return FinishUnary(context, parsed, "Step", metrics_);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const v1::StepRequest& kept = *request;
-  handler_->Handle(kept, DeadlineOf(*context),
-                   [this, context, reactor, response_bytes,
-                    request = std::move(request)](absl::StatusOr<v1::StepResponse> result) {
-                     metrics_->CountRequest("Step", result.status().code());
-                     if (!result.ok()) {
-                       if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
-                         context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
-                       }
-                       return reactor->Finish(ToGrpcStatus(result.status()));
-                     }
-                     reactor->Finish(SerializeMessage(*result, *response_bytes));
-                   });
+  StepMessages& kept = *call;
+  handler_->Handle(
+      kept.request, kept.response, DeadlineOf(*context),
+      [this, context, reactor, response_bytes, call = std::move(call)](absl::Status status) {
+        metrics_->CountRequest("Step", status.code());
+        if (!status.ok()) {
+          if (const std::optional<int64_t> steps = SessionStepsOf(status)) {
+            context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
+          }
+          return reactor->Finish(ToGrpcStatus(status));
+        }
+        reactor->Finish(SerializeMessage(call->response, *response_bytes));
+      });
   return reactor;
 }
 

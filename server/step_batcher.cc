@@ -14,6 +14,7 @@ struct StepBatcher::Job {
   std::shared_ptr<const model::LayerStack> model;
   StepInputData input;
   bool last_only = false;
+  float* outputs = nullptr;  // Not owned: the answer's rows, the submitter's.
   absl::Time deadline;
   absl::Time enqueued;
   Done done;
@@ -68,25 +69,25 @@ absl::Status CheckPosition(Session& session, const StepInputData& input)
 // keeps between requests (its workspace, which grows with the rows of one
 // StepChunk, and `scratch`) stays bounded by the piece, whatever the chunk
 // (issue 20: one 2^20-step chunk once grew a worker by 1.6 GB for good).
-// Every step's outputs go straight into `answer`; with `last_only` the
-// pieces go through `scratch` and only the last row is kept. The input was
+// Every step's outputs go straight into `answer` (rows x output_size(), or
+// one row with `last_only`: the pieces then go through `scratch` and only
+// the last row is kept). The input was
 // checked whole at the edge, so no piece fails after another was applied.
 constexpr int64_t kPieceRows = 4096;
 
 absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
                                const StepInputData& input, bool last_only,
-                               std::vector<float>& scratch, std::vector<float>& answer,
+                               std::vector<float>& scratch, float* answer,
                                model::Workspace& workspace) {
   const int64_t width = model.output_size();
-  answer.resize((last_only ? 1 : input.steps) * width);
   if (last_only) scratch.resize(std::min(input.steps, kPieceRows) * width);
   for (int64_t first = 0; first < input.steps; first += kPieceRows) {
     const int64_t rows = std::min(kPieceRows, input.steps - first);
-    float* out = last_only ? scratch.data() : answer.data() + first * width;
+    float* out = last_only ? scratch.data() : answer + first * width;
     absl::Status status = model.StepChunk(state, input.rows.Rows(first, rows), out, workspace);
     if (!status.ok()) return status;
     if (last_only && first + rows == input.steps) {
-      std::copy_n(out + (rows - 1) * width, width, answer.data());
+      std::copy_n(out + (rows - 1) * width, width, answer);
     }
   }
   return absl::OkStatus();
@@ -104,7 +105,7 @@ StepBatcher::~StepBatcher() { Shutdown(); }
 
 void StepBatcher::Submit(std::shared_ptr<Session> session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
-                         bool last_only, absl::Time deadline, Done done) {
+                         bool last_only, float* outputs, absl::Time deadline, Done done) {
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
@@ -116,7 +117,7 @@ void StepBatcher::Submit(std::shared_ptr<Session> session,
     } else {
       queue_.push_back(
           std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                    last_only, deadline, absl::Now(), std::move(done)}));
+                                    last_only, outputs, deadline, absl::Now(), std::move(done)}));
       return;
     }
   }
@@ -226,14 +227,13 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
     }
   }
   std::vector<float>& outputs = batch.outputs;
-  std::vector<float> chunk_answer;  // a lone job's answer, moved into its outcome
   absl::Status status = absl::OkStatus();
   if (!live.empty()) {
     const model::LayerStack& model = *live[0]->model;
     const int64_t width = model.output_size();
     if (live.size() == 1) {
       status = StepChunkInPieces(model, live[0]->session->state(), live[0]->input,
-                                 live[0]->last_only, outputs, chunk_answer, workspace);
+                                 live[0]->last_only, outputs, live[0]->outputs, workspace);
     } else {
       std::vector<float*>& states = batch.states;
       std::vector<model::CheckedInput>& rows = batch.rows;
@@ -263,12 +263,9 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
         job.session->AnswerPending();
         StepOutcome outcome;
         outcome.rows = job.last_only ? 1 : rows;
-        if (live.size() == 1) {
-          outcome.outputs = std::move(chunk_answer);
-        } else {  // One row each.
-          outcome.outputs.assign(outputs.begin() + row * width,
-                                 outputs.begin() + (row + 1) * width);
-        }
+        // A lone job's rows are in place already; a batch's, one each, are
+        // in the product's contiguous output.
+        if (live.size() > 1) std::copy_n(outputs.data() + row * width, width, job.outputs);
         outcome.session_steps = job.session->step_count();
         outcome.queue_wait = start - job.enqueued;
         outcome.compute = end - start;

@@ -23,6 +23,17 @@ void SetOutputs(absl::Span<const float> values, int64_t rows, int64_t width, v1:
   out.add_shape(width);
 }
 
+// Empties `response` for a new answer but keeps what it holds (the
+// outputs' capacity, the submessages), which Clear() would free: a reused
+// response allocates nothing for a step no larger than the last.
+void ResetAnswer(v1::StepResponse& response) {
+  if (response.has_error()) response.clear_error();
+  response.mutable_outputs()->Clear();
+  response.mutable_model()->Clear();
+  response.set_session_steps(0);
+  response.set_durable_steps(0);
+}
+
 void RecordStep(const StepOutcome& outcome, int64_t steps, absl::Time received,
                 ModelMetrics& metrics) {
   metrics.step_latency_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - received));
@@ -157,20 +168,19 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::CheckFound(
   return session;
 }
 
-void StepHandler::Handle(const v1::StepRequest& request, absl::Time deadline,
-                         Reply reply) const {
-  if (gate_ == nullptr) return HandleAdmitted(request, deadline, std::move(reply));
+void StepHandler::Handle(const v1::StepRequest& request, v1::StepResponse& response,
+                         absl::Time deadline, Reply reply) const {
+  if (gate_ == nullptr) return HandleAdmitted(request, response, deadline, std::move(reply));
   if (absl::Status entered = gate_->Enter(); !entered.ok()) return std::move(reply)(entered);
-  HandleAdmitted(request, deadline,
-                 [gate = gate_, reply = std::move(reply)](
-                     absl::StatusOr<v1::StepResponse> result) mutable {
+  HandleAdmitted(request, response, deadline,
+                 [gate = gate_, reply = std::move(reply)](absl::Status status) mutable {
                    gate->Exit();  // The session is as final as the reply says.
-                   std::move(reply)(std::move(result));
+                   std::move(reply)(status);
                  });
 }
 
-void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time deadline,
-                                 Reply reply) const {
+void StepHandler::HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
+                                 absl::Time deadline, Reply reply) const {
   absl::Status valid = ValidateSessionId(request.session_id());
   if (!valid.ok()) return std::move(reply)(valid);
   const absl::Time received = absl::Now();
@@ -180,13 +190,13 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     absl::StatusOr<std::shared_ptr<Session>> session =
         StartSession(request, received, model, admitted);
     if (!session.ok()) return std::move(reply)(session.status());
-    return Submit(request, deadline, received, *std::move(session), model, std::move(admitted),
-                  std::move(reply));
+    return Submit(request, response, deadline, received, *std::move(session), model,
+                  std::move(admitted), std::move(reply));
   }
   std::optional<absl::StatusOr<std::shared_ptr<Session>>> local =
       LookUpLocally(*store_, tier_, request.session_id(), received, SessionStore::Use::kStep);
   if (local.has_value()) {
-    return StepFound(request, deadline, received, *std::move(local), std::move(reply));
+    return StepFound(request, response, deadline, received, *std::move(local), std::move(reply));
   }
   // Only the tier can say where the session is (a Redis round trip, maybe a
   // call to its owner): on its lookup threads, with a copy of the request
@@ -198,61 +208,68 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
   auto copy = std::make_unique<const v1::StepRequest>(request);
   const v1::StepRequest& kept = *copy;
   Reply keeping = [copy = std::move(copy), copy_bytes = *std::move(copy_bytes),
-                   reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
-    std::move(reply)(std::move(result));
+                   reply = std::move(reply)](absl::Status status) mutable {
+    std::move(reply)(status);
   };
-  tier_->RunLookup([this, &kept, deadline, received,
+  tier_->RunLookup([this, &kept, &response, deadline, received,
                     reply = std::move(keeping)](absl::Status queued) mutable {
     if (!queued.ok()) return std::move(reply)(queued);
-    StepFound(kept, deadline, received,
+    StepFound(kept, response, deadline, received,
               LookUpSession(*store_, tier_, kept.session_id(), received, SessionStore::Use::kStep),
               std::move(reply));
   });
 }
 
-void StepHandler::StepFound(const v1::StepRequest& request, absl::Time deadline,
-                            absl::Time received, absl::StatusOr<std::shared_ptr<Session>> found,
-                            Reply reply) const {
+void StepHandler::StepFound(const v1::StepRequest& request, v1::StepResponse& response,
+                            absl::Time deadline, absl::Time received,
+                            absl::StatusOr<std::shared_ptr<Session>> found, Reply reply) const {
   ModelRef model;
   absl::StatusOr<std::shared_ptr<Session>> session = CheckFound(request, std::move(found), model);
   if (!session.ok()) return std::move(reply)(session.status());
   absl::StatusOr<AdmittedInput> admitted = Admit(request, *model.stack, model.name);
   if (!admitted.ok()) return std::move(reply)(admitted.status());
-  Submit(request, deadline, received, *std::move(session), model, *std::move(admitted),
+  Submit(request, response, deadline, received, *std::move(session), model, *std::move(admitted),
          std::move(reply));
 }
 
-void StepHandler::Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                         std::shared_ptr<Session> session, const ModelRef& model,
-                         AdmittedInput admitted, Reply reply) const {
-  auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
-                  end = request.end(), model, width = model.stack->output_size(), stepped = session,
+void StepHandler::Submit(const v1::StepRequest& request, v1::StepResponse& response,
+                         absl::Time deadline, absl::Time received, std::shared_ptr<Session> session,
+                         const ModelRef& model, AdmittedInput admitted, Reply reply) const {
+  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
+  const int64_t width = model.stack->output_size();
+  const int64_t rows = last_only ? 1 : admitted.input.steps;
+  // The answer but what the step tells, with room for its outputs, which
+  // the batcher writes in place (uninitialized until then: no zero fill).
+  ResetAnswer(response);
+  response.set_request_id(request.request_id());
+  response.set_session_id(request.session_id());
+  v1::Outputs& outputs = *response.mutable_outputs();
+  outputs.mutable_values()->Reserve(static_cast<int>(rows * width));
+  float* const values =
+      outputs.mutable_values()->AddNAlreadyReserved(static_cast<int>(rows * width));
+  outputs.add_shape(rows);
+  outputs.add_shape(width);
+  SetModel(model, *response.mutable_model());
+  auto respond = [this, &response, end = request.end(), metrics = model.metrics, stepped = session,
                   steps = admitted.input.steps, received,
                   reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
     if (!outcome.ok()) {
       std::move(reply)(outcome.status());
     } else {
-      if (model.metrics != nullptr) RecordStep(*outcome, steps, received, *model.metrics);
-      v1::StepResponse response;
-      response.set_request_id(request_id);
-      response.set_session_id(session_id);
-      SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
-      outcome->outputs = {};  // One copy of the answer fewer while it is sent.
+      if (metrics != nullptr) RecordStep(*outcome, steps, received, *metrics);
       response.set_session_steps(outcome->session_steps);
       response.set_durable_steps(stepped->durable_steps());
-      SetModel(model, *response.mutable_model());
-      if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
-      std::move(reply)(std::move(response));
+      if (end) store_->End(response.session_id()).IgnoreError();  // Already gone is fine.
+      std::move(reply)(absl::OkStatus());
       // Its checkpoint may hold this step now that its client will see it.
       stepped->AnswerHandedOver();
     }
     // The answer is gRPC's now (serialized, or the call is over).
     reservation.Release();
   };
-  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
-                   std::move(respond));
+  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, values,
+                   deadline, std::move(respond));
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(

@@ -40,9 +40,17 @@ struct AdmittedSequence {
   bool last_only = false;
 };
 
+// A step request and its response, for a caller that keeps both on the
+// heap from Handle() until its reply (a unary call; a stream keeps its own).
+struct StepMessages {
+  v1::StepRequest request;
+  v1::StepResponse response;
+};
+
 class StepHandler {
  public:
-  using Reply = absl::AnyInvocable<void(absl::StatusOr<v1::StepResponse>) &&>;
+  // OK: the response passed to Handle() holds the answer.
+  using Reply = absl::AnyInvocable<void(absl::Status) &&>;
 
   // None owned; all outlive the handler. `gate` (null: none) counts every
   // request from before it touches a session until its reply.
@@ -58,15 +66,19 @@ class StepHandler {
         gate_(gate),
         tier_(tier) {}
 
-  // Applies `request`, which the caller keeps alive and unchanged until
-  // `reply` has run (the step reads its rows where they were parsed, and
-  // `reply` may run before Handle returns); `reply` runs exactly once: inline for a request
+  // Applies `request` and writes its answer into `response` (cleared
+  // first; the outputs go straight into its field, no copy per step). The
+  // caller keeps both alive, `request` unchanged, until `reply` has run (it
+  // may run before Handle returns): the step reads the input rows where they
+  // were parsed. A reused pair allocates nothing for a step no larger than
+  // the last. `reply` runs exactly once: inline for a request
   // refused before it queues (admission included), else on a batcher
   // thread, or on the tier's lookup threads when the lookup of its session
   // needed Redis and it was refused there. Nothing is applied to the session when the reply is an
   // error (UNAVAILABLE once the gate is closed). The reservation in flight is released once `reply`
   // returns.
-  void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
+  void Handle(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+              Reply reply) const;
 
   // The stateless whole-sequence call in two halves, so that only admitted
   // work queues: AdmitSequence (cheap, on the calling thread) validates and
@@ -78,21 +90,24 @@ class StepHandler {
 
  private:
   // Handle() past the gate.
-  void HandleAdmitted(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
+  void HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
+                      absl::Time deadline, Reply reply) const;
   // A non-start request once its session is looked up (`found`): checked,
   // admitted and queued.
-  void StepFound(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                 absl::StatusOr<std::shared_ptr<Session>> found, Reply reply) const;
+  void StepFound(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+                 absl::Time received, absl::StatusOr<std::shared_ptr<Session>> found,
+                 Reply reply) const;
   // The session a non-start request steps, from its lookup, and its model;
   // NOT_FOUND says how to begin one, FAILED_PRECONDITION when the request
   // names another model.
   absl::StatusOr<std::shared_ptr<Session>> CheckFound(
       const v1::StepRequest& request, absl::StatusOr<std::shared_ptr<Session>> session,
       ModelRef& model) const;
-  // Queues the admitted steps of `request` on `session`.
-  void Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-              std::shared_ptr<Session> session, const ModelRef& model, AdmittedInput admitted,
-              Reply reply) const;
+  // Queues the admitted steps of `request` on `session`, their answer into
+  // `response`.
+  void Submit(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+              absl::Time received, std::shared_ptr<Session> session, const ModelRef& model,
+              AdmittedInput admitted, Reply reply) const;
   // Starts (or resets) the session of a start request once its input fits
   // and is admitted.
   absl::StatusOr<std::shared_ptr<Session>> StartSession(const v1::StepRequest& request,

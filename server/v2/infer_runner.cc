@@ -27,19 +27,22 @@ void InferRunner::Run(const inference::ModelInferRequest& request, absl::Time de
   absl::StatusOr<NativeRequest> native = ToNativeRequest(request, *models_);
   if (!native.ok()) return std::move(reply)(native.status());
   if (auto* step = std::get_if<v1::StepRequest>(&native->call)) {
-    // Kept until the reply: the step reads its input rows from it.
-    auto request = std::make_unique<const v1::StepRequest>(std::move(*step));
-    const v1::StepRequest& kept = *request;
-    auto answer = [form = std::move(native->form), request = std::move(request),
-                   reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
-      if (!result.ok()) {
+    // Kept until the reply: the step reads its input rows from the request
+    // and writes its outputs into the response.
+    auto call = std::make_unique<StepMessages>();
+    call->request = std::move(*step);
+    StepMessages& kept = *call;
+    auto answer = [form = std::move(native->form), call = std::move(call),
+                   reply = std::move(reply)](absl::Status status) mutable {
+      if (!status.ok()) {
         return std::move(reply)(
-            InV2Terms(result.status(), request->session_id(), request->start()));
+            InV2Terms(status, call->request.session_id(), call->request.start()));
       }
+      const v1::StepResponse& response = call->response;
       std::move(reply)(
-          ToInferResponse(result->outputs(), result->model(), result->session_steps(), form));
+          ToInferResponse(response.outputs(), response.model(), response.session_steps(), form));
     };
-    handler_->Handle(kept, deadline, std::move(answer));
+    handler_->Handle(kept.request, kept.response, deadline, std::move(answer));
     return;
   }
   RunStateless(std::make_unique<const v1::SequenceRequest>(

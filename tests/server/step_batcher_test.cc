@@ -81,19 +81,30 @@ class StepBatcherTest : public ::testing::Test {
 };
 
 // Submits and waits for the outcome.
-absl::StatusOr<StepOutcome> SubmitAndWait(StepBatcher& batcher, std::shared_ptr<Session> session,
-                                          std::shared_ptr<const model::LayerStack> stack,
-                                StepInputData input, bool last_only = false,
-                                absl::Time deadline = absl::InfiniteFuture()) {
+// An outcome and the rows the batcher wrote for it.
+struct Answer : StepOutcome {
+  std::vector<float> outputs;
+};
+
+// Submits and waits for the outcome.
+absl::StatusOr<Answer> SubmitAndWait(StepBatcher& batcher, std::shared_ptr<Session> session,
+                                     std::shared_ptr<const model::LayerStack> stack,
+                                     StepInputData input, bool last_only = false,
+                                     absl::Time deadline = absl::InfiniteFuture()) {
+  std::vector<float> outputs((last_only ? 1 : input.steps) * stack->output_size());
   absl::StatusOr<StepOutcome> result;
   absl::Notification done;
-  batcher.Submit(std::move(session), std::move(stack), std::move(input), last_only, deadline,
-                 [&](absl::StatusOr<StepOutcome> r) {
+  batcher.Submit(std::move(session), std::move(stack), std::move(input), last_only, outputs.data(),
+                 deadline, [&](absl::StatusOr<StepOutcome> r) {
                    result = std::move(r);
                    done.Notify();
                  });
   done.WaitForNotification();
-  return result;
+  if (!result.ok()) return result.status();
+  Answer answer;
+  static_cast<StepOutcome&>(answer) = *result;
+  answer.outputs = std::move(outputs);
+  return answer;
 }
 
 TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
@@ -110,7 +121,7 @@ TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
         const std::vector<float> want = Reference(k, kSteps);
         const int width = stack_->output_size();
         for (int t = 0; t < kSteps; ++t) {
-          absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
+          absl::StatusOr<Answer> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
           if (!got.ok() || got->session_steps != t + 1) {
             ++mismatches;
             continue;
@@ -135,15 +146,16 @@ TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
   const int width = stack_->output_size();
-  std::vector<StepOutcome> outcomes(kSteps);
+  std::vector<Answer> outcomes(kSteps);
   std::atomic<int> left = kSteps;
   absl::Notification all_done;
   for (int t = 0; t < kSteps; ++t) {
     // Mix chunks of 1 and 2 steps would change the input indexing; keep 1.
-    batcher.Submit(session, stack_, Input(0, t), false, absl::InfiniteFuture(),
-                   [&, t](absl::StatusOr<StepOutcome> r) {
+    outcomes[t].outputs.resize(width);
+    batcher.Submit(session, stack_, Input(0, t), false, outcomes[t].outputs.data(),
+                   absl::InfiniteFuture(), [&, t](absl::StatusOr<StepOutcome> r) {
                      ASSERT_TRUE(r.ok()) << r.status();
-                     outcomes[t] = *std::move(r);
+                     static_cast<StepOutcome&>(outcomes[t]) = *std::move(r);
                      if (--left == 0) all_done.Notify();
                    });
   }
@@ -161,11 +173,12 @@ TEST_F(StepBatcherTest, ChunkMatchesAndLastOnlyGivesTheLastRow) {
   StepBatcher batcher({});
   const std::vector<float> want = Reference(3, 12);
   const int width = stack_->output_size();
-  absl::StatusOr<StepOutcome> all = SubmitAndWait(batcher, NewSession(store, "a"), stack_, Input(3, 0, 12));
+  absl::StatusOr<Answer> all =
+      SubmitAndWait(batcher, NewSession(store, "a"), stack_, Input(3, 0, 12));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->rows, 12);
   EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
-  absl::StatusOr<StepOutcome> last =
+  absl::StatusOr<Answer> last =
       SubmitAndWait(batcher, NewSession(store, "b"), stack_, Input(3, 0, 12), /*last_only=*/true);
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->rows, 1);
@@ -183,13 +196,13 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
   constexpr int kSteps = 2 * 4096 + 5;
   const std::vector<float> want = Reference(5, kSteps);
   const int width = stack_->output_size();
-  absl::StatusOr<StepOutcome> all =
+  absl::StatusOr<Answer> all =
       SubmitAndWait(batcher, NewSession(store, "long"), stack_, Input(5, 0, kSteps));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->rows, kSteps);
   EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
-  absl::StatusOr<StepOutcome> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
-                                                   Input(5, 0, kSteps), /*last_only=*/true);
+  absl::StatusOr<Answer> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
+                                              Input(5, 0, kSteps), /*last_only=*/true);
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(last->session_steps, kSteps);
   EXPECT_THAT(last->outputs,
@@ -212,7 +225,7 @@ TEST_F(StepBatcherTest, BadInputCannotBeSubmittedAndLeavesTheSession) {
   ASSERT_FALSE(checked.ok());
   EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(checked.status().message(), HasSubstr("step 0, feature 2 is nan"));
-  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, stack_, Input(0, 0));
+  absl::StatusOr<Answer> got = SubmitAndWait(batcher, session, stack_, Input(0, 0));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->session_steps, 1);
   EXPECT_THAT(got->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), Reference(0, 1)));
@@ -222,7 +235,7 @@ TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
   SessionStore store({});
   StepBatcher batcher({});
   std::shared_ptr<Session> session = NewSession(store, "late");
-  absl::StatusOr<StepOutcome> got =
+  absl::StatusOr<Answer> got =
       SubmitAndWait(batcher, session, stack_, Input(0, 0), false, absl::Now() - absl::Seconds(1));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded);
   absl::MutexLock lock(&session->mu());
@@ -236,7 +249,7 @@ TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
   // The step was submitted for another model object than the session's.
   absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
   ASSERT_TRUE(other.ok());
-  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, other->stack, Input(0, 0));
+  absl::StatusOr<Answer> got = SubmitAndWait(batcher, session, other->stack, Input(0, 0));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -248,7 +261,8 @@ TEST_F(StepBatcherTest, FullQueueAndShutdownRefuseAtOnce) {
   // the same callback as any other.
   const auto refused_with = [&] {
     absl::Status status;
-    batcher.Submit(session, stack_, Input(0, 0), false, absl::InfiniteFuture(),
+    std::vector<float> outputs(stack_->output_size());
+    batcher.Submit(session, stack_, Input(0, 0), false, outputs.data(), absl::InfiniteFuture(),
                    [&](absl::StatusOr<StepOutcome> r) { status = r.status(); });
     return status.code();
   };
@@ -261,14 +275,14 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   SessionStore store({});
   std::atomic<int> answered = 0;
   int accepted = 0;
+  std::vector<std::vector<float>> outputs(100, std::vector<float>(stack_->output_size()));
   {
     StepBatcher batcher({.workers = 2});
     for (int k = 0; k < 20; ++k) {
       std::shared_ptr<Session> session = NewSession(store, absl::StrCat("d", k));
       for (int t = 0; t < 5; ++t) {
-        ++accepted;
-        batcher.Submit(session, stack_, Input(k, t), false, absl::InfiniteFuture(),
-                       [&](absl::StatusOr<StepOutcome> r) {
+        batcher.Submit(session, stack_, Input(k, t), false, outputs[accepted++].data(),
+                       absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r) {
                          if (r.ok()) ++answered;
                        });
       }
