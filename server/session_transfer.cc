@@ -45,7 +45,7 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state) {
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
-  state->set_session_id(session.id());
+  state->set_session_id(std::string(session.id()));
   state->mutable_model()->set_name(model.name);
   state->mutable_model()->set_version(model.version);
   state->set_fingerprint(served->loaded.info.fingerprint);
@@ -54,9 +54,8 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& state,
-                                                       const ServedModels& models,
-                                                       SessionStore& store, absl::Time now) {
+absl::StatusOr<SessionPtr> ImportSession(const v1::SessionState& state, const ServedModels& models,
+                                         SessionStore& store, absl::Time now) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(state.session_id()));
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(models, state.model()));
   const std::string& fingerprint = served->loaded.info.fingerprint;
@@ -84,8 +83,7 @@ absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& s
           "state value ", i, " is ", values[i], ": expected finite float32 values"));
     }
   }
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
-                       store.Start(state.session_id(), served->ref(), now));
+  RNN_ASSIGN_OR_RETURN(SessionPtr session, store.Start(state.session_id(), served->ref(), now));
   absl::MutexLock lock(&session->mu());
   if (session->model().stack != served->loaded.stack) {
     // Another start rebound the session between Start and this lock.

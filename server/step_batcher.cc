@@ -10,7 +10,7 @@
 namespace rnnserve::server {
 
 struct StepBatcher::Job {
-  std::shared_ptr<Session> session;
+  SessionPtr session;
   std::shared_ptr<const model::LayerStack> model;
   StepInputData input;
   bool last_only = false;
@@ -103,7 +103,7 @@ StepBatcher::StepBatcher(const Options& options) : options_(options) {
 
 StepBatcher::~StepBatcher() { Shutdown(); }
 
-void StepBatcher::Submit(std::shared_ptr<Session> session,
+void StepBatcher::Submit(SessionPtr session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
                          bool last_only, float* outputs, absl::Time deadline, Done done) {
   absl::Status refused;

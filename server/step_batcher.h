@@ -75,7 +75,7 @@ class StepBatcher {
   // is refused (UNAVAILABLE after Shutdown(), RESOURCE_EXHAUSTED when
   // max_queue requests are pending). A step whose `deadline` passed in the
   // queue is not computed: DEADLINE_EXCEEDED.
-  void Submit(std::shared_ptr<Session> session, std::shared_ptr<const model::LayerStack> model,
+  void Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
               StepInputData input, bool last_only, float* outputs, absl::Time deadline, Done done);
 
   // Refuses new steps, finishes every queued one, joins the workers.

@@ -48,6 +48,7 @@ void RunGemm(const GemmArgs& a) {
   int64_t block_panels = kPanelBlockFloats / (k * kPanelWidth);
   if (block_panels < 1) block_panels = 1;
   const int64_t panels = (a.n + kPanelWidth - 1) / kPanelWidth;
+  const bool backward = a.order == PanelOrder::kBackward;  // read once, not per panel
   const auto* packed = static_cast<const typename Tiles::Weight*>(a.packed);
   const int64_t panel_elements = Tiles::PanelElements(a.k);
   for (int64_t r0 = 0; r0 < a.m; r0 += block_rows) {
@@ -61,7 +62,8 @@ void RunGemm(const GemmArgs& a) {
       for (int64_t t = 0; t < tiles; ++t) {
         // Tiles as even as possible: 8 rows run as 4 + 4, not 6 + 2.
         const int tile_rows = static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
-        for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t q = p0; q < p1; ++q) {
+          const int64_t p = backward ? panels - 1 - q : q;
           const int64_t col = p * kPanelWidth;
           const int cols =
               static_cast<int>(a.n - col < kPanelWidth ? a.n - col : kPanelWidth);

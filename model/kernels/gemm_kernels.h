@@ -26,6 +26,13 @@ inline constexpr int64_t kPanelWidth = 64;
 // nullptr for none; otherwise row i is at addend + i * ld_addend, so
 // ld_addend == 0 adds one row (a bias) to every row. addend may be c itself
 // (same ld); x must not overlap c.
+// The order a product visits its panels in. Every column's sum runs over k
+// in the same order either way, so the results are bit-identical. A product
+// whose weights outgrow L2 (a wide recurrent matrix at a small batch) leaves
+// the panels it read last in L2: the next step's product, run the other way,
+// starts on those instead of on panels long evicted.
+enum class PanelOrder { kForward, kBackward };
+
 struct GemmArgs {
   const void* packed;
   const float* scales;  // int8 only: one per column
@@ -38,6 +45,7 @@ struct GemmArgs {
   int64_t ld_addend;
   float* c;
   int64_t ldc;
+  PanelOrder order = PanelOrder::kForward;
 };
 
 void GemmGeneric(const GemmArgs& args);

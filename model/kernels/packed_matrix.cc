@@ -186,9 +186,11 @@ internal::GemmArgs PackedMatrix::KernelArgs(const float* x, int64_t ldx, int64_t
 }
 
 void PackedMatrix::MultiplyAdd(const float* x, int64_t ldx, int64_t m, const float* addend,
-                               int64_t ld_addend, float* c, int64_t ldc) const {
+                               int64_t ld_addend, float* c, int64_t ldc,
+                               internal::PanelOrder order) const {
   if (m <= 0 || cols_ == 0) return;
-  const internal::GemmArgs args = KernelArgs(x, ldx, m, addend, ld_addend, c, ldc);
+  internal::GemmArgs args = KernelArgs(x, ldx, m, addend, ld_addend, c, ldc);
+  args.order = order;
   switch (precision_) {
     case WeightPrecision::kFp32:
       return RunFp32(isa_, args);

@@ -54,9 +54,11 @@ class PackedMatrix {
 
   // c = x * W + addend, addend row i at addend + i * ld_addend: ld_addend ==
   // 0 adds one row (a bias) to every row. addend may be c (same ld). The
-  // addend starts the accumulation: it costs no extra pass over c.
-  void MultiplyAdd(const float* x, int64_t ldx, int64_t m, const float* addend,
-                   int64_t ld_addend, float* c, int64_t ldc) const;
+  // addend starts the accumulation: it costs no extra pass over c. `order`
+  // changes only which weights are in cache (gemm_kernels.h's PanelOrder).
+  void MultiplyAdd(const float* x, int64_t ldx, int64_t m, const float* addend, int64_t ld_addend,
+                   float* c, int64_t ldc,
+                   internal::PanelOrder order = internal::PanelOrder::kForward) const;
 
   // MultiplyAdd()'s arguments for a kernel of gemm_kernels.h, for the parity
   // tests of kernels the dispatch does not pick on this CPU.

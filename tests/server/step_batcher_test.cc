@@ -30,7 +30,7 @@ class StepBatcherTest : public ::testing::Test {
 
   ModelRef Model() const { return {"gru", 1, stack_, pool_.get()}; }
 
-  std::shared_ptr<Session> NewSession(SessionStore& store, const std::string& id) {
+  SessionPtr NewSession(SessionStore& store, const std::string& id) {
     return *store.Start(id, Model(), absl::Now());
   }
 
@@ -87,7 +87,7 @@ struct Answer : StepOutcome {
 };
 
 // Submits and waits for the outcome.
-absl::StatusOr<Answer> SubmitAndWait(StepBatcher& batcher, std::shared_ptr<Session> session,
+absl::StatusOr<Answer> SubmitAndWait(StepBatcher& batcher, SessionPtr session,
                                      std::shared_ptr<const model::LayerStack> stack,
                                      StepInputData input, bool last_only = false,
                                      absl::Time deadline = absl::InfiniteFuture()) {
@@ -111,7 +111,7 @@ TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
   SessionStore store({});
   StepBatcher batcher({.workers = 2, .max_batch = 16});
   constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
-  std::vector<std::shared_ptr<Session>> sessions;
+  std::vector<SessionPtr> sessions;
   for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
   std::atomic<int> mismatches = 0, batched = 0;
   std::vector<std::thread> threads;
@@ -142,7 +142,7 @@ TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
 TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   SessionStore store({});
   StepBatcher batcher({.workers = 2, .max_batch = 8});
-  std::shared_ptr<Session> session = NewSession(store, "ordered");
+  SessionPtr session = NewSession(store, "ordered");
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
   const int width = stack_->output_size();
@@ -217,7 +217,7 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
 TEST_F(StepBatcherTest, BadInputCannotBeSubmittedAndLeavesTheSession) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "bad");
+  SessionPtr session = NewSession(store, "bad");
   std::vector<float> values = Values(0, 0, 1);
   values.back() = std::numeric_limits<float>::quiet_NaN();
   absl::StatusOr<model::CheckedInput> checked =
@@ -234,7 +234,7 @@ TEST_F(StepBatcherTest, BadInputCannotBeSubmittedAndLeavesTheSession) {
 TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "late");
+  SessionPtr session = NewSession(store, "late");
   absl::StatusOr<Answer> got =
       SubmitAndWait(batcher, session, stack_, Input(0, 0), false, absl::Now() - absl::Seconds(1));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -245,7 +245,7 @@ TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
 TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "moved");
+  SessionPtr session = NewSession(store, "moved");
   // The step was submitted for another model object than the session's.
   absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
   ASSERT_TRUE(other.ok());
@@ -256,7 +256,7 @@ TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
 TEST_F(StepBatcherTest, FullQueueAndShutdownRefuseAtOnce) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .max_queue = 0});
-  std::shared_ptr<Session> session = NewSession(store, "q");
+  SessionPtr session = NewSession(store, "q");
   // A refused step is answered at once, on the submitting thread, through
   // the same callback as any other.
   const auto refused_with = [&] {
@@ -279,7 +279,7 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   {
     StepBatcher batcher({.workers = 2});
     for (int k = 0; k < 20; ++k) {
-      std::shared_ptr<Session> session = NewSession(store, absl::StrCat("d", k));
+      SessionPtr session = NewSession(store, absl::StrCat("d", k));
       for (int t = 0; t < 5; ++t) {
         batcher.Submit(session, stack_, Input(k, t), false, outputs[accepted++].data(),
                        absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r) {
