@@ -36,22 +36,25 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "Step", metrics_);
   }
-  v1::StepRequest request;  // Handle() copies what outlives it.
-  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
+  // Kept until the reply: the step reads its input rows where they were
+  // parsed and writes its outputs into the response.
+  auto call = std::make_unique<StepMessages>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, call->request); !parsed.ok()) {
     return FinishUnary(context, parsed, "Step", metrics_);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  StepMessages& kept = *call;
   handler_->Handle(
-      request, DeadlineOf(*context),
-      [this, context, reactor, response_bytes](absl::StatusOr<v1::StepResponse> result) {
-        metrics_->CountRequest("Step", result.status().code());
-        if (!result.ok()) {
-          if (const std::optional<int64_t> steps = SessionStepsOf(result.status())) {
+      kept.request, kept.response, DeadlineOf(*context),
+      [this, context, reactor, response_bytes, call = std::move(call)](absl::Status status) {
+        metrics_->CountRequest("Step", status.code());
+        if (!status.ok()) {
+          if (const std::optional<int64_t> steps = SessionStepsOf(status)) {
             context->AddTrailingMetadata(kSessionStepsTrailer, absl::StrCat(*steps));
           }
-          return reactor->Finish(ToGrpcStatus(result.status()));
+          return reactor->Finish(ToGrpcStatus(status));
         }
-        reactor->Finish(SerializeMessage(*result, *response_bytes));
+        reactor->Finish(SerializeMessage(call->response, *response_bytes));
       });
   return reactor;
 }
@@ -62,13 +65,13 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::RunSequence(grpc::CallbackServer
   if (absl::Status allowed = Allowed(token_, *context); !allowed.ok()) {
     return FinishUnary(context, allowed, "RunSequence", metrics_);
   }
-  v1::SequenceRequest request;
-  if (absl::Status parsed = ParseMessage(*request_bytes, request); !parsed.ok()) {
+  auto request = std::make_unique<v1::SequenceRequest>();
+  if (absl::Status parsed = ParseMessage(*request_bytes, *request); !parsed.ok()) {
     return FinishUnary(context, parsed, "RunSequence", metrics_);
   }
   // Validated and admitted here, before it queues: only work whose bytes are
   // reserved waits in the pool, and a request too large is refused at once.
-  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(request);
+  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(std::move(request));
   if (!admitted.ok()) return FinishUnary(context, admitted.status(), "RunSequence", metrics_);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time deadline = DeadlineOf(*context);

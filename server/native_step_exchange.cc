@@ -11,44 +11,68 @@
 namespace rnnserve::server {
 namespace {
 
-// The response of a request that failed: nothing was applied.
-v1::StepResponse ErrorResponse(const std::string& request_id, const std::string& session_id,
-                               const absl::Status& status) {
-  v1::StepResponse response;
-  response.set_request_id(request_id);
-  response.set_session_id(session_id);
+// `response` as the answer of a request that failed: nothing was applied.
+void SetError(const v1::StepRequest& request, const absl::Status& status,
+              v1::StepResponse& response) {
+  response.Clear();
+  response.set_request_id(request.request_id());
+  response.set_session_id(request.session_id());
   response.mutable_error()->set_code(static_cast<int>(status.code()));
   response.mutable_error()->set_message(std::string(status.message()));
   // Where the session stands, when the request was refused for that.
   if (const std::optional<int64_t> steps = SessionStepsOf(status)) {
     response.set_session_steps(*steps);
   }
-  return response;
 }
 
 }  // namespace
 
+NativeStepExchange::NativeStepExchange(const StepHandler* handler, ServerMetrics* metrics,
+                                       absl::Time deadline)
+    : handler_(handler),
+      metrics_(metrics),
+      deadline_(deadline),
+      first_block_(new char[kFirstBlockBytes]),
+      arena_(FirstBlock(first_block_.get())) {}
+
+google::protobuf::ArenaOptions NativeStepExchange::FirstBlock(char* block) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = kFirstBlockBytes;
+  return options;
+}
+
 void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond respond) {
-  // A fresh message each time: a Clear()ed one would keep the capacity of a
-  // long chunk's input while the stream idles (issue 20). Handle() copies
-  // what outlives it.
-  v1::StepRequest request;
-  const absl::Status parsed = ParseMessage(request_bytes, request);
-  auto answer = [metrics = metrics_, request_id = request.request_id(),
-                 session_id = request.session_id(),
-                 respond = std::move(respond)](absl::StatusOr<v1::StepResponse> result) mutable {
-    metrics->CountRequest("StreamSteps", result.status().code());
-    const v1::StepResponse response =
-        result.ok() ? *std::move(result) : ErrorResponse(request_id, session_id, result.status());
-    // Cannot fail: Admission keeps every answer within --max_message_bytes,
-    // below protobuf's 2 GiB. Kept as the guard it was.
-    grpc::ByteBuffer bytes;
-    const grpc::Status serialized = SerializeMessage(response, bytes);
-    if (!serialized.ok()) return std::move(respond)(ToAbslStatus(serialized));
-    std::move(respond)(std::move(bytes));
-  };
-  if (!parsed.ok()) return answer(parsed);
-  handler_->Handle(request, deadline_, std::move(answer));
+  respond_ = std::move(respond);
+  // Reset on the thread that parses: the first block then serves it without
+  // a new one (protobuf gives each other thread a block of its own).
+  arena_.Reset();
+  request_ = google::protobuf::Arena::CreateMessage<v1::StepRequest>(&arena_);
+  response_ = google::protobuf::Arena::CreateMessage<v1::StepResponse>(&arena_);
+  const absl::Status parsed = ParseMessage(request_bytes, *request_);
+  if (!parsed.ok()) return Answer(parsed);
+  handler_->Handle(*request_, *response_, deadline_,
+                   [this](absl::Status status) { Answer(status); });
+}
+
+void NativeStepExchange::Answer(const absl::Status& status) {
+  metrics_->CountRequest("StreamSteps", status.code());
+  if (!status.ok()) SetError(*request_, status, *response_);
+  // Cannot fail: Admission keeps every answer within --max_message_bytes,
+  // below protobuf's 2 GiB. Kept as the guard it was.
+  grpc::ByteBuffer bytes;
+  const grpc::Status serialized = SerializeMessage(*response_, bytes);
+  // A step larger than the first block took more: freed now, not when the
+  // next request comes, which may be hours away (issue 20). Done with both
+  // messages before respond: once it runs, the next Serve may.
+  if (arena_.SpaceAllocated() > kFirstBlockBytes) {
+    arena_.Reset();
+    request_ = nullptr;
+    response_ = nullptr;
+  }
+  Respond respond = std::move(respond_);
+  if (!serialized.ok()) return std::move(respond)(ToAbslStatus(serialized));
+  std::move(respond)(std::move(bytes));
 }
 
 }  // namespace rnnserve::server

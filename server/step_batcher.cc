@@ -14,6 +14,7 @@ struct StepBatcher::Job {
   std::shared_ptr<const model::LayerStack> model;
   StepInputData input;
   bool last_only = false;
+  float* outputs = nullptr;  // Not owned: the answer's rows, the submitter's.
   absl::Time deadline;
   absl::Time enqueued;
   Done done;
@@ -27,7 +28,7 @@ struct StepBatcher::Batch {
   std::vector<Session*> sessions;  // in lock (address) order
   std::vector<Job*> live;          // the jobs that will be computed
   std::vector<float*> states;      // live[i]'s state
-  StepInputData merged;            // live inputs, one row each
+  std::vector<model::CheckedInput> rows;  // live[i]'s input row
   std::vector<float> outputs;
   std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
 };
@@ -37,7 +38,6 @@ namespace {
 // How far behind the oldest runnable job a batch looks for partners.
 constexpr int kScanFactor = 4;
 
-// INVALID_ARGUMENT unless `input` has the size and kind `model` takes.
 // Whether the client's count of the session's steps is the session's
 // (server/session_position.h). A session that came back from a checkpoint
 // takes its first step only from a client that says it knows where the
@@ -65,62 +65,29 @@ absl::Status CheckPosition(Session& session, const StepInputData& input)
   return absl::OkStatus();
 }
 
-absl::Status CheckShape(const model::LayerStack& model, const StepInputData& input) {
-  const bool tokens = model.input_kind() == model::InputKind::kTokens;
-  if (input.steps <= 0) return absl::InvalidArgumentError("a request needs at least one step");
-  if (tokens) {
-    if (static_cast<int64_t>(input.tokens.size()) != input.steps || !input.floats.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "this model takes token ids: want ", input.steps, " ids, got ", input.tokens.size(),
-          " ids and ", input.floats.size(), " floats"));
-    }
-    return absl::OkStatus();
-  }
-  const int64_t want = input.steps * model.input_size();
-  if (static_cast<int64_t>(input.floats.size()) != want || !input.tokens.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "want ", input.steps, " steps x ", model.input_size(), " floats = ", want,
-        ", got ", input.floats.size(), " floats and ", input.tokens.size(), " token ids"));
-  }
-  return absl::OkStatus();
-}
-
-model::StepInput View(const StepInputData& input) {
-  return input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
-                              : model::StepInput::Tokens(input.tokens.data(), input.steps);
-}
-
-// Rows [first, first + rows) of `input`.
-model::StepInput Rows(const StepInputData& input, int64_t first, int64_t rows, int64_t input_size) {
-  return input.tokens.empty()
-             ? model::StepInput::Floats(input.floats.data() + first * input_size, rows)
-             : model::StepInput::Tokens(input.tokens.data() + first, rows);
-}
-
 // Steps one session through a chunk kPieceRows at a time, so what a worker
 // keeps between requests (its workspace, which grows with the rows of one
 // StepChunk, and `scratch`) stays bounded by the piece, whatever the chunk
 // (issue 20: one 2^20-step chunk once grew a worker by 1.6 GB for good).
-// Every step's outputs go straight into `answer`; with `last_only` the
-// pieces go through `scratch` and only the last row is kept. The input was
-// checked whole first, so no piece fails after another was applied.
+// Every step's outputs go straight into `answer` (rows x output_size(), or
+// one row with `last_only`: the pieces then go through `scratch` and only
+// the last row is kept). The input was
+// checked whole at the edge, so no piece fails after another was applied.
 constexpr int64_t kPieceRows = 4096;
 
 absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
                                const StepInputData& input, bool last_only,
-                               std::vector<float>& scratch, std::vector<float>& answer,
+                               std::vector<float>& scratch, float* answer,
                                model::Workspace& workspace) {
   const int64_t width = model.output_size();
-  answer.resize((last_only ? 1 : input.steps) * width);
   if (last_only) scratch.resize(std::min(input.steps, kPieceRows) * width);
   for (int64_t first = 0; first < input.steps; first += kPieceRows) {
     const int64_t rows = std::min(kPieceRows, input.steps - first);
-    float* out = last_only ? scratch.data() : answer.data() + first * width;
-    absl::Status status =
-        model.StepChunk(state, Rows(input, first, rows, model.input_size()), out, workspace);
+    float* out = last_only ? scratch.data() : answer + first * width;
+    absl::Status status = model.StepChunk(state, input.rows.Rows(first, rows), out, workspace);
     if (!status.ok()) return status;
     if (last_only && first + rows == input.steps) {
-      std::copy_n(out + (rows - 1) * width, width, answer.data());
+      std::copy_n(out + (rows - 1) * width, width, answer);
     }
   }
   return absl::OkStatus();
@@ -136,8 +103,9 @@ StepBatcher::StepBatcher(const Options& options) : options_(options) {
 
 StepBatcher::~StepBatcher() { Shutdown(); }
 
-void StepBatcher::Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
-                         StepInputData input, bool last_only, absl::Time deadline, Done done) {
+void StepBatcher::Submit(SessionPtr session,
+                         std::shared_ptr<const model::LayerStack> model, StepInputData input,
+                         bool last_only, float* outputs, absl::Time deadline, Done done) {
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
@@ -149,7 +117,7 @@ void StepBatcher::Submit(SessionPtr session, std::shared_ptr<const model::LayerS
     } else {
       queue_.push_back(
           std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                    last_only, deadline, absl::Now(), std::move(done)}));
+                                    last_only, outputs, deadline, absl::Now(), std::move(done)}));
       return;
     }
   }
@@ -254,39 +222,30 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
     } else if (job.session->model().stack != job.model) {
       results[i] = absl::FailedPreconditionError(
           "the session was restarted with another model before this step ran");
-    } else if (absl::Status shape = CheckShape(*job.model, job.input); !shape.ok()) {
-      results[i] = shape;
-    } else if (absl::Status values = job.model->CheckInput(View(job.input)); !values.ok()) {
-      results[i] = values;
     } else {
       live.push_back(&job);
     }
   }
   std::vector<float>& outputs = batch.outputs;
-  std::vector<float> chunk_answer;  // a lone job's answer, moved into its outcome
   absl::Status status = absl::OkStatus();
   if (!live.empty()) {
     const model::LayerStack& model = *live[0]->model;
     const int64_t width = model.output_size();
     if (live.size() == 1) {
       status = StepChunkInPieces(model, live[0]->session->state(), live[0]->input,
-                                 live[0]->last_only, outputs, chunk_answer, workspace);
+                                 live[0]->last_only, outputs, live[0]->outputs, workspace);
     } else {
-      StepInputData& merged = batch.merged;
       std::vector<float*>& states = batch.states;
-      merged.floats.clear();
-      merged.tokens.clear();
+      std::vector<model::CheckedInput>& rows = batch.rows;
       states.clear();
+      rows.clear();
       for (Job* job : live) {
         states.push_back(job->session->state());
-        merged.floats.insert(merged.floats.end(), job->input.floats.begin(),
-                             job->input.floats.end());
-        merged.tokens.insert(merged.tokens.end(), job->input.tokens.begin(),
-                             job->input.tokens.end());
+        rows.push_back(job->input.rows);
       }
-      merged.steps = static_cast<int64_t>(live.size());
       outputs.resize(live.size() * width);
-      status = model.Step(states, View(merged), outputs.data(), workspace);
+      // The engine gathers the rows from the requests into its workspace.
+      status = model.StepChunks(states, 1, rows, outputs.data(), workspace);
     }
   }
   const absl::Time end = absl::Now();
@@ -304,12 +263,9 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
         job.session->AnswerPending();
         StepOutcome outcome;
         outcome.rows = job.last_only ? 1 : rows;
-        if (live.size() == 1) {
-          outcome.outputs = std::move(chunk_answer);
-        } else {  // One row each.
-          outcome.outputs.assign(outputs.begin() + row * width,
-                                 outputs.begin() + (row + 1) * width);
-        }
+        // A lone job's rows are in place already; a batch's, one each, are
+        // in the product's contiguous output.
+        if (live.size() > 1) std::copy_n(outputs.data() + row * width, width, job.outputs);
         outcome.session_steps = job.session->step_count();
         outcome.queue_wait = start - job.enqueued;
         outcome.compute = end - start;

@@ -26,19 +26,21 @@
 
 namespace rnnserve::server {
 
-// The input of one request: `steps` rows of floats, or `steps` token ids.
+// The input of one request, validated once at the edge (StepHandler's
+// InputOf): `steps` rows checked by the model it is submitted with, which
+// the batcher and the engine trust. A view: the rows stay in the request
+// message, which its submitter keeps alive and unchanged until `done` runs.
 struct StepInputData {
-  std::vector<float> floats;
-  std::vector<int64_t> tokens;
-  int64_t steps = 0;
+  model::CheckedInput rows;
+  int64_t steps = 0;  // rows.rows()
   // The session's steps before these, as the client counts them; when set
   // and different when the step runs, nothing is applied (ABORTED, see
   // server/session_position.h).
   std::optional<int64_t> expected_session_steps;
 };
 
+// How a step went; its outputs are where Submit was told to write them.
 struct StepOutcome {
-  std::vector<float> outputs;  // rows x output_size, row-major
   int64_t rows = 0;            // steps, or 1 when only the last was asked
   int64_t session_steps = 0;   // the session's total after this request
   absl::Duration queue_wait;
@@ -65,13 +67,16 @@ class StepBatcher {
 
   // Queues `input` for `session` (bound to `model` when submitted: if the
   // session is restarted with another model first, the step fails with
-  // FAILED_PRECONDITION). `done` runs exactly once: with the outcome or the
+  // FAILED_PRECONDITION). The answer's rows (input.steps, or 1 with
+  // `last_only`) x model->output_size() floats are written to `outputs`
+  // (the response message's field, which the caller keeps until `done`;
+  // no copy per job). `done` runs exactly once: with the outcome or the
   // error on a worker thread, or at once on the calling thread when the step
   // is refused (UNAVAILABLE after Shutdown(), RESOURCE_EXHAUSTED when
   // max_queue requests are pending). A step whose `deadline` passed in the
   // queue is not computed: DEADLINE_EXCEEDED.
   void Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
-              StepInputData input, bool last_only, absl::Time deadline, Done done);
+              StepInputData input, bool last_only, float* outputs, absl::Time deadline, Done done);
 
   // Refuses new steps, finishes every queued one, joins the workers.
   void Shutdown();

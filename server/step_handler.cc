@@ -23,6 +23,17 @@ void SetOutputs(absl::Span<const float> values, int64_t rows, int64_t width, v1:
   out.add_shape(width);
 }
 
+// Empties `response` for a new answer but keeps what it holds (the
+// outputs' capacity, the submessages), which Clear() would free: a reused
+// response allocates nothing for a step no larger than the last.
+void ResetAnswer(v1::StepResponse& response) {
+  if (response.has_error()) response.clear_error();
+  response.mutable_outputs()->Clear();
+  response.mutable_model()->Clear();
+  response.set_session_steps(0);
+  response.set_durable_steps(0);
+}
+
 void RecordStep(const StepOutcome& outcome, int64_t steps, absl::Time received,
                 ModelMetrics& metrics) {
   metrics.step_latency_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - received));
@@ -52,7 +63,6 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
         "output_mode ", request.output_mode(),
         " is unknown; want OUTPUT_MODE_ALL_STEPS (0) or OUTPUT_MODE_LAST_STEP (1)"));
   }
-  StepInputData input;
   const bool tokens = model.input_kind() == model::InputKind::kTokens;
   if (request.has_tokens() != tokens || request.has_floats() == tokens) {
     return absl::InvalidArgumentError(
@@ -61,38 +71,38 @@ absl::StatusOr<StepInputData> InputOf(const Request& request, const model::Layer
                : absl::StrCat("this model takes floats (floats.values), ", model.input_size(),
                               " per step"));
   }
+  int64_t steps;
   if (tokens) {
-    input.tokens.assign(request.tokens().ids().begin(), request.tokens().ids().end());
-    input.steps = static_cast<int64_t>(input.tokens.size());
+    steps = request.tokens().ids_size();
   } else {
-    const auto& values = request.floats().values();
+    const int64_t values = request.floats().values_size();
     if (request.floats().steps() < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "floats.steps is ", request.floats().steps(),
           "; want the number of steps, or 0 to count them from floats.values"));
     }
-    input.floats.assign(values.begin(), values.end());
     const int64_t width = model.input_size();
-    const int64_t steps = request.floats().steps() > 0 ? request.floats().steps()
-                                                       : values.size() / width;
-    if (steps * width != values.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "floats.values has ", values.size(), " values; want steps x ", width,
-          (request.floats().steps() > 0 ? absl::StrCat(" = ", steps * width) : ""),
-          " (", width, " features per step)"));
+    steps = request.floats().steps() > 0 ? request.floats().steps() : values / width;
+    if (steps * width != values) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("floats.values has ", values, " values; want steps x ", width,
+                       (request.floats().steps() > 0 ? absl::StrCat(" = ", steps * width) : ""),
+                       " (", width, " features per step)"));
     }
-    input.steps = steps;
   }
-  if (input.steps <= 0 || input.steps > model::LayerStack::kMaxInputRows) {
+  if (steps <= 0 || steps > model::LayerStack::kMaxInputRows) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "a request carries ", input.steps, " steps; want 1 to ",
-        model::LayerStack::kMaxInputRows));
+        "a request carries ", steps, " steps; want 1 to ", model::LayerStack::kMaxInputRows));
   }
-  // Values too (token range, NaN/Inf), so a start never resets a session
-  // for a step that would then fail.
-  RNN_RETURN_IF_ERROR(model.CheckInput(
-      tokens ? model::StepInput::Tokens(input.tokens.data(), input.steps)
-             : model::StepInput::Floats(input.floats.data(), input.steps)));
+  // Values too (token range, NaN/Inf), once: a start never resets a session
+  // for a step that would then fail, and the batcher and the engine trust
+  // the checked rows, which stay in the request.
+  StepInputData input;
+  input.steps = steps;
+  RNN_ASSIGN_OR_RETURN(
+      input.rows,
+      model.Check(tokens ? model::StepInput::Tokens(request.tokens().ids().data(), steps)
+                         : model::StepInput::Floats(request.floats().values().data(), steps)));
   return input;
 }
 
@@ -157,20 +167,19 @@ absl::StatusOr<SessionPtr> StepHandler::CheckFound(const v1::StepRequest& reques
   return session;
 }
 
-void StepHandler::Handle(const v1::StepRequest& request, absl::Time deadline,
-                         Reply reply) const {
-  if (gate_ == nullptr) return HandleAdmitted(request, deadline, std::move(reply));
+void StepHandler::Handle(const v1::StepRequest& request, v1::StepResponse& response,
+                         absl::Time deadline, Reply reply) const {
+  if (gate_ == nullptr) return HandleAdmitted(request, response, deadline, std::move(reply));
   if (absl::Status entered = gate_->Enter(); !entered.ok()) return std::move(reply)(entered);
-  HandleAdmitted(request, deadline,
-                 [gate = gate_, reply = std::move(reply)](
-                     absl::StatusOr<v1::StepResponse> result) mutable {
+  HandleAdmitted(request, response, deadline,
+                 [gate = gate_, reply = std::move(reply)](absl::Status status) mutable {
                    gate->Exit();  // The session is as final as the reply says.
-                   std::move(reply)(std::move(result));
+                   std::move(reply)(status);
                  });
 }
 
-void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time deadline,
-                                 Reply reply) const {
+void StepHandler::HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
+                                 absl::Time deadline, Reply reply) const {
   absl::Status valid = ValidateSessionId(request.session_id());
   if (!valid.ok()) return std::move(reply)(valid);
   const absl::Time received = absl::Now();
@@ -179,102 +188,112 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
     AdmittedInput admitted;
     absl::StatusOr<SessionPtr> session = StartSession(request, received, model, admitted);
     if (!session.ok()) return std::move(reply)(session.status());
-    return Submit(request, deadline, received, *std::move(session), model, std::move(admitted),
-                  std::move(reply));
+    return Submit(request, response, deadline, received, *std::move(session), model,
+                  std::move(admitted), std::move(reply));
   }
   std::optional<absl::StatusOr<SessionPtr>> local =
       LookUpLocally(*store_, tier_, request.session_id(), received, SessionStore::Use::kStep);
   if (local.has_value()) {
-    return StepFound(request, deadline, received, *std::move(local), std::move(reply));
+    return StepFound(request, response, deadline, received, *std::move(local), std::move(reply));
   }
   // Only the tier can say where the session is (a Redis round trip, maybe a
   // call to its owner): on its lookup threads, with a copy of the request
-  // (the caller may reuse its own once this returns), counted in flight.
+  // (the caller may reuse its own once this returns), counted in flight
+  // until the reply (the step reads its rows from the copy).
   absl::StatusOr<InflightBudget::Reservation> copy_bytes =
       admission_->ReserveWaiting(static_cast<int64_t>(request.ByteSizeLong()));
   if (!copy_bytes.ok()) return std::move(reply)(copy_bytes.status());
-  tier_->RunLookup([this, request = std::make_unique<v1::StepRequest>(request), deadline, received,
-                    copy_bytes = *std::move(copy_bytes),
-                    reply = std::move(reply)](absl::Status queued) mutable {
+  auto copy = std::make_unique<const v1::StepRequest>(request);
+  const v1::StepRequest& kept = *copy;
+  Reply keeping = [copy = std::move(copy), copy_bytes = *std::move(copy_bytes),
+                   reply = std::move(reply)](absl::Status status) mutable {
+    std::move(reply)(status);
+  };
+  tier_->RunLookup([this, &kept, &response, deadline, received,
+                    reply = std::move(keeping)](absl::Status queued) mutable {
     if (!queued.ok()) return std::move(reply)(queued);
-    StepFound(
-        *request, deadline, received,
-        LookUpSession(*store_, tier_, request->session_id(), received, SessionStore::Use::kStep),
-        std::move(reply));
+    StepFound(kept, response, deadline, received,
+              LookUpSession(*store_, tier_, kept.session_id(), received, SessionStore::Use::kStep),
+              std::move(reply));
   });
 }
 
-void StepHandler::StepFound(const v1::StepRequest& request, absl::Time deadline,
-                            absl::Time received, absl::StatusOr<SessionPtr> found,
-                            Reply reply) const {
+void StepHandler::StepFound(const v1::StepRequest& request, v1::StepResponse& response,
+                            absl::Time deadline, absl::Time received,
+                            absl::StatusOr<SessionPtr> found, Reply reply) const {
   ModelRef model;
   absl::StatusOr<SessionPtr> session = CheckFound(request, std::move(found), model);
   if (!session.ok()) return std::move(reply)(session.status());
   absl::StatusOr<AdmittedInput> admitted = Admit(request, *model.stack, model.name);
   if (!admitted.ok()) return std::move(reply)(admitted.status());
-  Submit(request, deadline, received, *std::move(session), model, *std::move(admitted),
+  Submit(request, response, deadline, received, *std::move(session), model, *std::move(admitted),
          std::move(reply));
 }
 
-void StepHandler::Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                         SessionPtr session, const ModelRef& model, AdmittedInput admitted,
-                         Reply reply) const {
-  auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
-                  end = request.end(), model, width = model.stack->output_size(), stepped = session,
+void StepHandler::Submit(const v1::StepRequest& request, v1::StepResponse& response,
+                         absl::Time deadline, absl::Time received, SessionPtr session,
+                         const ModelRef& model, AdmittedInput admitted, Reply reply) const {
+  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
+  const int64_t width = model.stack->output_size();
+  const int64_t rows = last_only ? 1 : admitted.input.steps;
+  // The answer but what the step tells, with room for its outputs, which
+  // the batcher writes in place (uninitialized until then: no zero fill).
+  ResetAnswer(response);
+  response.set_request_id(request.request_id());
+  response.set_session_id(request.session_id());
+  v1::Outputs& outputs = *response.mutable_outputs();
+  outputs.mutable_values()->Reserve(static_cast<int>(rows * width));
+  float* const values =
+      outputs.mutable_values()->AddNAlreadyReserved(static_cast<int>(rows * width));
+  outputs.add_shape(rows);
+  outputs.add_shape(width);
+  SetModel(model, *response.mutable_model());
+  auto respond = [this, &response, end = request.end(), metrics = model.metrics, stepped = session,
                   steps = admitted.input.steps, received,
                   reservation = std::move(admitted.reservation),
                   reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
     if (!outcome.ok()) {
       std::move(reply)(outcome.status());
     } else {
-      if (model.metrics != nullptr) RecordStep(*outcome, steps, received, *model.metrics);
-      v1::StepResponse response;
-      response.set_request_id(request_id);
-      response.set_session_id(session_id);
-      SetOutputs(outcome->outputs, outcome->rows, width, *response.mutable_outputs());
-      outcome->outputs = {};  // One copy of the answer fewer while it is sent.
+      if (metrics != nullptr) RecordStep(*outcome, steps, received, *metrics);
       response.set_session_steps(outcome->session_steps);
       response.set_durable_steps(stepped->durable_steps());
-      SetModel(model, *response.mutable_model());
-      if (end) store_->End(session_id).IgnoreError();  // Already gone is fine.
-      std::move(reply)(std::move(response));
+      if (end) store_->End(response.session_id()).IgnoreError();  // Already gone is fine.
+      std::move(reply)(absl::OkStatus());
       // Its checkpoint may hold this step now that its client will see it.
       stepped->AnswerHandedOver();
     }
     // The answer is gRPC's now (serialized, or the call is over).
     reservation.Release();
   };
-  const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
-  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, deadline,
-                   std::move(respond));
+  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, values,
+                   deadline, std::move(respond));
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(
-    const v1::SequenceRequest& request) const {
-  if (request.model().name().empty()) {
+    std::unique_ptr<const v1::SequenceRequest> request) const {
+  if (request->model().name().empty()) {
     return absl::InvalidArgumentError("RunSequence names its model (model.name)");
   }
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
+  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request->model()));
   const model::LayerStack& stack = *served->loaded.stack;
   AdmittedSequence sequence{.model = served,
-                            .last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP};
-  RNN_ASSIGN_OR_RETURN(sequence.admitted.input, InputOf(request, stack));
+                            .last_only = request->output_mode() == v1::OUTPUT_MODE_LAST_STEP};
+  RNN_ASSIGN_OR_RETURN(sequence.admitted.input, InputOf(*request, stack));
   const RequestedWork work{.kind = RequestedWork::Kind::kWholeSequence,
                            .steps = sequence.admitted.input.steps,
                            .last_only = sequence.last_only,
                            .echoed_bytes = static_cast<int64_t>(served->name.size())};
   RNN_ASSIGN_OR_RETURN(sequence.admitted.reservation, admission_->Admit(stack, served->name, work));
+  sequence.request = std::move(request);
   return sequence;
 }
 
 absl::StatusOr<v1::SequenceResponse> StepHandler::RunSequence(
     const AdmittedSequence& sequence) const {
   const model::LayerStack& stack = *sequence.model->loaded.stack;
-  const StepInputData& input = sequence.admitted.input;
-  const model::StepInput view =
-      input.tokens.empty() ? model::StepInput::Floats(input.floats.data(), input.steps)
-                           : model::StepInput::Tokens(input.tokens.data(), input.steps);
-  RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs, stack.RunSequence(view));
+  RNN_ASSIGN_OR_RETURN(const model::RowMatrix outputs,
+                       stack.RunSequence(sequence.admitted.input.rows));
   const int64_t first = sequence.last_only ? outputs.rows() - 1 : 0;
   const int64_t rows = outputs.rows() - first;
   const int64_t width = outputs.cols();

@@ -7,6 +7,8 @@
 #ifndef RNNSERVE_SERVER_STEP_HANDLER_H_
 #define RNNSERVE_SERVER_STEP_HANDLER_H_
 
+#include <memory>
+
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -22,7 +24,8 @@
 namespace rnnserve::server {
 
 // A request's input, checked against its model and admitted: the bytes it
-// will allocate are reserved until its answer is handed to gRPC.
+// will allocate are reserved until its answer is handed to gRPC. `input`
+// views the rows of the request it was admitted from.
 struct AdmittedInput {
   StepInputData input;
   InflightBudget::Reservation reservation;
@@ -31,13 +34,23 @@ struct AdmittedInput {
 // A whole sequence admitted (validated, bytes reserved), waiting to run.
 struct AdmittedSequence {
   const ServedModel* model = nullptr;  // Not owned; served until shutdown.
+  // Kept until the answer: `admitted.input` views its rows.
+  std::unique_ptr<const v1::SequenceRequest> request;
   AdmittedInput admitted;
   bool last_only = false;
 };
 
+// A step request and its response, for a caller that keeps both on the
+// heap from Handle() until its reply (a unary call; a stream keeps its own).
+struct StepMessages {
+  v1::StepRequest request;
+  v1::StepResponse response;
+};
+
 class StepHandler {
  public:
-  using Reply = absl::AnyInvocable<void(absl::StatusOr<v1::StepResponse>) &&>;
+  // OK: the response passed to Handle() holds the answer.
+  using Reply = absl::AnyInvocable<void(absl::Status) &&>;
 
   // None owned; all outlive the handler. `gate` (null: none) counts every
   // request from before it touches a session until its reply.
@@ -53,36 +66,48 @@ class StepHandler {
         gate_(gate),
         tier_(tier) {}
 
-  // Applies `request`; `reply` runs exactly once: inline for a request
+  // Applies `request` and writes its answer into `response` (cleared
+  // first; the outputs go straight into its field, no copy per step). The
+  // caller keeps both alive, `request` unchanged, until `reply` has run (it
+  // may run before Handle returns): the step reads the input rows where they
+  // were parsed. A reused pair allocates nothing for a step no larger than
+  // the last. `reply` runs exactly once: inline for a request
   // refused before it queues (admission included), else on a batcher
   // thread, or on the tier's lookup threads when the lookup of its session
   // needed Redis and it was refused there. Nothing is applied to the session when the reply is an
   // error (UNAVAILABLE once the gate is closed). The reservation in flight is released once `reply`
   // returns.
-  void Handle(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
+  void Handle(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+              Reply reply) const;
 
   // The stateless whole-sequence call in two halves, so that only admitted
   // work queues: AdmitSequence (cheap, on the calling thread) validates and
   // reserves; RunSequence computes. The caller releases
   // `sequence.admitted.reservation` once the answer is handed over.
-  absl::StatusOr<AdmittedSequence> AdmitSequence(const v1::SequenceRequest& request) const;
+  absl::StatusOr<AdmittedSequence> AdmitSequence(
+      std::unique_ptr<const v1::SequenceRequest> request) const;
   absl::StatusOr<v1::SequenceResponse> RunSequence(const AdmittedSequence& sequence) const;
 
  private:
   // Handle() past the gate.
-  void HandleAdmitted(const v1::StepRequest& request, absl::Time deadline, Reply reply) const;
+  void HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
+                      absl::Time deadline, Reply reply) const;
   // A non-start request once its session is looked up (`found`): checked,
   // admitted and queued.
-  void StepFound(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                 absl::StatusOr<SessionPtr> found, Reply reply) const;
+  void StepFound(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+                 absl::Time received, absl::StatusOr<SessionPtr> found,
+                 Reply reply) const;
   // The session a non-start request steps, from its lookup, and its model;
   // NOT_FOUND says how to begin one, FAILED_PRECONDITION when the request
   // names another model.
-  absl::StatusOr<SessionPtr> CheckFound(const v1::StepRequest& request,
-                                        absl::StatusOr<SessionPtr> session, ModelRef& model) const;
-  // Queues the admitted steps of `request` on `session`.
-  void Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-              SessionPtr session, const ModelRef& model, AdmittedInput admitted, Reply reply) const;
+  absl::StatusOr<SessionPtr> CheckFound(
+      const v1::StepRequest& request, absl::StatusOr<SessionPtr> session,
+      ModelRef& model) const;
+  // Queues the admitted steps of `request` on `session`, their answer into
+  // `response`.
+  void Submit(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
+              absl::Time received, SessionPtr session, const ModelRef& model,
+              AdmittedInput admitted, Reply reply) const;
   // Starts (or resets) the session of a start request once its input fits
   // and is admitted.
   absl::StatusOr<SessionPtr> StartSession(const v1::StepRequest& request, absl::Time now,
@@ -103,7 +128,8 @@ class StepHandler {
 // The steps a request carries, checked against `model`: INVALID_ARGUMENT
 // for no input, the wrong kind, a float count that is not whole steps (or a
 // negative floats.steps), a token outside the vocabulary, a NaN/Inf value or
-// an output_mode this server does not know.
+// an output_mode this server does not know. The rows stay in `request`,
+// which must outlive the result.
 template <typename Request>
 absl::StatusOr<StepInputData> InputOf(const Request& request, const model::LayerStack& model);
 

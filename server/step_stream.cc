@@ -109,7 +109,7 @@ void StepStream::Answer(absl::StatusOr<grpc::ByteBuffer> response) {
     phase_ = response.ok() ? Phase::kWriting : Phase::kFinished;
   }
   if (!response.ok()) return Finish(ToGrpcStatus(response.status()));
-  response_bytes_ = *std::move(response);
+  response_bytes_.Swap(&*response);  // grpc::ByteBuffer has no move; a copy allocates.
   StartWrite(&response_bytes_);  // Untouched until OnWriteDone.
 }
 

@@ -71,6 +71,12 @@ absl::Status CheckTransforms(const StepTransforms& transforms, bool tokens, int 
   return absl::OkStatus();
 }
 
+absl::Status NotSteppableError() {
+  return absl::FailedPreconditionError(
+      "this model reads sequences backwards (bidirectional, reverse or "
+      "go_backwards): it needs the whole sequence at once, so it cannot be stepped");
+}
+
 }  // namespace
 
 absl::StatusOr<LayerStack> LayerStack::Create(std::optional<RowMatrix> embedding,
@@ -215,6 +221,74 @@ absl::Status LayerStack::CheckInput(const StepInput& input) const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<CheckedInput> LayerStack::Check(const StepInput& input) const {
+  RNN_RETURN_IF_ERROR(CheckInput(input));
+  return CheckedInput(input, this, input_kind() == InputKind::kTokens ? 0 : input_size());
+}
+
+void LayerStack::DcheckChecked(const CheckedInput& input) const {
+  DCHECK(input.checked_by() == this) << "rows checked by another model";
+#ifndef NDEBUG
+  const absl::Status valid = CheckInput(input.view());
+  DCHECK(valid.ok()) << valid;
+#endif
+}
+
+absl::Status LayerStack::Step(absl::Span<float* const> states, const CheckedInput& input,
+                              float* outputs, Workspace& workspace) const {
+  DcheckChecked(input);
+  if (input.rows() != static_cast<int64_t>(states.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch of ", states.size(), " sessions got ", input.rows(), " input rows"));
+  }
+  return Advance(states, 1, input.view(), outputs, workspace);
+}
+
+absl::Status LayerStack::StepChunk(float* state, const CheckedInput& input, float* outputs,
+                                   Workspace& workspace) const {
+  DcheckChecked(input);
+  float* const states[] = {state};
+  return Advance(states, static_cast<int>(input.rows()), input.view(), outputs, workspace);
+}
+
+absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
+                                    absl::Span<const CheckedInput> parts, float* outputs,
+                                    Workspace& workspace) const {
+  if (steps <= 0 || parts.size() != states.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(steps, " steps of a batch of ", states.size(),
+                                                   " sessions got ", parts.size(),
+                                                   " parts, want one per session"));
+  }
+  for (const CheckedInput& part : parts) {
+    DcheckChecked(part);
+    if (part.rows() != steps) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a part of ", part.rows(), " rows in a batch of ", steps, " steps"));
+    }
+  }
+  if (parts.size() == 1) return Advance(states, steps, parts[0].view(), outputs, workspace);
+  if (!streamable()) return NotSteppableError();
+  // Row t * B + b is part b's row t: what the first layer reads, written
+  // once (embedding rows, or the caller's floats through the input transform).
+  const int64_t sessions = static_cast<int64_t>(parts.size());
+  const int64_t rows = steps * sessions;
+  const int width = input_size();
+  float* x = workspace.Get(Workspace::kLayerA, rows * width);
+  for (int64_t t = 0; t < steps; ++t) {
+    for (int64_t b = 0; b < sessions; ++b) {
+      const StepInput& part = parts[b].view();
+      float* row = x + (t * sessions + b) * width;
+      if (embedding_.has_value()) {
+        std::copy_n(embedding_->row(part.tokens[t]).data(), width, row);
+      } else {
+        std::copy_n(part.floats + t * width, width, row);
+      }
+    }
+  }
+  if (transforms_.input.has_value()) transforms_.input->Apply(x, x, rows, width);
+  return RunLayers(states, steps, x, rows, outputs, workspace);
+}
+
 absl::Status LayerStack::Step(absl::Span<float* const> states, const StepInput& input,
                               float* outputs, Workspace& workspace) const {
 #ifndef NDEBUG
@@ -228,11 +302,13 @@ absl::Status LayerStack::Step(absl::Span<float* const> states, const StepInput& 
     return absl::InvalidArgumentError(absl::StrCat(
         "batch of ", states.size(), " sessions got ", input.rows, " input rows"));
   }
+  if (streamable()) RNN_RETURN_IF_ERROR(CheckInput(input));  // Else Advance refuses.
   return Advance(states, 1, input, outputs, workspace);
 }
 
 absl::Status LayerStack::StepChunk(float* state, const StepInput& input,
                                    float* outputs, Workspace& workspace) const {
+  if (streamable()) RNN_RETURN_IF_ERROR(CheckInput(input));  // Else Advance refuses.
   float* const states[] = {state};
   return Advance(states, static_cast<int>(input.rows), input, outputs, workspace);
 }
@@ -245,20 +321,21 @@ absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
         absl::StrCat(steps, " steps of a batch of ", states.size(), " sessions got ",
                      input.rows, " input rows, want steps * sessions"));
   }
+  if (streamable()) RNN_RETURN_IF_ERROR(CheckInput(input));  // Else Advance refuses.
   return Advance(states, steps, input, outputs, workspace);
 }
 
 absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
                                  const StepInput& input, float* outputs,
                                  Workspace& workspace) const {
-  if (!streamable()) {
-    return absl::FailedPreconditionError(
-        "this model reads sequences backwards (bidirectional, reverse or "
-        "go_backwards): it needs the whole sequence at once, so it cannot be stepped");
-  }
-  RNN_RETURN_IF_ERROR(CheckInput(input));
+  if (!streamable()) return NotSteppableError();
   const int64_t rows = input.rows;
   const float* x = FirstLayerInput(input, workspace.Get(Workspace::kLayerA, rows * input_size()));
+  return RunLayers(states, steps, x, rows, outputs, workspace);
+}
+
+absl::Status LayerStack::RunLayers(absl::Span<float* const> states, int steps, const float* x,
+                                   int64_t rows, float* outputs, Workspace& workspace) const {
   int x_cols = input_size();
   int64_t offset = 0;
   for (size_t k = 0; k < levels_.size(); ++k) {
@@ -312,6 +389,15 @@ void LayerStack::ApplyHead(const ConstRowMatrixMap& top, float* outputs) const {
 
 absl::StatusOr<RowMatrix> LayerStack::RunSequence(const StepInput& input) const {
   RNN_RETURN_IF_ERROR(CheckInput(input));
+  return RunChecked(input);
+}
+
+absl::StatusOr<RowMatrix> LayerStack::RunSequence(const CheckedInput& input) const {
+  DcheckChecked(input);
+  return RunChecked(input.view());
+}
+
+RowMatrix LayerStack::RunChecked(const StepInput& input) const {
   Workspace workspace;
   RowMatrix x(input.rows, input_size());
   if (FirstLayerInput(input, x.data()) == input.floats) {

@@ -15,6 +15,7 @@
 #include "absl/types/span.h"
 #include "model/engine/dense_head.h"
 #include "model/engine/recurrent_layer.h"
+#include "model/engine/step_input.h"
 #include "model/engine/step_transform.h"
 #include "model/engine/tensor.h"
 #include "model/engine/workspace.h"
@@ -22,17 +23,6 @@
 namespace rnnserve::model {
 
 enum class InputKind { kFloats, kTokens };
-
-// A view of `rows` steps of input: rows * input_size() floats row-major, or
-// `rows` token ids for models that start with an embedding.
-struct StepInput {
-  const float* floats = nullptr;
-  const int64_t* tokens = nullptr;
-  int64_t rows = 0;
-
-  static StepInput Floats(const float* data, int64_t rows) { return {data, nullptr, rows}; }
-  static StepInput Tokens(const int64_t* ids, int64_t rows) { return {nullptr, ids, rows}; }
-};
 
 // One level of the stack. `backward` runs on the reversed sequence and its
 // outputs are re-aligned with the input (PyTorch/ONNX bidirectional).
@@ -109,6 +99,23 @@ class LayerStack {
   // INVALID_ARGUMENT when `input` is empty, of the wrong kind, holds a token
   // outside [0, vocabulary) or a NaN/Inf value; says which row.
   absl::Status CheckInput(const StepInput& input) const;
+  // CheckInput, once: the rows as this stack's trusted entry points take them.
+  absl::StatusOr<CheckedInput> Check(const StepInput& input) const;
+
+  // Step(), StepChunk() and StepChunks() on rows Check() passed: the same
+  // results without scanning the input again (debug builds scan and
+  // DCHECK). REQUIRES: every CheckedInput's checked_by() is this stack.
+  absl::Status Step(absl::Span<float* const> states, const CheckedInput& input, float* outputs,
+                    Workspace& workspace) const;
+  absl::Status StepChunk(float* state, const CheckedInput& input, float* outputs,
+                         Workspace& workspace) const;
+  // Session b's `steps` rows are parts[b] (parts.size() == states.size()),
+  // each in its caller's buffer: they are gathered time-major once, into
+  // the workspace buffer the first layer reads anyway (a single part is read
+  // where it is). Outputs as StepChunks().
+  absl::Status StepChunks(absl::Span<float* const> states, int steps,
+                          absl::Span<const CheckedInput> parts, float* outputs,
+                          Workspace& workspace) const;
 
   // Advances B = states.size() sessions by one step: input row b belongs to
   // states[b] (any subset of sessions, any order, each at most once).
@@ -140,15 +147,25 @@ class LayerStack {
   // Runs a whole sequence from the initial state, any model: [rows,
   // output_size()], or [1, output_size()] for SequenceOutput::kFinalState.
   absl::StatusOr<RowMatrix> RunSequence(const StepInput& input) const;
+  // The same on rows Check() passed, without scanning them again.
+  absl::StatusOr<RowMatrix> RunSequence(const CheckedInput& input) const;
 
  private:
   LayerStack(std::optional<RowMatrix> embedding, std::vector<LayerLevel> levels,
              std::optional<DenseHead> head, bool go_backwards, SequenceOutput sequence_output,
              StepTransforms transforms);
 
+  // Steps `input` (checked by the caller) through every layer.
   absl::Status Advance(absl::Span<float* const> states, int steps,
                        const StepInput& input, float* outputs,
                        Workspace& workspace) const;
+  // Every layer over `rows` first-layer input rows `x`, time-major.
+  absl::Status RunLayers(absl::Span<float* const> states, int steps, const float* x, int64_t rows,
+                         float* outputs, Workspace& workspace) const;
+  // RunSequence on checked rows.
+  RowMatrix RunChecked(const StepInput& input) const;
+  // DCHECKs that `input` was checked by this stack (debug builds scan again).
+  void DcheckChecked(const CheckedInput& input) const;
   // The first layer's input rows: the caller's floats as they are, or
   // written to `buffer` (rows * input_size() floats) as embedding rows or
   // through the input transform.

@@ -26,25 +26,34 @@ void InferRunner::Run(const inference::ModelInferRequest& request, absl::Time de
                       Reply reply) const {
   absl::StatusOr<NativeRequest> native = ToNativeRequest(request, *models_);
   if (!native.ok()) return std::move(reply)(native.status());
-  if (const auto* step = std::get_if<v1::StepRequest>(&native->call)) {
-    auto answer = [form = std::move(native->form), session = step->session_id(),
-                   start = step->start(),
-                   reply = std::move(reply)](absl::StatusOr<v1::StepResponse> result) mutable {
-      if (!result.ok()) return std::move(reply)(InV2Terms(result.status(), session, start));
+  if (auto* step = std::get_if<v1::StepRequest>(&native->call)) {
+    // Kept until the reply: the step reads its input rows from the request
+    // and writes its outputs into the response.
+    auto call = std::make_unique<StepMessages>();
+    call->request = std::move(*step);
+    StepMessages& kept = *call;
+    auto answer = [form = std::move(native->form), call = std::move(call),
+                   reply = std::move(reply)](absl::Status status) mutable {
+      if (!status.ok()) {
+        return std::move(reply)(
+            InV2Terms(status, call->request.session_id(), call->request.start()));
+      }
+      const v1::StepResponse& response = call->response;
       std::move(reply)(
-          ToInferResponse(result->outputs(), result->model(), result->session_steps(), form));
+          ToInferResponse(response.outputs(), response.model(), response.session_steps(), form));
     };
-    handler_->Handle(*step, deadline, std::move(answer));
+    handler_->Handle(kept.request, kept.response, deadline, std::move(answer));
     return;
   }
-  RunStateless(std::get<v1::SequenceRequest>(native->call), deadline, std::move(native->form),
-               std::move(reply));
+  RunStateless(std::make_unique<const v1::SequenceRequest>(
+                   std::move(std::get<v1::SequenceRequest>(native->call))),
+               deadline, std::move(native->form), std::move(reply));
 }
 
-void InferRunner::RunStateless(const v1::SequenceRequest& request, absl::Time deadline,
-                               ResponseForm form, Reply reply) const {
+void InferRunner::RunStateless(std::unique_ptr<const v1::SequenceRequest> request,
+                               absl::Time deadline, ResponseForm form, Reply reply) const {
   // Validated and admitted here, before it queues, as RunSequence is.
-  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(request);
+  absl::StatusOr<AdmittedSequence> admitted = handler_->AdmitSequence(std::move(request));
   if (!admitted.ok()) return std::move(reply)(admitted.status());
   // Shared with the task: TaskPool drops a task it refuses unrun, and the
   // reply is still owed then.

@@ -7,6 +7,7 @@
 #ifndef RNNSERVE_SERVER_V2_INFER_RUNNER_H_
 #define RNNSERVE_SERVER_V2_INFER_RUNNER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -43,8 +44,8 @@ class InferRunner {
   void Run(const inference::ModelInferRequest& request, absl::Time deadline, Reply reply) const;
 
  private:
-  void RunStateless(const v1::SequenceRequest& request, absl::Time deadline, ResponseForm form,
-                    Reply reply) const;
+  void RunStateless(std::unique_ptr<const v1::SequenceRequest> request, absl::Time deadline,
+                    ResponseForm form, Reply reply) const;
 
   const StepHandler* const handler_;
   const ServedModels* const models_;

@@ -1,5 +1,6 @@
 #include "tests/model/allocation_counter.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -19,9 +20,15 @@ namespace {
 
 thread_local bool counting = false;
 thread_local int allocations = 0;
+// ProcessAllocationCounter's: relaxed, a count, no ordering.
+std::atomic<bool> counting_all{false};
+std::atomic<long> all_allocations{0};
 
 void Count() {
   if (counting) ++allocations;
+  if (counting_all.load(std::memory_order_relaxed)) {
+    all_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 // Operator new's contract: never null; retry through the new-handler.
@@ -62,6 +69,15 @@ AllocationCounter::AllocationCounter() {
 AllocationCounter::~AllocationCounter() { counting = false; }
 
 int AllocationCounter::count() const { return allocations; }
+
+ProcessAllocationCounter::ProcessAllocationCounter() {
+  all_allocations.store(0);
+  counting_all.store(true);
+}
+
+ProcessAllocationCounter::~ProcessAllocationCounter() { counting_all.store(false); }
+
+long ProcessAllocationCounter::count() const { return all_allocations.load(); }
 
 }  // namespace rnnserve::model::testing
 

@@ -255,5 +255,91 @@ TEST(LayerStackTest, TransformsThatDoNotFitAreRefused) {
                         "or the output size 5"));
 }
 
+// Rows checked once (Check) step exactly as the unchecked entry points step
+// them: StepChunks over each session's own checked rows, gathered by the
+// stack, gives bit for bit what StepChunks over the time-major rows gives,
+// with and without an input transform (applied to the gathered rows).
+TEST(LayerStackTest, CheckedPartsStepAsTheTimeMajorInput) {
+  constexpr int kSessions = 3;
+  constexpr int kSteps = 4;
+  for (const char* fixture : {"lstm_proj", "gru_2layer", "charlm", "sunspot-like"}) {
+    SCOPED_TRACE(fixture);
+    const bool transformed = std::string(fixture) == "sunspot-like";
+    const auto loaded = Load(transformed ? "gru_2layer" : fixture);
+    ASSERT_NE(loaded, nullptr);
+    const LayerStack stack = transformed ? WithTransforms(*loaded, SunspotLike(*loaded)) : *loaded;
+    const bool tokens = stack.input_kind() == InputKind::kTokens;
+    const int in = stack.input_size(), out = stack.output_size();
+    std::vector<std::vector<float>> x(kSessions);
+    std::vector<std::vector<int64_t>> ids(kSessions);
+    std::vector<float> time_major_x;
+    std::vector<int64_t> time_major_ids;
+    for (int b = 0; b < kSessions; ++b) {
+      for (int i = 0; i < kSteps * in; ++i) x[b].push_back(0.37f * std::sin(0.7f * i + b));
+      for (int t = 0; tokens && t < kSteps; ++t)
+        ids[b].push_back((t * 5 + b) % stack.vocabulary_size());
+    }
+    for (int t = 0; t < kSteps; ++t) {
+      for (int b = 0; b < kSessions; ++b) {
+        time_major_x.insert(time_major_x.end(), x[b].begin() + t * in, x[b].begin() + (t + 1) * in);
+        if (tokens) time_major_ids.push_back(ids[b][t]);
+      }
+    }
+    std::vector<CheckedInput> parts;
+    for (int b = 0; b < kSessions; ++b) {
+      absl::StatusOr<CheckedInput> checked =
+          stack.Check(tokens ? StepInput::Tokens(ids[b].data(), kSteps)
+                             : StepInput::Floats(x[b].data(), kSteps));
+      ASSERT_TRUE(checked.ok()) << checked.status();
+      EXPECT_EQ(checked->checked_by(), &stack);
+      parts.push_back(*checked);
+    }
+    std::vector<std::vector<float>> gathered(kSessions), plain(kSessions);
+    std::vector<float*> gathered_states, plain_states;
+    for (int b = 0; b < kSessions; ++b) {
+      gathered[b].assign(stack.state_size(), 0.01f * b);
+      plain[b] = gathered[b];
+      gathered_states.push_back(gathered[b].data());
+      plain_states.push_back(plain[b].data());
+    }
+    Workspace workspace;
+    std::vector<float> want(kSteps * kSessions * out), got(want.size());
+    const StepInput time_major = tokens
+                                     ? StepInput::Tokens(time_major_ids.data(), kSteps * kSessions)
+                                     : StepInput::Floats(time_major_x.data(), kSteps * kSessions);
+    ASSERT_TRUE(stack.StepChunks(plain_states, kSteps, time_major, want.data(), workspace).ok());
+    ASSERT_TRUE(stack.StepChunks(gathered_states, kSteps, parts, got.data(), workspace).ok());
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(gathered, plain);
+    // One part is read where it is; a prefix of checked rows is checked.
+    std::vector<float> alone(kSteps * out), alone_state(stack.state_size(), 0.0f);
+    std::vector<float> unchecked(kSteps * out), unchecked_state = alone_state;
+    float* alone_states[] = {alone_state.data()};
+    ASSERT_TRUE(
+        stack.StepChunks(alone_states, 2, {parts[1].Rows(0, 2)}, alone.data(), workspace).ok());
+    ASSERT_TRUE(
+        stack.StepChunk(alone_state.data(), parts[1].Rows(2, 2), alone.data() + 2 * out, workspace)
+            .ok());
+    ASSERT_TRUE(stack
+                    .StepChunk(unchecked_state.data(),
+                               tokens ? StepInput::Tokens(ids[1].data(), kSteps)
+                                      : StepInput::Floats(x[1].data(), kSteps),
+                               unchecked.data(), workspace)
+                    .ok());
+    EXPECT_EQ(alone, unchecked);
+    EXPECT_EQ(alone_state, unchecked_state);
+  }
+}
+
+TEST(LayerStackTest, CheckRefusesWhatCheckInputRefuses) {
+  const auto stack = Load("lstm_1layer");
+  std::vector<float> x(2 * 4, 0.5f);
+  x[6] = std::numeric_limits<float>::infinity();
+  const absl::StatusOr<CheckedInput> checked = stack->Check(StepInput::Floats(x.data(), 2));
+  EXPECT_EQ(checked.status(), stack->CheckInput(StepInput::Floats(x.data(), 2)));
+  EXPECT_EQ(stack->Check(StepInput::Floats(x.data(), 0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace rnnserve::model

@@ -3,6 +3,8 @@
 #include "server/step_batcher.h"
 
 #include <atomic>
+#include <deque>
+#include <limits>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -32,15 +34,29 @@ class StepBatcherTest : public ::testing::Test {
     return *store.Start(id, Model(), absl::Now());
   }
 
-  // Input of step t of session k: deterministic, different per session.
-  StepInputData Input(int k, int t, int steps = 1) const {
-    StepInputData input;
-    input.steps = steps;
+  // The floats of steps [t, t + steps) of session k: deterministic,
+  // different per session.
+  std::vector<float> Values(int k, int t, int steps) const {
+    std::vector<float> values;
     for (int s = 0; s < steps; ++s) {
       for (int j = 0; j < stack_->input_size(); ++j) {
-        input.floats.push_back(0.1f * ((k * 7 + (t + s) * 3 + j) % 11) - 0.5f);
+        values.push_back(0.1f * ((k * 7 + (t + s) * 3 + j) % 11) - 0.5f);
       }
     }
+    return values;
+  }
+
+  // Those steps checked, as StepHandler submits them: a view of values the
+  // fixture keeps (a request message in the server).
+  StepInputData Input(int k, int t, int steps = 1) const {
+    const float* values;
+    {
+      absl::MutexLock lock(&mu_);
+      values = kept_.emplace_back(Values(k, t, steps)).data();
+    }
+    StepInputData input;
+    input.steps = steps;
+    input.rows = *stack_->Check(model::StepInput::Floats(values, steps));
     return input;
   }
 
@@ -48,12 +64,11 @@ class StepBatcherTest : public ::testing::Test {
   std::vector<float> Reference(int k, int steps) const {
     std::vector<float> state(stack_->state_size());
     stack_->InitState(state.data());
-    const StepInputData input = Input(k, 0, steps);
+    const std::vector<float> input = Values(k, 0, steps);
     std::vector<float> out(steps * stack_->output_size());
     model::Workspace workspace;
     EXPECT_TRUE(stack_
-                    ->StepChunk(state.data(),
-                                model::StepInput::Floats(input.floats.data(), steps),
+                    ->StepChunk(state.data(), model::StepInput::Floats(input.data(), steps),
                                 out.data(), workspace)
                     .ok());
     return out;
@@ -61,22 +76,35 @@ class StepBatcherTest : public ::testing::Test {
 
   std::shared_ptr<const model::LayerStack> stack_;
   std::unique_ptr<StatePool> pool_;
+  mutable absl::Mutex mu_;
+  mutable std::deque<std::vector<float>> kept_ ABSL_GUARDED_BY(mu_);
 };
 
 // Submits and waits for the outcome.
-absl::StatusOr<StepOutcome> SubmitAndWait(StepBatcher& batcher, SessionPtr session,
-                                          std::shared_ptr<const model::LayerStack> stack,
-                                          StepInputData input, bool last_only = false,
-                                          absl::Time deadline = absl::InfiniteFuture()) {
+// An outcome and the rows the batcher wrote for it.
+struct Answer : StepOutcome {
+  std::vector<float> outputs;
+};
+
+// Submits and waits for the outcome.
+absl::StatusOr<Answer> SubmitAndWait(StepBatcher& batcher, SessionPtr session,
+                                     std::shared_ptr<const model::LayerStack> stack,
+                                     StepInputData input, bool last_only = false,
+                                     absl::Time deadline = absl::InfiniteFuture()) {
+  std::vector<float> outputs((last_only ? 1 : input.steps) * stack->output_size());
   absl::StatusOr<StepOutcome> result;
   absl::Notification done;
-  batcher.Submit(std::move(session), std::move(stack), std::move(input), last_only, deadline,
-                 [&](absl::StatusOr<StepOutcome> r) {
+  batcher.Submit(std::move(session), std::move(stack), std::move(input), last_only, outputs.data(),
+                 deadline, [&](absl::StatusOr<StepOutcome> r) {
                    result = std::move(r);
                    done.Notify();
                  });
   done.WaitForNotification();
-  return result;
+  if (!result.ok()) return result.status();
+  Answer answer;
+  static_cast<StepOutcome&>(answer) = *result;
+  answer.outputs = std::move(outputs);
+  return answer;
 }
 
 TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
@@ -93,7 +121,7 @@ TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
         const std::vector<float> want = Reference(k, kSteps);
         const int width = stack_->output_size();
         for (int t = 0; t < kSteps; ++t) {
-          absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
+          absl::StatusOr<Answer> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
           if (!got.ok() || got->session_steps != t + 1) {
             ++mismatches;
             continue;
@@ -118,15 +146,16 @@ TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
   const int width = stack_->output_size();
-  std::vector<StepOutcome> outcomes(kSteps);
+  std::vector<Answer> outcomes(kSteps);
   std::atomic<int> left = kSteps;
   absl::Notification all_done;
   for (int t = 0; t < kSteps; ++t) {
     // Mix chunks of 1 and 2 steps would change the input indexing; keep 1.
-    batcher.Submit(session, stack_, Input(0, t), false, absl::InfiniteFuture(),
-                   [&, t](absl::StatusOr<StepOutcome> r) {
+    outcomes[t].outputs.resize(width);
+    batcher.Submit(session, stack_, Input(0, t), false, outcomes[t].outputs.data(),
+                   absl::InfiniteFuture(), [&, t](absl::StatusOr<StepOutcome> r) {
                      ASSERT_TRUE(r.ok()) << r.status();
-                     outcomes[t] = *std::move(r);
+                     static_cast<StepOutcome&>(outcomes[t]) = *std::move(r);
                      if (--left == 0) all_done.Notify();
                    });
   }
@@ -144,11 +173,12 @@ TEST_F(StepBatcherTest, ChunkMatchesAndLastOnlyGivesTheLastRow) {
   StepBatcher batcher({});
   const std::vector<float> want = Reference(3, 12);
   const int width = stack_->output_size();
-  absl::StatusOr<StepOutcome> all = SubmitAndWait(batcher, NewSession(store, "a"), stack_, Input(3, 0, 12));
+  absl::StatusOr<Answer> all =
+      SubmitAndWait(batcher, NewSession(store, "a"), stack_, Input(3, 0, 12));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->rows, 12);
   EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
-  absl::StatusOr<StepOutcome> last =
+  absl::StatusOr<Answer> last =
       SubmitAndWait(batcher, NewSession(store, "b"), stack_, Input(3, 0, 12), /*last_only=*/true);
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->rows, 1);
@@ -166,13 +196,13 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
   constexpr int kSteps = 2 * 4096 + 5;
   const std::vector<float> want = Reference(5, kSteps);
   const int width = stack_->output_size();
-  absl::StatusOr<StepOutcome> all =
+  absl::StatusOr<Answer> all =
       SubmitAndWait(batcher, NewSession(store, "long"), stack_, Input(5, 0, kSteps));
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->rows, kSteps);
   EXPECT_THAT(all->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
-  absl::StatusOr<StepOutcome> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
-                                                   Input(5, 0, kSteps), /*last_only=*/true);
+  absl::StatusOr<Answer> last = SubmitAndWait(batcher, NewSession(store, "long-last"), stack_,
+                                              Input(5, 0, kSteps), /*last_only=*/true);
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(last->session_steps, kSteps);
   EXPECT_THAT(last->outputs,
@@ -180,25 +210,32 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
                                    std::vector<float>(want.end() - width, want.end())));
 }
 
-TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
+// The batcher takes only input its model checked (StepInputData holds a
+// model::CheckedInput): bad input is refused before it can be submitted
+// (StepHandlerTest.ABadRequestChangesNoSession over the whole handler), and
+// leaves the session as it was.
+TEST_F(StepBatcherTest, BadInputCannotBeSubmittedAndLeavesTheSession) {
   SessionStore store({});
   StepBatcher batcher({});
   SessionPtr session = NewSession(store, "bad");
-  StepInputData input = Input(0, 0);
-  input.floats.pop_back();
-  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, stack_, input);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(got.status().message(), HasSubstr("want 1 steps x 3 floats = 3, got 2"));
-  absl::MutexLock lock(&session->mu());
-  EXPECT_EQ(session->step_count(), 0);
+  std::vector<float> values = Values(0, 0, 1);
+  values.back() = std::numeric_limits<float>::quiet_NaN();
+  absl::StatusOr<model::CheckedInput> checked =
+      stack_->Check(model::StepInput::Floats(values.data(), 1));
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(checked.status().message(), HasSubstr("step 0, feature 2 is nan"));
+  absl::StatusOr<Answer> got = SubmitAndWait(batcher, session, stack_, Input(0, 0));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->session_steps, 1);
+  EXPECT_THAT(got->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), Reference(0, 1)));
 }
 
 TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
   SessionStore store({});
   StepBatcher batcher({});
   SessionPtr session = NewSession(store, "late");
-  absl::StatusOr<StepOutcome> got =
+  absl::StatusOr<Answer> got =
       SubmitAndWait(batcher, session, stack_, Input(0, 0), false, absl::Now() - absl::Seconds(1));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded);
   absl::MutexLock lock(&session->mu());
@@ -212,7 +249,7 @@ TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
   // The step was submitted for another model object than the session's.
   absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
   ASSERT_TRUE(other.ok());
-  absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, other->stack, Input(0, 0));
+  absl::StatusOr<Answer> got = SubmitAndWait(batcher, session, other->stack, Input(0, 0));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -224,7 +261,8 @@ TEST_F(StepBatcherTest, FullQueueAndShutdownRefuseAtOnce) {
   // the same callback as any other.
   const auto refused_with = [&] {
     absl::Status status;
-    batcher.Submit(session, stack_, Input(0, 0), false, absl::InfiniteFuture(),
+    std::vector<float> outputs(stack_->output_size());
+    batcher.Submit(session, stack_, Input(0, 0), false, outputs.data(), absl::InfiniteFuture(),
                    [&](absl::StatusOr<StepOutcome> r) { status = r.status(); });
     return status.code();
   };
@@ -237,14 +275,14 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   SessionStore store({});
   std::atomic<int> answered = 0;
   int accepted = 0;
+  std::vector<std::vector<float>> outputs(100, std::vector<float>(stack_->output_size()));
   {
     StepBatcher batcher({.workers = 2});
     for (int k = 0; k < 20; ++k) {
       SessionPtr session = NewSession(store, absl::StrCat("d", k));
       for (int t = 0; t < 5; ++t) {
-        ++accepted;
-        batcher.Submit(session, stack_, Input(k, t), false, absl::InfiniteFuture(),
-                       [&](absl::StatusOr<StepOutcome> r) {
+        batcher.Submit(session, stack_, Input(k, t), false, outputs[accepted++].data(),
+                       absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r) {
                          if (r.ok()) ++answered;
                        });
       }

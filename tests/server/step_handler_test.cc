@@ -67,16 +67,18 @@ class StepHandlerTest : public ::testing::Test {
   // the reply ran before Handle() returned.
   absl::StatusOr<v1::StepResponse> Call(const v1::StepRequest& request,
                                         bool* inline_reply = nullptr) {
-    absl::StatusOr<v1::StepResponse> result = absl::UnknownError("no reply");
+    absl::Status status = absl::UnknownError("no reply");
+    v1::StepResponse response;
     absl::Notification done;
     const StepHandler handler = Handler();
-    handler.Handle(request, absl::InfiniteFuture(), [&](absl::StatusOr<v1::StepResponse> r) {
-      result = std::move(r);
+    handler.Handle(request, response, absl::InfiniteFuture(), [&](absl::Status s) {
+      status = s;
       done.Notify();
     });
     if (inline_reply != nullptr) *inline_reply = done.HasBeenNotified();
     done.WaitForNotification();
-    return result;
+    if (!status.ok()) return status;
+    return response;
   }
 
   // Steps `count` reference steps from `first` for session `id`.
