@@ -255,5 +255,53 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   EXPECT_EQ(answered, 100);
 }
 
+// Every path through Submit ends in exactly one call of `done`: refused
+// (full queue, shut down), failed in the queue (closed session, passed
+// deadline, bad input) or computed.
+TEST_F(StepBatcherTest, EveryPathCompletesThroughOneCallback) {
+  SessionStore store({});
+  std::atomic<int> calls = 0;
+  std::vector<absl::StatusCode> codes;
+  absl::Mutex codes_mu;
+  const auto record = [&](absl::StatusOr<StepOutcome> r) {
+    ++calls;
+    absl::MutexLock lock(&codes_mu);
+    codes.push_back(r.status().code());
+  };
+  {
+    StepBatcher batcher({.workers = 1, .max_queue = 1000});
+    std::shared_ptr<Session> closed = NewSession(store, "closed");
+    {
+      absl::MutexLock lock(&closed->mu());
+      closed->Close(absl::UnavailableError("moved"));
+    }
+    StepInputData bad = Input(0, 0);
+    bad.floats.pop_back();
+    batcher.Submit(closed, stack_, Input(0, 0), false, absl::InfiniteFuture(), record);
+    batcher.Submit(NewSession(store, "late"), stack_, Input(0, 0), false,
+                   absl::Now() - absl::Seconds(1), record);
+    batcher.Submit(NewSession(store, "bad"), stack_, bad, false, absl::InfiniteFuture(), record);
+    batcher.Submit(NewSession(store, "fine"), stack_, Input(0, 0), false, absl::InfiniteFuture(),
+                   record);
+    batcher.Submit(NewSession(store, "chunk"), stack_, Input(0, 0, 9), true, absl::InfiniteFuture(),
+                   record);
+    batcher.Shutdown();
+    batcher.Submit(NewSession(store, "after"), stack_, Input(0, 0), false, absl::InfiniteFuture(),
+                   record);
+  }
+  {
+    StepBatcher full({.workers = 1, .max_queue = 0});
+    full.Submit(NewSession(store, "full"), stack_, Input(0, 0), false, absl::InfiniteFuture(),
+                record);
+  }
+  EXPECT_EQ(calls, 7);
+  absl::MutexLock lock(&codes_mu);
+  EXPECT_THAT(codes,
+              ::testing::UnorderedElementsAre(
+                  absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
+                  absl::StatusCode::kInvalidArgument, absl::StatusCode::kOk, absl::StatusCode::kOk,
+                  absl::StatusCode::kUnavailable, absl::StatusCode::kResourceExhausted));
+}
+
 }  // namespace
 }  // namespace rnnserve::server
