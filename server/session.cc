@@ -22,6 +22,7 @@ Session::Session(std::string id, ModelRef model, float* state, absl::Time now, C
 Session::~Session() { model_.pool->Release(state_); }
 
 absl::Status Session::Reset(const ModelRef& model) {
+  CHECK(idle_) << "session " << id_ << ": reset while a step computes on it";
   if (model.pool != model_.pool) {
     RNN_ASSIGN_OR_RETURN(float* fresh, model.pool->Allocate());
     model_.pool->Release(state_);

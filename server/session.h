@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "glog/logging.h"
 #include "server/change_feed.h"
 #include "server/model_ref.h"
 
@@ -22,10 +23,13 @@ struct ModelMetrics;  // server/metrics.h
 
 // One session: its id, its model and its state slot (returned to the pool
 // when the Session is destroyed, i.e. when the store and every step holding
-// a shared_ptr have let go). mu() serialises everything that reads or writes
-// the state, the model binding or the step count: a step holds it for the
-// whole step, so one session's steps apply in order and never interleave.
-// The id is immutable and last_used() is atomic; both need no lock.
+// a shared_ptr have let go). mu() guards the bookkeeping: the model binding,
+// the step count, and whether a step is computing on the state. The batcher
+// holds mu() only to begin and to end a step (BeginStep, EndStep), never
+// through the math, and its busy set keeps one session's steps apart; so
+// whoever reads or replaces the state takes mu() and then AwaitIdle(), which
+// waits (releasing mu()) until no step is half-applied. The id is immutable
+// and last_used() is atomic; both need no lock.
 class Session {
  public:
   // Takes ownership of `state` (a slot of model.pool, already initialised).
@@ -42,8 +46,26 @@ class Session {
   absl::Mutex& mu() const ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
   const ModelRef& model() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return model_; }
-  // model().stack->state_size() floats.
-  float* state() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_; }
+  // model().stack->state_size() floats. REQUIRES: no step computing on it
+  // (AwaitIdle()); a half-stepped state must never be read or replaced.
+  float* state() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CHECK(idle_) << "session " << id_ << ": state read while a step computes on it";
+    return state_;
+  }
+  // Waits, releasing mu() meanwhile, until no step computes on the state;
+  // other fields may have changed when it returns. Returns at once when idle.
+  void AwaitIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { mu_.Await(absl::Condition(&idle_)); }
+  bool stepping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_; }
+  // The batcher's: marks the state as being stepped and returns it, to be
+  // computed on without the lock until EndStep(). REQUIRES: idle (the
+  // batcher's busy set keeps one session's steps apart).
+  float* BeginStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CHECK(idle_) << "session " << id_ << ": two steps at once";
+    idle_ = false;
+    return state_;
+  }
+  // The step's math is over: readers waiting in AwaitIdle() go on.
+  void EndStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { idle_ = true; }
   int64_t step_count() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return step_count_; }
   void AddSteps(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     step_count_ += steps;
@@ -132,6 +154,7 @@ class Session {
   // Rebinds to `model` with a re-initialised state and zero steps; a slot
   // from model.pool replaces the current one if the pool differs.
   // RESOURCE_EXHAUSTED (session untouched) when that pool is full.
+  // REQUIRES: idle (AwaitIdle()).
   absl::Status Reset(const ModelRef& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string id_;
@@ -142,6 +165,8 @@ class Session {
   int64_t step_count_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status closed_ ABSL_GUARDED_BY(mu_);
   bool restored_behind_ ABSL_GUARDED_BY(mu_) = false;
+  // False between BeginStep() and EndStep(): the state is being computed on.
+  bool idle_ ABSL_GUARDED_BY(mu_) = true;
   int64_t changed_since_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int> unanswered_{0};
   std::atomic<int64_t> epoch_{0};

@@ -161,8 +161,9 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
     fresh.reset();  // returns our slot
   }
 
-  // Waits for a step running on the session; no shard lock is held.
+  // Waits for a step computing on the session; no shard lock is held.
   absl::MutexLock lock(&session->mu());
+  session->AwaitIdle();
   RNN_RETURN_IF_ERROR(session->Reset(model));
   return session;
 }

@@ -43,6 +43,7 @@ absl::Status ExportSession(Session& session, const ServedModels& models,
 
 absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state) {
+  session.AwaitIdle();  // Never a half-stepped state.
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
   state->set_session_id(session.id());
@@ -87,6 +88,7 @@ absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& s
   RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
                        store.Start(state.session_id(), served->ref(), now));
   absl::MutexLock lock(&session->mu());
+  session->AwaitIdle();  // A step computing on the old state finishes first.
   if (session->model().stack != served->loaded.stack) {
     // Another start rebound the session between Start and this lock.
     return absl::AbortedError(absl::StrCat("session \"", state.session_id(),

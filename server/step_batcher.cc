@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "server/session_position.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 
@@ -24,11 +25,11 @@ struct StepBatcher::Job {
 // the answers' own output vectors.
 struct StepBatcher::Batch {
   std::vector<std::unique_ptr<Job>> jobs;
-  std::vector<Session*> sessions;  // in lock (address) order
   std::vector<Job*> live;          // the jobs that will be computed
   std::vector<float*> states;      // live[i]'s state
   StepInputData merged;            // live inputs, one row each
   std::vector<float> outputs;
+  std::vector<float> chunk_answer;                   // a lone job's answer, moved into its outcome
   std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
 };
 
@@ -127,6 +128,30 @@ absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
 }
 
 }  // namespace
+
+// The inputs of the batch's live jobs (single steps), one row each, into
+// batch.merged.
+void StepBatcher::GatherRows(Batch& batch) {
+  StepInputData& merged = batch.merged;
+  merged.floats.clear();
+  merged.tokens.clear();
+  for (const StepBatcher::Job* job : batch.live) {
+    merged.floats.insert(merged.floats.end(), job->input.floats.begin(), job->input.floats.end());
+    merged.tokens.insert(merged.tokens.end(), job->input.tokens.begin(), job->input.tokens.end());
+  }
+  merged.steps = static_cast<int64_t>(batch.live.size());
+}
+
+// The answer of the batch's live job number `index` (its row of a batched
+// Step, or a lone job's whole chunk) into `answer`.
+void StepBatcher::AnswerRows(Batch& batch, int64_t index, int64_t width,
+                             std::vector<float>& answer) {
+  if (batch.live.size() == 1) {
+    answer = std::move(batch.chunk_answer);
+    return;
+  }
+  answer.assign(batch.outputs.begin() + index * width, batch.outputs.begin() + (index + 1) * width);
+}
 
 StepBatcher::StepBatcher(const Options& options) : options_(options) {
   CHECK_GT(options_.workers, 0);
@@ -227,107 +252,98 @@ bool StepBatcher::TakeBatch(Batch& batch) {
   return true;
 }
 
-// Locks the batch's sessions (distinct, and busy for every other worker),
-// steps them, answers.
-void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  // Sessions are locked in address order, one order for every batch, so the
-  // lock graph has no cycles (the busy set already keeps batches disjoint).
-  std::vector<Session*>& sessions = batch.sessions;
-  sessions.clear();
-  for (const auto& job : batch.jobs) sessions.push_back(job->session.get());
-  std::sort(sessions.begin(), sessions.end());
-  for (Session* session : sessions) session->mu().Lock();
+// Checks `job` against its session and, when it may run, marks the session
+// as being stepped (Session::BeginStep): its state is then computed on
+// without the session's lock, and readers of the state wait for EndStep.
+absl::Status StepBatcher::BeginJob(Job& job, absl::Time start, float*& state) {
+  Session& session = *job.session;
+  absl::MutexLock lock(&session.mu());
+  if (!session.closed().ok()) return session.closed();
+  if (job.deadline < start) {
+    return absl::DeadlineExceededError("the deadline passed while the step was queued");
+  }
+  RNN_RETURN_IF_ERROR(CheckPosition(session, job.input));
+  if (session.model().stack != job.model) {
+    return absl::FailedPreconditionError(
+        "the session was restarted with another model before this step ran");
+  }
+  RNN_RETURN_IF_ERROR(CheckShape(*job.model, job.input));
+  RNN_RETURN_IF_ERROR(job.model->CheckInput(View(job.input)));
+  state = session.BeginStep();
+  return absl::OkStatus();
+}
+
+// Counts a computed job's steps (when `computed`) and lets readers of the
+// session's state go on; returns the session's step count.
+int64_t StepBatcher::EndJob(Job& job, bool computed) {
+  Session& session = *job.session;
+  absl::MutexLock lock(&session.mu());
+  if (computed) {
+    session.AddSteps(job.input.steps);
+    session.AnswerPending();
+  }
+  session.EndStep();
+  return session.step_count();
+}
+
+// Steps the live jobs of `batch` (one model, sessions marked as being
+// stepped): a lone job as a chunk, several single steps as one Step.
+absl::Status StepBatcher::Compute(Batch& batch, model::Workspace& workspace) {
+  const model::LayerStack& model = *batch.live[0]->model;
+  if (batch.live.size() == 1) {
+    Job& job = *batch.live[0];
+    return StepChunkInPieces(model, batch.states[0], job.input, job.last_only, batch.outputs,
+                             batch.chunk_answer, workspace);
+  }
+  GatherRows(batch);
+  batch.outputs.resize(batch.live.size() * model.output_size());
+  return model.Step(batch.states, View(batch.merged), batch.outputs.data(), workspace);
+}
+
+// Checks and marks the batch's sessions (distinct, and busy for every other
+// worker), steps them without their locks, counts the steps, answers.
+void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
   const absl::Time start = absl::Now();
-  std::vector<Job*>& live = batch.live;
-  live.clear();
-  std::vector<absl::StatusOr<StepOutcome>>& results = batch.results;
-  results.clear();
-  results.resize(batch.jobs.size());
+  batch.live.clear();
+  batch.states.clear();
+  batch.results.clear();
+  batch.results.resize(batch.jobs.size());
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
-    Job& job = *batch.jobs[i];
-    if (!job.session->closed().ok()) {
-      results[i] = job.session->closed();
-    } else if (job.deadline < start) {
-      results[i] = absl::DeadlineExceededError("the deadline passed while the step was queued");
-    } else if (absl::Status position = CheckPosition(*job.session, job.input); !position.ok()) {
-      results[i] = position;
-    } else if (job.session->model().stack != job.model) {
-      results[i] = absl::FailedPreconditionError(
-          "the session was restarted with another model before this step ran");
-    } else if (absl::Status shape = CheckShape(*job.model, job.input); !shape.ok()) {
-      results[i] = shape;
-    } else if (absl::Status values = job.model->CheckInput(View(job.input)); !values.ok()) {
-      results[i] = values;
+    float* state = nullptr;
+    if (absl::Status begun = BeginJob(*batch.jobs[i], start, state); !begun.ok()) {
+      batch.results[i] = std::move(begun);
     } else {
-      live.push_back(&job);
+      batch.live.push_back(batch.jobs[i].get());
+      batch.states.push_back(state);
     }
   }
-  std::vector<float>& outputs = batch.outputs;
-  std::vector<float> chunk_answer;  // a lone job's answer, moved into its outcome
-  absl::Status status = absl::OkStatus();
-  if (!live.empty()) {
-    const model::LayerStack& model = *live[0]->model;
-    const int64_t width = model.output_size();
-    if (live.size() == 1) {
-      status = StepChunkInPieces(model, live[0]->session->state(), live[0]->input,
-                                 live[0]->last_only, outputs, chunk_answer, workspace);
-    } else {
-      StepInputData& merged = batch.merged;
-      std::vector<float*>& states = batch.states;
-      merged.floats.clear();
-      merged.tokens.clear();
-      states.clear();
-      for (Job* job : live) {
-        states.push_back(job->session->state());
-        merged.floats.insert(merged.floats.end(), job->input.floats.begin(),
-                             job->input.floats.end());
-        merged.tokens.insert(merged.tokens.end(), job->input.tokens.begin(),
-                             job->input.tokens.end());
-      }
-      merged.steps = static_cast<int64_t>(live.size());
-      outputs.resize(live.size() * width);
-      status = model.Step(states, View(merged), outputs.data(), workspace);
-    }
-  }
+  const absl::Status status = batch.live.empty() ? absl::OkStatus() : Compute(batch, workspace);
   const absl::Time end = absl::Now();
-  int64_t row = 0;
-  for (size_t i = 0, next_live = 0; i < batch.jobs.size(); ++i) {
+  for (size_t i = 0, next_live = 0, row = 0; i < batch.jobs.size(); ++i) {
     Job& job = *batch.jobs[i];
-    if (next_live < live.size() && live[next_live] == &job) {
-      ++next_live;
-      const int64_t width = job.model->output_size();
-      const int64_t rows = job.input.steps;
-      if (!status.ok()) {
-        results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
-      } else {
-        job.session->AddSteps(rows);
-        job.session->AnswerPending();
-        StepOutcome outcome;
-        outcome.rows = job.last_only ? 1 : rows;
-        if (live.size() == 1) {
-          outcome.outputs = std::move(chunk_answer);
-        } else {  // One row each.
-          outcome.outputs.assign(outputs.begin() + row * width,
-                                 outputs.begin() + (row + 1) * width);
-        }
-        outcome.session_steps = job.session->step_count();
-        outcome.queue_wait = start - job.enqueued;
-        outcome.compute = end - start;
-        outcome.batch_size = static_cast<int>(live.size());
-        outcome.first_in_batch = &job == live[0];
-        results[i] = std::move(outcome);
-      }
-      row += rows;
+    if (next_live == batch.live.size() || batch.live[next_live] != &job) continue;
+    ++next_live;
+    const int64_t session_steps = EndJob(job, status.ok());
+    if (!status.ok()) {
+      batch.results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
+      continue;
     }
+    StepOutcome outcome;
+    outcome.rows = job.last_only ? 1 : job.input.steps;
+    AnswerRows(batch, row++, job.model->output_size(), outcome.outputs);
+    outcome.session_steps = session_steps;
+    outcome.queue_wait = start - job.enqueued;
+    outcome.compute = end - start;
+    outcome.batch_size = static_cast<int>(batch.live.size());
+    outcome.first_in_batch = &job == batch.live[0];
+    batch.results[i] = std::move(outcome);
   }
-  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) (*it)->mu().Unlock();
   {
     absl::MutexLock lock(&mu_);
     for (const auto& job : batch.jobs) busy_.erase(job->session.get());
   }
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
-    std::move(batch.jobs[i]->done)(std::move(results[i]));
+    std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
   }
 }
 

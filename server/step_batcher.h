@@ -88,6 +88,13 @@ class StepBatcher {
   // none with an earlier job still queued). False once shut down and empty.
   bool TakeBatch(Batch& batch);
   void RunBatch(Batch& batch, model::Workspace& workspace);
+  static absl::Status BeginJob(Job& job, absl::Time start, float*& state);
+  static int64_t EndJob(Job& job, bool computed);
+  static absl::Status Compute(Batch& batch, model::Workspace& workspace);
+  // Where the inputs merge and the answers split (kept apart from the
+  // scheduling so either can change alone).
+  static void GatherRows(Batch& batch);
+  static void AnswerRows(Batch& batch, int64_t index, int64_t width, std::vector<float>& answer);
 
   const Options options_;
   mutable absl::Mutex mu_;

@@ -3,12 +3,15 @@
 #include "server/step_batcher.h"
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/importers/model_loader.h"
+#include "server/served_models.h"
+#include "server/session_transfer.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::server {
@@ -301,6 +304,90 @@ TEST_F(StepBatcherTest, EveryPathCompletesThroughOneCallback) {
                   absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
                   absl::StatusCode::kInvalidArgument, absl::StatusCode::kOk, absl::StatusCode::kOk,
                   absl::StatusCode::kUnavailable, absl::StatusCode::kResourceExhausted));
+}
+
+// The session's lock guards bookkeeping, not the math: while a long chunk
+// computes, the lock is free (the session is seen marked as being stepped),
+// yet an export never sees a half-stepped state and a restart waits for the
+// chunk, then resets the state it left.
+TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
+  absl::StatusOr<std::unique_ptr<ServedModels>> models = ServedModels::Load(
+      model::testing::MakeTestRepository("batcher_export", {{"gru_2layer", "gru/1"}}), 10);
+  ASSERT_TRUE(models.ok()) << models.status();
+  const ServedModel* served = *(*models)->Find("gru", 1);
+  stack_ = served->loaded.stack;
+  SessionStore store({});
+  std::shared_ptr<Session> session = *store.Start("long", served->ref(), absl::Now());
+  StepBatcher batcher({.workers = 1});
+  constexpr int kSteps = 100'000;
+  std::vector<float> initial(stack_->state_size()), final_state(stack_->state_size());
+  stack_->InitState(initial.data());
+  final_state = initial;
+  {
+    const StepInputData input = Input(0, 0, kSteps);
+    std::vector<float> out(kSteps * stack_->output_size());
+    model::Workspace workspace;
+    ASSERT_TRUE(stack_
+                    ->StepChunk(final_state.data(),
+                                model::StepInput::Floats(input.floats.data(), kSteps), out.data(),
+                                workspace)
+                    .ok());
+  }
+  const auto state_is = [&](const v1::SessionState& exported, const std::vector<float>& want) {
+    for (size_t i = 0; i < want.size(); ++i) {
+      float value;
+      std::memcpy(&value, exported.state().data() + 4 * i, 4);  // little-endian hosts
+      if (std::abs(value - want[i]) > 1e-4f) return false;
+    }
+    return true;
+  };
+
+  absl::Notification done;
+  absl::StatusOr<StepOutcome> outcome;
+  batcher.Submit(session, stack_, Input(0, 0, kSteps), true, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   outcome = std::move(r);
+                   done.Notify();
+                 });
+  int seen_stepping = 0, exports = 0;
+  while (!done.HasBeenNotified()) {
+    {
+      absl::MutexLock lock(&session->mu());
+      if (session->stepping()) ++seen_stepping;
+    }
+    v1::SessionState exported;
+    ASSERT_TRUE(ExportSession(*session, **models, &exported).ok());
+    ++exports;
+    if (exported.steps() == 0) {
+      EXPECT_TRUE(state_is(exported, initial)) << "a half-stepped state was exported";
+    } else {
+      EXPECT_EQ(exported.steps(), kSteps);
+      EXPECT_TRUE(state_is(exported, final_state)) << "a half-stepped state was exported";
+    }
+  }
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_GT(seen_stepping, 0) << "the session's lock was held through the math";
+  EXPECT_GT(exports, 0);
+
+  // A restart during a chunk waits for it, then resets what it left.
+  absl::Notification second;
+  batcher.Submit(session, stack_, Input(0, 0, kSteps), true, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   outcome = std::move(r);
+                   second.Notify();
+                 });
+  for (bool stepping = false; !stepping && !second.HasBeenNotified();) {
+    absl::MutexLock lock(&session->mu());
+    stepping = session->stepping();
+  }
+  ASSERT_TRUE(store.Start("long", served->ref(), absl::Now()).ok());
+  second.WaitForNotification();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->session_steps, 2 * kSteps);
+  v1::SessionState reset;
+  ASSERT_TRUE(ExportSession(*session, **models, &reset).ok());
+  EXPECT_EQ(reset.steps(), 0);
+  EXPECT_TRUE(state_is(reset, initial));
 }
 
 }  // namespace
