@@ -18,6 +18,7 @@ struct StepBatcher::Job {
   absl::Time deadline;
   absl::Time enqueued;
   Done done;
+  uint64_t seq = 0;  // arrival order
 };
 
 // One worker's batch and the scratch it steps it with. A worker reuses its
@@ -34,9 +35,6 @@ struct StepBatcher::Batch {
 };
 
 namespace {
-
-// How far behind the oldest runnable job a batch looks for partners.
-constexpr int kScanFactor = 4;
 
 // INVALID_ARGUMENT unless `input` has the size and kind `model` takes.
 // Whether the client's count of the session's steps is the session's
@@ -169,18 +167,44 @@ void StepBatcher::Submit(std::shared_ptr<Session> session,
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       refused = absl::UnavailableError("the server is shutting down");
-    } else if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+    } else if (pending_ >= options_.max_queue) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "the step queue is full (", options_.max_queue, " requests pending); retry later"));
     } else {
-      queue_.push_back(
-          std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                    last_only, deadline, absl::Now(), std::move(done)}));
+      Enqueue(std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
+                                        last_only, deadline, absl::Now(), std::move(done),
+                                        next_seq_++}));
       return;
     }
   }
   // Outside the lock: `done` may submit again.
   std::move(done)(std::move(refused));
+}
+
+// A session's first pending job is runnable at once; a later one waits in
+// its line for the one before it.
+void StepBatcher::Enqueue(std::unique_ptr<Job> job) {
+  ++pending_;
+  auto [line, fresh] = lines_.try_emplace(job->session.get());
+  if (!fresh) {
+    line->second.waiting.push_back(std::move(job));
+    return;
+  }
+  ++runnable_;
+  const uint64_t seq = job->seq;
+  queues_[job->model.get()].emplace(seq, std::move(job));
+}
+
+const model::LayerStack* StepBatcher::OldestQueue() const {
+  const model::LayerStack* oldest = nullptr;
+  uint64_t oldest_seq = 0;
+  for (const auto& [model, queue] : queues_) {  // a queue per model version: few
+    if (!queue.empty() && (oldest == nullptr || queue.begin()->first < oldest_seq)) {
+      oldest = model;
+      oldest_seq = queue.begin()->first;
+    }
+  }
+  return oldest;
 }
 
 void StepBatcher::Shutdown() {
@@ -195,61 +219,71 @@ void StepBatcher::Shutdown() {
 
 int64_t StepBatcher::pending() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(queue_.size());
+  return pending_;
 }
 
 void StepBatcher::WorkerLoop() {
   model::Workspace workspace;
   Batch batch;
-  while (TakeBatch(batch)) RunBatch(batch, workspace);
+  while (TakeBatch(batch)) {
+    if (!batch.jobs.empty()) RunBatch(batch, workspace);
+  }
 }
 
 bool StepBatcher::TakeBatch(Batch& batch) {
   batch.jobs.clear();
-  auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& job : queue_) {
-      if (!busy_.contains(job->session.get())) return true;
-    }
-    return false;
-  };
-  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (stopping_ && queue_.empty()) || runnable();
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (stopping_ && pending_ == 0) || runnable_ > 0;
   };
   absl::MutexLock lock(&mu_, absl::Condition(&ready));
-  if (queue_.empty()) return false;  // Stopping, and nothing left.
+  if (runnable_ == 0) return false;  // Stopping, and nothing left.
+  const model::LayerStack* model = OldestQueue();
   if (options_.max_delay > absl::ZeroDuration() &&
-      static_cast<int>(queue_.size()) < options_.max_batch) {
+      static_cast<int>(queues_[model].size()) < options_.max_batch) {
     // Let a batch fill for at most max_delay after its oldest step arrived.
-    auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
+    auto full = [this, model]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = queues_.find(model);
+      return stopping_ || it == queues_.end() ||
+             static_cast<int>(it->second.size()) >= options_.max_batch;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&full), queue_.front()->enqueued + options_.max_delay);
-    if (!runnable()) return true;  // Another worker took the work meanwhile.
+    mu_.AwaitWithDeadline(absl::Condition(&full),
+                          queues_[model].begin()->second->enqueued + options_.max_delay);
+    model = OldestQueue();
+    if (model == nullptr) return true;  // Another worker took the work meanwhile.
   }
-  // Sessions passed over or taken: no later job of theirs may be taken now,
-  // or it would run before (or beside) an earlier one.
-  absl::flat_hash_set<const Session*> blocked;
-  const Job* first = nullptr;
-  const size_t scan = std::min(queue_.size(), static_cast<size_t>(kScanFactor) *
-                                                  options_.max_batch);
-  for (size_t i = 0; i < scan && static_cast<int>(batch.jobs.size()) < options_.max_batch;
-       ++i) {
-    std::unique_ptr<Job>& job = queue_[i];
-    const Session* session = job->session.get();
-    const bool free = !busy_.contains(session) && !blocked.contains(session);
-    blocked.insert(session);
-    if (!free) continue;
-    if (first == nullptr) {
-      first = job.get();
-      batch.jobs.push_back(std::move(job));
-      if (first->input.steps != 1) break;  // A chunk runs alone.
-    } else if (job->model == first->model && job->input.steps == 1) {
-      batch.jobs.push_back(std::move(job));
-    }
-  }
-  queue_.erase(std::remove(queue_.begin(), queue_.end(), nullptr), queue_.end());
-  for (const auto& job : batch.jobs) busy_.insert(job->session.get());
+  auto queue = queues_.find(model);
+  ModelQueue& jobs = queue->second;
+  // Every queued job is its session's oldest, of a session no batch holds:
+  // the front max_batch ones run together. A chunk runs alone.
+  do {
+    std::unique_ptr<Job>& job = jobs.begin()->second;
+    if (!batch.jobs.empty() && (job->input.steps != 1 || batch.jobs[0]->input.steps != 1)) break;
+    lines_[job->session.get()].busy = true;
+    batch.jobs.push_back(std::move(job));
+    jobs.erase(jobs.begin());
+  } while (!jobs.empty() && static_cast<int>(batch.jobs.size()) < options_.max_batch);
+  if (jobs.empty()) queues_.erase(queue);
+  runnable_ -= static_cast<int64_t>(batch.jobs.size());
+  pending_ -= static_cast<int64_t>(batch.jobs.size());
   return true;
+}
+
+void StepBatcher::Release(const Batch& batch) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& job : batch.jobs) {
+    auto line = lines_.find(job->session.get());
+    std::vector<std::unique_ptr<Job>>& waiting = line->second.waiting;
+    if (waiting.empty()) {
+      lines_.erase(line);
+      continue;
+    }
+    line->second.busy = false;
+    std::unique_ptr<Job> next = std::move(waiting.front());
+    waiting.erase(waiting.begin());
+    ++runnable_;
+    const uint64_t seq = next->seq;
+    queues_[next->model.get()].emplace(seq, std::move(next));
+  }
 }
 
 // Checks `job` against its session and, when it may run, marks the session
@@ -338,10 +372,7 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
     outcome.first_in_batch = &job == batch.live[0];
     batch.results[i] = std::move(outcome);
   }
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& job : batch.jobs) busy_.erase(job->session.get());
-  }
+  Release(batch);
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
     std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
   }

@@ -1,22 +1,24 @@
 // Runs the steps of every session on a pool of worker threads (DESIGN.md
-// sections 1 and 6). Single steps of different sessions of one model that
-// are pending at the same time run as one batched LayerStack::Step (up to
-// max_batch); a chunk of T steps runs as one StepChunk. A lone step never
-// waits (max_delay 0): batches form from what queued while the workers were
-// busy. One session's steps run in the order they were submitted and never
-// two at once. Thread-safe; owns and joins its workers.
+// sections 1 and 6). Pending steps wait in a queue per model version, so a
+// batch's partners are the front of one queue, found without a scan; single
+// steps of different sessions of one model that are pending at the same
+// time run as one batched LayerStack::Step (up to max_batch); a chunk of T
+// steps runs as one StepChunk. The oldest runnable step goes first. A lone
+// step never waits (max_delay 0): batches form from what queued while the
+// workers were busy. One session's steps run in the order they were
+// submitted and never two at once. Thread-safe; owns and joins its workers.
 #ifndef RNNSERVE_SERVER_STEP_BATCHER_H_
 #define RNNSERVE_SERVER_STEP_BATCHER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -81,12 +83,27 @@ class StepBatcher {
  private:
   struct Job;
   struct Batch;
+  // One model version's runnable jobs by arrival (Job::seq): each the oldest
+  // pending job of a session no batch holds, so any of them may run now,
+  // beside any other.
+  using ModelQueue = absl::btree_map<uint64_t, std::unique_ptr<Job>>;
+  // A session with jobs pending or a batch holding it. Its oldest pending
+  // job is in its model's queue unless `busy`; the others wait here, in
+  // order, until the one before them is done.
+  struct SessionLine {
+    bool busy = false;
+    std::vector<std::unique_ptr<Job>> waiting;  // few: a vector allocates only when used
+  };
 
   void WorkerLoop();
-  // Takes the oldest runnable job and, if it is a single step, the other
-  // single steps of the same model queued behind it (distinct sessions,
-  // none with an earlier job still queued). False once shut down and empty.
+  // Takes the model queue whose front is the oldest runnable job, and up to
+  // max_batch jobs from its front. False once shut down and empty; true with
+  // no jobs when another worker took them meanwhile.
   bool TakeBatch(Batch& batch);
+  void Enqueue(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const model::LayerStack* OldestQueue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The batch's sessions are free again: their next jobs become runnable.
+  void Release(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void RunBatch(Batch& batch, model::Workspace& workspace);
   static absl::Status BeginJob(Job& job, absl::Time start, float*& state);
   static int64_t EndJob(Job& job, bool computed);
@@ -98,9 +115,11 @@ class StepBatcher {
 
   const Options options_;
   mutable absl::Mutex mu_;
-  std::deque<std::unique_ptr<Job>> queue_ ABSL_GUARDED_BY(mu_);
-  // Sessions some worker is stepping now.
-  absl::flat_hash_set<const Session*> busy_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const model::LayerStack*, ModelQueue> queues_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const Session*, SessionLine> lines_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t runnable_ ABSL_GUARDED_BY(mu_) = 0;  // jobs in queues_
+  int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;   // jobs not taken yet (queued or waiting)
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };

@@ -349,24 +349,23 @@ TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
                    outcome = std::move(r);
                    done.Notify();
                  });
-  int seen_stepping = 0, exports = 0;
-  while (!done.HasBeenNotified()) {
-    {
-      absl::MutexLock lock(&session->mu());
-      if (session->stepping()) ++seen_stepping;
-    }
+  // The lock is free while the chunk computes: the mark is seen under it.
+  bool seen_stepping = false;
+  while (!seen_stepping && !done.HasBeenNotified()) {
+    absl::MutexLock lock(&session->mu());
+    seen_stepping = session->stepping();
+  }
+  EXPECT_TRUE(seen_stepping) << "the session's lock was held through the math";
+  // An export meanwhile waits for the chunk: never a half-stepped state.
+  int exports = 0;
+  do {
     v1::SessionState exported;
     ASSERT_TRUE(ExportSession(*session, **models, &exported).ok());
     ++exports;
-    if (exported.steps() == 0) {
-      EXPECT_TRUE(state_is(exported, initial)) << "a half-stepped state was exported";
-    } else {
-      EXPECT_EQ(exported.steps(), kSteps);
-      EXPECT_TRUE(state_is(exported, final_state)) << "a half-stepped state was exported";
-    }
-  }
+    EXPECT_EQ(exported.steps(), kSteps);
+    EXPECT_TRUE(state_is(exported, final_state)) << "a half-stepped state was exported";
+  } while (!done.HasBeenNotified());
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  EXPECT_GT(seen_stepping, 0) << "the session's lock was held through the math";
   EXPECT_GT(exports, 0);
 
   // A restart during a chunk waits for it, then resets what it left.
@@ -388,6 +387,57 @@ TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
   ASSERT_TRUE(ExportSession(*session, **models, &reset).ok());
   EXPECT_EQ(reset.steps(), 0);
   EXPECT_TRUE(state_is(reset, initial));
+}
+
+// A queue per model version: a step's partners are found however many steps
+// of other models queued between them, and batches go oldest first.
+TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
+  absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
+  ASSERT_TRUE(other.ok());
+  const ModelRef b_model{"gru_b", 1, other->stack, pool_.get()};
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .max_batch = 4});
+  // A long chunk keeps the only worker busy while the rest queue.
+  std::shared_ptr<Session> blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  absl::Mutex mu;
+  std::vector<std::string> order;  // sessions as answered
+  std::vector<int> batch_sizes;
+  std::atomic<int> left = 0;
+  absl::Notification all_done;
+  const auto submit = [&](std::shared_ptr<Session> session,
+                          std::shared_ptr<const model::LayerStack> stack) {
+    ++left;
+    batcher.Submit(session, stack, Input(0, 0), false, absl::InfiniteFuture(),
+                   [&, id = session->id()](absl::StatusOr<StepOutcome> r) {
+                     ASSERT_TRUE(r.ok()) << r.status();
+                     {
+                       absl::MutexLock lock(&mu);
+                       order.push_back(id);
+                       batch_sizes.push_back(r->batch_size);
+                     }
+                     if (--left == 0) all_done.Notify();
+                   });
+  };
+  submit(NewSession(store, "a0"), stack_);
+  for (int k = 0; k < 40; ++k) {
+    submit(*store.Start(absl::StrCat("b", k), b_model, absl::Now()), other->stack);
+  }
+  for (int k = 1; k < 4; ++k) submit(NewSession(store, absl::StrCat("a", k)), stack_);
+  ASSERT_FALSE(blocked_done.HasBeenNotified()) << "the chunk ended before the steps queued";
+  all_done.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(order.size(), 44u);
+  // The oldest (a0) goes first, with its partners from behind 40 others.
+  EXPECT_THAT(std::vector<std::string>(order.begin(), order.begin() + 4),
+              ::testing::UnorderedElementsAre("a0", "a1", "a2", "a3"));
+  EXPECT_THAT(batch_sizes, ::testing::Each(4));
 }
 
 }  // namespace
