@@ -34,6 +34,13 @@ struct StepBatcher::Batch {
   std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
 };
 
+// Reused by the submitting threads that compute inline; what it keeps is
+// bounded by Options::inline_max_steps rows.
+struct StepBatcher::InlineSlot {
+  Batch batch;
+  model::Workspace workspace;
+};
+
 namespace {
 
 // INVALID_ARGUMENT unless `input` has the size and kind `model` takes.
@@ -159,10 +166,31 @@ StepBatcher::StepBatcher(const Options& options) : options_(options) {
 
 StepBatcher::~StepBatcher() { Shutdown(); }
 
+bool StepBatcher::CanRunInline(const Job& job) const {
+  // With max_delay a lone step waits for company instead.
+  return options_.max_delay == absl::ZeroDuration() &&
+         job.input.steps <= options_.inline_max_steps && runnable_ == 0 &&
+         computing_ < options_.workers && inline_running_ < options_.workers &&
+         !lines_.contains(job.session.get());
+}
+
+void StepBatcher::RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot) {
+  slot->batch.jobs.clear();
+  slot->batch.jobs.push_back(std::move(job));
+  RunBatch(slot->batch, slot->workspace);
+  slot->batch.jobs.clear();
+  absl::MutexLock lock(&mu_);
+  free_slots_.push_back(std::move(slot));
+  --inline_running_;
+}
+
 void StepBatcher::Submit(std::shared_ptr<Session> session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
                          bool last_only, absl::Time deadline, Done done) {
+  auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
+                                       last_only, deadline, absl::Now(), std::move(done)});
   absl::Status refused;
+  std::unique_ptr<InlineSlot> slot;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
@@ -170,15 +198,25 @@ void StepBatcher::Submit(std::shared_ptr<Session> session,
     } else if (pending_ >= options_.max_queue) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "the step queue is full (", options_.max_queue, " requests pending); retry later"));
+    } else if (CanRunInline(*job)) {
+      // Taken as a worker takes a batch: its session busy, a share counted.
+      lines_[job->session.get()].busy = true;
+      ++computing_;
+      ++inline_running_;
+      if (!free_slots_.empty()) {
+        slot = std::move(free_slots_.back());
+        free_slots_.pop_back();
+      }
     } else {
-      Enqueue(std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                        last_only, deadline, absl::Now(), std::move(done),
-                                        next_seq_++}));
+      job->seq = next_seq_++;
+      Enqueue(std::move(job));
       return;
     }
   }
   // Outside the lock: `done` may submit again.
-  std::move(done)(std::move(refused));
+  if (!refused.ok()) return std::move(job->done)(std::move(refused));
+  if (slot == nullptr) slot = std::make_unique<InlineSlot>();
+  RunInline(std::move(job), std::move(slot));
 }
 
 // A session's first pending job is runnable at once; a later one waits in
@@ -215,6 +253,9 @@ void StepBatcher::Shutdown() {
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+  absl::MutexLock lock(&mu_);
+  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inline_running_ == 0; };
+  mu_.Await(absl::Condition(&settled));
 }
 
 int64_t StepBatcher::pending() const {
@@ -265,11 +306,13 @@ bool StepBatcher::TakeBatch(Batch& batch) {
   if (jobs.empty()) queues_.erase(queue);
   runnable_ -= static_cast<int64_t>(batch.jobs.size());
   pending_ -= static_cast<int64_t>(batch.jobs.size());
+  ++computing_;
   return true;
 }
 
 void StepBatcher::Release(const Batch& batch) {
   absl::MutexLock lock(&mu_);
+  --computing_;
   for (const auto& job : batch.jobs) {
     auto line = lines_.find(job->session.get());
     std::vector<std::unique_ptr<Job>>& waiting = line->second.waiting;

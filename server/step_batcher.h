@@ -56,6 +56,12 @@ class StepBatcher {
     int max_batch = 64;
     absl::Duration max_delay = absl::ZeroDuration();
     int64_t max_queue = 100'000;  // pending requests
+    // A request of at most this many steps, submitted while nothing is
+    // queued and a worker is free, is computed on the submitting thread
+    // (no hand-off; `done` runs there too). Longer chunks always go to the
+    // workers, so a gRPC thread is never held long. 0: never inline; nor
+    // with a max_delay, which asks a lone step to wait for company.
+    int inline_max_steps = 16;
   };
   // Runs exactly once, with the outcome or the error (see Submit).
   using Done = absl::AnyInvocable<void(absl::StatusOr<StepOutcome>) &&>;
@@ -68,14 +74,17 @@ class StepBatcher {
   // Queues `input` for `session` (bound to `model` when submitted: if the
   // session is restarted with another model first, the step fails with
   // FAILED_PRECONDITION). `done` runs exactly once: with the outcome or the
-  // error on a worker thread, or at once on the calling thread when the step
-  // is refused (UNAVAILABLE after Shutdown(), RESOURCE_EXHAUSTED when
-  // max_queue requests are pending). A step whose `deadline` passed in the
-  // queue is not computed: DEADLINE_EXCEEDED.
+  // error on a worker thread; or before Submit returns, on the calling
+  // thread, when the step is refused (UNAVAILABLE after Shutdown(),
+  // RESOURCE_EXHAUSTED when max_queue requests are pending) or computed
+  // inline (Options::inline_max_steps). So the caller must hold no lock that
+  // `done` takes. A step whose `deadline` passed in the queue is not
+  // computed: DEADLINE_EXCEEDED.
   void Submit(std::shared_ptr<Session> session, std::shared_ptr<const model::LayerStack> model,
               StepInputData input, bool last_only, absl::Time deadline, Done done);
 
-  // Refuses new steps, finishes every queued one, joins the workers.
+  // Refuses new steps, finishes every queued one, joins the workers, waits
+  // for steps computing inline.
   void Shutdown();
 
   int64_t pending() const;
@@ -83,6 +92,7 @@ class StepBatcher {
  private:
   struct Job;
   struct Batch;
+  struct InlineSlot;  // a Batch and a Workspace for a step computed inline
   // One model version's runnable jobs by arrival (Job::seq): each the oldest
   // pending job of a session no batch holds, so any of them may run now,
   // beside any other.
@@ -105,6 +115,12 @@ class StepBatcher {
   // The batch's sessions are free again: their next jobs become runnable.
   void Release(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void RunBatch(Batch& batch, model::Workspace& workspace);
+  // Whether `job` may be computed on the submitting thread now: short, no
+  // max_delay, nothing queued, a worker's share of the cores free, its
+  // session idle.
+  bool CanRunInline(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot)
+      ABSL_LOCKS_EXCLUDED(mu_);
   static absl::Status BeginJob(Job& job, absl::Time start, float*& state);
   static int64_t EndJob(Job& job, bool computed);
   static absl::Status Compute(Batch& batch, model::Workspace& workspace);
@@ -120,6 +136,11 @@ class StepBatcher {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t runnable_ ABSL_GUARDED_BY(mu_) = 0;  // jobs in queues_
   int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;   // jobs not taken yet (queued or waiting)
+  // Batches being computed, by workers or inline: inline runs only while
+  // fewer than options_.workers, so it takes an idle worker's place.
+  int computing_ ABSL_GUARDED_BY(mu_) = 0;
+  int inline_running_ ABSL_GUARDED_BY(mu_) = 0;  // slots out, at most workers
+  std::vector<std::unique_ptr<InlineSlot>> free_slots_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };

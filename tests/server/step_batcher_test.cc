@@ -83,40 +83,49 @@ absl::StatusOr<StepOutcome> SubmitAndWait(StepBatcher& batcher, std::shared_ptr<
 }
 
 TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
-  SessionStore store({});
-  StepBatcher batcher({.workers = 2, .max_batch = 16});
-  constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
-  std::vector<std::shared_ptr<Session>> sessions;
-  for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
-  std::atomic<int> mismatches = 0, batched = 0;
-  std::vector<std::thread> threads;
-  for (int th = 0; th < kThreads; ++th) {
-    threads.emplace_back([&, th] {
-      for (int k = th; k < kSessions; k += kThreads) {
-        const std::vector<float> want = Reference(k, kSteps);
-        const int width = stack_->output_size();
-        for (int t = 0; t < kSteps; ++t) {
-          absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
-          if (!got.ok() || got->session_steps != t + 1) {
-            ++mismatches;
-            continue;
-          }
-          if (got->batch_size > 1) ++batched;
-          for (int j = 0; j < width; ++j) {
-            if (std::abs(got->outputs[j] - want[t * width + j]) > 1e-5f) ++mismatches;
+  // Queued only, then with lone steps computed inline besides.
+  for (const int inline_max_steps : {0, 16}) {
+    SCOPED_TRACE(inline_max_steps);
+    SessionStore store({});
+    StepBatcher batcher({.workers = 2, .max_batch = 16, .inline_max_steps = inline_max_steps});
+    constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
+    std::vector<std::shared_ptr<Session>> sessions;
+    for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
+    std::atomic<int> mismatches = 0, batched = 0;
+    std::vector<std::thread> threads;
+    for (int th = 0; th < kThreads; ++th) {
+      threads.emplace_back([&, th] {
+        for (int k = th; k < kSessions; k += kThreads) {
+          const std::vector<float> want = Reference(k, kSteps);
+          const int width = stack_->output_size();
+          for (int t = 0; t < kSteps; ++t) {
+            absl::StatusOr<StepOutcome> got =
+                SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
+            if (!got.ok() || got->session_steps != t + 1) {
+              ++mismatches;
+              continue;
+            }
+            if (got->batch_size > 1) ++batched;
+            for (int j = 0; j < width; ++j) {
+              if (std::abs(got->outputs[j] - want[t * width + j]) > 1e-5f) ++mismatches;
+            }
           }
         }
-      }
-    });
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(mismatches, 0);
+    // Inline runs leave too few steps queued for a sure batch.
+    if (inline_max_steps == 0) {
+      EXPECT_GT(batched, 0) << "eight threads at once never formed a batch";
+    }
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(mismatches, 0);
-  EXPECT_GT(batched, 0) << "eight threads at once never formed a batch";
 }
 
 TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   SessionStore store({});
-  StepBatcher batcher({.workers = 2, .max_batch = 8});
+  // Not inline: they queue behind each other.
+  StepBatcher batcher({.workers = 2, .max_batch = 8, .inline_max_steps = 0});
   std::shared_ptr<Session> session = NewSession(store, "ordered");
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
@@ -438,6 +447,89 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
   EXPECT_THAT(std::vector<std::string>(order.begin(), order.begin() + 4),
               ::testing::UnorderedElementsAre("a0", "a1", "a2", "a3"));
   EXPECT_THAT(batch_sizes, ::testing::Each(4));
+}
+
+// A lone short step, submitted while nothing is queued and a worker is free,
+// is computed on the submitting thread and answered before Submit returns.
+TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
+  const auto answered_on = [&](std::shared_ptr<Session> session, int steps) {
+    std::thread::id on;
+    bool before_return = false;
+    absl::Notification done;
+    batcher.Submit(session, stack_, Input(0, 0, steps), false, absl::InfiniteFuture(),
+                   [&](absl::StatusOr<StepOutcome> r) {
+                     EXPECT_TRUE(r.ok()) << r.status();
+                     on = std::this_thread::get_id();
+                     done.Notify();
+                   });
+    before_return = done.HasBeenNotified();
+    done.WaitForNotification();
+    return std::make_pair(on == std::this_thread::get_id(), before_return);
+  };
+  std::shared_ptr<Session> session = NewSession(store, "inline");
+  EXPECT_EQ(answered_on(session, 1), std::make_pair(true, true));
+  EXPECT_EQ(answered_on(session, 4), std::make_pair(true, true));
+  // Longer than inline_max_steps: a worker's.
+  EXPECT_FALSE(answered_on(session, 5).first);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_EQ(session->step_count(), 10);
+  }
+  StepBatcher off({.workers = 1, .inline_max_steps = 0});
+  std::thread::id on;
+  absl::Notification done;
+  off.Submit(session, stack_, Input(0, 0), false, absl::InfiniteFuture(),
+             [&](absl::StatusOr<StepOutcome>) {
+               on = std::this_thread::get_id();
+               done.Notify();
+             });
+  done.WaitForNotification();
+  EXPECT_NE(on, std::this_thread::get_id()) << "inline_max_steps = 0 still ran inline";
+}
+
+// No inline run while the workers' share is taken: a step queues behind a
+// busy worker (and batches there); a `done` that submits again does not
+// deadlock, its step queues.
+TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
+  std::shared_ptr<Session> blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  absl::Notification queued_done;
+  std::thread::id queued_on;
+  batcher.Submit(NewSession(store, "queued"), stack_, Input(0, 0), false, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   EXPECT_TRUE(r.ok());
+                   queued_on = std::this_thread::get_id();
+                   queued_done.Notify();
+                 });
+  EXPECT_FALSE(queued_done.HasBeenNotified() && queued_on == std::this_thread::get_id());
+  queued_done.WaitForNotification();
+  EXPECT_NE(queued_on, std::this_thread::get_id());
+  blocked_done.WaitForNotification();
+
+  // Inline, and its `done` submits the session's next step.
+  std::shared_ptr<Session> session = NewSession(store, "again");
+  absl::Notification second;
+  batcher.Submit(session, stack_, Input(0, 0), false, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   EXPECT_TRUE(r.ok());
+                   batcher.Submit(session, stack_, Input(0, 1), false, absl::InfiniteFuture(),
+                                  [&](absl::StatusOr<StepOutcome> r2) {
+                                    EXPECT_TRUE(r2.ok());
+                                    EXPECT_EQ(r2->session_steps, 2);
+                                    second.Notify();
+                                  });
+                 });
+  second.WaitForNotification();
 }
 
 }  // namespace
