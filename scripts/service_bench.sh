@@ -10,6 +10,10 @@
 #             `bench --protocol=v2` (ModelStreamInfer with Triton's sequence
 #             parameters); its ratio to rnnserve (StreamSteps) is the v2 path's
 #             cost (issue 14's goal: server CPU per step <= 1.15x at 64 x 64, T=1)
+#   rnnserve-bf16  a second rnnserve process with --weights=bf16 (issue 17)
+#   baseline  a second rnnserve process from another binary (--baseline PATH,
+#             e.g. one built before a change): before/after in one run
+# Only the first four run by default; name the others in --servers.
 # Each is driven by `rnnserve-cli bench` (closed loop) at 1 stream x 1 session
 # and 64 streams x 64 sessions, with one step (T=1) and 32 steps (T=32) per
 # request; servers on core 0, the client on core 1. Then the unary
@@ -20,6 +24,7 @@
 #                            [--model NAME] [--build DIR] [--records FILE]
 #                            [--rnnserve PATH] [--loads "S,T ..."]
 #                            [--servers "NAME ..."] [--unary N]
+#                            [--baseline PATH]
 #   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
 # Defaults: 3 rounds of 2 s per run (about 3 minutes with the build done);
 # --quick: 1 round of 0.5 s. --loads picks loads (default "1,1 1,32 64,1
@@ -44,6 +49,7 @@ rnnserve=""
 loads="1,1 1,32 64,1 64,32"
 servers="echo peer rnnserve rnnserve-v2"
 unary=2000
+baseline=""
 while (($#)); do
   case $1 in
     --quick) rounds=1 duration=0.5 warmup=0.2 ;;
@@ -57,6 +63,7 @@ while (($#)); do
     --loads) loads=$2; shift ;;
     --servers) servers=$2; shift ;;
     --unary) unary=$2; shift ;;
+    --baseline) baseline=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "service_bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
@@ -107,16 +114,22 @@ protoc -I proto --python_out="$work/py" --grpc_out="$work/py" \
 
 # Free loopback ports, held open together so they differ; the servers bind
 # them right after (echo and peer refuse a port taken meanwhile).
-read -r port_rnnserve port_echo port_peer port_metrics port_http < <($py -c '
+read -r port_rnnserve port_echo port_peer port_metrics port_http port_bf16 port_bf16_metrics \
+  port_baseline port_baseline_metrics < <($py -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(9)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 declare -A address=([rnnserve]=127.0.0.1:$port_rnnserve [echo]=127.0.0.1:$port_echo
-  [peer]=127.0.0.1:$port_peer [rnnserve-v2]=127.0.0.1:$port_rnnserve)
+  [peer]=127.0.0.1:$port_peer [rnnserve-v2]=127.0.0.1:$port_rnnserve
+  [rnnserve-bf16]=127.0.0.1:$port_bf16 [baseline]=127.0.0.1:$port_baseline)
 # The API bench loads each server through.
-declare -A protocol=([rnnserve]=native [echo]=native [peer]=native [rnnserve-v2]=v2)
+declare -A protocol=([rnnserve]=native [echo]=native [peer]=native [rnnserve-v2]=v2
+  [rnnserve-bf16]=native [baseline]=native)
+# Where each rnnserve process counts its steps (model_metrics).
+declare -A metrics_port=([rnnserve]=$port_metrics [rnnserve-v2]=$port_metrics
+  [rnnserve-bf16]=$port_bf16_metrics [baseline]=$port_baseline_metrics)
 declare -A pid
 
 # start NAME COMMAND...: on core 0, logging to $work/NAME.log; waits until
@@ -148,6 +161,15 @@ start rnnserve "$rnnserve" --models=models --listen="${address[rnnserve]}" \
   --metrics_listen="127.0.0.1:$port_metrics" --http_listen="127.0.0.1:$port_http" --workers=1
 pid[rnnserve-v2]=${pid[rnnserve]}  # one process, two APIs
 wanted() { [[ " $servers " == *" $1 "* ]]; }
+if wanted rnnserve-bf16; then
+  start rnnserve-bf16 "$rnnserve" --models=models --listen="${address[rnnserve-bf16]}" \
+    --metrics_listen="127.0.0.1:$port_bf16_metrics" --http_listen= --workers=1 --weights=bf16
+fi
+if wanted baseline; then
+  [[ -n $baseline ]] || { echo "service_bench: the baseline server needs --baseline PATH" >&2; exit 2; }
+  start baseline "$baseline" --models=models --listen="${address[baseline]}" \
+    --metrics_listen="127.0.0.1:$port_baseline_metrics" --http_listen= --workers=1
+fi
 if wanted echo; then
   start echo "$bin/echo_server" --listen="${address[echo]}" \
     --model_info="$work/rnnserve.info.json"
@@ -171,10 +193,11 @@ cpu_seconds() {  # utime + stime of process $1 (fields 14, 15 of /proc/PID/stat)
   awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz}'
 }
 
-# rnnserve's own account of the model's steps as one JSON object: steps,
-# batches (and their summed sizes) and the seconds spent computing them.
+# An rnnserve process's own account of the model's steps (server $1) as one
+# JSON object: steps, batches (and their summed sizes) and the seconds spent
+# computing them.
 model_metrics() {
-  curl -sf "http://127.0.0.1:$port_metrics/metrics" | awk -v label="model=\"$model\"" '
+  curl -sf "http://127.0.0.1:${metrics_port[$1]}/metrics" | awk -v label="model=\"$model\"" '
     BEGIN { printf "{" }
     index($0, label) && /^rnnserve_(steps_total|batch_size_(sum|count)|compute_seconds_sum)[{]/ {
       split($1, name, "{"); printf "%s\"%s\": %s", sep, name[1], $2; sep = ", "
@@ -194,7 +217,7 @@ measure() {
     --timeout=30s --json)
   # A failed warm-up shows again in the counted run.
   taskset -c 1 "$cli" "${flags[@]}" --duration="${warmup}s" >/dev/null || true
-  [[ $server != rnnserve* ]] || metrics_before=$(model_metrics)
+  [[ -z ${metrics_port[$server]:-} ]] || metrics_before=$(model_metrics "$server")
   before=$(cpu_seconds "${pid[$server]}")
   local status=0
   taskset -c 1 "$cli" "${flags[@]}" --duration="${duration}s" >"$work/run.json" || status=$?
@@ -209,7 +232,7 @@ measure() {
     echo "service_bench: rnnserve-cli exited $status after its report ($server);" \
       "the report is kept" >&2
   fi
-  [[ $server != rnnserve* ]] || metrics_after=$(model_metrics)
+  [[ -z ${metrics_port[$server]:-} ]] || metrics_after=$(model_metrics "$server")
   local record='{"server": "%s", "streams": %d, "chunk": %d, "round": %d, '
   record+='"server_cpu_seconds": %s, "metrics_before": %s, "metrics_after": %s, "bench": %s}\n'
   # shellcheck disable=SC2059  # the format is the record above

@@ -16,15 +16,16 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace rnnserve::server {
 
 class ChangeFeed {
  public:
-  void Add(const std::string& id) {
+  void Add(absl::string_view id) {
     absl::MutexLock lock(&mu_);
-    ids_.push_back(id);
+    ids_.emplace_back(id);
   }
   // Every id added since the last call, oldest first. An id may appear
   // twice (a session ended and started again); a session gone since is the

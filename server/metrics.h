@@ -21,48 +21,11 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "server/model_info.h"
+#include "server/model_metrics.h"
+#include "server/request_protocol.h"
 
 namespace rnnserve::server {
-
-// The series of one model version, labelled {model, version}. Every member is
-// thread-safe to update (prometheus-cpp metrics are atomic or self-locked).
-struct ModelMetrics {
-  prometheus::Histogram& step_latency_seconds;  // Receive to response, per step request.
-  prometheus::Histogram& queue_wait_seconds;    // Submit to the start of its batch.
-  prometheus::Histogram& compute_seconds;       // One batched step.
-  prometheus::Histogram& batch_size;            // Sessions in one batched step.
-  prometheus::Counter& steps_total;             // Recurrent steps: a chunk of T counts T.
-  prometheus::Gauge& active_sessions;
-  prometheus::Counter& sessions_created_total;
-  prometheus::Counter& sessions_ended_total;    // Ended by the client.
-  prometheus::Counter& sessions_expired_total;  // Reaped after the idle timeout.
-  prometheus::Counter& sessions_evicted_total;  // Dropped for a new one at max sessions.
-  prometheus::Gauge& model_load_seconds;
-};
-
-// The API a request came through: the `protocol` label of
-// rnnserve_requests_total.
-enum class RequestProtocol {
-  kNative,         // rnnserve.v1 (and the cluster's own RPCs)
-  kOpenInference,  // inference.GRPCInferenceService (KServe v2 / Triton)
-  // The same protocol over HTTP/REST (server/v2/http_routes.h); its code
-  // label is the gRPC code the HTTP status was mapped from.
-  kOpenInferenceHttp,
-};
-
-// What rnnserve_model_info{model, version, cell, format, fingerprint, weights}
-// = 1 says about a loaded model, how long it took to load and
-// (rnnserve_model_weight_bytes) the bytes of its packed weights.
-struct ModelInfo {
-  std::string model;
-  int version = 0;
-  std::string cell;         // e.g. "lstm", "gru".
-  std::string format;       // e.g. "safetensors", "onnx".
-  std::string fingerprint;  // Of the weights, to tell replicas' versions apart.
-  double load_seconds = 0;
-  std::string weights = "fp32";  // the weights' precision: "fp32", "bf16", "int8"
-  int64_t weight_bytes = 0;
-};
 
 // Owns the label sets of rnnserve_* metrics on a Registry that `main` owns.
 // Thread-safe: ForModel() and CountRequest() take mu_ only to find or create a

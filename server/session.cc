@@ -1,5 +1,8 @@
 #include "server/session.h"
 
+#include <cstring>
+#include <limits>
+#include <new>
 #include <utility>
 
 #include "glog/logging.h"
@@ -8,39 +11,104 @@
 
 namespace rnnserve::server {
 
-Session::Session(std::string id, ModelRef model, float* state, absl::Time now, ChangeFeed* changes)
-    : id_(std::move(id)),
-      changes_(changes),
-      model_(std::move(model)),
-      state_(state),
-      changed_since_ns_(absl::GetCurrentTimeNanos()),  // a new state: checkpoint it
-      last_used_ns_(absl::ToUnixNanos(now)),
-      metrics_(model_.metrics) {
-  CHECK(state_ != nullptr);
+// What issue 16 measured this layout for (tests/bench/session_memory.cc):
+// with a 36-byte id a session is one 96-byte malloc chunk.
+static_assert(sizeof(Session) == 48, "a session's fixed part grew: measure it again");
+static_assert(sizeof(SessionTierState) % alignof(Session) == 0,
+              "the session must stay aligned behind its tier state");
+
+SessionPtr Session::Create(absl::string_view id, const ModelRef& model, float* state,
+                           absl::Time now, ChangeFeed* changes) {
+  CHECK(!id.empty() && id.size() <= std::numeric_limits<uint16_t>::max()) << id.size();
+  const ModelRef& binding = model.pool->Bind(model);
+  const size_t front = changes != nullptr ? sizeof(SessionTierState) : 0;
+  char* block = static_cast<char*>(::operator new(front + sizeof(Session) + id.size()));
+  if (changes != nullptr) new (block) SessionTierState(changes);
+  auto* session = new (block + front) Session(id, &binding, state, now, changes != nullptr);
+  return SessionPtr(session);
 }
 
-Session::~Session() { model_.pool->Release(state_); }
+Session::Session(absl::string_view id, const ModelRef* model, float* state, absl::Time now,
+                 bool tracked)
+    : id_size_(static_cast<uint16_t>(id.size())),
+      tracked_(tracked),
+      model_(model),
+      state_(state),
+      last_used_ns_(absl::ToUnixNanos(now)) {
+  CHECK(state_ != nullptr);
+  std::memcpy(reinterpret_cast<char*>(this + 1), id.data(), id.size());
+}
+
+Session::~Session() { model_.load()->pool->Release(state_); }
+
+void Session::Destroy(Session* session) {
+  SessionTierState* tier = session->tier();
+  void* block = tier != nullptr ? static_cast<void*>(tier) : static_cast<void*>(session);
+  session->~Session();
+  if (tier != nullptr) tier->~SessionTierState();
+  ::operator delete(block);
+}
+
+SessionTierState& Session::tier_state() const {
+  CHECK(tracked_) << "session \"" << id()
+                  << "\": the session tier needs a store that tracks changes";
+  return *tier();
+}
+
+const absl::Status& Session::Open() {
+  static const absl::Status* const kOpen = new absl::Status();
+  return *kOpen;
+}
+
+void Session::RaiseEpoch(int64_t epoch) {
+  std::atomic<int64_t>& current = tier_state().epoch;
+  int64_t now = current.load();
+  while (now < epoch && !current.compare_exchange_weak(now, epoch)) {
+  }
+}
+
+void Session::CloseAsStale(absl::Status why) {
+  SessionTierState& tier = tier_state();
+  tier.closed = std::move(why);
+  tier.stale_since_ns.store(absl::GetCurrentTimeNanos());
+}
+
+void Session::MarkCheckpointed(int64_t steps) {
+  SessionTierState& tier = tier_state();
+  tier.changed_since_ns = 0;
+  tier.durable_steps.store(steps);
+}
+
+void Session::GiveBackChanges(int64_t since_ns) {
+  SessionTierState& tier = tier_state();
+  if (tier.changed_since_ns == 0 && tier.changes != nullptr) tier.changes->Add(id());
+  if (tier.changed_since_ns == 0 || since_ns < tier.changed_since_ns) {
+    tier.changed_since_ns = since_ns;
+  }
+}
 
 absl::Status Session::Reset(const ModelRef& model) {
-  CHECK(idle_) << "session " << id_ << ": reset while a step computes on it";
-  if (model.pool != model_.pool) {
+  CHECK(idle_) << "session " << id() << ": reset while a step computes on it";
+  const ModelRef& current = *model_.load(std::memory_order_relaxed);
+  if (model.pool != current.pool) {
     RNN_ASSIGN_OR_RETURN(float* fresh, model.pool->Allocate());
-    model_.pool->Release(state_);
+    current.pool->Release(state_);
     state_ = fresh;
   }
   // A live session moves from its old model's active count to the new one.
-  if (model.metrics != model_.metrics) {
-    if (model_.metrics != nullptr) model_.metrics->active_sessions.Decrement();
+  if (model.metrics != current.metrics) {
+    if (current.metrics != nullptr) current.metrics->active_sessions.Decrement();
     if (model.metrics != nullptr) model.metrics->active_sessions.Increment();
   }
-  model_ = model;
-  metrics_.store(model.metrics);
-  model_.stack->InitState(state_);
+  model_.store(&model.pool->Bind(model), std::memory_order_release);
+  model.stack->InitState(state_);
   step_count_ = 0;
-  restored_behind_ = false;
-  // A new incarnation: nothing of it is durable, and it must be claimed anew.
-  durable_steps_.store(0);
-  claim_due_.store(true);
+  if (SessionTierState* tier = this->tier(); tier != nullptr) {
+    tier->restored_behind = false;
+    // A new incarnation: nothing of it is durable, and it must be claimed anew.
+    tier->durable_steps.store(0);
+    tier->claim_due.store(true);
+  }
   MarkChanged();
   return absl::OkStatus();
 }

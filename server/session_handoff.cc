@@ -81,7 +81,7 @@ grpc::Status Import(v1::SessionService::Stub& stub, const v1::SessionState& stat
 
 HandoffResult HandOffSessions(SessionStore& store, const ServedModels& models,
                               const HandoffOptions& options) {
-  const std::vector<std::shared_ptr<Session>> sessions = store.Sessions();
+  const std::vector<SessionPtr> sessions = store.Sessions();
   const std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
   const std::unique_ptr<v1::SessionService::Stub> stub = v1::SessionService::NewStub(channel);

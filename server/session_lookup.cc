@@ -2,12 +2,11 @@
 
 namespace rnnserve::server {
 
-std::optional<absl::StatusOr<std::shared_ptr<Session>>> LookUpLocally(SessionStore& store,
-                                                                      cluster::SessionTier* tier,
-                                                                      const std::string& id,
-                                                                      absl::Time now,
-                                                                      SessionStore::Use use) {
-  absl::StatusOr<std::shared_ptr<Session>> session = store.Get(id, now, use);
+std::optional<absl::StatusOr<SessionPtr>> LookUpLocally(SessionStore& store,
+                                                        cluster::SessionTier* tier,
+                                                        const std::string& id, absl::Time now,
+                                                        SessionStore::Use use) {
+  absl::StatusOr<SessionPtr> session = store.Get(id, now, use);
   if (tier == nullptr) return session;
   // A copy closed as stale waits only for its new owner to take it: asking
   // for the session here takes it back from that owner.
@@ -18,16 +17,14 @@ std::optional<absl::StatusOr<std::shared_ptr<Session>>> LookUpLocally(SessionSto
   return std::nullopt;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
-                                                       cluster::SessionTier* tier,
-                                                       const std::string& id, absl::Time now,
-                                                       SessionStore::Use use) {
-  std::optional<absl::StatusOr<std::shared_ptr<Session>>> local =
-      LookUpLocally(store, tier, id, now, use);
+absl::StatusOr<SessionPtr> LookUpSession(SessionStore& store, cluster::SessionTier* tier,
+                                         const std::string& id, absl::Time now,
+                                         SessionStore::Use use) {
+  std::optional<absl::StatusOr<SessionPtr>> local = LookUpLocally(store, tier, id, now, use);
   if (local.has_value()) return *std::move(local);
   // Here but no longer trusted: re-read its record. Not here (or found
   // stale): the tier knows where it is.
-  absl::StatusOr<std::shared_ptr<Session>> session = store.Get(id, now, use);
+  absl::StatusOr<SessionPtr> session = store.Get(id, now, use);
   if (session.ok() && (*session)->stale_since_ns() == 0 && tier->Verify(*session)) {
     return session;
   }

@@ -21,19 +21,17 @@ namespace rnnserve::server {
 // the tier's errors otherwise (UNAVAILABLE, ABORTED). With a tier it may
 // wait on Redis and on a peer: off gRPC's callback threads
 // (SessionTier::RunLookup), unless LookUpLocally answered.
-absl::StatusOr<std::shared_ptr<Session>> LookUpSession(SessionStore& store,
-                                                       cluster::SessionTier* tier,
-                                                       const std::string& id, absl::Time now,
-                                                       SessionStore::Use use);
+absl::StatusOr<SessionPtr> LookUpSession(SessionStore& store, cluster::SessionTier* tier,
+                                         const std::string& id, absl::Time now,
+                                         SessionStore::Use use);
 
 // LookUpSession's answer when this replica's store decides it without a
 // word with Redis (no tier; a trusted local copy; an id the store refuses),
 // else nullopt. Never waits.
-std::optional<absl::StatusOr<std::shared_ptr<Session>>> LookUpLocally(SessionStore& store,
-                                                                      cluster::SessionTier* tier,
-                                                                      const std::string& id,
-                                                                      absl::Time now,
-                                                                      SessionStore::Use use);
+std::optional<absl::StatusOr<SessionPtr>> LookUpLocally(SessionStore& store,
+                                                        cluster::SessionTier* tier,
+                                                        const std::string& id, absl::Time now,
+                                                        SessionStore::Use use);
 
 }  // namespace rnnserve::server
 

@@ -20,7 +20,7 @@ namespace pb = ::rnnserve::v1;
 void FillInfoLocked(Session& session, absl::Time now, pb::SessionInfo* info)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu());
 void FillInfoLocked(Session& session, absl::Time now, pb::SessionInfo* info) {
-  info->set_session_id(session.id());
+  info->set_session_id(std::string(session.id()));
   info->mutable_model()->set_name(session.model().name);
   info->mutable_model()->set_version(session.model().version);
   info->set_steps(session.step_count());
@@ -133,13 +133,13 @@ grpc::ServerUnaryReactor* SessionServiceImpl::FinishOffCallbackThread(
 }
 
 absl::Status SessionServiceImpl::End(Found found, absl::Time now, pb::SessionInfo* info) {
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session, std::move(found));
+  RNN_ASSIGN_OR_RETURN(const SessionPtr session, std::move(found));
   FillInfo(*session, now, info);
   return store_->End(session->id());
 }
 
 absl::Status SessionServiceImpl::Reset(Found found, absl::Time now, pb::SessionInfo* info) {
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session, std::move(found));
+  RNN_ASSIGN_OR_RETURN(SessionPtr session, std::move(found));
   ModelRef model;
   {
     absl::MutexLock lock(&session->mu());
@@ -153,8 +153,7 @@ absl::Status SessionServiceImpl::Reset(Found found, absl::Time now, pb::SessionI
 
 absl::Status SessionServiceImpl::Import(const pb::SessionState& state, pb::SessionInfo* info) {
   const absl::Time now = clock_();
-  RNN_ASSIGN_OR_RETURN(const std::shared_ptr<Session> session,
-                       ImportSession(state, *models_, *store_, now));
+  RNN_ASSIGN_OR_RETURN(const SessionPtr session, ImportSession(state, *models_, *store_, now));
   if (tier_ != nullptr) tier_->ClaimImported(*session);
   FillInfo(*session, now, info);
   return absl::OkStatus();

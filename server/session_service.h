@@ -71,7 +71,7 @@ class SessionServiceImpl final : public rnnserve::v1::SessionService::CallbackSe
                                         rnnserve::v1::SessionInfo* response) override;
 
  private:
-  using Found = absl::StatusOr<std::shared_ptr<Session>>;
+  using Found = absl::StatusOr<SessionPtr>;
 
   // Finishes the call with the status of `op(found, now)`, counted under
   // `method`, where `found` is session `id` looked up for `use`: at once

@@ -106,7 +106,7 @@ absl::StatusOr<int64_t> WriteSnapshot(const std::string& path, SessionStore& sto
       CodedOutputStream out(&file);
       out.WriteRaw(kMagic, kMagicSize);
       v1::SessionState state;
-      for (const std::shared_ptr<Session>& session : store.Sessions()) {
+      for (const SessionPtr& session : store.Sessions()) {
         state.Clear();
         if (!ExportSession(*session, models, &state).ok()) continue;  // its model is gone
         out.WriteVarint32(static_cast<uint32_t>(state.ByteSizeLong()));

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "glog/logging.h"
 #include "server/metrics.h"
 #include "util/status_macros.h"
@@ -17,8 +19,8 @@ namespace {
 
 absl::Status ValidateModel(const ModelRef& model) {
   if (model.stack == nullptr || model.pool == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model ", model.name, " version ", model.version, ": needs a stack and a state pool"));
+    return absl::InvalidArgumentError(absl::StrCat("model ", model.name, " version ", model.version,
+                                                   ": needs a stack and a state pool"));
   }
   if (model.pool->slot_floats() != model.stack->state_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -30,21 +32,20 @@ absl::Status ValidateModel(const ModelRef& model) {
 
 }  // namespace
 
-absl::Status ValidateSessionId(const std::string& id) {
+absl::Status ValidateSessionId(absl::string_view id) {
   if (id.empty() || id.size() > SessionStore::kMaxIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("session id must be 1 to ",
-                                                   SessionStore::kMaxIdBytes,
-                                                   " bytes, got ", id.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session id must be 1 to ", SessionStore::kMaxIdBytes, " bytes, got ", id.size()));
   }
   return absl::OkStatus();
 }
 
 SessionStore::SessionStore(const Options& options) : options_(options) {}
 
-SessionStore::Shard& SessionStore::ShardFor(const std::string& id) {
-  // The high bits: flat_hash_map keeps the low 7 bits of the same hash as
+SessionStore::Shard& SessionStore::ShardFor(absl::string_view id) {
+  // The high bits: the shard's set (SessionIdHash) keeps the low 7 bits of the same hash as
   // its control byte, which would be near-constant within a shard.
-  const size_t hash = absl::Hash<std::string>{}(id);
+  const size_t hash = absl::Hash<absl::string_view>{}(id);
   return shards_[(hash >> (std::numeric_limits<size_t>::digits - 8)) % kShards];
 }
 
@@ -53,7 +54,7 @@ bool SessionStore::IsExpired(const Session& session, absl::Time now) const {
 }
 
 void SessionStore::CountEnding(const Session& session, Ending why) {
-  if (gone_listener_) gone_listener_(session.id(), session.epoch());
+  if (gone_listener_) gone_listener_(std::string(session.id()), session.epoch());
   CountEndingQuietly(session, why);
 }
 
@@ -76,53 +77,49 @@ void SessionStore::CountEndingQuietly(const Session& session, Ending why) {
   }
 }
 
-std::shared_ptr<Session> SessionStore::EraseLocked(Shard& shard, const std::string& id,
-                                                   Ending why) {
+SessionPtr SessionStore::EraseLocked(Shard& shard, absl::string_view id, Ending why) {
   auto it = shard.sessions.find(id);
   if (it == shard.sessions.end()) return nullptr;
-  std::shared_ptr<Session> session = std::move(it->second);
+  SessionPtr session = *it;
   shard.sessions.erase(it);
   --size_;
   CountEnding(*session, why);
   return session;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> SessionStore::Get(const std::string& id,
-                                                           absl::Time now, Use use) {
+absl::StatusOr<SessionPtr> SessionStore::Get(absl::string_view id, absl::Time now, Use use) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> expired;  // dropped after the shard lock
+  SessionPtr expired;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   auto it = shard.sessions.find(id);
   if (it == shard.sessions.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("session \"", id, "\" not found: start it first"));
+    return absl::NotFoundError(absl::StrCat("session \"", id, "\" not found: start it first"));
   }
-  if (IsExpired(*it->second, now)) {
+  if (IsExpired(**it, now)) {
     expired = EraseLocked(shard, id, Ending::kExpired);
     return absl::NotFoundError(absl::StrCat("session \"", id, "\" expired: idle for more than ",
                                             absl::FormatDuration(options_.idle_timeout)));
   }
-  if (use == Use::kStep) it->second->Touch(now);
-  return it->second;
+  if (use == Use::kStep) (*it)->Touch(now);
+  return *it;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& id,
-                                                             const ModelRef& model,
-                                                             absl::Time now) {
+absl::StatusOr<SessionPtr> SessionStore::Start(absl::string_view id, const ModelRef& model,
+                                               absl::Time now) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   RNN_RETURN_IF_ERROR(ValidateModel(model));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> session;
-  std::shared_ptr<Session> expired;
+  SessionPtr session;
+  SessionPtr expired;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.sessions.find(id);
     if (it != shard.sessions.end()) {
-      if (IsExpired(*it->second, now)) {
+      if (IsExpired(**it, now)) {
         expired = EraseLocked(shard, id, Ending::kExpired);
       } else {
-        session = it->second;
+        session = *it;
         session->Touch(now);
       }
     }
@@ -138,11 +135,11 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
       return slot.status();
     }
     model.stack->InitState(*slot);
-    auto fresh = std::make_shared<Session>(id, model, *slot, now,
-                                           options_.track_changes ? &changes_ : nullptr);
+    auto fresh =
+        Session::Create(id, model, *slot, now, options_.track_changes ? &changes_ : nullptr);
     {
       absl::MutexLock lock(&shard.mu);
-      auto [it, inserted] = shard.sessions.try_emplace(id, fresh);
+      auto [it, inserted] = shard.sessions.insert(fresh);
       if (inserted) {
         ++created_;
         // Only now can the checkpoint writer find it by its id.
@@ -154,7 +151,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
         return fresh;
       }
       // Another Start of this id won the race: reset its session instead.
-      session = it->second;
+      session = *it;
       session->Touch(now);
     }
     --size_;
@@ -168,10 +165,10 @@ absl::StatusOr<std::shared_ptr<Session>> SessionStore::Start(const std::string& 
   return session;
 }
 
-absl::Status SessionStore::End(const std::string& id) {
+absl::Status SessionStore::End(absl::string_view id) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(id));
   Shard& shard = ShardFor(id);
-  std::shared_ptr<Session> ended;  // dropped after the shard lock
+  SessionPtr ended;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   ended = EraseLocked(shard, id, Ending::kEnded);
   if (ended == nullptr) {
@@ -182,36 +179,36 @@ absl::Status SessionStore::End(const std::string& id) {
 
 bool SessionStore::Remove(const Session& session) {
   Shard& shard = ShardFor(session.id());
-  std::shared_ptr<Session> removed;  // dropped after the shard lock
+  SessionPtr removed;  // dropped after the shard lock
   absl::MutexLock lock(&shard.mu);
   auto it = shard.sessions.find(session.id());
-  if (it == shard.sessions.end() || it->second.get() != &session) return false;
-  removed = std::move(it->second);
+  if (it == shard.sessions.end() || it->get() != &session) return false;
+  removed = *it;
   shard.sessions.erase(it);
   --size_;
   CountEndingQuietly(*removed, Ending::kEnded);
   return true;
 }
 
-std::vector<std::shared_ptr<Session>> SessionStore::Sessions() {
-  std::vector<std::shared_ptr<Session>> sessions;
+std::vector<SessionPtr> SessionStore::Sessions() {
+  std::vector<SessionPtr> sessions;
   sessions.reserve(static_cast<size_t>(std::max<int64_t>(size_.load(), 0)));
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    for (const auto& [id, session] : shard.sessions) sessions.push_back(session);
+    for (const SessionPtr& session : shard.sessions) sessions.push_back(session);
   }
   return sessions;
 }
 
 int SessionStore::ReapIdle(absl::Time now) {
   int reaped = 0;
-  std::vector<std::shared_ptr<Session>> doomed;
+  std::vector<SessionPtr> doomed;
   for (Shard& shard : shards_) {
     {
       absl::MutexLock lock(&shard.mu);
       for (auto it = shard.sessions.begin(); it != shard.sessions.end();) {
-        if (IsExpired(*it->second, now)) {
-          doomed.push_back(std::move(it->second));
+        if (IsExpired(**it, now)) {
+          doomed.push_back(*it);
           shard.sessions.erase(it++);
         } else {
           ++it;
@@ -234,8 +231,8 @@ absl::Status SessionStore::ReserveSlot() {
       continue;  // `n` now holds the current size
     }
     if (options_.full_policy == FullPolicy::kRefuse || !EvictLeastRecentlyUsed()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "session limit reached: ", options_.max_sessions, " sessions are live"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("session limit reached: ", options_.max_sessions, " sessions are live"));
     }
     n = size_.load();
   }
@@ -246,12 +243,12 @@ absl::Status SessionStore::ReserveSlot() {
 // Evictions happen only when the store is full, so a sampled LRU is left for
 // when a load test shows the scan (TODO(issue 4)).
 bool SessionStore::EvictLeastRecentlyUsed() {
-  std::shared_ptr<Session> oldest;
+  SessionPtr oldest;
   int64_t oldest_ns = std::numeric_limits<int64_t>::max();
   Shard* oldest_shard = nullptr;
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    for (const auto& [id, session] : shard.sessions) {
+    for (const SessionPtr& session : shard.sessions) {
       const int64_t ns = session->last_used_ns_.load();
       if (ns < oldest_ns) {
         oldest_ns = ns;
@@ -261,11 +258,11 @@ bool SessionStore::EvictLeastRecentlyUsed() {
     }
   }
   if (oldest == nullptr) return false;
-  std::shared_ptr<Session> evicted;  // dropped after the shard lock
+  SessionPtr evicted;  // dropped after the shard lock
   absl::MutexLock lock(&oldest_shard->mu);
   auto it = oldest_shard->sessions.find(oldest->id());
   // Ended or replaced since the scan: the caller looks at the size again.
-  if (it != oldest_shard->sessions.end() && it->second == oldest) {
+  if (it != oldest_shard->sessions.end() && *it == oldest) {
     evicted = EraseLocked(*oldest_shard, oldest->id(), Ending::kEvicted);
   }
   return true;

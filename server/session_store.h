@@ -14,20 +14,21 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/change_feed.h"
 #include "server/model_ref.h"
 #include "server/session.h"
+#include "server/session_set.h"
 
 namespace rnnserve::server {
 
 // Owns every live session; thread-safe, shard-locked by id (64 shards). A
-// shared_ptr keeps a session alive for a step already running after End(),
+// SessionPtr keeps a session alive for a step already running after End(),
 // eviction or ReapIdle(). Lock order: Shard::mu, then Session::mu, then
 // StatePool's; no shard lock is held while waiting for a step, and sessions
 // are destroyed (their slots released) outside the shard locks.
@@ -58,8 +59,7 @@ class SessionStore {
   // The session `id`, marked used at `now` unless `use` is kLookOnly
   // (describe, export). INVALID_ARGUMENT for a bad id; NOT_FOUND if absent or
   // idle past the timeout (then counted as expired).
-  absl::StatusOr<std::shared_ptr<Session>> Get(const std::string& id, absl::Time now,
-                                               Use use = Use::kStep);
+  absl::StatusOr<SessionPtr> Get(absl::string_view id, absl::Time now, Use use = Use::kStep);
 
   // Creates session `id` bound to `model` with a fresh state, or resets an
   // existing one (state re-initialised, step count 0, rebound to `model`);
@@ -67,12 +67,11 @@ class SessionStore {
   // RESOURCE_EXHAUSTED at max_sessions under kRefuse (under
   // kEvictLeastRecentlyUsed the least recently used session is evicted), or
   // when the model's pool is full.
-  absl::StatusOr<std::shared_ptr<Session>> Start(const std::string& id, const ModelRef& model,
-                                                 absl::Time now);
+  absl::StatusOr<SessionPtr> Start(absl::string_view id, const ModelRef& model, absl::Time now);
 
   // Removes session `id`; a step already holding it finishes. NOT_FOUND if
   // absent.
-  absl::Status End(const std::string& id);
+  absl::Status End(absl::string_view id);
 
   // Removes `session` if it is still the one stored under its id (not one
   // started since), counted as ended; false otherwise. For a session that
@@ -87,12 +86,12 @@ class SessionStore {
   void set_gone_listener(GoneListener listener) { gone_listener_ = std::move(listener); }
 
   // Ends sessions unused for longer than idle_timeout at `now`; returns how
-  // many. Locks one shard at a time.
+  // many. Locks one shard at a time. Exact: it looks at every session.
   int ReapIdle(absl::Time now);
 
   // Every live session, one shard at a time (a session started meanwhile
-  // may be missing). For snapshots; the shared_ptrs keep them valid.
-  std::vector<std::shared_ptr<Session>> Sessions();
+  // may be missing). For snapshots; the SessionPtrs keep them valid.
+  std::vector<SessionPtr> Sessions();
 
   // Where sessions report their changes (Options::track_changes).
   ChangeFeed& changes() { return changes_; }
@@ -108,10 +107,10 @@ class SessionStore {
  private:
   struct Shard {
     absl::Mutex mu;
-    absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+    SessionSet sessions ABSL_GUARDED_BY(mu);
   };
 
-  Shard& ShardFor(const std::string& id);
+  Shard& ShardFor(absl::string_view id);
   bool IsExpired(const Session& session, absl::Time now) const;
   // Takes a place under max_sessions, evicting if the policy says so.
   absl::Status ReserveSlot();
@@ -124,7 +123,7 @@ class SessionStore {
   void CountEndingQuietly(const Session& session, Ending why);
   // Removes `id` from `shard` and counts it; returns the session for the
   // caller to drop once the shard lock is released.
-  std::shared_ptr<Session> EraseLocked(Shard& shard, const std::string& id, Ending why)
+  SessionPtr EraseLocked(Shard& shard, absl::string_view id, Ending why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const Options options_;
@@ -139,7 +138,7 @@ class SessionStore {
 };
 
 // INVALID_ARGUMENT unless `id` is 1 to SessionStore::kMaxIdBytes bytes.
-absl::Status ValidateSessionId(const std::string& id);
+absl::Status ValidateSessionId(absl::string_view id);
 
 }  // namespace rnnserve::server
 

@@ -46,7 +46,7 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
   session.AwaitIdle();  // Never a half-stepped state.
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
-  state->set_session_id(session.id());
+  state->set_session_id(std::string(session.id()));
   state->mutable_model()->set_name(model.name);
   state->mutable_model()->set_version(model.version);
   state->set_fingerprint(served->loaded.info.fingerprint);
@@ -55,9 +55,8 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& state,
-                                                       const ServedModels& models,
-                                                       SessionStore& store, absl::Time now) {
+absl::StatusOr<SessionPtr> ImportSession(const v1::SessionState& state, const ServedModels& models,
+                                         SessionStore& store, absl::Time now) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(state.session_id()));
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(models, state.model()));
   const std::string& fingerprint = served->loaded.info.fingerprint;
@@ -85,8 +84,7 @@ absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& s
           "state value ", i, " is ", values[i], ": expected finite float32 values"));
     }
   }
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
-                       store.Start(state.session_id(), served->ref(), now));
+  RNN_ASSIGN_OR_RETURN(SessionPtr session, store.Start(state.session_id(), served->ref(), now));
   absl::MutexLock lock(&session->mu());
   session->AwaitIdle();  // A step computing on the old state finishes first.
   if (session->model().stack != served->loaded.stack) {

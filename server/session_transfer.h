@@ -32,9 +32,8 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
 // fingerprint is not the served model's; INVALID_ARGUMENT for a bad id, a
 // wrong byte count, a non-finite value or negative steps;
 // RESOURCE_EXHAUSTED at the session limit. Nothing changes on error.
-absl::StatusOr<std::shared_ptr<Session>> ImportSession(const v1::SessionState& state,
-                                                       const ServedModels& models,
-                                                       SessionStore& store, absl::Time now);
+absl::StatusOr<SessionPtr> ImportSession(const v1::SessionState& state, const ServedModels& models,
+                                         SessionStore& store, absl::Time now);
 
 }  // namespace rnnserve::server
 

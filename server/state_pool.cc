@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "server/model_ref.h"
 
 namespace rnnserve::server {
 
@@ -24,9 +25,9 @@ void StatePool::AlignedDelete::operator()(float* p) const {
 
 absl::StatusOr<std::unique_ptr<StatePool>> StatePool::Create(const Options& options) {
   if (options.slot_floats <= 0 || options.max_slots <= 0 || options.chunk_bytes <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "state pool: slot_floats, max_slots and chunk_bytes must be > 0, got ",
-        options.slot_floats, ", ", options.max_slots, ", ", options.chunk_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("state pool: slot_floats, max_slots and chunk_bytes must be > 0, got ",
+                     options.slot_floats, ", ", options.max_slots, ", ", options.chunk_bytes));
   }
   const int64_t stride =
       (options.slot_floats + kAlignmentFloats - 1) / kAlignmentFloats * kAlignmentFloats;
@@ -55,8 +56,7 @@ absl::StatusOr<float*> StatePool::Allocate() {
   absl::MutexLock lock(&mu_);
   if (live_ >= max_slots_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "state pool full: ", max_slots_, " session states of ", slot_floats_,
-        " floats are live"));
+        "state pool full: ", max_slots_, " session states of ", slot_floats_, " floats are live"));
   }
   float* slot;
   if (free_head_ != nullptr) {
@@ -85,6 +85,18 @@ void StatePool::Release(float* slot) {
   std::memcpy(slot, &free_head_, sizeof(float*));
   free_head_ = slot;
   --live_;
+}
+
+const ModelRef& StatePool::Bind(const ModelRef& model) {
+  CHECK(model.pool == this) << "model " << model.name << " binds to another pool";
+  absl::MutexLock lock(&mu_);
+  for (const std::unique_ptr<const ModelRef>& bound : bindings_) {
+    if (bound->name == model.name && bound->version == model.version &&
+        bound->stack == model.stack && bound->metrics == model.metrics) {
+      return *bound;
+    }
+  }
+  return *bindings_.emplace_back(std::make_unique<const ModelRef>(model));
 }
 
 int64_t StatePool::live() const {

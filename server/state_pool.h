@@ -14,6 +14,8 @@
 
 namespace rnnserve::server {
 
+struct ModelRef;  // server/model_ref.h
+
 // Hands out state slots to sessions. Chunks are allocated on demand, never
 // moved and freed only with the pool, so a slot pointer stays valid until it
 // is released; released slots are reused (newest first) through a free list
@@ -51,6 +53,13 @@ class StatePool {
   // pool and has not been released since.
   void Release(float* slot) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The one copy of `model` that sessions of this pool point to
+  // (Session::model()): equal bindings (name, version, stack, metrics) share
+  // it, and it lives as long as the pool, so a session's binding costs one
+  // pointer. A pool meets a handful of bindings at most (one per version in
+  // the server). REQUIRES: model.pool == this.
+  const ModelRef& Bind(const ModelRef& model) ABSL_LOCKS_EXCLUDED(mu_);
+
   int64_t slot_floats() const { return slot_floats_; }
   int64_t stride_floats() const { return stride_floats_; }
   int64_t max_slots() const { return max_slots_; }
@@ -66,8 +75,7 @@ class StatePool {
   };
   using Chunk = std::unique_ptr<float[], AlignedDelete>;
 
-  StatePool(int64_t slot_floats, int64_t stride_floats, int64_t max_slots,
-            int64_t slots_per_chunk);
+  StatePool(int64_t slot_floats, int64_t stride_floats, int64_t max_slots, int64_t slots_per_chunk);
 
   const int64_t slot_floats_;
   const int64_t stride_floats_;
@@ -81,6 +89,7 @@ class StatePool {
   // Head of the free list; each free slot starts with the next one's address.
   float* free_head_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t live_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::unique_ptr<const ModelRef>> bindings_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rnnserve::server

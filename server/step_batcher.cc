@@ -11,7 +11,7 @@
 namespace rnnserve::server {
 
 struct StepBatcher::Job {
-  std::shared_ptr<Session> session;
+  SessionPtr session;
   std::shared_ptr<const model::LayerStack> model;
   StepInputData input;
   bool last_only = false;
@@ -184,7 +184,7 @@ void StepBatcher::RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot
   --inline_running_;
 }
 
-void StepBatcher::Submit(std::shared_ptr<Session> session,
+void StepBatcher::Submit(SessionPtr session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
                          bool last_only, absl::Time deadline, Done done) {
   auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),

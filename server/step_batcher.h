@@ -80,7 +80,7 @@ class StepBatcher {
   // inline (Options::inline_max_steps). So the caller must hold no lock that
   // `done` takes. A step whose `deadline` passed in the queue is not
   // computed: DEADLINE_EXCEEDED.
-  void Submit(std::shared_ptr<Session> session, std::shared_ptr<const model::LayerStack> model,
+  void Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
               StepInputData input, bool last_only, absl::Time deadline, Done done);
 
   // Refuses new steps, finishes every queued one, joins the workers, waits

@@ -118,9 +118,9 @@ absl::StatusOr<AdmittedInput> StepHandler::Admit(const v1::StepRequest& request,
   return AdmittedInput{std::move(input), std::move(reservation)};
 }
 
-absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::StepRequest& request,
-                                                                   absl::Time now, ModelRef& model,
-                                                                   AdmittedInput& admitted) const {
+absl::StatusOr<SessionPtr> StepHandler::StartSession(const v1::StepRequest& request, absl::Time now,
+                                                     ModelRef& model,
+                                                     AdmittedInput& admitted) const {
   if (request.model().name().empty()) {
     return absl::InvalidArgumentError("a start step names its model (model.name)");
   }
@@ -130,15 +130,14 @@ absl::StatusOr<std::shared_ptr<Session>> StepHandler::StartSession(const v1::Ste
   // The input is checked and admitted before the start resets anything.
   RNN_ASSIGN_OR_RETURN(admitted, Admit(request, *served->loaded.stack, served->name));
   model = served->ref();
-  RNN_ASSIGN_OR_RETURN(std::shared_ptr<Session> session,
-                       store_->Start(request.session_id(), model, now));
+  RNN_ASSIGN_OR_RETURN(SessionPtr session, store_->Start(request.session_id(), model, now));
   if (tier_ != nullptr) tier_->ClaimStarted(session);
   return session;
 }
 
-absl::StatusOr<std::shared_ptr<Session>> StepHandler::CheckFound(
-    const v1::StepRequest& request, absl::StatusOr<std::shared_ptr<Session>> session,
-    ModelRef& model) const {
+absl::StatusOr<SessionPtr> StepHandler::CheckFound(const v1::StepRequest& request,
+                                                   absl::StatusOr<SessionPtr> session,
+                                                   ModelRef& model) const {
   if (absl::IsNotFound(session.status())) {
     return absl::NotFoundError(absl::StrCat(session.status().message(),
                                             "; send start=true with a model to begin one"));
@@ -178,13 +177,12 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
   if (request.start()) {
     ModelRef model;
     AdmittedInput admitted;
-    absl::StatusOr<std::shared_ptr<Session>> session =
-        StartSession(request, received, model, admitted);
+    absl::StatusOr<SessionPtr> session = StartSession(request, received, model, admitted);
     if (!session.ok()) return std::move(reply)(session.status());
     return Submit(request, deadline, received, *std::move(session), model, std::move(admitted),
                   std::move(reply));
   }
-  std::optional<absl::StatusOr<std::shared_ptr<Session>>> local =
+  std::optional<absl::StatusOr<SessionPtr>> local =
       LookUpLocally(*store_, tier_, request.session_id(), received, SessionStore::Use::kStep);
   if (local.has_value()) {
     return StepFound(request, deadline, received, *std::move(local), std::move(reply));
@@ -207,10 +205,10 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, absl::Time dead
 }
 
 void StepHandler::StepFound(const v1::StepRequest& request, absl::Time deadline,
-                            absl::Time received, absl::StatusOr<std::shared_ptr<Session>> found,
+                            absl::Time received, absl::StatusOr<SessionPtr> found,
                             Reply reply) const {
   ModelRef model;
-  absl::StatusOr<std::shared_ptr<Session>> session = CheckFound(request, std::move(found), model);
+  absl::StatusOr<SessionPtr> session = CheckFound(request, std::move(found), model);
   if (!session.ok()) return std::move(reply)(session.status());
   absl::StatusOr<AdmittedInput> admitted = Admit(request, *model.stack, model.name);
   if (!admitted.ok()) return std::move(reply)(admitted.status());
@@ -219,8 +217,8 @@ void StepHandler::StepFound(const v1::StepRequest& request, absl::Time deadline,
 }
 
 void StepHandler::Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                         std::shared_ptr<Session> session, const ModelRef& model,
-                         AdmittedInput admitted, Reply reply) const {
+                         SessionPtr session, const ModelRef& model, AdmittedInput admitted,
+                         Reply reply) const {
   auto respond = [this, request_id = request.request_id(), session_id = request.session_id(),
                   end = request.end(), model, width = model.stack->output_size(), stepped = session,
                   steps = admitted.input.steps, received,

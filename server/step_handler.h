@@ -74,22 +74,19 @@ class StepHandler {
   // A non-start request once its session is looked up (`found`): checked,
   // admitted and queued.
   void StepFound(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-                 absl::StatusOr<std::shared_ptr<Session>> found, Reply reply) const;
+                 absl::StatusOr<SessionPtr> found, Reply reply) const;
   // The session a non-start request steps, from its lookup, and its model;
   // NOT_FOUND says how to begin one, FAILED_PRECONDITION when the request
   // names another model.
-  absl::StatusOr<std::shared_ptr<Session>> CheckFound(
-      const v1::StepRequest& request, absl::StatusOr<std::shared_ptr<Session>> session,
-      ModelRef& model) const;
+  absl::StatusOr<SessionPtr> CheckFound(const v1::StepRequest& request,
+                                        absl::StatusOr<SessionPtr> session, ModelRef& model) const;
   // Queues the admitted steps of `request` on `session`.
   void Submit(const v1::StepRequest& request, absl::Time deadline, absl::Time received,
-              std::shared_ptr<Session> session, const ModelRef& model, AdmittedInput admitted,
-              Reply reply) const;
+              SessionPtr session, const ModelRef& model, AdmittedInput admitted, Reply reply) const;
   // Starts (or resets) the session of a start request once its input fits
   // and is admitted.
-  absl::StatusOr<std::shared_ptr<Session>> StartSession(const v1::StepRequest& request,
-                                                        absl::Time now, ModelRef& model,
-                                                        AdmittedInput& admitted) const;
+  absl::StatusOr<SessionPtr> StartSession(const v1::StepRequest& request, absl::Time now,
+                                          ModelRef& model, AdmittedInput& admitted) const;
   // InputOf, then Admission::Admit: the one place a step request is checked.
   absl::StatusOr<AdmittedInput> Admit(const v1::StepRequest& request,
                                       const model::LayerStack& model,

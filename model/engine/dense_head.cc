@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/engine/activation.h"
+#include "model/engine/gates.h"
 
 namespace rnnserve::model {
 
@@ -36,6 +37,20 @@ std::string HeadActivationName(HeadActivation activation) {
       return "relu";
   }
   return "unknown";
+}
+
+DenseHead::DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation,
+                     WeightPrecision precision)
+    : weight_(std::move(weight)),
+      bias_(std::move(bias)),
+      activation_(activation),
+      packed_(PackedMatrix::Pack(weight_, DefaultKernelIsa(), precision)) {
+  // The packed copy is all Apply() reads.
+  if (precision != WeightPrecision::kFp32) weight_ = RowMatrix();
+}
+
+DenseHead DenseHead::WithWeights(WeightPrecision precision) const {
+  return DenseHead(weight_.size() != 0 ? weight_ : Unpack(packed_), bias_, activation_, precision);
 }
 
 absl::StatusOr<DenseHead> DenseHead::Create(RowMatrix weight, RowVector bias,

@@ -29,16 +29,16 @@ class DenseHead {
   static absl::StatusOr<DenseHead> Create(RowMatrix weight, RowVector bias,
                                           HeadActivation activation);
 
-  // This head with its matrix packed at `precision` (weight() stays float32).
-  DenseHead WithWeights(WeightPrecision precision) const {
-    return DenseHead(weight_, bias_, activation_, precision);
-  }
+  // This head with its matrix packed at `precision`, from the float32
+  // weight or, below fp32 (no float32 copy kept), the values it computes with.
+  DenseHead WithWeights(WeightPrecision precision) const;
 
-  int input_size() const { return static_cast<int>(weight_.rows()); }
-  int output_size() const { return static_cast<int>(weight_.cols()); }
+  int input_size() const { return static_cast<int>(packed_.rows()); }
+  int output_size() const { return static_cast<int>(packed_.cols()); }
   HeadActivation activation() const { return activation_; }
   bool has_bias() const { return bias_.size() != 0; }
-  const RowMatrix& weight() const { return weight_; }  // [in, out]
+  // [in, out] at fp32; empty below, where only the packed copy is kept.
+  const RowMatrix& weight() const { return weight_; }
   WeightPrecision precision() const { return packed_.precision(); }
   int64_t packed_bytes() const { return packed_.bytes(); }
 
@@ -48,11 +48,7 @@ class DenseHead {
 
  private:
   DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation,
-            WeightPrecision precision = WeightPrecision::kFp32)
-      : weight_(std::move(weight)),
-        bias_(std::move(bias)),
-        activation_(activation),
-        packed_(PackedMatrix::Pack(weight_, DefaultKernelIsa(), precision)) {}
+            WeightPrecision precision = WeightPrecision::kFp32);
 
   RowMatrix weight_;
   RowVector bias_;

@@ -13,6 +13,36 @@ absl::Status CheckWidth(const char* what, int64_t cols, int want) {
 
 }  // namespace
 
+void GateWeights::ReleaseMatrices() {
+  released_input_size = input_size();
+  released_recurrent_size = recurrent_size();
+  input = RowMatrix();
+  recurrent = RowMatrix();
+}
+
+RowMatrix Unpack(const PackedMatrix& packed) {
+  RowMatrix w(packed.rows(), packed.cols());
+  for (int64_t r = 0; r < packed.rows(); ++r) {
+    for (int64_t c = 0; c < packed.cols(); ++c) w(r, c) = packed.Weight(r, c);
+  }
+  return w;
+}
+
+GateWeights WithMatrices(GateWeights weights, const PackedMatrix& input,
+                         std::initializer_list<const PackedMatrix*> recurrent) {
+  if (!weights.released()) return weights;
+  weights.input = Unpack(input);
+  weights.recurrent.resize(weights.recurrent_size(), weights.width());
+  int64_t col = 0;
+  for (const PackedMatrix* block : recurrent) {
+    if (block->cols() == 0) continue;
+    weights.recurrent.middleCols(col, block->cols()) = Unpack(*block);
+    col += block->cols();
+  }
+  weights.released_input_size = weights.released_recurrent_size = -1;
+  return weights;
+}
+
 absl::Status GateWeights::Validate() const {
   if (gates <= 0 || hidden_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(

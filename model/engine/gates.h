@@ -3,8 +3,12 @@
 #ifndef RNNSERVE_MODEL_ENGINE_GATES_H_
 #define RNNSERVE_MODEL_ENGINE_GATES_H_
 
+#include <initializer_list>
+
 #include "absl/status/status.h"
 #include "model/engine/tensor.h"
+#include "model/kernels/gemm_kernels.h"
+#include "model/kernels/packed_matrix.h"
 #include "model/kernels/weight_precision.h"
 
 namespace rnnserve::model {
@@ -21,17 +25,40 @@ struct GateWeights {
   RowVector input_bias;      // [G*H]; zeros when the model has no bias
   RowVector recurrent_bias;  // [G*H]; cells fold what they can into input_bias
   RowVector peephole;        // LSTM only: [3*H] as p_i, p_f, p_o; or empty
-  // How the cell and its layer pack `input` and `recurrent` for the kernels;
-  // the matrices above stay float32 as loaded.
+  // How the cell packs `input` and `recurrent` for the kernels. Below
+  // float32 the cell then frees them (ReleaseMatrices): the packed copies
+  // are all it reads, and a bf16 model should hold half of fp32's bytes.
   WeightPrecision precision = WeightPrecision::kFp32;
+  // The row counts of `input` and `recurrent` once released; -1 before.
+  int released_input_size = -1;
+  int released_recurrent_size = -1;
 
-  int input_size() const { return static_cast<int>(input.rows()); }
-  int recurrent_size() const { return static_cast<int>(recurrent.rows()); }
+  int input_size() const {
+    return released_input_size >= 0 ? released_input_size : static_cast<int>(input.rows());
+  }
+  int recurrent_size() const {
+    return released_recurrent_size >= 0 ? released_recurrent_size
+                                        : static_cast<int>(recurrent.rows());
+  }
   int width() const { return gates * hidden_size; }
+  bool released() const { return released_input_size >= 0; }
 
   // INVALID_ARGUMENT unless every matrix agrees with gates * hidden_size.
+  // REQUIRES: !released().
   absl::Status Validate() const;
+  // Frees `input` and `recurrent`; their sizes still answer.
+  void ReleaseMatrices();
 };
+
+// The float32 values `packed` multiplies by, as a [rows, cols] matrix: the
+// weights themselves when packed at fp32, their bf16 / int8 values below.
+RowMatrix Unpack(const PackedMatrix& packed);
+
+// `weights` with its matrices, to pack again (a cell's WithWeights): as they
+// are unless released, else unpacked from the cell's `input` and from its
+// `recurrent` column blocks side by side (empty blocks skipped).
+GateWeights WithMatrices(GateWeights weights, const PackedMatrix& input,
+                         std::initializer_list<const PackedMatrix*> recurrent);
 
 // One time step of a batch of B sessions, as views into the caller's
 // workspace. Row b of every view belongs to the same session.
@@ -42,6 +69,9 @@ struct CellStep {
   RowMatrixMap output;                // [B, H]: the cell's h_t, written
   RowMatrixMap scratch;               // [B, G*H]
   RowMatrixMap scratch2;              // [B, H]
+  // The recurrent product's panel order: alternated step by step within a
+  // chunk, so each step starts on the weights the previous one read last.
+  internal::PanelOrder order = internal::PanelOrder::kForward;
 };
 
 }  // namespace rnnserve::model

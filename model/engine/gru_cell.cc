@@ -32,6 +32,7 @@ GruCell::GruCell(GateWeights weights, const GruOptions& options)
   const int64_t h = weights_.hidden_size;
   const KernelIsa isa = DefaultKernelIsa();
   const WeightPrecision precision = weights_.precision;
+  input_ = PackedMatrix::Pack(weights_.input, isa, precision);
   if (options_.reset == GruReset::kAfterProduct) {
     recurrent_ = PackedMatrix::Pack(w, isa, precision);
     fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
@@ -40,10 +41,12 @@ GruCell::GruCell(GateWeights weights, const GruOptions& options)
     recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols(), isa, precision);
     recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols(), isa, precision);
   }
+  if (precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
 }
 
 GruCell GruCell::WithWeights(WeightPrecision precision) const {
-  GateWeights weights = weights_;
+  // Reset before the product packs r, z and n apart: side by side again.
+  GateWeights weights = WithMatrices(weights_, input_, {&recurrent_, &recurrent_n_});
   weights.precision = precision;
   return GruCell(std::move(weights), options_);
 }
@@ -58,10 +61,10 @@ void GruCell::Step(CellStep& step) const {
   const float* prev = step.recurrent_input.data();
   if (reset_after) {
     // r and z biases are folded (zero here); b_hn rides along with W_hn h.
-    recurrent_.MultiplyAdd(prev, h, batch, weights_.recurrent_bias.data(), 0,
-                           step.scratch.data(), width);
+    recurrent_.MultiplyAdd(prev, h, batch, weights_.recurrent_bias.data(), 0, step.scratch.data(),
+                           width, step.order);
   } else {
-    recurrent_.Multiply(prev, h, batch, step.scratch.data(), width);
+    recurrent_.MultiplyAdd(prev, h, batch, nullptr, 0, step.scratch.data(), width, step.order);
   }
   if (fused_) {
     FusedGruGates(recurrent_.isa(), {.recurrent = step.scratch.data(),

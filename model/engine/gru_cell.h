@@ -38,24 +38,29 @@ class GruCell {
   static absl::StatusOr<GruCell> Create(GateWeights weights,
                                         const GruOptions& options);
 
-  // This cell with its matrices packed at `precision`.
+  // This cell with its matrices packed at `precision` (as LstmCell's).
   GruCell WithWeights(WeightPrecision precision) const;
 
+  // Sizes and biases; the matrices only at fp32 (see GateWeights).
   const GateWeights& weights() const { return weights_; }
+  const PackedMatrix& packed_input() const { return input_; }
   const GruOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
   int cell_state_size() const { return 0; }
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
-  // Bytes of the packed recurrent matrices.
-  int64_t packed_bytes() const { return recurrent_.bytes() + recurrent_n_.bytes(); }
+  // Bytes of the packed input and recurrent matrices.
+  int64_t packed_bytes() const {
+    return input_.bytes() + recurrent_.bytes() + recurrent_n_.bytes();
+  }
 
  private:
   GruCell(GateWeights weights, const GruOptions& options);
 
   GateWeights weights_;
   GruOptions options_;
+  PackedMatrix input_;  // weights_.input as the kernel streams it
   // weights_.recurrent as the kernel streams it: whole when the reset comes
   // after the product; else r, z columns and n columns apart, since the n
   // product needs r first.

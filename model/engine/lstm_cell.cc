@@ -22,14 +22,16 @@ absl::StatusOr<LstmCell> LstmCell::Create(GateWeights weights,
 LstmCell::LstmCell(GateWeights weights, const LstmOptions& options)
     : weights_(std::move(weights)),
       options_(options),
+      input_(PackedMatrix::Pack(weights_.input, DefaultKernelIsa(), weights_.precision)),
       recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
+  if (weights_.precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
   fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
            options_.cell == Activation::Tanh() && options_.output == Activation::Tanh() &&
            options_.clip <= 0.0f && !options_.input_forget && weights_.peephole.size() == 0;
 }
 
 LstmCell LstmCell::WithWeights(WeightPrecision precision) const {
-  GateWeights weights = weights_;
+  GateWeights weights = WithMatrices(weights_, input_, {&recurrent_});
   weights.precision = precision;
   return LstmCell(std::move(weights), options_);
 }
@@ -42,7 +44,7 @@ void LstmCell::Step(CellStep& step) const {
   // The projected input starts the accumulation: no separate pass adds it.
   recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
                          step.scratch.rows(), step.projected_input.data(), width,
-                         step.scratch.data(), width);
+                         step.scratch.data(), width, step.order);
   if (fused_) {
     FusedLstmGates(recurrent_.isa(), {.gates = step.scratch.data(),
                                       .cell = step.cell.data(),

@@ -30,24 +30,29 @@ class LstmCell {
   static absl::StatusOr<LstmCell> Create(GateWeights weights,
                                          const LstmOptions& options);
 
-  // This cell with its matrices packed at `precision`.
+  // This cell with its matrices packed at `precision`, from the float32
+  // weights or, when this cell is below fp32 (it kept no float32 copy), from
+  // the values it computes with.
   LstmCell WithWeights(WeightPrecision precision) const;
 
+  // Sizes, biases and peepholes; the matrices only at fp32 (see GateWeights).
   const GateWeights& weights() const { return weights_; }
+  const PackedMatrix& packed_input() const { return input_; }
   const LstmOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
   int cell_state_size() const { return weights_.hidden_size; }
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
-  // Bytes of the packed recurrent matrix.
-  int64_t packed_bytes() const { return recurrent_.bytes(); }
+  // Bytes of the packed input and recurrent matrices.
+  int64_t packed_bytes() const { return input_.bytes() + recurrent_.bytes(); }
 
  private:
   LstmCell(GateWeights weights, const LstmOptions& options);
 
   GateWeights weights_;
   LstmOptions options_;
+  PackedMatrix input_;      // weights_.input as the kernel streams it
   PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
   bool fused_ = false;      // the gate math runs as fused_gates.h
 };

@@ -60,10 +60,7 @@ absl::StatusOr<RecurrentLayer> RecurrentLayer::Create(
 }
 
 RecurrentLayer::RecurrentLayer(Cell cell, std::optional<DenseHead> feedback)
-    : cell_(std::move(cell)),
-      feedback_(std::move(feedback)),
-      input_(PackedMatrix::Pack(WeightsOf(cell_).input, DefaultKernelIsa(),
-                                WeightsOf(cell_).precision)) {}
+    : cell_(std::move(cell)), feedback_(std::move(feedback)) {}
 
 RecurrentLayer RecurrentLayer::WithWeights(WeightPrecision precision) const {
   Cell cell =
@@ -75,7 +72,7 @@ RecurrentLayer RecurrentLayer::WithWeights(WeightPrecision precision) const {
 
 int64_t RecurrentLayer::packed_bytes() const {
   const int64_t cell = std::visit([](const auto& c) { return c.packed_bytes(); }, cell_);
-  return input_.bytes() + cell + (feedback_.has_value() ? feedback_->packed_bytes() : 0);
+  return cell + (feedback_.has_value() ? feedback_->packed_bytes() : 0);
 }
 
 int RecurrentLayer::input_size() const { return WeightsOf(cell_).input_size(); }
@@ -136,18 +133,18 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   for (int t = 0; t < steps; ++t) {
     if (t % group == 0) {
       const int64_t rows = std::min<int64_t>(group, steps - t) * batch;
-      input_.MultiplyAdd(input.data() + t * batch * input.cols(), input.cols(), rows,
-                         weights.input_bias.data(), 0, projected, width);
+      cell.packed_input().MultiplyAdd(input.data() + t * batch * input.cols(), input.cols(), rows,
+                                      weights.input_bias.data(), 0, projected, width);
     }
     float* out_t = output.data() + t * batch * fed_back;
     CellStep step{
-        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width,
-                                             batch, width),
+        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width, batch, width),
         .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
         .cell = cell_state,
         .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),
         .scratch = scratch,
         .scratch2 = scratch2,
+        .order = t % 2 == 0 ? internal::PanelOrder::kForward : internal::PanelOrder::kBackward,
     };
     cell.Step(step);
     if (feedback_.has_value()) {

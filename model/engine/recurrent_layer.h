@@ -18,7 +18,6 @@
 #include "model/engine/lstm_cell.h"
 #include "model/engine/rnn_cell.h"
 #include "model/engine/workspace.h"
-#include "model/kernels/packed_matrix.h"
 
 namespace rnnserve::model {
 
@@ -65,7 +64,6 @@ class RecurrentLayer {
 
   Cell cell_;
   std::optional<DenseHead> feedback_;
-  PackedMatrix input_;  // the cell's input weights as the kernel streams them
 };
 
 }  // namespace rnnserve::model

@@ -17,11 +17,25 @@ absl::StatusOr<RnnCell> RnnCell::Create(GateWeights weights,
   return RnnCell(std::move(weights), options);
 }
 
+RnnCell::RnnCell(GateWeights weights, const RnnOptions& options)
+    : weights_(std::move(weights)),
+      options_(options),
+      input_(PackedMatrix::Pack(weights_.input, DefaultKernelIsa(), weights_.precision)),
+      recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
+  if (weights_.precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
+}
+
+RnnCell RnnCell::WithWeights(WeightPrecision precision) const {
+  GateWeights weights = WithMatrices(weights_, input_, {&recurrent_});
+  weights.precision = precision;
+  return RnnCell(std::move(weights), options_);
+}
+
 void RnnCell::Step(CellStep& step) const {
   const int h = weights_.hidden_size;
   recurrent_.MultiplyAdd(step.recurrent_input.data(), step.recurrent_input.cols(),
-                         step.output.rows(), step.projected_input.data(), h,
-                         step.output.data(), h);
+                         step.output.rows(), step.projected_input.data(), h, step.output.data(), h,
+                         step.order);
   for (Eigen::Index b = 0; b < step.output.rows(); ++b) {
     ArrayMap a(step.output.row(b).data(), h);
     if (options_.clip > 0.0f) Clip(options_.clip, a.data(), h);

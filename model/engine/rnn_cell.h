@@ -24,31 +24,26 @@ class RnnCell {
   static absl::StatusOr<RnnCell> Create(GateWeights weights,
                                         const RnnOptions& options);
 
-  // This cell with its matrices packed at `precision`.
-  RnnCell WithWeights(WeightPrecision precision) const {
-    GateWeights weights = weights_;
-    weights.precision = precision;
-    return RnnCell(std::move(weights), options_);
-  }
+  // This cell with its matrices packed at `precision` (as LstmCell's).
+  RnnCell WithWeights(WeightPrecision precision) const;
 
+  // Sizes and biases; the matrices only at fp32 (see GateWeights).
   const GateWeights& weights() const { return weights_; }
+  const PackedMatrix& packed_input() const { return input_; }
   const RnnOptions& options() const { return options_; }
   int hidden_size() const { return weights_.hidden_size; }
   int cell_state_size() const { return 0; }
 
   // Advances every row of `step` by one time step. Allocates nothing.
   void Step(CellStep& step) const;
-  int64_t packed_bytes() const { return recurrent_.bytes(); }
+  int64_t packed_bytes() const { return input_.bytes() + recurrent_.bytes(); }
 
  private:
-  RnnCell(GateWeights weights, const RnnOptions& options)
-      : weights_(std::move(weights)),
-        options_(options),
-        recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
-  }
+  RnnCell(GateWeights weights, const RnnOptions& options);
 
   GateWeights weights_;
   RnnOptions options_;
+  PackedMatrix input_;      // weights_.input as the kernel streams it
   PackedMatrix recurrent_;  // weights_.recurrent as the kernel streams it
 };
 

@@ -21,11 +21,26 @@ namespace rnnserve::model::internal {
 //                   float* c, int64_t ldc, int cols, const float* scales);
 // computing `rows` rows of one panel, `cols` (1..64) of its columns valid,
 // `scales` the panel's (int8) or nullptr;
+// Tiles whose kQuantisedInput is true (int8) instead take x quantised
+// (gemm_kernels.h):
+//   static void Run(int rows, const Weight* panel, int64_t k, const uint8_t* xq,
+//                   int64_t ldxq, const float* x_scales, const float* addend,
+//                   int64_t ld_addend, float* c, int64_t ldc, int cols,
+//                   const float* scales, const int32_t* column_sums);
 // kStream says the tile is the only one of its rows (the panel comes from
 // L3 or memory, read once), where prefetching may pay.
 // Blocks of up to kMaxSingleTileRows rows run as one tile (a single pass over
 // the weights, which matter most when they come from L3 at small batches);
 // bigger ones as tiles of up to kMaxRows rows.
+template <typename Tiles>
+constexpr bool QuantisedInput() {
+  if constexpr (requires { Tiles::kQuantisedInput; }) {
+    return Tiles::kQuantisedInput;
+  } else {
+    return false;
+  }
+}
+
 template <typename Tiles>
 void RunGemm(const GemmArgs& a) {
   if (a.m <= 0) return;
@@ -48,6 +63,7 @@ void RunGemm(const GemmArgs& a) {
   int64_t block_panels = kPanelBlockFloats / (k * kPanelWidth);
   if (block_panels < 1) block_panels = 1;
   const int64_t panels = (a.n + kPanelWidth - 1) / kPanelWidth;
+  const bool backward = a.order == PanelOrder::kBackward;  // read once, not per panel
   const auto* packed = static_cast<const typename Tiles::Weight*>(a.packed);
   const int64_t panel_elements = Tiles::PanelElements(a.k);
   for (int64_t r0 = 0; r0 < a.m; r0 += block_rows) {
@@ -61,14 +77,22 @@ void RunGemm(const GemmArgs& a) {
       for (int64_t t = 0; t < tiles; ++t) {
         // Tiles as even as possible: 8 rows run as 4 + 4, not 6 + 2.
         const int tile_rows = static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
-        for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t q = p0; q < p1; ++q) {
+          const int64_t p = backward ? panels - 1 - q : q;
           const int64_t col = p * kPanelWidth;
           const int cols =
               static_cast<int>(a.n - col < kPanelWidth ? a.n - col : kPanelWidth);
           const auto run = stream ? Tiles::template Run<true> : Tiles::template Run<false>;
-          run(tile_rows, packed + p * panel_elements, a.k, a.x + r * a.ldx, a.ldx,
-              a.addend == nullptr ? nullptr : a.addend + r * a.ld_addend + col, a.ld_addend,
-              a.c + r * a.ldc + col, a.ldc, cols, a.scales == nullptr ? nullptr : a.scales + col);
+          const float* addend = a.addend == nullptr ? nullptr : a.addend + r * a.ld_addend + col;
+          if constexpr (QuantisedInput<Tiles>()) {
+            run(tile_rows, packed + p * panel_elements, a.k, a.xq + r * a.ldxq, a.ldxq,
+                a.x_scales + r, addend, a.ld_addend, a.c + r * a.ldc + col, a.ldc, cols,
+                a.scales + col, a.column_sums + col);
+          } else {
+            run(tile_rows, packed + p * panel_elements, a.k, a.x + r * a.ldx, a.ldx, addend,
+                a.ld_addend, a.c + r * a.ldc + col, a.ldc, cols,
+                a.scales == nullptr ? nullptr : a.scales + col);
+          }
         }
         r += tile_rows;
       }

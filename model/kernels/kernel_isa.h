@@ -16,8 +16,9 @@ enum class KernelIsa {
   kGeneric,  // plain C++ the compiler vectorises for the build's -march
   kAvx2,     // AVX2 + FMA intrinsics
   kAvx512,   // AVX-512 F/DQ/VL/BW intrinsics
-  // kAvx512 plus BF16 and VNNI: the bf16 and int8 weight kernels use
-  // vdpbf16ps and vpdpbusd; float32 weights run kAvx512's kernels.
+  // kAvx512 plus BF16 and VNNI: the int8 weight kernel uses vpdpbusd
+  // (packed_matrix.cc says why bf16 still widens rather than use
+  // vdpbf16ps); float32 and bf16 weights run kAvx512's kernels.
   kAvx512Bf16,
 };
 

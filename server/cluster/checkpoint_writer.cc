@@ -124,7 +124,7 @@ bool CheckpointWriter::DrainFences() {
     int64_t epoch = 0;
     if (!absl::SimpleAtoi(parts.first, &epoch)) continue;
     const std::string id(parts.second);
-    absl::StatusOr<std::shared_ptr<server::Session>> session =
+    absl::StatusOr<server::SessionPtr> session =
         tier_->store_->Get(id, absl::Now(), server::SessionStore::Use::kLookOnly);
     if (session.ok() && (*session)->epoch() < epoch) {
       LOG(INFO) << "session " << id << " was taken from its checkpoint at epoch " << epoch
@@ -157,7 +157,8 @@ void CheckpointWriter::ForgetEnded() {
 }
 
 void CheckpointWriter::DropIfFenced(server::Session& session, int64_t changes) {
-  absl::StatusOr<std::optional<SessionRecord>> record = tier_->directory_.Lookup(session.id());
+  absl::StatusOr<std::optional<SessionRecord>> record =
+      tier_->directory_.Lookup(std::string(session.id()));
   // Redis cannot say, or the record names this replica (its own restart's
   // claim moved the epoch on): kept, and written again next pass.
   if (!record.ok() || !record->has_value() || tier_->StillMine(session, **record)) {
@@ -208,7 +209,7 @@ bool CheckpointWriter::UnclaimedSince(server::Session& session, int64_t now_ns) 
   return since != 0 && now_ns - since > absl::ToInt64Nanoseconds(interval_);
 }
 
-std::vector<std::shared_ptr<server::Session>> CheckpointWriter::SessionsToVisit() {
+std::vector<server::SessionPtr> CheckpointWriter::SessionsToVisit() {
   server::SessionStore& store = *tier_->store_;
   std::vector<std::string> ids = store.changes().Take();
   if (std::exchange(visit_all_, false)) {
@@ -220,10 +221,10 @@ std::vector<std::shared_ptr<server::Session>> CheckpointWriter::SessionsToVisit(
   left_.clear();
   const absl::Time now = absl::Now();
   absl::flat_hash_set<const server::Session*> seen;
-  std::vector<std::shared_ptr<server::Session>> sessions;
+  std::vector<server::SessionPtr> sessions;
   sessions.reserve(ids.size());
   for (const std::string& id : ids) {
-    absl::StatusOr<std::shared_ptr<server::Session>> session =
+    absl::StatusOr<server::SessionPtr> session =
         store.Get(id, now, server::SessionStore::Use::kLookOnly);
     // Gone: ended, expired or moved; its record is the tier's to forget.
     if (session.ok() && seen.insert(session->get()).second) sessions.push_back(*std::move(session));
@@ -239,7 +240,7 @@ bool CheckpointWriter::RunPass(bool all) {
   // is gone from the store by then, so no checkpoint of it written below
   // makes its record again (one ended after is deleted next pass).
   if (heard) ForgetEnded();
-  std::vector<std::shared_ptr<server::Session>> sessions = SessionsToVisit();
+  std::vector<server::SessionPtr> sessions = SessionsToVisit();
   // The oldest change this pass leaves unwritten, for the lag gauge.
   int64_t oldest_left = std::numeric_limits<int64_t>::max();
   const auto set_lag = [&] {
@@ -250,7 +251,7 @@ bool CheckpointWriter::RunPass(bool all) {
   };
   // The sessions from `next` on wait for the next pass.
   const auto leave_from = [&](size_t next) {
-    for (size_t i = next; i < sessions.size(); ++i) left_.push_back(sessions[i]->id());
+    for (size_t i = next; i < sessions.size(); ++i) left_.emplace_back(sessions[i]->id());
   };
   if (!heard) {
     for (const auto& session : sessions) {
@@ -282,14 +283,14 @@ bool CheckpointWriter::RunPass(bool all) {
   bool complete = true;
   const int64_t grace_ns = absl::ToInt64Nanoseconds(SessionTier::kStaleGrace);
   for (size_t i = 0; i < sessions.size(); ++i) {
-    const std::shared_ptr<server::Session>& session = sessions[i];
+    const server::SessionPtr& session = sessions[i];
     // A stale copy no replica came to take: its new owner restored it
     // elsewhere.
     if (const int64_t stale = session->stale_since_ns(); stale != 0) {
       if (started - stale > grace_ns) {
         tier_->DropRetired(*session);
       } else {
-        left_.push_back(session->id());
+        left_.emplace_back(session->id());
       }
       continue;
     }
@@ -305,17 +306,17 @@ bool CheckpointWriter::RunPass(bool all) {
       if (session->claim_due() || (!all && (session->unanswered() > 0 || session->stepping()))) {
         oldest_left = std::min(oldest_left, since);
         complete = false;
-        left_.push_back(session->id());
+        left_.emplace_back(session->id());
         continue;
       }
       v1::SessionState state;
       if (!server::ExportSessionLocked(*session, *tier_->models_, &state).ok()) {
-        left_.push_back(session->id());  // Still changed: tried again next pass.
+        left_.emplace_back(session->id());  // Still changed: tried again next pass.
         continue;
       }
       const int64_t steps = state.steps();
-      batch_.push_back(
-          Checkpoint{session->id(), session->epoch(), steps, encoder_.Encode(std::move(state))});
+      batch_.push_back(Checkpoint{std::string(session->id()), session->epoch(), steps,
+                                  encoder_.Encode(std::move(state))});
       batch_sessions_.push_back(session);
       batch_changes_.push_back(session->TakeChanges());
     }

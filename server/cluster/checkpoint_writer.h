@@ -63,7 +63,7 @@ class CheckpointWriter {
   // Every live session on the first pass (a snapshot may have restored some
   // before the tier fed their changes), else those the store's ChangeFeed
   // names and those the last pass left: never a walk over every session.
-  std::vector<std::shared_ptr<server::Session>> SessionsToVisit();
+  std::vector<server::SessionPtr> SessionsToVisit();
   bool UnclaimedSince(server::Session& session, int64_t now_ns) const;
   // Ping and DrainFences; false (counted) when Redis failed.
   bool Heartbeat();
@@ -80,7 +80,7 @@ class CheckpointWriter {
   CheckpointEncoder encoder_;  // Used by RunPass only, one pass at a time.
   // The batch being filled, with each session and the changes it took.
   std::vector<Checkpoint> batch_;
-  std::vector<std::shared_ptr<server::Session>> batch_sessions_;
+  std::vector<server::SessionPtr> batch_sessions_;
   std::vector<int64_t> batch_changes_;
   // Used by RunPass only. The ids of the sessions the last pass left for the
   // next (unanswered steps, not claimed yet, stale copies in their grace, or

@@ -1,7 +1,7 @@
 // Connections to the Redis that holds the session directory (ISSUE13.md,
-// "Redis data model"): a URL parser and one blocking hiredis connection;
-// redis_pool.h lends them out. Nothing here knows about sessions;
-// session_directory.h does.
+// "Redis data model"): one blocking hiredis connection, which redis_pool.h
+// lends out (the URL parser is redis_address.h). Nothing here knows about
+// sessions; session_directory.h does.
 #ifndef RNNSERVE_SERVER_CLUSTER_REDIS_CONNECTION_H_
 #define RNNSERVE_SERVER_CLUSTER_REDIS_CONNECTION_H_
 
@@ -17,22 +17,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "server/cluster/redis_address.h"
+#include "server/cluster/redis_reply.h"
 
 struct redisContext;  // hiredis; only the .cc includes it.
 
 namespace rnnserve::cluster {
-
-struct RedisAddress {
-  std::string host;
-  int port = 6379;
-  int db = 0;
-};
-
-// "redis://HOST:PORT[/DB]" (HOST may be a name, an IPv4 address or a
-// bracketed IPv6 one; PORT 1..65535; DB 0..15 digits). INVALID_ARGUMENT with
-// the URL and the accepted form otherwise. No credentials in the URL: the
-// password comes from a file (--session_store_password_file).
-absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url);
 
 struct RedisOptions {
   RedisAddress address;
@@ -42,21 +32,6 @@ struct RedisOptions {
   // connection (the reply may still come and would answer the next command).
   absl::Duration command_timeout = absl::Milliseconds(500);
 };
-
-// One reply, copied out of hiredis so it owns its bytes. Redis error replies
-// ("-NOSCRIPT ...") are replies of type kError, not a failed Status: the
-// caller decides what they mean.
-struct RedisReply {
-  enum class Type { kString, kArray, kInteger, kNil, kStatus, kError };
-  Type type = Type::kNil;
-  std::string str;  // kString, kStatus and kError.
-  int64_t integer = 0;
-  std::vector<RedisReply> elements;  // kArray.
-};
-
-// One command as its arguments, sent binary-safe (no formatting, no quoting).
-// The views must outlive the call that sends them.
-using RedisCommand = std::vector<absl::string_view>;
 
 // One blocking connection (a hiredis context). Not thread-safe: one user at a
 // time, which RedisPool arranges. Once an I/O error or timeout happened it is

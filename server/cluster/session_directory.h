@@ -21,54 +21,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "server/cluster/checkpoint.h"
+#include "server/cluster/claim_result.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
+#include "server/cluster/session_record.h"
 
 namespace rnnserve::cluster {
-
-// The owner of a record whose replica stopped gracefully after writing the
-// session's final checkpoint (SessionDirectory::Release): restoring it loses
-// nothing. Never an advertised HOST:PORT.
-inline constexpr char kReleasedOwner[] = "-";
-
-struct SessionRecord {
-  int64_t epoch = 0;
-  std::string owner;
-  int64_t checkpoint_steps = 0;
-  std::string checkpoint;  // Empty before the first checkpoint.
-};
-
-enum class ClaimMode {
-  kStart,  // A new session (start=true): the record's checkpoint is dropped.
-  kTake,   // The session goes on here: the checkpoint is kept and returned.
-};
-
-struct ClaimResult {
-  bool won = false;
-  // won: the new epoch. Lost: the record's current epoch (0 when missing).
-  int64_t epoch = 0;
-  // won: the owner and epoch before this claim ("" and 0 when there was no
-  // record). Lost: the record's current owner and epoch.
-  std::string previous_owner;
-  int64_t previous_epoch = 0;
-  // won by kTake: the checkpoint taken over. kStart: 0 and empty. Lost: the
-  // record's checkpoint steps and no bytes.
-  int64_t checkpoint_steps = 0;
-  std::string checkpoint;
-};
-
-struct Checkpoint {
-  std::string session_id;
-  int64_t epoch = 0;  // The epoch the writer owns the session at.
-  int64_t steps = 0;
-  std::string state;  // CheckpointEncoder::Encode's bytes.
-};
-
-enum class CheckpointOutcome {
-  kWritten,  // Also when the record was missing (Redis came back empty).
-  kOlder,    // Same epoch, and the record holds more steps: nothing written.
-  kFenced,   // Another owner or epoch holds the record: drop the local copy.
-};
 
 // The directory as seen by one replica, `me` (its advertised HOST:PORT).
 // Thread-safe: every call borrows its own connection from the pool.

@@ -67,9 +67,10 @@ void SessionTier::FlushAndStop(absl::Time deadline) {
 }
 
 void SessionTier::LeaveRetiredInTheirRecords() {
-  for (const std::shared_ptr<server::Session>& session : store_->Sessions()) {
+  for (const server::SessionPtr& session : store_->Sessions()) {
     if (session->stale_since_ns() == 0) continue;
-    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+    absl::StatusOr<std::optional<SessionRecord>> record =
+        directory_.Lookup(std::string(session->id()));
     if (!record.ok()) return StoreFailed(record.status(), "lookup");
     if (!record->has_value() || !IsReplica((*record)->owner)) continue;
     v1::SessionState state;
@@ -78,7 +79,7 @@ void SessionTier::LeaveRetiredInTheirRecords() {
       if (!server::ExportSessionLocked(*session, *models_, &state).ok()) continue;
     }
     const int64_t steps = state.steps();
-    const Checkpoint kept{session->id(), (*record)->epoch, steps,
+    const Checkpoint kept{std::string(session->id()), (*record)->epoch, steps,
                           CheckpointEncoder().Encode(std::move(state))};
     if (const absl::Status written = directory_.WriteHandover((*record)->owner, kept);
         !written.ok()) {
@@ -121,7 +122,7 @@ void SessionTier::StoreAnswered(int64_t started_ns) {
   metrics_.store_up.Set(1);
 }
 
-void SessionTier::ClaimStarted(std::shared_ptr<server::Session> session) {
+void SessionTier::ClaimStarted(server::SessionPtr session) {
   // Redis down: the writer queues it once Redis answers.
   if (store_up_.load()) claimer_->Add(std::move(session));
 }
@@ -132,7 +133,8 @@ void SessionTier::ClaimImported(server::Session& session) {
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
     // The state goes on from what another replica gave away: its checkpoint
     // stays until this replica writes a newer one.
-    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session.id());
+    absl::StatusOr<std::optional<SessionRecord>> record =
+        directory_.Lookup(std::string(session.id()));
     if (!record.ok()) {
       claim = record.status();
       break;
@@ -143,7 +145,7 @@ void SessionTier::ClaimImported(server::Session& session) {
       mode = ClaimMode::kTake;
       expected = (*record)->epoch;
     }
-    claim = directory_.Claim(session.id(), mode, expected);
+    claim = directory_.Claim(std::string(session.id()), mode, expected);
     if (!claim.ok() || claim->won) break;
   }
   if (!claim.ok()) return StoreFailed(claim.status(), "claim");
@@ -152,7 +154,7 @@ void SessionTier::ClaimImported(server::Session& session) {
   session.set_claimed();
   session.set_verified_ns(absl::GetCurrentTimeNanos());
   if (IsReplica(claim->previous_owner)) {
-    TakeFrom(claim->previous_owner, session.id(), claim->epoch).IgnoreError();
+    TakeFrom(claim->previous_owner, std::string(session.id()), claim->epoch).IgnoreError();
   }
 }
 
@@ -203,8 +205,7 @@ void SessionTier::WaitForPull(const std::string& id) {
   done->WaitForNotificationWithTimeout(kPullWait);
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::string& id,
-                                                                   absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::Pull(const std::string& id, absl::Time now) {
   std::shared_ptr<absl::Notification> done;
   {
     absl::MutexLock lock(&mu_);
@@ -223,7 +224,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::st
     done->WaitForNotificationWithTimeout(kPullWait);
     return store_->Get(id, now);
   }
-  absl::StatusOr<std::shared_ptr<server::Session>> pulled = PullOnce(id, now);
+  absl::StatusOr<server::SessionPtr> pulled = PullOnce(id, now);
   absl::MutexLock lock(&mu_);
   auto it = pulling_.find(id);
   it->second->Notify();
@@ -231,8 +232,7 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Pull(const std::st
   return pulled;
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std::string& id,
-                                                                       absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::PullOnce(const std::string& id, absl::Time now) {
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
     absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(id);
     if (!record.ok()) {
@@ -305,18 +305,17 @@ absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::PullOnce(const std
                    "step again"));
 }
 
-absl::StatusOr<std::shared_ptr<server::Session>> SessionTier::Install(const v1::SessionState& state,
-                                                                      int64_t epoch, bool behind,
-                                                                      absl::Time now) {
+absl::StatusOr<server::SessionPtr> SessionTier::Install(const v1::SessionState& state,
+                                                        int64_t epoch, bool behind,
+                                                        absl::Time now) {
   // A copy of this replica's that was closed as stale makes way: the state
   // that replaces it is at least as new.
-  if (absl::StatusOr<std::shared_ptr<server::Session>> old =
+  if (absl::StatusOr<server::SessionPtr> old =
           store_->Get(state.session_id(), now, server::SessionStore::Use::kLookOnly);
       old.ok() && (*old)->stale_since_ns() != 0) {
     DropRetired(**old);
   }
-  absl::StatusOr<std::shared_ptr<server::Session>> session =
-      server::ImportSession(state, *models_, *store_, now);
+  absl::StatusOr<server::SessionPtr> session = server::ImportSession(state, *models_, *store_, now);
   if (!session.ok()) {
     if (!behind) {
       // The old owner gave its copy away: keep the state in Redis.
@@ -346,9 +345,10 @@ bool SessionTier::NeedsVerification(const server::Session& session) const {
   return absl::GetCurrentTimeNanos() - confirmed > lease_ns;
 }
 
-bool SessionTier::Verify(const std::shared_ptr<server::Session>& session) {
+bool SessionTier::Verify(const server::SessionPtr& session) {
   const int64_t started = absl::GetCurrentTimeNanos();
-  absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(session->id());
+  absl::StatusOr<std::optional<SessionRecord>> record =
+      directory_.Lookup(std::string(session->id()));
   if (!record.ok()) {
     StoreFailed(record.status(), "lookup");
     return true;
@@ -408,7 +408,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   const auto find = [&] {
     return store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly);
   };
-  absl::StatusOr<std::shared_ptr<server::Session>> found = find();
+  absl::StatusOr<server::SessionPtr> found = find();
   if (!found.ok()) {
     // Perhaps on its way here: a pull of this replica's own.
     WaitForPull(request.session_id());
@@ -418,7 +418,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
     return SessionEnded(request.session_id(), options_.advertise);
   }
   RNN_RETURN_IF_ERROR(found.status());
-  const std::shared_ptr<server::Session>& session = *found;
+  const server::SessionPtr& session = *found;
   v1::SessionState state;
   {
     absl::MutexLock lock(&session->mu());

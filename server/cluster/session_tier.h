@@ -84,7 +84,7 @@ class SessionTier {
   // `session` was started (or reset) here: it is claimed at a new epoch
   // within about a round trip, off the step path (StartClaimer), and its
   // previous owner, if another replica, is told to drop its copy.
-  void ClaimStarted(std::shared_ptr<server::Session> session);
+  void ClaimStarted(server::SessionPtr session);
   // `session` was imported here (a handoff): claimed now, keeping the
   // record's checkpoint until this replica writes a newer one.
   void ClaimImported(server::Session& session);
@@ -93,7 +93,7 @@ class SessionTier {
   // file comment). NOT_FOUND when neither its owner nor a checkpoint has it;
   // UNAVAILABLE when Redis cannot be asked or other replicas keep claiming it
   // meanwhile (retry).
-  absl::StatusOr<std::shared_ptr<server::Session>> Pull(const std::string& id, absl::Time now);
+  absl::StatusOr<server::SessionPtr> Pull(const std::string& id, absl::Time now);
 
   // Runs `task` on the tier's lookup threads: a pull or a verification
   // waits on Redis and maybe on a peer (up to its timeout), which a gRPC
@@ -112,7 +112,7 @@ class SessionTier {
   bool NeedsVerification(const server::Session& session) const;
   // Re-reads the record: true when this replica still owns `session` (or
   // Redis cannot say: serving goes on); false after dropping the stale copy.
-  bool Verify(const std::shared_ptr<server::Session>& session);
+  bool Verify(const server::SessionPtr& session);
 
   // ClusterService.TakeSession: hands session request.session_id() over to
   // request.new_owner(), who claimed it at request.epoch().
@@ -151,13 +151,12 @@ class SessionTier {
   friend class StartClaimer;
 
   // Pull() once this replica is the only one pulling `id`.
-  absl::StatusOr<std::shared_ptr<server::Session>> PullOnce(const std::string& id, absl::Time now);
+  absl::StatusOr<server::SessionPtr> PullOnce(const std::string& id, absl::Time now);
   // Imports `state` as session `id` owned at `epoch`; `behind` when it came
   // from a checkpoint. When it cannot be held here (the session limit), the
   // state goes back to Redis as the checkpoint so nothing is lost.
-  absl::StatusOr<std::shared_ptr<server::Session>> Install(const v1::SessionState& state,
-                                                           int64_t epoch, bool behind,
-                                                           absl::Time now);
+  absl::StatusOr<server::SessionPtr> Install(const v1::SessionState& state, int64_t epoch,
+                                             bool behind, absl::Time now);
   // A replica that claimed a session may not have taken the copy this one
   // kept for it (RetireStale) when this one stops: its TakeSession call then
   // fails, and it restores the record's checkpoint, which misses the steps

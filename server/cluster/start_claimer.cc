@@ -22,13 +22,13 @@ void StartClaimer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void StartClaimer::Add(std::shared_ptr<server::Session> session) {
+void StartClaimer::Add(server::SessionPtr session) {
   absl::MutexLock lock(&mu_);
   if (!stopping_) pending_.push_back(std::move(session));
 }
 
 void StartClaimer::Loop() {
-  std::vector<std::shared_ptr<server::Session>> batch;
+  std::vector<server::SessionPtr> batch;
   for (;;) {
     {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -46,10 +46,10 @@ void StartClaimer::Loop() {
   }
 }
 
-void StartClaimer::ClaimBatch(std::vector<std::shared_ptr<server::Session>>& batch) {
+void StartClaimer::ClaimBatch(std::vector<server::SessionPtr>& batch) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
-  for (const auto& session : batch) ids.push_back(session->id());
+  for (const auto& session : batch) ids.emplace_back(session->id());
   absl::StatusOr<std::vector<ClaimResult>> claims = tier_->directory_.ClaimStarts(ids);
   if (!claims.ok() || claims->size() != batch.size()) {
     // Left unclaimed: the checkpoint writer queues them again.

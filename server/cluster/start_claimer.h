@@ -33,15 +33,15 @@ class StartClaimer {
   void Start();
   // Claims what is queued, then stops.
   void Stop();
-  void Add(std::shared_ptr<server::Session> session);
+  void Add(server::SessionPtr session);
 
  private:
   void Loop();
-  void ClaimBatch(std::vector<std::shared_ptr<server::Session>>& batch);
+  void ClaimBatch(std::vector<server::SessionPtr>& batch);
 
   SessionTier* const tier_;
   absl::Mutex mu_;
-  std::vector<std::shared_ptr<server::Session>> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<server::SessionPtr> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -35,6 +35,12 @@ json ParameterValue(const inference::InferParameter& parameter) {
   return nullptr;
 }
 
+json ParametersJson(const google::protobuf::Map<std::string, inference::InferParameter>& map) {
+  json parameters = json::object();
+  for (const auto& [name, value] : map) parameters[name] = ParameterValue(value);
+  return parameters;
+}
+
 json Tensor(const std::string& name, const std::string& datatype,
             const google::protobuf::RepeatedField<int64_t>& shape) {
   json tensor = json::object();
@@ -68,12 +74,7 @@ std::string InferResponseJson(const inference::ModelInferResponse& response) {
   body["model_name"] = response.model_name();
   body["model_version"] = response.model_version();
   if (!response.id().empty()) body["id"] = response.id();
-  if (!response.parameters().empty()) {
-    json parameters = json::object();
-    for (const auto& [name, value] : response.parameters())
-      parameters[name] = ParameterValue(value);
-    body["parameters"] = std::move(parameters);
-  }
+  if (!response.parameters().empty()) body["parameters"] = ParametersJson(response.parameters());
   body["outputs"] = json::array();
   for (int i = 0; i < response.outputs_size(); ++i) {
     const auto& output = response.outputs(i);
@@ -107,6 +108,7 @@ std::string ModelMetadataJson(const inference::ModelMetadataResponse& metadata) 
       body[side].push_back(Tensor(tensor.name(), tensor.datatype(), tensor.shape()));
     }
   }
+  if (!metadata.parameters().empty()) body["parameters"] = ParametersJson(metadata.parameters());
   return Dump(body);
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/engine/layer_stack.h"
+#include "model/kernels/weight_precision.h"
 #include "server/v2/infer_request.h"
 #include "util/status_macros.h"
 
@@ -45,6 +46,10 @@ absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const ServedModel
     AddTensor(kInputName, "FP32", {-1, stack.input_size()}, *metadata.mutable_inputs());
   }
   AddTensor(kOutputName, "FP32", {-1, stack.output_size()}, *metadata.mutable_outputs());
+  // What the native DescribeModel gives as ModelInfo.weights and weight_bytes.
+  auto& parameters = *metadata.mutable_parameters();
+  parameters["weights"].set_string_param(model::WeightPrecisionName(model->loaded.info.weights));
+  parameters["weight_bytes"].set_int64_param(model->loaded.info.weight_bytes);
   return metadata;
 }
 

@@ -2,7 +2,9 @@
 // from the served models (README "Using Triton / KServe clients"): a model
 // has input `input` FP32 [-1, input_size] (INT64 [-1] token ids for an
 // embedding model) and output `output` FP32 [-1, output_size]; the server
-// names the extensions `sequence` and `sequence(string_id)`. Shared by the
+// names the extensions `sequence` and `sequence(string_id)`. A model's
+// parameters give its weight precision and packed bytes (`weights`,
+// `weight_bytes`). Shared by the
 // gRPC service and the REST front end to come. Stateless; thread-safe.
 #ifndef RNNSERVE_SERVER_V2_METADATA_H_
 #define RNNSERVE_SERVER_V2_METADATA_H_

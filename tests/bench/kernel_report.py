@@ -72,11 +72,14 @@ def rows_of(runs):
             ours = pick(runs, paired, "rnnserve_per_session_step", median)
             theirs = pick(runs, paired, "onednn_per_session_step", median)
             vs_theirs = pick(runs, paired, "rnnserve_over_onednn", median)
+            ort = pick(runs, paired, "ort_per_session_step", median)
+            vs_ort = pick(runs, paired, "rnnserve_over_ort", median)
+            vs_best = pick(runs, paired, "rnnserve_over_best", median)
         else:
             name = f"kernel/{model}/T{steps}/B{batch}/rnnserve"
             first = runs[name][0]
             ours = pick(runs, name, "per_session_step", median)
-            theirs = vs_theirs = None
+            theirs = vs_theirs = ort = vs_ort = vs_best = None
         row_limit = limit(runs, model, first, steps, batch)
         vs_limit = ours / row_limit if ours and row_limit else None
         if paired in runs and batch == 1:
@@ -86,7 +89,8 @@ def rows_of(runs):
             share = (weight_bytes - input_bytes + input_bytes / steps) / weight_bytes
             row_limit = pick(runs, paired, "weight_read", median) * share
             vs_limit = pick(runs, paired, "rnnserve_over_weight_read", median) / share
-        yield model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit
+        yield (model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit, ort, vs_ort,
+               vs_best)
 
 
 def main(argv):
@@ -95,7 +99,8 @@ def main(argv):
     context, runs = load(argv[1:])
     rows = list(rows_of(runs))
     fma = pick(runs, "roofline/fma", "flops_per_second", max)
-    print(f"kernel: {context.get('rnnserve_kernel', '?')}; {context.get('onednn', '?')}")
+    print(f"kernel: {context.get('rnnserve_kernel', '?')}; {context.get('onednn', '?')}; "
+          f"{context.get('onnxruntime', '?')}")
     if fma:
         print(f"FMA peak {fma / 1e9:.0f} GFLOP/s", end="")
     for model in sorted({r[0] for r in rows}):
@@ -110,13 +115,23 @@ def main(argv):
     def ratio(x):
         return f"{x:.2f}" if x is not None else "-"
 
-    print("| model | T | B | rnnserve µs | oneDNN µs | rnnserve / oneDNN "
-          "| limit µs | rnnserve / limit |")
-    print("|---|---|---|---|---|---|---|---|")
-    for model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit in rows:
+    # ONNX Runtime's columns only when model_bench was built with it.
+    with_ort = any(r[8] is not None for r in rows)
+    ort_head = " ORT µs | rnnserve / ORT | rnnserve / best |" if with_ort else ""
+    print("| model | T | B | rnnserve µs | oneDNN µs | rnnserve / oneDNN |" + ort_head
+          + " limit µs | rnnserve / limit |")
+    print("|---" * (11 if with_ort else 8) + "|")
+    for (model, steps, batch, ours, theirs, vs_theirs, row_limit, vs_limit, ort, vs_ort,
+         vs_best) in rows:
+        ort_cells = f" {us(ort)} | {ratio(vs_ort)} | {ratio(vs_best)} |" if with_ort else ""
         print(f"| {model} | {steps} | {batch} | {us(ours)} | {us(theirs)} "
-              f"| {ratio(vs_theirs)} | {us(row_limit)} | {ratio(vs_limit)} |")
+              f"| {ratio(vs_theirs)} |{ort_cells} {us(row_limit)} | {ratio(vs_limit)} |")
 
+    behind = [r for r in rows if r[10] is not None and r[10] > 1.0]
+    if with_ort:
+        print(f"\nslower than the best of oneDNN and ONNX Runtime: {len(behind)} of "
+              f"{len(rows)} rows" + "".join(f"\n  {r[0]} T={r[1]} B={r[2]}: {r[10]:.2f}x"
+                                           for r in behind))
     slower = [r for r in rows if r[5] is not None and r[5] > 1.0]
     print(f"\nslower than oneDNN: {len(slower)} of {len(rows)} rows"
           + "".join(f"\n  {r[0]} T={r[1]} B={r[2]}: {r[5]:.2f}x" for r in slower))

@@ -2,17 +2,19 @@
 // beside oneDNN's RNN primitive on the same shapes in the same run, plus the
 // machine's limits. Not a test: nothing here asserts a time.
 //
-//   kernel/<model>/T<steps>/B<batch>/{rnnserve,onednn}
+//   kernel/<model>/T<steps>/B<batch>/{rnnserve,onednn,ort}
 //     B sessions advanced by T steps each in one call, the B sessions stepped
 //     together at every step: LayerStack::StepChunks(), oneDNN's primitive
-//     with [T, N = B] input. T1 is one step of a batch (Step()), T32 a chunk
+//     with [T, N = B] input, ONNX Runtime's LSTM / GRU nodes on [T, B] input
+//     (PyTorch's export). T1 is one step of a batch (Step()), T32 a chunk
 //     of 32 steps per session. per_session_step: seconds per session-step,
 //     i.e. the call's time / (T * B).
 //   paired/<model>/T<steps>/B<batch>
-//     The comparison: rnnserve, oneDNN and one read of the model's weights
-//     alternate in blocks of ~2 ms, and the ratios are medians over pairs of
-//     neighbouring blocks, which saw the same load from the machine's other
-//     tenants (independent medians swing by 20% on a shared machine).
+//     The comparison: rnnserve, each peer built in (oneDNN, ONNX Runtime) and
+//     one read of the model's weights alternate in blocks of ~2 ms, and the
+//     ratios are medians over neighbouring blocks, which saw the same load
+//     from the machine's other tenants (independent medians swing by 20% on
+//     a shared machine). rnnserve_over_best: over the faster peer per block.
 //   precision/<model>/T<steps>/B<batch>
 //     fp32, bf16 and int8 weights (issue 17) alternating in blocks of ~2 ms
 //     as in paired/: seconds per session-step of each (medians) and the
@@ -21,12 +23,14 @@
 //     weights (B = 1 streams every weight once per step).
 //   roofline/fma: the core's FMA peak.
 //
-// One thread: oneDNN is limited to 1 OpenMP thread; times are process CPU
-// time. tests/bench/kernel_report.py turns --benchmark_out JSON into the
-// table of README "Performance".
+// One thread: oneDNN is limited to 1 OpenMP thread, ONNX Runtime to one
+// intra-op and one inter-op thread; times are process CPU time. tests/bench/kernel_report.py turns
+// --benchmark_out JSON into the table of README "Performance".
 #include <time.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,12 @@
 #include "tests/model/random_stack.h"
 #ifdef RNNSERVE_BENCH_ONEDNN
 #include "tests/bench/onednn_rnn.h"
+#endif
+#ifdef RNNSERVE_BENCH_ORT
+#include "tests/bench/ort_rnn.h"
+#endif
+#if defined(RNNSERVE_BENCH_ONEDNN) || defined(RNNSERVE_BENCH_ORT)
+#define RNNSERVE_BENCH_PEERS
 #endif
 
 namespace rnnserve::bench {
@@ -164,6 +174,23 @@ void BM_Onednn(benchmark::State& state, const Shape& shape, int batch, int steps
 }
 #endif
 
+#ifdef RNNSERVE_BENCH_ORT
+OrtRnn MakeOrt(const Shape& shape, int batch, int steps) {
+  return OrtRnn(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru, shape.input,
+                shape.hidden, shape.layers, batch, steps);
+}
+
+void BM_Ort(benchmark::State& state, const Shape& shape, int batch, int steps) {
+  OrtRnn rnn = MakeOrt(shape, batch, steps);
+  rnn.Run();  // Outside the timing: the first run plans and allocates.
+  for (auto _ : state) {
+    rnn.Run();
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, shape, batch, steps);
+}
+#endif
+
 double CpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -190,40 +217,76 @@ double Median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+#ifdef RNNSERVE_BENCH_PEERS
+// A library the kernel is compared with, behind one Run().
+struct Peer {
+  std::string name;
+  std::string implementation;  // the benchmark's label, when the peer says
+  std::function<void()> run;
+  void Run() { run(); }
+};
+
+// Every peer built in, each set up and run once (allocations, plans).
+std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps) {
+  std::vector<Peer> peers;
 #ifdef RNNSERVE_BENCH_ONEDNN
-// One iteration = one block each of rnnserve, oneDNN and the weight read.
+  auto onednn =
+      std::make_shared<OnednnRnn>(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
+                                  shape.input, shape.hidden, shape.layers, batch, steps);
+  onednn->Run();
+  peers.push_back({"onednn", onednn->implementation(), [onednn] { onednn->Run(); }});
+#endif
+#ifdef RNNSERVE_BENCH_ORT
+  auto ort = std::make_shared<OrtRnn>(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru,
+                                      shape.input, shape.hidden, shape.layers, batch, steps);
+  ort->Run();
+  peers.push_back({"ort", "", [ort] { ort->Run(); }});
+#endif
+  return peers;
+}
+
+// One iteration = one block each of rnnserve, every peer and the weight read.
 void BM_Paired(benchmark::State& state, const Shape& shape, int batch, int steps) {
   constexpr double kBlockSeconds = 2e-3;
   RnnserveRun ours(shape, batch, steps);
-  OnednnRnn theirs = MakeOnednn(shape, batch, steps);
-  theirs.Run();
+  std::vector<Peer> peers = MakePeers(shape, batch, steps);
   WeightRead read(shape);
   const int ours_runs = BlockRuns(ours, kBlockSeconds);
-  const int theirs_runs = BlockRuns(theirs, kBlockSeconds);
+  std::vector<int> peer_runs;
+  for (Peer& peer : peers) peer_runs.push_back(BlockRuns(peer, kBlockSeconds));
   const int read_runs = BlockRuns(read, kBlockSeconds);
   const double session_steps = static_cast<double>(batch) * steps;
-  std::vector<double> ours_s, theirs_s, read_s, vs_theirs, vs_read;
+  std::vector<double> ours_s, read_s, vs_read, vs_best;
+  std::vector<std::vector<double>> peer_s(peers.size()), vs_peer(peers.size());
   for (auto _ : state) {
     const double a = TimeBlock(ours, ours_runs) / session_steps;
-    const double b = TimeBlock(theirs, theirs_runs) / session_steps;
+    double best = 0.0;
+    for (size_t p = 0; p < peers.size(); ++p) {
+      const double b = TimeBlock(peers[p], peer_runs[p]) / session_steps;
+      peer_s[p].push_back(b);
+      vs_peer[p].push_back(a / b);
+      best = p == 0 ? b : std::min(best, b);
+    }
     const double c = TimeBlock(read, read_runs);
     ours_s.push_back(a);
-    theirs_s.push_back(b);
     read_s.push_back(c);
-    vs_theirs.push_back(a / b);
     vs_read.push_back(a / c);
+    vs_best.push_back(a / best);
   }
   state.counters["rnnserve_per_session_step"] = Median(ours_s);
-  state.counters["onednn_per_session_step"] = Median(theirs_s);
+  for (size_t p = 0; p < peers.size(); ++p) {
+    state.counters[peers[p].name + "_per_session_step"] = Median(peer_s[p]);
+    state.counters["rnnserve_over_" + peers[p].name] = Median(vs_peer[p]);
+  }
+  state.counters["rnnserve_over_best"] = Median(vs_best);
   state.counters["weight_read"] = Median(read_s);
-  state.counters["rnnserve_over_onednn"] = Median(vs_theirs);
   // A session-step against one pass over the weights: the memory roofline
   // of B = 1, T = 1, where every step streams every weight from L3.
   state.counters["rnnserve_over_weight_read"] = Median(vs_read);
   state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
   state.counters["input_weight_bytes"] = static_cast<double>(shape.input_weights() * 4);
   state.counters["flops_per_session_step"] = shape.flops_per_session_step();
-  state.SetLabel(theirs.implementation());
+  state.SetLabel(peers[0].implementation);
 }
 #endif
 
@@ -284,6 +347,13 @@ void RegisterAll() {
                                      steps)
             ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMicrosecond);
+#endif
+#ifdef RNNSERVE_BENCH_ORT
+        benchmark::RegisterBenchmark((name + "/ort").c_str(), BM_Ort, shape, batch, steps)
+            ->MeasureProcessCPUTime()
+            ->Unit(benchmark::kMicrosecond);
+#endif
+#ifdef RNNSERVE_BENCH_PEERS
         benchmark::RegisterBenchmark(
             absl::StrCat("paired/", shape.name, "/T", steps, "/B", batch).c_str(), BM_Paired,
             shape, batch, steps)
@@ -322,6 +392,11 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("onednn", bench::OnednnDescription());
 #else
   benchmark::AddCustomContext("onednn", "not built (CMake found no oneDNN)");
+#endif
+#ifdef RNNSERVE_BENCH_ORT
+  benchmark::AddCustomContext("onnxruntime", bench::OrtDescription());
+#else
+  benchmark::AddCustomContext("onnxruntime", "not built (no RNNSERVE_BENCH_ORT_LIBRARY)");
 #endif
   benchmark::AddCustomContext("rnnserve_kernel",
                               model::KernelIsaName(model::DefaultKernelIsa()));

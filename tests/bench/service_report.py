@@ -15,7 +15,9 @@ CPU per step goes: its own compute time (rnnserve_compute_seconds), what the
 echo server spends on gRPC for the same load, and the rest. With
 "rnnserve-v2" runs (the same server through the Open Inference Protocol's
 ModelStreamInfer), also their paired ratio to rnnserve's (StreamSteps), with
-the spread over the rounds.
+the spread over the rounds. With "rnnserve-bf16" (--weights=bf16) or
+"baseline" (another rnnserve binary, e.g. before a change) runs, their paired
+ratios to rnnserve, and their own rows in the breakdown.
 """
 
 import argparse
@@ -23,7 +25,9 @@ import json
 import statistics
 from collections import defaultdict
 
-SERVERS = ("echo", "peer", "rnnserve", "rnnserve-v2")
+SERVERS = ("echo", "peer", "rnnserve", "rnnserve-v2", "rnnserve-bf16", "baseline")
+# Other rnnserve processes, compared with rnnserve round by round (variant_table).
+VARIANTS = ("rnnserve-bf16", "baseline")
 
 
 def load(path):
@@ -132,20 +136,46 @@ def v2_table(runs):
 
 
 def breakdown_table(runs):
+    """Where each rnnserve process's CPU per step goes, and the 1 x 1 latency
+    floor: echo's p50 plus the compute of one step (issue 16's goals: the rest
+    <= 10% of the CPU, p50 <= 1.1x the floor)."""
     if not any(s == "echo" for key in runs for (s, _) in runs[key]):
         return  # the breakdown needs echo's gRPC cost
     print()
-    print("| load | sessions per step call | compute µs/step | server CPU µs/step "
-          "| of which echo's gRPC | rest |")
-    print("|---|---|---|---|---|---|")
+    print("| load | server | sessions per step call | compute µs/step | server CPU µs/step "
+          "| of which echo's gRPC | rest | rest share | p50 / (echo p50 + compute) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for key in sorted(runs):
         def median(server, figure):
             values = [v[figure] for (s, _), v in runs[key].items() if s == server]
             return statistics.median(values) if values else float("nan")
-        cpu, echo = median("rnnserve", "server_us"), median("echo", "server_us")
-        compute = median("rnnserve", "compute_us")
-        print(f"| {load_name(*key)} | {median('rnnserve', 'batch'):.1f} | {fmt(compute)} "
-              f"| {fmt(cpu)} | {fmt(echo)} | {fmt(cpu - compute - echo)} |")
+        echo = median("echo", "server_us")
+        for server in ("rnnserve",) + VARIANTS:
+            if not any(s == server for (s, _) in runs[key]):
+                continue
+            cpu, compute = median(server, "server_us"), median(server, "compute_us")
+            # The floor is one request alone: with more streams their queue adds to it.
+            floor = median("echo", "p50") + compute * key[1] if key[0] == 1 else float("nan")
+            print(f"| {load_name(*key)} | {server} | {median(server, 'batch'):.1f} "
+                  f"| {fmt(compute)} | {fmt(cpu)} | {fmt(echo)} | {fmt(cpu - compute - echo)} "
+                  f"| {100 * (cpu - compute - echo) / cpu:.0f}% "
+                  f"| {median(server, 'p50') / floor:.2f} |".replace("| nan |", "| — |"))
+
+
+def variant_table(runs):
+    """Other rnnserve processes over rnnserve, medians of the per-round ratios."""
+    rows = [(key, v) for key in sorted(runs) for v in VARIANTS
+            if paired_ratios(runs, key, v, "rnnserve", "server_us")]
+    if not rows:
+        return
+    print()
+    print("| load | server / rnnserve | steps/s | p50 | p99 | server CPU per step "
+          "| compute per step |")
+    print("|---|---|---|---|---|---|---|")
+    for key, variant in rows:
+        cells = [f"{paired_ratio(runs, key, 'rnnserve', f, variant):.2f}"
+                 for f in ("steps_per_second", "p50", "p99", "server_us", "compute_us")]
+        print(f"| {load_name(*key)} | {variant} | " + " | ".join(cells) + " |")
 
 
 def main():
@@ -158,7 +188,7 @@ def main():
         print(note)
     print()
     medians_table(runs)
-    for table in (ratios_table, breakdown_table, v2_table):
+    for table in (ratios_table, breakdown_table, v2_table, variant_table):
         table(runs)  # each after a blank line, when it has rows
 
 

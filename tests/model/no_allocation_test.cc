@@ -173,8 +173,10 @@ INSTANTIATE_TEST_SUITE_P(Cells, NoAllocationFixtureTest,
 // stack or, past EIGEN_STACK_ALLOCATION_LIMIT, the heap), and B sessions
 // stepped T steps at once (StepChunks) allocate nothing either.
 template <typename CellT>
-void ExpectLargeStepsAllocateNothing(int input, int hidden, int layers) {
-  const LayerStack stack = testing::RandomStack<CellT>(input, hidden, layers);
+void ExpectLargeStepsAllocateNothing(int input, int hidden, int layers,
+                                     WeightPrecision precision = WeightPrecision::kFp32) {
+  const LayerStack stack =
+      testing::RandomStack<CellT>(input, hidden, layers).WithWeights(precision);
   constexpr int kBatch = 256;
   constexpr int kChunk = 64;
   constexpr int kChunkBatch = 8;
@@ -212,6 +214,16 @@ TEST(NoAllocationTest, WideLstmStepsAllocateNothing) {
 
 TEST(NoAllocationTest, LargeGruStepsAllocateNothing) {
   ExpectLargeStepsAllocateNothing<GruCell>(64, 256, 2);
+}
+
+// bf16 and int8 weights (issue 17): int8 quantises x into a buffer on the
+// stack, never the heap.
+TEST(NoAllocationTest, LowPrecisionStepsAllocateNothing) {
+  for (WeightPrecision precision : {WeightPrecision::kBf16, WeightPrecision::kInt8}) {
+    SCOPED_TRACE(WeightPrecisionName(precision));
+    ExpectLargeStepsAllocateNothing<LstmCell>(64, 256, 2, precision);
+    ExpectLargeStepsAllocateNothing<GruCell>(64, 256, 2, precision);
+  }
 }
 
 }  // namespace

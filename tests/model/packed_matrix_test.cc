@@ -1,8 +1,11 @@
 // PackedMatrix on every instruction set this CPU runs and every weight
 // precision, against a naive double-precision product of the converted
-// weights (PackedMatrix::Weight): sizes that fill no tile or panel evenly,
-// strided rows, each kind of addend, and nothing written outside the result.
-// The conversions themselves are checked against the float weights.
+// weights (PackedMatrix::Weight) and of x as the kernel multiplies it
+// (int8: quantised per row, computed here independently): sizes that fill
+// no tile or panel evenly, strided rows, each kind of addend, and nothing
+// written outside the result. The conversions themselves are checked
+// against the float weights, and int8's products against the float32
+// product within the quantisation's bound.
 #include "model/kernels/packed_matrix.h"
 
 #include <cmath>
@@ -39,16 +42,38 @@ struct Kernel {
   bool bf16_dot = false;
 };
 
-// x as the kernel multiplies it: the vdpbf16ps kernel rounds x to bf16
-// (nearest even) too; every other kernel uses it exactly.
-double AsMultiplied(Kernel kernel, float x) {
-  if (!kernel.bf16_dot) return x;
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits = ((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16) << 16;
-  float rounded;
-  std::memcpy(&rounded, &bits, sizeof rounded);
-  return rounded;
+// A row of x (k values) quantised as the int8 kernels multiply it (README
+// "Weight precision"): steps of largest |x| / 127, round to nearest.
+std::vector<double> QuantisedRow(const float* x, int64_t k) {
+  float largest = 0.0f;
+  for (int64_t kk = 0; kk < k; ++kk) largest = std::max(largest, std::abs(x[kk]));
+  std::vector<double> row(k, 0.0);
+  if (largest == 0.0f) return row;
+  const float inverse = 127.0f / largest;
+  const float step = largest / 127.0f;
+  for (int64_t kk = 0; kk < k; ++kk) {
+    row[kk] = double{std::nearbyint(x[kk] * inverse)} * double{step};
+  }
+  return row;
+}
+
+// A row of x as the kernel multiplies it: the vdpbf16ps kernel rounds x to
+// bf16 (nearest even) too; int8 kernels quantise it per row; every other
+// kernel uses it exactly.
+std::vector<double> AsMultiplied(Kernel kernel, const float* x, int64_t k) {
+  if (kernel.precision == WeightPrecision::kInt8) return QuantisedRow(x, k);
+  std::vector<double> row(x, x + k);
+  if (!kernel.bf16_dot) return row;
+  for (double& value : row) {
+    const float f = static_cast<float>(value);
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    bits = ((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16) << 16;
+    float rounded;
+    std::memcpy(&rounded, &bits, sizeof rounded);
+    value = rounded;
+  }
+  return row;
 }
 
 // Runs one product with padded strides and checks every value and every
@@ -102,13 +127,14 @@ void CheckProduct(Kernel kernel, Shape s, Addend kind) {
   }
 
   for (int64_t i = 0; i < s.m; ++i) {
+    const std::vector<double> xi = AsMultiplied(kernel, x.data() + i * ldx, s.k);
     for (int64_t j = 0; j < s.n; ++j) {
       double want = 0.0, magnitude = 0.0;
       if (kind == Addend::kBias) want = bias[j];
       if (kind == Addend::kMatrix || kind == Addend::kInPlace) want = matrix[i * ldc + j];
       magnitude = std::abs(want);
       for (int64_t kk = 0; kk < s.k; ++kk) {
-        const double term = AsMultiplied(kernel, x[i * ldx + kk]) * packed.Weight(kk, j);
+        const double term = xi[kk] * packed.Weight(kk, j);
         want += term;
         magnitude += std::abs(term);
       }
@@ -197,9 +223,76 @@ TEST_P(PackedMatrixTest, ConvertsWithinThePrecisionsBound) {
   const int64_t bytes_per_weight = kernel().precision == WeightPrecision::kFp32   ? 4
                                    : kernel().precision == WeightPrecision::kBf16 ? 2
                                                                                   : 1;
-  const int64_t padded_k = kernel().precision == WeightPrecision::kBf16 ? k + 1 : k;
-  const int64_t scales = kernel().precision == WeightPrecision::kInt8 ? panels * 64 * 4 : 0;
+  // bf16 pairs rows, int8 packs them in quads; int8 adds a scale and a sum
+  // per column.
+  const int64_t padded_k = kernel().precision == WeightPrecision::kBf16   ? k + 1
+                           : kernel().precision == WeightPrecision::kInt8 ? 40
+                                                                          : k;
+  const int64_t scales = kernel().precision == WeightPrecision::kInt8 ? panels * 64 * 8 : 0;
   EXPECT_EQ(packed.bytes(), panels * 64 * padded_k * bytes_per_weight + scales);
+}
+
+// int8 against the float32 product of the exported weights: each term
+// x * w is off by at most |x| * s_w / 2 + |w| * s_x / 2 + s_x * s_w / 4
+// (half a step of each), s_w the column's and s_x the row's step (largest
+// magnitude / 127); the bound README "Weight precision" states. (Matrices
+// deeper than 32768 rows quantise slices with their own, smaller, steps:
+// the bound holds all the more.)
+void CheckInt8Bound(KernelIsa isa, int64_t m, int64_t k, int64_t n) {
+  SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " m=" << m << " k=" << k << " n=" << n);
+  std::mt19937 rng(5);
+  const std::vector<float> w = Random(k * n, rng);
+  std::vector<float> x = Random(m * k, rng);
+  for (int64_t kk = 0; kk < k; ++kk) x[(m / 2) * k + kk] *= 50.0f;  // scale doesn't matter
+  const PackedMatrix packed = PackedMatrix::Pack(w.data(), k, n, n, isa, WeightPrecision::kInt8);
+  std::vector<float> c(m * n);
+  packed.Multiply(x.data(), k, m, c.data(), n);
+  for (int64_t i = 0; i < m; ++i) {
+    float x_largest = 0.0f;
+    for (int64_t kk = 0; kk < k; ++kk) x_largest = std::max(x_largest, std::abs(x[i * k + kk]));
+    const double s_x = x_largest / 127.0;
+    for (int64_t j = 0; j < n; ++j) {
+      float w_largest = 0.0f;
+      for (int64_t kk = 0; kk < k; ++kk) w_largest = std::max(w_largest, std::abs(w[kk * n + j]));
+      const double s_w = w_largest / 127.0;
+      double want = 0.0, bound = 0.0;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const double xv = x[i * k + kk], wv = w[kk * n + j];
+        want += xv * wv;
+        bound += std::abs(xv) * s_w / 2 + std::abs(wv) * s_x / 2 + s_x * s_w / 4;
+      }
+      ASSERT_LE(std::abs(c[i * n + j] - want), bound * 1.0001 + 1e-6) << i << ", " << j;
+    }
+  }
+}
+
+TEST_P(PackedMatrixTest, Int8StaysWithinTheQuantisationBound) {
+  if (kernel().precision != WeightPrecision::kInt8) GTEST_SKIP() << "int8 only";
+  CheckInt8Bound(kernel().isa, 13, 300, 130);
+  CheckInt8Bound(kernel().isa, 3, 2 * 32768 + 300, 20);  // three depth slices
+}
+
+// A row of zeros gives the addend; a row holding NaN or Inf gives NaN, as a
+// float32 product would, and leaves the other rows alone.
+TEST_P(PackedMatrixTest, ZeroAndNonFiniteRows) {
+  std::mt19937 rng(9);
+  const int64_t k = 40, n = 70;
+  const std::vector<float> w = Random(k * n, rng);
+  std::vector<float> x = Random(4 * k, rng);
+  std::fill_n(x.begin(), k, 0.0f);
+  x[k + 7] = std::numeric_limits<float>::quiet_NaN();
+  x[2 * k + 9] = std::numeric_limits<float>::infinity();
+  const std::vector<float> bias = Random(n, rng);
+  const PackedMatrix packed =
+      PackedMatrix::Pack(w.data(), k, n, n, kernel().isa, kernel().precision);
+  std::vector<float> c(4 * n);
+  packed.MultiplyAdd(x.data(), k, 4, bias.data(), 0, c.data(), n);
+  for (int64_t j = 0; j < n; ++j) {
+    EXPECT_EQ(c[j], bias[j]) << j;
+    EXPECT_TRUE(std::isnan(c[n + j])) << j;
+    EXPECT_FALSE(std::isfinite(c[2 * n + j])) << j;
+    EXPECT_TRUE(std::isfinite(c[3 * n + j])) << j;
+  }
 }
 
 TEST(Bf16DotKernelTest, MatchesNaiveProductOfRoundedX) {

@@ -69,6 +69,7 @@ TEST(OpenInferenceProtocolTest, FieldsHaveThePublishedNamesNumbersAndTypes) {
       {"ModelMetadataResponse", "platform", 3, T::TYPE_STRING, false},
       {"ModelMetadataResponse", "inputs", 4, T::TYPE_MESSAGE, true},
       {"ModelMetadataResponse", "outputs", 5, T::TYPE_MESSAGE, true},
+      {"ModelMetadataResponse", "parameters", 6, T::TYPE_MESSAGE, true},
       {"ModelMetadataResponse.TensorMetadata", "name", 1, T::TYPE_STRING, false},
       {"ModelMetadataResponse.TensorMetadata", "datatype", 2, T::TYPE_STRING, false},
       {"ModelMetadataResponse.TensorMetadata", "shape", 3, T::TYPE_INT64, true},

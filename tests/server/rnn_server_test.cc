@@ -350,7 +350,7 @@ TEST(RnnServerTest, AStreamThatStopsReadingStallsOnlyItselfWithBoundedMemory) {
   }
   EXPECT_LT(sent.load(), 100'000) << "the server read without bound from a stream nobody reads";
   const int64_t steps_of_slow = [&] {
-    absl::StatusOr<std::shared_ptr<Session>> session = s.server->sessions().Get("slow", absl::Now());
+    absl::StatusOr<SessionPtr> session = s.server->sessions().Get("slow", absl::Now());
     if (!session.ok()) return int64_t{-1};
     absl::MutexLock lock(&(*session)->mu());
     return (*session)->step_count();

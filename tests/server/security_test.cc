@@ -243,8 +243,8 @@ struct GuardedCalls {
 
   std::unique_ptr<v1::InferenceService::Stub> inference;
   std::unique_ptr<v1::SessionService::Stub> sessions;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> v2;
   std::unique_ptr<v1::ModelService::Stub> models;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> v2;
   v1::SessionState exported;  // ExportState's answer, ImportState's request
 };
 

@@ -34,7 +34,7 @@ class SessionHandoffTest : public ::testing::Test {
     // Session i has i + 1 steps and a state that is its own.
     const ServedModel* gru = *models_->Find("gru", 0);
     for (int i = 0; i < kSessions; ++i) {
-      std::shared_ptr<Session> session = *store_.Start(Id(i), gru->ref(), absl::Now());
+      SessionPtr session = *store_.Start(Id(i), gru->ref(), absl::Now());
       absl::MutexLock lock(&session->mu());
       for (int64_t j = 0; j < gru->loaded.stack->state_size(); ++j) {
         session->state()[j] = static_cast<float>(i) + 0.5f * static_cast<float>(j);
@@ -66,7 +66,7 @@ TEST_F(SessionHandoffTest, EverySessionArrivesWithItsStepsAndStateAndIsEndedHere
   EXPECT_EQ(store_.size(), 0);
   ASSERT_EQ((*target)->sessions().size(), kSessions);
   for (int i = 0; i < kSessions; ++i) {
-    absl::StatusOr<std::shared_ptr<Session>> arrived =
+    absl::StatusOr<SessionPtr> arrived =
         (*target)->sessions().Get(Id(i), absl::Now(), SessionStore::Use::kLookOnly);
     ASSERT_TRUE(arrived.ok()) << arrived.status();
     absl::MutexLock lock(&(*arrived)->mu());

@@ -60,7 +60,7 @@ struct Replica {
   // A session of `model_name` whose state is 0.5, 1.5, ... and has `steps`.
   void StartSession(const std::string& id, const std::string& model_name, int64_t steps,
                     absl::Time now) {
-    const absl::StatusOr<std::shared_ptr<Session>> session =
+    const absl::StatusOr<SessionPtr> session =
         store->Start(id, (*models->Find(model_name, 0))->ref(), now);
     ASSERT_TRUE(session.ok()) << session.status();
     absl::MutexLock lock(&(*session)->mu());
@@ -71,7 +71,7 @@ struct Replica {
   }
 
   std::vector<float> StateOf(const std::string& id) {
-    const absl::StatusOr<std::shared_ptr<Session>> session = store->Get(id, kT0);
+    const absl::StatusOr<SessionPtr> session = store->Get(id, kT0);
     CHECK(session.ok()) << session.status();
     absl::MutexLock lock(&(*session)->mu());
     const float* state = (*session)->state();

@@ -45,7 +45,7 @@ class SessionSnapshotTest : public ::testing::Test {
   // `steps`.
   void AddSession(SessionStore& store, const std::string& id, float value, int64_t steps) {
     const ServedModel* gru = *models_->Find("gru", 0);
-    std::shared_ptr<Session> session = *store.Start(id, gru->ref(), absl::Now());
+    SessionPtr session = *store.Start(id, gru->ref(), absl::Now());
     absl::MutexLock lock(&session->mu());
     for (int64_t j = 0; j < gru->loaded.stack->state_size(); ++j) {
       session->state()[j] = StateValue(value, j);
@@ -76,8 +76,7 @@ TEST_F(SessionSnapshotTest, RoundTripKeepsEveryStateAndStepCount) {
   EXPECT_EQ(restored->restored, 100);
   EXPECT_EQ(restored->skipped, 0);
   for (int i = 0; i < 100; ++i) {
-    const absl::StatusOr<std::shared_ptr<Session>> session =
-        after.Get(absl::StrCat("s", i), absl::Now());
+    const absl::StatusOr<SessionPtr> session = after.Get(absl::StrCat("s", i), absl::Now());
     ASSERT_TRUE(session.ok()) << session.status();
     absl::MutexLock lock(&(*session)->mu());
     EXPECT_EQ((*session)->step_count(), 7 * i);

@@ -67,7 +67,7 @@ class SessionStoreTest : public ::testing::Test {
 
 TEST_F(SessionStoreTest, StartCreatesAndGetFinds) {
   SessionStore store({.max_sessions = 10});
-  absl::StatusOr<std::shared_ptr<Session>> started = store.Start("a", lstm_, kT0);
+  absl::StatusOr<SessionPtr> started = store.Start("a", lstm_, kT0);
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_EQ((*started)->id(), "a");
   EXPECT_THAT(StateOf(**started), ElementsAreArray(InitialState(*lstm_.stack)));
@@ -76,7 +76,7 @@ TEST_F(SessionStoreTest, StartCreatesAndGetFinds) {
     EXPECT_EQ((*started)->step_count(), 0);
     EXPECT_EQ((*started)->model().name, "lstm");
   }
-  absl::StatusOr<std::shared_ptr<Session>> got = store.Get("a", kT0 + absl::Seconds(1));
+  absl::StatusOr<SessionPtr> got = store.Get("a", kT0 + absl::Seconds(1));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, *started);
   EXPECT_EQ((*got)->last_used(), kT0 + absl::Seconds(1));
@@ -99,7 +99,7 @@ TEST_F(SessionStoreTest, EndRemovesAndReleasesTheState) {
 
 TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   {
     absl::MutexLock lock(&session->mu());
     const std::vector<float> input = {0.5f, -1.0f, 2.0f, 0.25f};
@@ -114,7 +114,7 @@ TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
   ASSERT_THAT(StateOf(*session),
               ::testing::Not(ElementsAreArray(InitialState(*lstm_.stack))));
 
-  std::shared_ptr<Session> reset = *store.Start("a", lstm_, kT0 + absl::Seconds(1));
+  SessionPtr reset = *store.Start("a", lstm_, kT0 + absl::Seconds(1));
   EXPECT_EQ(reset, session);
   EXPECT_THAT(StateOf(*reset), ElementsAreArray(InitialState(*lstm_.stack)));
   {
@@ -128,7 +128,7 @@ TEST_F(SessionStoreTest, StartOnExistingSessionResetsIt) {
 
 TEST_F(SessionStoreTest, StartCanSwitchModel) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   ASSERT_TRUE(store.Start("a", other_, kT0).ok());
   {
     absl::MutexLock lock(&session->mu());
@@ -144,7 +144,7 @@ TEST_F(SessionStoreTest, RefusePolicyAtMaxSessions) {
   SessionStore store({.max_sessions = 2, .full_policy = SessionStore::FullPolicy::kRefuse});
   ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
   ASSERT_TRUE(store.Start("b", lstm_, kT0).ok());
-  absl::StatusOr<std::shared_ptr<Session>> third = store.Start("c", lstm_, kT0);
+  absl::StatusOr<SessionPtr> third = store.Start("c", lstm_, kT0);
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.status().message(), HasSubstr("2"));
   EXPECT_TRUE(store.Start("a", lstm_, kT0).ok()) << "a reset needs no new place";
@@ -208,7 +208,7 @@ TEST_F(SessionStoreTest, ReapIdleEndsSessionsPastTheTimeout) {
 TEST_F(SessionStoreTest, GetExpiresAnIdleSessionBeforeTheSweep) {
   SessionStore store({.max_sessions = 10, .idle_timeout = absl::Seconds(10)});
   ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
-  absl::StatusOr<std::shared_ptr<Session>> got = store.Get("a", kT0 + absl::Seconds(11));
+  absl::StatusOr<SessionPtr> got = store.Get("a", kT0 + absl::Seconds(11));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(got.status().message(), HasSubstr("expired"));
   EXPECT_EQ(store.expired(), 1);
@@ -221,9 +221,9 @@ TEST_F(SessionStoreTest, GetExpiresAnIdleSessionBeforeTheSweep) {
 TEST_F(SessionStoreTest, HeldSessionOutlivesEndAndEviction) {
   SessionStore store(
       {.max_sessions = 1, .full_policy = SessionStore::FullPolicy::kEvictLeastRecentlyUsed});
-  std::shared_ptr<Session> held = *store.Start("a", lstm_, kT0);
+  SessionPtr held = *store.Start("a", lstm_, kT0);
   ASSERT_TRUE(store.End("a").ok());
-  std::shared_ptr<Session> evicted_held = *store.Start("b", lstm_, kT0);
+  SessionPtr evicted_held = *store.Start("b", lstm_, kT0);
   ASSERT_TRUE(store.Start("c", lstm_, kT0 + absl::Seconds(1)).ok());  // evicts b
   EXPECT_EQ(store.evicted(), 1);
   EXPECT_EQ(lstm_pool_->live(), 3);  // a and b are held by "running steps"
@@ -242,7 +242,7 @@ TEST_F(SessionStoreTest, ValidatesSessionIds) {
   SessionStore store({.max_sessions = 10});
   const std::string too_long(SessionStore::kMaxIdBytes + 1, 'x');
   for (const std::string& id : {std::string(), too_long}) {
-    absl::StatusOr<std::shared_ptr<Session>> started = store.Start(id, lstm_, kT0);
+    absl::StatusOr<SessionPtr> started = store.Start(id, lstm_, kT0);
     EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(started.status().message(), HasSubstr("256 bytes"));
     EXPECT_EQ(store.Get(id, kT0).status().code(), absl::StatusCode::kInvalidArgument);
@@ -267,13 +267,13 @@ TEST_F(SessionStoreTest, RejectsAPoolOfTheWrongSize) {
 // request at a time is RnnServerTest.ConcurrentStepsOfOneSessionRunOneAtATime.)
 TEST_F(SessionStoreTest, GetsFromManyThreadsShareTheOneSession) {
   SessionStore store({.max_sessions = 10});
-  std::shared_ptr<Session> session = *store.Start("a", lstm_, kT0);
+  SessionPtr session = *store.Start("a", lstm_, kT0);
   std::vector<std::thread> threads;
   std::atomic<int> others{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&store, &session, &others] {
       for (int i = 0; i < 1000; ++i) {
-        std::shared_ptr<Session> s = *store.Get("a", kT0);
+        SessionPtr s = *store.Get("a", kT0);
         others.fetch_add(s != session);
         absl::MutexLock lock(&s->mu());
         // A read-modify-write of the state: a second copy would lose updates.
@@ -302,13 +302,13 @@ void RunConcurrentChurn(SessionStore& store, const ModelRef& a, const ModelRef& 
         const absl::Time now = kT0 + absl::Nanoseconds(clock.fetch_add(1));
         switch (rng() % 4) {
           case 0: {
-            absl::StatusOr<std::shared_ptr<Session>> s = store.Start(id, rng() % 2 ? a : b, now);
+            absl::StatusOr<SessionPtr> s = store.Start(id, rng() % 2 ? a : b, now);
             ASSERT_TRUE(s.ok() || absl::IsResourceExhausted(s.status())) << s.status();
             break;
           }
           case 1:
           case 2: {
-            absl::StatusOr<std::shared_ptr<Session>> s = store.Get(id, now);
+            absl::StatusOr<SessionPtr> s = store.Get(id, now);
             if (!s.ok()) {
               ASSERT_TRUE(absl::IsNotFound(s.status())) << s.status();
               break;
@@ -366,7 +366,7 @@ TEST_F(SessionStoreTest, TrackedSessionsReportEachFirstChangeOnce) {
   EXPECT_THAT(untracked.changes().Take(), IsEmpty());
 
   SessionStore store({.max_sessions = 10, .track_changes = true});
-  absl::StatusOr<std::shared_ptr<Session>> a = store.Start("a", lstm_, kT0);
+  absl::StatusOr<SessionPtr> a = store.Start("a", lstm_, kT0);
   ASSERT_TRUE(a.ok() && store.Start("b", lstm_, kT0).ok());
   EXPECT_THAT(store.changes().Take(), ElementsAre("a", "b"));  // New states.
   Session& session = **a;
@@ -382,6 +382,117 @@ TEST_F(SessionStoreTest, TrackedSessionsReportEachFirstChangeOnce) {
   EXPECT_THAT(store.changes().Take(), ElementsAre("a"));
   session.GiveBackChanges(since);  // Still changed: not named twice.
   EXPECT_THAT(store.changes().Take(), IsEmpty());
+}
+
+// Issue 16: a session's bookkeeping beside its state is about 120 bytes,
+// because what every session of a version shares is kept once.
+TEST_F(SessionStoreTest, SessionsOfAVersionShareOneBinding) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr a = *store.Start("a", lstm_, kT0);
+  SessionPtr b = *store.Start("b", ModelRef(lstm_), kT0);  // an equal copy
+  SessionPtr c = *store.Start("c", other_, kT0);
+  absl::MutexLock lock_a(&a->mu());
+  absl::MutexLock lock_b(&b->mu());
+  absl::MutexLock lock_c(&c->mu());
+  EXPECT_EQ(&a->model(), &b->model());
+  EXPECT_NE(&a->model(), &c->model());
+  EXPECT_EQ(a->model().stack, lstm_.stack);
+  EXPECT_EQ(a->model().pool, lstm_pool_.get());
+}
+
+TEST_F(SessionStoreTest, IdsOfAnyBytesFindTheirOwnSession) {
+  SessionStore store({.max_sessions = 10});
+  const std::vector<std::string> ids = {"x", std::string("x\0y", 3), std::string("x\0z", 3),
+                                        std::string(SessionStore::kMaxIdBytes, 'x'),
+                                        std::string(SessionStore::kMaxIdBytes - 1, 'x')};
+  for (const std::string& id : ids) ASSERT_TRUE(store.Start(id, lstm_, kT0).ok()) << id;
+  EXPECT_EQ(store.size(), static_cast<int64_t>(ids.size()));
+  for (const std::string& id : ids) {
+    absl::StatusOr<SessionPtr> got = store.Get(id, kT0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*got)->id(), id);
+  }
+  ASSERT_TRUE(store.End(ids[1]).ok());
+  EXPECT_EQ(store.Get(ids[1], kT0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get(ids[2], kT0).ok());
+  EXPECT_EQ(store.Sessions().size(), ids.size() - 1);
+}
+
+TEST_F(SessionStoreTest, TheLastSessionPtrReleasesTheState) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr first = *store.Start("a", lstm_, kT0);
+  SessionPtr copy = first;
+  SessionPtr moved = std::move(copy);
+  EXPECT_EQ(copy, nullptr);
+  EXPECT_EQ(moved, first);
+  EXPECT_TRUE(moved);
+  ASSERT_TRUE(store.End("a").ok());
+  first.reset();
+  EXPECT_FALSE(first);
+  EXPECT_EQ(lstm_pool_->live(), 1);  // `moved` still holds it
+  EXPECT_EQ(moved->id(), "a");
+  moved = nullptr;
+  EXPECT_EQ(lstm_pool_->live(), 0);
+}
+
+// Without a session tier a session keeps none of the tier's fields, and
+// reads as the tier would see a session it never claimed.
+TEST_F(SessionStoreTest, AnUntrackedSessionReadsAsNeverClaimedAndOpen) {
+  SessionStore store({.max_sessions = 10});
+  SessionPtr session = *store.Start("a", lstm_, kT0);
+  absl::MutexLock lock(&session->mu());
+  session->AddSteps(2);
+  session->AnswerPending();
+  session->AnswerHandedOver();
+  EXPECT_EQ(session->step_count(), 2);
+  EXPECT_EQ(session->epoch(), 0);
+  EXPECT_TRUE(session->claim_due());
+  EXPECT_TRUE(session->closed().ok());
+  EXPECT_FALSE(session->restored_behind());
+  EXPECT_EQ(session->changed_since_ns(), 0);
+  EXPECT_EQ(session->unanswered(), 0);
+  EXPECT_EQ(session->durable_steps(), 0);
+  EXPECT_EQ(session->stale_since_ns(), 0);
+  EXPECT_EQ(session->verified_ns(), 0);
+}
+
+TEST_F(SessionStoreTest, ATrackedSessionKeepsTheTiersFieldsUntilItsNextIncarnation) {
+  SessionStore store({.max_sessions = 10, .track_changes = true});
+  SessionPtr session = *store.Start("a", lstm_, kT0);
+  session->RaiseEpoch(7);
+  session->RaiseEpoch(5);  // claims only raise it
+  session->set_claimed();
+  session->set_verified_ns(11);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_NE(session->changed_since_ns(), 0);  // a new state
+    session->AnswerPending();
+    EXPECT_EQ(session->unanswered(), 1);
+    session->AnswerHandedOver();
+    session->MarkCheckpointed(3);
+    session->set_restored_behind(true);
+    session->CloseAsStale(absl::UnavailableError("moved"));
+  }
+  EXPECT_EQ(session->epoch(), 7);
+  EXPECT_FALSE(session->claim_due());
+  EXPECT_EQ(session->verified_ns(), 11);
+  EXPECT_EQ(session->durable_steps(), 3);
+  EXPECT_EQ(session->unanswered(), 0);
+  EXPECT_NE(session->stale_since_ns(), 0);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_EQ(session->changed_since_ns(), 0);
+    EXPECT_TRUE(session->restored_behind());
+    EXPECT_EQ(session->closed().code(), absl::StatusCode::kUnavailable);
+  }
+  // A restart: a new incarnation, to be claimed anew; the epoch stays.
+  ASSERT_TRUE(store.Start("a", lstm_, kT0).ok());
+  EXPECT_TRUE(session->claim_due());
+  EXPECT_EQ(session->durable_steps(), 0);
+  EXPECT_EQ(session->epoch(), 7);
+  absl::MutexLock lock(&session->mu());
+  EXPECT_FALSE(session->restored_behind());
+  EXPECT_NE(session->changed_since_ns(), 0);
 }
 
 }  // namespace

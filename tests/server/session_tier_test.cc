@@ -439,7 +439,7 @@ TEST(SessionTierTest, AStaleCopyIsCountedAsFencedOnlyWhenNobodyTakesIt) {
     EXPECT_TRUE(claim.ok() && claim->won);
     EXPECT_TRUE(OutputIs(StepAt(*a.inference, id, seq, 2, false, 2), seq, 2));
     const bool closed = Eventually([&] {
-      absl::StatusOr<std::shared_ptr<Session>> copy =
+      absl::StatusOr<SessionPtr> copy =
           a.server->sessions().Get(id, absl::Now(), SessionStore::Use::kLookOnly);
       return copy.ok() && (*copy)->stale_since_ns() != 0;
     });
@@ -487,7 +487,7 @@ TEST(SessionTierTest, AStoppingReplicaLeavesTheCopyItKeptInTheRecord) {
   // a steps it once more before it learns of the claim, then closes its copy.
   ASSERT_TRUE(OutputIs(StepAt(*a.inference, "s", seq, 2, false, 2), seq, 2));
   ASSERT_TRUE(Eventually([&] {
-    absl::StatusOr<std::shared_ptr<Session>> copy =
+    absl::StatusOr<SessionPtr> copy =
         a.server->sessions().Get("s", absl::Now(), SessionStore::Use::kLookOnly);
     return copy.ok() && (*copy)->stale_since_ns() != 0;
   }));

@@ -43,8 +43,8 @@ class SessionTransferTest : public ::testing::Test {
 
   // A session of lstm/1 in `store` whose state is all different values
   // (value i is 0.5 + i / 64), after 7 steps.
-  std::shared_ptr<Session> DistinctSession(SessionStore& store, const std::string& id) {
-    std::shared_ptr<Session> session = *store.Start(id, lstm_->ref(), kT0);
+  SessionPtr DistinctSession(SessionStore& store, const std::string& id) {
+    SessionPtr session = *store.Start(id, lstm_->ref(), kT0);
     absl::MutexLock lock(&session->mu());
     for (int64_t i = 0; i < state_size(); ++i) session->state()[i] = 0.5f + i / 64.0f;
     session->AddSteps(7);
@@ -82,7 +82,7 @@ TEST_F(SessionTransferTest, ImportRestoresStateAndStepsIntoAnotherStore) {
   SessionStore store({});
   // An existing session of the same id on another model is replaced.
   ASSERT_TRUE(store.Start("moved", (*models_->Find("gru", 1))->ref(), kT0).ok());
-  const absl::StatusOr<std::shared_ptr<Session>> imported =
+  const absl::StatusOr<SessionPtr> imported =
       ImportSession(Exported(), *models_, store, kT0 + absl::Seconds(5));
   ASSERT_TRUE(imported.ok()) << imported.status();
   absl::MutexLock lock(&(*imported)->mu());
@@ -121,14 +121,13 @@ TEST_F(SessionTransferTest, EachRefusalLeavesTheStoreUnchanged) {
   };
   for (const Case& c : cases) {
     SessionStore store({});
-    std::shared_ptr<Session> before = DistinctSession(store, "moved");
+    SessionPtr before = DistinctSession(store, "moved");
     v1::SessionState state = Exported();
     c.spoil(state);
-    const absl::StatusOr<std::shared_ptr<Session>> imported =
-        ImportSession(state, *models_, store, kT0);
+    const absl::StatusOr<SessionPtr> imported = ImportSession(state, *models_, store, kT0);
     EXPECT_EQ(imported.status().code(), c.code) << c.what << ": " << imported.status();
     // The existing session with that id is untouched.
-    absl::StatusOr<std::shared_ptr<Session>> after = store.Get("moved", kT0);
+    absl::StatusOr<SessionPtr> after = store.Get("moved", kT0);
     ASSERT_TRUE(after.ok()) << c.what;
     EXPECT_EQ(*after, before) << c.what;
     absl::MutexLock lock(&before->mu());
@@ -151,7 +150,7 @@ TEST_F(SessionTransferTest, ExportOfAVersionNoLongerServedIsNotFound) {
   ModelRef gone = lstm_->ref();
   gone.version = 9;
   gone.pool = pool.get();
-  std::shared_ptr<Session> session = *store.Start("orphan", gone, kT0);
+  SessionPtr session = *store.Start("orphan", gone, kT0);
   v1::SessionState state;
   EXPECT_EQ(ExportSession(*session, *models_, &state).code(), absl::StatusCode::kNotFound);
 }

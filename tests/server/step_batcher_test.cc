@@ -31,7 +31,7 @@ class StepBatcherTest : public ::testing::Test {
 
   ModelRef Model() const { return {"gru", 1, stack_, pool_.get()}; }
 
-  std::shared_ptr<Session> NewSession(SessionStore& store, const std::string& id) {
+  SessionPtr NewSession(SessionStore& store, const std::string& id) {
     return *store.Start(id, Model(), absl::Now());
   }
 
@@ -67,7 +67,7 @@ class StepBatcherTest : public ::testing::Test {
 };
 
 // Submits and waits for the outcome.
-absl::StatusOr<StepOutcome> SubmitAndWait(StepBatcher& batcher, std::shared_ptr<Session> session,
+absl::StatusOr<StepOutcome> SubmitAndWait(StepBatcher& batcher, SessionPtr session,
                                           std::shared_ptr<const model::LayerStack> stack,
                                 StepInputData input, bool last_only = false,
                                 absl::Time deadline = absl::InfiniteFuture()) {
@@ -89,7 +89,7 @@ TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
     SessionStore store({});
     StepBatcher batcher({.workers = 2, .max_batch = 16, .inline_max_steps = inline_max_steps});
     constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
-    std::vector<std::shared_ptr<Session>> sessions;
+    std::vector<SessionPtr> sessions;
     for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
     std::atomic<int> mismatches = 0, batched = 0;
     std::vector<std::thread> threads;
@@ -126,7 +126,7 @@ TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   SessionStore store({});
   // Not inline: they queue behind each other.
   StepBatcher batcher({.workers = 2, .max_batch = 8, .inline_max_steps = 0});
-  std::shared_ptr<Session> session = NewSession(store, "ordered");
+  SessionPtr session = NewSession(store, "ordered");
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
   const int width = stack_->output_size();
@@ -195,7 +195,7 @@ TEST_F(StepBatcherTest, ChunksLongerThanAPieceMatchOneStepChunk) {
 TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "bad");
+  SessionPtr session = NewSession(store, "bad");
   StepInputData input = Input(0, 0);
   input.floats.pop_back();
   absl::StatusOr<StepOutcome> got = SubmitAndWait(batcher, session, stack_, input);
@@ -209,7 +209,7 @@ TEST_F(StepBatcherTest, BadInputFailsAloneAndLeavesTheSession) {
 TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "late");
+  SessionPtr session = NewSession(store, "late");
   absl::StatusOr<StepOutcome> got =
       SubmitAndWait(batcher, session, stack_, Input(0, 0), false, absl::Now() - absl::Seconds(1));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -220,7 +220,7 @@ TEST_F(StepBatcherTest, PassedDeadlineIsNotComputed) {
 TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
   SessionStore store({});
   StepBatcher batcher({});
-  std::shared_ptr<Session> session = NewSession(store, "moved");
+  SessionPtr session = NewSession(store, "moved");
   // The step was submitted for another model object than the session's.
   absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
   ASSERT_TRUE(other.ok());
@@ -231,7 +231,7 @@ TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
 TEST_F(StepBatcherTest, FullQueueAndShutdownRefuseAtOnce) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .max_queue = 0});
-  std::shared_ptr<Session> session = NewSession(store, "q");
+  SessionPtr session = NewSession(store, "q");
   // A refused step is answered at once, on the submitting thread, through
   // the same callback as any other.
   const auto refused_with = [&] {
@@ -252,7 +252,7 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   {
     StepBatcher batcher({.workers = 2});
     for (int k = 0; k < 20; ++k) {
-      std::shared_ptr<Session> session = NewSession(store, absl::StrCat("d", k));
+      SessionPtr session = NewSession(store, absl::StrCat("d", k));
       for (int t = 0; t < 5; ++t) {
         ++accepted;
         batcher.Submit(session, stack_, Input(k, t), false, absl::InfiniteFuture(),
@@ -282,7 +282,7 @@ TEST_F(StepBatcherTest, EveryPathCompletesThroughOneCallback) {
   };
   {
     StepBatcher batcher({.workers = 1, .max_queue = 1000});
-    std::shared_ptr<Session> closed = NewSession(store, "closed");
+    SessionPtr closed = NewSession(store, "closed");
     {
       absl::MutexLock lock(&closed->mu());
       closed->Close(absl::UnavailableError("moved"));
@@ -326,7 +326,7 @@ TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
   const ServedModel* served = *(*models)->Find("gru", 1);
   stack_ = served->loaded.stack;
   SessionStore store({});
-  std::shared_ptr<Session> session = *store.Start("long", served->ref(), absl::Now());
+  SessionPtr session = *store.Start("long", served->ref(), absl::Now());
   StepBatcher batcher({.workers = 1});
   constexpr int kSteps = 100'000;
   std::vector<float> initial(stack_->state_size()), final_state(stack_->state_size());
@@ -407,7 +407,7 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .max_batch = 4});
   // A long chunk keeps the only worker busy while the rest queue.
-  std::shared_ptr<Session> blocker = NewSession(store, "blocker");
+  SessionPtr blocker = NewSession(store, "blocker");
   absl::Notification blocked_done;
   batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, absl::InfiniteFuture(),
                  [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
@@ -420,11 +420,11 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
   std::vector<int> batch_sizes;
   std::atomic<int> left = 0;
   absl::Notification all_done;
-  const auto submit = [&](std::shared_ptr<Session> session,
+  const auto submit = [&](SessionPtr session,
                           std::shared_ptr<const model::LayerStack> stack) {
     ++left;
     batcher.Submit(session, stack, Input(0, 0), false, absl::InfiniteFuture(),
-                   [&, id = session->id()](absl::StatusOr<StepOutcome> r) {
+                   [&, id = std::string(session->id())](absl::StatusOr<StepOutcome> r) {
                      ASSERT_TRUE(r.ok()) << r.status();
                      {
                        absl::MutexLock lock(&mu);
@@ -454,7 +454,7 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
 TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
-  const auto answered_on = [&](std::shared_ptr<Session> session, int steps) {
+  const auto answered_on = [&](SessionPtr session, int steps) {
     std::thread::id on;
     bool before_return = false;
     absl::Notification done;
@@ -468,7 +468,7 @@ TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
     done.WaitForNotification();
     return std::make_pair(on == std::this_thread::get_id(), before_return);
   };
-  std::shared_ptr<Session> session = NewSession(store, "inline");
+  SessionPtr session = NewSession(store, "inline");
   EXPECT_EQ(answered_on(session, 1), std::make_pair(true, true));
   EXPECT_EQ(answered_on(session, 4), std::make_pair(true, true));
   // Longer than inline_max_steps: a worker's.
@@ -495,7 +495,7 @@ TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
 TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
-  std::shared_ptr<Session> blocker = NewSession(store, "blocker");
+  SessionPtr blocker = NewSession(store, "blocker");
   absl::Notification blocked_done;
   batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, absl::InfiniteFuture(),
                  [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
@@ -517,7 +517,7 @@ TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
   blocked_done.WaitForNotification();
 
   // Inline, and its `done` submits the session's next step.
-  std::shared_ptr<Session> session = NewSession(store, "again");
+  SessionPtr session = NewSession(store, "again");
   absl::Notification second;
   batcher.Submit(session, stack_, Input(0, 0), false, absl::InfiniteFuture(),
                  [&](absl::StatusOr<StepOutcome> r) {

@@ -103,8 +103,7 @@ class StepStreamTest : public ::testing::Test {
   }
 
   int64_t StepsOf(const std::string& id) {
-    absl::StatusOr<std::shared_ptr<Session>> session =
-        store_.Get(id, absl::Now(), SessionStore::Use::kLookOnly);
+    absl::StatusOr<SessionPtr> session = store_.Get(id, absl::Now(), SessionStore::Use::kLookOnly);
     if (!session.ok()) return -1;
     absl::MutexLock lock(&(*session)->mu());
     return (*session)->step_count();

@@ -172,6 +172,9 @@ TEST_F(V2GrpcServiceTest, HealthAndMetadataDescribeTheModelsAndTheSequenceExtens
     ASSERT_EQ(metadata.outputs_size(), 1);
     EXPECT_EQ(metadata.outputs(0).name(), "output");
     EXPECT_THAT(metadata.outputs(0).shape(), ::testing::ElementsAre(-1, OutWidth()));
+    // The precision and bytes DescribeModel gives (fp32 unless asked).
+    EXPECT_EQ(metadata.parameters().at("weights").string_param(), "fp32");
+    EXPECT_GT(metadata.parameters().at("weight_bytes").int64_param(), 0);
   }
   {
     grpc::ClientContext context;

@@ -121,6 +121,8 @@ TEST_F(V2HttpServiceTest, HealthAndMetadataDescribeTheModelsAndTheSequenceExtens
   EXPECT_EQ(metadata["inputs"][0]["datatype"], "FP32");
   EXPECT_EQ(metadata["inputs"][0]["shape"], json::array({-1, InWidth()}));
   EXPECT_EQ(metadata["outputs"][0]["shape"], json::array({-1, OutWidth()}));
+  EXPECT_EQ(metadata["parameters"]["weights"], "fp32");
+  EXPECT_GT(metadata["parameters"]["weight_bytes"].get<int64_t>(), 0);
   EXPECT_EQ(json::parse(Get("/v2/models/charlm/versions/1").body)["inputs"][0]["datatype"],
             "INT64");
   EXPECT_EQ(Get("/v2/models/lstm/ready").status, 200);

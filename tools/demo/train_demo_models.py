@@ -839,9 +839,35 @@ together took {r['train_secs']:.1f} s.
 """
 
 
+# Card sections other tools measure and write (tools/demo/eval_weight_precision.py and
+# tests/model/weight_precision_test.cc for the weight precisions): a retrained model
+# keeps them from its previous card, to be measured again against the new weights.
+MEASURED_ELSEWHERE = ("## Weight precision",)
+
+
+def kept_sections(path):
+    """The MEASURED_ELSEWHERE sections of the card at `path`, each up to the next
+    section, or "" when there is no card yet."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        old = f.read()
+    kept = []
+    for heading in MEASURED_ELSEWHERE:
+        start = old.find("\n" + heading)
+        if start < 0:
+            continue
+        end = old.find("\n## ", start + 1)
+        kept.append(old[start + 1:] if end < 0 else old[start + 1:end + 1])
+    return "".join(kept)
+
+
 def write_card(path, text):
+    kept = kept_sections(path)
     with open(path, "w") as f:
         f.write(text)
+        if kept:
+            f.write("\n" + kept)
 
 
 # ==========================================================================
