@@ -1,6 +1,7 @@
 #include "server/step_batcher.h"
 
 #include <algorithm>
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +29,8 @@ struct StepBatcher::Batch {
   std::vector<std::unique_ptr<Job>> jobs;
   std::vector<Job*> live;          // the jobs that will be computed
   std::vector<float*> states;      // live[i]'s state
-  StepInputData merged;            // live inputs, one row each
+  std::vector<int> lengths;        // live[i]'s steps, non-increasing
+  StepInputData merged;            // live inputs, packed time-major
   std::vector<float> outputs;
   std::vector<float> chunk_answer;                   // a lone job's answer, moved into its outcome
   std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
@@ -134,28 +136,52 @@ absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
 
 }  // namespace
 
-// The inputs of the batch's live jobs (single steps), one row each, into
-// batch.merged.
+// The inputs of the batch's live jobs (longest first) into batch.merged,
+// packed time-major as StepChunks takes them: step t holds a row for each
+// job still running at t, in batch order; their lengths into batch.lengths.
 void StepBatcher::GatherRows(Batch& batch) {
   StepInputData& merged = batch.merged;
   merged.floats.clear();
   merged.tokens.clear();
-  for (const StepBatcher::Job* job : batch.live) {
-    merged.floats.insert(merged.floats.end(), job->input.floats.begin(), job->input.floats.end());
-    merged.tokens.insert(merged.tokens.end(), job->input.tokens.begin(), job->input.tokens.end());
+  batch.lengths.clear();
+  for (const Job* job : batch.live) batch.lengths.push_back(static_cast<int>(job->input.steps));
+  const int64_t width = batch.live[0]->model->input_size();
+  for (int t = 0; t < batch.lengths[0]; ++t) {
+    for (size_t b = 0; b < batch.live.size() && batch.lengths[b] > t; ++b) {
+      const StepInputData& input = batch.live[b]->input;
+      if (input.tokens.empty()) {
+        merged.floats.insert(merged.floats.end(), input.floats.begin() + t * width,
+                             input.floats.begin() + (t + 1) * width);
+      } else {
+        merged.tokens.push_back(input.tokens[t]);
+      }
+    }
   }
-  merged.steps = static_cast<int64_t>(batch.live.size());
+  merged.steps = std::accumulate(batch.lengths.begin(), batch.lengths.end(), int64_t{0});
 }
 
-// The answer of the batch's live job number `index` (its row of a batched
-// Step, or a lone job's whole chunk) into `answer`.
+// The answer of the batch's live job number `index` (its rows of the packed
+// outputs, or a lone job's whole chunk) into `answer`: every step's row, or
+// the last one with last_only.
 void StepBatcher::AnswerRows(Batch& batch, int64_t index, int64_t width,
                              std::vector<float>& answer) {
   if (batch.live.size() == 1) {
     answer = std::move(batch.chunk_answer);
     return;
   }
-  answer.assign(batch.outputs.begin() + index * width, batch.outputs.begin() + (index + 1) * width);
+  const Job& job = *batch.live[index];
+  const int steps = batch.lengths[index];
+  answer.resize((job.last_only ? 1 : steps) * width);
+  int64_t row = 0;  // the first packed row of step t
+  for (int t = 0; t < steps; ++t) {
+    if (!job.last_only || t + 1 == steps) {
+      const auto from = batch.outputs.begin() + (row + index) * width;
+      std::copy(from, from + width, answer.begin() + (job.last_only ? 0 : t) * width);
+    }
+    row += std::partition_point(batch.lengths.begin(), batch.lengths.end(),
+                                [t](int n) { return n > t; }) -
+           batch.lengths.begin();
+  }
 }
 
 StepBatcher::StepBatcher(const Options& options) : options_(options) {
@@ -295,15 +321,23 @@ bool StepBatcher::TakeBatch(Batch& batch) {
   auto queue = queues_.find(model);
   ModelQueue& jobs = queue->second;
   // Every queued job is its session's oldest, of a session no batch holds:
-  // the front max_batch ones run together. A chunk runs alone.
+  // the front ones run together, up to max_batch of them and kPieceRows
+  // rows in all (what one StepChunks computes, and a worker's workspace
+  // holds); a longer chunk runs alone, in pieces.
+  int64_t rows = 0;
   do {
     std::unique_ptr<Job>& job = jobs.begin()->second;
-    if (!batch.jobs.empty() && (job->input.steps != 1 || batch.jobs[0]->input.steps != 1)) break;
+    rows += job->input.steps;
+    if (!batch.jobs.empty() && rows > kPieceRows) break;
     lines_[job->session.get()].busy = true;
     batch.jobs.push_back(std::move(job));
     jobs.erase(jobs.begin());
   } while (!jobs.empty() && static_cast<int>(batch.jobs.size()) < options_.max_batch);
   if (jobs.empty()) queues_.erase(queue);
+  // Longest first, as StepChunks takes them; in arrival order otherwise.
+  std::sort(batch.jobs.begin(), batch.jobs.end(), [](const auto& a, const auto& b) {
+    return a->input.steps != b->input.steps ? a->input.steps > b->input.steps : a->seq < b->seq;
+  });
   runnable_ -= static_cast<int64_t>(batch.jobs.size());
   pending_ -= static_cast<int64_t>(batch.jobs.size());
   ++computing_;
@@ -364,7 +398,8 @@ int64_t StepBatcher::EndJob(Job& job, bool computed) {
 }
 
 // Steps the live jobs of `batch` (one model, sessions marked as being
-// stepped): a lone job as a chunk, several single steps as one Step.
+// stepped, longest first): a lone job as a chunk in pieces, several as one
+// StepChunks (at most kPieceRows rows, TakeBatch saw to it).
 absl::Status StepBatcher::Compute(Batch& batch, model::Workspace& workspace) {
   const model::LayerStack& model = *batch.live[0]->model;
   if (batch.live.size() == 1) {
@@ -373,8 +408,9 @@ absl::Status StepBatcher::Compute(Batch& batch, model::Workspace& workspace) {
                              batch.chunk_answer, workspace);
   }
   GatherRows(batch);
-  batch.outputs.resize(batch.live.size() * model.output_size());
-  return model.Step(batch.states, View(batch.merged), batch.outputs.data(), workspace);
+  batch.outputs.resize(batch.merged.steps * model.output_size());
+  return model.StepChunks(batch.states, batch.lengths, View(batch.merged), batch.outputs.data(),
+                          workspace);
 }
 
 // Checks and marks the batch's sessions (distinct, and busy for every other
@@ -396,10 +432,10 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
   }
   const absl::Status status = batch.live.empty() ? absl::OkStatus() : Compute(batch, workspace);
   const absl::Time end = absl::Now();
-  for (size_t i = 0, next_live = 0, row = 0; i < batch.jobs.size(); ++i) {
+  for (size_t i = 0, next_live = 0; i < batch.jobs.size(); ++i) {
     Job& job = *batch.jobs[i];
     if (next_live == batch.live.size() || batch.live[next_live] != &job) continue;
-    ++next_live;
+    const int64_t index = static_cast<int64_t>(next_live++);
     const int64_t session_steps = EndJob(job, status.ok());
     if (!status.ok()) {
       batch.results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
@@ -407,7 +443,7 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
     }
     StepOutcome outcome;
     outcome.rows = job.last_only ? 1 : job.input.steps;
-    AnswerRows(batch, row++, job.model->output_size(), outcome.outputs);
+    AnswerRows(batch, index, job.model->output_size(), outcome.outputs);
     outcome.session_steps = session_steps;
     outcome.queue_wait = start - job.enqueued;
     outcome.compute = end - start;

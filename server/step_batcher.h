@@ -1,9 +1,11 @@
 // Runs the steps of every session on a pool of worker threads (DESIGN.md
 // sections 1 and 6). Pending steps wait in a queue per model version, so a
-// batch's partners are the front of one queue, found without a scan; single
-// steps of different sessions of one model that are pending at the same
-// time run as one batched LayerStack::Step (up to max_batch); a chunk of T
-// steps runs as one StepChunk. The oldest runnable step goes first. A lone
+// batch's partners are the front of one queue, found without a scan: the
+// steps and chunks of different sessions of one model that are pending at
+// the same time run as one LayerStack::StepChunks (up to max_batch sessions
+// and a bounded number of rows), chunks of different lengths together over
+// their common prefix, then as the batch shrinks. The oldest runnable step
+// goes first. A lone
 // step never waits (max_delay 0): batches form from what queued while the
 // workers were busy. One session's steps run in the order they were
 // submitted and never two at once. Thread-safe; owns and joins its workers.
@@ -107,7 +109,8 @@ class StepBatcher {
 
   void WorkerLoop();
   // Takes the model queue whose front is the oldest runnable job, and up to
-  // max_batch jobs from its front. False once shut down and empty; true with
+  // max_batch jobs from its front (fewer when their steps would pass the
+  // rows a batch computes at once), longest first. False once shut down and empty; true with
   // no jobs when another worker took them meanwhile.
   bool TakeBatch(Batch& batch);
   void Enqueue(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -248,9 +248,32 @@ absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
   return Advance(states, steps, input, outputs, workspace);
 }
 
-absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
-                                 const StepInput& input, float* outputs,
-                                 Workspace& workspace) const {
+absl::Status LayerStack::StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                                    const StepInput& input, float* outputs,
+                                    Workspace& workspace) const {
+  if (lengths.size() != states.size() || lengths.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(lengths.size(), " lengths for ", states.size(), " sessions, want one each"));
+  }
+  int64_t rows = 0;
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] <= 0 || (b > 0 && lengths[b] > lengths[b - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("session ", b, " has length ", lengths[b],
+                       ": want lengths of at least 1, longest first"));
+    }
+    rows += lengths[b];
+  }
+  if (input.rows != rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunks of ", rows, " steps in all got ", input.rows, " input rows"));
+  }
+  return Advance(states, lengths[0], input, outputs, workspace, lengths);
+}
+
+absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps, const StepInput& input,
+                                 float* outputs, Workspace& workspace,
+                                 absl::Span<const int> lengths) const {
   if (!streamable()) {
     return absl::FailedPreconditionError(
         "this model reads sequences backwards (bidirectional, reverse or "
@@ -271,7 +294,7 @@ absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
                    : workspace.Get(k % 2 == 0 ? Workspace::kLayerB : Workspace::kLayerA,
                                    rows * y_cols);
     layer.Run(ConstRowMatrixMap(x, rows, x_cols), steps, states, offset,
-              RowMatrixMap(y, rows, y_cols), workspace);
+              RowMatrixMap(y, rows, y_cols), workspace, lengths);
     offset += layer.state_size();
     x = y;
     x_cols = y_cols;

@@ -137,6 +137,18 @@ class LayerStack {
                           const StepInput& input, float* outputs,
                           Workspace& workspace) const;
 
+  // The same for chunks of different lengths: session b runs lengths[b]
+  // steps (>= 1, non-increasing: the longest first). The sessions step
+  // together over their common prefix, then the batch shrinks as the
+  // shorter ones end. Input and outputs are packed time-major (PyTorch's
+  // PackedSequence): step t holds one row for each session still stepping
+  // at t, sessions 0 .. B_t - 1 in order, B_t = #{b : lengths[b] > t};
+  // input.rows must be sum(lengths). Workspace grows with input.rows, as for
+  // StepChunks. INVALID_ARGUMENT on lengths out of order or a row count
+  // that does not match.
+  absl::Status StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                          const StepInput& input, float* outputs, Workspace& workspace) const;
+
   // Runs a whole sequence from the initial state, any model: [rows,
   // output_size()], or [1, output_size()] for SequenceOutput::kFinalState.
   absl::StatusOr<RowMatrix> RunSequence(const StepInput& input) const;
@@ -146,9 +158,10 @@ class LayerStack {
              std::optional<DenseHead> head, bool go_backwards, SequenceOutput sequence_output,
              StepTransforms transforms);
 
-  absl::Status Advance(absl::Span<float* const> states, int steps,
-                       const StepInput& input, float* outputs,
-                       Workspace& workspace) const;
+  // `lengths` empty: every session runs `steps` steps.
+  absl::Status Advance(absl::Span<float* const> states, int steps, const StepInput& input,
+                       float* outputs, Workspace& workspace,
+                       absl::Span<const int> lengths = {}) const;
   // The first layer's input rows: the caller's floats as they are, or
   // written to `buffer` (rows * input_size() floats) as embedding rows or
   // through the input transform.

@@ -271,7 +271,7 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
 // (full queue, shut down), failed in the queue (closed session, passed
 // deadline, bad input) or computed.
 TEST_F(StepBatcherTest, EveryPathCompletesThroughOneCallback) {
-  SessionStore store({});
+  SessionStore store({.track_changes = true});  // a tier's store: sessions can be closed
   std::atomic<int> calls = 0;
   std::vector<absl::StatusCode> codes;
   absl::Mutex codes_mu;
@@ -530,6 +530,53 @@ TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
                                   });
                  });
   second.WaitForNotification();
+}
+
+// Pending chunks of one model, of different lengths (and single steps), run
+// as one StepChunks, and each gets what stepping it alone gives.
+TEST_F(StepBatcherTest, PendingChunksOfDifferentLengthsRunTogether) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .max_batch = 8});
+  SessionPtr blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  const std::vector<int> lengths = {5, 12, 1, 7, 12, 3};
+  const int width = stack_->output_size();
+  std::vector<absl::StatusOr<StepOutcome>> got(lengths.size());
+  std::atomic<int> left = static_cast<int>(lengths.size());
+  absl::Notification all_done;
+  for (size_t k = 0; k < lengths.size(); ++k) {
+    const bool last_only = k % 2 == 1;
+    batcher.Submit(NewSession(store, absl::StrCat("c", k)), stack_,
+                   Input(static_cast<int>(k), 0, lengths[k]), last_only, absl::InfiniteFuture(),
+                   [&, k](absl::StatusOr<StepOutcome> r) {
+                     got[k] = std::move(r);
+                     if (--left == 0) all_done.Notify();
+                   });
+  }
+  ASSERT_FALSE(blocked_done.HasBeenNotified()) << "the chunk ended before the others queued";
+  all_done.WaitForNotification();
+  for (size_t k = 0; k < lengths.size(); ++k) {
+    SCOPED_TRACE(k);
+    ASSERT_TRUE(got[k].ok()) << got[k].status();
+    EXPECT_EQ(got[k]->batch_size, static_cast<int>(lengths.size()));
+    EXPECT_EQ(got[k]->session_steps, lengths[k]);
+    const std::vector<float> want = Reference(static_cast<int>(k), lengths[k]);
+    if (k % 2 == 1) {
+      EXPECT_EQ(got[k]->rows, 1);
+      EXPECT_THAT(got[k]->outputs,
+                  ::testing::Pointwise(::testing::FloatNear(1e-5),
+                                       std::vector<float>(want.end() - width, want.end())));
+    } else {
+      EXPECT_EQ(got[k]->rows, lengths[k]);
+      EXPECT_THAT(got[k]->outputs, ::testing::Pointwise(::testing::FloatNear(1e-5), want));
+    }
+  }
 }
 
 }  // namespace
