@@ -208,6 +208,7 @@ void StepBatcher::RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot
   absl::MutexLock lock(&mu_);
   free_slots_.push_back(std::move(slot));
   --inline_running_;
+  --computing_;
 }
 
 void StepBatcher::Submit(SessionPtr session,
@@ -293,7 +294,10 @@ void StepBatcher::WorkerLoop() {
   model::Workspace workspace;
   Batch batch;
   while (TakeBatch(batch)) {
-    if (!batch.jobs.empty()) RunBatch(batch, workspace);
+    if (batch.jobs.empty()) continue;
+    RunBatch(batch, workspace);
+    absl::MutexLock lock(&mu_);
+    --computing_;
   }
 }
 
@@ -346,7 +350,6 @@ bool StepBatcher::TakeBatch(Batch& batch) {
 
 void StepBatcher::Release(const Batch& batch) {
   absl::MutexLock lock(&mu_);
-  --computing_;
   for (const auto& job : batch.jobs) {
     auto line = lines_.find(job->session.get());
     std::vector<std::unique_ptr<Job>>& waiting = line->second.waiting;
