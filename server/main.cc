@@ -52,6 +52,10 @@ ABSL_FLAG(int, max_batch, 64, "most sessions stepped together");
 ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
           "how long a step may wait for a batch to fill (0: never waits)");
 ABSL_FLAG(int64_t, max_queue, 100'000, "most pending step requests (RESOURCE_EXHAUSTED past)");
+ABSL_FLAG(int, inline_max_steps, 0,
+          "a request of at most this many steps, arriving while nothing is queued and a worker "
+          "is free, is computed on the gRPC thread that read it (no hand-off); 0 = never "
+          "(nor with a --max_queue_delay)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
@@ -166,6 +170,7 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.batcher.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.batcher.max_delay = absl::GetFlag(FLAGS_max_queue_delay);
   options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.batcher.inline_max_steps = absl::GetFlag(FLAGS_inline_max_steps);
   options.sequence_workers = options.batcher.workers;
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.admission.max_steps_per_request = absl::GetFlag(FLAGS_max_steps_per_request);

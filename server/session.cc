@@ -88,6 +88,7 @@ void Session::GiveBackChanges(int64_t since_ns) {
 }
 
 absl::Status Session::Reset(const ModelRef& model) {
+  CHECK(idle_) << "session " << id() << ": reset while a step computes on it";
   const ModelRef& current = *model_.load(std::memory_order_relaxed);
   if (model.pool != current.pool) {
     RNN_ASSIGN_OR_RETURN(float* fresh, model.pool->Allocate());

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "glog/logging.h"
 #include "server/change_feed.h"
 #include "server/model_ref.h"
 #include "server/session_tier_state.h"
@@ -26,10 +27,13 @@ class SessionPtr;
 
 // One session: its id, its model and its state slot (returned to the pool
 // when the last SessionPtr to it lets go: the store's and every step's).
-// mu() serialises everything that reads or writes the state, the model
-// binding or the step count: a step holds it for the whole step, so one
-// session's steps apply in order and never interleave. The id is immutable
-// and last_used() is atomic; both need no lock.
+// mu() guards the bookkeeping: the model binding, the step count, and
+// whether a step is computing on the state. The batcher holds mu() only to
+// begin and to end a step (BeginStep, EndStep), never through the math, and
+// its busy set keeps one session's steps apart; so whoever reads or replaces
+// the state takes mu() and then AwaitIdle(), which waits (releasing mu())
+// until no step is half-applied. The id is immutable and last_used() is
+// atomic; both need no lock.
 //
 // Memory (issue 16): a session is one heap block of 48 bytes plus its id,
 // which follows the object. Its model binding is a pointer to the ModelRef
@@ -55,8 +59,26 @@ class Session {
   const ModelRef& model() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return *model_.load(std::memory_order_relaxed);
   }
-  // model().stack->state_size() floats.
-  float* state() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_; }
+  // model().stack->state_size() floats. REQUIRES: no step computing on it
+  // (AwaitIdle()); a half-stepped state must never be read or replaced.
+  float* state() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CHECK(idle_) << "session " << id() << ": state read while a step computes on it";
+    return state_;
+  }
+  // Waits, releasing mu() meanwhile, until no step computes on the state;
+  // other fields may have changed when it returns. Returns at once when idle.
+  void AwaitIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { mu_.Await(absl::Condition(&idle_)); }
+  bool stepping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_; }
+  // The batcher's: marks the state as being stepped and returns it, to be
+  // computed on without the lock until EndStep(). REQUIRES: idle (the
+  // batcher's busy set keeps one session's steps apart).
+  float* BeginStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CHECK(idle_) << "session " << id() << ": two steps at once";
+    idle_ = false;
+    return state_;
+  }
+  // The step's math is over: readers waiting in AwaitIdle() go on.
+  void EndStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { idle_ = true; }
   int64_t step_count() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return step_count_; }
   void AddSteps(int64_t steps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     step_count_ += steps;
@@ -155,6 +177,7 @@ class Session {
   // Rebinds to `model` with a re-initialised state and zero steps; a slot
   // from model.pool replaces the current one if the pool differs.
   // RESOURCE_EXHAUSTED (session untouched) when that pool is full.
+  // REQUIRES: idle (AwaitIdle()).
   absl::Status Reset(const ModelRef& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The tier's fields in front of this object, or null without a tier.
@@ -170,10 +193,12 @@ class Session {
   static const absl::Status& Open();
 
   // The order packs the fields into 48 bytes (the count, the id's size and
-  // the flag share a word); the id's bytes follow.
+  // the flags share a word); the id's bytes follow.
   std::atomic<uint32_t> refs_{1};  // SessionPtrs to this session
   const uint16_t id_size_;
   const bool tracked_;  // Whether a SessionTierState precedes the object.
+  // False between BeginStep() and EndStep(): the state is being computed on.
+  bool idle_ ABSL_GUARDED_BY(mu_) = true;
   mutable absl::Mutex mu_;
   // Written under mu_ (Reset), read under it or, for metrics(), without.
   std::atomic<const ModelRef*> model_;

@@ -158,8 +158,9 @@ absl::StatusOr<SessionPtr> SessionStore::Start(absl::string_view id, const Model
     fresh.reset();  // returns our slot
   }
 
-  // Waits for a step running on the session; no shard lock is held.
+  // Waits for a step computing on the session; no shard lock is held.
   absl::MutexLock lock(&session->mu());
+  session->AwaitIdle();
   RNN_RETURN_IF_ERROR(session->Reset(model));
   return session;
 }

@@ -43,6 +43,7 @@ absl::Status ExportSession(Session& session, const ServedModels& models,
 
 absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state) {
+  session.AwaitIdle();  // Never a half-stepped state.
   const ModelRef& model = session.model();
   RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
   state->set_session_id(std::string(session.id()));
@@ -85,6 +86,7 @@ absl::StatusOr<SessionPtr> ImportSession(const v1::SessionState& state, const Se
   }
   RNN_ASSIGN_OR_RETURN(SessionPtr session, store.Start(state.session_id(), served->ref(), now));
   absl::MutexLock lock(&session->mu());
+  session->AwaitIdle();  // A step computing on the old state finishes first.
   if (session->model().stack != served->loaded.stack) {
     // Another start rebound the session between Start and this lock.
     return absl::AbortedError(absl::StrCat("session \"", state.session_id(),

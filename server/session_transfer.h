@@ -16,12 +16,13 @@
 
 namespace rnnserve::server {
 
-// Fills `state` from `session` (taking its mutex, so after any step running
-// on it). NOT_FOUND if its model version is no longer served.
+// Fills `state` from `session` (taking its mutex and waiting for any step
+// computing on it). NOT_FOUND if its model version is no longer served.
 absl::Status ExportSession(Session& session, const ServedModels& models,
                            v1::SessionState* state);
 // The same with the session's mutex already held (to export and close it in
-// one step, or to checkpoint it).
+// one step, or to checkpoint it); waits for a step computing on it, releasing
+// the mutex meanwhile (Session::AwaitIdle).
 absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu());

@@ -1,11 +1,13 @@
 #include "server/step_batcher.h"
 
 #include <algorithm>
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "server/session_position.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 
@@ -18,25 +20,29 @@ struct StepBatcher::Job {
   absl::Time deadline;
   absl::Time enqueued;
   Done done;
+  uint64_t seq = 0;  // arrival order
 };
 
 // One worker's batch and the scratch it steps it with. A worker reuses its
-// Batch, so the vectors keep their capacity: no allocation per batch beyond
-// the answers' own output vectors.
+// Batch, so the vectors keep their capacity: no allocation per batch.
 struct StepBatcher::Batch {
   std::vector<std::unique_ptr<Job>> jobs;
-  std::vector<Session*> sessions;  // in lock (address) order
   std::vector<Job*> live;          // the jobs that will be computed
   std::vector<float*> states;      // live[i]'s state
-  std::vector<model::CheckedInput> rows;  // live[i]'s input row
-  std::vector<float> outputs;
+  std::vector<int> lengths;        // live[i]'s steps, non-increasing
+  std::vector<model::CheckedInput> parts;  // live[i]'s rows, in its request
+  std::vector<float> outputs;  // a batch's packed outputs, or a lone last_only chunk's pieces
   std::vector<absl::StatusOr<StepOutcome>> results;  // jobs[i]'s answer
 };
 
-namespace {
+// Reused by the submitting threads that compute inline; what it keeps is
+// bounded by Options::inline_max_steps rows.
+struct StepBatcher::InlineSlot {
+  Batch batch;
+  model::Workspace workspace;
+};
 
-// How far behind the oldest runnable job a batch looks for partners.
-constexpr int kScanFactor = 4;
+namespace {
 
 // Whether the client's count of the session's steps is the session's
 // (server/session_position.h). A session that came back from a checkpoint
@@ -95,6 +101,36 @@ absl::Status StepChunkInPieces(const model::LayerStack& model, float* state,
 
 }  // namespace
 
+// The live jobs' lengths (longest first) and rows, as StepChunks takes them:
+// the engine gathers the rows from the requests into its workspace.
+void StepBatcher::GatherRows(Batch& batch) {
+  batch.lengths.clear();
+  batch.parts.clear();
+  for (const Job* job : batch.live) {
+    batch.lengths.push_back(static_cast<int>(job->input.steps));
+    batch.parts.push_back(job->input.rows);
+  }
+}
+
+// The answer of the batch's live job number `index` into its response: its
+// rows of the packed outputs, every step's or the last one with last_only.
+// A lone job's chunk was computed in place.
+void StepBatcher::AnswerRows(const Batch& batch, int64_t index, int64_t width) {
+  if (batch.live.size() == 1) return;
+  const Job& job = *batch.live[index];
+  const int steps = batch.lengths[index];
+  int64_t row = 0;  // the first packed row of step t
+  for (int t = 0; t < steps; ++t) {
+    if (!job.last_only || t + 1 == steps) {
+      std::copy_n(batch.outputs.data() + (row + index) * width, width,
+                  job.outputs + (job.last_only ? 0 : t) * width);
+    }
+    row += std::partition_point(batch.lengths.begin(), batch.lengths.end(),
+                                [t](int n) { return n > t; }) -
+           batch.lengths.begin();
+  }
+}
+
 StepBatcher::StepBatcher(const Options& options) : options_(options) {
   CHECK_GT(options_.workers, 0);
   CHECK_GT(options_.max_batch, 0);
@@ -103,26 +139,84 @@ StepBatcher::StepBatcher(const Options& options) : options_(options) {
 
 StepBatcher::~StepBatcher() { Shutdown(); }
 
+bool StepBatcher::CanRunInline(const Job& job) const {
+  // With max_delay a lone step waits for company instead.
+  return options_.max_delay == absl::ZeroDuration() &&
+         job.input.steps <= options_.inline_max_steps && runnable_ == 0 &&
+         computing_ < options_.workers && inline_running_ < options_.workers &&
+         !lines_.contains(job.session.get());
+}
+
+void StepBatcher::RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot) {
+  slot->batch.jobs.clear();
+  slot->batch.jobs.push_back(std::move(job));
+  RunBatch(slot->batch, slot->workspace);
+  slot->batch.jobs.clear();
+  absl::MutexLock lock(&mu_);
+  free_slots_.push_back(std::move(slot));
+  --inline_running_;
+  --computing_;
+}
+
 void StepBatcher::Submit(SessionPtr session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
                          bool last_only, float* outputs, absl::Time deadline, Done done) {
+  auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
+                                       last_only, outputs, deadline, absl::Now(), std::move(done)});
   absl::Status refused;
+  std::unique_ptr<InlineSlot> slot;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       refused = absl::UnavailableError("the server is shutting down");
-    } else if (static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+    } else if (pending_ >= options_.max_queue) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "the step queue is full (", options_.max_queue, " requests pending); retry later"));
+    } else if (CanRunInline(*job)) {
+      // Taken as a worker takes a batch: its session busy, a share counted.
+      lines_[job->session.get()].busy = true;
+      ++computing_;
+      ++inline_running_;
+      if (!free_slots_.empty()) {
+        slot = std::move(free_slots_.back());
+        free_slots_.pop_back();
+      }
     } else {
-      queue_.push_back(
-          std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                    last_only, outputs, deadline, absl::Now(), std::move(done)}));
+      job->seq = next_seq_++;
+      Enqueue(std::move(job));
       return;
     }
   }
   // Outside the lock: `done` may submit again.
-  std::move(done)(std::move(refused));
+  if (!refused.ok()) return std::move(job->done)(std::move(refused));
+  if (slot == nullptr) slot = std::make_unique<InlineSlot>();
+  RunInline(std::move(job), std::move(slot));
+}
+
+// A session's first pending job is runnable at once; a later one waits in
+// its line for the one before it.
+void StepBatcher::Enqueue(std::unique_ptr<Job> job) {
+  ++pending_;
+  auto [line, fresh] = lines_.try_emplace(job->session.get());
+  if (!fresh) {
+    line->second.waiting.push_back(std::move(job));
+    return;
+  }
+  ++runnable_;
+  const uint64_t seq = job->seq;
+  queues_[job->model.get()].emplace(seq, std::move(job));
+}
+
+const model::LayerStack* StepBatcher::OldestQueue() const {
+  const model::LayerStack* oldest = nullptr;
+  uint64_t oldest_seq = 0;
+  for (const auto& [model, queue] : queues_) {  // a queue per model version: few
+    if (!queue.empty() && (oldest == nullptr || queue.begin()->first < oldest_seq)) {
+      oldest = model;
+      oldest_seq = queue.begin()->first;
+    }
+  }
+  return oldest;
 }
 
 void StepBatcher::Shutdown() {
@@ -133,156 +227,183 @@ void StepBatcher::Shutdown() {
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+  absl::MutexLock lock(&mu_);
+  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inline_running_ == 0; };
+  mu_.Await(absl::Condition(&settled));
 }
 
 int64_t StepBatcher::pending() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(queue_.size());
+  return pending_;
 }
 
 void StepBatcher::WorkerLoop() {
   model::Workspace workspace;
   Batch batch;
-  while (TakeBatch(batch)) RunBatch(batch, workspace);
+  while (TakeBatch(batch)) {
+    if (batch.jobs.empty()) continue;
+    RunBatch(batch, workspace);
+    absl::MutexLock lock(&mu_);
+    --computing_;
+  }
 }
 
 bool StepBatcher::TakeBatch(Batch& batch) {
   batch.jobs.clear();
-  auto runnable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& job : queue_) {
-      if (!busy_.contains(job->session.get())) return true;
-    }
-    return false;
-  };
-  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (stopping_ && queue_.empty()) || runnable();
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (stopping_ && pending_ == 0) || runnable_ > 0;
   };
   absl::MutexLock lock(&mu_, absl::Condition(&ready));
-  if (queue_.empty()) return false;  // Stopping, and nothing left.
+  if (runnable_ == 0) return false;  // Stopping, and nothing left.
+  const model::LayerStack* model = OldestQueue();
   if (options_.max_delay > absl::ZeroDuration() &&
-      static_cast<int>(queue_.size()) < options_.max_batch) {
+      static_cast<int>(queues_[model].size()) < options_.max_batch) {
     // Let a batch fill for at most max_delay after its oldest step arrived.
-    auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
+    auto full = [this, model]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = queues_.find(model);
+      return stopping_ || it == queues_.end() ||
+             static_cast<int>(it->second.size()) >= options_.max_batch;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&full), queue_.front()->enqueued + options_.max_delay);
-    if (!runnable()) return true;  // Another worker took the work meanwhile.
+    mu_.AwaitWithDeadline(absl::Condition(&full),
+                          queues_[model].begin()->second->enqueued + options_.max_delay);
+    model = OldestQueue();
+    if (model == nullptr) return true;  // Another worker took the work meanwhile.
   }
-  // Sessions passed over or taken: no later job of theirs may be taken now,
-  // or it would run before (or beside) an earlier one.
-  absl::flat_hash_set<const Session*> blocked;
-  const Job* first = nullptr;
-  const size_t scan = std::min(queue_.size(), static_cast<size_t>(kScanFactor) *
-                                                  options_.max_batch);
-  for (size_t i = 0; i < scan && static_cast<int>(batch.jobs.size()) < options_.max_batch;
-       ++i) {
-    std::unique_ptr<Job>& job = queue_[i];
-    const Session* session = job->session.get();
-    const bool free = !busy_.contains(session) && !blocked.contains(session);
-    blocked.insert(session);
-    if (!free) continue;
-    if (first == nullptr) {
-      first = job.get();
-      batch.jobs.push_back(std::move(job));
-      if (first->input.steps != 1) break;  // A chunk runs alone.
-    } else if (job->model == first->model && job->input.steps == 1) {
-      batch.jobs.push_back(std::move(job));
-    }
-  }
-  queue_.erase(std::remove(queue_.begin(), queue_.end(), nullptr), queue_.end());
-  for (const auto& job : batch.jobs) busy_.insert(job->session.get());
+  auto queue = queues_.find(model);
+  ModelQueue& jobs = queue->second;
+  // Every queued job is its session's oldest, of a session no batch holds:
+  // the front ones run together, up to max_batch of them and kPieceRows
+  // rows in all (what one StepChunks computes, and a worker's workspace
+  // holds); a longer chunk runs alone, in pieces.
+  int64_t rows = 0;
+  do {
+    std::unique_ptr<Job>& job = jobs.begin()->second;
+    rows += job->input.steps;
+    if (!batch.jobs.empty() && rows > kPieceRows) break;
+    lines_[job->session.get()].busy = true;
+    batch.jobs.push_back(std::move(job));
+    jobs.erase(jobs.begin());
+  } while (!jobs.empty() && static_cast<int>(batch.jobs.size()) < options_.max_batch);
+  if (jobs.empty()) queues_.erase(queue);
+  // Longest first, as StepChunks takes them; in arrival order otherwise.
+  std::sort(batch.jobs.begin(), batch.jobs.end(), [](const auto& a, const auto& b) {
+    return a->input.steps != b->input.steps ? a->input.steps > b->input.steps : a->seq < b->seq;
+  });
+  runnable_ -= static_cast<int64_t>(batch.jobs.size());
+  pending_ -= static_cast<int64_t>(batch.jobs.size());
+  ++computing_;
   return true;
 }
 
-// Locks the batch's sessions (distinct, and busy for every other worker),
-// steps them, answers.
-void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  // Sessions are locked in address order, one order for every batch, so the
-  // lock graph has no cycles (the busy set already keeps batches disjoint).
-  std::vector<Session*>& sessions = batch.sessions;
-  sessions.clear();
-  for (const auto& job : batch.jobs) sessions.push_back(job->session.get());
-  std::sort(sessions.begin(), sessions.end());
-  for (Session* session : sessions) session->mu().Lock();
+void StepBatcher::Release(const Batch& batch) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& job : batch.jobs) {
+    auto line = lines_.find(job->session.get());
+    std::vector<std::unique_ptr<Job>>& waiting = line->second.waiting;
+    if (waiting.empty()) {
+      lines_.erase(line);
+      continue;
+    }
+    line->second.busy = false;
+    std::unique_ptr<Job> next = std::move(waiting.front());
+    waiting.erase(waiting.begin());
+    ++runnable_;
+    const uint64_t seq = next->seq;
+    queues_[next->model.get()].emplace(seq, std::move(next));
+  }
+}
+
+// Checks `job` against its session and, when it may run, marks the session
+// as being stepped (Session::BeginStep): its state is then computed on
+// without the session's lock, and readers of the state wait for EndStep.
+absl::Status StepBatcher::BeginJob(Job& job, absl::Time start, float*& state) {
+  Session& session = *job.session;
+  absl::MutexLock lock(&session.mu());
+  if (!session.closed().ok()) return session.closed();
+  if (job.deadline < start) {
+    return absl::DeadlineExceededError("the deadline passed while the step was queued");
+  }
+  RNN_RETURN_IF_ERROR(CheckPosition(session, job.input));
+  if (session.model().stack != job.model) {
+    return absl::FailedPreconditionError(
+        "the session was restarted with another model before this step ran");
+  }
+  // The input was checked at the edge (StepInputData holds CheckedInput).
+  state = session.BeginStep();
+  return absl::OkStatus();
+}
+
+// Counts a computed job's steps (when `computed`) and lets readers of the
+// session's state go on; returns the session's step count.
+int64_t StepBatcher::EndJob(Job& job, bool computed) {
+  Session& session = *job.session;
+  absl::MutexLock lock(&session.mu());
+  if (computed) {
+    session.AddSteps(job.input.steps);
+    session.AnswerPending();
+  }
+  session.EndStep();
+  return session.step_count();
+}
+
+// Steps the live jobs of `batch` (one model, sessions marked as being
+// stepped, longest first): a lone job as a chunk in pieces, several as one
+// StepChunks (at most kPieceRows rows, TakeBatch saw to it).
+absl::Status StepBatcher::Compute(Batch& batch, model::Workspace& workspace) {
+  const model::LayerStack& model = *batch.live[0]->model;
+  if (batch.live.size() == 1) {
+    Job& job = *batch.live[0];
+    return StepChunkInPieces(model, batch.states[0], job.input, job.last_only, batch.outputs,
+                             job.outputs, workspace);
+  }
+  GatherRows(batch);
+  const int64_t rows = std::accumulate(batch.lengths.begin(), batch.lengths.end(), int64_t{0});
+  batch.outputs.resize(rows * model.output_size());
+  return model.StepChunks(batch.states, batch.lengths, batch.parts, batch.outputs.data(),
+                          workspace);
+}
+
+// Checks and marks the batch's sessions (distinct, and busy for every other
+// worker), steps them without their locks, counts the steps, answers.
+void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
   const absl::Time start = absl::Now();
-  std::vector<Job*>& live = batch.live;
-  live.clear();
-  std::vector<absl::StatusOr<StepOutcome>>& results = batch.results;
-  results.clear();
-  results.resize(batch.jobs.size());
+  batch.live.clear();
+  batch.states.clear();
+  batch.results.clear();
+  batch.results.resize(batch.jobs.size());
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
-    Job& job = *batch.jobs[i];
-    if (!job.session->closed().ok()) {
-      results[i] = job.session->closed();
-    } else if (job.deadline < start) {
-      results[i] = absl::DeadlineExceededError("the deadline passed while the step was queued");
-    } else if (absl::Status position = CheckPosition(*job.session, job.input); !position.ok()) {
-      results[i] = position;
-    } else if (job.session->model().stack != job.model) {
-      results[i] = absl::FailedPreconditionError(
-          "the session was restarted with another model before this step ran");
+    float* state = nullptr;
+    if (absl::Status begun = BeginJob(*batch.jobs[i], start, state); !begun.ok()) {
+      batch.results[i] = std::move(begun);
     } else {
-      live.push_back(&job);
+      batch.live.push_back(batch.jobs[i].get());
+      batch.states.push_back(state);
     }
   }
-  std::vector<float>& outputs = batch.outputs;
-  absl::Status status = absl::OkStatus();
-  if (!live.empty()) {
-    const model::LayerStack& model = *live[0]->model;
-    const int64_t width = model.output_size();
-    if (live.size() == 1) {
-      status = StepChunkInPieces(model, live[0]->session->state(), live[0]->input,
-                                 live[0]->last_only, outputs, live[0]->outputs, workspace);
-    } else {
-      std::vector<float*>& states = batch.states;
-      std::vector<model::CheckedInput>& rows = batch.rows;
-      states.clear();
-      rows.clear();
-      for (Job* job : live) {
-        states.push_back(job->session->state());
-        rows.push_back(job->input.rows);
-      }
-      outputs.resize(live.size() * width);
-      // The engine gathers the rows from the requests into its workspace.
-      status = model.StepChunks(states, 1, rows, outputs.data(), workspace);
-    }
-  }
+  const absl::Status status = batch.live.empty() ? absl::OkStatus() : Compute(batch, workspace);
   const absl::Time end = absl::Now();
-  int64_t row = 0;
   for (size_t i = 0, next_live = 0; i < batch.jobs.size(); ++i) {
     Job& job = *batch.jobs[i];
-    if (next_live < live.size() && live[next_live] == &job) {
-      ++next_live;
-      const int64_t width = job.model->output_size();
-      const int64_t rows = job.input.steps;
-      if (!status.ok()) {
-        results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
-      } else {
-        job.session->AddSteps(rows);
-        job.session->AnswerPending();
-        StepOutcome outcome;
-        outcome.rows = job.last_only ? 1 : rows;
-        // A lone job's rows are in place already; a batch's, one each, are
-        // in the product's contiguous output.
-        if (live.size() > 1) std::copy_n(outputs.data() + row * width, width, job.outputs);
-        outcome.session_steps = job.session->step_count();
-        outcome.queue_wait = start - job.enqueued;
-        outcome.compute = end - start;
-        outcome.batch_size = static_cast<int>(live.size());
-        outcome.first_in_batch = &job == live[0];
-        results[i] = std::move(outcome);
-      }
-      row += rows;
+    if (next_live == batch.live.size() || batch.live[next_live] != &job) continue;
+    const int64_t index = static_cast<int64_t>(next_live++);
+    const int64_t session_steps = EndJob(job, status.ok());
+    if (!status.ok()) {
+      batch.results[i] = absl::InternalError(absl::StrCat("step failed: ", status.message()));
+      continue;
     }
+    StepOutcome outcome;
+    outcome.rows = job.last_only ? 1 : job.input.steps;
+    AnswerRows(batch, index, job.model->output_size());
+    outcome.session_steps = session_steps;
+    outcome.queue_wait = start - job.enqueued;
+    outcome.compute = end - start;
+    outcome.batch_size = static_cast<int>(batch.live.size());
+    outcome.first_in_batch = &job == batch.live[0];
+    batch.results[i] = std::move(outcome);
   }
-  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) (*it)->mu().Unlock();
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& job : batch.jobs) busy_.erase(job->session.get());
-  }
+  Release(batch);
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
-    std::move(batch.jobs[i]->done)(std::move(results[i]));
+    std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
   }
 }
 

@@ -1,22 +1,26 @@
 // Runs the steps of every session on a pool of worker threads (DESIGN.md
-// sections 1 and 6). Single steps of different sessions of one model that
-// are pending at the same time run as one batched LayerStack::Step (up to
-// max_batch); a chunk of T steps runs as one StepChunk. A lone step never
-// waits (max_delay 0): batches form from what queued while the workers were
-// busy. One session's steps run in the order they were submitted and never
-// two at once. Thread-safe; owns and joins its workers.
+// sections 1 and 6). Pending steps wait in a queue per model version, so a
+// batch's partners are the front of one queue, found without a scan: the
+// steps and chunks of different sessions of one model that are pending at
+// the same time run as one LayerStack::StepChunks (up to max_batch sessions
+// and a bounded number of rows), chunks of different lengths together over
+// their common prefix, then as the batch shrinks. The oldest runnable step
+// goes first. A lone
+// step never waits (max_delay 0): batches form from what queued while the
+// workers were busy. One session's steps run in the order they were
+// submitted and never two at once. Thread-safe; owns and joins its workers.
 #ifndef RNNSERVE_SERVER_STEP_BATCHER_H_
 #define RNNSERVE_SERVER_STEP_BATCHER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -56,6 +60,14 @@ class StepBatcher {
     int max_batch = 64;
     absl::Duration max_delay = absl::ZeroDuration();
     int64_t max_queue = 100'000;  // pending requests
+    // A request of at most this many steps, submitted while nothing is
+    // queued and a worker is free, is computed on the submitting thread
+    // (no hand-off; `done` runs there too). Longer chunks always go to the
+    // workers, so a gRPC thread is never held long. 0: never inline; nor
+    // with a max_delay, which asks a lone step to wait for company.
+    // Off by default: at 64 streams x 64 sessions, T=1, it split batches
+    // (server CPU per step 1.7x; 1 x 1 gained 0.84x), issue 16.
+    int inline_max_steps = 0;
   };
   // Runs exactly once, with the outcome or the error (see Submit).
   using Done = absl::AnyInvocable<void(absl::StatusOr<StepOutcome>) &&>;
@@ -71,14 +83,17 @@ class StepBatcher {
   // `last_only`) x model->output_size() floats are written to `outputs`
   // (the response message's field, which the caller keeps until `done`;
   // no copy per job). `done` runs exactly once: with the outcome or the
-  // error on a worker thread, or at once on the calling thread when the step
-  // is refused (UNAVAILABLE after Shutdown(), RESOURCE_EXHAUSTED when
-  // max_queue requests are pending). A step whose `deadline` passed in the
-  // queue is not computed: DEADLINE_EXCEEDED.
+  // error on a worker thread; or before Submit returns, on the calling
+  // thread, when the step is refused (UNAVAILABLE after Shutdown(),
+  // RESOURCE_EXHAUSTED when max_queue requests are pending) or computed
+  // inline (Options::inline_max_steps). So the caller must hold no lock that
+  // `done` takes. A step whose `deadline` passed in the queue is not
+  // computed: DEADLINE_EXCEEDED.
   void Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
               StepInputData input, bool last_only, float* outputs, absl::Time deadline, Done done);
 
-  // Refuses new steps, finishes every queued one, joins the workers.
+  // Refuses new steps, finishes every queued one, joins the workers, waits
+  // for steps computing inline.
   void Shutdown();
 
   int64_t pending() const;
@@ -86,19 +101,58 @@ class StepBatcher {
  private:
   struct Job;
   struct Batch;
+  struct InlineSlot;  // a Batch and a Workspace for a step computed inline
+  // One model version's runnable jobs by arrival (Job::seq): each the oldest
+  // pending job of a session no batch holds, so any of them may run now,
+  // beside any other.
+  using ModelQueue = absl::btree_map<uint64_t, std::unique_ptr<Job>>;
+  // A session with jobs pending or a batch holding it. Its oldest pending
+  // job is in its model's queue unless `busy`; the others wait here, in
+  // order, until the one before them is done.
+  struct SessionLine {
+    bool busy = false;
+    std::vector<std::unique_ptr<Job>> waiting;  // few: a vector allocates only when used
+  };
 
   void WorkerLoop();
-  // Takes the oldest runnable job and, if it is a single step, the other
-  // single steps of the same model queued behind it (distinct sessions,
-  // none with an earlier job still queued). False once shut down and empty.
+  // Takes the model queue whose front is the oldest runnable job, and up to
+  // max_batch jobs from its front (fewer when their steps would pass the
+  // rows a batch computes at once), longest first. False once shut down and empty; true with
+  // no jobs when another worker took them meanwhile.
   bool TakeBatch(Batch& batch);
+  void Enqueue(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const model::LayerStack* OldestQueue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The batch's sessions are free again: their next jobs become runnable.
+  void Release(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void RunBatch(Batch& batch, model::Workspace& workspace);
+  // Whether `job` may be computed on the submitting thread now: short, no
+  // max_delay, nothing queued, a worker's share of the cores free, its
+  // session idle.
+  bool CanRunInline(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  static absl::Status BeginJob(Job& job, absl::Time start, float*& state);
+  static int64_t EndJob(Job& job, bool computed);
+  static absl::Status Compute(Batch& batch, model::Workspace& workspace);
+  // Where the inputs are handed to the engine and the answers written to
+  // the responses (kept apart from the scheduling so either can change alone).
+  static void GatherRows(Batch& batch);
+  static void AnswerRows(const Batch& batch, int64_t index, int64_t width);
 
   const Options options_;
   mutable absl::Mutex mu_;
-  std::deque<std::unique_ptr<Job>> queue_ ABSL_GUARDED_BY(mu_);
-  // Sessions some worker is stepping now.
-  absl::flat_hash_set<const Session*> busy_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const model::LayerStack*, ModelQueue> queues_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const Session*, SessionLine> lines_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t runnable_ ABSL_GUARDED_BY(mu_) = 0;  // jobs in queues_
+  int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;   // jobs not taken yet (queued or waiting)
+  // Batches being computed or answered, by workers or inline: inline runs
+  // only while fewer than options_.workers, so it takes an idle worker's
+  // place (and steps arriving while a worker answers its batch queue for
+  // its next one instead of splitting it).
+  int computing_ ABSL_GUARDED_BY(mu_) = 0;
+  int inline_running_ ABSL_GUARDED_BY(mu_) = 0;  // slots out, at most workers
+  std::vector<std::unique_ptr<InlineSlot>> free_slots_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };

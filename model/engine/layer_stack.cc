@@ -268,25 +268,56 @@ absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
   }
   if (parts.size() == 1) return Advance(states, steps, parts[0].view(), outputs, workspace);
   if (!streamable()) return NotSteppableError();
-  // Row t * B + b is part b's row t: what the first layer reads, written
-  // once (embedding rows, or the caller's floats through the input transform).
-  const int64_t sessions = static_cast<int64_t>(parts.size());
-  const int64_t rows = steps * sessions;
+  const int64_t rows = steps * static_cast<int64_t>(parts.size());
+  return RunLayers(states, steps, GatherParts(parts, steps, {}, rows, workspace), rows, outputs,
+                   workspace);
+}
+
+absl::Status LayerStack::StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                                    absl::Span<const CheckedInput> parts, float* outputs,
+                                    Workspace& workspace) const {
+  if (parts.size() != states.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(parts.size(), " parts for ", states.size(), " sessions, want one each"));
+  }
+  int64_t rows = 0;
+  for (size_t b = 0; b < parts.size(); ++b) {
+    DcheckChecked(parts[b]);
+    rows += parts[b].rows();
+    if (b < lengths.size() && parts[b].rows() != lengths[b]) {
+      return absl::InvalidArgumentError(absl::StrCat("session ", b, " has length ", lengths[b],
+                                                     " but ", parts[b].rows(), " rows"));
+    }
+  }
+  RNN_RETURN_IF_ERROR(CheckLengths(states, lengths, rows));
+  if (parts.size() == 1) return Advance(states, lengths[0], parts[0].view(), outputs, workspace);
+  if (!streamable()) return NotSteppableError();
+  return RunLayers(states, lengths[0], GatherParts(parts, lengths[0], lengths, rows, workspace),
+                   rows, outputs, workspace, lengths);
+}
+
+// Row by row in the order the first layer reads them (time-major; at step t
+// the sessions still running, in order), written once: embedding rows, or
+// the caller's floats, through the input transform when there is one.
+const float* LayerStack::GatherParts(absl::Span<const CheckedInput> parts, int steps,
+                                     absl::Span<const int> lengths, int64_t rows,
+                                     Workspace& workspace) const {
   const int width = input_size();
   float* x = workspace.Get(Workspace::kLayerA, rows * width);
-  for (int64_t t = 0; t < steps; ++t) {
-    for (int64_t b = 0; b < sessions; ++b) {
+  float* row = x;
+  for (int t = 0; t < steps; ++t) {
+    for (size_t b = 0; b < parts.size() && (lengths.empty() || lengths[b] > t); ++b) {
       const StepInput& part = parts[b].view();
-      float* row = x + (t * sessions + b) * width;
       if (embedding_.has_value()) {
         std::copy_n(embedding_->row(part.tokens[t]).data(), width, row);
       } else {
-        std::copy_n(part.floats + t * width, width, row);
+        std::copy_n(part.floats + static_cast<int64_t>(t) * width, width, row);
       }
+      row += width;
     }
   }
   if (transforms_.input.has_value()) transforms_.input->Apply(x, x, rows, width);
-  return RunLayers(states, steps, x, rows, outputs, workspace);
+  return x;
 }
 
 absl::Status LayerStack::Step(absl::Span<float* const> states, const StepInput& input,
@@ -325,17 +356,48 @@ absl::Status LayerStack::StepChunks(absl::Span<float* const> states, int steps,
   return Advance(states, steps, input, outputs, workspace);
 }
 
-absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps,
-                                 const StepInput& input, float* outputs,
-                                 Workspace& workspace) const {
+absl::Status LayerStack::CheckLengths(absl::Span<float* const> states,
+                                      absl::Span<const int> lengths, int64_t rows) {
+  if (lengths.size() != states.size() || lengths.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(lengths.size(), " lengths for ", states.size(), " sessions, want one each"));
+  }
+  int64_t total = 0;
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] <= 0 || (b > 0 && lengths[b] > lengths[b - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("session ", b, " has length ", lengths[b],
+                       ": want lengths of at least 1, longest first"));
+    }
+    total += lengths[b];
+  }
+  if (total != rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunks of ", total, " steps in all got ", rows, " input rows"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LayerStack::StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                                    const StepInput& input, float* outputs,
+                                    Workspace& workspace) const {
+  RNN_RETURN_IF_ERROR(CheckLengths(states, lengths, input.rows));
+  if (streamable()) RNN_RETURN_IF_ERROR(CheckInput(input));  // Else Advance refuses.
+  return Advance(states, lengths[0], input, outputs, workspace, lengths);
+}
+
+absl::Status LayerStack::Advance(absl::Span<float* const> states, int steps, const StepInput& input,
+                                 float* outputs, Workspace& workspace,
+                                 absl::Span<const int> lengths) const {
   if (!streamable()) return NotSteppableError();
   const int64_t rows = input.rows;
   const float* x = FirstLayerInput(input, workspace.Get(Workspace::kLayerA, rows * input_size()));
-  return RunLayers(states, steps, x, rows, outputs, workspace);
+  return RunLayers(states, steps, x, rows, outputs, workspace, lengths);
 }
 
 absl::Status LayerStack::RunLayers(absl::Span<float* const> states, int steps, const float* x,
-                                   int64_t rows, float* outputs, Workspace& workspace) const {
+                                   int64_t rows, float* outputs, Workspace& workspace,
+                                   absl::Span<const int> lengths) const {
   int x_cols = input_size();
   int64_t offset = 0;
   for (size_t k = 0; k < levels_.size(); ++k) {
@@ -348,7 +410,7 @@ absl::Status LayerStack::RunLayers(absl::Span<float* const> states, int steps, c
                    : workspace.Get(k % 2 == 0 ? Workspace::kLayerB : Workspace::kLayerA,
                                    rows * y_cols);
     layer.Run(ConstRowMatrixMap(x, rows, x_cols), steps, states, offset,
-              RowMatrixMap(y, rows, y_cols), workspace);
+              RowMatrixMap(y, rows, y_cols), workspace, lengths);
     offset += layer.state_size();
     x = y;
     x_cols = y_cols;

@@ -144,6 +144,23 @@ class LayerStack {
                           const StepInput& input, float* outputs,
                           Workspace& workspace) const;
 
+  // The same for chunks of different lengths: session b runs lengths[b]
+  // steps (>= 1, non-increasing: the longest first). The sessions step
+  // together over their common prefix, then the batch shrinks as the
+  // shorter ones end. Input and outputs are packed time-major (PyTorch's
+  // PackedSequence): step t holds one row for each session still stepping
+  // at t, sessions 0 .. B_t - 1 in order, B_t = #{b : lengths[b] > t};
+  // input.rows must be sum(lengths). Workspace grows with input.rows, as for
+  // StepChunks. INVALID_ARGUMENT on lengths out of order or a row count
+  // that does not match.
+  absl::Status StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                          const StepInput& input, float* outputs, Workspace& workspace) const;
+  // The same on rows Check() passed: session b's lengths[b] rows are
+  // parts[b], gathered as the equal-length StepChunks gathers them.
+  absl::Status StepChunks(absl::Span<float* const> states, absl::Span<const int> lengths,
+                          absl::Span<const CheckedInput> parts, float* outputs,
+                          Workspace& workspace) const;
+
   // Runs a whole sequence from the initial state, any model: [rows,
   // output_size()], or [1, output_size()] for SequenceOutput::kFinalState.
   absl::StatusOr<RowMatrix> RunSequence(const StepInput& input) const;
@@ -155,13 +172,25 @@ class LayerStack {
              std::optional<DenseHead> head, bool go_backwards, SequenceOutput sequence_output,
              StepTransforms transforms);
 
-  // Steps `input` (checked by the caller) through every layer.
-  absl::Status Advance(absl::Span<float* const> states, int steps,
-                       const StepInput& input, float* outputs,
-                       Workspace& workspace) const;
-  // Every layer over `rows` first-layer input rows `x`, time-major.
+  // Steps `input` (checked by the caller) through every layer; `lengths`
+  // empty: every session runs `steps` steps, else packed as StepChunks's.
+  absl::Status Advance(absl::Span<float* const> states, int steps, const StepInput& input,
+                       float* outputs, Workspace& workspace,
+                       absl::Span<const int> lengths = {}) const;
+  // Every layer over `rows` first-layer input rows `x`, time-major (packed
+  // by `lengths` when not empty).
   absl::Status RunLayers(absl::Span<float* const> states, int steps, const float* x, int64_t rows,
-                         float* outputs, Workspace& workspace) const;
+                         float* outputs, Workspace& workspace,
+                         absl::Span<const int> lengths = {}) const;
+  // INVALID_ARGUMENT unless `lengths` has one length per state, each >= 1,
+  // longest first, summing to `rows`.
+  static absl::Status CheckLengths(absl::Span<float* const> states, absl::Span<const int> lengths,
+                                   int64_t rows);
+  // The first layer's input of `parts` (session b's rows, lengths[b] of
+  // them, or `steps` each when `lengths` is empty) gathered time-major
+  // into the workspace; `rows` in all.
+  const float* GatherParts(absl::Span<const CheckedInput> parts, int steps,
+                           absl::Span<const int> lengths, int64_t rows, Workspace& workspace) const;
   // RunSequence on checked rows.
   RowMatrix RunChecked(const StepInput& input) const;
   // DCHECKs that `input` was checked by this stack (debug builds scan again).

@@ -28,6 +28,14 @@ void ScatterStates(const float* recurrent, int64_t r, const float* cell, int64_t
   }
 }
 
+// How many of the sessions still step at time t: all without `lengths`,
+// else those whose (non-increasing) length exceeds t.
+int64_t ActiveAt(int64_t batch, absl::Span<const int> lengths, int t) {
+  if (lengths.empty()) return batch;
+  return std::partition_point(lengths.begin(), lengths.end(), [t](int n) { return n > t; }) -
+         lengths.begin();
+}
+
 const GateWeights& WeightsOf(const RecurrentLayer::Cell& cell) {
   return std::visit([](const auto& c) -> const GateWeights& { return c.weights(); },
                     cell);
@@ -87,21 +95,21 @@ int RecurrentLayer::cell_state_size() const {
   return std::visit([](const auto& c) { return c.cell_state_size(); }, cell_);
 }
 
-void RecurrentLayer::Run(const ConstRowMatrixMap& input, int steps,
-                         absl::Span<float* const> states, int64_t state_offset,
-                         RowMatrixMap output, Workspace& workspace) const {
+void RecurrentLayer::Run(const ConstRowMatrixMap& input, int steps, absl::Span<float* const> states,
+                         int64_t state_offset, RowMatrixMap output, Workspace& workspace,
+                         absl::Span<const int> lengths) const {
   std::visit(
       [&](const auto& cell) {
-        RunCell(cell, input, steps, states, state_offset, output, workspace);
+        RunCell(cell, input, steps, states, state_offset, output, workspace, lengths);
       },
       cell_);
 }
 
 template <typename CellT>
-void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
-                             int steps, absl::Span<float* const> states,
-                             int64_t state_offset, RowMatrixMap output,
-                             Workspace& workspace) const {
+void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input, int steps,
+                             absl::Span<float* const> states, int64_t state_offset,
+                             RowMatrixMap output, Workspace& workspace,
+                             absl::Span<const int> lengths) const {
   const GateWeights& weights = cell.weights();
   // 64-bit sizes: batch * width must not wrap for wide layers or heads.
   const int64_t batch = static_cast<int64_t>(states.size());
@@ -129,32 +137,51 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input,
   RowMatrixMap scratch2(workspace.Get(Workspace::kScratch2, batch * hidden), batch,
                         hidden);
   // Step t reads what step t-1 wrote into `output`: no copies between steps.
+  // With `lengths` the batch shrinks to its first `active` sessions; their
+  // rows stay a prefix of every matrix, so the cells step that prefix, and
+  // the rows of sessions that ended are left as they were.
   const float* fed = recurrent;
+  int64_t active = batch;
+  int64_t row = 0;        // the first row of step t in `input` and `output`
+  int64_t group_row = 0;  // the first row of the projected group
   for (int t = 0; t < steps; ++t) {
+    const int64_t now = ActiveAt(batch, lengths, t);
+    if (now < active) {
+      // Sessions now .. active - 1 ended at step t - 1: their r is there.
+      ScatterStates(fed + now * fed_back, fed_back, cell_state.data() + now * cell_size, cell_size,
+                    states.subspan(now, active - now), state_offset);
+      active = now;
+    }
     if (t % group == 0) {
-      const int64_t rows = std::min<int64_t>(group, steps - t) * batch;
-      cell.packed_input().MultiplyAdd(input.data() + t * batch * input.cols(), input.cols(), rows,
+      int64_t rows = 0;
+      for (int s = t; s < std::min<int>(t + group, steps); ++s) {
+        rows += ActiveAt(batch, lengths, s);
+      }
+      group_row = row;
+      cell.packed_input().MultiplyAdd(input.data() + row * input.cols(), input.cols(), rows,
                                       weights.input_bias.data(), 0, projected, width);
     }
-    float* out_t = output.data() + t * batch * fed_back;
+    float* out_t = output.data() + row * fed_back;
     CellStep step{
-        .projected_input = ConstRowMatrixMap(projected + (t % group) * batch * width, batch, width),
-        .recurrent_input = ConstRowMatrixMap(fed, batch, fed_back),
-        .cell = cell_state,
-        .output = feedback_.has_value() ? cell_output : RowMatrixMap(out_t, batch, hidden),
-        .scratch = scratch,
-        .scratch2 = scratch2,
+        .projected_input = ConstRowMatrixMap(projected + (row - group_row) * width, active, width),
+        .recurrent_input = ConstRowMatrixMap(fed, active, fed_back),
+        .cell = RowMatrixMap(cell_state.data(), active, cell_size),
+        .output = feedback_.has_value() ? RowMatrixMap(cell_output.data(), active, hidden)
+                                        : RowMatrixMap(out_t, active, hidden),
+        .scratch = RowMatrixMap(scratch.data(), active, width),
+        .scratch2 = RowMatrixMap(scratch2.data(), active, hidden),
         .order = t % 2 == 0 ? internal::PanelOrder::kForward : internal::PanelOrder::kBackward,
     };
     cell.Step(step);
     if (feedback_.has_value()) {
-      feedback_->Apply(ConstRowMatrixMap(cell_output.data(), batch, hidden),
-                       RowMatrixMap(out_t, batch, fed_back));
+      feedback_->Apply(ConstRowMatrixMap(cell_output.data(), active, hidden),
+                       RowMatrixMap(out_t, active, fed_back));
     }
     fed = out_t;
+    row += active;
   }
 
-  ScatterStates(fed, fed_back, cell_state.data(), cell_size, states, state_offset);
+  ScatterStates(fed, fed_back, cell_state.data(), cell_size, states.first(active), state_offset);
 }
 
 }  // namespace rnnserve::model

@@ -50,17 +50,23 @@ class RecurrentLayer {
   // `output` gets [steps * B, output_size] the same way. Session b's state is
   // at states[b] + state_offset and is updated in place. Allocates nothing
   // once `workspace` has grown to the shape.
-  void Run(const ConstRowMatrixMap& input, int steps,
-           absl::Span<float* const> states, int64_t state_offset,
-           RowMatrixMap output, Workspace& workspace) const;
+  //
+  // With `lengths` (one per session, non-increasing, the first == steps),
+  // session b runs lengths[b] steps and the batch shrinks as sessions end:
+  // step t holds rows for sessions 0 .. B_t - 1 only, B_t being how many
+  // have lengths[b] > t (PyTorch's PackedSequence layout), and the rows are
+  // sum(lengths).
+  void Run(const ConstRowMatrixMap& input, int steps, absl::Span<float* const> states,
+           int64_t state_offset, RowMatrixMap output, Workspace& workspace,
+           absl::Span<const int> lengths = {}) const;
 
  private:
   RecurrentLayer(Cell cell, std::optional<DenseHead> feedback);
 
   template <typename CellT>
   void RunCell(const CellT& cell, const ConstRowMatrixMap& input, int steps,
-               absl::Span<float* const> states, int64_t state_offset,
-               RowMatrixMap output, Workspace& workspace) const;
+               absl::Span<float* const> states, int64_t state_offset, RowMatrixMap output,
+               Workspace& workspace, absl::Span<const int> lengths) const;
 
   Cell cell_;
   std::optional<DenseHead> feedback_;

@@ -301,7 +301,9 @@ bool CheckpointWriter::RunPass(bool all) {
       absl::MutexLock lock(&session->mu());
       const int64_t since = session->changed_since_ns();
       if (since == 0 || !session->closed().ok()) continue;
-      if (session->claim_due() || (!all && session->unanswered() > 0)) {
+      // A step computing now changes it again: left for the next pass, as a
+      // step whose answer is not out yet (the final pass waits for both).
+      if (session->claim_due() || (!all && (session->unanswered() > 0 || session->stepping()))) {
         oldest_left = std::min(oldest_left, since);
         complete = false;
         left_.emplace_back(session->id());

@@ -422,6 +422,7 @@ absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequ
   v1::SessionState state;
   {
     absl::MutexLock lock(&session->mu());
+    session->AwaitIdle();  // A step computing on it is applied first.
     // A copy closed as stale is kept for exactly this: its state is final.
     if (!session->closed().ok() && session->stale_since_ns() == 0) {
       return absl::NotFoundError(session->closed().message());

@@ -151,6 +151,94 @@ TEST(LayerStackTest, StepChunksRefusesARowCountThatIsNotStepsTimesSessions) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// StepChunks with lengths: chunks of different lengths stepped together over
+// their common prefix, then as the batch shrinks, end where each session
+// stepped alone ends, and give the same outputs.
+TEST(LayerStackTest, StepChunksOfDifferentLengthsMatchEachSessionAlone) {
+  const std::vector<int> lengths = {7, 4, 4, 2, 1};
+  const int sessions = static_cast<int>(lengths.size());
+  for (const char* fixture : {"lstm_proj", "lstm_peephole_clip", "gru_2layer", "gru_reset_before",
+                              "jordan_tanh", "charlm"}) {
+    SCOPED_TRACE(fixture);
+    const auto stack = Load(fixture);
+    ASSERT_NE(stack, nullptr);
+    const bool tokens = stack->input_kind() == InputKind::kTokens;
+    const int in = stack->input_size(), out = stack->output_size();
+    // Session b's step t, packed: the rows of step t are the sessions still
+    // running at t, in order.
+    const auto value = [](int b, int t, int j) {
+      return 0.37f * std::sin(0.7f * (b * 31 + t * 7 + j));
+    };
+    const auto id = [&](int b, int t) {
+      return static_cast<int64_t>((b * 5 + t * 3) % std::max(1, stack->vocabulary_size()));
+    };
+    std::vector<float> x;
+    std::vector<int64_t> ids;
+    for (int t = 0; t < lengths[0]; ++t) {
+      for (int b = 0; b < sessions && lengths[b] > t; ++b) {
+        for (int j = 0; j < in; ++j) x.push_back(value(b, t, j));
+        ids.push_back(id(b, t));
+      }
+    }
+    const int64_t rows = static_cast<int64_t>(ids.size());
+    std::vector<std::vector<float>> together(sessions), alone(sessions);
+    std::vector<float*> pointers;
+    for (int b = 0; b < sessions; ++b) {
+      together[b].assign(stack->state_size(), 0.0f);
+      stack->InitState(together[b].data());
+      for (float& v : together[b]) v += 0.01f * b;
+      alone[b] = together[b];
+      pointers.push_back(together[b].data());
+    }
+    Workspace workspace;
+    std::vector<float> y(rows * out);
+    const StepInput input =
+        tokens ? StepInput::Tokens(ids.data(), rows) : StepInput::Floats(x.data(), rows);
+    ASSERT_TRUE(stack->StepChunks(pointers, lengths, input, y.data(), workspace).ok());
+    for (int b = 0; b < sessions; ++b) {
+      std::vector<float> xb;
+      std::vector<int64_t> idsb;
+      for (int t = 0; t < lengths[b]; ++t) {
+        for (int j = 0; j < in; ++j) xb.push_back(value(b, t, j));
+        idsb.push_back(id(b, t));
+      }
+      std::vector<float> yb(lengths[b] * out);
+      const StepInput one = tokens ? StepInput::Tokens(idsb.data(), lengths[b])
+                                   : StepInput::Floats(xb.data(), lengths[b]);
+      ASSERT_TRUE(stack->StepChunk(alone[b].data(), one, yb.data(), workspace).ok());
+      int64_t row = 0;  // the first packed row of step t
+      for (int t = 0; t < lengths[b]; ++t) {
+        for (int j = 0; j < out; ++j) {
+          ASSERT_NEAR(y[(row + b) * out + j], yb[t * out + j], 1e-6)
+              << "session " << b << ", step " << t << ", output " << j;
+        }
+        for (int s = 0; s < sessions; ++s) row += lengths[s] > t ? 1 : 0;
+      }
+      for (int64_t j = 0; j < stack->state_size(); ++j) {
+        ASSERT_NEAR(together[b][j], alone[b][j], 1e-6) << "session " << b << ", state " << j;
+      }
+    }
+  }
+}
+
+TEST(LayerStackTest, StepChunksRefusesLengthsOutOfOrderOrNotMatchingTheRows) {
+  const auto stack = Load("gru_1layer");
+  std::vector<float> a(stack->state_size(), 0.0f), b(stack->state_size(), 0.0f);
+  float* states[] = {a.data(), b.data()};
+  const std::vector<float> x(5 * 4, 0.5f);
+  std::vector<float> out(5 * stack->output_size());
+  Workspace workspace;
+  const auto code = [&](std::vector<int> lengths, int64_t rows) {
+    return stack->StepChunks(states, lengths, StepInput::Floats(x.data(), rows), out.data(),
+                             workspace);
+  };
+  EXPECT_THAT(code({2, 3}, 5).message(), HasSubstr("longest first"));
+  EXPECT_THAT(code({3, 0}, 3).message(), HasSubstr("at least 1"));
+  EXPECT_THAT(code({3, 1}, 5).message(), HasSubstr("got 5 input rows"));
+  EXPECT_THAT(code({3}, 3).message(), HasSubstr("want one each"));
+  EXPECT_TRUE(code({3, 2}, 5).ok());
+}
+
 // `stack` again with `transforms` (issue 21): the same weights, raw values in
 // and out.
 LayerStack WithTransforms(const LayerStack& stack, StepTransforms transforms) {

@@ -3,6 +3,7 @@
 #include "server/step_batcher.h"
 
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <thread>
@@ -11,6 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/importers/model_loader.h"
+#include "server/served_models.h"
+#include "server/session_transfer.h"
 #include "tests/model/test_util.h"
 
 namespace rnnserve::server {
@@ -60,6 +63,13 @@ class StepBatcherTest : public ::testing::Test {
     return input;
   }
 
+  // Room for an answer of `rows` rows, kept by the fixture as a response
+  // message keeps it in the server.
+  float* Out(int64_t rows) const {
+    absl::MutexLock lock(&mu_);
+    return kept_.emplace_back(rows * stack_->output_size()).data();
+  }
+
   // What stepping session k alone for `steps` steps from a fresh state gives.
   std::vector<float> Reference(int k, int steps) const {
     std::vector<float> state(stack_->state_size());
@@ -80,7 +90,6 @@ class StepBatcherTest : public ::testing::Test {
   mutable std::deque<std::vector<float>> kept_ ABSL_GUARDED_BY(mu_);
 };
 
-// Submits and waits for the outcome.
 // An outcome and the rows the batcher wrote for it.
 struct Answer : StepOutcome {
   std::vector<float> outputs;
@@ -108,40 +117,48 @@ absl::StatusOr<Answer> SubmitAndWait(StepBatcher& batcher, SessionPtr session,
 }
 
 TEST_F(StepBatcherTest, ManySessionsOnManyThreadsGetExactlyTheirOwnOutputs) {
-  SessionStore store({});
-  StepBatcher batcher({.workers = 2, .max_batch = 16});
-  constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
-  std::vector<SessionPtr> sessions;
-  for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
-  std::atomic<int> mismatches = 0, batched = 0;
-  std::vector<std::thread> threads;
-  for (int th = 0; th < kThreads; ++th) {
-    threads.emplace_back([&, th] {
-      for (int k = th; k < kSessions; k += kThreads) {
-        const std::vector<float> want = Reference(k, kSteps);
-        const int width = stack_->output_size();
-        for (int t = 0; t < kSteps; ++t) {
-          absl::StatusOr<Answer> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
-          if (!got.ok() || got->session_steps != t + 1) {
-            ++mismatches;
-            continue;
-          }
-          if (got->batch_size > 1) ++batched;
-          for (int j = 0; j < width; ++j) {
-            if (std::abs(got->outputs[j] - want[t * width + j]) > 1e-5f) ++mismatches;
+  // Queued only, then with lone steps computed inline besides.
+  for (const int inline_max_steps : {0, 16}) {
+    SCOPED_TRACE(inline_max_steps);
+    SessionStore store({});
+    StepBatcher batcher({.workers = 2, .max_batch = 16, .inline_max_steps = inline_max_steps});
+    constexpr int kSessions = 40, kSteps = 25, kThreads = 8;
+    std::vector<SessionPtr> sessions;
+    for (int k = 0; k < kSessions; ++k) sessions.push_back(NewSession(store, absl::StrCat("s", k)));
+    std::atomic<int> mismatches = 0, batched = 0;
+    std::vector<std::thread> threads;
+    for (int th = 0; th < kThreads; ++th) {
+      threads.emplace_back([&, th] {
+        for (int k = th; k < kSessions; k += kThreads) {
+          const std::vector<float> want = Reference(k, kSteps);
+          const int width = stack_->output_size();
+          for (int t = 0; t < kSteps; ++t) {
+            absl::StatusOr<Answer> got = SubmitAndWait(batcher, sessions[k], stack_, Input(k, t));
+            if (!got.ok() || got->session_steps != t + 1) {
+              ++mismatches;
+              continue;
+            }
+            if (got->batch_size > 1) ++batched;
+            for (int j = 0; j < width; ++j) {
+              if (std::abs(got->outputs[j] - want[t * width + j]) > 1e-5f) ++mismatches;
+            }
           }
         }
-      }
-    });
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(mismatches, 0);
+    // Inline runs leave too few steps queued for a sure batch.
+    if (inline_max_steps == 0) {
+      EXPECT_GT(batched, 0) << "eight threads at once never formed a batch";
+    }
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(mismatches, 0);
-  EXPECT_GT(batched, 0) << "eight threads at once never formed a batch";
 }
 
 TEST_F(StepBatcherTest, QueuedStepsOfOneSessionApplyInOrder) {
   SessionStore store({});
-  StepBatcher batcher({.workers = 2, .max_batch = 8});
+  // Not inline: they queue behind each other.
+  StepBatcher batcher({.workers = 2, .max_batch = 8, .inline_max_steps = 0});
   SessionPtr session = NewSession(store, "ordered");
   constexpr int kSteps = 30;
   const std::vector<float> want = Reference(0, kSteps);
@@ -291,6 +308,316 @@ TEST_F(StepBatcherTest, ShutdownFinishesEveryAcceptedStep) {
   }
   EXPECT_EQ(accepted, 100);
   EXPECT_EQ(answered, 100);
+}
+
+// Every path through Submit ends in exactly one call of `done`: refused
+// (full queue, shut down), failed in the queue (closed session, passed
+// deadline) or computed. (Bad input cannot reach Submit: StepInputData holds
+// rows the edge checked, BadInputCannotBeSubmittedAndLeavesTheSession.)
+TEST_F(StepBatcherTest, EveryPathCompletesThroughOneCallback) {
+  SessionStore store({.track_changes = true});  // a tier's store: sessions can be closed
+  std::atomic<int> calls = 0;
+  std::vector<absl::StatusCode> codes;
+  absl::Mutex codes_mu;
+  const auto record = [&](absl::StatusOr<StepOutcome> r) {
+    ++calls;
+    absl::MutexLock lock(&codes_mu);
+    codes.push_back(r.status().code());
+  };
+  {
+    StepBatcher batcher({.workers = 1, .max_queue = 1000});
+    SessionPtr closed = NewSession(store, "closed");
+    {
+      absl::MutexLock lock(&closed->mu());
+      closed->Close(absl::UnavailableError("moved"));
+    }
+    batcher.Submit(closed, stack_, Input(0, 0), false, Out(1), absl::InfiniteFuture(), record);
+    batcher.Submit(NewSession(store, "late"), stack_, Input(0, 0), false, Out(1),
+                   absl::Now() - absl::Seconds(1), record);
+    batcher.Submit(NewSession(store, "fine"), stack_, Input(0, 0), false, Out(1),
+                   absl::InfiniteFuture(), record);
+    batcher.Submit(NewSession(store, "chunk"), stack_, Input(0, 0, 9), true, Out(1),
+                   absl::InfiniteFuture(), record);
+    batcher.Shutdown();
+    batcher.Submit(NewSession(store, "after"), stack_, Input(0, 0), false, Out(1),
+                   absl::InfiniteFuture(), record);
+  }
+  {
+    StepBatcher full({.workers = 1, .max_queue = 0});
+    full.Submit(NewSession(store, "full"), stack_, Input(0, 0), false, Out(1),
+                absl::InfiniteFuture(), record);
+  }
+  EXPECT_EQ(calls, 6);
+  absl::MutexLock lock(&codes_mu);
+  EXPECT_THAT(codes, ::testing::UnorderedElementsAre(
+                         absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
+                         absl::StatusCode::kOk, absl::StatusCode::kOk,
+                         absl::StatusCode::kUnavailable, absl::StatusCode::kResourceExhausted));
+}
+
+// The session's lock guards bookkeeping, not the math: while a long chunk
+// computes, the lock is free (the session is seen marked as being stepped),
+// yet an export never sees a half-stepped state and a restart waits for the
+// chunk, then resets the state it left.
+TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
+  absl::StatusOr<std::unique_ptr<ServedModels>> models = ServedModels::Load(
+      model::testing::MakeTestRepository("batcher_export", {{"gru_2layer", "gru/1"}}), 10);
+  ASSERT_TRUE(models.ok()) << models.status();
+  const ServedModel* served = *(*models)->Find("gru", 1);
+  stack_ = served->loaded.stack;
+  SessionStore store({});
+  SessionPtr session = *store.Start("long", served->ref(), absl::Now());
+  StepBatcher batcher({.workers = 1});
+  constexpr int kSteps = 100'000;
+  std::vector<float> initial(stack_->state_size()), final_state(stack_->state_size());
+  stack_->InitState(initial.data());
+  final_state = initial;
+  {
+    const std::vector<float> input = Values(0, 0, kSteps);
+    std::vector<float> out(kSteps * stack_->output_size());
+    model::Workspace workspace;
+    ASSERT_TRUE(stack_
+                    ->StepChunk(final_state.data(), model::StepInput::Floats(input.data(), kSteps),
+                                out.data(), workspace)
+                    .ok());
+  }
+  const auto state_is = [&](const v1::SessionState& exported, const std::vector<float>& want) {
+    for (size_t i = 0; i < want.size(); ++i) {
+      float value;
+      std::memcpy(&value, exported.state().data() + 4 * i, 4);  // little-endian hosts
+      if (std::abs(value - want[i]) > 1e-4f) return false;
+    }
+    return true;
+  };
+
+  absl::Notification done;
+  absl::StatusOr<StepOutcome> outcome;
+  batcher.Submit(session, stack_, Input(0, 0, kSteps), true, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   outcome = std::move(r);
+                   done.Notify();
+                 });
+  // The lock is free while the chunk computes: the mark is seen under it.
+  bool seen_stepping = false;
+  while (!seen_stepping && !done.HasBeenNotified()) {
+    absl::MutexLock lock(&session->mu());
+    seen_stepping = session->stepping();
+  }
+  EXPECT_TRUE(seen_stepping) << "the session's lock was held through the math";
+  // An export meanwhile waits for the chunk: never a half-stepped state.
+  int exports = 0;
+  do {
+    v1::SessionState exported;
+    ASSERT_TRUE(ExportSession(*session, **models, &exported).ok());
+    ++exports;
+    EXPECT_EQ(exported.steps(), kSteps);
+    EXPECT_TRUE(state_is(exported, final_state)) << "a half-stepped state was exported";
+  } while (!done.HasBeenNotified());
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_GT(exports, 0);
+
+  // A restart during a chunk waits for it, then resets what it left.
+  absl::Notification second;
+  batcher.Submit(session, stack_, Input(0, 0, kSteps), true, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   outcome = std::move(r);
+                   second.Notify();
+                 });
+  for (bool stepping = false; !stepping && !second.HasBeenNotified();) {
+    absl::MutexLock lock(&session->mu());
+    stepping = session->stepping();
+  }
+  ASSERT_TRUE(store.Start("long", served->ref(), absl::Now()).ok());
+  second.WaitForNotification();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->session_steps, 2 * kSteps);
+  v1::SessionState reset;
+  ASSERT_TRUE(ExportSession(*session, **models, &reset).ok());
+  EXPECT_EQ(reset.steps(), 0);
+  EXPECT_TRUE(state_is(reset, initial));
+}
+
+// A queue per model version: a step's partners are found however many steps
+// of other models queued between them, and batches go oldest first.
+TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
+  absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
+  ASSERT_TRUE(other.ok());
+  const ModelRef b_model{"gru_b", 1, other->stack, pool_.get()};
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .max_batch = 4});
+  // A long chunk keeps the only worker busy while the rest queue.
+  SessionPtr blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  absl::Mutex mu;
+  std::vector<std::string> order;  // sessions as answered
+  std::vector<int> batch_sizes;
+  std::atomic<int> left = 0;
+  absl::Notification all_done;
+  const auto submit = [&](SessionPtr session, std::shared_ptr<const model::LayerStack> stack) {
+    ++left;
+    batcher.Submit(session, stack, Input(0, 0), false, Out(1), absl::InfiniteFuture(),
+                   [&, id = std::string(session->id())](absl::StatusOr<StepOutcome> r) {
+                     ASSERT_TRUE(r.ok()) << r.status();
+                     {
+                       absl::MutexLock lock(&mu);
+                       order.push_back(id);
+                       batch_sizes.push_back(r->batch_size);
+                     }
+                     if (--left == 0) all_done.Notify();
+                   });
+  };
+  submit(NewSession(store, "a0"), stack_);
+  for (int k = 0; k < 40; ++k) {
+    submit(*store.Start(absl::StrCat("b", k), b_model, absl::Now()), other->stack);
+  }
+  for (int k = 1; k < 4; ++k) submit(NewSession(store, absl::StrCat("a", k)), stack_);
+  ASSERT_FALSE(blocked_done.HasBeenNotified()) << "the chunk ended before the steps queued";
+  all_done.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(order.size(), 44u);
+  // The oldest (a0) goes first, with its partners from behind 40 others.
+  EXPECT_THAT(std::vector<std::string>(order.begin(), order.begin() + 4),
+              ::testing::UnorderedElementsAre("a0", "a1", "a2", "a3"));
+  EXPECT_THAT(batch_sizes, ::testing::Each(4));
+}
+
+// A lone short step, submitted while nothing is queued and a worker is free,
+// is computed on the submitting thread and answered before Submit returns.
+TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
+  const auto answered_on = [&](SessionPtr session, int steps) {
+    std::thread::id on;
+    bool before_return = false;
+    absl::Notification done;
+    batcher.Submit(session, stack_, Input(0, 0, steps), false, Out(steps), absl::InfiniteFuture(),
+                   [&](absl::StatusOr<StepOutcome> r) {
+                     EXPECT_TRUE(r.ok()) << r.status();
+                     on = std::this_thread::get_id();
+                     done.Notify();
+                   });
+    before_return = done.HasBeenNotified();
+    done.WaitForNotification();
+    return std::make_pair(on == std::this_thread::get_id(), before_return);
+  };
+  SessionPtr session = NewSession(store, "inline");
+  EXPECT_EQ(answered_on(session, 1), std::make_pair(true, true));
+  EXPECT_EQ(answered_on(session, 4), std::make_pair(true, true));
+  // Longer than inline_max_steps: a worker's.
+  EXPECT_FALSE(answered_on(session, 5).first);
+  {
+    absl::MutexLock lock(&session->mu());
+    EXPECT_EQ(session->step_count(), 10);
+  }
+  StepBatcher off({.workers = 1, .inline_max_steps = 0});
+  std::thread::id on;
+  absl::Notification done;
+  off.Submit(session, stack_, Input(0, 0), false, Out(1), absl::InfiniteFuture(),
+             [&](absl::StatusOr<StepOutcome>) {
+               on = std::this_thread::get_id();
+               done.Notify();
+             });
+  done.WaitForNotification();
+  EXPECT_NE(on, std::this_thread::get_id()) << "inline_max_steps = 0 still ran inline";
+}
+
+// No inline run while the workers' share is taken: a step queues behind a
+// busy worker (and batches there); a `done` that submits again does not
+// deadlock, its step queues.
+TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
+  SessionPtr blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  absl::Notification queued_done;
+  std::thread::id queued_on;
+  batcher.Submit(NewSession(store, "queued"), stack_, Input(0, 0), false, Out(1),
+                 absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r) {
+                   EXPECT_TRUE(r.ok());
+                   queued_on = std::this_thread::get_id();
+                   queued_done.Notify();
+                 });
+  EXPECT_FALSE(queued_done.HasBeenNotified() && queued_on == std::this_thread::get_id());
+  queued_done.WaitForNotification();
+  EXPECT_NE(queued_on, std::this_thread::get_id());
+  blocked_done.WaitForNotification();
+
+  // Inline, and its `done` submits the session's next step.
+  SessionPtr session = NewSession(store, "again");
+  absl::Notification second;
+  batcher.Submit(session, stack_, Input(0, 0), false, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome> r) {
+                   EXPECT_TRUE(r.ok());
+                   batcher.Submit(session, stack_, Input(0, 1), false, Out(1),
+                                  absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r2) {
+                                    EXPECT_TRUE(r2.ok());
+                                    EXPECT_EQ(r2->session_steps, 2);
+                                    second.Notify();
+                                  });
+                 });
+  second.WaitForNotification();
+}
+
+// Pending chunks of one model, of different lengths (and single steps), run
+// as one StepChunks, and each gets what stepping it alone gives.
+TEST_F(StepBatcherTest, PendingChunksOfDifferentLengthsRunTogether) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .max_batch = 8});
+  SessionPtr blocker = NewSession(store, "blocker");
+  absl::Notification blocked_done;
+  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
+                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
+  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
+    absl::MutexLock lock(&blocker->mu());
+    stepping = blocker->stepping();
+  }
+  const std::vector<int> lengths = {5, 12, 1, 7, 12, 3};
+  const int width = stack_->output_size();
+  std::vector<absl::StatusOr<StepOutcome>> got(lengths.size());
+  std::vector<float*> outputs(lengths.size());
+  std::atomic<int> left = static_cast<int>(lengths.size());
+  absl::Notification all_done;
+  for (size_t k = 0; k < lengths.size(); ++k) {
+    const bool last_only = k % 2 == 1;
+    batcher.Submit(NewSession(store, absl::StrCat("c", k)), stack_,
+                   Input(static_cast<int>(k), 0, lengths[k]), last_only,
+                   outputs[k] = Out(last_only ? 1 : lengths[k]), absl::InfiniteFuture(),
+                   [&, k](absl::StatusOr<StepOutcome> r) {
+                     got[k] = std::move(r);
+                     if (--left == 0) all_done.Notify();
+                   });
+  }
+  ASSERT_FALSE(blocked_done.HasBeenNotified()) << "the chunk ended before the others queued";
+  all_done.WaitForNotification();
+  for (size_t k = 0; k < lengths.size(); ++k) {
+    SCOPED_TRACE(k);
+    ASSERT_TRUE(got[k].ok()) << got[k].status();
+    EXPECT_EQ(got[k]->batch_size, static_cast<int>(lengths.size()));
+    EXPECT_EQ(got[k]->session_steps, lengths[k]);
+    const std::vector<float> want = Reference(static_cast<int>(k), lengths[k]);
+    if (k % 2 == 1) {
+      EXPECT_EQ(got[k]->rows, 1);
+      EXPECT_THAT(std::vector<float>(outputs[k], outputs[k] + width),
+                  ::testing::Pointwise(::testing::FloatNear(1e-5),
+                                       std::vector<float>(want.end() - width, want.end())));
+    } else {
+      EXPECT_EQ(got[k]->rows, lengths[k]);
+      EXPECT_THAT(std::vector<float>(outputs[k], outputs[k] + want.size()),
+                  ::testing::Pointwise(::testing::FloatNear(1e-5), want));
+    }
+  }
 }
 
 }  // namespace
