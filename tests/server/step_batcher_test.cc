@@ -70,6 +70,18 @@ class StepBatcherTest : public ::testing::Test {
     return kept_.emplace_back(rows * stack_->output_size()).data();
   }
 
+  // Keeps a batcher's one worker busy with a long chunk of a new session and
+  // returns once it computes; `done` is notified when the chunk ends.
+  void BlockTheWorker(StepBatcher& batcher, SessionStore& store, absl::Notification& done) {
+    SessionPtr blocker = NewSession(store, "blocker");
+    batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
+                   [&done](absl::StatusOr<StepOutcome>) { done.Notify(); });
+    for (bool stepping = false; !stepping && !done.HasBeenNotified();) {
+      absl::MutexLock lock(&blocker->mu());
+      stepping = blocker->stepping();
+    }
+  }
+
   // What stepping session k alone for `steps` steps from a fresh state gives.
   std::vector<float> Reference(int k, int steps) const {
     std::vector<float> state(stack_->state_size());
@@ -446,14 +458,8 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .max_batch = 4});
   // A long chunk keeps the only worker busy while the rest queue.
-  SessionPtr blocker = NewSession(store, "blocker");
   absl::Notification blocked_done;
-  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
-                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
-  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
-    absl::MutexLock lock(&blocker->mu());
-    stepping = blocker->stepping();
-  }
+  BlockTheWorker(batcher, store, blocked_done);
   absl::Mutex mu;
   std::vector<std::string> order;  // sessions as answered
   std::vector<int> batch_sizes;
@@ -533,14 +539,8 @@ TEST_F(StepBatcherTest, LoneShortStepRunsOnTheSubmittingThread) {
 TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
-  SessionPtr blocker = NewSession(store, "blocker");
   absl::Notification blocked_done;
-  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
-                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
-  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
-    absl::MutexLock lock(&blocker->mu());
-    stepping = blocker->stepping();
-  }
+  BlockTheWorker(batcher, store, blocked_done);
   absl::Notification queued_done;
   std::thread::id queued_on;
   batcher.Submit(NewSession(store, "queued"), stack_, Input(0, 0), false, Out(1),
@@ -575,14 +575,8 @@ TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
 TEST_F(StepBatcherTest, PendingChunksOfDifferentLengthsRunTogether) {
   SessionStore store({});
   StepBatcher batcher({.workers = 1, .max_batch = 8});
-  SessionPtr blocker = NewSession(store, "blocker");
   absl::Notification blocked_done;
-  batcher.Submit(blocker, stack_, Input(0, 0, 100'000), true, Out(1), absl::InfiniteFuture(),
-                 [&](absl::StatusOr<StepOutcome>) { blocked_done.Notify(); });
-  for (bool stepping = false; !stepping && !blocked_done.HasBeenNotified();) {
-    absl::MutexLock lock(&blocker->mu());
-    stepping = blocker->stepping();
-  }
+  BlockTheWorker(batcher, store, blocked_done);
   const std::vector<int> lengths = {5, 12, 1, 7, 12, 3};
   const int width = stack_->output_size();
   std::vector<absl::StatusOr<StepOutcome>> got(lengths.size());
