@@ -34,7 +34,7 @@ using RawBidi = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 using Stream = grpc::ClientReaderWriter<v1::StepRequest, v1::StepResponse>;
 
 constexpr char kModel[] = "lstm";
-// What ExpectNoAllocationBeyondTheEcho allows today (see the TODO there):
+// What ExpectFewAllocationsBeyondTheEcho allows today (see the TODO there):
 // measured 2.0 (one stream) and 0.2 to 2.7 (four) a step, with gRPC's noise.
 constexpr double kAllocationsPerStepToday = 4.0;
 
@@ -204,7 +204,7 @@ class StepNoAllocationTest : public ::testing::Test {
   }
 
   // rnnserve's allocations per step beyond the echo's, each stepped the same.
-  void ExpectNoAllocationBeyondTheEcho(int streams) {
+  void ExpectFewAllocationsBeyondTheEcho(int streams) {
     constexpr int kSteps = 400;
     const long echo = AllocationsWhileStepping(*echo_.stub, streams, kSteps);
     const long rnnserve = AllocationsWhileStepping(*rnnserve_.stub, streams, kSteps);
@@ -214,12 +214,13 @@ class StepNoAllocationTest : public ::testing::Test {
     std::cout << streams << " streams: " << rnnserve << " allocations against the echo's " << echo
               << " for " << streams * kSteps << " steps: " << per_step
               << " per step beyond gRPC and protobuf\n";
-    // TODO(issue 16): zero. Three allocations a step remain on rnnserve's
-    // own path (found by recording the stack of each allocation): the reply
+    // TODO(issue 16): zero, and the tests' names with it. What remains on
+    // rnnserve's own path (found by recording the stack of each allocation
+    // before the per-version queues replaced TakeBatch's scan): the reply
     // closure StepHandler::Submit hands the batcher (an AnyInvocable too
-    // large to be stored inline), StepBatcher's Job and TakeBatch's
-    // `blocked` set; and StreamExchange::Respond takes a grpc::ByteBuffer by
-    // value, which gRPC 1.51 copies (it has no move). gRPC's own allocations
+    // large to be stored inline), StepBatcher's Job (and its queue's node);
+    // and StreamExchange::Respond takes a grpc::ByteBuffer by value, which
+    // gRPC 1.51 copies (it has no move). gRPC's own allocations
     // differ by about one a step between a reply from a batcher thread and
     // the echo's inline one. Before issue 16's step path: 13 a step.
     EXPECT_LT(per_step, kAllocationsPerStepToday);
@@ -241,16 +242,16 @@ class StepNoAllocationTest : public ::testing::Test {
   int sessions_ = 0;
 };
 
-TEST_F(StepNoAllocationTest, ALoneStepAllocatesNothingBeyondGrpc) {
+TEST_F(StepNoAllocationTest, ALoneStepAllocatesUnderFourBeyondGrpc) {
   Serve({.workers = 1, .max_batch = 8});
-  ExpectNoAllocationBeyondTheEcho(/*streams=*/1);
+  ExpectFewAllocationsBeyondTheEcho(/*streams=*/1);
 }
 
-TEST_F(StepNoAllocationTest, ABatchedStepAllocatesNothingBeyondGrpc) {
+TEST_F(StepNoAllocationTest, ABatchedStepAllocatesUnderFourBeyondGrpc) {
   // Four streams in lockstep, a batch of four: each step waits (at most
   // max_delay) for the other three.
   Serve({.workers = 1, .max_batch = 4, .max_delay = absl::Milliseconds(50)});
-  ExpectNoAllocationBeyondTheEcho(/*streams=*/4);
+  ExpectFewAllocationsBeyondTheEcho(/*streams=*/4);
 }
 
 }  // namespace
