@@ -36,6 +36,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "glog/logging.h"
 #include "model/engine/layer_stack.h"
 #include "model/kernels/kernel_isa.h"
 #include "tests/bench/roofline.h"
@@ -156,41 +157,6 @@ void BM_ReadWeights(benchmark::State& state, const Shape& shape) {
   state.counters["weight_bytes"] = static_cast<double>(shape.weights() * 4);
 }
 
-#ifdef RNNSERVE_BENCH_ONEDNN
-OnednnRnn MakeOnednn(const Shape& shape, int batch, int steps) {
-  return OnednnRnn(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
-                   shape.input, shape.hidden, shape.layers, batch, steps);
-}
-
-void BM_Onednn(benchmark::State& state, const Shape& shape, int batch, int steps) {
-  OnednnRnn rnn = MakeOnednn(shape, batch, steps);
-  rnn.Run();  // Outside the timing: the first run allocates the scratchpad.
-  for (auto _ : state) {
-    rnn.Run();
-    benchmark::ClobberMemory();
-  }
-  SetCounters(state, shape, batch, steps);
-  state.SetLabel(rnn.implementation());
-}
-#endif
-
-#ifdef RNNSERVE_BENCH_ORT
-OrtRnn MakeOrt(const Shape& shape, int batch, int steps) {
-  return OrtRnn(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru, shape.input,
-                shape.hidden, shape.layers, batch, steps);
-}
-
-void BM_Ort(benchmark::State& state, const Shape& shape, int batch, int steps) {
-  OrtRnn rnn = MakeOrt(shape, batch, steps);
-  rnn.Run();  // Outside the timing: the first run plans and allocates.
-  for (auto _ : state) {
-    rnn.Run();
-    benchmark::ClobberMemory();
-  }
-  SetCounters(state, shape, batch, steps);
-}
-#endif
-
 double CpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -226,23 +192,57 @@ struct Peer {
   void Run() { run(); }
 };
 
-// Every peer built in, each set up and run once (allocations, plans).
-std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps) {
-  std::vector<Peer> peers;
+// The peers built in.
+std::vector<std::string> PeerNames() {
+  std::vector<std::string> names;
 #ifdef RNNSERVE_BENCH_ONEDNN
-  auto onednn =
-      std::make_shared<OnednnRnn>(shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru,
-                                  shape.input, shape.hidden, shape.layers, batch, steps);
-  onednn->Run();
-  peers.push_back({"onednn", onednn->implementation(), [onednn] { onednn->Run(); }});
+  names.push_back("onednn");
 #endif
 #ifdef RNNSERVE_BENCH_ORT
-  auto ort = std::make_shared<OrtRnn>(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru,
-                                      shape.input, shape.hidden, shape.layers, batch, steps);
-  ort->Run();
-  peers.push_back({"ort", "", [ort] { ort->Run(); }});
+  names.push_back("ort");
 #endif
+  return names;
+}
+
+// Peer `name` (one of PeerNames()), set up and run once (allocations, plans).
+Peer MakePeer(const std::string& name, const Shape& shape, int batch, int steps) {
+#ifdef RNNSERVE_BENCH_ONEDNN
+  if (name == "onednn") {
+    auto onednn = std::make_shared<OnednnRnn>(
+        shape.cell == Cell::kLstm ? OnednnCell::kLstm : OnednnCell::kGru, shape.input, shape.hidden,
+        shape.layers, batch, steps);
+    onednn->Run();
+    return {"onednn", onednn->implementation(), [onednn] { onednn->Run(); }};
+  }
+#endif
+#ifdef RNNSERVE_BENCH_ORT
+  if (name == "ort") {
+    auto ort = std::make_shared<OrtRnn>(shape.cell == Cell::kLstm ? OrtCell::kLstm : OrtCell::kGru,
+                                        shape.input, shape.hidden, shape.layers, batch, steps);
+    ort->Run();
+    return {"ort", "", [ort] { ort->Run(); }};
+  }
+#endif
+  LOG(FATAL) << "no peer " << name;
+}
+
+// Every peer built in.
+std::vector<Peer> MakePeers(const Shape& shape, int batch, int steps) {
+  std::vector<Peer> peers;
+  for (const std::string& name : PeerNames()) peers.push_back(MakePeer(name, shape, batch, steps));
   return peers;
+}
+
+// One peer's calls, timed as BM_Rnnserve's.
+void BM_Peer(benchmark::State& state, const std::string& name, const Shape& shape, int batch,
+             int steps) {
+  Peer peer = MakePeer(name, shape, batch, steps);
+  for (auto _ : state) {
+    peer.Run();
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, shape, batch, steps);
+  if (!peer.implementation.empty()) state.SetLabel(peer.implementation);
 }
 
 // One iteration = one block each of rnnserve, every peer and the weight read.
@@ -342,16 +342,13 @@ void RegisterAll() {
                                      steps)
             ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMicrosecond);
-#ifdef RNNSERVE_BENCH_ONEDNN
-        benchmark::RegisterBenchmark((name + "/onednn").c_str(), BM_Onednn, shape, batch,
-                                     steps)
-            ->MeasureProcessCPUTime()
-            ->Unit(benchmark::kMicrosecond);
-#endif
-#ifdef RNNSERVE_BENCH_ORT
-        benchmark::RegisterBenchmark((name + "/ort").c_str(), BM_Ort, shape, batch, steps)
-            ->MeasureProcessCPUTime()
-            ->Unit(benchmark::kMicrosecond);
+#ifdef RNNSERVE_BENCH_PEERS
+        for (const std::string& peer : PeerNames()) {
+          benchmark::RegisterBenchmark((name + "/" + peer).c_str(), BM_Peer, peer, shape, batch,
+                                       steps)
+              ->MeasureProcessCPUTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
 #endif
 #ifdef RNNSERVE_BENCH_PEERS
         benchmark::RegisterBenchmark(
