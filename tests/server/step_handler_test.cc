@@ -70,8 +70,9 @@ class StepHandlerTest : public ::testing::Test {
     absl::Status status = absl::UnknownError("no reply");
     v1::StepResponse response;
     absl::Notification done;
+    StepInFlight in_flight;
     const StepHandler handler = Handler();
-    handler.Handle(request, response, absl::InfiniteFuture(), [&](absl::Status s) {
+    handler.Handle(request, response, absl::InfiniteFuture(), in_flight, [&](absl::Status s) {
       status = s;
       done.Notify();
     });
