@@ -21,7 +21,36 @@ struct StepBatcher::Job {
   absl::Time enqueued;
   Done done;
   uint64_t seq = 0;  // arrival order
+
+  // Lets go of what the job held (its session, model and callback) before
+  // it waits on the free list.
+  void Clear() {
+    session = SessionPtr();
+    model.reset();
+    input = StepInputData();
+    done = nullptr;
+  }
 };
+
+namespace {
+
+// Jobs kept for reuse: a few batches' worth, so a steady load allocates none.
+constexpr size_t kFreeJobs = 1024;
+// Inline runs need a load of lone requests: on average (an exponential
+// moving average over about the last 1 / kRecentWeight requests) fewer than
+// this many others in flight when one is submitted. A load that forms
+// batches (many in flight) never runs inline, even at the moments its
+// batcher is idle, which on a busy core are exactly when its next requests
+// arrive.
+constexpr double kRecentWeight = 1.0 / 16;
+constexpr double kInlineBelowRecentInFlight = 0.5;
+// A model queue that once held more than this is freed when it empties.
+constexpr size_t kKeptQueueCapacity = 4096;
+
+// The min-heap order of a ModelQueue: the oldest job at the front.
+constexpr auto kArrivedLater = [](const auto& a, const auto& b) { return a->seq > b->seq; };
+
+}  // namespace
 
 // One worker's batch and the scratch it steps it with. A worker reuses its
 // Batch, so the vectors keep their capacity: no allocation per batch.
@@ -142,27 +171,45 @@ StepBatcher::~StepBatcher() { Shutdown(); }
 bool StepBatcher::CanRunInline(const Job& job) const {
   // With max_delay a lone step waits for company instead.
   return options_.max_delay == absl::ZeroDuration() &&
-         job.input.steps <= options_.inline_max_steps && runnable_ == 0 &&
-         computing_ < options_.workers && inline_running_ < options_.workers &&
-         !lines_.contains(job.session.get());
+         job.input.steps <= options_.inline_max_steps && in_flight_ == 0 &&
+         recent_in_flight_ < kInlineBelowRecentInFlight;
 }
 
-void StepBatcher::RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot) {
-  slot->batch.jobs.clear();
-  slot->batch.jobs.push_back(std::move(job));
-  RunBatch(slot->batch, slot->workspace);
-  slot->batch.jobs.clear();
+std::unique_ptr<StepBatcher::Job> StepBatcher::NewJob() {
+  if (free_jobs_.empty()) return std::make_unique<Job>();
+  std::unique_ptr<Job> job = std::move(free_jobs_.back());
+  free_jobs_.pop_back();
+  return job;
+}
+
+void StepBatcher::Recycle(std::unique_ptr<Job> job) {
+  if (free_jobs_.size() < kFreeJobs) free_jobs_.push_back(std::move(job));
+}
+
+// The job is computed here as a worker would compute a batch of one.
+void StepBatcher::RunInline(std::unique_ptr<InlineSlot> slot) {
+  Batch& batch = slot->batch;
+  RunBatch(batch, slot->workspace);
+  absl::StatusOr<StepOutcome> result = std::move(batch.results[0]);
+  std::unique_ptr<Job> job;
+  {
+    absl::MutexLock lock(&mu_);
+    Release(batch);
+    job = std::move(batch.jobs[0]);
+    batch.jobs.clear();
+    inline_slot_ = std::move(slot);
+  }
+  std::move(job->done)(std::move(result));
+  job->Clear();
   absl::MutexLock lock(&mu_);
-  free_slots_.push_back(std::move(slot));
-  --inline_running_;
-  --computing_;
+  --in_flight_;
+  Recycle(std::move(job));
 }
 
 void StepBatcher::Submit(SessionPtr session,
                          std::shared_ptr<const model::LayerStack> model, StepInputData input,
                          bool last_only, float* outputs, absl::Time deadline, Done done) {
-  auto job = std::make_unique<Job>(Job{std::move(session), std::move(model), std::move(input),
-                                       last_only, outputs, deadline, absl::Now(), std::move(done)});
+  const absl::Time now = absl::Now();
   absl::Status refused;
   std::unique_ptr<InlineSlot> slot;
   {
@@ -172,25 +219,34 @@ void StepBatcher::Submit(SessionPtr session,
     } else if (pending_ >= options_.max_queue) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "the step queue is full (", options_.max_queue, " requests pending); retry later"));
-    } else if (CanRunInline(*job)) {
-      // Taken as a worker takes a batch: its session busy, a share counted.
-      lines_[job->session.get()].busy = true;
-      ++computing_;
-      ++inline_running_;
-      if (!free_slots_.empty()) {
-        slot = std::move(free_slots_.back());
-        free_slots_.pop_back();
-      }
     } else {
-      job->seq = next_seq_++;
-      Enqueue(std::move(job));
-      return;
+      std::unique_ptr<Job> job = NewJob();
+      job->session = std::move(session);
+      job->model = std::move(model);
+      job->input = std::move(input);
+      job->last_only = last_only;
+      job->outputs = outputs;
+      job->deadline = deadline;
+      job->enqueued = now;
+      job->done = std::move(done);
+      const bool run_inline = CanRunInline(*job);
+      recent_in_flight_ += (static_cast<double>(in_flight_) - recent_in_flight_) * kRecentWeight;
+      ++in_flight_;
+      if (!run_inline) {
+        job->seq = next_seq_++;
+        Enqueue(std::move(job));
+        return;
+      }
+      // Taken as a worker takes a batch: its session busy. Nothing else is
+      // in flight, so the slot is back from the last inline run.
+      lines_[job->session.get()].busy = true;
+      slot = inline_slot_ != nullptr ? std::move(inline_slot_) : std::make_unique<InlineSlot>();
+      slot->batch.jobs.push_back(std::move(job));
     }
   }
   // Outside the lock: `done` may submit again.
-  if (!refused.ok()) return std::move(job->done)(std::move(refused));
-  if (slot == nullptr) slot = std::make_unique<InlineSlot>();
-  RunInline(std::move(job), std::move(slot));
+  if (!refused.ok()) return std::move(done)(std::move(refused));
+  RunInline(std::move(slot));
 }
 
 // A session's first pending job is runnable at once; a later one waits in
@@ -202,18 +258,23 @@ void StepBatcher::Enqueue(std::unique_ptr<Job> job) {
     line->second.waiting.push_back(std::move(job));
     return;
   }
+  MakeRunnable(std::move(job));
+}
+
+void StepBatcher::MakeRunnable(std::unique_ptr<Job> job) {
   ++runnable_;
-  const uint64_t seq = job->seq;
-  queues_[job->model.get()].emplace(seq, std::move(job));
+  ModelQueue& queue = queues_[job->model.get()];
+  queue.push_back(std::move(job));
+  std::push_heap(queue.begin(), queue.end(), kArrivedLater);
 }
 
 const model::LayerStack* StepBatcher::OldestQueue() const {
   const model::LayerStack* oldest = nullptr;
   uint64_t oldest_seq = 0;
   for (const auto& [model, queue] : queues_) {  // a queue per model version: few
-    if (!queue.empty() && (oldest == nullptr || queue.begin()->first < oldest_seq)) {
+    if (!queue.empty() && (oldest == nullptr || queue.front()->seq < oldest_seq)) {
       oldest = model;
-      oldest_seq = queue.begin()->first;
+      oldest_seq = queue.front()->seq;
     }
   }
   return oldest;
@@ -228,7 +289,8 @@ void StepBatcher::Shutdown() {
     if (worker.joinable()) worker.join();
   }
   absl::MutexLock lock(&mu_);
-  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inline_running_ == 0; };
+  // The workers have answered theirs: what is left is an inline run.
+  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
   mu_.Await(absl::Condition(&settled));
 }
 
@@ -243,60 +305,68 @@ void StepBatcher::WorkerLoop() {
   while (TakeBatch(batch)) {
     if (batch.jobs.empty()) continue;
     RunBatch(batch, workspace);
-    absl::MutexLock lock(&mu_);
-    --computing_;
+    {
+      absl::MutexLock lock(&mu_);
+      Release(batch);
+    }
+    Answer(batch);
+  }
+}
+
+void StepBatcher::Answer(Batch& batch) {
+  for (size_t i = 0; i < batch.jobs.size(); ++i) {
+    std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
+    batch.jobs[i]->Clear();
   }
 }
 
 bool StepBatcher::TakeBatch(Batch& batch) {
-  batch.jobs.clear();
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return (stopping_ && pending_ == 0) || runnable_ > 0;
   };
-  absl::MutexLock lock(&mu_, absl::Condition(&ready));
+  absl::MutexLock lock(&mu_);
+  in_flight_ -= static_cast<int64_t>(batch.jobs.size());  // answered by Answer()
+  for (std::unique_ptr<Job>& answered : batch.jobs) Recycle(std::move(answered));
+  batch.jobs.clear();
+  mu_.Await(absl::Condition(&ready));
   if (runnable_ == 0) return false;  // Stopping, and nothing left.
   const model::LayerStack* model = OldestQueue();
   if (options_.max_delay > absl::ZeroDuration() &&
       static_cast<int>(queues_[model].size()) < options_.max_batch) {
     // Let a batch fill for at most max_delay after its oldest step arrived.
     auto full = [this, model]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      auto it = queues_.find(model);
-      return stopping_ || it == queues_.end() ||
-             static_cast<int>(it->second.size()) >= options_.max_batch;
+      return stopping_ || static_cast<int>(queues_[model].size()) >= options_.max_batch;
     };
     mu_.AwaitWithDeadline(absl::Condition(&full),
-                          queues_[model].begin()->second->enqueued + options_.max_delay);
+                          queues_[model].front()->enqueued + options_.max_delay);
     model = OldestQueue();
     if (model == nullptr) return true;  // Another worker took the work meanwhile.
   }
-  auto queue = queues_.find(model);
-  ModelQueue& jobs = queue->second;
+  ModelQueue& jobs = queues_[model];
   // Every queued job is its session's oldest, of a session no batch holds:
   // the front ones run together, up to max_batch of them and kPieceRows
   // rows in all (what one StepChunks computes, and a worker's workspace
   // holds); a longer chunk runs alone, in pieces.
   int64_t rows = 0;
   do {
-    std::unique_ptr<Job>& job = jobs.begin()->second;
-    rows += job->input.steps;
+    rows += jobs.front()->input.steps;
     if (!batch.jobs.empty() && rows > kPieceRows) break;
-    lines_[job->session.get()].busy = true;
-    batch.jobs.push_back(std::move(job));
-    jobs.erase(jobs.begin());
+    std::pop_heap(jobs.begin(), jobs.end(), kArrivedLater);
+    lines_[jobs.back()->session.get()].busy = true;
+    batch.jobs.push_back(std::move(jobs.back()));
+    jobs.pop_back();
   } while (!jobs.empty() && static_cast<int>(batch.jobs.size()) < options_.max_batch);
-  if (jobs.empty()) queues_.erase(queue);
+  if (jobs.empty() && jobs.capacity() > kKeptQueueCapacity) jobs = ModelQueue();
   // Longest first, as StepChunks takes them; in arrival order otherwise.
   std::sort(batch.jobs.begin(), batch.jobs.end(), [](const auto& a, const auto& b) {
     return a->input.steps != b->input.steps ? a->input.steps > b->input.steps : a->seq < b->seq;
   });
   runnable_ -= static_cast<int64_t>(batch.jobs.size());
   pending_ -= static_cast<int64_t>(batch.jobs.size());
-  ++computing_;
   return true;
 }
 
 void StepBatcher::Release(const Batch& batch) {
-  absl::MutexLock lock(&mu_);
   for (const auto& job : batch.jobs) {
     auto line = lines_.find(job->session.get());
     std::vector<std::unique_ptr<Job>>& waiting = line->second.waiting;
@@ -307,9 +377,7 @@ void StepBatcher::Release(const Batch& batch) {
     line->second.busy = false;
     std::unique_ptr<Job> next = std::move(waiting.front());
     waiting.erase(waiting.begin());
-    ++runnable_;
-    const uint64_t seq = next->seq;
-    queues_[next->model.get()].emplace(seq, std::move(next));
+    MakeRunnable(std::move(next));
   }
 }
 
@@ -364,7 +432,8 @@ absl::Status StepBatcher::Compute(Batch& batch, model::Workspace& workspace) {
 }
 
 // Checks and marks the batch's sessions (distinct, and busy for every other
-// worker), steps them without their locks, counts the steps, answers.
+// worker), steps them without their locks, counts the steps, writes the
+// answers and their outcomes (batch.results).
 void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
   const absl::Time start = absl::Now();
   batch.live.clear();
@@ -400,10 +469,6 @@ void StepBatcher::RunBatch(Batch& batch, model::Workspace& workspace) {
     outcome.batch_size = static_cast<int>(batch.live.size());
     outcome.first_in_batch = &job == batch.live[0];
     batch.results[i] = std::move(outcome);
-  }
-  Release(batch);
-  for (size_t i = 0; i < batch.jobs.size(); ++i) {
-    std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
   }
 }
 

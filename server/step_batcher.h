@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -60,14 +59,14 @@ class StepBatcher {
     int max_batch = 64;
     absl::Duration max_delay = absl::ZeroDuration();
     int64_t max_queue = 100'000;  // pending requests
-    // A request of at most this many steps, submitted while nothing is
-    // queued and a worker is free, is computed on the submitting thread
-    // (no hand-off; `done` runs there too). Longer chunks always go to the
-    // workers, so a gRPC thread is never held long. 0: never inline; nor
-    // with a max_delay, which asks a lone step to wait for company.
-    // Off by default: at 64 streams x 64 sessions, T=1, it split batches
-    // (server CPU per step 1.7x; 1 x 1 gained 0.84x), issue 16.
-    int inline_max_steps = 0;
+    // A request of at most this many steps, submitted while no other is in
+    // flight (queued, computing or being answered) and few were lately, is
+    // computed on the submitting thread (no hand-off; `done` runs there
+    // too). A load that forms batches has many in flight, so inline runs do
+    // not split its batches. Longer chunks always go to the workers, so
+    // a gRPC thread is never held long. 0: never inline; nor with a
+    // max_delay, which asks a lone step to wait for company.
+    int inline_max_steps = 16;
   };
   // Runs exactly once, with the outcome or the error (see Submit).
   using Done = absl::AnyInvocable<void(absl::StatusOr<StepOutcome>) &&>;
@@ -87,8 +86,9 @@ class StepBatcher {
   // thread, when the step is refused (UNAVAILABLE after Shutdown(),
   // RESOURCE_EXHAUSTED when max_queue requests are pending) or computed
   // inline (Options::inline_max_steps). So the caller must hold no lock that
-  // `done` takes. A step whose `deadline` passed in the queue is not
-  // computed: DEADLINE_EXCEEDED.
+  // `done` takes; a Submit from an inline step's `done` queues. A step whose
+  // `deadline` passed in the queue is not computed: DEADLINE_EXCEEDED. No
+  // allocation once the batcher has served as many steps at once before.
   void Submit(SessionPtr session, std::shared_ptr<const model::LayerStack> model,
               StepInputData input, bool last_only, float* outputs, absl::Time deadline, Done done);
 
@@ -101,11 +101,12 @@ class StepBatcher {
  private:
   struct Job;
   struct Batch;
-  struct InlineSlot;  // a Batch and a Workspace for a step computed inline
-  // One model version's runnable jobs by arrival (Job::seq): each the oldest
-  // pending job of a session no batch holds, so any of them may run now,
-  // beside any other.
-  using ModelQueue = absl::btree_map<uint64_t, std::unique_ptr<Job>>;
+  struct InlineSlot;  // a Batch and a Workspace for the step computed inline
+  // One model version's runnable jobs, a min-heap by arrival (Job::seq):
+  // each the oldest pending job of a session no batch holds, so any of them
+  // may run now, beside any other. A vector, kept while empty, so a queue
+  // that has held as many jobs before allocates nothing.
+  using ModelQueue = std::vector<std::unique_ptr<Job>>;
   // A session with jobs pending or a batch holding it. Its oldest pending
   // job is in its model's queue unless `busy`; the others wait here, in
   // order, until the one before them is done.
@@ -117,20 +118,30 @@ class StepBatcher {
   void WorkerLoop();
   // Takes the model queue whose front is the oldest runnable job, and up to
   // max_batch jobs from its front (fewer when their steps would pass the
-  // rows a batch computes at once), longest first. False once shut down and empty; true with
-  // no jobs when another worker took them meanwhile.
+  // rows a batch computes at once), longest first. The jobs of the batch
+  // before, answered and cleared, go back to the free list first. False
+  // once shut down and empty; true with no jobs when another worker took
+  // them meanwhile.
   bool TakeBatch(Batch& batch);
+  // A cleared Job from the free list, or a new one.
+  std::unique_ptr<Job> NewJob() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Recycle(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Enqueue(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MakeRunnable(std::unique_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const model::LayerStack* OldestQueue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The batch's sessions are free again: their next jobs become runnable.
-  void Release(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // The batch is done computing: its sessions are free again (their next
+  // jobs become runnable).
+  void Release(const Batch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks, computes and answers the batch's jobs into batch.results; their
+  // `done`s are the caller's to run, after Release.
   void RunBatch(Batch& batch, model::Workspace& workspace);
+  // Runs the batch's `done`s and clears its jobs for the free list.
+  static void Answer(Batch& batch);
   // Whether `job` may be computed on the submitting thread now: short, no
-  // max_delay, nothing queued, a worker's share of the cores free, its
-  // session idle.
+  // max_delay, no other request in flight (so none from an inline `done`)
+  // nor many lately.
   bool CanRunInline(const Job& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunInline(std::unique_ptr<Job> job, std::unique_ptr<InlineSlot> slot)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void RunInline(std::unique_ptr<InlineSlot> slot) ABSL_LOCKS_EXCLUDED(mu_);
   static absl::Status BeginJob(Job& job, absl::Time start, float*& state);
   static int64_t EndJob(Job& job, bool computed);
   static absl::Status Compute(Batch& batch, model::Workspace& workspace);
@@ -146,13 +157,15 @@ class StepBatcher {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t runnable_ ABSL_GUARDED_BY(mu_) = 0;  // jobs in queues_
   int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;   // jobs not taken yet (queued or waiting)
-  // Batches being computed or answered, by workers or inline: inline runs
-  // only while fewer than options_.workers, so it takes an idle worker's
-  // place (and steps arriving while a worker answers its batch queue for
-  // its next one instead of splitting it).
-  int computing_ ABSL_GUARDED_BY(mu_) = 0;
-  int inline_running_ ABSL_GUARDED_BY(mu_) = 0;  // slots out, at most workers
-  std::vector<std::unique_ptr<InlineSlot>> free_slots_ ABSL_GUARDED_BY(mu_);
+  // Requests from Submit until their `done` has returned: inline runs only
+  // when there is none, so never beside a batch, nor from a `done`.
+  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The others in flight when a request is submitted, a moving average.
+  double recent_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The batch and workspace of inline runs (one at a time), while none runs.
+  std::unique_ptr<InlineSlot> inline_slot_ ABSL_GUARDED_BY(mu_);
+  // Cleared jobs for the next Submits, at most kFreeJobs.
+  std::vector<std::unique_ptr<Job>> free_jobs_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };

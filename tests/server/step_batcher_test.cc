@@ -570,6 +570,55 @@ TEST_F(StepBatcherTest, NoInlineRunWhileTheWorkerIsBusyOrFromAnInlineDone) {
   second.WaitForNotification();
 }
 
+// A load that kept many requests in flight is not split by inline runs: a
+// lone step submitted when nothing is in flight still queues (on a busy
+// core, that moment is exactly when the next batch's requests arrive); once
+// lone requests have been the load for a while, they run inline again.
+TEST_F(StepBatcherTest, InlineRunsOnlyOnceLoneRequestsAreTheLoad) {
+  SessionStore store({});
+  StepBatcher batcher({.workers = 1, .inline_max_steps = 4});
+  absl::Notification blocked_done;
+  BlockTheWorker(batcher, store, blocked_done);
+  constexpr int kPiled = 32;
+  std::atomic<int> left = kPiled;
+  absl::Notification piled_done;
+  for (int k = 0; k < kPiled; ++k) {
+    batcher.Submit(NewSession(store, absl::StrCat("piled", k)), stack_, Input(k, 0), false, Out(1),
+                   absl::InfiniteFuture(), [&](absl::StatusOr<StepOutcome> r) {
+                     EXPECT_TRUE(r.ok()) << r.status();
+                     if (--left == 0) piled_done.Notify();
+                   });
+  }
+  blocked_done.WaitForNotification();
+  piled_done.WaitForNotification();
+
+  SessionPtr lone = NewSession(store, "lone");
+  // Whether the step ran on this thread, answered before Submit returned.
+  const auto ran_inline = [&](int t) {
+    absl::Notification done;
+    std::thread::id on;
+    batcher.Submit(lone, stack_, Input(0, t), false, Out(1), absl::InfiniteFuture(),
+                   [&](absl::StatusOr<StepOutcome> r) {
+                     EXPECT_TRUE(r.ok()) << r.status();
+                     on = std::this_thread::get_id();
+                     done.Notify();
+                   });
+    const bool before_return = done.HasBeenNotified();
+    done.WaitForNotification();
+    // Lets the worker count its answer as no longer in flight.
+    absl::SleepFor(absl::Milliseconds(1));
+    return before_return && on == std::this_thread::get_id();
+  };
+  int first_inline = -1;
+  for (int t = 0; t < 200 && first_inline < 0; ++t) {
+    if (ran_inline(t)) first_inline = t;
+  }
+  // The average of the others in flight decays by 15/16 a request, from
+  // about 13 after the pile: below one half after some 50 lone requests.
+  EXPECT_GE(first_inline, 10) << "a lone step right after a batching load ran inline";
+  EXPECT_GE(first_inline, 0) << "200 lone requests in a row never ran inline";
+}
+
 // Pending chunks of one model, of different lengths (and single steps), run
 // as one StepChunks, and each gets what stepping it alone gives.
 TEST_F(StepBatcherTest, PendingChunksOfDifferentLengthsRunTogether) {
