@@ -41,13 +41,17 @@ using ::rnnserve::model::testing::ProcessAllocationCounter;
 using RawBidi = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 using Stream = grpc::ClientReaderWriter<v1::StepRequest, v1::StepResponse>;
 
-constexpr char kModel[] = "lstm";
+// Names and ids past std::string's short-string size (15 bytes), as real
+// ones are: a copy of one on the step path would allocate. (Protobuf's
+// strings allocate their bytes even on an arena: parsing the three, and
+// echoing them in the response, costs the echo as much as rnnserve.)
+constexpr char kModel[] = "lstm-three-layers-for-steps";
 // What ExpectNothingBeyondTheEcho allows: gRPC's own allocations a step
 // differ between two runs of the same clients (its combiner allocates a
-// status for some closures, more or fewer as writes race its threads), by
-// under 0.05 for one stream and up to about 0.7 for four, measured with the
-// stack of each allocation recorded, which showed nothing of rnnserve's
-// beyond the echo's. An allocation a step on rnnserve's path adds a whole
+// status for some closures, more or fewer as writes race its threads): the
+// difference measured within +-0.06 a step for one stream and from -0.3 to
+// +0.5 for four, with the stack of each allocation recorded showing nothing
+// of rnnserve's beyond the echo's. An allocation a step on rnnserve's path adds a whole
 // 1.0 (before issue 16's step path: 13; before the StepInFlight, the
 // in-place response bytes and StepBatcher's Job free list: 6).
 constexpr double kGrpcNoiseOneStream = 0.5;
@@ -130,7 +134,12 @@ class EchoStream final : public RawBidi {
     StartRead(&request_bytes_);
   }
 
-  void Write() { StartWrite(&response_bytes_); }
+  // Serializes the answer and writes it, as NativeStepExchange and
+  // StepStream do on the thread that answers.
+  void Write() {
+    CHECK(SerializeMessage(*response_, response_bytes_).ok());
+    StartWrite(&response_bytes_);
+  }
 
  private:
   static google::protobuf::ArenaOptions FirstBlock(char* block) {
@@ -144,7 +153,8 @@ class EchoStream final : public RawBidi {
     if (!ok) return Finish(grpc::Status::OK);
     arena_.Reset();
     auto* request = google::protobuf::Arena::CreateMessage<v1::StepRequest>(&arena_);
-    auto* response = google::protobuf::Arena::CreateMessage<v1::StepResponse>(&arena_);
+    response_ = google::protobuf::Arena::CreateMessage<v1::StepResponse>(&arena_);
+    v1::StepResponse* response = response_;
     CHECK(ParseMessage(request_bytes_, *request).ok());
     response->set_request_id(request->request_id());
     response->set_session_id(request->session_id());
@@ -152,9 +162,9 @@ class EchoStream final : public RawBidi {
     response->mutable_outputs()->add_shape(1);
     response->mutable_outputs()->add_shape(output_size_);
     response->set_session_steps(++steps_);
-    response->mutable_model()->set_name(kModel);
+    // From a std::string, as rnnserve's (a char* would cost a copy more).
+    response->mutable_model()->set_name(request->model().name());
     response->mutable_model()->set_version(1);
-    CHECK(SerializeMessage(*response, response_bytes_).ok());
     if (writer_ == nullptr) return Write();
     writer_->Post(this);
   }
@@ -170,6 +180,7 @@ class EchoStream final : public RawBidi {
   grpc::ByteBuffer response_bytes_;
   std::unique_ptr<char[]> first_block_;
   google::protobuf::Arena arena_;
+  v1::StepResponse* response_ = nullptr;  // On arena_, from the read to the write.
   int64_t steps_ = 0;
 };
 
@@ -236,7 +247,7 @@ class StepNoAllocationTest : public ::testing::Test {
   void SetUp() override {
     const std::string root = MakeTestRepository(
         absl::StrCat("no_alloc_", ::testing::UnitTest::GetInstance()->current_test_info()->name()),
-        {{"lstm_3layer", "lstm/1"}});
+        {{"lstm_3layer", absl::StrCat(kModel, "/1")}});
     // With metrics and (in Serve) a gate, as RnnServer runs it.
     absl::StatusOr<std::unique_ptr<ServedModels>> models = ServedModels::Load(root, 100, &metrics_);
     ASSERT_TRUE(models.ok()) << models.status();
@@ -275,8 +286,8 @@ class StepNoAllocationTest : public ::testing::Test {
       contexts.back()->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
       opened.push_back(stub.StreamSteps(contexts.back().get()));
       v1::StepRequest& request = requests[s];
-      request.set_session_id(absl::StrCat("no-alloc-", ++sessions_));
-      request.set_request_id("r");
+      request.set_session_id(absl::StrCat("0f8e4c2a-6d1b-4f3e-9a7c-", 100000000000 + ++sessions_));
+      request.set_request_id("request-id-of-a-client-step");
       request.mutable_model()->set_name(kModel);
       for (int j = 0; j < stack_->input_size(); ++j) {
         request.mutable_floats()->add_values(0.01f * j - 0.2f * s);
