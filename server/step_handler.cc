@@ -183,6 +183,9 @@ void StepHandler::Handle(const v1::StepRequest& request, v1::StepResponse& respo
 void StepHandler::Answer(StepInFlight& call, const absl::Status& status) const {
   // Taken out first: once the reply runs, the caller may reuse `call`.
   Reply reply = std::move(call.reply_);
+  // Kept (its name's capacity) but for the stack: an idle stream holds no
+  // model alive (a refused request may have left it here).
+  call.model_.stack.reset();
   if (std::exchange(call.gated_, false)) {
     gate_->Exit();  // The session is as final as the reply says.
   }

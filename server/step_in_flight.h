@@ -36,8 +36,10 @@ class StepInFlight {
 
   Reply reply_;
   bool gated_ = false;  // the handler's OperationGate was entered
-  // Kept across requests: assigning the next one's reuses the name's
-  // capacity (a model name past the short-string size would allocate).
+  // The session's model. Kept across requests, but for its stack (which
+  // goes to the batcher, or is dropped with the reply): assigning the next
+  // one reuses the name's capacity (a copy of a name past the short-string
+  // size would allocate).
   ModelRef model_;
   // From the submit to the batcher until the reply.
   v1::StepResponse* response_ = nullptr;  // Not owned; the caller's.
