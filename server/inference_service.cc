@@ -45,7 +45,7 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::Step(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   StepMessages& kept = *call;
   handler_->Handle(
-      kept.request, kept.response, DeadlineOf(*context),
+      kept.request, kept.response, DeadlineOf(*context), kept.in_flight,
       [this, context, reactor, response_bytes, call = std::move(call)](absl::Status status) {
         metrics_->CountRequest("Step", status.code());
         if (!status.ok()) {

@@ -7,6 +7,7 @@
 #include "server/grpc_status.h"
 #include "server/raw_message.h"
 #include "server/session_position.h"
+#include "server/stored_inline.h"
 
 namespace rnnserve::server {
 namespace {
@@ -42,8 +43,10 @@ google::protobuf::ArenaOptions NativeStepExchange::FirstBlock(char* block) {
   return options;
 }
 
-void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond respond) {
-  respond_ = std::move(respond);
+void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes,
+                               grpc::ByteBuffer* response_bytes, Done done) {
+  done_ = std::move(done);
+  response_bytes_ = response_bytes;
   // Reset on the thread that parses: the first block then serves it without
   // a new one (protobuf gives each other thread a block of its own).
   arena_.Reset();
@@ -51,8 +54,9 @@ void NativeStepExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond re
   response_ = google::protobuf::Arena::CreateMessage<v1::StepResponse>(&arena_);
   const absl::Status parsed = ParseMessage(request_bytes, *request_);
   if (!parsed.ok()) return Answer(parsed);
-  handler_->Handle(*request_, *response_, deadline_,
-                   [this](absl::Status status) { Answer(status); });
+  auto reply = [this](absl::Status status) { Answer(status); };
+  static_assert(kStoredInline<decltype(reply)>);
+  handler_->Handle(*request_, *response_, deadline_, in_flight_, std::move(reply));
 }
 
 void NativeStepExchange::Answer(const absl::Status& status) {
@@ -60,19 +64,18 @@ void NativeStepExchange::Answer(const absl::Status& status) {
   if (!status.ok()) SetError(*request_, status, *response_);
   // Cannot fail: Admission keeps every answer within --max_message_bytes,
   // below protobuf's 2 GiB. Kept as the guard it was.
-  grpc::ByteBuffer bytes;
-  const grpc::Status serialized = SerializeMessage(*response_, bytes);
+  const grpc::Status serialized = SerializeMessage(*response_, *response_bytes_);
   // A step larger than the first block took more: freed now, not when the
   // next request comes, which may be hours away (issue 20). Done with both
-  // messages before respond: once it runs, the next Serve may.
+  // messages before `done`: once it runs, the next Serve may.
   if (arena_.SpaceAllocated() > kFirstBlockBytes) {
     arena_.Reset();
     request_ = nullptr;
     response_ = nullptr;
   }
-  Respond respond = std::move(respond_);
-  if (!serialized.ok()) return std::move(respond)(ToAbslStatus(serialized));
-  std::move(respond)(std::move(bytes));
+  response_bytes_ = nullptr;
+  Done done = std::move(done_);
+  std::move(done)(serialized.ok() ? absl::OkStatus() : ToAbslStatus(serialized));
 }
 
 }  // namespace rnnserve::server

@@ -13,6 +13,7 @@
 #include "google/protobuf/arena.h"
 #include "server/metrics.h"
 #include "server/step_handler.h"
+#include "server/step_in_flight.h"
 #include "server/stream_exchange.h"
 
 namespace rnnserve::server {
@@ -22,14 +23,15 @@ class NativeStepExchange final : public StreamExchange {
   // None owned; all outlive the server. `deadline`: the stream's.
   NativeStepExchange(const StepHandler* handler, ServerMetrics* metrics, absl::Time deadline);
 
-  void Serve(const grpc::ByteBuffer& request, Respond respond) override;
+  void Serve(const grpc::ByteBuffer& request, grpc::ByteBuffer* response, Done done) override;
 
   // The memory a stream keeps between steps for its request and response:
   // a step that fits allocates none of its own.
   static constexpr size_t kFirstBlockBytes = 8 << 10;
 
  private:
-  // Counts and writes the answer of request_ (response_, or `status`).
+  // Counts the answer of request_ (response_, or `status`) and serializes
+  // it into response_bytes_.
   void Answer(const absl::Status& status);
   static google::protobuf::ArenaOptions FirstBlock(char* block);
 
@@ -44,7 +46,11 @@ class NativeStepExchange final : public StreamExchange {
   google::protobuf::Arena arena_;
   v1::StepRequest* request_ = nullptr;
   v1::StepResponse* response_ = nullptr;
-  Respond respond_;
+  // The handler's state of request_, reused for each request.
+  StepInFlight in_flight_;
+  // From Serve to `done`: where the answer's bytes go, and `done`.
+  grpc::ByteBuffer* response_bytes_ = nullptr;  // Not owned; the stream's.
+  Done done_;
 };
 
 }  // namespace rnnserve::server

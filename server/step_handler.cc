@@ -2,11 +2,13 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "server/model_service.h"
 #include "server/session_lookup.h"
+#include "server/stored_inline.h"
 #include "util/status_macros.h"
 
 namespace rnnserve::server {
@@ -168,33 +170,44 @@ absl::StatusOr<SessionPtr> StepHandler::CheckFound(const v1::StepRequest& reques
 }
 
 void StepHandler::Handle(const v1::StepRequest& request, v1::StepResponse& response,
-                         absl::Time deadline, Reply reply) const {
-  if (gate_ == nullptr) return HandleAdmitted(request, response, deadline, std::move(reply));
-  if (absl::Status entered = gate_->Enter(); !entered.ok()) return std::move(reply)(entered);
-  HandleAdmitted(request, response, deadline,
-                 [gate = gate_, reply = std::move(reply)](absl::Status status) mutable {
-                   gate->Exit();  // The session is as final as the reply says.
-                   std::move(reply)(status);
-                 });
+                         absl::Time deadline, StepInFlight& in_flight, Reply reply) const {
+  in_flight.reply_ = std::move(reply);
+  in_flight.gated_ = false;
+  if (gate_ != nullptr) {
+    if (absl::Status entered = gate_->Enter(); !entered.ok()) return Answer(in_flight, entered);
+    in_flight.gated_ = true;
+  }
+  HandleAdmitted(request, response, deadline, in_flight);
+}
+
+void StepHandler::Answer(StepInFlight& call, const absl::Status& status) const {
+  // Taken out first: once the reply runs, the caller may reuse `call`.
+  Reply reply = std::move(call.reply_);
+  // Kept (its name's capacity) but for the stack: an idle stream holds no
+  // model alive (a refused request may have left it here).
+  call.model_.stack.reset();
+  if (std::exchange(call.gated_, false)) {
+    gate_->Exit();  // The session is as final as the reply says.
+  }
+  std::move(reply)(status);
 }
 
 void StepHandler::HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
-                                 absl::Time deadline, Reply reply) const {
+                                 absl::Time deadline, StepInFlight& call) const {
   absl::Status valid = ValidateSessionId(request.session_id());
-  if (!valid.ok()) return std::move(reply)(valid);
+  if (!valid.ok()) return Answer(call, valid);
   const absl::Time received = absl::Now();
   if (request.start()) {
-    ModelRef model;
     AdmittedInput admitted;
-    absl::StatusOr<SessionPtr> session = StartSession(request, received, model, admitted);
-    if (!session.ok()) return std::move(reply)(session.status());
-    return Submit(request, response, deadline, received, *std::move(session), model,
-                  std::move(admitted), std::move(reply));
+    absl::StatusOr<SessionPtr> session = StartSession(request, received, call.model_, admitted);
+    if (!session.ok()) return Answer(call, session.status());
+    return Submit(request, response, deadline, received, *std::move(session), std::move(admitted),
+                  call);
   }
   std::optional<absl::StatusOr<SessionPtr>> local =
       LookUpLocally(*store_, tier_, request.session_id(), received, SessionStore::Use::kStep);
   if (local.has_value()) {
-    return StepFound(request, response, deadline, received, *std::move(local), std::move(reply));
+    return StepFound(request, response, deadline, received, *std::move(local), call);
   }
   // Only the tier can say where the session is (a Redis round trip, maybe a
   // call to its owner): on its lookup threads, with a copy of the request
@@ -202,37 +215,35 @@ void StepHandler::HandleAdmitted(const v1::StepRequest& request, v1::StepRespons
   // until the reply (the step reads its rows from the copy).
   absl::StatusOr<InflightBudget::Reservation> copy_bytes =
       admission_->ReserveWaiting(static_cast<int64_t>(request.ByteSizeLong()));
-  if (!copy_bytes.ok()) return std::move(reply)(copy_bytes.status());
+  if (!copy_bytes.ok()) return Answer(call, copy_bytes.status());
   auto copy = std::make_unique<const v1::StepRequest>(request);
   const v1::StepRequest& kept = *copy;
-  Reply keeping = [copy = std::move(copy), copy_bytes = *std::move(copy_bytes),
-                   reply = std::move(reply)](absl::Status status) mutable {
+  call.reply_ = [copy = std::move(copy), copy_bytes = *std::move(copy_bytes),
+                 reply = std::move(call.reply_)](absl::Status status) mutable {
     std::move(reply)(status);
   };
-  tier_->RunLookup([this, &kept, &response, deadline, received,
-                    reply = std::move(keeping)](absl::Status queued) mutable {
-    if (!queued.ok()) return std::move(reply)(queued);
+  tier_->RunLookup([this, &kept, &response, deadline, received, &call](absl::Status queued) {
+    if (!queued.ok()) return Answer(call, queued);
     StepFound(kept, response, deadline, received,
               LookUpSession(*store_, tier_, kept.session_id(), received, SessionStore::Use::kStep),
-              std::move(reply));
+              call);
   });
 }
 
 void StepHandler::StepFound(const v1::StepRequest& request, v1::StepResponse& response,
                             absl::Time deadline, absl::Time received,
-                            absl::StatusOr<SessionPtr> found, Reply reply) const {
-  ModelRef model;
-  absl::StatusOr<SessionPtr> session = CheckFound(request, std::move(found), model);
-  if (!session.ok()) return std::move(reply)(session.status());
-  absl::StatusOr<AdmittedInput> admitted = Admit(request, *model.stack, model.name);
-  if (!admitted.ok()) return std::move(reply)(admitted.status());
-  Submit(request, response, deadline, received, *std::move(session), model, *std::move(admitted),
-         std::move(reply));
+                            absl::StatusOr<SessionPtr> found, StepInFlight& call) const {
+  absl::StatusOr<SessionPtr> session = CheckFound(request, std::move(found), call.model_);
+  if (!session.ok()) return Answer(call, session.status());
+  absl::StatusOr<AdmittedInput> admitted = Admit(request, *call.model_.stack, call.model_.name);
+  if (!admitted.ok()) return Answer(call, admitted.status());
+  Submit(request, response, deadline, received, *std::move(session), *std::move(admitted), call);
 }
 
 void StepHandler::Submit(const v1::StepRequest& request, v1::StepResponse& response,
                          absl::Time deadline, absl::Time received, SessionPtr session,
-                         const ModelRef& model, AdmittedInput admitted, Reply reply) const {
+                         AdmittedInput admitted, StepInFlight& call) const {
+  const ModelRef& model = call.model_;
   const bool last_only = request.output_mode() == v1::OUTPUT_MODE_LAST_STEP;
   const int64_t width = model.stack->output_size();
   const int64_t rows = last_only ? 1 : admitted.input.steps;
@@ -248,26 +259,40 @@ void StepHandler::Submit(const v1::StepRequest& request, v1::StepResponse& respo
   outputs.add_shape(rows);
   outputs.add_shape(width);
   SetModel(model, *response.mutable_model());
-  auto respond = [this, &response, end = request.end(), metrics = model.metrics, stepped = session,
-                  steps = admitted.input.steps, received,
-                  reservation = std::move(admitted.reservation),
-                  reply = std::move(reply)](absl::StatusOr<StepOutcome> outcome) mutable {
-    if (!outcome.ok()) {
-      std::move(reply)(outcome.status());
-    } else {
-      if (metrics != nullptr) RecordStep(*outcome, steps, received, *metrics);
-      response.set_session_steps(outcome->session_steps);
-      response.set_durable_steps(stepped->durable_steps());
-      if (end) store_->End(response.session_id()).IgnoreError();  // Already gone is fine.
-      std::move(reply)(absl::OkStatus());
-      // Its checkpoint may hold this step now that its client will see it.
-      stepped->AnswerHandedOver();
-    }
-    // The answer is gRPC's now (serialized, or the call is over).
-    reservation.Release();
+  call.response_ = &response;
+  call.session_ = session;
+  call.reservation_ = std::move(admitted.reservation);
+  call.received_ = received;
+  call.steps_ = admitted.input.steps;
+  call.end_ = request.end();
+  // Two pointers: stored inline in the batcher's Done, no allocation.
+  auto done = [this, &call](absl::StatusOr<StepOutcome> outcome) {
+    Complete(call, std::move(outcome));
   };
-  batcher_->Submit(std::move(session), model.stack, std::move(admitted.input), last_only, values,
-                   deadline, std::move(respond));
+  static_assert(kStoredInline<decltype(done)>);
+  // The stack moves to the batcher: `call` keeps no model alive between steps.
+  batcher_->Submit(std::move(session), std::move(call.model_.stack), std::move(admitted.input),
+                   last_only, values, deadline, std::move(done));
+}
+
+void StepHandler::Complete(StepInFlight& call, absl::StatusOr<StepOutcome> outcome) const {
+  // Taken out of `call` before the reply: from then on the caller may reuse it.
+  SessionPtr session = std::move(call.session_);
+  InflightBudget::Reservation reservation = std::move(call.reservation_);
+  v1::StepResponse& response = *std::exchange(call.response_, nullptr);
+  if (outcome.ok()) {
+    if (call.model_.metrics != nullptr) {
+      RecordStep(*outcome, call.steps_, call.received_, *call.model_.metrics);
+    }
+    response.set_session_steps(outcome->session_steps);
+    response.set_durable_steps(session->durable_steps());
+    if (call.end_) store_->End(response.session_id()).IgnoreError();  // Already gone is fine.
+  }
+  Answer(call, outcome.status());
+  // Its checkpoint may hold this step now that its client will see it.
+  if (outcome.ok()) session->AnswerHandedOver();
+  // The answer is gRPC's now (serialized, or the call is over).
+  reservation.Release();
 }
 
 absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(

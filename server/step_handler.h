@@ -9,7 +9,6 @@
 
 #include <memory>
 
-#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rnnserve/v1/inference.pb.h"
@@ -20,6 +19,7 @@
 #include "server/served_models.h"
 #include "server/session_store.h"
 #include "server/step_batcher.h"
+#include "server/step_in_flight.h"
 
 namespace rnnserve::server {
 
@@ -40,17 +40,19 @@ struct AdmittedSequence {
   bool last_only = false;
 };
 
-// A step request and its response, for a caller that keeps both on the
-// heap from Handle() until its reply (a unary call; a stream keeps its own).
+// A step request, its response and the handler's state of it, for a caller
+// that keeps them on the heap from Handle() until its reply (a unary call; a
+// stream keeps its own and reuses them).
 struct StepMessages {
   v1::StepRequest request;
   v1::StepResponse response;
+  StepInFlight in_flight;
 };
 
 class StepHandler {
  public:
   // OK: the response passed to Handle() holds the answer.
-  using Reply = absl::AnyInvocable<void(absl::Status) &&>;
+  using Reply = StepInFlight::Reply;
 
   // None owned; all outlive the handler. `gate` (null: none) counts every
   // request from before it touches a session until its reply.
@@ -68,17 +70,20 @@ class StepHandler {
 
   // Applies `request` and writes its answer into `response` (cleared
   // first; the outputs go straight into its field, no copy per step). The
-  // caller keeps both alive, `request` unchanged, until `reply` has run (it
-  // may run before Handle returns): the step reads the input rows where they
-  // were parsed. A reused pair allocates nothing for a step no larger than
-  // the last. `reply` runs exactly once: inline for a request
-  // refused before it queues (admission included), else on a batcher
-  // thread, or on the tier's lookup threads when the lookup of its session
-  // needed Redis and it was refused there. Nothing is applied to the session when the reply is an
-  // error (UNAVAILABLE once the gate is closed). The reservation in flight is released once `reply`
+  // caller keeps both and `in_flight` alive, `request` unchanged, until
+  // `reply` has run (it may run before Handle returns): the step reads the
+  // input rows where they were parsed, and `in_flight` holds the request's
+  // state meanwhile (server/step_in_flight.h). A reused trio allocates
+  // nothing for a step no larger than the last, nor does a `reply` of at
+  // most two pointers (absl stores it inline). `reply` runs exactly once:
+  // inline for a request refused before it queues (admission included),
+  // else on a batcher thread, or on the tier's lookup threads when the
+  // lookup of its session needed Redis and it was refused there. Nothing is
+  // applied to the session when the reply is an error (UNAVAILABLE once the
+  // gate is closed). The reservation in flight is released once `reply`
   // returns.
   void Handle(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
-              Reply reply) const;
+              StepInFlight& in_flight, Reply reply) const;
 
   // The stateless whole-sequence call in two halves, so that only admitted
   // work queues: AdmitSequence (cheap, on the calling thread) validates and
@@ -89,25 +94,27 @@ class StepHandler {
   absl::StatusOr<v1::SequenceResponse> RunSequence(const AdmittedSequence& sequence) const;
 
  private:
-  // Handle() past the gate.
+  // Handle() past the gate; `call` holds the reply.
   void HandleAdmitted(const v1::StepRequest& request, v1::StepResponse& response,
-                      absl::Time deadline, Reply reply) const;
+                      absl::Time deadline, StepInFlight& call) const;
   // A non-start request once its session is looked up (`found`): checked,
   // admitted and queued.
   void StepFound(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
-                 absl::Time received, absl::StatusOr<SessionPtr> found,
-                 Reply reply) const;
-  // The session a non-start request steps, from its lookup, and its model;
-  // NOT_FOUND says how to begin one, FAILED_PRECONDITION when the request
-  // names another model.
-  absl::StatusOr<SessionPtr> CheckFound(
-      const v1::StepRequest& request, absl::StatusOr<SessionPtr> session,
-      ModelRef& model) const;
-  // Queues the admitted steps of `request` on `session`, their answer into
-  // `response`.
+                 absl::Time received, absl::StatusOr<SessionPtr> found, StepInFlight& call) const;
+  // The session a non-start request steps, from its lookup, and its model
+  // (into `model`); NOT_FOUND says how to begin one, FAILED_PRECONDITION
+  // when the request names another model.
+  absl::StatusOr<SessionPtr> CheckFound(const v1::StepRequest& request,
+                                        absl::StatusOr<SessionPtr> session, ModelRef& model) const;
+  // Queues the admitted steps of `request` on `session` (of `call.model_`),
+  // their answer into `response`.
   void Submit(const v1::StepRequest& request, v1::StepResponse& response, absl::Time deadline,
-              absl::Time received, SessionPtr session, const ModelRef& model,
-              AdmittedInput admitted, Reply reply) const;
+              absl::Time received, SessionPtr session, AdmittedInput admitted,
+              StepInFlight& call) const;
+  // The batcher's answer to Submit: completes the response and replies.
+  void Complete(StepInFlight& call, absl::StatusOr<StepOutcome> outcome) const;
+  // Runs the reply `call` holds, with `status`, once out of the gate.
+  void Answer(StepInFlight& call, const absl::Status& status) const;
   // Starts (or resets) the session of a start request once its input fits
   // and is admitted.
   absl::StatusOr<SessionPtr> StartSession(const v1::StepRequest& request, absl::Time now,

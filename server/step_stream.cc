@@ -5,6 +5,7 @@
 
 #include "server/grpc_status.h"
 #include "server/native_step_exchange.h"
+#include "server/stored_inline.h"
 
 namespace rnnserve::server {
 namespace {
@@ -99,17 +100,18 @@ void StepStream::OnReadDone(bool ok) {
   // so a stream holds none while its step runs or it idles.
   grpc::ByteBuffer request;
   request.Swap(&request_bytes_);
-  exchange_->Serve(
-      request, [this](absl::StatusOr<grpc::ByteBuffer> response) { Answer(std::move(response)); });
+  // One pointer: stored inline in the exchange's Done, no allocation.
+  auto done = [this](absl::Status status) { Answer(status); };
+  static_assert(kStoredInline<decltype(done)>);
+  exchange_->Serve(request, &response_bytes_, std::move(done));
 }
 
-void StepStream::Answer(absl::StatusOr<grpc::ByteBuffer> response) {
+void StepStream::Answer(const absl::Status& status) {
   {
     absl::MutexLock lock(&mu_);
-    phase_ = response.ok() ? Phase::kWriting : Phase::kFinished;
+    phase_ = status.ok() ? Phase::kWriting : Phase::kFinished;
   }
-  if (!response.ok()) return Finish(ToGrpcStatus(response.status()));
-  response_bytes_.Swap(&*response);  // grpc::ByteBuffer has no move; a copy allocates.
+  if (!status.ok()) return Finish(ToGrpcStatus(status));
   StartWrite(&response_bytes_);  // Untouched until OnWriteDone.
 }
 

@@ -51,8 +51,8 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone() override;  // The last reaction.
 
-  // Writes the response (or finishes with the error).
-  void Answer(absl::StatusOr<grpc::ByteBuffer> response) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes response_bytes_ (or finishes with the error).
+  void Answer(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   // Starts the next read, or finishes when a drain came while starting it.
   // REQUIRES: phase_ was set to kReading (and read_seq_ advanced) under mu_.
   void IssueRead(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
@@ -63,7 +63,8 @@ class StepStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   const std::unique_ptr<StreamExchange> exchange_;
   StreamDrain* const drain_;
   // Owned by the one operation in flight: request_bytes_ by the read,
-  // response_bytes_ by the write.
+  // response_bytes_ by the exchange (which serializes into it) from Serve
+  // until its Done, then by the write.
   grpc::ByteBuffer request_bytes_;
   grpc::ByteBuffer response_bytes_;
 

@@ -4,26 +4,30 @@
 // Inference Protocol's ModelInferRequest/ModelStreamInferResponse:
 // server/v2/stream_infer_exchange.h); the ordering, hold and drain of the
 // stream live in StepStream, once for every protocol. One exchange per
-// stream; StepStream calls Serve again only after `respond` has run.
+// stream; StepStream calls Serve again only after `done` has run.
 #ifndef RNNSERVE_SERVER_STREAM_EXCHANGE_H_
 #define RNNSERVE_SERVER_STREAM_EXCHANGE_H_
 
 #include "absl/functional/any_invocable.h"
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "grpcpp/support/byte_buffer.h"
 
 namespace rnnserve::server {
 
 class StreamExchange {
  public:
-  // The bytes to write; an error ends the stream with it (a response that
-  // cannot be serialized). A request's own failure is a response.
-  using Respond = absl::AnyInvocable<void(absl::StatusOr<grpc::ByteBuffer>) &&>;
+  // OK: the response's bytes are in the buffer Serve was given. An error
+  // ends the stream with it (a response that cannot be serialized); a
+  // request's own failure is a response.
+  using Done = absl::AnyInvocable<void(absl::Status) &&>;
 
   virtual ~StreamExchange() = default;
-  // Serves `request`; `respond` runs exactly once, inline or on another
-  // thread. A request answered means a request applied.
-  virtual void Serve(const grpc::ByteBuffer& request, Respond respond) = 0;
+  // Serves `request`, serializing its response straight into `response`
+  // (the stream's own buffer, which it leaves alone until `done`: gRPC
+  // 1.51's ByteBuffer has no move, and a copy would allocate each step).
+  // `done` runs exactly once, inline or on another thread. A request
+  // answered means a request applied.
+  virtual void Serve(const grpc::ByteBuffer& request, grpc::ByteBuffer* response, Done done) = 0;
 };
 
 }  // namespace rnnserve::server

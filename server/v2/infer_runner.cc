@@ -42,7 +42,7 @@ void InferRunner::Run(const inference::ModelInferRequest& request, absl::Time de
       std::move(reply)(
           ToInferResponse(response.outputs(), response.model(), response.session_steps(), form));
     };
-    handler_->Handle(kept.request, kept.response, deadline, std::move(answer));
+    handler_->Handle(kept.request, kept.response, deadline, kept.in_flight, std::move(answer));
     return;
   }
   RunStateless(std::make_unique<const v1::SequenceRequest>(

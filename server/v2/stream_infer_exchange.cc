@@ -11,11 +11,12 @@
 
 namespace rnnserve::server::v2 {
 
-void StreamInferExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond respond) {
+void StreamInferExchange::Serve(const grpc::ByteBuffer& request_bytes,
+                                grpc::ByteBuffer* response_bytes, Done done) {
   inference::ModelInferRequest request;  // Run() copies what outlives it.
   const absl::Status parsed = ParseMessage(request_bytes, request);
   auto answer = [metrics = metrics_, id = request.id(), model_name = request.model_name(),
-                 model_version = request.model_version(), respond = std::move(respond)](
+                 model_version = request.model_version(), response_bytes, done = std::move(done)](
                     absl::StatusOr<inference::ModelInferResponse> result) mutable {
     metrics->CountRequest(RequestProtocol::kOpenInference, "ModelStreamInfer",
                           result.status().code());
@@ -35,10 +36,8 @@ void StreamInferExchange::Serve(const grpc::ByteBuffer& request_bytes, Respond r
             *steps);
       }
     }
-    grpc::ByteBuffer bytes;
-    const grpc::Status serialized = SerializeMessage(response, bytes);
-    if (!serialized.ok()) return std::move(respond)(ToAbslStatus(serialized));
-    std::move(respond)(std::move(bytes));
+    const grpc::Status serialized = SerializeMessage(response, *response_bytes);
+    std::move(done)(serialized.ok() ? absl::OkStatus() : ToAbslStatus(serialized));
   };
   if (!parsed.ok()) return answer(parsed);
   runner_->Run(request, deadline_, std::move(answer));

@@ -22,7 +22,7 @@ class StreamInferExchange final : public StreamExchange {
   StreamInferExchange(const InferRunner* runner, ServerMetrics* metrics, absl::Time deadline)
       : runner_(runner), metrics_(metrics), deadline_(deadline) {}
 
-  void Serve(const grpc::ByteBuffer& request, Respond respond) override;
+  void Serve(const grpc::ByteBuffer& request, grpc::ByteBuffer* response, Done done) override;
 
  private:
   const InferRunner* const runner_;

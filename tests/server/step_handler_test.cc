@@ -64,14 +64,15 @@ class StepHandlerTest : public ::testing::Test {
   }
 
   // Handles `request` and waits for its reply; `inline_reply` says whether
-  // the reply ran before Handle() returned.
+  // the reply ran before Handle() returned. Every call of a test reuses one
+  // StepInFlight, as a stream does, refused requests included.
   absl::StatusOr<v1::StepResponse> Call(const v1::StepRequest& request,
                                         bool* inline_reply = nullptr) {
     absl::Status status = absl::UnknownError("no reply");
     v1::StepResponse response;
     absl::Notification done;
     const StepHandler handler = Handler();
-    handler.Handle(request, response, absl::InfiniteFuture(), [&](absl::Status s) {
+    handler.Handle(request, response, absl::InfiniteFuture(), in_flight_, [&](absl::Status s) {
       status = s;
       done.Notify();
     });
@@ -123,6 +124,7 @@ class StepHandlerTest : public ::testing::Test {
   std::unique_ptr<Admission> admission_ = std::make_unique<Admission>(AdmissionLimits{});
   std::unique_ptr<OperationGate> gate_;
   StepBatcher batcher_{{.workers = 1, .max_batch = 8}};
+  StepInFlight in_flight_;
 };
 
 std::string* StepHandlerTest::root_ = nullptr;
