@@ -418,6 +418,7 @@ absl::Status LayerStack::RunLayers(absl::Span<float* const> states, int steps, c
   if (head_.has_value()) head_->Apply(ConstRowMatrixMap(x, rows, x_cols),
                                       RowMatrixMap(outputs, rows, output_size()));
   TransformOutput(outputs, rows);
+  workspace.Stepped(steps);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,13 @@ const GateWeights& WeightsOf(const RecurrentLayer::Cell& cell) {
                     cell);
 }
 
+// The panel order of step t of this call: alternating from the workspace's
+// (Workspace::backwards_next), so each step starts where the last one ended.
+internal::PanelOrder OrderOfStep(int t, const Workspace& workspace) {
+  return (t % 2 != 0) != workspace.backwards_next() ? internal::PanelOrder::kBackward
+                                                    : internal::PanelOrder::kForward;
+}
+
 }  // namespace
 
 absl::StatusOr<RecurrentLayer> RecurrentLayer::Create(
@@ -159,7 +166,8 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input, 
       }
       group_row = row;
       cell.packed_input().MultiplyAdd(input.data() + row * input.cols(), input.cols(), rows,
-                                      weights.input_bias.data(), 0, projected, width);
+                                      weights.input_bias.data(), 0, projected, width,
+                                      OrderOfStep(t, workspace));
     }
     float* out_t = output.data() + row * fed_back;
     CellStep step{
@@ -170,7 +178,7 @@ void RecurrentLayer::RunCell(const CellT& cell, const ConstRowMatrixMap& input, 
                                         : RowMatrixMap(out_t, active, hidden),
         .scratch = RowMatrixMap(scratch.data(), active, width),
         .scratch2 = RowMatrixMap(scratch2.data(), active, hidden),
-        .order = t % 2 == 0 ? internal::PanelOrder::kForward : internal::PanelOrder::kBackward,
+        .order = OrderOfStep(t, workspace),
     };
     cell.Step(step);
     if (feedback_.has_value()) {

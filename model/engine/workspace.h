@@ -1,6 +1,7 @@
-// Scratch memory for stepping a model on one thread. Buffers only grow: after
-// the first step of the largest batch or chunk a thread sees, stepping
-// allocates nothing. Not thread-safe: one Workspace per thread.
+// Scratch memory for stepping a model on one thread, and which way its next
+// step reads the recurrent weights. Buffers only grow: after the first step
+// of the largest batch or chunk a thread sees, stepping allocates nothing.
+// Not thread-safe: one Workspace per thread.
 #ifndef RNNSERVE_MODEL_ENGINE_WORKSPACE_H_
 #define RNNSERVE_MODEL_ENGINE_WORKSPACE_H_
 
@@ -24,6 +25,16 @@ class Workspace {
     kNumSlots,
   };
 
+  // Whether the next step reads the weight panels backwards. Steps alternate,
+  // within a chunk and from one call to the next, so each starts on the
+  // weights the step before read last, still in cache: a model whose
+  // weights about fill the cache, stepped forwards every time, would evict
+  // each panel just before it is needed (LRU thrash). Results are the same
+  // either way (gemm_kernels.h's PanelOrder).
+  bool backwards_next() const { return backwards_next_; }
+  // `steps` steps were taken, in alternating order from backwards_next().
+  void Stepped(int64_t steps) { backwards_next_ ^= (steps % 2 != 0); }
+
   // At least `size` floats; contents are unspecified.
   float* Get(Slot slot, int64_t size) {
     std::vector<float>& buffer = buffers_[slot];
@@ -33,6 +44,7 @@ class Workspace {
 
  private:
   std::array<std::vector<float>, kNumSlots> buffers_;
+  bool backwards_next_ = false;
 };
 
 }  // namespace rnnserve::model
