@@ -34,7 +34,8 @@ ABSL_FLAG(absl::Duration, http_infer_timeout, absl::Seconds(60),
           "queued then is dropped, and the request is answered 504 then at the latest, "
           "freeing its HTTP thread (a step may still apply; gRPC calls use their own deadline)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
-          "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged)");
+          "Prometheus /metrics address HOST:PORT; port 0 picks a free port (logged); empty: "
+          "no metrics listener");
 ABSL_FLAG(std::string, models, "models", "the model repository: MODELS/<name>/<version>/");
 ABSL_FLAG(std::string, weights, "",
           "fp32|bf16|int8: pack every model's weights at this precision, overriding its "
@@ -272,21 +273,26 @@ int main(int argc, char** argv) {
     // unreadable file) is a usage error, as for the flags checked above.
     return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
-  // Metrics over HTTP on their own port (port 0 picks one, logged).
+  // Metrics over HTTP on their own port (port 0 picks one, logged); none
+  // when the address is empty, as for --http_listen.
   std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_metrics_listen));
-  } catch (const std::exception& e) {  // prometheus-cpp throws on a bad bind
-    LOG(ERROR) << "cannot serve metrics on " << absl::GetFlag(FLAGS_metrics_listen) << ": "
-               << e.what();
-    return 1;
-  }
-  exposer->RegisterCollectable((*server)->registry());
-  for (const auto& gauge : (*server)->scrape_gauges()) exposer->RegisterCollectable(gauge);
   // The Exposer keeps weak pointers: main owns what it collects.
   const auto process_metrics = std::make_shared<rnnserve::server::ProcessMetrics>();
-  exposer->RegisterCollectable(process_metrics);
-  for (int port : exposer->GetListeningPorts()) LOG(INFO) << "serving /metrics on port " << port;
+  if (absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    LOG(INFO) << "no /metrics listener (--metrics_listen is empty)";
+  } else {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_metrics_listen));
+    } catch (const std::exception& e) {  // prometheus-cpp throws on a bad bind
+      LOG(ERROR) << "cannot serve metrics on " << absl::GetFlag(FLAGS_metrics_listen) << ": "
+                 << e.what();
+      return 1;
+    }
+    exposer->RegisterCollectable((*server)->registry());
+    for (const auto& gauge : (*server)->scrape_gauges()) exposer->RegisterCollectable(gauge);
+    exposer->RegisterCollectable(process_metrics);
+    for (int port : exposer->GetListeningPorts()) LOG(INFO) << "serving /metrics on port " << port;
+  }
   int signal_number = 0;
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
     LOG(INFO) << "SIGHUP: looking for new model versions in " << options->models;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -72,12 +73,17 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     return absl::InternalError(absl::StrCat("cannot run ", program, ": ", strerror(spawned)));
   }
   std::unique_ptr<ServerProcess> process(new ServerProcess(pid, log_path));
+  // The last --metrics_listen wins; empty: the server serves no metrics.
+  const auto metrics_flag = std::find_if(args.rbegin(), args.rend(), [](const std::string& arg) {
+    return arg.rfind("--metrics_listen=", 0) == 0;
+  });
+  const bool serves_metrics = metrics_flag == args.rend() || *metrics_flag != "--metrics_listen=";
   const absl::Time give_up = absl::Now() + startup;
   while (absl::Now() < give_up) {
     const std::string log = process->Log();
     process->port_ = PortAfter(log, "(port ");
     process->metrics_port_ = PortAfter(log, "serving /metrics on port ");
-    if (process->port_ != 0 && process->metrics_port_ != 0) return process;
+    if (process->port_ != 0 && (process->metrics_port_ != 0 || !serves_metrics)) return process;
     if (process->Wait(absl::ZeroDuration()) != -1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

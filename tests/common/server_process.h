@@ -31,7 +31,7 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }  // e.g. for /proc/<pid>/status
   int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }
+  int metrics_port() const { return metrics_port_; }  // 0: --metrics_listen= (none)
   // "127.0.0.1:<port>", for channels and --server flags.
   std::string address() const;
 

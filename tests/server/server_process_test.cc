@@ -182,6 +182,26 @@ TEST(ServerProcessTest, SigtermTurnsHealthNotServingForTheServerAndEveryModel) {
   EXPECT_EQ(server->Wait(absl::Seconds(30)), 0) << server->Log();
 }
 
+// --metrics_listen= (empty) serves no metrics, as --http_listen= serves no
+// HTTP: the server starts and steps.
+TEST(ServerProcessTest, AnEmptyMetricsListenServesStepsWithoutMetrics) {
+  std::unique_ptr<ServerProcess> server =
+      StartServer({"--models=" + Repository(), "--metrics_listen=", "--drain_timeout=2s"});
+  EXPECT_EQ(server->metrics_port(), 0);
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr("no /metrics listener"));
+  const ReferenceSequence seq = Sequence();
+  auto stub = v1::InferenceService::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::StepRequest request = StepOf("no-metrics", seq, 0);
+  request.set_start(true);
+  v1::StepResponse response;
+  ASSERT_TRUE(stub->Step(&context, request, &response).ok()) << server->Log();
+  EXPECT_TRUE(MatchesReference(response, seq, 0));
+  server->Signal(SIGTERM);
+  EXPECT_EQ(server->Wait(absl::Seconds(30)), 0) << server->Log();
+}
+
 // One client stream in lockstep (write a step, read its answer), cycling its
 // own sessions through the reference sequence until the server ends the
 // stream. Every answer is checked against the reference.
