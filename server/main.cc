@@ -54,10 +54,10 @@ ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
           "how long a step may wait for a batch to fill (0: never waits)");
 ABSL_FLAG(int64_t, max_queue, 100'000, "most pending step requests (RESOURCE_EXHAUSTED past)");
 ABSL_FLAG(int, inline_max_steps, 16,
-          "a request of at most this many steps, arriving while no step is queued or computing "
-          "and the workers' last batch was alone, is computed on the gRPC thread that read it "
-          "(no hand-off; a load that forms batches keeps them); 0 = never (nor with a "
-          "--max_queue_delay)");
+          "a request of at most this many steps, arriving while no other request is in flight "
+          "(queued, computing or being answered) and few were lately, is computed on the gRPC "
+          "thread that read it (no hand-off; a load that forms batches keeps them); 0 = never "
+          "(nor with a --max_queue_delay)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,

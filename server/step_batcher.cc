@@ -333,9 +333,12 @@ bool StepBatcher::TakeBatch(Batch& batch) {
   const model::LayerStack* model = OldestQueue();
   if (options_.max_delay > absl::ZeroDuration() &&
       static_cast<int>(queues_[model].size()) < options_.max_batch) {
-    // Let a batch fill for at most max_delay after its oldest step arrived.
+    // Let a batch fill for at most max_delay after its oldest step arrived;
+    // stop waiting when another worker took the queue meanwhile (the
+    // oldest job may then be another model's).
     auto full = [this, model]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || static_cast<int>(queues_[model].size()) >= options_.max_batch;
+      const ModelQueue& queue = queues_[model];
+      return stopping_ || queue.empty() || static_cast<int>(queue.size()) >= options_.max_batch;
     };
     mu_.AwaitWithDeadline(absl::Condition(&full),
                           queues_[model].front()->enqueued + options_.max_delay);

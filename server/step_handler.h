@@ -76,9 +76,10 @@ class StepHandler {
   // state meanwhile (server/step_in_flight.h). A reused trio allocates
   // nothing for a step no larger than the last, nor does a `reply` of at
   // most two pointers (absl stores it inline). `reply` runs exactly once:
-  // inline for a request refused before it queues (admission included),
-  // else on a batcher thread, or on the tier's lookup threads when the
-  // lookup of its session needed Redis and it was refused there. Nothing is
+  // inline for a request refused before it queues (admission included) or
+  // computed inline (StepBatcher::Options::inline_max_steps), else on a
+  // batcher thread, or on the tier's lookup threads when the lookup of its
+  // session needed Redis (refused there, or computed inline). Nothing is
   // applied to the session when the reply is an error (UNAVAILABLE once the
   // gate is closed). The reservation in flight is released once `reply`
   // returns.

@@ -663,5 +663,66 @@ TEST_F(StepBatcherTest, PendingChunksOfDifferentLengthsRunTogether) {
   }
 }
 
+// Streams that submit their next request from their last one's `done`
+// (inline runs and workers' both: one request in three is longer than
+// inline_max_steps), three streams on each session, and a Shutdown at a
+// different moment each round: every `done` runs once, Shutdown returns, and
+// each session counts exactly the steps answered OK.
+TEST_F(StepBatcherTest, ChainedStreamsAnswerEveryRequestOnceThroughAShutdown) {
+  for (int round = 0; round < 30; ++round) {
+    SessionStore store({});
+    constexpr int kStreams = 12;
+    constexpr int kSessions = 4;
+    std::vector<SessionPtr> sessions;
+    for (int s = 0; s < kSessions; ++s) sessions.push_back(NewSession(store, absl::StrCat("s", s)));
+    std::atomic<int> ok_steps[kSessions] = {};
+    std::atomic<int> submitted = 0, answered = 0;
+    auto batcher =
+        std::make_unique<StepBatcher>(StepBatcher::Options{.workers = 2, .max_batch = 4});
+    struct Stream {
+      int session;
+      int left;
+      std::vector<float> out;
+      std::function<void()> next;
+    };
+    std::vector<std::unique_ptr<Stream>> streams;
+    for (int k = 0; k < kStreams; ++k) {
+      auto stream = std::make_unique<Stream>();
+      stream->session = k % kSessions;
+      stream->left = 200;
+      stream->out.resize(4 * stack_->output_size());
+      Stream* st = stream.get();
+      StepBatcher* b = batcher.get();
+      st->next = [this, st, b, &sessions, &ok_steps, &submitted, &answered, k] {
+        if (st->left-- <= 0) return;
+        ++submitted;
+        const int steps = 1 + (st->left % 3 == 0 ? 20 : 0);  // some go to the workers
+        st->out.resize(steps * stack_->output_size());
+        b->Submit(sessions[st->session], stack_, Input(k, st->left, steps), false, st->out.data(),
+                  absl::InfiniteFuture(),
+                  [st, &ok_steps, &answered, steps](absl::StatusOr<StepOutcome> r) {
+                    ++answered;
+                    if (r.ok()) ok_steps[st->session] += steps;
+                    st->next();
+                  });
+      };
+      streams.push_back(std::move(stream));
+    }
+    std::vector<std::thread> threads;
+    for (auto& s : streams) threads.emplace_back([st = s.get()] { st->next(); });
+    absl::SleepFor(absl::Microseconds(round * 700));
+    std::thread stopper([&] { batcher->Shutdown(); });
+    stopper.join();
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(submitted.load(), answered.load()) << round;
+    batcher.reset();
+    EXPECT_EQ(submitted.load(), answered.load()) << round;
+    for (int s = 0; s < kSessions; ++s) {
+      absl::MutexLock lock(&sessions[s]->mu());
+      EXPECT_EQ(sessions[s]->step_count(), ok_steps[s].load()) << round << " session " << s;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rnnserve::server
