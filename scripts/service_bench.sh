@@ -2,7 +2,8 @@
 # Service benchmark (issue 6): rnnserve against the floor and against the
 # peer a user would write, on loopback, same model, same load generator.
 #   echo      build/bin/echo_server: C++ gRPC callback API, the same calls,
-#             responses of rnnserve's size, computing nothing
+#             responses of rnnserve's size, computing nothing; its threads under
+#             SCHED_BATCH, as rnnserve's (--sched_batch on both)
 #   peer      tests/bench/peer_server.py: Python grpcio + PyTorch, the same
 #             calls and weights, sessions in a dict, one forward per request
 #   rnnserve  build/bin/rnnserve --workers=1

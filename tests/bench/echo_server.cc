@@ -7,6 +7,7 @@
 // above this server is what it adds to gRPC: validation, sessions, batching,
 // the recurrent math, metrics.
 //   build/bin/echo_server --listen=127.0.0.1:PORT --model_info=INFO.json
+//                         [--sched_batch=false]
 // INFO.json is `rnnserve-cli model NAME --json` asked of an rnnserve serving
 // the model; DescribeModel answers it as it is.
 #include <fstream>
@@ -22,9 +23,13 @@
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
+#include "util/batch_scheduling.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "address to serve on (port 0 picks one)");
 ABSL_FLAG(std::string, model_info, "", "the served model's ModelInfo as proto3 JSON");
+ABSL_FLAG(bool, sched_batch, true,
+          "every thread under Linux's SCHED_BATCH policy, as rnnserve's --sched_batch (on by "
+          "default there too), so that the floor is scheduled as rnnserve is");
 
 namespace rnnserve::bench {
 namespace {
@@ -184,5 +189,10 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_sched_batch)) {
+    if (const absl::Status status = rnnserve::util::UseBatchScheduling(); !status.ok()) {
+      std::cerr << "echo_server: keeping the default scheduling policy: " << status << "\n";
+    }
+  }
   return rnnserve::bench::Run();
 }

@@ -1,9 +1,11 @@
 // build/bin/rnnserve as a real process: a session exported from one server
 // process continues in another, and SIGTERM under load answers every step
 // the server accepted, ends the streams with UNAVAILABLE and exits 0.
+#include "tests/common/server_process.h"
+
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -22,9 +25,9 @@
 #include "gtest/gtest.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/sessions.grpc.pb.h"
-#include "tests/common/server_process.h"
 #include "tests/model/test_util.h"
 #include "tests/server/reference_steps.h"
+#include "util/file.h"
 
 namespace rnnserve::server {
 namespace {
@@ -200,6 +203,46 @@ TEST(ServerProcessTest, AnEmptyMetricsListenServesStepsWithoutMetrics) {
   EXPECT_TRUE(MatchesReference(response, seq, 0));
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(absl::Seconds(30)), 0) << server->Log();
+}
+
+// The scheduling policy of each of process `pid`'s threads, by thread name:
+// field 41 of /proc/PID/task/TID/stat (after the parenthesised name).
+std::multimap<std::string, int> ThreadPolicies(pid_t pid) {
+  std::multimap<std::string, int> policies;
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  absl::StatusOr<std::vector<util::DirectoryEntry>> threads = util::ListVisibleEntries(tasks);
+  CHECK(threads.ok()) << threads.status();
+  for (const util::DirectoryEntry& thread : *threads) {
+    absl::StatusOr<std::string> stat =
+        util::ReadFileToString(absl::StrCat(tasks, "/", thread.name, "/stat"));
+    if (!stat.ok()) continue;  // the thread ended since the listing
+    const size_t name_end = stat->rfind(')');
+    const std::string name = stat->substr(stat->find('(') + 1, name_end - stat->find('(') - 1);
+    const std::vector<std::string> fields =
+        absl::StrSplit(stat->substr(name_end + 2), ' ', absl::SkipEmpty());
+    int policy = -1;
+    CHECK(fields.size() > 38 && absl::SimpleAtoi(fields[38], &policy)) << *stat;
+    policies.emplace(name, policy);
+  }
+  return policies;
+}
+
+// Every thread, gRPC's, the workers, the HTTP and metrics servers', is
+// started after main sets the policy, and so inherits it.
+TEST(ServerProcessTest, EveryThreadRunsUnderSchedBatchUnlessTurnedOff) {
+  for (const bool batch : {true, false}) {
+    std::unique_ptr<ServerProcess> server =
+        StartServer({"--models=" + Repository(), absl::StrCat("--sched_batch=", batch),
+                     "--http_listen=127.0.0.1:0", "--workers=2"});
+    const std::multimap<std::string, int> policies = ThreadPolicies(server->pid());
+    EXPECT_GT(policies.size(), 5u);
+    for (const auto& [name, policy] : policies) {
+      EXPECT_EQ(policy, batch ? SCHED_BATCH : SCHED_OTHER) << "thread " << name;
+    }
+    EXPECT_THAT(server->Log(), ::testing::Not(::testing::HasSubstr("default scheduling policy")));
+    server->Signal(SIGTERM);
+    EXPECT_EQ(server->Wait(absl::Seconds(30)), 0) << server->Log();
+  }
 }
 
 // One client stream in lockstep (write a step, read its answer), cycling its
