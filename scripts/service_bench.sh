@@ -4,6 +4,11 @@
 #   echo      build/bin/echo_server: C++ gRPC callback API, the same calls,
 #             responses of rnnserve's size, computing nothing; its threads under
 #             SCHED_BATCH, as rnnserve's (--sched_batch on both)
+#   echo-weights  the echo that also reads as many bytes as the model's
+#             weights for every step (--read_bytes_per_step): the floor of a
+#             server whose core's caches must hold the weights too; meaningful
+#             for lone steps (1 x 1, T=1), since a batch reads the weights once
+#             for many. Its log's average time of one read is printed last.
 #   peer      tests/bench/peer_server.py: Python grpcio + PyTorch, the same
 #             calls and weights, sessions in a dict, one forward per request
 #   rnnserve  build/bin/rnnserve --workers=1
@@ -116,18 +121,19 @@ protoc -I proto --python_out="$work/py" --grpc_out="$work/py" \
 # Free loopback ports, held open together so they differ; the servers bind
 # them right after (echo and peer refuse a port taken meanwhile).
 read -r port_rnnserve port_echo port_peer port_metrics port_http port_bf16 port_bf16_metrics \
-  port_baseline port_baseline_metrics < <($py -c '
+  port_baseline port_baseline_metrics port_echo_weights < <($py -c '
 import socket
-socks = [socket.socket() for _ in range(9)]
+socks = [socket.socket() for _ in range(10)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 declare -A address=([rnnserve]=127.0.0.1:$port_rnnserve [echo]=127.0.0.1:$port_echo
   [peer]=127.0.0.1:$port_peer [rnnserve-v2]=127.0.0.1:$port_rnnserve
-  [rnnserve-bf16]=127.0.0.1:$port_bf16 [baseline]=127.0.0.1:$port_baseline)
+  [rnnserve-bf16]=127.0.0.1:$port_bf16 [baseline]=127.0.0.1:$port_baseline
+  [echo-weights]=127.0.0.1:$port_echo_weights)
 # The API bench loads each server through.
 declare -A protocol=([rnnserve]=native [echo]=native [peer]=native [rnnserve-v2]=v2
-  [rnnserve-bf16]=native [baseline]=native)
+  [rnnserve-bf16]=native [baseline]=native [echo-weights]=native)
 # Where each rnnserve process counts its steps (model_metrics).
 declare -A metrics_port=([rnnserve]=$port_metrics [rnnserve-v2]=$port_metrics
   [rnnserve-bf16]=$port_bf16_metrics [baseline]=$port_baseline_metrics)
@@ -174,6 +180,12 @@ fi
 if wanted echo; then
   start echo "$bin/echo_server" --listen="${address[echo]}" \
     --model_info="$work/rnnserve.info.json"
+fi
+if wanted echo-weights; then
+  weight_bytes=$($py -c 'import json, sys; print(json.load(sys.stdin)["weight_bytes"])' \
+    <"$work/rnnserve.info.json")
+  start echo-weights "$bin/echo_server" --listen="${address[echo-weights]}" \
+    --model_info="$work/rnnserve.info.json" --read_bytes_per_step="$weight_bytes"
 fi
 # The peer loads the version rnnserve serves, with one torch thread on its
 # one core (OpenBLAS and OpenMP likewise).
@@ -297,4 +309,11 @@ $py tests/bench/service_report.py "$work/records.jsonl" \
 if [[ -f $work/unary.md ]]; then
   echo
   cat "$work/unary.md"
+fi
+if [[ -n ${pid[echo-weights]:-} ]]; then
+  kill -TERM "${pid[echo-weights]}"  # it logs its reads' average time as it exits
+  wait "${pid[echo-weights]}" 2>/dev/null || true
+  echo
+  echo "echo-weights (all loads, warm-ups included):" \
+    "$(sed -n 's/^echo_server: \(.* bytes read .*\)/\1/p' "$work/echo-weights.log")"
 fi

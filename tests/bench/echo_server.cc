@@ -7,17 +7,33 @@
 // above this server is what it adds to gRPC: validation, sessions, batching,
 // the recurrent math, metrics.
 //   build/bin/echo_server --listen=127.0.0.1:PORT --model_info=INFO.json
-//                         [--sched_batch=false]
+//                         [--sched_batch=false] [--read_bytes_per_step=N]
 // INFO.json is `rnnserve-cli model NAME --json` asked of an rnnserve serving
 // the model; DescribeModel answers it as it is.
+//
+// With --read_bytes_per_step it also reads N bytes of memory for every step
+// it answers, as a lone step of rnnserve reads the model's weights (each
+// time in the order opposite to the time before, as rnnserve's panels): the
+// floor of a server whose core's caches must also hold the weights
+// (service_bench's `echo-weights`, N = the model's weight_bytes). Meaningful
+// for one session's lone steps only: a batch reads the weights once for many.
+// On SIGTERM it logs the reads' average time, then exits.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
@@ -30,6 +46,9 @@ ABSL_FLAG(std::string, model_info, "", "the served model's ModelInfo as proto3 J
 ABSL_FLAG(bool, sched_batch, true,
           "every thread under Linux's SCHED_BATCH policy, as rnnserve's --sched_batch (on by "
           "default there too), so that the floor is scheduled as rnnserve is");
+ABSL_FLAG(int64_t, read_bytes_per_step, 0,
+          "bytes of memory read for every step answered, as rnnserve reads a model's weights "
+          "for a lone step (0: none)");
 
 namespace rnnserve::bench {
 namespace {
@@ -64,6 +83,44 @@ void FillResponse(const v1::StepRequest& request, const v1::ModelInfo& info, int
   *response.mutable_model() = info.model();
 }
 
+// The weights of --read_bytes_per_step: read whole, in alternating order,
+// by any number of threads at once (reads only; the counts are atomics, and
+// odd reads go backwards).
+class WeightReads {
+ public:
+  explicit WeightReads(int64_t bytes) : weights_(bytes / sizeof(uint32_t), 1) {}
+
+  // Reads every weight once per step, as fast as the core streams them (an
+  // XOR reduction, which the compiler vectorizes); the result goes to
+  // `sink_` so that it keeps the loads.
+  void Read(int64_t steps) {
+    if (weights_.empty()) return;
+    for (int64_t step = 0; step < steps; ++step) {
+      const absl::Time start = absl::Now();
+      uint32_t bits = 0;
+      if (reads_.fetch_add(1) % 2 == 1) {
+        for (auto w = weights_.rbegin(); w != weights_.rend(); ++w) bits ^= *w;
+      } else {
+        for (uint32_t w : weights_) bits ^= w;
+      }
+      sink_.store(bits, std::memory_order_relaxed);
+      nanoseconds_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start));
+    }
+  }
+  // "N bytes read K times, X µs each" for the log.
+  std::string Summary() const {
+    const int64_t reads = reads_.load();
+    return absl::StrCat(weights_.size() * sizeof(uint32_t), " bytes read ", reads, " times, ",
+                        reads > 0 ? nanoseconds_.load() / 1e3 / reads : 0.0, " us each");
+  }
+
+ private:
+  const std::vector<uint32_t> weights_;
+  std::atomic<uint32_t> sink_{0};
+  std::atomic<int64_t> nanoseconds_{0};
+  std::atomic<int64_t> reads_{0};
+};
+
 grpc::ServerUnaryReactor* FinishOk(grpc::CallbackServerContext* context) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
@@ -76,7 +133,9 @@ grpc::ServerUnaryReactor* FinishOk(grpc::CallbackServerContext* context) {
 // itself in OnDone.
 class EchoStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse> {
  public:
-  explicit EchoStream(const v1::ModelInfo* info) : info_(info) { StartRead(&request_); }
+  EchoStream(const v1::ModelInfo* info, WeightReads* weights) : info_(info), weights_(weights) {
+    StartRead(&request_);
+  }
 
  private:
   void OnReadDone(bool ok) override {
@@ -84,6 +143,7 @@ class EchoStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::Ste
       Finish(grpc::Status::OK);  // The client half-closed: the normal end.
       return;
     }
+    weights_->Read(StepsOf(request_, *info_));
     FillResponse(request_, *info_, session_steps_, response_);
     StartWrite(&response_);
   }
@@ -97,6 +157,7 @@ class EchoStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::Ste
   void OnDone() override { delete this; }
 
   const v1::ModelInfo* const info_;  // Not owned; outlives the server.
+  WeightReads* const weights_;       // Likewise.
   v1::StepRequest request_;
   v1::StepResponse response_;
   int64_t session_steps_ = 0;
@@ -104,22 +165,24 @@ class EchoStream final : public grpc::ServerBidiReactor<v1::StepRequest, v1::Ste
 
 class EchoInference final : public v1::InferenceService::CallbackService {
  public:
-  explicit EchoInference(const v1::ModelInfo* info) : info_(info) {}
+  EchoInference(const v1::ModelInfo* info, WeightReads* weights) : info_(info), weights_(weights) {}
 
   grpc::ServerBidiReactor<v1::StepRequest, v1::StepResponse>* StreamSteps(
       grpc::CallbackServerContext*) override {
-    return new EchoStream(info_);
+    return new EchoStream(info_, weights_);
   }
   grpc::ServerUnaryReactor* Step(grpc::CallbackServerContext* context,
                                  const v1::StepRequest* request,
                                  v1::StepResponse* response) override {
     int64_t steps = 0;
+    weights_->Read(StepsOf(*request, *info_));
     FillResponse(*request, *info_, steps, *response);
     return FinishOk(context);
   }
 
  private:
   const v1::ModelInfo* const info_;  // Not owned; outlives the server.
+  WeightReads* const weights_;       // Likewise.
 };
 
 // Answers for the one model whatever is asked: bench asks only for it.
@@ -165,7 +228,8 @@ int Run() {
               << " is not a ModelInfo in JSON (rnnserve-cli model NAME --json)\n";
     return 2;
   }
-  EchoInference inference(&info);
+  WeightReads weights(absl::GetFlag(FLAGS_read_bytes_per_step));
+  EchoInference inference(&info, &weights);
   EchoModels models(&info);
   EchoSessions sessions;
   grpc::ServerBuilder builder;
@@ -180,7 +244,15 @@ int Run() {
     return 1;
   }
   std::cerr << "echo_server: serving " << info.model().name() << " on port " << port << std::endl;
-  server->Wait();  // Until killed: the bench script ends it with SIGTERM.
+  // The bench script ends it with SIGTERM (blocked in every thread by main).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::cerr << "echo_server: " << weights.Summary() << std::endl;
+  server->Shutdown(std::chrono::system_clock::now());
   return 0;
 }
 
@@ -189,6 +261,12 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Before the first thread starts, which inherits both.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (absl::GetFlag(FLAGS_sched_batch)) {
     if (const absl::Status status = rnnserve::util::UseBatchScheduling(); !status.ok()) {
       std::cerr << "echo_server: keeping the default scheduling policy: " << status << "\n";

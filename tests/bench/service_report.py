@@ -8,7 +8,8 @@ the model around it (empty for the other servers).
   tests/bench/service_report.py RECORDS.jsonl [--note TEXT]...
 
 Prints Markdown: medians over the rounds per load and server, then rnnserve's
-ratios to the echo floor and to the Python peer as medians of the ratios
+ratios to the echo floor (and "echo-weights", the echo reading the model's
+weights once a step) and to the Python peer as medians of the ratios
 within each round (runs of one round are close in time, so they share the
 machine's load better than independent medians do); then where rnnserve's
 CPU per step goes: its own compute time (rnnserve_compute_seconds), what the
@@ -25,7 +26,9 @@ import json
 import statistics
 from collections import defaultdict
 
-SERVERS = ("echo", "peer", "rnnserve", "rnnserve-v2", "rnnserve-bf16", "baseline")
+SERVERS = ("echo", "echo-weights", "peer", "rnnserve", "rnnserve-v2", "rnnserve-bf16", "baseline")
+# The servers rnnserve is compared with round by round (ratios_table).
+FLOORS_AND_PEERS = ("echo", "echo-weights", "peer")
 # Other rnnserve processes, compared with rnnserve round by round (variant_table).
 VARIANTS = ("rnnserve-bf16", "baseline")
 
@@ -103,13 +106,13 @@ def paired_ratio(runs, key, other, figure, subject="rnnserve"):
 
 def ratios_table(runs):
     if not any(paired_ratios(runs, key, "rnnserve", other, "server_us")
-               for key in runs for other in ("echo", "peer")):
+               for key in runs for other in FLOORS_AND_PEERS):
         return
     print()
     print("| load | vs | steps/s | p50 | p99 | server CPU per step |")
     print("|---|---|---|---|---|---|")
     for key in sorted(runs):
-        for other in ("echo", "peer"):
+        for other in FLOORS_AND_PEERS:
             if not paired_ratios(runs, key, "rnnserve", other, "server_us"):
                 continue
             cells = [f"{paired_ratio(runs, key, other, f):.2f}"
