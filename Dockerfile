@@ -62,11 +62,12 @@ COPY models/ /models/
 # arguments after the image name, which come later on the command line and so win.
 # Inside a container the server must listen on all interfaces to be reachable.
 ENV FLAGS_listen=0.0.0.0:50051 \
+    FLAGS_http_listen=0.0.0.0:8000 \
     FLAGS_metrics_listen=0.0.0.0:9464 \
     FLAGS_models=/models
 USER 10001:10001
-# gRPC, Prometheus /metrics.
-EXPOSE 50051/tcp 9464/tcp
+# gRPC, the Open Inference Protocol over HTTP (REST), Prometheus /metrics.
+EXPOSE 50051/tcp 8000/tcp 9464/tcp
 VOLUME ["/models"]
 # NOT_SERVING while draining, so a stopping container turns unhealthy. Exit code 1 on any
 # failure (Docker reserves 2). Assumes plaintext on port 50051: with TLS or another port,
@@ -76,5 +77,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # Every flag of server/main.cc. --tryfromenv skips a listed name whose variable is unset
 # without a word, so a misspelt or missing name would silently ignore the user's
 # FLAGS_ variable: deploy/container-test.sh checks the list against --helpfull.
-ENTRYPOINT ["/usr/local/bin/rnnserve", "--tryfromenv=listen,metrics_listen,models,max_sessions,full_policy,idle_timeout,workers,max_batch,max_queue_delay,max_queue,drain_timeout,max_message_bytes,keepalive_time,keepalive_timeout,log_level,snapshot,snapshot_interval,tls_cert,tls_key,tls_client_ca,token_file,model_poll_interval,handoff_to,verbosity"]
+ENTRYPOINT ["/usr/local/bin/rnnserve", "--tryfromenv=advertise,checkpoint_interval,drain_timeout,full_policy,handoff_to,http_infer_timeout,http_listen,http_threads,idle_timeout,inline_max_steps,keepalive_time,keepalive_timeout,listen,log_level,max_batch,max_inflight_bytes,max_message_bytes,max_queue,max_queue_delay,max_sessions,max_steps_per_request,metrics_listen,model_poll_interval,models,sched_batch,session_store,session_store_password_file,session_store_prefix,session_store_record_ttl,snapshot,snapshot_interval,tls_cert,tls_client_ca,tls_key,token_file,verbosity,weights,workers"]
 CMD []

@@ -226,6 +226,26 @@ flags_match() {
 }
 check "ConfigMap flags = --tryfromenv list = rnnserve flags" flags_match
 
+# The image's ENTRYPOINT lists every flag of server/main.cc in --tryfromenv, so that any
+# FLAGS_ variable given to the container is read (deploy/container-test.sh checks the
+# built image the same way). A flag's --helpfull line is indented by 4 spaces; its help's
+# continuation lines, which may name other flags, by 6.
+dockerfile_flags_match() {
+  local entry server
+  entry=$(sed -n 's/.*--tryfromenv=\([a-z_,]*\).*/\1/p' Dockerfile | tr ',' '\n' | sort)
+  server=$("$bin/rnnserve" --helpfull 2>&1 |
+    sed -n '/Flags from .*server\/main\.cc:/,/Flags from/s/^    --\([a-z_]*\) .*/\1/p' | sort)
+  if [[ -z $server ]] || ! diff <(echo "$entry") <(echo "$server"); then
+    echo "Dockerfile --tryfromenv list != rnnserve's flags (< Dockerfile, > rnnserve)"
+    return 1
+  fi
+}
+if [[ -x $bin/rnnserve ]]; then
+  check "Dockerfile --tryfromenv list = rnnserve flags" dockerfile_flags_match
+else
+  skip "Dockerfile --tryfromenv list" "no $bin/rnnserve"
+fi
+
 # The built server starts with the ConfigMap's values (listen addresses moved to loopback).
 starts_with_configmap() {
   local args pid port=""

@@ -173,11 +173,13 @@ checksums='cd "$0" && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k 2'
   fail "the image's /models is not a copy of $root/models"
 in_image /bin/sh -c 'touch /models/forecast/probe' 2> /dev/null &&
   fail "uid 10001 can write the image's own /models"
-# The ENTRYPOINT's --tryfromenv list against the flags --helpfull lists under server/main.cc.
+# The ENTRYPOINT's --tryfromenv list against the flags --helpfull lists under server/main.cc
+# (a flag's line is indented by 4 spaces; its help's continuation lines, which may name
+# other flags, by 6).
 entry_flags=$("${podman[@]}" image inspect -f '{{json .Config.Entrypoint}}' "$tag" |
   sed -n 's/.*--tryfromenv=\([a-z_,]*\).*/\1/p' | tr ',' '\n' | sort)
 server_flags=$(in_image /usr/local/bin/rnnserve --helpfull 2>&1 |
-  sed -n '/Flags from .*server\/main\.cc:/,/Flags from/s/^ *--\([a-z_]*\) .*/\1/p' | sort || true)
+  sed -n '/Flags from .*server\/main\.cc:/,/Flags from/s/^    --\([a-z_]*\) .*/\1/p' | sort || true)
 [[ -n $server_flags && $entry_flags == "$server_flags" ]] ||
   fail "ENTRYPOINT --tryfromenv list != rnnserve's flags: $(diff <(echo "$entry_flags") <(echo "$server_flags") | grep '^[<>]' | tr '\n' ' ')"
 log "image alone: rnnserve-model loads /models, /models not writable, --tryfromenv = all $(wc -l <<< "$server_flags") server flags"
