@@ -20,8 +20,8 @@
 #      session snapshot; one flag from the environment, one from arguments), waits for
 #      `podman healthcheck run` and the host CLI's health, then: demo sequences streamed
 #      and generated through the host CLI are byte-identical to a host rnnserve's answers,
-#      /metrics has rnnserve_ series and the values set, the server runs as uid 10001,
-#      /models is read-only inside;
+#      /metrics has rnnserve_ series and the values set, the server runs as uid 10001
+#      with every thread under SCHED_BATCH, /models is read-only inside;
 #   7. podman stop (SIGTERM): exit code 0, the drain log lines, the snapshot saved; a new
 #      container on the same volume restores it and continues a session exactly as the
 #      host server does. Containers and volume are removed on exit (trap); the image and
@@ -332,6 +332,13 @@ if write_err=$("${podman[@]}" exec "$name" /bin/sh -c 'echo x > /models/probe' 2
 fi
 [[ $write_err == *"Read-only file system"* ]] || fail_run "writing /models failed, but not as read-only: $write_err"
 log "the server runs as uid 10001; a write to /models fails: Read-only file system"
+# Every thread under SCHED_BATCH (--sched_batch, on by default): no capability is needed,
+# and the runtime's default seccomp profile must let it through. A thread's policy is
+# field 41 of its stat, the 39th after the parenthesised name; 3 is SCHED_BATCH.
+policies=$(for stat in /proc/"$cpid"/task/*/stat; do sed 's/.*) //' "$stat" | awk '{print $39}'; done |
+  sort -u | paste -sd' ')
+[[ $policies == 3 ]] || fail_run "the server's threads run under policies $policies, want 3 (SCHED_BATCH)"
+log "every thread of the server runs under SCHED_BATCH"
 timed "checks"
 
 # ---- 7. stop, restart -------------------------------------------------------------
