@@ -2,8 +2,7 @@
 # Service benchmark (issue 6): rnnserve against the floor and against the
 # peer a user would write, on loopback, same model, same load generator.
 #   echo      build/bin/echo_server: C++ gRPC callback API, the same calls,
-#             responses of rnnserve's size, computing nothing; its threads under
-#             SCHED_BATCH, as rnnserve's (--sched_batch on both)
+#             responses of rnnserve's size, computing nothing
 #   echo-weights  the echo that also reads as many bytes as the model's
 #             weights for every step (--read_bytes_per_step): the floor of a
 #             server whose core's caches must hold the weights too; meaningful
@@ -19,7 +18,10 @@
 #   rnnserve-bf16  a second rnnserve process with --weights=bf16 (issue 17)
 #   baseline  a second rnnserve process from another binary (--baseline PATH,
 #             e.g. one built before a change): before/after in one run
-# Only the first four run by default; name the others in --servers.
+# By default echo, peer, rnnserve and rnnserve-v2 run; name the others in
+# --servers. --sched_batch runs echo, echo-weights, rnnserve and
+# rnnserve-bf16 with their --sched_batch (every thread under SCHED_BATCH;
+# the baseline binary as it is).
 # Each is driven by `rnnserve-cli bench` (closed loop) at 1 stream x 1 session
 # and 64 streams x 64 sessions, with one step (T=1) and 32 steps (T=32) per
 # request; servers on core 0, the client on core 1. Then the unary
@@ -30,11 +32,11 @@
 #                            [--model NAME] [--build DIR] [--records FILE]
 #                            [--rnnserve PATH] [--loads "S,T ..."]
 #                            [--servers "NAME ..."] [--unary N]
-#                            [--baseline PATH]
+#                            [--baseline PATH] [--sched_batch]
 #   scripts/service_bench.sh --memory N [--model NAME] [--build DIR]
 # Defaults: 3 rounds of 2 s per run (about 3 minutes with the build done);
 # --quick: 1 round of 0.5 s. --loads picks loads (default "1,1 1,32 64,1
-# 64,32": streams,T), --servers the servers (default all four; e.g.
+# 64,32": streams,T), --servers the servers (default the four above; e.g.
 # "rnnserve rnnserve-v2" for the v2 path's ratio alone), --unary the unary
 # requests per protocol (default 2000; 0 skips them). Prints Markdown tables (medians over rounds,
 # rnnserve's paired ratios) and the machine's load before and after.
@@ -56,6 +58,7 @@ loads="1,1 1,32 64,1 64,32"
 servers="echo peer rnnserve rnnserve-v2"
 unary=2000
 baseline=""
+sched=()  # --sched_batch's server flag
 while (($#)); do
   case $1 in
     --quick) rounds=1 duration=0.5 warmup=0.2 ;;
@@ -70,6 +73,7 @@ while (($#)); do
     --servers) servers=$2; shift ;;
     --unary) unary=$2; shift ;;
     --baseline) baseline=$2; shift ;;
+    --sched_batch) sched=(--sched_batch) ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "service_bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
@@ -165,12 +169,14 @@ echo "service_bench: starting the servers ..." >&2
 # One step worker for the one core it gets (the default is one per core of
 # the machine, two here, which would only contend on core 0).
 start rnnserve "$rnnserve" --models=models --listen="${address[rnnserve]}" \
-  --metrics_listen="127.0.0.1:$port_metrics" --http_listen="127.0.0.1:$port_http" --workers=1
+  --metrics_listen="127.0.0.1:$port_metrics" --http_listen="127.0.0.1:$port_http" --workers=1 \
+  "${sched[@]}"
 pid[rnnserve-v2]=${pid[rnnserve]}  # one process, two APIs
 wanted() { [[ " $servers " == *" $1 "* ]]; }
 if wanted rnnserve-bf16; then
   start rnnserve-bf16 "$rnnserve" --models=models --listen="${address[rnnserve-bf16]}" \
-    --metrics_listen="127.0.0.1:$port_bf16_metrics" --http_listen= --workers=1 --weights=bf16
+    --metrics_listen="127.0.0.1:$port_bf16_metrics" --http_listen= --workers=1 --weights=bf16 \
+    "${sched[@]}"
 fi
 if wanted baseline; then
   [[ -n $baseline ]] || { echo "service_bench: the baseline server needs --baseline PATH" >&2; exit 2; }
@@ -179,13 +185,15 @@ if wanted baseline; then
 fi
 if wanted echo; then
   start echo "$bin/echo_server" --listen="${address[echo]}" \
-    --model_info="$work/rnnserve.info.json"
+    --model_info="$work/rnnserve.info.json" "${sched[@]}"
 fi
 if wanted echo-weights; then
-  weight_bytes=$($py -c 'import json, sys; print(json.load(sys.stdin)["weight_bytes"])' \
+  weight_bytes=$($py -c 'import json, sys; print(json.load(sys.stdin).get("weight_bytes", 0))' \
     <"$work/rnnserve.info.json")
+  ((weight_bytes > 0)) ||
+    { echo "service_bench: echo-weights: $rnnserve reports no weight_bytes for $model" >&2; exit 2; }
   start echo-weights "$bin/echo_server" --listen="${address[echo-weights]}" \
-    --model_info="$work/rnnserve.info.json" --read_bytes_per_step="$weight_bytes"
+    --model_info="$work/rnnserve.info.json" --read_bytes_per_step="$weight_bytes" "${sched[@]}"
 fi
 # The peer loads the version rnnserve serves, with one torch thread on its
 # one core (OpenBLAS and OpenMP likewise).
@@ -313,6 +321,8 @@ fi
 if [[ -n ${pid[echo-weights]:-} ]]; then
   kill -TERM "${pid[echo-weights]}"  # it logs its reads' average time as it exits
   wait "${pid[echo-weights]}" 2>/dev/null || true
+  # Reaped: cleanup must not signal a pid the kernel may hand out again.
+  for i in "${!pids[@]}"; do [[ ${pids[i]} != "${pid[echo-weights]}" ]] || unset 'pids[i]'; done
   echo
   echo "echo-weights (all loads, warm-ups included):" \
     "$(sed -n 's/^echo_server: \(.* bytes read .*\)/\1/p' "$work/echo-weights.log")"

@@ -59,11 +59,14 @@ ABSL_FLAG(int, inline_max_steps, 16,
           "(queued, computing or being answered) and few were lately, is computed on the gRPC "
           "thread that read it (no hand-off; a load that forms batches keeps them); 0 = never "
           "(nor with a --max_queue_delay)");
-ABSL_FLAG(bool, sched_batch, true,
-          "run every thread under Linux's SCHED_BATCH policy: a thread woken by another (gRPC's, "
-          "to send an answer a step worker wrote) waits for it to block instead of preempting it, "
-          "so a batch's answers cost one switch instead of one each (issue 16: 0.78x server CPU "
-          "at 64 streams); unprivileged, nice values unchanged; false: the default policy");
+ABSL_FLAG(bool, sched_batch, false,
+          "for a server alone on its cores (pinned, no other busy process there): run every "
+          "thread under Linux's SCHED_BATCH policy, where a woken thread waits for the running "
+          "one to block or use up its slice instead of preempting it; a worker's batch of "
+          "answers then costs one switch instead of one each (one pinned core, 64 streams: "
+          "0.8x server CPU, 1.25x steps/s). Beside another busy process every wake-up waits "
+          "for its slice (1 stream: p50 148 us -> 4 ms), hence off by default; false: the "
+          "policy the process was started with");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
@@ -273,7 +276,7 @@ int main(int argc, char** argv) {
   // Likewise the scheduling policy, so this comes before the first thread.
   if (absl::GetFlag(FLAGS_sched_batch)) {
     if (const absl::Status status = rnnserve::util::UseBatchScheduling(); !status.ok()) {
-      LOG(WARNING) << "keeping the default scheduling policy: " << status;
+      LOG(WARNING) << "--sched_batch: keeping the scheduling policy: " << status;
     }
   }
 

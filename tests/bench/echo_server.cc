@@ -43,8 +43,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "address to serve on (port 0 picks one)");
 ABSL_FLAG(std::string, model_info, "", "the served model's ModelInfo as proto3 JSON");
-ABSL_FLAG(bool, sched_batch, true,
-          "every thread under Linux's SCHED_BATCH policy, as rnnserve's --sched_batch (on by "
+ABSL_FLAG(bool, sched_batch, false,
+          "every thread under Linux's SCHED_BATCH policy, as rnnserve's --sched_batch (off by "
           "default there too), so that the floor is scheduled as rnnserve is");
 ABSL_FLAG(int64_t, read_bytes_per_step, 0,
           "bytes of memory read for every step answered, as rnnserve reads a model's weights "
@@ -261,6 +261,10 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_read_bytes_per_step) < 0) {
+    std::cerr << "echo_server: --read_bytes_per_step must not be negative\n";
+    return 2;
+  }
   // Before the first thread starts, which inherits both.
   sigset_t signals;
   sigemptyset(&signals);
@@ -269,7 +273,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (absl::GetFlag(FLAGS_sched_batch)) {
     if (const absl::Status status = rnnserve::util::UseBatchScheduling(); !status.ok()) {
-      std::cerr << "echo_server: keeping the default scheduling policy: " << status << "\n";
+      std::cerr << "echo_server: --sched_batch: keeping the scheduling policy: " << status << "\n";
     }
   }
   return rnnserve::bench::Run();

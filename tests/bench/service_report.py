@@ -115,6 +115,8 @@ def ratios_table(runs):
         for other in FLOORS_AND_PEERS:
             if not paired_ratios(runs, key, "rnnserve", other, "server_us"):
                 continue
+            if other == "echo-weights" and key != (1, 1):
+                continue  # a floor for lone steps only: a batch reads the weights once
             cells = [f"{paired_ratio(runs, key, other, f):.2f}"
                      for f in ("steps_per_second", "p50", "p99", "server_us")]
             print(f"| {load_name(*key)} | rnnserve / {other} | " + " | ".join(cells) + " |")
