@@ -16,29 +16,22 @@
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_type.h"
 #include "util/file.h"
+#include "util/proc_stat.h"
 
 namespace rnnserve::server {
 namespace {
 
-// /proc/self/stat fields counted from the one after "(comm)", i.e. field 3 of
-// proc(5) is index 0: the command name may hold spaces and parentheses.
-constexpr int kUtime = 14 - 3;
-constexpr int kStime = 15 - 3;
-constexpr int kStartTime = 22 - 3;
-constexpr int kVsize = 23 - 3;
-constexpr int kRss = 24 - 3;
+// Indices into util::ProcStatFields: proc(5)'s field numbers.
+constexpr int kUtime = 14 - util::kFirstProcStatField;
+constexpr int kStime = 15 - util::kFirstProcStatField;
+constexpr int kStartTime = 22 - util::kFirstProcStatField;
+constexpr int kVsize = 23 - util::kFirstProcStatField;
+constexpr int kRss = 24 - util::kFirstProcStatField;
 
 std::optional<std::string> ReadFile(const std::string& path) {
   absl::StatusOr<std::string> contents = util::ReadFileToString(path);
   if (!contents.ok()) return std::nullopt;
   return *std::move(contents);
-}
-
-// The whitespace-separated fields of /proc/self/stat after "(comm)".
-std::vector<std::string> StatFields(const std::string& stat) {
-  const size_t comm_end = stat.rfind(')');
-  if (comm_end == std::string::npos) return {};
-  return absl::StrSplit(absl::string_view(stat).substr(comm_end + 1), ' ', absl::SkipWhitespace());
 }
 
 std::optional<double> Field(const std::vector<std::string>& fields, int index) {
@@ -110,7 +103,7 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
 
   std::vector<std::string> stat;
   if (std::optional<std::string> contents = ReadFile(proc_root_ + "/self/stat")) {
-    stat = StatFields(*contents);
+    stat = util::ProcStatFields(*contents);
   }
   std::optional<double> cpu, rss, start;
   if (auto utime = Field(stat, kUtime), stime = Field(stat, kStime); utime && stime && ticks > 0) {

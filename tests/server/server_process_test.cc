@@ -17,7 +17,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -28,6 +27,7 @@
 #include "tests/model/test_util.h"
 #include "tests/server/reference_steps.h"
 #include "util/file.h"
+#include "util/proc_stat.h"
 
 namespace rnnserve::server {
 namespace {
@@ -206,8 +206,9 @@ TEST(ServerProcessTest, AnEmptyMetricsListenServesStepsWithoutMetrics) {
 }
 
 // The scheduling policy of each of process `pid`'s threads, by thread name:
-// field 41 of /proc/PID/task/TID/stat (after the parenthesised name).
+// proc(5)'s field 41 of /proc/PID/task/TID/stat.
 std::multimap<std::string, int> ThreadPolicies(pid_t pid) {
+  constexpr int kPolicy = 41 - util::kFirstProcStatField;
   std::multimap<std::string, int> policies;
   const std::string tasks = absl::StrCat("/proc/", pid, "/task");
   absl::StatusOr<std::vector<util::DirectoryEntry>> threads = util::ListVisibleEntries(tasks);
@@ -216,12 +217,11 @@ std::multimap<std::string, int> ThreadPolicies(pid_t pid) {
     absl::StatusOr<std::string> stat =
         util::ReadFileToString(absl::StrCat(tasks, "/", thread.name, "/stat"));
     if (!stat.ok()) continue;  // the thread ended since the listing
-    const size_t name_end = stat->rfind(')');
-    const std::string name = stat->substr(stat->find('(') + 1, name_end - stat->find('(') - 1);
-    const std::vector<std::string> fields =
-        absl::StrSplit(stat->substr(name_end + 2), ' ', absl::SkipEmpty());
+    const size_t name_begin = stat->find('(') + 1;
+    const std::string name = stat->substr(name_begin, stat->rfind(')') - name_begin);
+    const std::vector<std::string> fields = util::ProcStatFields(*stat);
     int policy = -1;
-    CHECK(fields.size() > 38 && absl::SimpleAtoi(fields[38], &policy)) << *stat;
+    CHECK(fields.size() > kPolicy && absl::SimpleAtoi(fields[kPolicy], &policy)) << *stat;
     policies.emplace(name, policy);
   }
   return policies;
