@@ -186,24 +186,13 @@ void StepBatcher::Recycle(std::unique_ptr<Job> job) {
   if (free_jobs_.size() < kFreeJobs) free_jobs_.push_back(std::move(job));
 }
 
-// The job is computed here as a worker would compute a batch of one.
+// The job is computed and answered here as a worker would a batch of one.
 void StepBatcher::RunInline(std::unique_ptr<InlineSlot> slot) {
-  Batch& batch = slot->batch;
-  RunBatch(batch, slot->workspace);
-  absl::StatusOr<StepOutcome> result = std::move(batch.results[0]);
-  std::unique_ptr<Job> job;
-  {
-    absl::MutexLock lock(&mu_);
-    Release(batch);
-    job = std::move(batch.jobs[0]);
-    batch.jobs.clear();
-    inline_slot_ = std::move(slot);
-  }
-  std::move(job->done)(std::move(result));
-  job->Clear();
+  ComputeAndAnswer(slot->batch, slot->workspace);
   absl::MutexLock lock(&mu_);
-  --in_flight_;
-  Recycle(std::move(job));
+  Retire(slot->batch);
+  // No other inline run started meanwhile: this request was in flight.
+  inline_slot_ = std::move(slot);
 }
 
 void StepBatcher::Submit(SessionPtr session,
@@ -303,21 +292,27 @@ void StepBatcher::WorkerLoop() {
   model::Workspace workspace;
   Batch batch;
   while (TakeBatch(batch)) {
-    if (batch.jobs.empty()) continue;
-    RunBatch(batch, workspace);
-    {
-      absl::MutexLock lock(&mu_);
-      Release(batch);
-    }
-    Answer(batch);
+    if (!batch.jobs.empty()) ComputeAndAnswer(batch, workspace);
   }
 }
 
-void StepBatcher::Answer(Batch& batch) {
+void StepBatcher::ComputeAndAnswer(Batch& batch, model::Workspace& workspace) {
+  RunBatch(batch, workspace);
+  {
+    absl::MutexLock lock(&mu_);
+    Release(batch);
+  }
+  // Outside the lock: a `done` may submit again.
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
     std::move(batch.jobs[i]->done)(std::move(batch.results[i]));
     batch.jobs[i]->Clear();
   }
+}
+
+void StepBatcher::Retire(Batch& batch) {
+  in_flight_ -= static_cast<int64_t>(batch.jobs.size());
+  for (std::unique_ptr<Job>& answered : batch.jobs) Recycle(std::move(answered));
+  batch.jobs.clear();
 }
 
 bool StepBatcher::TakeBatch(Batch& batch) {
@@ -325,9 +320,7 @@ bool StepBatcher::TakeBatch(Batch& batch) {
     return (stopping_ && pending_ == 0) || runnable_ > 0;
   };
   absl::MutexLock lock(&mu_);
-  in_flight_ -= static_cast<int64_t>(batch.jobs.size());  // answered by Answer()
-  for (std::unique_ptr<Job>& answered : batch.jobs) Recycle(std::move(answered));
-  batch.jobs.clear();
+  Retire(batch);  // the batch before, answered
   mu_.Await(absl::Condition(&ready));
   if (runnable_ == 0) return false;  // Stopping, and nothing left.
   const model::LayerStack* model = OldestQueue();

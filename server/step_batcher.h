@@ -135,8 +135,11 @@ class StepBatcher {
   // Checks, computes and answers the batch's jobs into batch.results; their
   // `done`s are the caller's to run, after Release.
   void RunBatch(Batch& batch, model::Workspace& workspace);
-  // Runs the batch's `done`s and clears its jobs for the free list.
-  static void Answer(Batch& batch);
+  // RunBatch, Release, then each job's `done` (the jobs cleared after): what
+  // a worker does with a batch it took and an inline run with its one job.
+  void ComputeAndAnswer(Batch& batch, model::Workspace& workspace) ABSL_LOCKS_EXCLUDED(mu_);
+  // The answered batch's jobs are no longer in flight: to the free list.
+  void Retire(Batch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `job` may be computed on the submitting thread now: short, no
   // max_delay, no other request in flight (so none from an inline `done`)
   // nor many lately.
