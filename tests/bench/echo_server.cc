@@ -217,6 +217,15 @@ class EchoSessions final : public v1::SessionService::CallbackService {
   }
 };
 
+// SIGTERM and SIGINT: blocked in every thread, taken by Run's sigwait.
+sigset_t EndSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
 int Run() {
   std::ifstream file(absl::GetFlag(FLAGS_model_info));
   std::stringstream json;
@@ -245,10 +254,7 @@ int Run() {
   }
   std::cerr << "echo_server: serving " << info.model().name() << " on port " << port << std::endl;
   // The bench script ends it with SIGTERM (blocked in every thread by main).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = EndSignals();
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   std::cerr << "echo_server: " << weights.Summary() << std::endl;
@@ -266,10 +272,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Before the first thread starts, which inherits both.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = rnnserve::bench::EndSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (absl::GetFlag(FLAGS_sched_batch)) {
     if (const absl::Status status = rnnserve::util::UseBatchScheduling(); !status.ok()) {
