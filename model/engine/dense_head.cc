@@ -39,18 +39,14 @@ std::string HeadActivationName(HeadActivation activation) {
   return "unknown";
 }
 
-DenseHead::DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation,
+DenseHead::DenseHead(const RowMatrix& weight, RowVector bias, HeadActivation activation,
                      WeightPrecision precision)
-    : weight_(std::move(weight)),
-      bias_(std::move(bias)),
+    : bias_(std::move(bias)),
       activation_(activation),
-      packed_(PackedMatrix::Pack(weight_, DefaultKernelIsa(), precision)) {
-  // The packed copy is all Apply() reads.
-  if (precision != WeightPrecision::kFp32) weight_ = RowMatrix();
-}
+      packed_(PackedMatrix::Pack(weight, DefaultKernelIsa(), precision)) {}
 
 DenseHead DenseHead::WithWeights(WeightPrecision precision) const {
-  return DenseHead(weight_.size() != 0 ? weight_ : Unpack(packed_), bias_, activation_, precision);
+  return DenseHead(Unpack(packed_), bias_, activation_, precision);
 }
 
 absl::StatusOr<DenseHead> DenseHead::Create(RowMatrix weight, RowVector bias,

@@ -29,17 +29,17 @@ class DenseHead {
   static absl::StatusOr<DenseHead> Create(RowMatrix weight, RowVector bias,
                                           HeadActivation activation);
 
-  // This head with its matrix packed at `precision`, from the float32
-  // weight or, below fp32 (no float32 copy kept), the values it computes with.
+  // This head with its matrix packed at `precision`, from the values it
+  // computes with (the weight itself at fp32, which packs losslessly).
   DenseHead WithWeights(WeightPrecision precision) const;
 
   int input_size() const { return static_cast<int>(packed_.rows()); }
   int output_size() const { return static_cast<int>(packed_.cols()); }
   HeadActivation activation() const { return activation_; }
   bool has_bias() const { return bias_.size() != 0; }
-  // [in, out] at fp32; empty below, where only the packed copy is kept.
-  const RowMatrix& weight() const { return weight_; }
   WeightPrecision precision() const { return packed_.precision(); }
+  // The [in, out] weight, packed (Unpack gives the values it computes with).
+  const PackedMatrix& packed() const { return packed_; }
   int64_t packed_bytes() const { return packed_.bytes(); }
 
   // Row n of `out` = act(row n of `in` * W + b).
@@ -47,13 +47,13 @@ class DenseHead {
   void Apply(const ConstRowMatrixMap& in, RowMatrixMap out) const;
 
  private:
-  DenseHead(RowMatrix weight, RowVector bias, HeadActivation activation,
+  // Keeps only the packed copy of `weight`: all Apply reads.
+  DenseHead(const RowMatrix& weight, RowVector bias, HeadActivation activation,
             WeightPrecision precision = WeightPrecision::kFp32);
 
-  RowMatrix weight_;
   RowVector bias_;
   HeadActivation activation_;
-  PackedMatrix packed_;  // weight_ as the kernel streams it
+  PackedMatrix packed_;  // the [in, out] weight as the kernel streams it
 };
 
 }  // namespace rnnserve::model

@@ -25,9 +25,10 @@ struct GateWeights {
   RowVector input_bias;      // [G*H]; zeros when the model has no bias
   RowVector recurrent_bias;  // [G*H]; cells fold what they can into input_bias
   RowVector peephole;        // LSTM only: [3*H] as p_i, p_f, p_o; or empty
-  // How the cell packs `input` and `recurrent` for the kernels. Below
-  // float32 the cell then frees them (ReleaseMatrices): the packed copies
-  // are all it reads, and a bf16 model should hold half of fp32's bytes.
+  // How the cell packs `input` and `recurrent` for the kernels. The cell
+  // then frees them (ReleaseMatrices) at every precision: the packed copies
+  // are all it reads (fp32 packs losslessly, so an fp32 model holds its
+  // weights once, and a bf16 model half of that).
   WeightPrecision precision = WeightPrecision::kFp32;
   // The row counts of `input` and `recurrent` once released; -1 before.
   int released_input_size = -1;

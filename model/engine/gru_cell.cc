@@ -41,7 +41,7 @@ GruCell::GruCell(GateWeights weights, const GruOptions& options)
     recurrent_ = PackedMatrix::Pack(w.data(), w.rows(), 2 * h, w.cols(), isa, precision);
     recurrent_n_ = PackedMatrix::Pack(w.data() + 2 * h, w.rows(), h, w.cols(), isa, precision);
   }
-  if (precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
+  weights_.ReleaseMatrices();  // the packed copies are all Step reads
 }
 
 GruCell GruCell::WithWeights(WeightPrecision precision) const {

@@ -41,7 +41,7 @@ class GruCell {
   // This cell with its matrices packed at `precision` (as LstmCell's).
   GruCell WithWeights(WeightPrecision precision) const;
 
-  // Sizes and biases; the matrices only at fp32 (see GateWeights).
+  // Sizes and biases; the matrices are released (see GateWeights).
   const GateWeights& weights() const { return weights_; }
   const PackedMatrix& packed_input() const { return input_; }
   const GruOptions& options() const { return options_; }

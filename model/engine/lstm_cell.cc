@@ -24,7 +24,7 @@ LstmCell::LstmCell(GateWeights weights, const LstmOptions& options)
       options_(options),
       input_(PackedMatrix::Pack(weights_.input, DefaultKernelIsa(), weights_.precision)),
       recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
-  if (weights_.precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
+  weights_.ReleaseMatrices();  // the packed copies are all Step reads
   fused_ = HasFusedGates(recurrent_.isa()) && options_.gate == Activation::Sigmoid() &&
            options_.cell == Activation::Tanh() && options_.output == Activation::Tanh() &&
            options_.clip <= 0.0f && !options_.input_forget && weights_.peephole.size() == 0;

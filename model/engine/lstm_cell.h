@@ -30,12 +30,11 @@ class LstmCell {
   static absl::StatusOr<LstmCell> Create(GateWeights weights,
                                          const LstmOptions& options);
 
-  // This cell with its matrices packed at `precision`, from the float32
-  // weights or, when this cell is below fp32 (it kept no float32 copy), from
-  // the values it computes with.
+  // This cell with its matrices packed at `precision`, from the values it
+  // computes with (unpacked: the weights themselves when packed at fp32).
   LstmCell WithWeights(WeightPrecision precision) const;
 
-  // Sizes, biases and peepholes; the matrices only at fp32 (see GateWeights).
+  // Sizes, biases and peepholes; the matrices are released (see GateWeights).
   const GateWeights& weights() const { return weights_; }
   const PackedMatrix& packed_input() const { return input_; }
   const LstmOptions& options() const { return options_; }

@@ -22,7 +22,7 @@ RnnCell::RnnCell(GateWeights weights, const RnnOptions& options)
       options_(options),
       input_(PackedMatrix::Pack(weights_.input, DefaultKernelIsa(), weights_.precision)),
       recurrent_(PackedMatrix::Pack(weights_.recurrent, DefaultKernelIsa(), weights_.precision)) {
-  if (weights_.precision != WeightPrecision::kFp32) weights_.ReleaseMatrices();
+  weights_.ReleaseMatrices();  // the packed copies are all Step reads
 }
 
 RnnCell RnnCell::WithWeights(WeightPrecision precision) const {

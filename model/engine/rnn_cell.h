@@ -27,7 +27,7 @@ class RnnCell {
   // This cell with its matrices packed at `precision` (as LstmCell's).
   RnnCell WithWeights(WeightPrecision precision) const;
 
-  // Sizes and biases; the matrices only at fp32 (see GateWeights).
+  // Sizes and biases; the matrices are released (see GateWeights).
   const GateWeights& weights() const { return weights_; }
   const PackedMatrix& packed_input() const { return input_; }
   const RnnOptions& options() const { return options_; }

@@ -125,13 +125,14 @@ inline std::vector<std::vector<double>> RandomRows(int batch, int width, std::mt
 }
 
 // Fills buffers.projected with x W_x + input_bias for each row of `x`, the
-// layer's job, from the cell's own (possibly bias-folded) weights.
-inline void Project(const GateWeights& weights, const std::vector<std::vector<double>>& x,
-                    CellBuffers& buffers) {
+// layer's job, from the cell's own (possibly bias-folded) weights: its
+// released W_x is `input`, unpacked from the cell.
+inline void Project(const GateWeights& weights, const RowMatrix& input,
+                    const std::vector<std::vector<double>>& x, CellBuffers& buffers) {
   for (size_t b = 0; b < x.size(); ++b) {
     for (int j = 0; j < weights.width(); ++j) {
       double a = weights.input_bias(j);
-      for (int k = 0; k < weights.input_size(); ++k) a += x[b][k] * double{weights.input(k, j)};
+      for (int k = 0; k < weights.input_size(); ++k) a += x[b][k] * double{input(k, j)};
       buffers.projected(b, j) = static_cast<float>(a);
     }
   }
@@ -162,6 +163,7 @@ template <typename Cell>
 void ExpectStepsMatchReference(const Cell& cell, const ReferenceStep& reference, unsigned seed,
                                const Feedback& feedback = {}) {
   const GateWeights& w = cell.weights();
+  const RowMatrix input = Unpack(cell.packed_input());
   const int hidden = cell.hidden_size();
   const int recurrent = w.recurrent_size();
   const auto fed_back = [&](std::vector<double> h) { return feedback ? feedback(h) : h; };
@@ -174,7 +176,7 @@ void ExpectStepsMatchReference(const Cell& cell, const ReferenceStep& reference,
     std::vector<std::vector<double>> c(batch, std::vector<double>(cell.cell_state_size(), 0.0));
     for (int t = 0; t < kCellSteps; ++t) {
       const std::vector<std::vector<double>> x = RandomRows(batch, w.input_size(), rng);
-      Project(w, x, buffers);
+      Project(w, input, x, buffers);
       CellStep step = buffers.view();
       cell.Step(step);
       for (int b = 0; b < batch; ++b) {

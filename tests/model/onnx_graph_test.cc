@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/engine/gates.h"
 #include "model/importers/model_loader.h"
 #include "model/importers/onnx_reader.h"
 #include "tests/model/test_util.h"
@@ -82,8 +83,8 @@ TEST(OnnxGraphTest, DeadBranchesDoNotChangeTheHead) {
   const absl::StatusOr<LoadedModel> model = LoadModel(matmul);
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_TRUE(model->stack->head().has_value());
-  EXPECT_TRUE(model->stack->head()->weight().isApprox(
-      InitializerOf(matmul + "/model.onnx", "W1")));
+  EXPECT_TRUE(
+      Unpack(model->stack->head()->packed()).isApprox(InitializerOf(matmul + "/model.onnx", "W1")));
   // The graph output is Gemm(S, W1, b1); an unused Sigmoid of it dangles.
   const absl::StatusOr<LoadedModel> gemm = LoadModel(TestdataPath("onnx_bad/dead_sigmoid"));
   ASSERT_TRUE(gemm.ok()) << gemm.status();
