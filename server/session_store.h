@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/change_feed.h"
+#include "server/eviction_candidates.h"
 #include "server/model_ref.h"
 #include "server/session.h"
 #include "server/session_set.h"
@@ -29,8 +30,8 @@ namespace rnnserve::server {
 
 // Owns every live session; thread-safe, shard-locked by id (64 shards). A
 // SessionPtr keeps a session alive for a step already running after End(),
-// eviction or ReapIdle(). Lock order: Shard::mu, then Session::mu, then
-// StatePool's; no shard lock is held while waiting for a step, and sessions
+// eviction or ReapIdle(). Lock order: eviction_mu_, then Shard::mu, then
+// Session::mu, then StatePool's; no shard lock is held while waiting for a step, and sessions
 // are destroyed (their slots released) outside the shard locks.
 // A session idle past options.idle_timeout is gone even before ReapIdle()
 // sweeps it: Get() expires it and answers NOT_FOUND.
@@ -114,8 +115,15 @@ class SessionStore {
   bool IsExpired(const Session& session, absl::Time now) const;
   // Takes a place under max_sessions, evicting if the policy says so.
   absl::Status ReserveSlot();
-  // Evicts the least recently used session; false if there was none.
-  bool EvictLeastRecentlyUsed();
+  // Evicts the least recently used session (exact: EvictionCandidates);
+  // false if there was none.
+  bool EvictLeastRecentlyUsed() ABSL_LOCKS_EXCLUDED(eviction_mu_);
+  // Refills the candidates with one scan of every shard.
+  void ScanForEvictionCandidates() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eviction_mu_);
+  // A session used (started or stepped) at `now`: one used before the
+  // newest eviction candidate makes the candidates stale (a caller's clock
+  // that went back; the scan could not have seen it).
+  void NoteUse(absl::Time now);
   enum class Ending { kEnded, kExpired, kEvicted };
   // Counts a session that goes, in the store's and its model's counters,
   // and tells the gone-listener.
@@ -130,6 +138,11 @@ class SessionStore {
   GoneListener gone_listener_;
   ChangeFeed changes_;
   std::array<Shard, kShards> shards_;
+  absl::Mutex eviction_mu_;
+  EvictionCandidates eviction_candidates_ ABSL_GUARDED_BY(eviction_mu_);
+  // eviction_candidates_.newest_ns(), for NoteUse without the lock.
+  std::atomic<int64_t> newest_candidate_ns_;
+  std::atomic<bool> candidates_stale_{false};
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> created_{0};
   std::atomic<int64_t> ended_{0};

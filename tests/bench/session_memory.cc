@@ -6,9 +6,12 @@
 // is locked once, as its starting step does. With --tier the store tracks
 // changes as it does under a session tier, so each session also carries the
 // tier's fields (SessionTierState); the change feed, which the checkpoint
-// writer empties every interval, is emptied every 1024 sessions.
+// writer empties every interval, is emptied every 1024 sessions. With
+// --starts_when_full=N it then starts N more sessions in the full store,
+// each evicting the least recently used, and reports what a start takes.
 //   build/bin/session_memory [--model=models/charlm/1]
 //       [--sessions=10000,100000,1000000] [--id_bytes=36] [--tier]
+//       [--starts_when_full=20000]
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +38,9 @@ ABSL_FLAG(int, id_bytes, 36,
           "its heap block, so ids of up to 40 bytes keep it one 96-byte malloc chunk");
 
 ABSL_FLAG(bool, tier, false, "sessions as a session tier keeps them (SessionTierState)");
+ABSL_FLAG(int, starts_when_full, 0,
+          "then start this many more sessions in the full store under --full_policy=evict_lru "
+          "(each ends the least recently used one) and report the time a start takes");
 
 namespace {
 
@@ -78,7 +84,11 @@ int main(int argc, char** argv) {
   auto pool =
       *server::StatePool::Create({.slot_floats = loaded->stack->state_size(), .max_slots = most});
   const bool tier = absl::GetFlag(FLAGS_tier);
-  server::SessionStore store({.max_sessions = most, .track_changes = tier});
+  const int starts_when_full = absl::GetFlag(FLAGS_starts_when_full);
+  server::SessionStore store(
+      {.max_sessions = most,
+       .full_policy = server::SessionStore::FullPolicy::kEvictLeastRecentlyUsed,
+       .track_changes = tier});
   const server::ModelRef ref{"demo", 1, loaded->stack, pool.get()};
   const double raw = loaded->stack->state_size() * 4.0;
   const int id_bytes = absl::GetFlag(FLAGS_id_bytes);
@@ -107,6 +117,19 @@ int main(int argc, char** argv) {
     const double per_session = static_cast<double>(grown) / n;
     std::cout << absl::StrFormat("| %d | %.1f MiB | %.0f bytes | %.2fx |\n", n, grown / 1048576.0,
                                  per_session, per_session / raw);
+  }
+  if (starts_when_full > 0) {
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < starts_when_full; ++i, ++made) {
+      if (!store.Start(SessionId(made, id_bytes), ref, now + absl::Seconds(1)).ok()) {
+        std::cerr << "session " << made << " could not start in the full store\n";
+        return 1;
+      }
+    }
+    const absl::Duration took = absl::Now() - start;
+    std::cout << absl::StrFormat(
+        "\n%d starts in the full store (%d sessions, evict_lru): %.1f us each\n", starts_when_full,
+        most, absl::ToDoubleMicroseconds(took) / starts_when_full);
   }
   return 0;
 }

@@ -174,6 +174,39 @@ TEST_F(SessionStoreTest, EvictPolicyDropsTheLeastRecentlyUsed) {
   EXPECT_EQ(lstm_pool_->live(), 3);
 }
 
+// One scan serves many evictions (EvictionCandidates), and they stay exact:
+// a candidate used since the scan is no longer among the oldest, a session
+// started since is newer than all of them, and one started with an older
+// use time (a clock that went back) makes the store scan again.
+TEST_F(SessionStoreTest, EvictionsAfterOneScanStayExactlyLeastRecentlyUsed) {
+  SessionStore store(
+      {.max_sessions = 4, .full_policy = SessionStore::FullPolicy::kEvictLeastRecentlyUsed});
+  const auto at = [](int s) { return kT0 + absl::Seconds(s); };
+  for (int k = 0; k < 4; ++k) ASSERT_TRUE(store.Start(absl::StrCat("s", k), lstm_, at(k)).ok());
+  const auto live = [&](absl::string_view id) {
+    return store.Get(id, at(0), SessionStore::Use::kLookOnly).ok();
+  };
+  ASSERT_TRUE(store.Start("n4", lstm_, at(4)).ok());  // the scan; s0 goes
+  EXPECT_FALSE(live("s0"));
+  ASSERT_TRUE(store.Get("s1", at(5)).ok());           // s1 used since the scan
+  ASSERT_TRUE(store.Start("n6", lstm_, at(6)).ok());  // so s2 goes, not s1
+  EXPECT_FALSE(live("s2"));
+  EXPECT_TRUE(live("s1"));
+  ASSERT_TRUE(store.End("s3").ok());                  // a candidate ended meanwhile
+  ASSERT_TRUE(store.Start("n7", lstm_, at(7)).ok());  // a free place: nobody goes
+  ASSERT_TRUE(store.Start("n8", lstm_, at(8)).ok());  // rescan: n4 (4) before s1 (5)
+  EXPECT_FALSE(live("n4"));
+  EXPECT_TRUE(live("s1"));
+  // Older than every candidate: a clock that went back. It goes first.
+  ASSERT_TRUE(store.Start("old", lstm_, at(1)).ok());  // evicts s1, the oldest then
+  EXPECT_FALSE(live("s1"));
+  ASSERT_TRUE(store.Start("n9", lstm_, at(9)).ok());
+  EXPECT_FALSE(live("old"));
+  for (const char* id : {"n6", "n7", "n8", "n9"}) EXPECT_TRUE(live(id)) << id;
+  EXPECT_EQ(store.evicted(), 5);
+  EXPECT_EQ(store.size(), 4);
+}
+
 TEST_F(SessionStoreTest, FullPoolRefusesWithoutLeakingAPlace) {
   auto small_pool = *StatePool::Create({.slot_floats = lstm_.stack->state_size(), .max_slots = 1});
   ModelRef small = {"lstm", 1, lstm_.stack, small_pool.get()};
