@@ -255,7 +255,8 @@ starts_with_configmap() {
     # shellcheck source=/dev/null
     . deploy/k8s/configmap.env
     set +a
-    export FLAGS_listen=127.0.0.1:0 FLAGS_metrics_listen=127.0.0.1:0 FLAGS_models="$root/models"
+    export FLAGS_listen=127.0.0.1:0 FLAGS_metrics_listen=127.0.0.1:0 FLAGS_http_listen=127.0.0.1:0
+    export FLAGS_models="$root/models"
     exec "$bin/rnnserve" "$args"
   ) > "$tmp/configmap-server.log" 2>&1 &
   pid=$!
