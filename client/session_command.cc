@@ -25,9 +25,9 @@ void PrintInfo(const v1::SessionInfo& info) {
     std::cout << ToJson(info) << "\n";
     return;
   }
-  TextTable table({"SESSION", "MODEL", "VERSION", "STEPS", "IDLE"});
+  TextTable table({"SESSION", "MODEL", "VERSION", "STEPS", "DURABLE", "IDLE"});
   table.AddRow({info.session_id(), info.model().name(), absl::StrCat(info.model().version()),
-                absl::StrCat(info.steps()),
+                absl::StrCat(info.steps()), absl::StrCat(info.durable_steps()),
                 absl::FormatDuration(
                     absl::Trunc(absl::Seconds(info.idle_seconds()), absl::Milliseconds(1)))});
   table.Print(std::cout);

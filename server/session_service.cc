@@ -25,6 +25,7 @@ void FillInfoLocked(Session& session, absl::Time now, pb::SessionInfo* info) {
   info->mutable_model()->set_version(session.model().version);
   info->set_steps(session.step_count());
   info->set_idle_seconds(std::max(0.0, absl::ToDoubleSeconds(now - session.last_used())));
+  info->set_durable_steps(session.durable_steps());
 }
 
 void FillInfo(Session& session, absl::Time now, pb::SessionInfo* info) {

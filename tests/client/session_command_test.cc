@@ -98,8 +98,8 @@ TEST_F(SessionCommandTest, EndResetDescribe) {
       0);
   CliResult r = RunCli({"session", "describe", "s", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("SESSION  MODEL     VERSION  STEPS  IDLE"));
-  EXPECT_THAT(r.out, HasSubstr("s        forecast  1        5"));
+  EXPECT_THAT(r.out, HasSubstr("SESSION  MODEL     VERSION  STEPS  DURABLE  IDLE"));
+  EXPECT_THAT(r.out, HasSubstr("s        forecast  1        5      0        "));  // no store
   r = RunCli({"session", "reset", "s", "--json", flag_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["steps"], "0");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "rnnserve/v1/cluster.grpc.pb.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
 #include "server/cluster/checkpoint_codec.h"
 #include "server/cluster/redis_connection.h"
 #include "server/cluster/redis_pool.h"
@@ -152,6 +154,29 @@ bool Claimed(const RedisServer& redis, const std::string& id) {
   cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
   absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
   return record.ok() && record->has_value();
+}
+
+// Whether the last checkpoint of `id` in Redis holds `steps` steps: what
+// a test waits for (Eventually) instead of sleeping through a few intervals.
+bool CheckpointHolds(const RedisServer& redis, const std::string& id, int64_t steps) {
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis.port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
+  return record.ok() && record->has_value() && (*record)->checkpoint_steps == steps &&
+         !(*record)->checkpoint.empty();
+}
+
+// The steps of `id` that `replica` knows its session store holds
+// (DescribeSession.durable_steps); -1 when it cannot say.
+int64_t DurableSteps(const std::string& replica, const std::string& id) {
+  auto stub =
+      v1::SessionService::NewStub(grpc::CreateChannel(replica, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::SessionRef ref;
+  ref.set_session_id(id);
+  v1::SessionInfo info;
+  return stub->DescribeSession(&context, ref, &info).ok() ? info.durable_steps() : -1;
 }
 
 bool Holds(TestServer& server, const std::string& id) {
@@ -292,7 +317,10 @@ TEST(SessionTierTest, ACrashedOwnersSessionComesBackFromItsCheckpointAndTheClien
   ASSERT_TRUE(StepsFromTheStart(*a_stub, "s", seq, 3));
   // The 3 steps are answered and checkpointed; each answer says how many
   // steps the last checkpoint holds.
-  absl::SleepFor(5 * kInterval);
+  // The writer runs at idle priority: on a busy machine its reply may come
+  // long after Redis has the checkpoint.
+  ASSERT_TRUE(Eventually([&] { return DurableSteps(a->process->address(), "s") == 3; }));
+  ASSERT_TRUE(CheckpointHolds(*redis, "s", 3));
   const StepResult fourth = StepAt(*a_stub, "s", seq, 3, false, 3);
   ASSERT_TRUE(OutputIs(fourth, seq, 3));
   EXPECT_EQ(fourth.response.durable_steps(), 3);
@@ -348,7 +376,7 @@ TEST(SessionTierTest, ARestoredSessionRefusesAStepThatDoesNotSayWhereItStands) {
   const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(OutputIs(StepAt(*a_stub, "s", seq, 0, true), seq, 0));
-  absl::SleepFor(5 * kInterval);
+  ASSERT_TRUE(Eventually([&] { return CheckpointHolds(*redis, "s", 1); }));
   a->process->Signal(SIGKILL);
   a->process->Wait(absl::Seconds(10));
   // An old client sends no expectation: refused once, with the position.
@@ -391,7 +419,7 @@ TEST(SessionTierTest, AFencedCopyIsNeverAnsweredFrom) {
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 2));
-  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  ASSERT_TRUE(Eventually([&] { return CheckpointHolds(*redis, "s", 2); }));
   // While a did not answer, a replica that is gone now took "s" from its
   // checkpoint and stepped it: a's copy is stale.
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
@@ -430,7 +458,7 @@ TEST(SessionTierTest, AStaleCopyIsCountedAsFencedOnlyWhenNobodyTakesIt) {
   // checkpoint of that step comes back fenced and a closes its copy.
   auto claim_then_step = [&](const std::string& id) -> int64_t {
     EXPECT_TRUE(StepsFromTheStart(*a.inference, id, seq, 2));
-    absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+    EXPECT_TRUE(Eventually([&] { return CheckpointHolds(*redis, id, 2); }));
     absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
     EXPECT_TRUE(record.ok() && record->has_value()) << record.status();
     if (!record.ok() || !record->has_value()) return 0;
@@ -475,7 +503,7 @@ TEST(SessionTierTest, AStoppingReplicaLeavesTheCopyItKeptInTheRecord) {
   TestServer a({}, "a", 16 << 20, "", StoreAt(*redis));
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(StepsFromTheStart(*a.inference, "s", seq, 2));
-  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  ASSERT_TRUE(Eventually([&] { return CheckpointHolds(*redis, "s", 2); }));
   cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis->port()}});
   const std::string taker = "127.0.0.1:1";
   cluster::SessionDirectory directory(&pool, "rnnserve", taker);
@@ -511,7 +539,7 @@ TEST(SessionTierTest, AReplicaStoppedWhileItsSessionMovedNeverAnswersFromItsStal
   const auto& a_stub = a->stub;
   const ReferenceSequence seq = Sequence();
   ASSERT_TRUE(StepsFromTheStart(*a_stub, "s", seq, 2));
-  absl::SleepFor(5 * kInterval);  // checkpointed at 2 steps
+  ASSERT_TRUE(Eventually([&] { return CheckpointHolds(*redis, "s", 2); }));
   a->process->Signal(SIGSTOP);
   // b cannot reach a: it restores the checkpoint and steps on.
   ASSERT_EQ(StepAt(*b.inference, "s", seq, 2, false, 2).status.error_code(), grpc::StatusCode::OK);
