@@ -31,8 +31,9 @@ namespace rnnserve::server {
 // Owns every live session; thread-safe, shard-locked by id (64 shards). A
 // SessionPtr keeps a session alive for a step already running after End(),
 // eviction or ReapIdle(). Lock order: eviction_mu_, then Shard::mu, then
-// Session::mu, then StatePool's; no shard lock is held while waiting for a step, and sessions
-// are destroyed (their slots released) outside the shard locks.
+// Session::mu, then StatePool's; no shard lock is held while waiting for a
+// step, and sessions are destroyed (their slots released) outside the shard
+// locks.
 // A session idle past options.idle_timeout is gone even before ReapIdle()
 // sweeps it: Get() expires it and answers NOT_FOUND.
 class SessionStore {
