@@ -69,9 +69,18 @@ unsigned HeldFlags(const void* mu) {
   return (word & 0x0008) != 0 ? 0 : kReadLock;
 }
 
+// Where the library is when RTLD_NEXT cannot see it: loaded into a local
+// scope, as by a Python extension module (grpcio) dlopen'ed RTLD_LOCAL.
+constexpr char kAbslSynchronization[] = "libabsl_synchronization.so.20220623";
+
 template <typename Fn>
 Fn Real(const char* symbol) {
   void* real = dlsym(RTLD_NEXT, symbol);
+  if (real == nullptr) {
+    if (void* library = dlopen(kAbslSynchronization, RTLD_NOW | RTLD_NOLOAD)) {
+      real = dlsym(library, symbol);
+    }
+  }
   if (real == nullptr) {
     std::fprintf(stderr, "tsan_absl_mutex: %s not found: %s\n", symbol, dlerror());
     std::abort();
@@ -250,10 +259,18 @@ bool _ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE(void* cv,
   return WhileHeld(mu, [&] { return real(cv, mu, deadline); });
 }
 
-// Notification: Notify() happens before every wait that sees it.
+// Notification: Notify() happens before every wait that sees it, and before
+// every HasBeenNotified() that returns true. That one is inline: an
+// instrumented acquire load of the Notification's `notified_yet_`, which
+// follows its Mutex (one intptr_t), so Notify also releases at that address.
+constexpr size_t kNotifiedYetOffset = sizeof(intptr_t);
+
 void _ZN4absl7debian312Notification6NotifyEv(void* n) {
   REAL(void (*)(void*), _ZN4absl7debian312Notification6NotifyEv, n);
-  if (Active()) __tsan_release(n);
+  if (Active()) {
+    __tsan_release(n);
+    __tsan_release(static_cast<char*>(n) + kNotifiedYetOffset);
+  }
   real(n);
 }
 void _ZNK4absl7debian312Notification19WaitForNotificationEv(const void* n) {

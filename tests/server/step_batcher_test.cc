@@ -49,9 +49,11 @@ class StepBatcherTest : public ::testing::Test {
     return values;
   }
 
-  // Those steps checked, as StepHandler submits them: a view of values the
-  // fixture keeps (a request message in the server).
-  StepInputData Input(int k, int t, int steps = 1) const {
+  // Those steps checked, as StepHandler submits them, by the model they are
+  // submitted with (the fixture's unless `model` is given): a view of values
+  // the fixture keeps (a request message in the server).
+  StepInputData Input(int k, int t, int steps = 1,
+                      const model::LayerStack* model = nullptr) const {
     const float* values;
     {
       absl::MutexLock lock(&mu_);
@@ -59,7 +61,8 @@ class StepBatcherTest : public ::testing::Test {
     }
     StepInputData input;
     input.steps = steps;
-    input.rows = *stack_->Check(model::StepInput::Floats(values, steps));
+    input.rows = *(model != nullptr ? model : stack_.get())
+                      ->Check(model::StepInput::Floats(values, steps));
     return input;
   }
 
@@ -280,7 +283,8 @@ TEST_F(StepBatcherTest, RestartWithAnotherModelFailsTheQueuedStep) {
   // The step was submitted for another model object than the session's.
   absl::StatusOr<model::LoadedModel> other = model::LoadModel(TestdataPath("model/gru_2layer"));
   ASSERT_TRUE(other.ok());
-  absl::StatusOr<Answer> got = SubmitAndWait(batcher, session, other->stack, Input(0, 0));
+  absl::StatusOr<Answer> got =
+      SubmitAndWait(batcher, session, other->stack, Input(0, 0, 1, other->stack.get()));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -460,7 +464,8 @@ TEST_F(StepBatcherTest, PartnersAreFoundBehindManyStepsOfAnotherModel) {
   absl::Notification all_done;
   const auto submit = [&](SessionPtr session, std::shared_ptr<const model::LayerStack> stack) {
     ++left;
-    batcher.Submit(session, stack, Input(0, 0), false, Out(1), absl::InfiniteFuture(),
+    batcher.Submit(session, stack, Input(0, 0, 1, stack.get()), false, Out(1),
+                   absl::InfiniteFuture(),
                    [&, id = std::string(session->id())](absl::StatusOr<StepOutcome> r) {
                      ASSERT_TRUE(r.ok()) << r.status();
                      {
