@@ -405,6 +405,14 @@ void SessionTier::DropStale(server::Session& session, const std::string& owner) 
 }
 
 absl::StatusOr<v1::SessionState> SessionTier::HandOver(const v1::TakeSessionRequest& request) {
+  {
+    // The new owner calls: it is back, whatever its silence a moment ago
+    // made TakeFrom believe. Its sessions are asked of it again at once, not
+    // restored from checkpoints that may be behind it (a replica thawed
+    // after a pause pulls its sessions back, and is asked for the others).
+    absl::MutexLock lock(&mu_);
+    unreachable_until_ns_.erase(request.new_owner());
+  }
   const auto find = [&] {
     return store_->Get(request.session_id(), absl::Now(), server::SessionStore::Use::kLookOnly);
   };

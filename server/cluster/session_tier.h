@@ -196,7 +196,8 @@ class SessionTier {
   absl::flat_hash_map<std::string, std::shared_ptr<absl::Notification>> pulling_
       ABSL_GUARDED_BY(mu_);
   // Replicas whose TakeSession call failed as unreachable, until when they
-  // are not called again (a peer's address; pod IPs are not reused soon).
+  // are not called again (a peer's address; pod IPs are not reused soon),
+  // or until they call this replica (HandOver).
   absl::flat_hash_map<std::string, int64_t> unreachable_until_ns_ ABSL_GUARDED_BY(mu_);
   // Ended here, record not deleted yet: never pulled back from a checkpoint.
   absl::flat_hash_map<std::string, int64_t> forgetting_ ABSL_GUARDED_BY(mu_);

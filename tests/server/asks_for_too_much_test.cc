@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -305,8 +306,13 @@ TEST(AsksForTooMuchTest, ManyLargeLegalRequestsStayWithinTheBudgetForWorkInFligh
   EXPECT_GT(answered, 0);
   EXPECT_EQ(other, 0);
   EXPECT_LE(most_in_flight, kBudget);
-  // The budget, plus the answers gRPC still holds while it sends them.
+  // The budget, plus the answers gRPC still holds while it sends them. Not
+  // under AddressSanitizer (scripts/sanitize.sh asan), whose quarantine keeps
+  // up to 256 MiB of freed memory resident on purpose; the bound on bytes in
+  // flight above holds there too.
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
   EXPECT_LT(growth, 2 * kBudget);
+#endif
   // Every reservation is given back once its answer is out.
   double left = -1;
   for (int i = 0; i < 100 && left != 0; ++i) {
