@@ -10,8 +10,8 @@
 // session newer still; so the oldest kept candidate that is still there and
 // unused since the scan is the least recently used session of the store. A
 // candidate used since is skipped (it is no longer among the oldest). The
-// store rescans when the candidates run out, or when a session is started
-// with a use time older than the newest candidate's (a caller's clock that
+// store rescans when the candidates run out, or when a session is started or
+// used at a time older than the newest candidate's (a caller's clock that
 // went back), which the scan could not have seen.
 //
 // Not thread-safe: the store guards it.
