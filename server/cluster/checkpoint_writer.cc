@@ -158,7 +158,7 @@ void CheckpointWriter::ForgetEnded() {
 
 void CheckpointWriter::DropIfFenced(server::Session& session, int64_t changes) {
   absl::StatusOr<std::optional<SessionRecord>> record =
-      tier_->directory_.Lookup(std::string(session.id()));
+      tier_->directory_.LookupHeader(std::string(session.id()));
   // Redis cannot say, or the record names this replica (its own restart's
   // claim moved the epoch on): kept, and written again next pass.
   if (!record.ok() || !record->has_value() || tier_->StillMine(session, **record)) {

@@ -334,6 +334,26 @@ absl::StatusOr<std::optional<SessionRecord>> SessionDirectory::Lookup(const std:
   return record;
 }
 
+absl::StatusOr<std::optional<SessionRecord>> SessionDirectory::LookupHeader(const std::string& id) {
+  RNN_RETURN_IF_ERROR(CheckId(id));
+  const std::string key = RecordKey(id);
+  RNN_ASSIGN_OR_RETURN(RedisPool::Lease connection, pool_->Acquire());
+  // The first kMaxHeaderBytes: the header ends within them, or the record
+  // is unreadable (as the scripts' read_header).
+  RNN_ASSIGN_OR_RETURN(RedisReply reply, connection->Command({"GETRANGE", key, "0",
+                                                              absl::StrCat(kMaxHeaderBytes - 1)}));
+  RNN_RETURN_IF_ERROR(ExpectType(reply, RedisReply::Type::kString, key, "a record's header"));
+  if (reply.str.empty()) {
+    // No record, or an empty (unreadable) one.
+    RNN_ASSIGN_OR_RETURN(RedisReply exists, connection->Command({"EXISTS", key}));
+    RNN_RETURN_IF_ERROR(ExpectType(exists, RedisReply::Type::kInteger, key, "EXISTS"));
+    if (exists.integer == 0) return std::nullopt;
+  }
+  RNN_ASSIGN_OR_RETURN(SessionRecord record, ParseRecord(key, reply.str));
+  record.checkpoint.clear();  // the bytes of it that came with the header
+  return record;
+}
+
 absl::StatusOr<ClaimResult> SessionDirectory::Claim(const std::string& id, ClaimMode mode,
                                                     std::optional<int64_t> expected_epoch) {
   RNN_RETURN_IF_ERROR(me_valid_);

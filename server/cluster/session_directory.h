@@ -48,6 +48,11 @@ class SessionDirectory {
 
   // The record of `id`, or nullopt when there is none.
   absl::StatusOr<std::optional<SessionRecord>> Lookup(const std::string& id);
+  // Lookup without the checkpoint's bytes (`checkpoint` empty; its steps
+  // are there): for whoever asks only who owns the session and at which
+  // epoch, which a state of any size need not cross the wire for. Two round
+  // trips when there is no record, one otherwise.
+  absl::StatusOr<std::optional<SessionRecord>> LookupHeader(const std::string& id);
   // Makes `me` the owner of `id` at the next epoch (1 when there was no
   // record), unless `expected_epoch` is set and differs from the record's
   // (0 when missing), or the mode is kTake and there is no record: then

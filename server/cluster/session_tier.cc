@@ -70,7 +70,7 @@ void SessionTier::LeaveRetiredInTheirRecords() {
   for (const server::SessionPtr& session : store_->Sessions()) {
     if (session->stale_since_ns() == 0) continue;
     absl::StatusOr<std::optional<SessionRecord>> record =
-        directory_.Lookup(std::string(session->id()));
+        directory_.LookupHeader(std::string(session->id()));
     if (!record.ok()) return StoreFailed(record.status(), "lookup");
     if (!record->has_value() || !IsReplica((*record)->owner)) continue;
     v1::SessionState state;
@@ -134,7 +134,7 @@ void SessionTier::ClaimImported(server::Session& session) {
     // The state goes on from what another replica gave away: its checkpoint
     // stays until this replica writes a newer one.
     absl::StatusOr<std::optional<SessionRecord>> record =
-        directory_.Lookup(std::string(session.id()));
+        directory_.LookupHeader(std::string(session.id()));
     if (!record.ok()) {
       claim = record.status();
       break;
@@ -234,7 +234,8 @@ absl::StatusOr<server::SessionPtr> SessionTier::Pull(const std::string& id, absl
 
 absl::StatusOr<server::SessionPtr> SessionTier::PullOnce(const std::string& id, absl::Time now) {
   for (int attempt = 0; attempt < kPullAttempts; ++attempt) {
-    absl::StatusOr<std::optional<SessionRecord>> record = directory_.Lookup(id);
+    // The claim answers with the checkpoint: the lookup needs only the epoch.
+    absl::StatusOr<std::optional<SessionRecord>> record = directory_.LookupHeader(id);
     if (!record.ok()) {
       StoreFailed(record.status(), "lookup");
       return absl::UnavailableError(
@@ -348,7 +349,7 @@ bool SessionTier::NeedsVerification(const server::Session& session) const {
 bool SessionTier::Verify(const server::SessionPtr& session) {
   const int64_t started = absl::GetCurrentTimeNanos();
   absl::StatusOr<std::optional<SessionRecord>> record =
-      directory_.Lookup(std::string(session->id()));
+      directory_.LookupHeader(std::string(session->id()));
   if (!record.ok()) {
     StoreFailed(record.status(), "lookup");
     return true;

@@ -79,6 +79,26 @@ TEST_F(SessionDirectoryTest, ALookupOfAnUnknownSessionFindsNothing) {
   EXPECT_TRUE(me_->Ping().ok());
 }
 
+// LookupHeader answers as Lookup, without the checkpoint's bytes (a state
+// of any size, 64 KiB here, need not cross the wire to learn its owner).
+TEST_F(SessionDirectoryTest, AHeaderLookupIsALookupWithoutTheCheckpoint) {
+  absl::StatusOr<std::optional<SessionRecord>> none = me_->LookupHeader("nobody");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(other_->Claim("s1", ClaimMode::kStart, std::nullopt).ok());
+  const std::string state(64 << 10, 's');
+  ASSERT_TRUE(other_->WriteCheckpoints({{{"s1", 1, 9, state}}}).ok());
+  absl::StatusOr<std::optional<SessionRecord>> whole = me_->Lookup("s1");
+  absl::StatusOr<std::optional<SessionRecord>> header = me_->LookupHeader("s1");
+  ASSERT_TRUE(whole.ok() && header.ok()) << whole.status() << header.status();
+  ASSERT_TRUE(whole->has_value() && header->has_value());
+  EXPECT_EQ((*whole)->checkpoint, state);
+  EXPECT_EQ((*header)->epoch, (*whole)->epoch);
+  EXPECT_EQ((*header)->owner, kOther);
+  EXPECT_EQ((*header)->checkpoint_steps, 9);
+  EXPECT_EQ((*header)->checkpoint, "");
+}
+
 TEST_F(SessionDirectoryTest, AStartClaimMakesEpochOneInTheSpecifiedFormat) {
   absl::StatusOr<ClaimResult> claim = me_->Claim("s1", ClaimMode::kStart, std::nullopt);
   ASSERT_TRUE(claim.ok()) << claim.status();
@@ -399,6 +419,7 @@ TEST_F(SessionDirectoryTest, AnUnreadableRecordIsDataLossNamingItsKey) {
       EXPECT_THAT(status.message(), HasSubstr("test:s:junk"));
     };
     expect_data_loss(me_->Lookup("junk").status());
+    expect_data_loss(me_->LookupHeader("junk").status());
     expect_data_loss(me_->Claim("junk", ClaimMode::kStart, std::nullopt).status());
     expect_data_loss(me_->Claim("junk", ClaimMode::kTake, 1).status());
     expect_data_loss(me_->WriteCheckpoints({{{"junk", 1, 1, "x"}}}).status());
@@ -409,6 +430,7 @@ TEST_F(SessionDirectoryTest, AnUnreadableRecordIsDataLossNamingItsKey) {
   Raw({"DEL", "test:s:junk"});
   Raw({"SADD", "test:s:junk", "x"});
   EXPECT_EQ(me_->Lookup("junk").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(me_->LookupHeader("junk").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(me_->Claim("junk", ClaimMode::kTake, 1).status().code(), absl::StatusCode::kDataLoss);
   // The batch fails, naming the key; the others in it, before and after,
   // were still written.
@@ -426,6 +448,7 @@ TEST_F(SessionDirectoryTest, BadArgumentsAreRefusedBeforeRedis) {
     return status.code() == absl::StatusCode::kInvalidArgument;
   };
   EXPECT_TRUE(invalid(me_->Lookup("").status()));
+  EXPECT_TRUE(invalid(me_->LookupHeader("").status()));
   EXPECT_TRUE(invalid(me_->Claim("", ClaimMode::kStart, std::nullopt).status()));
   EXPECT_TRUE(invalid(me_->Claim("s", ClaimMode::kTake, -1).status()));
   EXPECT_TRUE(invalid(me_->WriteCheckpoints({{{"", 1, 1, "x"}}}).status()));
@@ -476,6 +499,7 @@ TEST_F(SessionDirectoryTest, RedisDownIsUnavailableAndRecovers) {
   EXPECT_EQ(me_->Claim("s1", ClaimMode::kStart, std::nullopt).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(me_->Lookup("s1").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(me_->LookupHeader("s1").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(me_->Ping().code(), absl::StatusCode::kUnavailable);
   ASSERT_TRUE(redis_->Restart().ok());
   absl::Status ping;
