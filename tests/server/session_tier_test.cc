@@ -146,24 +146,27 @@ bool Eventually(Condition done, absl::Duration limit = absl::Seconds(10)) {
   return done();
 }
 
+// The record of `id` in Redis, read as a replica of no fleet would; nullopt
+// when there is none or Redis cannot say.
+std::optional<cluster::SessionRecord> RecordOf(const RedisServer& redis, const std::string& id) {
+  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis.port()}});
+  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
+  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
+  return record.ok() ? *std::move(record) : std::nullopt;
+}
+
 // Whether Redis names an owner for `id`: a start is answered at once and
 // claimed off the step path within about a round trip (README), so a
 // replica asked for the session before that finds no record (NOT_FOUND).
 bool Claimed(const RedisServer& redis, const std::string& id) {
-  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis.port()}});
-  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
-  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
-  return record.ok() && record->has_value();
+  return RecordOf(redis, id).has_value();
 }
 
 // Whether the last checkpoint of `id` in Redis holds `steps` steps: what
 // a test waits for (Eventually) instead of sleeping through a few intervals.
 bool CheckpointHolds(const RedisServer& redis, const std::string& id, int64_t steps) {
-  cluster::RedisPool pool({.address = {.host = "127.0.0.1", .port = redis.port()}});
-  cluster::SessionDirectory directory(&pool, "rnnserve", "reader:1");
-  absl::StatusOr<std::optional<cluster::SessionRecord>> record = directory.Lookup(id);
-  return record.ok() && record->has_value() && (*record)->checkpoint_steps == steps &&
-         !(*record)->checkpoint.empty();
+  const std::optional<cluster::SessionRecord> record = RecordOf(redis, id);
+  return record.has_value() && record->checkpoint_steps == steps && !record->checkpoint.empty();
 }
 
 // The steps of `id` that `replica` knows its session store holds
