@@ -15,12 +15,9 @@ constexpr auto kUsedEarlier = [](const EvictionCandidates::Candidate& a,
 }  // namespace
 
 EvictionCandidates::EvictionCandidates(size_t capacity)
-    : capacity_(std::max<size_t>(capacity, 1)), newest_ns_(std::numeric_limits<int64_t>::min()) {}
+    : capacity_(std::max<size_t>(capacity, 1)) {}
 
-void EvictionCandidates::BeginScan() {
-  kept_.clear();
-  newest_ns_ = std::numeric_limits<int64_t>::min();
-}
+void EvictionCandidates::BeginScan() { kept_.clear(); }
 
 void EvictionCandidates::Offer(int64_t last_used_ns, absl::string_view id) {
   if (kept_.size() < capacity_) {
@@ -39,7 +36,10 @@ void EvictionCandidates::Offer(int64_t last_used_ns, absl::string_view id) {
 void EvictionCandidates::Finish() {
   std::sort_heap(kept_.begin(), kept_.end(), kUsedEarlier);  // oldest first
   std::reverse(kept_.begin(), kept_.end());
-  if (!kept_.empty()) newest_ns_ = kept_.front().last_used_ns;
+}
+
+int64_t EvictionCandidates::newest_ns() const {
+  return kept_.empty() ? std::numeric_limits<int64_t>::min() : kept_.front().last_used_ns;
 }
 
 std::optional<EvictionCandidates::Candidate> EvictionCandidates::TakeOldest() {

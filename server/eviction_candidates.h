@@ -53,15 +53,14 @@ class EvictionCandidates {
   bool empty() const { return kept_.empty(); }
   // The newest candidate's use time (the oldest the scan left out was no
   // older); the lowest int64_t when there is none.
-  int64_t newest_ns() const { return newest_ns_; }
+  int64_t newest_ns() const;
 
  private:
   const size_t capacity_;
   // While scanning a max-heap by last_used_ns (the newest kept on top, the
   // first to give way); after Finish() sorted newest first, so the oldest
-  // is at the back.
+  // is at the back. Either way the newest is at the front.
   std::vector<Candidate> kept_;
-  int64_t newest_ns_;
 };
 
 }  // namespace rnnserve::server
