@@ -311,7 +311,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
     LOG(INFO) << "SIGHUP: looking for new model versions in " << options->models;
-    (*server)->AddNewModelVersions();
+    (*server)->ReloadModels();
   }
   LOG(INFO) << "received signal " << signal_number;
   (*server)->Shutdown(absl::GetFlag(FLAGS_drain_timeout));

@@ -160,13 +160,35 @@ void ServerMetrics::CountRequest(RequestProtocol protocol, const std::string& me
 
 void ServerMetrics::SetModelInfo(const ModelInfo& info) {
   ForModel(info.model, info.version).model_load_seconds.Set(info.load_seconds);
+  ClearModelInfo(info.model, info.version);
   prometheus::Labels labels = ModelLabels(info.model, info.version);
-  model_weight_bytes_.Add(labels).Set(static_cast<double>(info.weight_bytes));
+  InfoSeries series;
+  series.weight_bytes = &model_weight_bytes_.Add(labels);
+  series.weight_bytes->Set(static_cast<double>(info.weight_bytes));
   labels.emplace("cell", info.cell);
   labels.emplace("format", info.format);
   labels.emplace("fingerprint", info.fingerprint);
   labels.emplace("weights", info.weights);
-  model_info_.Add(labels).Set(1);
+  series.info = &model_info_.Add(labels);
+  series.info->Set(1);
+  absl::MutexLock lock(&mu_);
+  info_series_[{info.model, info.version}] = series;
+}
+
+double ServerMetrics::StepsComputed() {
+  absl::MutexLock lock(&mu_);
+  double steps = 0;
+  for (const auto& [key, metrics] : models_) steps += metrics->steps_total.Value();
+  return steps;
+}
+
+void ServerMetrics::ClearModelInfo(const std::string& name, int version) {
+  absl::MutexLock lock(&mu_);
+  const auto it = info_series_.find({name, version});
+  if (it == info_series_.end()) return;
+  model_info_.Remove(it->second.info);
+  model_weight_bytes_.Remove(it->second.weight_bytes);
+  info_series_.erase(it);
 }
 
 }  // namespace rnnserve::server

@@ -56,9 +56,18 @@ class ServerMetrics {
   }
 
   // Sets rnnserve_model_info{...} = 1, rnnserve_model_load_seconds and
-  // rnnserve_model_weight_bytes for
-  // `info.model` at `info.version`. Call once per loaded model version.
+  // rnnserve_model_weight_bytes for `info.model` at `info.version` (the
+  // info series of an earlier load of that version goes). Call once per
+  // loaded model version.
   void SetModelInfo(const ModelInfo& info) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the rnnserve_model_info and rnnserve_model_weight_bytes series of
+  // `name` at `version`, a version no longer loaded, so what counts loaded
+  // versions stops counting it. Its counters and histograms stay: history.
+  void ClearModelInfo(const std::string& name, int version) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Recurrent steps computed since start, over every model version ever
+  // served (rnnserve_steps_total summed).
+  double StepsComputed() ABSL_LOCKS_EXCLUDED(mu_);
 
   // rnnserve_sessions_max: the --max_sessions limit, so alerts can compare
   // sum(rnnserve_active_sessions) against it.
@@ -87,6 +96,12 @@ class ServerMetrics {
   absl::flat_hash_map<std::tuple<RequestProtocol, std::string, absl::StatusCode>,
                       prometheus::Counter*>
       requests_by_ ABSL_GUARDED_BY(mu_);
+  // The series SetModelInfo() added for each loaded version.
+  struct InfoSeries {
+    prometheus::Gauge* info = nullptr;
+    prometheus::Gauge* weight_bytes = nullptr;
+  };
+  absl::flat_hash_map<std::pair<std::string, int>, InfoSeries> info_series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rnnserve::server

@@ -5,13 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
+#include "util/status_macros.h"
 
 namespace rnnserve::server {
 
 namespace pb = ::rnnserve::v1;
 
-absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
-                                                   const pb::ModelRef& ref) {
+namespace {
+
+absl::Status CheckModelRef(const pb::ModelRef& ref) {
   if (ref.name().empty()) {
     return absl::InvalidArgumentError("model.name is empty: expected a served model's name");
   }
@@ -20,7 +22,21 @@ absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
         absl::StrCat("model.version is ", ref.version(),
                      ": expected 0 (the newest) or a positive version below 2^31"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServedModelPtr> FindServedModel(const ServedModels& models,
+                                               const pb::ModelRef& ref) {
+  RNN_RETURN_IF_ERROR(CheckModelRef(ref));
   return models.Find(ref.name(), static_cast<int>(ref.version()));
+}
+
+absl::StatusOr<ServedModelPtr> FindServedModelForSession(const ServedModels& models,
+                                                         const pb::ModelRef& ref) {
+  RNN_RETURN_IF_ERROR(CheckModelRef(ref));
+  return models.FindForSession(ref.name(), static_cast<int>(ref.version()));
 }
 
 namespace {
@@ -72,7 +88,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::ListModels(grpc::CallbackServerConte
                                                        const pb::ListModelsRequest* /*request*/,
                                                        pb::ListModelsResponse* response) {
   const absl::Status status = RunIfAllowed(token_, *context, [&] {
-    for (const ServedModel* model : models_->List()) {  // sorted by name, then version
+    for (const ServedModelPtr& model : models_->List()) {  // sorted by name, then version
       FillModelInfo(*model, models_->Versions(model->name), response->add_models());
     }
     return absl::OkStatus();
@@ -84,7 +100,7 @@ grpc::ServerUnaryReactor* ModelServiceImpl::DescribeModel(grpc::CallbackServerCo
                                                           const pb::ModelRef* request,
                                                           pb::ModelInfo* response) {
   const absl::Status status = RunIfAllowed(token_, *context, [&] {
-    const absl::StatusOr<const ServedModel*> model = FindServedModel(*models_, *request);
+    const absl::StatusOr<ServedModelPtr> model = FindServedModel(*models_, *request);
     if (model.ok()) FillModelInfo(**model, models_->Versions((*model)->name), response);
     return model.status();
   });

@@ -16,10 +16,14 @@ namespace rnnserve::server {
 // The served model `ref` names (version 0: the newest). INVALID_ARGUMENT for
 // an empty name or a version outside [0, 2^31); NOT_FOUND from
 // ServedModels::Find, which says what is served.
-absl::StatusOr<const ServedModel*> FindServedModel(const ServedModels& models,
-                                                   const rnnserve::v1::ModelRef& ref);
+absl::StatusOr<ServedModelPtr> FindServedModel(const ServedModels& models,
+                                               const rnnserve::v1::ModelRef& ref);
+// The same for a session bound to `ref` already (imported), which may also
+// be on a retired version not freed yet (ServedModels::FindForSession).
+absl::StatusOr<ServedModelPtr> FindServedModelForSession(const ServedModels& models,
+                                                         const rnnserve::v1::ModelRef& ref);
 
-// Every field of `info` for `model`; `versions` are all loaded versions of
+// Every field of `info` for `model`; `versions` are all served versions of
 // its name.
 void FillModelInfo(const ServedModel& model, const std::vector<int>& versions,
                    rnnserve::v1::ModelInfo* info);

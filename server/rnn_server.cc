@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
     LOG(WARNING) << "model " << p.name << " version " << p.version
                  << " skipped: " << p.status.message();
   }
-  for (const ServedModel* m : server->models_->List()) {
+  for (const ServedModelPtr& m : server->models_->List()) {
     LOG(INFO) << "model " << m->name << " version " << m->version << " loaded: "
               << m->loaded.info.format << ", " << m->loaded.info.fingerprint << " in "
               << absl::Seconds(m->loaded.info.load_seconds);
@@ -188,7 +188,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   if (server->tier_ != nullptr) server->tier_->Start();
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
-  for (const ServedModel* m : server->models_->List()) health->SetServingStatus(m->name, true);
+  for (const ServedModelPtr& m : server->models_->List()) health->SetServingStatus(m->name, true);
   LOG(INFO) << "serving gRPC on " << server->options_.listen << " (port " << server->port_ << ")";
   RnnServer* s = server.get();
   const absl::Duration sweep_period =
@@ -198,7 +198,7 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
     s->RunEvery(options.snapshot_interval, [s] { s->SaveSessions().IgnoreError(); });  // logged
   }
   if (options.model_poll_interval > absl::ZeroDuration()) {
-    s->RunEvery(options.model_poll_interval, [s] { s->AddNewModelVersions(); });
+    s->RunEvery(options.model_poll_interval, [s] { s->ReloadModels(); });
   }
   return server;
 }
@@ -256,25 +256,51 @@ void RnnServer::RunEvery(absl::Duration period, std::function<void()> task) {
 void RnnServer::SweepIdleSessions() {
   const int expired = store_->ReapIdle(absl::Now());
   if (expired > 0) VLOG(1) << expired << " idle sessions expired";
+  FreeUnusedModels();
 }
 
-void RnnServer::AddNewModelVersions() {
-  const absl::StatusOr<ServedModels::Added> added =
-      models_->AddNewVersions(options_.models, options_.sessions.max_sessions, metrics_.get());
-  if (!added.ok()) {
-    LOG(WARNING) << "model reload: " << added.status() << "; still serving what was loaded";
+void RnnServer::ReloadModels() {
+  LoadAndRetireModels();
+  FreeUnusedModels();  // what was retired before and has no session left
+}
+
+void RnnServer::LoadAndRetireModels() {
+  absl::MutexLock lock(&model_lifecycle_mu_);
+  const absl::StatusOr<ServedModels::Reloaded> reloaded =
+      models_->Reload(options_.models, options_.sessions.max_sessions, metrics_.get());
+  if (!reloaded.ok()) {
+    LOG(WARNING) << "model reload: " << reloaded.status() << "; still serving what was loaded";
     return;
   }
-  for (const model::LoadProblem& p : added->problems) {
+  for (const model::LoadProblem& p : reloaded->problems) {
     LOG(WARNING) << "model reload: " << p.name << " version " << p.version
                  << " refused: " << p.status.message();
   }
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  for (const ServedModel* m : added->models) {
+  for (const ServedModelPtr& m : reloaded->added) {
     LOG(INFO) << "model " << m->name << " version " << m->version << " loaded (reload): "
               << m->loaded.info.format << ", " << m->loaded.info.fingerprint;
     health->SetServingStatus(m->name, true);
   }
+  for (const ServedModelPtr& m : reloaded->retired) {
+    LOG(INFO) << "model " << m->name << " version " << m->version
+              << " left the repository: no new sessions; freed once its " << m->pool->live()
+              << " live sessions end";
+    if (models_->Versions(m->name).empty()) health->SetServingStatus(m->name, false);
+  }
+}
+
+void RnnServer::FreeUnusedModels() {
+  // A reload running (it may load for seconds) frees when it is done; the
+  // idle sweep does not wait for it.
+  if (!model_lifecycle_mu_.TryLock()) return;
+  for (const ServedModelPtr& m : models_->TakeUnused()) {
+    batcher_->ForgetModel(m->loaded.stack.get());
+    metrics_->ClearModelInfo(m->name, m->version);
+    LOG(INFO) << "model " << m->name << " version " << m->version
+              << " unloaded: " << m->loaded.info.weight_bytes << " weight bytes freed";
+  }
+  model_lifecycle_mu_.Unlock();
 }
 
 void RnnServer::Shutdown(absl::Duration drain) {
@@ -284,7 +310,7 @@ void RnnServer::Shutdown(absl::Duration drain) {
   LOG(INFO) << "shutting down: draining for at most " << drain;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
-  for (const ServedModel* m : models_->List()) health->SetServingStatus(m->name, false);
+  for (const ServedModelPtr& m : models_->List()) health->SetServingStatus(m->name, false);
   v2_inference_->StopServing();
   if (http_routes_ != nullptr) http_routes_->StopServing();
   const absl::Time deadline = absl::Now() + drain;
@@ -370,10 +396,6 @@ void RnnServer::HandOffSessions(absl::Time deadline) {
             << absl::Now() - start << "; " << moved.failed << " not moved";
 }
 
-double RnnServer::StepsComputed() const {
-  double steps = 0;
-  for (const ServedModel* m : models_->List()) steps += m->metrics->steps_total.Value();
-  return steps;
-}
+double RnnServer::StepsComputed() const { return metrics_->StepsComputed(); }
 
 }  // namespace rnnserve::server

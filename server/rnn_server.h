@@ -124,10 +124,12 @@ class RnnServer {
   const ServedModels& models() const { return *models_; }
 
   // Serves the model versions added to the repository since the last look
-  // (main calls it on SIGHUP; --model_poll_interval calls it periodically).
-  // Sessions on older versions go on; new sessions take the newest; a
-  // version that fails to load is logged and refused.
-  void AddNewModelVersions();
+  // and retires those whose folder left it (main calls it on SIGHUP;
+  // --model_poll_interval calls it periodically). Sessions on older or
+  // retired versions go on; new sessions take the newest served one; a
+  // version that fails to load is logged and refused. A retired version is
+  // freed once its last session ends (checked here and by the idle sweep).
+  void ReloadModels() ABSL_LOCKS_EXCLUDED(model_lifecycle_mu_);
   SessionStore& sessions() { return *store_; }
 
  private:
@@ -135,6 +137,11 @@ class RnnServer {
   // Runs `task` every `period` on a thread of its own until Shutdown().
   void RunEvery(absl::Duration period, std::function<void()> task);
   void SweepIdleSessions();
+  // ReloadModels() but for the frees.
+  void LoadAndRetireModels() ABSL_LOCKS_EXCLUDED(model_lifecycle_mu_);
+  // Frees the retired model versions nothing uses any more: their weights,
+  // pool, batcher queue and info metrics.
+  void FreeUnusedModels() ABSL_LOCKS_EXCLUDED(model_lifecycle_mu_);
   // Restores options_.snapshot_path, if there is one.
   void RestoreSessions();
   // Writes the snapshot (logging a failure); how many sessions it holds.
@@ -154,6 +161,9 @@ class RnnServer {
   std::vector<std::shared_ptr<prometheus::Collectable>> scrape_gauges_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<ServedModels> models_;
+  // Serializes reloads and frees, so a version freed and loaded again in
+  // between never loses its info metrics to the free.
+  absl::Mutex model_lifecycle_mu_;
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<StepBatcher> batcher_;
   std::unique_ptr<Admission> admission_;

@@ -14,7 +14,7 @@ absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::stri
                        model::ModelRepository::Load(root, nullptr, load));
   std::unique_ptr<ServedModels> served(new ServedModels(load));
   served->problems_ = repository.problems();
-  RNN_ASSIGN_OR_RETURN(const std::vector<const ServedModel*> loaded,
+  RNN_ASSIGN_OR_RETURN(const std::vector<ServedModelPtr> loaded,
                        served->Serve(repository.List(), max_sessions, metrics));
   if (loaded.empty()) {
     std::vector<std::string> reasons;
@@ -28,20 +28,21 @@ absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::stri
   return served;
 }
 
-absl::StatusOr<std::vector<const ServedModel*>> ServedModels::Serve(
+absl::StatusOr<std::vector<ServedModelPtr>> ServedModels::Serve(
     std::vector<model::ModelVersion> versions, int64_t max_sessions, ServerMetrics* metrics) {
-  std::vector<const ServedModel*> served;
+  std::vector<ServedModelPtr> served;
   for (model::ModelVersion& version : versions) {
     RNN_ASSIGN_OR_RETURN(
         std::unique_ptr<StatePool> pool,
         StatePool::Create({.slot_floats = std::max<int64_t>(1, version.model.stack->state_size()),
                            .max_slots = max_sessions}));
-    ServedModel model{version.name, version.version, std::move(version.model), std::move(pool)};
+    auto model = std::make_shared<ServedModel>(
+        ServedModel{version.name, version.version, std::move(version.model), std::move(pool)});
     if (metrics != nullptr) {
-      model.metrics = &metrics->ForModel(model.name, model.version);
-      const model::ModelInfo& info = model.loaded.info;
-      metrics->SetModelInfo({.model = model.name,
-                             .version = model.version,
+      model->metrics = &metrics->ForModel(model->name, model->version);
+      const model::ModelInfo& info = model->loaded.info;
+      metrics->SetModelInfo({.model = model->name,
+                             .version = model->version,
                              .cell = info.cell,
                              .format = info.format,
                              .fingerprint = info.fingerprint,
@@ -50,58 +51,122 @@ absl::StatusOr<std::vector<const ServedModel*>> ServedModels::Serve(
                              .weight_bytes = info.weight_bytes});
     }
     absl::MutexLock lock(&mu_);
-    const auto [it, inserted] =
-        models_.try_emplace({model.name, model.version}, std::move(model));
-    if (inserted) served.push_back(&it->second);  // else a concurrent reload won
+    Key key{model->name, model->version};
+    // Unless a concurrent reload served or retired it meanwhile.
+    if (retired_.count(key) > 0) continue;
+    const auto [it, inserted] = models_.try_emplace(std::move(key), std::move(model));
+    if (inserted) served.push_back(it->second);
   }
   return served;
 }
 
-absl::StatusOr<ServedModels::Added> ServedModels::AddNewVersions(const std::string& root,
-                                                                 int64_t max_sessions,
-                                                                 ServerMetrics* metrics) {
+absl::StatusOr<ServedModels::Reloaded> ServedModels::Reload(const std::string& root,
+                                                            int64_t max_sessions,
+                                                            ServerMetrics* metrics) {
   RNN_ASSIGN_OR_RETURN(const model::ModelRepository repository,
                        model::ModelRepository::Load(
                            root,
                            [this](const std::string& name, int version) {
                              absl::ReaderMutexLock lock(&mu_);
-                             return models_.count({name, version}) > 0;
+                             const Key key{name, version};
+                             return models_.count(key) > 0 || retired_.count(key) > 0;
                            },
                            load_));
-  Added added;
-  added.problems = repository.problems();
-  RNN_ASSIGN_OR_RETURN(added.models, Serve(repository.List(), max_sessions, metrics));
-  return added;
+  Reloaded reloaded;
+  reloaded.problems = repository.problems();
+  RNN_ASSIGN_OR_RETURN(reloaded.added, Serve(repository.List(), max_sessions, metrics));
+  RetireAndRevive(repository, reloaded);
+  return reloaded;
 }
 
-absl::StatusOr<const ServedModel*> ServedModels::Find(absl::string_view name,
-                                                      int version) const {
+void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Reloaded& reloaded) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = models_.begin(); it != models_.end();) {
+    if (repository.Holds(it->first.first, it->first.second)) {
+      ++it;
+      continue;
+    }
+    reloaded.retired.push_back(it->second);
+    retired_.insert(models_.extract(it++));
+  }
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    if (!repository.Holds(it->first.first, it->first.second)) {
+      ++it;
+      continue;
+    }
+    reloaded.added.push_back(it->second);
+    models_.insert(retired_.extract(it++));
+  }
+}
+
+std::vector<ServedModelPtr> ServedModels::TakeUnused() {
+  std::vector<ServedModelPtr> unused;
+  absl::MutexLock lock(&mu_);
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    // Only this map can hand the version out, so once it holds the last
+    // pointer no new session can draw from the pool: live() stays 0.
+    if (it->second.use_count() == 1 && it->second->pool->live() == 0) {
+      unused.push_back(std::move(it->second));
+      it = retired_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return unused;
+}
+
+int64_t ServedModels::retired() const {
   absl::ReaderMutexLock lock(&mu_);
+  return static_cast<int64_t>(retired_.size());
+}
+
+absl::StatusOr<ServedModelPtr> ServedModels::Find(absl::string_view name, int version) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return FindLocked(name, version, /*retired_too=*/false);
+}
+
+absl::StatusOr<ServedModelPtr> ServedModels::FindForSession(absl::string_view name,
+                                                            int version) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return FindLocked(name, version, /*retired_too=*/true);
+}
+
+absl::StatusOr<ServedModelPtr> ServedModels::FindLocked(absl::string_view name, int version,
+                                                        bool retired_too) const {
+  const Key key{std::string(name), version};
+  if (retired_too) {
+    if (const auto it = retired_.find(key); it != retired_.end()) return it->second;
+  }
   const std::vector<int> versions = VersionsLocked(name);
   if (versions.empty()) {
+    const auto retired_version = retired_.lower_bound({std::string(name), 0});
+    const bool retired = retired_version != retired_.end() && retired_version->first.first == name;
     std::vector<std::string> names;
-    for (const auto& [key, model] : models_) {
-      if (names.empty() || names.back() != key.first) names.push_back(key.first);
+    for (const auto& [served, model] : models_) {
+      if (names.empty() || names.back() != served.first) names.push_back(served.first);
     }
-    return absl::NotFoundError(absl::StrCat("model \"", name, "\" is not served; serving: ",
-                                            absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(absl::StrCat("model \"", name, "\" is not served",
+                                            retired ? " (its folder left the repository)" : "",
+                                            "; serving: ", absl::StrJoin(names, ", ")));
   }
   const int wanted = version == 0 ? versions.back() : version;
   const auto it = models_.find({std::string(name), wanted});
   if (it == models_.end()) {
-    return absl::NotFoundError(absl::StrCat("model \"", name, "\" has no version ", version,
-                                            "; versions: ", absl::StrJoin(versions, ", ")));
+    const bool retired = retired_.count(key) > 0;
+    return absl::NotFoundError(absl::StrCat(
+        "model \"", name, "\" has no version ", version,
+        retired ? " (its folder left the repository; only its live sessions go on)" : "",
+        "; versions: ", absl::StrJoin(versions, ", ")));
   }
-  return &it->second;
+  return it->second;
 }
 
-std::vector<const ServedModel*> ServedModels::List() const {
+std::vector<ServedModelPtr> ServedModels::List() const {
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<const ServedModel*> list;
-  for (const auto& [key, model] : models_) list.push_back(&model);
+  std::vector<ServedModelPtr> list;
+  for (const auto& [key, model] : models_) list.push_back(model);
   return list;
 }
-
 std::vector<int> ServedModels::Versions(absl::string_view name) const {
   absl::ReaderMutexLock lock(&mu_);
   return VersionsLocked(name);

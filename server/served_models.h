@@ -1,8 +1,10 @@
 // The models a server serves: the repository's loaded versions, each with the
-// pool its sessions' states live in. Versions are only ever added (hot
-// reload: AddNewVersions), never removed or changed, so a ServedModel* stays
-// valid for the server's life and sessions on an old version keep working
-// after a new one arrives. Thread-safe: readers take mu_ shared, briefly.
+// pool its sessions' states live in. A reload (Reload) adds the versions new
+// in the repository and retires those whose folder left it: a retired
+// version takes no new session but its sessions go on, and once none is left
+// and no caller holds it, TakeUnused hands it over to be freed. A version is
+// shared (ServedModelPtr), so whoever found one may use it as long as it
+// holds the pointer. Thread-safe: readers take mu_ shared, briefly.
 #ifndef RNNSERVE_SERVER_SERVED_MODELS_H_
 #define RNNSERVE_SERVER_SERVED_MODELS_H_
 
@@ -33,13 +35,16 @@ struct ServedModel {
   ModelRef ref() const { return {name, version, loaded.stack, pool.get(), metrics}; }
 };
 
+// A served version, kept loaded while anyone holds it.
+using ServedModelPtr = std::shared_ptr<const ServedModel>;
+
 class ServedModels {
  public:
   // Loads repository `root`; a pool per version holds up to `max_sessions`
   // states; each version's metrics come from `metrics` (not owned).
   // NOT_FOUND for a missing root, FAILED_PRECONDITION when no model loads
   // (the problems are in the message). `load` applies to every version,
-  // this one and AddNewVersions()'.
+  // this one and Reload()'s.
   static absl::StatusOr<std::unique_ptr<ServedModels>> Load(const std::string& root,
                                                             int64_t max_sessions,
                                                             ServerMetrics* metrics = nullptr,
@@ -47,38 +52,59 @@ class ServedModels {
 
   // Loads the versions of `root` not served yet (new folders, or ones that
   // failed before) and serves them; new sessions of a name take its newest
-  // version. A version that fails to load is only reported: what is served
-  // keeps serving. The models added, and the problems met.
-  struct Added {
-    std::vector<const ServedModel*> models;
+  // version. Retires each served version whose folder left `root` (a folder
+  // that cannot be listed retires nothing), and serves a retired one again
+  // if its folder came back before it was freed. A version that fails to
+  // load is only reported: what is served keeps serving.
+  struct Reloaded {
+    std::vector<ServedModelPtr> added;    // loaded, or served again
+    std::vector<ServedModelPtr> retired;  // by this reload
     std::vector<model::LoadProblem> problems;
   };
-  absl::StatusOr<Added> AddNewVersions(const std::string& root, int64_t max_sessions,
-                                       ServerMetrics* metrics = nullptr)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Reloaded> Reload(const std::string& root, int64_t max_sessions,
+                                  ServerMetrics* metrics = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The newest version when `version` is 0. NOT_FOUND says what exists.
-  absl::StatusOr<const ServedModel*> Find(absl::string_view name, int version) const
+  // A served version, the newest when `version` is 0. NOT_FOUND says what
+  // exists (and when the version asked for was retired).
+  absl::StatusOr<ServedModelPtr> Find(absl::string_view name, int version) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Sorted by name, then version.
-  std::vector<const ServedModel*> List() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Every loaded version of `name`, ascending.
+  // `version` of `name` whether served or retired and not freed yet: for a
+  // session bound to it already (exported, imported, restored), which goes
+  // on where its version still is. NOT_FOUND as Find.
+  absl::StatusOr<ServedModelPtr> FindForSession(absl::string_view name, int version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The served versions, sorted by name, then version (not the retired ones).
+  std::vector<ServedModelPtr> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every served version of `name`, ascending.
   std::vector<int> Versions(absl::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The retired versions nothing uses any more: no session draws from their
+  // pool and no caller holds them. They leave this object; the version is
+  // freed when the caller drops the pointers.
+  std::vector<ServedModelPtr> TakeUnused() ABSL_LOCKS_EXCLUDED(mu_);
+  // Retired versions not freed yet (they still have sessions, or a caller).
+  int64_t retired() const ABSL_LOCKS_EXCLUDED(mu_);
   // The problems of the first Load().
   const std::vector<model::LoadProblem>& problems() const { return problems_; }
 
  private:
   explicit ServedModels(model::LoadOptions load) : load_(std::move(load)) {}
+  using Key = std::pair<std::string, int>;
+
   // Serves `versions` (with a pool and metrics each); returns them.
-  absl::StatusOr<std::vector<const ServedModel*>> Serve(std::vector<model::ModelVersion> versions,
-                                                        int64_t max_sessions,
-                                                        ServerMetrics* metrics)
+  absl::StatusOr<std::vector<ServedModelPtr>> Serve(std::vector<model::ModelVersion> versions,
+                                                    int64_t max_sessions, ServerMetrics* metrics)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Retires what left `repository` and serves again what came back to it.
+  void RetireAndRevive(const model::ModelRepository& repository, Reloaded& reloaded)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<ServedModelPtr> FindLocked(absl::string_view name, int version,
+                                            bool retired_too) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::vector<int> VersionsLocked(absl::string_view name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
-  // std::map: inserting never moves the other elements.
-  std::map<std::pair<std::string, int>, ServedModel> models_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, ServedModelPtr> models_ ABSL_GUARDED_BY(mu_);
+  // A version is in one of the two maps at most.
+  std::map<Key, ServedModelPtr> retired_ ABSL_GUARDED_BY(mu_);
   std::vector<model::LoadProblem> problems_;
   const model::LoadOptions load_;
 };

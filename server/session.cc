@@ -90,10 +90,11 @@ void Session::GiveBackChanges(int64_t since_ns) {
 absl::Status Session::Reset(const ModelRef& model) {
   CHECK(idle_) << "session " << id() << ": reset while a step computes on it";
   const ModelRef& current = *model_.load(std::memory_order_relaxed);
-  if (model.pool != current.pool) {
+  StatePool* const old_pool = current.pool;
+  float* old_slot = nullptr;
+  if (model.pool != old_pool) {
     RNN_ASSIGN_OR_RETURN(float* fresh, model.pool->Allocate());
-    current.pool->Release(state_);
-    state_ = fresh;
+    old_slot = std::exchange(state_, fresh);
   }
   // A live session moves from its old model's active count to the new one.
   if (model.metrics != current.metrics) {
@@ -101,6 +102,9 @@ absl::Status Session::Reset(const ModelRef& model) {
     if (model.metrics != nullptr) model.metrics->active_sessions.Increment();
   }
   model_.store(&model.pool->Bind(model), std::memory_order_release);
+  // Last: a retired version is freed once its pool lends no slot, and the
+  // binding `current` lives in that pool.
+  if (old_slot != nullptr) old_pool->Release(old_slot);
   model.stack->InitState(state_);
   step_count_ = 0;
   if (SessionTierState* tier = this->tier(); tier != nullptr) {

@@ -45,7 +45,9 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
                                  v1::SessionState* state) {
   session.AwaitIdle();  // Never a half-stepped state.
   const ModelRef& model = session.model();
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, models.Find(model.name, model.version));
+  // A retired version's sessions are exported too, as long as it is loaded.
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr served,
+                       models.FindForSession(model.name, model.version));
   state->set_session_id(std::string(session.id()));
   state->mutable_model()->set_name(model.name);
   state->mutable_model()->set_version(model.version);
@@ -58,7 +60,8 @@ absl::Status ExportSessionLocked(Session& session, const ServedModels& models,
 absl::StatusOr<SessionPtr> ImportSession(const v1::SessionState& state, const ServedModels& models,
                                          SessionStore& store, absl::Time now) {
   RNN_RETURN_IF_ERROR(ValidateSessionId(state.session_id()));
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(models, state.model()));
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr served,
+                       FindServedModelForSession(models, state.model()));
   const std::string& fingerprint = served->loaded.info.fingerprint;
   if (state.fingerprint() != fingerprint) {
     return absl::FailedPreconditionError(absl::StrCat(

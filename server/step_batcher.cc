@@ -257,6 +257,12 @@ void StepBatcher::MakeRunnable(std::unique_ptr<Job> job) {
   std::push_heap(queue.begin(), queue.end(), kArrivedLater);
 }
 
+void StepBatcher::ForgetModel(const model::LayerStack* model) {
+  absl::MutexLock lock(&mu_);
+  const auto it = queues_.find(model);
+  if (it != queues_.end() && it->second.empty()) queues_.erase(it);
+}
+
 const model::LayerStack* StepBatcher::OldestQueue() const {
   const model::LayerStack* oldest = nullptr;
   uint64_t oldest_seq = 0;

@@ -98,6 +98,11 @@ class StepBatcher {
 
   int64_t pending() const;
 
+  // Drops the queue of `model`, a version being freed, if it is empty (it
+  // is: its sessions are gone). Queues are kept while empty, so without this
+  // every version ever served would keep one.
+  void ForgetModel(const model::LayerStack* model) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Job;
   struct Batch;

@@ -137,7 +137,7 @@ absl::StatusOr<SessionPtr> StepHandler::StartSession(const v1::StepRequest& requ
     return absl::InvalidArgumentError("a start step names its model (model.name)");
   }
   // FindServedModel refuses a version past int, which Find would truncate.
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request.model()));
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr served, FindServedModel(*models_, request.model()));
   RNN_RETURN_IF_ERROR(CheckStreamable(*served));
   // The input is checked and admitted before the start resets anything.
   RNN_ASSIGN_OR_RETURN(admitted, Admit(request, *served->loaded.stack, served->name));
@@ -300,7 +300,7 @@ absl::StatusOr<AdmittedSequence> StepHandler::AdmitSequence(
   if (request->model().name().empty()) {
     return absl::InvalidArgumentError("RunSequence names its model (model.name)");
   }
-  RNN_ASSIGN_OR_RETURN(const ServedModel* served, FindServedModel(*models_, request->model()));
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr served, FindServedModel(*models_, request->model()));
   const model::LayerStack& stack = *served->loaded.stack;
   AdmittedSequence sequence{.model = served,
                             .last_only = request->output_mode() == v1::OUTPUT_MODE_LAST_STEP};

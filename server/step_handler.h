@@ -33,7 +33,7 @@ struct AdmittedInput {
 
 // A whole sequence admitted (validated, bytes reserved), waiting to run.
 struct AdmittedSequence {
-  const ServedModel* model = nullptr;  // Not owned; served until shutdown.
+  ServedModelPtr model;  // kept loaded until the answer
   // Kept until the answer: `admitted.input` views its rows.
   std::unique_ptr<const v1::SequenceRequest> request;
   AdmittedInput admitted;

@@ -94,6 +94,7 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
   const absl::StatusOr<std::vector<util::DirectoryEntry>> entries = util::ListVisibleEntries(dir);
   if (!entries.ok()) {
     problems_.push_back({name, "", entries.status()});
+    unlisted_names_.insert(name);
     return;
   }
   VersionMap versions;
@@ -118,6 +119,7 @@ void ModelRepository::LoadVersion(const std::string& name, const std::string& ve
     problems_.push_back({name, version_text, version.status()});
     return;
   }
+  version_folders_.emplace(name, *version);
   if (skip_ && skip_(name, *version)) return;
   // "7" and "007" are both version 7; the first one (in name order) wins.
   if (versions.count(*version) > 0) {
@@ -169,6 +171,10 @@ absl::StatusOr<ModelVersion> ModelRepository::Find(absl::string_view name,
 }
 
 // Why `name` (any version when `version` is empty) failed to load, if it did.
+bool ModelRepository::Holds(const std::string& name, int version) const {
+  return version_folders_.count({name, version}) > 0 || unlisted_names_.count(name) > 0;
+}
+
 std::string ModelRepository::ProblemNote(absl::string_view name,
                                          absl::string_view version) const {
   for (const LoadProblem& problem : problems_) {

@@ -7,7 +7,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,6 +67,12 @@ class ModelRepository {
   // The loaded versions of `name`, ascending; empty for an unknown name.
   std::vector<int> Versions(absl::string_view name) const;
 
+  // Whether `version` of `name` had its folder in the repository when it was
+  // read, whether that version loaded, was skipped or failed: a server
+  // retires the versions it serves whose folder left. True for every version
+  // of a name whose folder could not be listed (what it holds is unknown).
+  bool Holds(const std::string& name, int version) const;
+
   // `version` of `name`, or its newest loaded version. NOT_FOUND naming the
   // available models (or the name's available versions) and, if the asked
   // one failed to load, why.
@@ -86,6 +94,8 @@ class ModelRepository {
   LoadOptions options_;                       // every version's
   std::map<std::string, VersionMap> models_;  // only names with a loaded version
   std::vector<LoadProblem> problems_;
+  std::set<std::pair<std::string, int>> version_folders_;  // every one found
+  std::set<std::string> unlisted_names_;                   // folders not listed
 };
 
 // The integer a version folder is named after: digits only, 1 to INT_MAX.

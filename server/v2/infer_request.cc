@@ -182,7 +182,7 @@ absl::StatusOr<NativeRequest> ToNativeRequest(const inference::ModelInferRequest
     return absl::InvalidArgumentError("model_name is empty; name the model to run");
   }
   RNN_ASSIGN_OR_RETURN(const int version, ParseModelVersion(request.model_version()));
-  RNN_ASSIGN_OR_RETURN(const ServedModel* model, models.Find(request.model_name(), version));
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr model, models.Find(request.model_name(), version));
   RNN_ASSIGN_OR_RETURN(const SequenceParameters sequence,
                        ReadSequenceParameters(request.parameters()));
   RNN_RETURN_IF_ERROR(CheckRequestedOutputs(request));

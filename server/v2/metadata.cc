@@ -34,7 +34,7 @@ absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const ServedModel
                                                                const std::string& name,
                                                                const std::string& version) {
   RNN_ASSIGN_OR_RETURN(const int number, ParseModelVersion(version));
-  RNN_ASSIGN_OR_RETURN(const ServedModel* model, models.Find(name, number));
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr model, models.Find(name, number));
   const model::LayerStack& stack = *model->loaded.stack;
   inference::ModelMetadataResponse metadata;
   metadata.set_name(model->name);

@@ -137,6 +137,21 @@ TEST_F(ModelRepositoryTest, BrokenVersionIsReportedWhileTheOthersLoad) {
   EXPECT_THAT(broken.status().message(), HasSubstr("rnn.weight_hh_l0"));
 }
 
+TEST_F(ModelRepositoryTest, HoldsEveryVersionFolderFoundLoadedSkippedOrBroken) {
+  Add("lstm/1", "model/lstm_1layer");
+  Add("lstm/2", "model_bad/nan_weight");
+  Add("gru/3", "model/gru_1layer");
+  const absl::StatusOr<ModelRepository> repository = ModelRepository::Load(
+      root(), [](const std::string& name, int /*version*/) { return name == "gru"; });
+  ASSERT_TRUE(repository.ok()) << repository.status();
+  EXPECT_THAT(repository->List(), ElementsAre(Field(&ModelVersion::name, "lstm")));
+  EXPECT_TRUE(repository->Holds("lstm", 1));  // loaded
+  EXPECT_TRUE(repository->Holds("lstm", 2));  // broken
+  EXPECT_TRUE(repository->Holds("gru", 3));   // skipped
+  EXPECT_FALSE(repository->Holds("gru", 1));  // never there
+  EXPECT_FALSE(repository->Holds("chars", 1));
+}
+
 TEST_F(ModelRepositoryTest, ModelWithNoLoadableVersionIsAbsent) {
   Add("lstm/1", "model/lstm_1layer");
   Add("broken/1", "model_bad/nan_weight");

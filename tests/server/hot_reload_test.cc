@@ -1,20 +1,26 @@
 // Model hot reload in a real build/bin/rnnserve process, as the README tells
 // operators to do it: a new version folder written elsewhere and moved into
 // the repository, then SIGHUP (or nothing, with --model_poll_interval). New
-// sessions take the new version; a session already open keeps its own.
+// sessions take the new version; a session already open keeps its own. A
+// version whose folder is taken out takes no new session, serves the ones it
+// has, and is unloaded once they end.
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "rnnserve/v1/inference.grpc.pb.h"
 #include "rnnserve/v1/models.grpc.pb.h"
+#include "rnnserve/v1/sessions.grpc.pb.h"
+#include "tests/common/http_get.h"
 #include "tests/common/server_process.h"
 #include "tests/model/test_util.h"
 #include "tests/server/reference_steps.h"
@@ -26,6 +32,7 @@ using ::rnnserve::model::testing::LoadSequences;
 using ::rnnserve::model::testing::MakeTestRepository;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
+using ::rnnserve::testing::HttpGet;
 using ::rnnserve::testing::ServerProcess;
 using ::testing::ElementsAre;
 
@@ -54,23 +61,33 @@ class HotReloadTest : public ::testing::Test {
     std::filesystem::rename(staging, models_ + "/gru/2");
   }
 
-  // The versions of "gru" the server lists once they are not {1} any more,
-  // or {1} after 30 s.
-  std::vector<int64_t> VersionsOnceChanged() {
+  // The versions of "gru" the server lists once they are not `before` any
+  // more, or `before` after 30 s.
+  std::vector<int64_t> VersionsOnceChanged(const std::vector<int64_t>& before = {1}) {
     auto models = v1::ModelService::NewStub(channel_);
     std::vector<int64_t> versions;
     for (const absl::Time give_up = absl::Now() + absl::Seconds(30); absl::Now() < give_up;) {
       grpc::ClientContext context;
       v1::ListModelsResponse response;
       EXPECT_TRUE(models->ListModels(&context, {}, &response).ok());
+      versions.clear();
       for (const v1::ModelInfo& info : response.models()) {
         if (info.model().name() == "gru")
           versions.assign(info.versions().begin(), info.versions().end());
       }
-      if (versions != std::vector<int64_t>{1}) break;
+      if (versions != before) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return versions;
+  }
+
+  // Whether the server's log holds `text` within 30 s.
+  bool LogShowsWithin30s(const std::string& text) {
+    for (const absl::Time give_up = absl::Now() + absl::Seconds(30); absl::Now() < give_up;) {
+      if (server_->Log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
   }
 
   grpc::Status Step(const v1::StepRequest& request) {
@@ -124,6 +141,59 @@ TEST_F(HotReloadTest, PollIntervalServesAVersionMovedIntoTheRepositoryWithoutASi
   MoveInVersionTwo();
   EXPECT_THAT(VersionsOnceChanged(), ElementsAre(1, 2)) << server_->Log();
   ExpectOldSessionKeepsItsVersionAndNewSessionsTakeTheNewOne();
+}
+
+TEST_F(HotReloadTest, AVersionTakenOutServesItsSessionsThenIsUnloaded) {
+  Start({"--model_poll_interval=100ms"});
+  MoveInVersionTwo();
+  ASSERT_THAT(VersionsOnceChanged(), ElementsAre(1, 2)) << server_->Log();
+  // Whether /metrics has a `family` series of gru at `version`.
+  auto HasSeries = [&](absl::string_view family, int version) {
+    const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+    for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+      if (absl::StartsWith(line, absl::StrCat(family, "{")) &&
+          absl::StrContains(line, "model=\"gru\"") &&
+          absl::StrContains(line, absl::StrCat("version=\"", version, "\""))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(HasSeries("rnnserve_model_info", 1));
+
+  std::filesystem::remove_all(models_ + "/gru/1");
+  EXPECT_THAT(VersionsOnceChanged({1, 2}), ElementsAre(2)) << server_->Log();
+  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 left the repository")) << server_->Log();
+  // No new session on it...
+  v1::StepRequest start_on_one = ReferenceStep("gru", "late", v1_, 0);
+  start_on_one.mutable_model()->set_version(1);
+  const grpc::Status refused = Step(start_on_one);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("left the repository"));
+  // ...but the one it has goes on, with its outputs, and the version stays
+  // loaded meanwhile.
+  for (int64_t t = 1; t < 5; ++t) {
+    ASSERT_TRUE(Step(ReferenceStep("gru", "old", v1_, t)).ok());
+    EXPECT_EQ(response_.model().version(), 1);
+    EXPECT_TRUE(MatchesReference(response_, v1_, t)) << "old session, step " << t;
+  }
+  EXPECT_THAT(server_->Log(), ::testing::Not(::testing::HasSubstr("version 1 unloaded")));
+
+  // Its last session ends: the version is freed, and leaves the metrics.
+  auto sessions = v1::SessionService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::SessionRef old;
+  old.set_session_id("old");
+  v1::SessionInfo ended;
+  ASSERT_TRUE(sessions->EndSession(&context, old, &ended).ok());
+  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 unloaded")) << server_->Log();
+  EXPECT_FALSE(HasSeries("rnnserve_model_info", 1));
+  EXPECT_FALSE(HasSeries("rnnserve_model_weight_bytes", 1));
+  EXPECT_TRUE(HasSeries("rnnserve_model_info", 2));
+  EXPECT_TRUE(HasSeries("rnnserve_steps_total", 1)) << "a counter is history: it stays";
+  // Version 2 serves on.
+  ASSERT_TRUE(Step(ReferenceStep("gru", "new", v2_, 0)).ok());
+  EXPECT_EQ(response_.model().version(), 2);
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ TEST_F(ModelServiceTest, ListsEveryVersionSorted) {
 }
 
 TEST_F(ModelServiceTest, DescribeFillsEveryField) {
-  const ServedModel* lstm = *models_->Find("lstm", 1);
+  const ServedModelPtr lstm = *models_->Find("lstm", 1);
   const model::LayerStack& stack = *lstm->loaded.stack;
   pb::ModelInfo info;
   const grpc::Status status = Describe("lstm", 0, &info);

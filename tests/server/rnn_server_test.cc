@@ -388,7 +388,7 @@ TEST(RnnServerTest, NewModelVersionServesNewSessionsWhileOldSessionsGoOn) {
                         std::filesystem::copy_options::recursive);
   std::filesystem::create_directories(s.models_root + "/gru/3");
   std::ofstream(s.models_root + "/gru/3/config.json") << "{ not json";
-  s.server->AddNewModelVersions();
+  s.server->ReloadModels();
   EXPECT_THAT(s.server->models().Versions("gru"), ElementsAre(1, 2));
   // The old session keeps its version and its state.
   for (int64_t t = 1; t < 5; ++t) {
@@ -406,8 +406,40 @@ TEST(RnnServerTest, NewModelVersionServesNewSessionsWhileOldSessionsGoOn) {
     ASSERT_NEAR(response.outputs().values(j), v2.expected.floats[j], 1e-5);
   }
   // Reloading again changes nothing (and retries only the broken one).
-  s.server->AddNewModelVersions();
+  s.server->ReloadModels();
   EXPECT_THAT(s.server->models().Versions("gru"), ElementsAre(1, 2));
+}
+
+TEST(RnnServerTest, AVersionTakenOutIsFreedOnceItsLastSessionEnds) {
+  TestServer s({});
+  const ReferenceSequence v1 = Sequence();  // gru_2layer, served as gru/1
+  v1::StepResponse response;
+  ASSERT_TRUE(s.Step("old", v1, 0, true, &response).ok());
+  std::filesystem::copy(TestdataPath("model/gru_1layer"), s.models_root + "/gru/2",
+                        std::filesystem::copy_options::recursive);
+  s.server->ReloadModels();
+  std::weak_ptr<const model::LayerStack> v1_weights =
+      (*s.server->models().Find("gru", 1))->loaded.stack;
+  std::filesystem::remove_all(s.models_root + "/gru/1");
+  s.server->ReloadModels();
+  EXPECT_THAT(s.server->models().Versions("gru"), ElementsAre(2));
+  // Its session steps on (through the batcher, whose jobs are recycled).
+  for (int64_t t = 1; t < 5; ++t) {
+    ASSERT_TRUE(s.Step("old", v1, t, false, &response).ok());
+    EXPECT_EQ(response.model().version(), 1);
+  }
+  s.server->ReloadModels();
+  EXPECT_FALSE(v1_weights.expired()) << "freed under a live session";
+  EXPECT_EQ(s.server->models().retired(), 1);
+
+  grpc::ClientContext context;
+  v1::SessionRef old;
+  old.set_session_id("old");
+  v1::SessionInfo ended;
+  ASSERT_TRUE(s.sessions_stub->EndSession(&context, old, &ended).ok());
+  s.server->ReloadModels();
+  EXPECT_EQ(s.server->models().retired(), 0);
+  EXPECT_TRUE(v1_weights.expired()) << "something still holds version 1's weights";
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // ServedModels on its own: what a repository loads into (a pool per version
 // sized by max_sessions), lookups by name and version with NOT_FOUND saying
 // what exists, and hot reload: new versions added, pointers already handed
-// out still valid, a broken version only reported.
+// out still valid, a broken version only reported; a version whose folder
+// left retired, kept while a session or a caller uses it, then handed over
+// to be freed, or served again if its folder came back first.
 #include "server/served_models.h"
 
 #include <filesystem>
@@ -25,14 +27,14 @@ TEST(ServedModelsTest, LoadsEveryVersionWithItsOwnPool) {
       "served_load", {{"lstm_1layer", "lstm/1"}, {"lstm_3layer", "lstm/2"}, {"charlm", "chars/4"}});
   absl::StatusOr<std::unique_ptr<ServedModels>> models = ServedModels::Load(root, 3);
   ASSERT_TRUE(models.ok()) << models.status();
-  const std::vector<const ServedModel*> list = (*models)->List();
+  const std::vector<ServedModelPtr> list = (*models)->List();
   ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0]->name, "chars");
   EXPECT_EQ(list[1]->name, "lstm");
   EXPECT_EQ(list[1]->version, 1);
   EXPECT_EQ(list[2]->version, 2);
   EXPECT_THAT((*models)->Versions("lstm"), ElementsAre(1, 2));
-  for (const ServedModel* m : list) {
+  for (const ServedModelPtr& m : list) {
     ASSERT_NE(m->pool, nullptr);
     EXPECT_EQ(m->pool->slot_floats(), m->loaded.stack->state_size()) << m->name;
     // max_sessions states, then the pool is full.
@@ -52,7 +54,7 @@ TEST(ServedModelsTest, FindTakesTheNewestForVersionZeroAndSaysWhatExists) {
   const std::string root =
       MakeTestRepository("served_find", {{"gru_1layer", "gru/2"}, {"gru_2layer", "gru/10"}});
   const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 1);
-  const absl::StatusOr<const ServedModel*> newest = models->Find("gru", 0);
+  const absl::StatusOr<ServedModelPtr> newest = models->Find("gru", 0);
   ASSERT_TRUE(newest.ok());
   EXPECT_EQ((*newest)->version, 10);
   EXPECT_EQ((*models->Find("gru", 2))->version, 2);
@@ -75,19 +77,20 @@ TEST(ServedModelsTest, LoadRefusesAMissingRootAndARootWhereNothingLoads) {
   EXPECT_THAT(status.message(), HasSubstr("broken/1"));
 }
 
-TEST(ServedModelsTest, AddNewVersionsAddsKeepsWhatIsServedAndReportsBrokenOnes) {
+TEST(ServedModelsTest, ReloadAddsKeepsWhatIsServedAndReportsBrokenOnes) {
   const std::string root = MakeTestRepository("served_reload", {{"gru_1layer", "gru/1"}});
   const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 2);
-  const ServedModel* v1 = *models->Find("gru", 0);
+  const ServedModelPtr v1 = *models->Find("gru", 0);
   const std::shared_ptr<const model::LayerStack> v1_stack = v1->loaded.stack;
   std::filesystem::copy(TestdataPath("model/gru_2layer"), root + "/gru/2",
                         std::filesystem::copy_options::recursive);
   std::filesystem::create_directories(root + "/gru/3");
   std::ofstream(root + "/gru/3/config.json") << "{ not json";
-  const absl::StatusOr<ServedModels::Added> added = models->AddNewVersions(root, 2);
+  const absl::StatusOr<ServedModels::Reloaded> added = models->Reload(root, 2);
   ASSERT_TRUE(added.ok()) << added.status();
-  ASSERT_EQ(added->models.size(), 1u);
-  EXPECT_EQ(added->models[0]->version, 2);
+  ASSERT_EQ(added->added.size(), 1u);
+  EXPECT_EQ(added->added[0]->version, 2);
+  EXPECT_TRUE(added->retired.empty());
   ASSERT_EQ(added->problems.size(), 1u);
   EXPECT_EQ(added->problems[0].version, "3");
   EXPECT_THAT(models->Versions("gru"), ElementsAre(1, 2));
@@ -96,9 +99,9 @@ TEST(ServedModelsTest, AddNewVersionsAddsKeepsWhatIsServedAndReportsBrokenOnes) 
   EXPECT_EQ(*models->Find("gru", 1), v1);
   EXPECT_EQ(v1->loaded.stack, v1_stack);
   // Nothing new: nothing added; the broken one is retried and reported again.
-  const absl::StatusOr<ServedModels::Added> again = models->AddNewVersions(root, 2);
+  const absl::StatusOr<ServedModels::Reloaded> again = models->Reload(root, 2);
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->models.empty());
+  EXPECT_TRUE(again->added.empty());
   EXPECT_EQ(again->problems.size(), 1u);
 }
 
@@ -112,14 +115,98 @@ TEST(ServedModelsTest, LoadOptionsPackEveryVersionIncludingLaterOnes) {
   std::filesystem::create_directories(root + "/lstm");
   std::filesystem::copy(TestdataPath("onnx/torch_lstm_1layer"), root + "/lstm/1",
                         std::filesystem::copy_options::recursive);
-  ASSERT_TRUE(models->AddNewVersions(root, 1).ok());
-  const std::vector<const ServedModel*> list = models->List();
+  ASSERT_TRUE(models->Reload(root, 1).ok());
+  const std::vector<ServedModelPtr> list = models->List();
   ASSERT_EQ(list.size(), 3u);
-  for (const ServedModel* m : list) {
+  for (const ServedModelPtr& m : list) {
     EXPECT_EQ(m->loaded.info.weights, model::WeightPrecision::kBf16) << m->name;
     EXPECT_EQ(m->loaded.stack->weight_precision(), model::WeightPrecision::kBf16) << m->name;
     EXPECT_EQ(m->loaded.info.weight_bytes, m->loaded.stack->weight_bytes()) << m->name;
   }
+}
+
+TEST(ServedModelsTest, AVersionWhoseFolderLeftIsRetiredThenFreedOnceNothingUsesIt) {
+  const std::string root =
+      MakeTestRepository("served_retire", {{"gru_1layer", "gru/1"}, {"gru_2layer", "gru/2"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 2);
+  ServedModelPtr v1 = *models->Find("gru", 1);
+  const std::weak_ptr<const model::LayerStack> v1_weights = v1->loaded.stack;
+  absl::StatusOr<float*> session_slot = v1->pool->Allocate();  // a live session's state
+  ASSERT_TRUE(session_slot.ok());
+  std::filesystem::remove_all(root + "/gru/1");
+
+  absl::StatusOr<ServedModels::Reloaded> reloaded = models->Reload(root, 2);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  ASSERT_EQ(reloaded->retired.size(), 1u);
+  EXPECT_EQ(reloaded->retired[0], v1);
+  EXPECT_TRUE(reloaded->added.empty());
+  // No new work finds it; its sessions still do (export, import).
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(2));
+  EXPECT_EQ(models->List().size(), 1u);
+  const absl::Status gone = models->Find("gru", 1).status();
+  EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(gone.message(), HasSubstr("left the repository"));
+  EXPECT_EQ(*models->FindForSession("gru", 1), v1);
+  EXPECT_EQ((*models->FindForSession("gru", 0))->version, 2);
+  EXPECT_EQ(models->retired(), 1);
+
+  // Kept while a session draws from its pool, then while a caller holds it.
+  EXPECT_TRUE(models->TakeUnused().empty());
+  v1->pool->Release(*session_slot);
+  EXPECT_TRUE(models->TakeUnused().empty());  // `v1` and `reloaded` hold it
+  v1.reset();
+  std::vector<ServedModelPtr> unused = models->TakeUnused();
+  EXPECT_TRUE(unused.empty()) << "`reloaded` still holds it";
+  reloaded->retired.clear();
+  unused = models->TakeUnused();
+  ASSERT_EQ(unused.size(), 1u);
+  EXPECT_EQ(unused[0]->version, 1);
+  EXPECT_EQ(models->retired(), 0);
+  EXPECT_EQ(models->FindForSession("gru", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(v1_weights.expired());
+  unused.clear();
+  EXPECT_TRUE(v1_weights.expired()) << "the caller's pointer was the last one";
+
+  // The folder back: loaded anew, as any new version.
+  std::filesystem::copy(TestdataPath("model/gru_1layer"), root + "/gru/1",
+                        std::filesystem::copy_options::recursive);
+  const absl::StatusOr<ServedModels::Reloaded> back = models->Reload(root, 2);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->added.size(), 1u);
+  EXPECT_NE(back->added[0]->loaded.stack, nullptr);
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(1, 2));
+}
+
+TEST(ServedModelsTest, ARetiredVersionWhoseFolderComesBackBeforeItIsFreedIsServedAgain) {
+  const std::string root =
+      MakeTestRepository("served_revive", {{"gru_1layer", "gru/1"}, {"gru_2layer", "gru/2"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 2);
+  const ServedModelPtr v1 = *models->Find("gru", 1);
+  std::filesystem::rename(root + "/gru/1", root + "/.gru-1-aside");
+  ASSERT_EQ(models->Reload(root, 2)->retired.size(), 1u);
+  std::filesystem::rename(root + "/.gru-1-aside", root + "/gru/1");
+  const absl::StatusOr<ServedModels::Reloaded> back = models->Reload(root, 2);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->added.size(), 1u);
+  EXPECT_EQ(back->added[0], v1) << "the same object, not a second load";
+  EXPECT_EQ(*models->Find("gru", 1), v1);
+  EXPECT_EQ(models->retired(), 0);
+}
+
+TEST(ServedModelsTest, ANameWhoseFolderLeftIsNoLongerServed) {
+  const std::string root =
+      MakeTestRepository("served_name_gone", {{"gru_1layer", "gru/1"}, {"charlm", "chars/1"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 1);
+  std::filesystem::remove_all(root + "/chars");
+  const absl::StatusOr<ServedModels::Reloaded> gone = models->Reload(root, 1);
+  ASSERT_TRUE(gone.ok());
+  ASSERT_EQ(gone->retired.size(), 1u);
+  EXPECT_EQ(gone->retired[0]->name, "chars");
+  const absl::Status status = models->Find("chars", 0).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status.message(), HasSubstr("its folder left the repository"));
+  EXPECT_THAT(status.message(), HasSubstr("serving: gru"));
+  EXPECT_EQ(models->TakeUnused().size(), 0u) << "`gone` still holds it";
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ class SessionHandoffTest : public ::testing::Test {
     ASSERT_TRUE(models.ok()) << models.status();
     models_ = *std::move(models);
     // Session i has i + 1 steps and a state that is its own.
-    const ServedModel* gru = *models_->Find("gru", 0);
+    const ServedModelPtr gru = *models_->Find("gru", 0);
     for (int i = 0; i < kSessions; ++i) {
       SessionPtr session = *store_.Start(Id(i), gru->ref(), absl::Now());
       absl::MutexLock lock(&session->mu());

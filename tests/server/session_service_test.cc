@@ -196,7 +196,7 @@ TEST_F(SessionServiceTest, ExportGivesTheStateAsLittleEndianFloats) {
   replica_->StartSession("a", "lstm", 5, Now());
   pb::SessionState state;
   ASSERT_TRUE(Export(*replica_, "a", &state).ok());
-  const ServedModel* lstm = *replica_->models->Find("lstm", 1);
+  const ServedModelPtr lstm = *replica_->models->Find("lstm", 1);
   EXPECT_EQ(state.session_id(), "a");
   EXPECT_EQ(state.model().name(), "lstm");
   EXPECT_EQ(state.model().version(), 1);

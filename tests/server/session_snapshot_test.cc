@@ -44,7 +44,7 @@ class SessionSnapshotTest : public ::testing::Test {
   // Session `id` of model gru, its state value j StateValue(value, j), at
   // `steps`.
   void AddSession(SessionStore& store, const std::string& id, float value, int64_t steps) {
-    const ServedModel* gru = *models_->Find("gru", 0);
+    const ServedModelPtr gru = *models_->Find("gru", 0);
     SessionPtr session = *store.Start(id, gru->ref(), absl::Now());
     absl::MutexLock lock(&session->mu());
     for (int64_t j = 0; j < gru->loaded.stack->state_size(); ++j) {

@@ -61,7 +61,7 @@ class SessionTransferTest : public ::testing::Test {
   int64_t state_size() const { return lstm_->loaded.stack->state_size(); }
 
   std::unique_ptr<ServedModels> models_;
-  const ServedModel* lstm_ = nullptr;
+  ServedModelPtr lstm_;
 };
 
 TEST_F(SessionTransferTest, ExportWritesEveryFieldAndEachValueAtItsOffset) {

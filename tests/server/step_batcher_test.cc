@@ -381,7 +381,7 @@ TEST_F(StepBatcherTest, ExportAndResetWaitForAChunkButNotForItsLock) {
   absl::StatusOr<std::unique_ptr<ServedModels>> models = ServedModels::Load(
       model::testing::MakeTestRepository("batcher_export", {{"gru_2layer", "gru/1"}}), 10);
   ASSERT_TRUE(models.ok()) << models.status();
-  const ServedModel* served = *(*models)->Find("gru", 1);
+  const ServedModelPtr served = *(*models)->Find("gru", 1);
   stack_ = served->loaded.stack;
   SessionStore store({});
   SessionPtr session = *store.Start("long", served->ref(), absl::Now());
