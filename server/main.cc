@@ -103,6 +103,10 @@ ABSL_FLAG(std::string, token_file, "",
 ABSL_FLAG(absl::Duration, model_poll_interval, absl::ZeroDuration(),
           "look this often for model versions added to --models (SIGHUP looks at once); "
           "0: only on SIGHUP");
+ABSL_FLAG(int, model_versions, 0,
+          "serve the newest N versions of each model that load (older ones are not loaded, "
+          "and a reload retires them: their sessions go on, then they are freed); 0: every "
+          "version in --models");
 ABSL_FLAG(std::string, handoff_to, "",
           "HOST:PORT, normally the session-affinity proxy in front of the replicas: on "
           "SIGTERM, move every session there (each import carries its x-session-id) before "
@@ -190,6 +194,10 @@ absl::StatusOr<rnnserve::server::ServerOptions> OptionsFromFlags() {
   options.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.snapshot_path = absl::GetFlag(FLAGS_snapshot);
   options.model_poll_interval = absl::GetFlag(FLAGS_model_poll_interval);
+  options.model_versions = absl::GetFlag(FLAGS_model_versions);
+  if (options.model_versions < 0) {
+    return absl::InvalidArgumentError("--model_versions must be 0 (every version) or more");
+  }
   options.security = {.tls_cert = absl::GetFlag(FLAGS_tls_cert),
                       .tls_key = absl::GetFlag(FLAGS_tls_key),
                       .tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca),

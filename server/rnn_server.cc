@@ -65,9 +65,10 @@ absl::StatusOr<std::unique_ptr<RnnServer>> RnnServer::Start(const ServerOptions&
   server->registry_ = std::make_shared<prometheus::Registry>();
   server->metrics_ = std::make_unique<ServerMetrics>(*server->registry_);
   server->metrics_->SetSessionLimit(options.sessions.max_sessions);
-  RNN_ASSIGN_OR_RETURN(server->models_,
-                       ServedModels::Load(options.models, options.sessions.max_sessions,
-                                          server->metrics_.get(), options.load));
+  RNN_ASSIGN_OR_RETURN(
+      server->models_,
+      ServedModels::Load(options.models, options.sessions.max_sessions, server->metrics_.get(),
+                         options.load, options.model_versions));
   for (const model::LoadProblem& p : server->models_->problems()) {
     LOG(WARNING) << "model " << p.name << " version " << p.version
                  << " skipped: " << p.status.message();
@@ -284,8 +285,9 @@ void RnnServer::LoadAndRetireModels() {
   }
   for (const ServedModelPtr& m : reloaded->retired) {
     LOG(INFO) << "model " << m->name << " version " << m->version
-              << " left the repository: no new sessions; freed once its " << m->pool->live()
-              << " live sessions end";
+              << " retired (its folder left the repository, or --model_versions keeps newer "
+                 "ones): no new sessions; freed once its "
+              << m->pool->live() << " live sessions end";
     if (models_->Versions(m->name).empty()) health->SetServingStatus(m->name, false);
   }
 }

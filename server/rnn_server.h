@@ -78,6 +78,7 @@ struct ServerOptions {
   // positive, that often while serving (bounding what a crash loses).
   std::string snapshot_path;
   absl::Duration model_poll_interval = absl::ZeroDuration();  // 0: only when asked
+  int model_versions = 0;    // each name serves its newest N versions; 0: all
   SecurityOptions security;  // TLS, mutual TLS, bearer token; none by default
   absl::Duration snapshot_interval = absl::ZeroDuration();
   // HOST:PORT (normally the session-affinity proxy) that takes this server's
@@ -124,7 +125,8 @@ class RnnServer {
   const ServedModels& models() const { return *models_; }
 
   // Serves the model versions added to the repository since the last look
-  // and retires those whose folder left it (main calls it on SIGHUP;
+  // and retires those whose folder left it, or that newer ones outnumber
+  // past options.model_versions (main calls it on SIGHUP;
   // --model_poll_interval calls it periodically). Sessions on older or
   // retired versions go on; new sessions take the newest served one; a
   // version that fails to load is logged and refused. A retired version is

@@ -1,5 +1,8 @@
 #include "server/served_models.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "util/status_macros.h"
@@ -9,10 +12,11 @@ namespace rnnserve::server {
 absl::StatusOr<std::unique_ptr<ServedModels>> ServedModels::Load(const std::string& root,
                                                                  int64_t max_sessions,
                                                                  ServerMetrics* metrics,
-                                                                 const model::LoadOptions& load) {
+                                                                 const model::LoadOptions& load,
+                                                                 int newest_versions) {
   RNN_ASSIGN_OR_RETURN(const model::ModelRepository repository,
-                       model::ModelRepository::Load(root, nullptr, load));
-  std::unique_ptr<ServedModels> served(new ServedModels(load));
+                       model::ModelRepository::Load(root, nullptr, load, newest_versions));
+  std::unique_ptr<ServedModels> served(new ServedModels(load, newest_versions));
   served->problems_ = repository.problems();
   RNN_ASSIGN_OR_RETURN(const std::vector<ServedModelPtr> loaded,
                        served->Serve(repository.List(), max_sessions, metrics));
@@ -71,7 +75,7 @@ absl::StatusOr<ServedModels::Reloaded> ServedModels::Reload(const std::string& r
                              const Key key{name, version};
                              return models_.count(key) > 0 || retired_.count(key) > 0;
                            },
-                           load_));
+                           load_, newest_versions_));
   Reloaded reloaded;
   reloaded.problems = repository.problems();
   RNN_ASSIGN_OR_RETURN(reloaded.added, Serve(repository.List(), max_sessions, metrics));
@@ -81,8 +85,24 @@ absl::StatusOr<ServedModels::Reloaded> ServedModels::Reload(const std::string& r
 
 void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Reloaded& reloaded) {
   absl::MutexLock lock(&mu_);
+  // Served from now on: each loaded version whose folder is there, only the
+  // newest newest_versions_ of a name when that is set.
+  std::map<std::string, std::vector<int>> present;
+  for (const std::map<Key, ServedModelPtr>* loaded : {&models_, &retired_}) {
+    for (const auto& [key, model] : *loaded) {
+      if (repository.Holds(key.first, key.second)) present[key.first].push_back(key.second);
+    }
+  }
+  std::set<Key> wanted;
+  for (auto& [name, versions] : present) {
+    std::sort(versions.rbegin(), versions.rend());
+    if (newest_versions_ > 0 && static_cast<int>(versions.size()) > newest_versions_) {
+      versions.resize(newest_versions_);
+    }
+    for (const int version : versions) wanted.emplace(name, version);
+  }
   for (auto it = models_.begin(); it != models_.end();) {
-    if (repository.Holds(it->first.first, it->first.second)) {
+    if (wanted.count(it->first) > 0) {
       ++it;
       continue;
     }
@@ -90,7 +110,7 @@ void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Rel
     retired_.insert(models_.extract(it++));
   }
   for (auto it = retired_.begin(); it != retired_.end();) {
-    if (!repository.Holds(it->first.first, it->first.second)) {
+    if (wanted.count(it->first) == 0) {
       ++it;
       continue;
     }
@@ -145,9 +165,10 @@ absl::StatusOr<ServedModelPtr> ServedModels::FindLocked(absl::string_view name, 
     for (const auto& [served, model] : models_) {
       if (names.empty() || names.back() != served.first) names.push_back(served.first);
     }
-    return absl::NotFoundError(absl::StrCat("model \"", name, "\" is not served",
-                                            retired ? " (its folder left the repository)" : "",
-                                            "; serving: ", absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(
+        absl::StrCat("model \"", name, "\" is not served",
+                     retired ? " (retired: its folder left the repository)" : "",
+                     "; serving: ", absl::StrJoin(names, ", ")));
   }
   const int wanted = version == 0 ? versions.back() : version;
   const auto it = models_.find({std::string(name), wanted});
@@ -155,7 +176,9 @@ absl::StatusOr<ServedModelPtr> ServedModels::FindLocked(absl::string_view name, 
     const bool retired = retired_.count(key) > 0;
     return absl::NotFoundError(absl::StrCat(
         "model \"", name, "\" has no version ", version,
-        retired ? " (its folder left the repository; only its live sessions go on)" : "",
+        retired ? " (retired: its folder left the repository or newer versions replaced it; "
+                  "only its live sessions go on)"
+                : "",
         "; versions: ", absl::StrJoin(versions, ", ")));
   }
   return it->second;

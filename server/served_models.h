@@ -44,18 +44,21 @@ class ServedModels {
   // states; each version's metrics come from `metrics` (not owned).
   // NOT_FOUND for a missing root, FAILED_PRECONDITION when no model loads
   // (the problems are in the message). `load` applies to every version,
-  // this one and Reload()'s.
+  // this one and Reload()'s. With `newest_versions` > 0 each name serves its
+  // newest that many versions that load, now and after every Reload().
   static absl::StatusOr<std::unique_ptr<ServedModels>> Load(const std::string& root,
                                                             int64_t max_sessions,
                                                             ServerMetrics* metrics = nullptr,
-                                                            const model::LoadOptions& load = {});
+                                                            const model::LoadOptions& load = {},
+                                                            int newest_versions = 0);
 
   // Loads the versions of `root` not served yet (new folders, or ones that
   // failed before) and serves them; new sessions of a name take its newest
   // version. Retires each served version whose folder left `root` (a folder
-  // that cannot be listed retires nothing), and serves a retired one again
-  // if its folder came back before it was freed. A version that fails to
-  // load is only reported: what is served keeps serving.
+  // that cannot be listed retires nothing) or, with newest_versions, that
+  // newer versions now outnumber; serves a retired one again if it is
+  // wanted again before it was freed. A version that fails to load is only
+  // reported: what is served keeps serving.
   struct Reloaded {
     std::vector<ServedModelPtr> added;    // loaded, or served again
     std::vector<ServedModelPtr> retired;  // by this reload
@@ -87,7 +90,8 @@ class ServedModels {
   const std::vector<model::LoadProblem>& problems() const { return problems_; }
 
  private:
-  explicit ServedModels(model::LoadOptions load) : load_(std::move(load)) {}
+  ServedModels(model::LoadOptions load, int newest_versions)
+      : load_(std::move(load)), newest_versions_(newest_versions) {}
   using Key = std::pair<std::string, int>;
 
   // Serves `versions` (with a pool and metrics each); returns them.
@@ -107,6 +111,7 @@ class ServedModels {
   std::map<Key, ServedModelPtr> retired_ ABSL_GUARDED_BY(mu_);
   std::vector<model::LoadProblem> problems_;
   const model::LoadOptions load_;
+  const int newest_versions_;  // 0: every version
 };
 
 }  // namespace rnnserve::server

@@ -61,11 +61,13 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root) {
 }
 
 absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, const Skip& skip,
-                                                      const LoadOptions& options) {
+                                                      const LoadOptions& options,
+                                                      int newest_versions) {
   RNN_RETURN_IF_ERROR(CheckDirectory(root, "model repository"));
   RNN_ASSIGN_OR_RETURN(const std::vector<util::DirectoryEntry> entries,
                        util::ListVisibleEntries(root));
   ModelRepository repository(root, skip, options);
+  repository.newest_versions_ = std::max(0, newest_versions);
   for (const util::DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
   }
@@ -97,14 +99,31 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
     unlisted_names_.insert(name);
     return;
   }
-  VersionMap versions;
-  bool any_folder = false;
+  std::vector<std::string> folders;
   for (const util::DirectoryEntry& entry : *entries) {
-    if (!entry.is_directory) continue;
-    any_folder = true;
-    LoadVersion(name, entry.name, (fs::path(dir) / entry.name).string(), versions);
+    if (entry.is_directory) folders.push_back(entry.name);
   }
-  if (!any_folder) {
+  if (newest_versions_ > 0) {
+    // Newest first, so loading stops once enough serve; stable, so that of
+    // "7" and "007" the first in name order still wins.
+    const auto number = [](const std::string& folder) {
+      const absl::StatusOr<int> version = ParseModelVersion(folder);
+      return version.ok() ? *version : 0;
+    };
+    std::stable_sort(
+        folders.begin(), folders.end(),
+        [&](const std::string& a, const std::string& b) { return number(a) > number(b); });
+  }
+  VersionMap versions;
+  std::set<int> serving;  // loaded, or skipped: the caller has them
+  for (const std::string& folder : folders) {
+    const bool wanted =
+        newest_versions_ == 0 || static_cast<int>(serving.size()) < newest_versions_;
+    const std::optional<int> serves =
+        LoadVersion(name, folder, (fs::path(dir) / folder).string(), versions, wanted);
+    if (serves.has_value()) serving.insert(*serves);
+  }
+  if (folders.empty()) {
     problems_.push_back({name, "", absl::NotFoundError(absl::StrCat(
                                        dir, " has no version folders; want ", dir,
                                        "/1/ holding the model files"))});
@@ -112,28 +131,32 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
   if (!versions.empty()) models_.emplace(name, std::move(versions));
 }
 
-void ModelRepository::LoadVersion(const std::string& name, const std::string& version_text,
-                                  const std::string& dir, VersionMap& versions) {
+std::optional<int> ModelRepository::LoadVersion(const std::string& name,
+                                                const std::string& version_text,
+                                                const std::string& dir, VersionMap& versions,
+                                                bool wanted) {
   const absl::StatusOr<int> version = ParseModelVersion(version_text);
   if (!version.ok()) {
     problems_.push_back({name, version_text, version.status()});
-    return;
+    return std::nullopt;
   }
   version_folders_.emplace(name, *version);
-  if (skip_ && skip_(name, *version)) return;
+  if (skip_ && skip_(name, *version)) return *version;
+  if (!wanted) return std::nullopt;
   // "7" and "007" are both version 7; the first one (in name order) wins.
   if (versions.count(*version) > 0) {
     problems_.push_back({name, version_text, absl::AlreadyExistsError(absl::StrCat(
                                                  "version ", *version,
                                                  " is already loaded from another folder"))});
-    return;
+    return std::nullopt;
   }
   absl::StatusOr<LoadedModel> model = LoadModel(dir, options_);
   if (!model.ok()) {
     problems_.push_back({name, version_text, model.status()});
-    return;
+    return std::nullopt;
   }
   versions.emplace(*version, *std::move(model));
+  return *version;
 }
 
 std::vector<ModelVersion> ModelRepository::List() const {

@@ -48,10 +48,15 @@ class ModelRepository {
   static absl::StatusOr<ModelRepository> Load(const std::string& root);
 
   // Says which versions a caller already has, so Load() skips them (neither
-  // loaded nor reported): a server picking up versions added since.
+  // loaded nor reported): a server picking up versions added since. With
+  // `newest_versions` > 0, each name loads its versions newest first until
+  // that many serve (loaded, or skipped: the caller has them); the older
+  // folders are neither loaded nor reported, and a version that fails to
+  // load does not count, so an older one that loads takes its place.
   using Skip = std::function<bool(const std::string& name, int version)>;
   static absl::StatusOr<ModelRepository> Load(const std::string& root, const Skip& skip,
-                                              const LoadOptions& options = {});
+                                              const LoadOptions& options = {},
+                                              int newest_versions = 0);
 
   // The repository of the one model folder `model_dir` (ROOT/<name>), named
   // after its last path component. Same rules and codes as Load().
@@ -85,13 +90,16 @@ class ModelRepository {
   explicit ModelRepository(std::string root, Skip skip = nullptr, LoadOptions options = {})
       : root_(std::move(root)), skip_(std::move(skip)), options_(std::move(options)) {}
   void LoadName(const std::string& name, const std::string& dir);
-  void LoadVersion(const std::string& name, const std::string& version_text,
-                   const std::string& dir, VersionMap& versions);
+  // The version if it serves now: loaded, or skipped (the caller has it).
+  // Neither loads nor reports a valid version unless `wanted`.
+  std::optional<int> LoadVersion(const std::string& name, const std::string& version_text,
+                                 const std::string& dir, VersionMap& versions, bool wanted);
   std::string ProblemNote(absl::string_view name, absl::string_view version) const;
 
   std::string root_;
   Skip skip_;  // may be empty
   LoadOptions options_;                       // every version's
+  int newest_versions_ = 0;                   // 0: every version
   std::map<std::string, VersionMap> models_;  // only names with a loaded version
   std::vector<LoadProblem> problems_;
   std::set<std::pair<std::string, int>> version_folders_;  // every one found

@@ -152,6 +152,30 @@ TEST_F(ModelRepositoryTest, HoldsEveryVersionFolderFoundLoadedSkippedOrBroken) {
   EXPECT_FALSE(repository->Holds("chars", 1));
 }
 
+TEST_F(ModelRepositoryTest, NewestVersionsLoadsNewestFirstUntilThatManyServe) {
+  Add("lstm/1", "model/lstm_1layer");
+  Add("lstm/2", "model/lstm_1layer");
+  Add("lstm/10", "model_bad/nan_weight");
+  Add("gru/1", "model/gru_1layer");
+  // 10 fails, so 2 takes its place; 1 is neither loaded nor reported.
+  const absl::StatusOr<ModelRepository> newest =
+      ModelRepository::Load(root(), nullptr, {}, /*newest_versions=*/1);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  EXPECT_THAT(newest->Versions("lstm"), ElementsAre(2));
+  EXPECT_THAT(newest->Versions("gru"), ElementsAre(1));
+  ASSERT_EQ(newest->problems().size(), 1u);
+  EXPECT_EQ(newest->problems()[0].version, "10");
+  EXPECT_TRUE(newest->Holds("lstm", 1));
+  // A version the caller has counts: nothing older loads.
+  const absl::StatusOr<ModelRepository> skipping = ModelRepository::Load(
+      root(), [](const std::string& name, int version) { return name == "lstm" && version == 2; },
+      {}, 1);
+  ASSERT_TRUE(skipping.ok()) << skipping.status();
+  EXPECT_THAT(skipping->Versions("lstm"), IsEmpty());
+  // Two of them: 10 fails, 2 and 1 load.
+  EXPECT_THAT(ModelRepository::Load(root(), nullptr, {}, 2)->Versions("lstm"), ElementsAre(1, 2));
+}
+
 TEST_F(ModelRepositoryTest, ModelWithNoLoadableVersionIsAbsent) {
   Add("lstm/1", "model/lstm_1layer");
   Add("broken/1", "model_bad/nan_weight");

@@ -163,13 +163,13 @@ TEST_F(HotReloadTest, AVersionTakenOutServesItsSessionsThenIsUnloaded) {
 
   std::filesystem::remove_all(models_ + "/gru/1");
   EXPECT_THAT(VersionsOnceChanged({1, 2}), ElementsAre(2)) << server_->Log();
-  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 left the repository")) << server_->Log();
+  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 retired")) << server_->Log();
   // No new session on it...
   v1::StepRequest start_on_one = ReferenceStep("gru", "late", v1_, 0);
   start_on_one.mutable_model()->set_version(1);
   const grpc::Status refused = Step(start_on_one);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("left the repository"));
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("retired"));
   // ...but the one it has goes on, with its outputs, and the version stays
   // loaded meanwhile.
   for (int64_t t = 1; t < 5; ++t) {
@@ -194,6 +194,30 @@ TEST_F(HotReloadTest, AVersionTakenOutServesItsSessionsThenIsUnloaded) {
   // Version 2 serves on.
   ASSERT_TRUE(Step(ReferenceStep("gru", "new", v2_, 0)).ok());
   EXPECT_EQ(response_.model().version(), 2);
+}
+
+TEST_F(HotReloadTest, ModelVersionsOneRetiresTheOldVersionWhenANewOneLoads) {
+  Start({"--model_poll_interval=100ms", "--model_versions=1"});
+  MoveInVersionTwo();
+  EXPECT_THAT(VersionsOnceChanged(), ElementsAre(2)) << server_->Log();
+  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 retired")) << server_->Log();
+  ExpectOldSessionKeepsItsVersionAndNewSessionsTakeTheNewOne();
+  auto sessions = v1::SessionService::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::SessionRef old;
+  old.set_session_id("old");
+  v1::SessionInfo ended;
+  ASSERT_TRUE(sessions->EndSession(&context, old, &ended).ok());
+  EXPECT_TRUE(LogShowsWithin30s("model gru version 1 unloaded")) << server_->Log();
+}
+
+TEST(HotReloadFlagsTest, NegativeModelVersionsIsRefusedAtStart) {
+  const std::string models =
+      MakeTestRepository("negative_model_versions", {{"gru_2layer", "gru/1"}});
+  absl::StatusOr<std::unique_ptr<ServerProcess>> started =
+      ServerProcess::Start({"--models=" + models, "--model_versions=-1"});
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.status().message(), ::testing::HasSubstr("--model_versions"));
 }
 
 }  // namespace

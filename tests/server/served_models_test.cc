@@ -145,7 +145,7 @@ TEST(ServedModelsTest, AVersionWhoseFolderLeftIsRetiredThenFreedOnceNothingUsesI
   EXPECT_EQ(models->List().size(), 1u);
   const absl::Status gone = models->Find("gru", 1).status();
   EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(gone.message(), HasSubstr("left the repository"));
+  EXPECT_THAT(gone.message(), HasSubstr("retired: its folder left the repository"));
   EXPECT_EQ(*models->FindForSession("gru", 1), v1);
   EXPECT_EQ((*models->FindForSession("gru", 0))->version, 2);
   EXPECT_EQ(models->retired(), 1);
@@ -207,6 +207,56 @@ TEST(ServedModelsTest, ANameWhoseFolderLeftIsNoLongerServed) {
   EXPECT_THAT(status.message(), HasSubstr("its folder left the repository"));
   EXPECT_THAT(status.message(), HasSubstr("serving: gru"));
   EXPECT_EQ(models->TakeUnused().size(), 0u) << "`gone` still holds it";
+}
+
+TEST(ServedModelsTest, NewestVersionsServesThatManyAndRetiresTheOldestWhenANewOneLoads) {
+  const std::string root =
+      MakeTestRepository("served_newest", {{"gru_1layer", "gru/1"}, {"gru_2layer", "gru/2"}});
+  const std::unique_ptr<ServedModels> models =
+      *ServedModels::Load(root, 2, nullptr, {}, /*newest_versions=*/1);
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(2));
+  EXPECT_EQ(models->FindForSession("gru", 1).status().code(), absl::StatusCode::kNotFound)
+      << "an older version is not even loaded";
+
+  // A broken newer version retires nothing: what serves keeps serving.
+  std::filesystem::create_directories(root + "/gru/3");
+  std::ofstream(root + "/gru/3/config.json") << "{ not json";
+  absl::StatusOr<ServedModels::Reloaded> broken = models->Reload(root, 2);
+  ASSERT_TRUE(broken.ok()) << broken.status();
+  EXPECT_EQ(broken->problems.size(), 1u);
+  EXPECT_TRUE(broken->retired.empty());
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(2));
+
+  // One that loads takes over; the one before is retired, not dropped.
+  std::filesystem::remove_all(root + "/gru/3");
+  std::filesystem::copy(TestdataPath("model/gru_1layer"), root + "/gru/3",
+                        std::filesystem::copy_options::recursive);
+  absl::StatusOr<ServedModels::Reloaded> newer = models->Reload(root, 2);
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  ASSERT_EQ(newer->added.size(), 1u);
+  EXPECT_EQ(newer->added[0]->version, 3);
+  ASSERT_EQ(newer->retired.size(), 1u);
+  EXPECT_EQ(newer->retired[0]->version, 2);
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(3));
+  const absl::Status retired = models->Find("gru", 2).status();
+  EXPECT_EQ(retired.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(retired.message(), HasSubstr("newer versions replaced it"));
+  EXPECT_TRUE(models->FindForSession("gru", 2).ok());
+
+  // Version 3 taken out before 2 was freed: 2 serves again, as it was.
+  const ServedModelPtr two = newer->retired[0];
+  std::filesystem::remove_all(root + "/gru/3");
+  absl::StatusOr<ServedModels::Reloaded> back = models->Reload(root, 2);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->added.size(), 1u);
+  EXPECT_EQ(back->added[0], two);
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(2));
+  // A reload with nothing new loads nothing: version 1 stays unloaded.
+  absl::StatusOr<ServedModels::Reloaded> again = models->Reload(root, 2);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->added.empty());
+  EXPECT_TRUE(again->retired.empty());
+  EXPECT_EQ(models->FindForSession("gru", 1).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
