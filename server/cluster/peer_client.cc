@@ -11,16 +11,32 @@ namespace rnnserve::cluster {
 
 std::shared_ptr<grpc::Channel> PeerClient::ChannelTo(const std::string& address) {
   absl::MutexLock lock(&mu_);
-  std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) {
-    grpc::ChannelArguments arguments;
-    // A stopped or vanished peer must cost one timeout, not gRPC's growing
-    // reconnect backoff on every later call.
-    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
-  }
+  if (const auto it = channels_.find(address); it != channels_.end()) return it->second;
+  absl::erase_if(channels_, [](const auto& entry) {
+    const grpc_connectivity_state state = entry.second->GetState(/*try_to_connect=*/false);
+    return state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_CONNECTING;
+  });
+  grpc::ChannelArguments arguments;
+  // A stopped or vanished peer must cost one timeout, not gRPC's growing
+  // reconnect backoff on every later call.
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+  channels_.emplace(address, channel);
   return channel;
+}
+
+void PeerClient::Forget(const std::string& address, const std::shared_ptr<grpc::Channel>& channel) {
+  absl::MutexLock lock(&mu_);
+  if (const auto it = channels_.find(address); it != channels_.end() && it->second == channel) {
+    channels_.erase(it);
+  }
+}
+
+int64_t PeerClient::channels() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(channels_.size());
 }
 
 absl::StatusOr<v1::SessionState> PeerClient::TakeSession(const std::string& address,
@@ -29,13 +45,18 @@ absl::StatusOr<v1::SessionState> PeerClient::TakeSession(const std::string& addr
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   if (!authorization_.empty()) context.AddMetadata("authorization", authorization_);
   v1::SessionState state;
+  const std::shared_ptr<grpc::Channel> channel = ChannelTo(address);
   const grpc::Status status =
-      v1::ClusterService::NewStub(ChannelTo(address))->TakeSession(&context, request, &state);
+      v1::ClusterService::NewStub(channel)->TakeSession(&context, request, &state);
   if (status.ok()) return state;
   if (context.GetServerTrailingMetadata().count(kSessionEndedTrailer) > 0) {
     return SessionEnded(request.session_id(), address);
   }
-  return server::ToAbslStatus(status);
+  absl::Status failed = server::ToAbslStatus(status);
+  // Gone, most likely for good (a pod's address): its channel would go on
+  // reconnecting every second.
+  if (PeerUnreachable(failed)) Forget(address, channel);
+  return failed;
 }
 
 bool PeerUnreachable(const absl::Status& status) {

@@ -5,6 +5,7 @@
 #ifndef RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
 #define RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,14 +31,27 @@ class PeerClient {
   // otherwise: UNAVAILABLE or DEADLINE_EXCEEDED mean the peer is gone or
   // stopped; NOT_FOUND that it does not hold the session.
   absl::StatusOr<v1::SessionState> TakeSession(const std::string& address,
-                                               const v1::TakeSessionRequest& request);
+                                               const v1::TakeSessionRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Channels kept: one per peer that is connected or connecting.
+  int64_t channels() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+  // The channel kept for `address`, or a new one. Making one first forgets
+  // the channels that are not connected: reaching those peers again costs a
+  // connection either way, and pod addresses come and go, so a long-lived
+  // replica would otherwise keep (and keep reconnecting) one per peer it
+  // ever pulled from.
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets `channel` of `address`, a peer found unreachable, unless a newer
+  // channel replaced it.
+  void Forget(const std::string& address, const std::shared_ptr<grpc::Channel>& channel)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string authorization_;
   const absl::Duration timeout_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };
 
