@@ -7,7 +7,9 @@
 #include "absl/time/clock.h"
 #include "model/importers/fingerprint.h"
 #include "model/importers/keras_model.h"
+#include "model/importers/onnx_external_data.h"
 #include "model/importers/onnx_graph.h"
+#include "model/importers/onnx_reader.h"
 #include "model/importers/safetensors_reader.h"
 #include "model/importers/tfjs_model.h"
 #include "model/importers/weight_converter.h"
@@ -27,9 +29,40 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }
 
+// The model of an imported ONNX graph, fingerprinted by `parts`.
+LoadedModel FromOnnx(OnnxImport imported, const std::string& path,
+                     absl::Span<const NamedBytes> parts) {
+  LoadedModel model;
+  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
+  model.info = ModelInfo{
+      .path = path,
+      .format = absl::StrCat("onnx (", imported.summary, ")"),
+      .cell = imported.cell,
+      .num_layers = imported.num_layers,
+      .hidden_size = imported.hidden_size,
+      .proj_size = 0,
+      .bidirectional = imported.bidirectional,
+      .parameter_count = imported.parameter_count,
+      .fingerprint = Fingerprint(parts),
+  };
+  NoteWeights(model);
+  return model;
+}
+
+// model.onnx in folder `path`, with its external data files, if any: they
+// define the model too, so they are in its fingerprint, after model.onnx.
 absl::StatusOr<LoadedModel> LoadOnnx(const std::string& path, const std::string& file) {
   RNN_ASSIGN_OR_RETURN(const std::string bytes, util::ReadFileToString(file));
-  return LoadOnnxModel(bytes, path);
+  absl::StatusOr<OnnxModel> parsed = ParseOnnxModel(bytes);
+  if (!parsed.ok()) return Annotate(parsed.status(), file);
+  ExternalDataFiles external;
+  if (absl::Status read = InlineExternalData(parsed->proto, path, external); !read.ok()) {
+    return Annotate(read, file);
+  }
+  RNN_ASSIGN_OR_RETURN(OnnxImport imported, ImportOnnxModel(*parsed, file));
+  std::vector<NamedBytes> parts = {{"model.onnx", bytes}};
+  for (const auto& [location, data] : external) parts.push_back({location, data});
+  return FromOnnx(std::move(imported), path, parts);
 }
 
 absl::StatusOr<LoadedModel> LoadKeras(const std::string& file) {
@@ -132,21 +165,7 @@ absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
                                           const std::string& path) {
   RNN_ASSIGN_OR_RETURN(OnnxImport imported,
                        ImportOnnxModel(onnx_bytes, path + "/model.onnx"));
-  LoadedModel model;
-  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
-  model.info = ModelInfo{
-      .path = path,
-      .format = absl::StrCat("onnx (", imported.summary, ")"),
-      .cell = imported.cell,
-      .num_layers = imported.num_layers,
-      .hidden_size = imported.hidden_size,
-      .proj_size = 0,
-      .bidirectional = imported.bidirectional,
-      .parameter_count = imported.parameter_count,
-      .fingerprint = Fingerprint({{"model.onnx", onnx_bytes}}),
-  };
-  NoteWeights(model);
-  return model;
+  return FromOnnx(std::move(imported), path, {{"model.onnx", onnx_bytes}});
 }
 
 absl::StatusOr<LoadedModel> LoadKerasModel(absl::string_view bytes, const std::string& file) {

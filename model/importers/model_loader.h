@@ -60,7 +60,9 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions
 
 // What LoadModel() runs once the files are read, for bytes from elsewhere
 // (the fuzzers, fuzz/). `path` names the model folder in messages and in
-// ModelInfo; nothing is read from it. Codes as LoadModel().
+// ModelInfo; nothing is read from it, so an ONNX model whose weights are in
+// external data files is refused (LoadModel reads them). Codes as
+// LoadModel().
 absl::StatusOr<LoadedModel> LoadOnnxModel(absl::string_view onnx_bytes,
                                           const std::string& path);
 // `file` is the Keras file's path: it names the model in messages and its

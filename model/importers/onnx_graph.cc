@@ -791,12 +791,19 @@ std::vector<Axes> InputReadings(const onnx::ValueInfoProto& input, bool tokens) 
 }  // namespace
 
 absl::StatusOr<OnnxImport> ImportOnnxModel(absl::string_view bytes, absl::string_view source) {
+  absl::StatusOr<OnnxModel> model = ParseOnnxModel(bytes);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(),
+                        absl::StrCat(source, ": ", model.status().message()));
+  }
+  return ImportOnnxModel(*model, source);
+}
+
+absl::StatusOr<OnnxImport> ImportOnnxModel(const OnnxModel& model, absl::string_view source) {
   auto fail = [&](const absl::Status& status) {
     return absl::Status(status.code(), absl::StrCat(source, ": ", status.message()));
   };
-  absl::StatusOr<OnnxModel> model = ParseOnnxModel(bytes);
-  if (!model.ok()) return fail(model.status());
-  const onnx::GraphProto& graph = model->proto.graph();
+  const onnx::GraphProto& graph = model.proto.graph();
   absl::StatusOr<absl::flat_hash_map<std::string, OnnxConstant>> constants =
       CollectConstants(graph);
   if (!constants.ok()) return fail(constants.status());
@@ -817,7 +824,7 @@ absl::StatusOr<OnnxImport> ImportOnnxModel(absl::string_view bytes, absl::string
   }
   absl::Status first_error;
   for (const Axes& reading : InputReadings(*input, tokens)) {
-    GraphImporter importer(graph, model->opset, *constants);
+    GraphImporter importer(graph, model.opset, *constants);
     absl::StatusOr<OnnxImport> imported = importer.Import(reading, tokens);
     if (imported.ok()) return imported;
     if (first_error.ok()) first_error = imported.status();

@@ -17,6 +17,8 @@
 
 namespace rnnserve::model {
 
+struct OnnxModel;  // model/importers/onnx_reader.h
+
 struct OnnxImport {
   LayerStack stack;
   int64_t parameter_count = 0;
@@ -31,6 +33,9 @@ struct OnnxImport {
 // INVALID_ARGUMENT for a file that is not ONNX, an unsupported opset, domain,
 // op or graph shape, a missing initializer or a shape mismatch.
 absl::StatusOr<OnnxImport> ImportOnnxModel(absl::string_view bytes, absl::string_view source);
+// The same for a model already parsed (ParseOnnxModel), for instance with its
+// external data read in (InlineExternalData); data still external is refused.
+absl::StatusOr<OnnxImport> ImportOnnxModel(const OnnxModel& model, absl::string_view source);
 
 }  // namespace rnnserve::model
 

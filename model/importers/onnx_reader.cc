@@ -138,8 +138,9 @@ absl::StatusOr<OnnxModel> ParseOnnxModel(absl::string_view bytes) {
 
 absl::StatusOr<OnnxConstant> ConvertTensor(const onnx::TensorProto& tensor) {
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
-    return TensorError(tensor, "weights stored in external data files are not supported; "
-                               "export with the weights inside the .onnx file");
+    return TensorError(tensor,
+                       "weights stored in external data files are read only when "
+                       "model.onnx is loaded from its folder, beside them");
   }
   const int type = tensor.data_type();
   if (RawElementSize(type) == 0) {

@@ -14,9 +14,11 @@ Deterministic (fixed seeds). Wipes and regenerates, next to itself:
     ``expected_<k>.npy``  float32 [T, output_size]: the torch module's first output,
                           one row per step, from zero initial states.
 ``onnx_export/MANIFEST.txt``  one line per fixture (streaming, cell, option, opset, sizes).
-``onnx_export_refused/<cell>_<option>/model.onnx`` (plus ``model.onnx.data`` for
-    external data) and ``onnx_export_refused/README.txt``: exports the loader must
-    refuse; the README gives, per case, the part of the message the test expects.
+    The ``external_data`` rows also have ``model.onnx.data``: every weight saved
+    outside model.onnx (``onnx.save_model(save_as_external_data=True)``).
+``onnx_export_refused/<cell>_<option>/model.onnx`` and ``onnx_export_refused/README.txt``:
+    exports the loader must refuse; the README gives, per case, the part of the message
+    the test expects.
 
 Cells: nn.LSTM, nn.GRU, nn.RNN (tanh), input_size 3, hidden_size 4, head 5 outputs.
 
@@ -29,8 +31,8 @@ num_layers 2 and 3, batch_first, unbatched [T, I] input, a Linear head with no
 activation / softmax / log_softmax / sigmoid / tanh / relu, h0 (and c0) as graph
 inputs (a session starts from zeros: the reference runs from zeros), hn (and cn) as
 extra graph outputs (ignored), keep_initializers_as_inputs=True,
-do_constant_folding=False, opsets 9 to 17, and, refused, the weights in an external
-data file and a fixed example batch of 2.
+do_constant_folding=False, opsets 9 to 17, the weights in an external data file, and,
+refused, a fixed example batch of 2.
 """
 
 import io
@@ -89,8 +91,7 @@ OPTIONS = [
                      state_inputs=True, state_outputs=True, keep_initializers=True), None),
     ("combo_c", dict(opset=11, dynamic=True, batch_first=True, layers=2, head="softmax",
                      folding=False), None),
-    ("external_data", dict(external_data=True),
-     "weights stored in external data files are not supported"),
+    ("external_data", dict(external_data=True), None),
     ("batch_of_two", dict(batch=2), "a session is a batch of one"),
 ]
 
@@ -173,20 +174,17 @@ def main():
             torch.manual_seed(1000 * index + cell_index)
             module = Model(cell, o).eval()
             model = export(module, cell, o)
+            d = os.path.join(REFUSED if refusal is not None else OUT, name)
+            os.makedirs(d)
+            if o["external_data"]:
+                onnx.save_model(model, os.path.join(d, "model.onnx"),
+                                save_as_external_data=True, all_tensors_to_one_file=True,
+                                location="model.onnx.data", size_threshold=0)
+            else:
+                onnx.save_model(model, os.path.join(d, "model.onnx"))
             if refusal is not None:
-                d = os.path.join(REFUSED, name)
-                os.makedirs(d)
-                if o["external_data"]:
-                    onnx.save_model(model, os.path.join(d, "model.onnx"),
-                                    save_as_external_data=True, all_tensors_to_one_file=True,
-                                    location="model.onnx.data", size_threshold=0)
-                else:
-                    onnx.save_model(model, os.path.join(d, "model.onnx"))
                 refused.append(f"{name}: {refusal}")
                 continue
-            d = os.path.join(OUT, name)
-            os.makedirs(d)
-            onnx.save_model(model, os.path.join(d, "model.onnx"))
             rng = np.random.default_rng(7 * index + cell_index)
             for k, t in enumerate(LENGTHS):
                 x = rng.standard_normal((t, I)).astype(np.float32)

@@ -1244,8 +1244,8 @@ def bad_fixtures():
             for k, v in (("location", "W.bin"), ("offset", "0"), ("length", str(nbytes))):
                 e = init.external_data.add()
                 e.key, e.value = k, v
-    case("external_data", "initializer W has data_location EXTERNAL (location W.bin, deliberately absent); "
-         "external data is not supported (and must never be read from outside the model folder)", m, check=False)
+    case("external_data", "initializer W has data_location EXTERNAL (location W.bin, deliberately absent): "
+         "refused, NOT_FOUND naming the file (onnx_external_data_test.cc, not BadOnnxTest)", m, check=False)
 
     # two inputs concatenated
     t = gen_tensors(name, "LSTM", I + 1, H, 1)
