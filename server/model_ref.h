@@ -18,8 +18,9 @@ struct ModelRef {
   int version = 0;
   std::shared_ptr<const model::LayerStack> stack;
   // Not owned; the pool of this model version, whose slot_floats() is
-  // stack->state_size(). Outlives every session (and every shared_ptr to
-  // one) that draws from it.
+  // stack->state_size(). Valid while a session holds one of its slots or a
+  // caller holds the version (ServedModelPtr): a retired version is freed
+  // once neither does (ServedModels::TakeUnused).
   StatePool* pool = nullptr;
   // Not owned; this version's metrics, or null where none are kept.
   ModelMetrics* metrics = nullptr;

@@ -296,7 +296,7 @@ void RnnServer::FreeUnusedModels() {
   // A reload running (it may load for seconds) frees when it is done; the
   // idle sweep does not wait for it.
   if (!model_lifecycle_mu_.TryLock()) return;
-  for (const ServedModelPtr& m : models_->TakeUnused()) {
+  for (const ServedModelPtr& m : models_->TakeUnused(absl::Now())) {
     batcher_->ForgetModel(m->loaded.stack.get());
     metrics_->ClearModelInfo(m->name, m->version);
     LOG(INFO) << "model " << m->name << " version " << m->version

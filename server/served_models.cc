@@ -76,6 +76,10 @@ absl::StatusOr<ServedModels::Reloaded> ServedModels::Reload(const std::string& r
                              return models_.count(key) > 0 || retired_.count(key) > 0;
                            },
                            load_, newest_versions_));
+  if (repository.HoldsNothing() && !List().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(root, " holds no model version (an empty or unmounted volume?)"));
+  }
   Reloaded reloaded;
   reloaded.problems = repository.problems();
   RNN_ASSIGN_OR_RETURN(reloaded.added, Serve(repository.List(), max_sessions, metrics));
@@ -87,6 +91,7 @@ void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Rel
   absl::MutexLock lock(&mu_);
   // Served from now on: each loaded version whose folder is there, only the
   // newest newest_versions_ of a name when that is set.
+  // A name whose folder could not be listed keeps its versions as they are.
   std::map<std::string, std::vector<int>> present;
   for (const std::map<Key, ServedModelPtr>* loaded : {&models_, &retired_}) {
     for (const auto& [key, model] : *loaded) {
@@ -102,7 +107,7 @@ void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Rel
     for (const int version : versions) wanted.emplace(name, version);
   }
   for (auto it = models_.begin(); it != models_.end();) {
-    if (wanted.count(it->first) > 0) {
+    if (wanted.count(it->first) > 0 || repository.Unlisted(it->first.first)) {
       ++it;
       continue;
     }
@@ -110,27 +115,39 @@ void ServedModels::RetireAndRevive(const model::ModelRepository& repository, Rel
     retired_.insert(models_.extract(it++));
   }
   for (auto it = retired_.begin(); it != retired_.end();) {
-    if (wanted.count(it->first) == 0) {
+    if (wanted.count(it->first) == 0 || repository.Unlisted(it->first.first)) {
       ++it;
       continue;
     }
     reloaded.added.push_back(it->second);
+    quiet_.erase(it->first);
     models_.insert(retired_.extract(it++));
   }
 }
 
-std::vector<ServedModelPtr> ServedModels::TakeUnused() {
+std::vector<ServedModelPtr> ServedModels::TakeUnused(absl::Time now) {
   std::vector<ServedModelPtr> unused;
   absl::MutexLock lock(&mu_);
   for (auto it = retired_.begin(); it != retired_.end();) {
+    const StatePool& pool = *it->second->pool;
     // Only this map can hand the version out, so once it holds the last
     // pointer no new session can draw from the pool: live() stays 0.
-    if (it->second.use_count() == 1 && it->second->pool->live() == 0) {
-      unused.push_back(std::move(it->second));
-      it = retired_.erase(it);
-    } else {
+    if (it->second.use_count() > 1 || pool.live() > 0) {
+      quiet_.erase(it->first);
       ++it;
+      continue;
     }
+    const auto [quiet, first_look] = quiet_.try_emplace(it->first, Quiet{now, pool.releases()});
+    if (!first_look && quiet->second.releases != pool.releases()) {
+      quiet->second = {now, pool.releases()};  // a session came and went
+    }
+    if (now - quiet->second.since < kFreeGrace) {
+      ++it;
+      continue;
+    }
+    quiet_.erase(quiet);
+    unused.push_back(std::move(it->second));
+    it = retired_.erase(it);
   }
   return unused;
 }

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "model/importers/model_repository.h"
 #include "server/metrics.h"
 #include "server/session_store.h"
@@ -54,11 +55,13 @@ class ServedModels {
 
   // Loads the versions of `root` not served yet (new folders, or ones that
   // failed before) and serves them; new sessions of a name take its newest
-  // version. Retires each served version whose folder left `root` (a folder
-  // that cannot be listed retires nothing) or, with newest_versions, that
-  // newer versions now outnumber; serves a retired one again if it is
-  // wanted again before it was freed. A version that fails to load is only
-  // reported: what is served keeps serving.
+  // version. Retires each served version whose folder left `root` or, with
+  // newest_versions, that newer versions now outnumber; serves a retired one
+  // again if it is wanted again before it was freed. A model folder that
+  // cannot be listed leaves its versions as they are. A version that fails
+  // to load is only reported: what is served keeps serving.
+  // FAILED_PRECONDITION, changing nothing, when `root` holds no model at all
+  // while some are served (an empty or unmounted volume).
   struct Reloaded {
     std::vector<ServedModelPtr> added;    // loaded, or served again
     std::vector<ServedModelPtr> retired;  // by this reload
@@ -81,9 +84,13 @@ class ServedModels {
   // Every served version of `name`, ascending.
   std::vector<int> Versions(absl::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
   // The retired versions nothing uses any more: no session draws from their
-  // pool and no caller holds them. They leave this object; the version is
-  // freed when the caller drops the pointers.
-  std::vector<ServedModelPtr> TakeUnused() ABSL_LOCKS_EXCLUDED(mu_);
+  // pool and no caller holds them, as seen at `now` and at an earlier call
+  // at least kFreeGrace before, with no session come and gone between (a
+  // thread that read a session's binding without its lock, just before the
+  // session left the pool, is long done with it). They leave this object;
+  // the version is freed when the caller drops the pointers.
+  static constexpr absl::Duration kFreeGrace = absl::Seconds(1);
+  std::vector<ServedModelPtr> TakeUnused(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // Retired versions not freed yet (they still have sessions, or a caller).
   int64_t retired() const ABSL_LOCKS_EXCLUDED(mu_);
   // The problems of the first Load().
@@ -109,6 +116,13 @@ class ServedModels {
   std::map<Key, ServedModelPtr> models_ ABSL_GUARDED_BY(mu_);
   // A version is in one of the two maps at most.
   std::map<Key, ServedModelPtr> retired_ ABSL_GUARDED_BY(mu_);
+  // Retired versions seen unused, since when, and their pool's releases()
+  // then (TakeUnused).
+  struct Quiet {
+    absl::Time since;
+    int64_t releases = 0;
+  };
+  std::map<Key, Quiet> quiet_ ABSL_GUARDED_BY(mu_);
   std::vector<model::LoadProblem> problems_;
   const model::LoadOptions load_;
   const int newest_versions_;  // 0: every version

@@ -141,13 +141,18 @@ absl::Status SessionServiceImpl::End(Found found, absl::Time now, pb::SessionInf
 
 absl::Status SessionServiceImpl::Reset(Found found, absl::Time now, pb::SessionInfo* info) {
   RNN_ASSIGN_OR_RETURN(SessionPtr session, std::move(found));
-  ModelRef model;
+  std::string name;
+  int version = 0;
   {
     absl::MutexLock lock(&session->mu());
-    model = session->model();
+    name = session->model().name;
+    version = session->model().version;
   }
+  // Held through Start, so the version (retired, maybe) cannot be freed
+  // before the session draws from its pool again.
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr served, models_->FindForSession(name, version));
   // Start takes session->mu() itself (after any step running on it).
-  RNN_ASSIGN_OR_RETURN(session, store_->Start(session->id(), model, now));
+  RNN_ASSIGN_OR_RETURN(session, store_->Start(session->id(), served->ref(), now));
   FillInfo(*session, now, info);
   return absl::OkStatus();
 }

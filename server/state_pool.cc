@@ -85,6 +85,7 @@ void StatePool::Release(float* slot) {
   std::memcpy(slot, &free_head_, sizeof(float*));
   free_head_ = slot;
   --live_;
+  ++releases_;
 }
 
 const ModelRef& StatePool::Bind(const ModelRef& model) {
@@ -97,6 +98,11 @@ const ModelRef& StatePool::Bind(const ModelRef& model) {
     }
   }
   return *bindings_.emplace_back(std::make_unique<const ModelRef>(model));
+}
+
+int64_t StatePool::releases() const {
+  absl::MutexLock lock(&mu_);
+  return releases_;
 }
 
 int64_t StatePool::live() const {

@@ -66,6 +66,9 @@ class StatePool {
   int64_t slots_per_chunk() const { return slots_per_chunk_; }
   // Slots handed out and not released.
   int64_t live() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Slots released since the pool was made: unchanged between two looks at
+  // an empty pool, no session drew from it (or left it) in between.
+  int64_t releases() const ABSL_LOCKS_EXCLUDED(mu_);
   // Slots in the chunks allocated so far (live + free + not yet used).
   int64_t capacity() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -89,6 +92,7 @@ class StatePool {
   // Head of the free list; each free slot starts with the next one's address.
   float* free_head_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t live_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t releases_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<const ModelRef>> bindings_ ABSL_GUARDED_BY(mu_);
 };
 

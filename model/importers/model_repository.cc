@@ -193,11 +193,15 @@ absl::StatusOr<ModelVersion> ModelRepository::Find(absl::string_view name,
   return ModelVersion{it->first, found->first, found->second};
 }
 
-// Why `name` (any version when `version` is empty) failed to load, if it did.
 bool ModelRepository::Holds(const std::string& name, int version) const {
-  return version_folders_.count({name, version}) > 0 || unlisted_names_.count(name) > 0;
+  return version_folders_.count({name, version}) > 0;
 }
 
+bool ModelRepository::Unlisted(const std::string& name) const {
+  return unlisted_names_.count(name) > 0;
+}
+
+// Why `name` (any version when `version` is empty) failed to load, if it did.
 std::string ModelRepository::ProblemNote(absl::string_view name,
                                          absl::string_view version) const {
   for (const LoadProblem& problem : problems_) {

@@ -74,9 +74,14 @@ class ModelRepository {
 
   // Whether `version` of `name` had its folder in the repository when it was
   // read, whether that version loaded, was skipped or failed: a server
-  // retires the versions it serves whose folder left. True for every version
-  // of a name whose folder could not be listed (what it holds is unknown).
+  // retires the versions it serves whose folder left.
   bool Holds(const std::string& name, int version) const;
+  // Whether the folder of `name` was there but could not be listed: what it
+  // holds is unknown, so a server leaves its versions as they are.
+  bool Unlisted(const std::string& name) const;
+  // Whether the repository held no model folder at all (an empty or
+  // unmounted volume, likelier than an operator removing every model).
+  bool HoldsNothing() const { return version_folders_.empty() && unlisted_names_.empty(); }
 
   // `version` of `name`, or its newest loaded version. NOT_FOUND naming the
   // available models (or the name's available versions) and, if the asked

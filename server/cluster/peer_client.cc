@@ -12,9 +12,14 @@ namespace rnnserve::cluster {
 std::shared_ptr<grpc::Channel> PeerClient::ChannelTo(const std::string& address) {
   absl::MutexLock lock(&mu_);
   if (const auto it = channels_.find(address); it != channels_.end()) return it->second;
-  absl::erase_if(channels_, [](const auto& entry) {
+  // Idle channels (no call lately, or a lost connection) cost only memory:
+  // forgotten only once they are many, so that pulls from several new peers
+  // at once do not evict each other's channels before their first call.
+  const bool many = channels_.size() >= kManyChannels;
+  absl::erase_if(channels_, [many](const auto& entry) {
     const grpc_connectivity_state state = entry.second->GetState(/*try_to_connect=*/false);
-    return state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_CONNECTING;
+    return state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN ||
+           (many && state == GRPC_CHANNEL_IDLE);
   });
   grpc::ChannelArguments arguments;
   // A stopped or vanished peer must cost one timeout, not gRPC's growing
@@ -54,8 +59,9 @@ absl::StatusOr<v1::SessionState> PeerClient::TakeSession(const std::string& addr
   }
   absl::Status failed = server::ToAbslStatus(status);
   // Gone, most likely for good (a pod's address): its channel would go on
-  // reconnecting every second.
-  if (PeerUnreachable(failed)) Forget(address, channel);
+  // reconnecting every second. (A peer that is only slow, DEADLINE_EXCEEDED,
+  // keeps its channel.)
+  if (absl::IsUnavailable(failed)) Forget(address, channel);
   return failed;
 }
 

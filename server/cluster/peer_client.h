@@ -5,6 +5,7 @@
 #ifndef RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
 #define RNNSERVE_SERVER_CLUSTER_PEER_CLIENT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,15 +40,17 @@ class PeerClient {
 
  private:
   // The channel kept for `address`, or a new one. Making one first forgets
-  // the channels that are not connected: reaching those peers again costs a
-  // connection either way, and pod addresses come and go, so a long-lived
-  // replica would otherwise keep (and keep reconnecting) one per peer it
-  // ever pulled from.
+  // the channels that failed to connect (and idle ones, once there are
+  // kManyChannels): reaching those peers again costs a connection either
+  // way, and pod addresses come and go, so a long-lived replica would
+  // otherwise keep (and keep reconnecting) one per peer it ever pulled from.
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets `channel` of `address`, a peer found unreachable, unless a newer
-  // channel replaced it.
+  // Forgets `channel` of `address`, a peer found unreachable (UNAVAILABLE),
+  // unless a newer channel replaced it.
   void Forget(const std::string& address, const std::shared_ptr<grpc::Channel>& channel)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  static constexpr size_t kManyChannels = 64;
 
   const std::string authorization_;
   const absl::Duration timeout_;

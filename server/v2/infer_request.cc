@@ -182,9 +182,13 @@ absl::StatusOr<NativeRequest> ToNativeRequest(const inference::ModelInferRequest
     return absl::InvalidArgumentError("model_name is empty; name the model to run");
   }
   RNN_ASSIGN_OR_RETURN(const int version, ParseModelVersion(request.model_version()));
-  RNN_ASSIGN_OR_RETURN(const ServedModelPtr model, models.Find(request.model_name(), version));
   RNN_ASSIGN_OR_RETURN(const SequenceParameters sequence,
                        ReadSequenceParameters(request.parameters()));
+  // A sequence going on may be on a retired version: its sessions go on.
+  const bool going_on = !sequence.sequence_id.empty() && !sequence.start;
+  RNN_ASSIGN_OR_RETURN(const ServedModelPtr model,
+                       going_on ? models.FindForSession(request.model_name(), version)
+                                : models.Find(request.model_name(), version));
   RNN_RETURN_IF_ERROR(CheckRequestedOutputs(request));
   if (request.inputs_size() != 1 || request.inputs(0).name() != kInputName) {
     std::vector<std::string> names;

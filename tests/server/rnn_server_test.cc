@@ -437,7 +437,12 @@ TEST(RnnServerTest, AVersionTakenOutIsFreedOnceItsLastSessionEnds) {
   old.set_session_id("old");
   v1::SessionInfo ended;
   ASSERT_TRUE(s.sessions_stub->EndSession(&context, old, &ended).ok());
-  s.server->ReloadModels();
+  // Freed once seen unused for ServedModels::kFreeGrace (bounded wait).
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
+       s.server->models().retired() > 0 && absl::Now() < give_up;) {
+    s.server->ReloadModels();
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   EXPECT_EQ(s.server->models().retired(), 0);
   EXPECT_TRUE(v1_weights.expired()) << "something still holds version 1's weights";
 }

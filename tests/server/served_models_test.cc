@@ -150,15 +150,25 @@ TEST(ServedModelsTest, AVersionWhoseFolderLeftIsRetiredThenFreedOnceNothingUsesI
   EXPECT_EQ((*models->FindForSession("gru", 0))->version, 2);
   EXPECT_EQ(models->retired(), 1);
 
-  // Kept while a session draws from its pool, then while a caller holds it.
-  EXPECT_TRUE(models->TakeUnused().empty());
+  // Kept while a session draws from its pool, then while a caller holds it,
+  // then until it has been seen unused for kFreeGrace.
+  const absl::Time t0 = absl::UnixEpoch() + absl::Hours(1);
+  const absl::Duration grace = ServedModels::kFreeGrace;
+  EXPECT_TRUE(models->TakeUnused(t0).empty());
   v1->pool->Release(*session_slot);
-  EXPECT_TRUE(models->TakeUnused().empty());  // `v1` and `reloaded` hold it
+  EXPECT_TRUE(models->TakeUnused(t0 + grace).empty());  // `v1` and `reloaded` hold it
   v1.reset();
-  std::vector<ServedModelPtr> unused = models->TakeUnused();
+  std::vector<ServedModelPtr> unused = models->TakeUnused(t0 + 2 * grace);
   EXPECT_TRUE(unused.empty()) << "`reloaded` still holds it";
   reloaded->retired.clear();
-  unused = models->TakeUnused();
+  EXPECT_TRUE(models->TakeUnused(t0 + 3 * grace).empty()) << "first seen unused now";
+  // A session that comes and goes meanwhile starts the grace again.
+  ServedModelPtr again = *models->FindForSession("gru", 1);
+  again->pool->Release(*again->pool->Allocate());
+  again.reset();
+  EXPECT_TRUE(models->TakeUnused(t0 + 4 * grace).empty());
+  EXPECT_TRUE(models->TakeUnused(t0 + 5 * grace - absl::Milliseconds(1)).empty());
+  unused = models->TakeUnused(t0 + 5 * grace);
   ASSERT_EQ(unused.size(), 1u);
   EXPECT_EQ(unused[0]->version, 1);
   EXPECT_EQ(models->retired(), 0);
@@ -206,7 +216,7 @@ TEST(ServedModelsTest, ANameWhoseFolderLeftIsNoLongerServed) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr("its folder left the repository"));
   EXPECT_THAT(status.message(), HasSubstr("serving: gru"));
-  EXPECT_EQ(models->TakeUnused().size(), 0u) << "`gone` still holds it";
+  EXPECT_EQ(models->TakeUnused(absl::Now()).size(), 0u) << "`gone` still holds it";
 }
 
 TEST(ServedModelsTest, NewestVersionsServesThatManyAndRetiresTheOldestWhenANewOneLoads) {
@@ -257,6 +267,17 @@ TEST(ServedModelsTest, NewestVersionsServesThatManyAndRetiresTheOldestWhenANewOn
   EXPECT_TRUE(again->added.empty());
   EXPECT_TRUE(again->retired.empty());
   EXPECT_EQ(models->FindForSession("gru", 1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ServedModelsTest, AReloadOfARepositoryHoldingNothingChangesNothing) {
+  const std::string root = MakeTestRepository("served_emptied", {{"gru_1layer", "gru/1"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 1);
+  std::filesystem::remove_all(root + "/gru");  // as an unmounted volume looks
+  const absl::StatusOr<ServedModels::Reloaded> reloaded = models->Reload(root, 1);
+  EXPECT_EQ(reloaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reloaded.status().message(), HasSubstr("holds no model version"));
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(1));
+  EXPECT_EQ(models->retired(), 0);
 }
 
 }  // namespace

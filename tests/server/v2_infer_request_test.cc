@@ -3,6 +3,7 @@
 // served fixtures: lstm (FP32 features) and charlm (token ids). Every refusal
 // says what was expected. (The service end to end: v2_grpc_service_test.cc.)
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -268,6 +269,24 @@ TEST_F(V2InferRequestTest, UnknownParametersAreIgnoredAsTritonDoes) {
   (*request.mutable_parameters())["priority"].set_uint64_param(3);
   (*request.mutable_parameters())["timeout"].set_int64_param(1000);
   EXPECT_TRUE(ToNativeRequest(request, *models_).ok());
+}
+
+TEST_F(V2InferRequestTest, ASequenceGoesOnOnARetiredVersionButNoneStartsOnIt) {
+  const std::string root = model::testing::MakeTestRepository(
+      "v2_retired", {{"lstm_3layer", "lstm/1"}, {"lstm_3layer", "lstm/2"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 10);
+  std::filesystem::remove_all(root + "/lstm/1");
+  const absl::StatusOr<ServedModels::Reloaded> reloaded = models->Reload(root, 10);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  ASSERT_EQ(reloaded->retired.size(), 1u);
+  Request request = FloatRequest(2);
+  request.set_model_version("1");
+  SetSequence(request, 7, /*start=*/false, /*end=*/false);
+  EXPECT_TRUE(ToNativeRequest(request, *models).ok());
+  SetSequence(request, 7, /*start=*/true, /*end=*/false);
+  const absl::Status start = ToNativeRequest(request, *models).status();
+  EXPECT_EQ(start.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(start.message(), HasSubstr("retired"));
 }
 
 TEST(V2InferResponseTest, TypedOrRawWithTheBatchDimensionAndSessionSteps) {
