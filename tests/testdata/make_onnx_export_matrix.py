@@ -42,6 +42,8 @@ import warnings
 
 import numpy as np
 import onnx
+import onnx.checker  # fails here, before anything is wiped, without python3-onnx (a bare
+# "import onnx" would find tests/testdata/onnx/ as an empty namespace package)
 import torch
 from torch import nn
 
