@@ -75,8 +75,9 @@ absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string
        !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
     std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
-    std::error_code ignored;  // An entry we cannot stat counts as a plain file.
-    entries.push_back({std::move(name), it->is_directory(ignored)});
+    std::error_code stat_error;
+    const bool is_directory = it->is_directory(stat_error);
+    entries.push_back({std::move(name), is_directory, static_cast<bool>(stat_error)});
   }
   if (error) return absl::ErrnoToStatus(error.value(), absl::StrCat("cannot list ", dir));
   std::sort(entries.begin(), entries.end(),

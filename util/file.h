@@ -27,11 +27,14 @@ absl::Status WriteStringToFile(const std::string& path, absl::string_view conten
 struct DirectoryEntry {
   std::string name;
   bool is_directory = false;
+  // It could not be stat'ed (a dangling symlink, an I/O error): whether it
+  // is a folder is unknown, and is_directory is false.
+  bool unknown = false;
 };
 
 // The entries of folder `dir` not starting with '.' (hidden files, editors'
-// and version control's droppings), sorted by name; an entry that cannot be
-// stat'ed counts as a plain file. The errno's code if `dir` cannot be listed.
+// and version control's droppings), sorted by name. The errno's code if
+// `dir` cannot be listed.
 absl::StatusOr<std::vector<DirectoryEntry>> ListVisibleEntries(const std::string& dir);
 
 }  // namespace rnnserve::util

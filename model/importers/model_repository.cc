@@ -70,6 +70,9 @@ absl::StatusOr<ModelRepository> ModelRepository::Load(const std::string& root, c
   repository.newest_versions_ = std::max(0, newest_versions);
   for (const util::DirectoryEntry& entry : entries) {
     if (entry.is_directory) repository.LoadName(entry.name, (fs::path(root) / entry.name).string());
+    // Perhaps a model folder (an I/O error, a symlink whose target is away):
+    // what it holds is unknown.
+    if (entry.unknown) repository.unlisted_names_.insert(entry.name);
   }
   return repository;
 }
@@ -102,6 +105,11 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
   std::vector<std::string> folders;
   for (const util::DirectoryEntry& entry : *entries) {
     if (entry.is_directory) folders.push_back(entry.name);
+    if (!entry.unknown) continue;
+    // Perhaps a version folder: held, though not loaded.
+    if (const absl::StatusOr<int> version = ParseModelVersion(entry.name); version.ok()) {
+      version_folders_.emplace(name, *version);
+    }
   }
   if (newest_versions_ > 0) {
     // Newest first, so loading stops once enough serve; stable, so that of

@@ -73,11 +73,13 @@ class ModelRepository {
   std::vector<int> Versions(absl::string_view name) const;
 
   // Whether `version` of `name` had its folder in the repository when it was
-  // read, whether that version loaded, was skipped or failed: a server
-  // retires the versions it serves whose folder left.
+  // read, whether that version loaded, was skipped or failed (or an entry of
+  // that name could not be stat'ed): a server retires the versions it serves
+  // whose folder left.
   bool Holds(const std::string& name, int version) const;
-  // Whether the folder of `name` was there but could not be listed: what it
-  // holds is unknown, so a server leaves its versions as they are.
+  // Whether the folder of `name` was there but could not be listed (or
+  // stat'ed): what it holds is unknown, so a server leaves its versions as
+  // they are.
   bool Unlisted(const std::string& name) const;
   // Whether the repository held no model folder at all (an empty or
   // unmounted volume, likelier than an operator removing every model).

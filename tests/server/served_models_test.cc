@@ -269,6 +269,28 @@ TEST(ServedModelsTest, NewestVersionsServesThatManyAndRetiresTheOldestWhenANewOn
   EXPECT_EQ(models->FindForSession("gru", 1).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ServedModelsTest, AModelFolderThatCannotBeStattedKeepsItsVersionsAsTheyAre) {
+  const std::string root =
+      MakeTestRepository("served_unstattable", {{"gru_1layer", "gru/1"}, {"charlm", "chars/1"}});
+  const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 1);
+  // gru's folder becomes a symlink whose target is away (as a folder on a
+  // volume with an I/O error looks): unknown, so nothing of gru changes.
+  std::filesystem::rename(root + "/gru", root + "/.gru-away");
+  std::filesystem::create_symlink(root + "/.gru-gone", root + "/gru");
+  const absl::StatusOr<ServedModels::Reloaded> reloaded = models->Reload(root, 1);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(reloaded->retired.empty());
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(1));
+  // A version folder that cannot be statted is held too.
+  std::filesystem::remove(root + "/gru");
+  std::filesystem::rename(root + "/.gru-away", root + "/gru");
+  std::filesystem::rename(root + "/gru/1", root + "/.gru-1-away");
+  std::filesystem::create_symlink(root + "/.gru-1-gone", root + "/gru/1");
+  ASSERT_TRUE(models->Reload(root, 1).ok());
+  EXPECT_THAT(models->Versions("gru"), ElementsAre(1));
+  EXPECT_EQ(models->retired(), 0);
+}
+
 TEST(ServedModelsTest, AReloadOfARepositoryHoldingNothingChangesNothing) {
   const std::string root = MakeTestRepository("served_emptied", {{"gru_1layer", "gru/1"}});
   const std::unique_ptr<ServedModels> models = *ServedModels::Load(root, 1);
