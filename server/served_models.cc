@@ -207,6 +207,7 @@ std::vector<ServedModelPtr> ServedModels::List() const {
   for (const auto& [key, model] : models_) list.push_back(model);
   return list;
 }
+
 std::vector<int> ServedModels::Versions(absl::string_view name) const {
   absl::ReaderMutexLock lock(&mu_);
   return VersionsLocked(name);

@@ -1,6 +1,7 @@
 // The models a server serves: the repository's loaded versions, each with the
 // pool its sessions' states live in. A reload (Reload) adds the versions new
-// in the repository and retires those whose folder left it: a retired
+// in the repository and retires those whose folder left it (or that newer
+// ones outnumber, with newest_versions): a retired
 // version takes no new session but its sessions go on, and once none is left
 // and no caller holds it, TakeUnused hands it over to be freed. A version is
 // shared (ServedModelPtr), so whoever found one may use it as long as it
@@ -105,7 +106,9 @@ class ServedModels {
   absl::StatusOr<std::vector<ServedModelPtr>> Serve(std::vector<model::ModelVersion> versions,
                                                     int64_t max_sessions, ServerMetrics* metrics)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Retires what left `repository` and serves again what came back to it.
+  // Retires the served versions `repository` no longer wants (their folder
+  // left, or newer ones outnumber them) and serves again the retired ones it
+  // wants back.
   void RetireAndRevive(const model::ModelRepository& repository, Reloaded& reloaded)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<ServedModelPtr> FindLocked(absl::string_view name, int version,
