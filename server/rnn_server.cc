@@ -1,5 +1,7 @@
 #include "server/rnn_server.h"
 
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -296,13 +298,20 @@ void RnnServer::FreeUnusedModels() {
   // A reload running (it may load for seconds) frees when it is done; the
   // idle sweep does not wait for it.
   if (!model_lifecycle_mu_.TryLock()) return;
-  for (const ServedModelPtr& m : models_->TakeUnused(absl::Now())) {
+  std::vector<ServedModelPtr> unused = models_->TakeUnused(absl::Now());
+  for (const ServedModelPtr& m : unused) {
     batcher_->ForgetModel(m->loaded.stack.get());
     metrics_->ClearModelInfo(m->name, m->version);
     LOG(INFO) << "model " << m->name << " version " << m->version
               << " unloaded: " << m->loaded.info.weight_bytes << " weight bytes freed";
   }
   model_lifecycle_mu_.Unlock();
+  if (unused.empty()) return;
+  unused.clear();  // the weights and pools go here
+  // glibc keeps freed heap memory for reuse; a model's matrices are below
+  // its (adaptive) mmap threshold, so without a trim the process's RSS
+  // would not shrink by what the versions held.
+  malloc_trim(0);
 }
 
 void RnnServer::Shutdown(absl::Duration drain) {

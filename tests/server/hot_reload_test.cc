@@ -8,11 +8,15 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -218,6 +222,57 @@ TEST(HotReloadFlagsTest, NegativeModelVersionsIsRefusedAtStart) {
       ServerProcess::Start({"--models=" + models, "--model_versions=-1"});
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(started.status().message(), ::testing::HasSubstr("--model_versions"));
+}
+
+// VmRSS of process `pid` in bytes, or -1.
+int64_t ResidentBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t kib = 0;
+    if (absl::StartsWith(line, "VmRSS:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")),
+                         &kib)) {
+      return kib * 1024;
+    }
+  }
+  return -1;
+}
+
+TEST(HotReloadMemoryTest, VersionsTakenOutGiveTheirMemoryBack) {
+  // Twelve versions of charlm (1.97 MB of weights each); eleven go.
+  constexpr int kVersions = 12;
+  const std::string models = MakeTestRepository("unload_memory", {});
+  for (int v = 1; v <= kVersions; ++v) {
+    std::filesystem::create_directories(absl::StrCat(models, "/charlm"));
+    std::filesystem::copy(absl::StrCat(RNNSERVE_SOURCE_DIR, "/models/charlm/1"),
+                          absl::StrCat(models, "/charlm/", v));
+  }
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+      ServerProcess::Start({"--models=" + models, "--idle_timeout=1s"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int64_t before = ResidentBytes((*server)->pid());
+  for (int v = 1; v < kVersions; ++v)
+    std::filesystem::remove_all(absl::StrCat(models, "/charlm/", v));
+  (*server)->Signal(SIGHUP);
+  bool unloaded = false;
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
+       !unloaded && absl::Now() < give_up; absl::SleepFor(absl::Milliseconds(50))) {
+    const std::string log = (*server)->Log();
+    unloaded = log.find("model charlm version 11 unloaded") != std::string::npos &&
+               log.find("model charlm version 1 unloaded") != std::string::npos;
+  }
+  ASSERT_TRUE(unloaded) << (*server)->Log();
+  absl::SleepFor(absl::Milliseconds(200));  // the trim follows the last log line
+  const int64_t after = ResidentBytes((*server)->pid());
+  LOG(INFO) << "VmRSS " << before << " B with " << kVersions << " versions, " << after
+            << " B after " << kVersions - 1 << " unloaded";
+  // ASan's allocator keeps freed memory in quarantine on purpose.
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
+  EXPECT_LT(after, before - (kVersions - 1) * 1'000'000) << "less than half the weights given back";
+#endif
+  (*server)->Signal(SIGTERM);
+  EXPECT_EQ((*server)->Wait(absl::Seconds(30)), 0);
 }
 
 }  // namespace

@@ -3,16 +3,13 @@
 // come and go; a kept channel would reconnect every second for ever).
 #include "server/cluster/peer_client.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/common/redis_server.h"
+#include "tests/common/server_process.h"
 #include "tests/server/test_server.h"
 
 namespace rnnserve::server {
@@ -20,17 +17,9 @@ namespace {
 
 using ::rnnserve::testing::RedisServer;
 
-// An address on 127.0.0.1 where nothing listens (a port just given back).
+// An address on 127.0.0.1 where nothing listens.
 std::string NobodyListening() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
-  CHECK_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  close(fd);
-  return absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  return absl::StrCat("127.0.0.1:", ::rnnserve::testing::UnusedPort());
 }
 
 v1::TakeSessionRequest TakeOf(const std::string& id) {
