@@ -29,24 +29,33 @@ absl::Status Annotate(const absl::Status& status, absl::string_view where) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }
 
-// The model of an imported ONNX graph, fingerprinted by `parts`.
-LoadedModel FromOnnx(OnnxImport imported, const std::string& path,
-                     absl::Span<const NamedBytes> parts) {
+// The served model of an importer's result (OnnxImport and KerasImport
+// share these fields), loaded from `path`, described as `format`.
+template <typename Import>
+LoadedModel FromImport(Import imported, const std::string& path, std::string format,
+                       std::string fingerprint) {
   LoadedModel model;
   model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
   model.info = ModelInfo{
       .path = path,
-      .format = absl::StrCat("onnx (", imported.summary, ")"),
+      .format = std::move(format),
       .cell = imported.cell,
       .num_layers = imported.num_layers,
       .hidden_size = imported.hidden_size,
       .proj_size = 0,
       .bidirectional = imported.bidirectional,
       .parameter_count = imported.parameter_count,
-      .fingerprint = Fingerprint(parts),
+      .fingerprint = std::move(fingerprint),
   };
   NoteWeights(model);
   return model;
+}
+
+// The model of an imported ONNX graph, fingerprinted by `parts`.
+LoadedModel FromOnnx(OnnxImport imported, const std::string& path,
+                     absl::Span<const NamedBytes> parts) {
+  std::string format = absl::StrCat("onnx (", imported.summary, ")");
+  return FromImport(std::move(imported), path, std::move(format), Fingerprint(parts));
 }
 
 // model.onnx in folder `path`, with its external data files, if any: they
@@ -73,21 +82,8 @@ absl::StatusOr<LoadedModel> LoadKeras(const std::string& file) {
 // The served model of any Keras container (.keras, .h5, TF.js), loaded from
 // `path`, its files' fingerprint given.
 LoadedModel FromKeras(KerasImport imported, const std::string& path, std::string fingerprint) {
-  LoadedModel model;
-  model.stack = std::make_shared<const LayerStack>(std::move(imported.stack));
-  model.info = ModelInfo{
-      .path = path,
-      .format = imported.summary,
-      .cell = imported.cell,
-      .num_layers = imported.num_layers,
-      .hidden_size = imported.hidden_size,
-      .proj_size = 0,
-      .bidirectional = imported.bidirectional,
-      .parameter_count = imported.parameter_count,
-      .fingerprint = std::move(fingerprint),
-  };
-  NoteWeights(model);
-  return model;
+  std::string format = imported.summary;
+  return FromImport(std::move(imported), path, std::move(format), std::move(fingerprint));
 }
 
 // A TF.js layers model: `json_path` and the shards it names, beside it.

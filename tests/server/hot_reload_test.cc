@@ -94,6 +94,14 @@ class HotReloadTest : public ::testing::Test {
     return false;
   }
 
+  grpc::Status EndSession(const std::string& id) {
+    grpc::ClientContext context;
+    v1::SessionRef session;
+    session.set_session_id(id);
+    v1::SessionInfo ended;
+    return v1::SessionService::NewStub(channel_)->EndSession(&context, session, &ended);
+  }
+
   grpc::Status Step(const v1::StepRequest& request) {
     grpc::ClientContext context;
     return inference_->Step(&context, request, &response_);
@@ -184,12 +192,7 @@ TEST_F(HotReloadTest, AVersionTakenOutServesItsSessionsThenIsUnloaded) {
   EXPECT_THAT(server_->Log(), ::testing::Not(::testing::HasSubstr("version 1 unloaded")));
 
   // Its last session ends: the version is freed, and leaves the metrics.
-  auto sessions = v1::SessionService::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::SessionRef old;
-  old.set_session_id("old");
-  v1::SessionInfo ended;
-  ASSERT_TRUE(sessions->EndSession(&context, old, &ended).ok());
+  ASSERT_TRUE(EndSession("old").ok());
   EXPECT_TRUE(LogShowsWithin30s("model gru version 1 unloaded")) << server_->Log();
   EXPECT_FALSE(HasSeries("rnnserve_model_info", 1));
   EXPECT_FALSE(HasSeries("rnnserve_model_weight_bytes", 1));
@@ -206,12 +209,7 @@ TEST_F(HotReloadTest, ModelVersionsOneRetiresTheOldVersionWhenANewOneLoads) {
   EXPECT_THAT(VersionsOnceChanged(), ElementsAre(2)) << server_->Log();
   EXPECT_TRUE(LogShowsWithin30s("model gru version 1 retired")) << server_->Log();
   ExpectOldSessionKeepsItsVersionAndNewSessionsTakeTheNewOne();
-  auto sessions = v1::SessionService::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::SessionRef old;
-  old.set_session_id("old");
-  v1::SessionInfo ended;
-  ASSERT_TRUE(sessions->EndSession(&context, old, &ended).ok());
+  ASSERT_TRUE(EndSession("old").ok());
   EXPECT_TRUE(LogShowsWithin30s("model gru version 1 unloaded")) << server_->Log();
 }
 
