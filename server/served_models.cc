@@ -76,7 +76,7 @@ absl::StatusOr<ServedModels::Reloaded> ServedModels::Reload(const std::string& r
                              return models_.count(key) > 0 || retired_.count(key) > 0;
                            },
                            load_, newest_versions_));
-  if (repository.HoldsNothing() && !List().empty()) {
+  if (repository.HoldsNothing() && Serving()) {
     return absl::FailedPreconditionError(
         absl::StrCat(root, " holds no model version (an empty or unmounted volume?)"));
   }
@@ -206,6 +206,11 @@ std::vector<ServedModelPtr> ServedModels::List() const {
   std::vector<ServedModelPtr> list;
   for (const auto& [key, model] : models_) list.push_back(model);
   return list;
+}
+
+bool ServedModels::Serving() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return !models_.empty();
 }
 
 std::vector<int> ServedModels::Versions(absl::string_view name) const {

@@ -114,6 +114,7 @@ class ServedModels {
   absl::StatusOr<ServedModelPtr> FindLocked(absl::string_view name, int version,
                                             bool retired_too) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::vector<int> VersionsLocked(absl::string_view name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool Serving() const ABSL_LOCKS_EXCLUDED(mu_);  // any version at all
 
   mutable absl::Mutex mu_;
   std::map<Key, ServedModelPtr> models_ ABSL_GUARDED_BY(mu_);

@@ -113,14 +113,16 @@ void ModelRepository::LoadName(const std::string& name, const std::string& dir) 
   }
   if (newest_versions_ > 0) {
     // Newest first, so loading stops once enough serve; stable, so that of
-    // "7" and "007" the first in name order still wins.
-    const auto number = [](const std::string& folder) {
+    // "7" and "007" the first in name order still wins. Numbered once each
+    // (0: not a version; LoadVersion reports it).
+    std::vector<std::pair<int, std::string>> numbered;
+    for (std::string& folder : folders) {
       const absl::StatusOr<int> version = ParseModelVersion(folder);
-      return version.ok() ? *version : 0;
-    };
-    std::stable_sort(
-        folders.begin(), folders.end(),
-        [&](const std::string& a, const std::string& b) { return number(a) > number(b); });
+      numbered.emplace_back(version.ok() ? *version : 0, std::move(folder));
+    }
+    std::stable_sort(numbered.begin(), numbered.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < folders.size(); ++i) folders[i] = std::move(numbered[i].second);
   }
   VersionMap versions;
   std::set<int> serving;  // loaded, or skipped: the caller has them

@@ -154,4 +154,17 @@ int UnusedPort() {
   std::abort();
 }
 
+int64_t ProcStatusBytes(pid_t pid, const std::string& field) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field, 0) != 0) continue;
+    std::istringstream value(line.substr(field.size()));
+    int64_t kib = -1;
+    value >> kib;  // "  123456 kB"
+    return kib < 0 ? -1 : kib * 1024;
+  }
+  return -1;
+}
+
 }  // namespace rnnserve::testing

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ class ServerProcess {
 // that cannot pick their own; below the kernel's ephemeral range, so that no
 // connection or port-0 listener takes it before the program binds it.
 int UnusedPort();
+
+// A field of /proc/<pid>/status in bytes ("VmRSS:", "VmHWM:" the peak RSS),
+// or -1 when the process or the field is not there.
+int64_t ProcStatusBytes(pid_t pid, const std::string& field);
 
 }  // namespace rnnserve::testing
 

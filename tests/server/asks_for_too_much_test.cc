@@ -7,7 +7,6 @@
 // the step was applied whole or not at all and the next call's session_steps
 // says which.
 #include <atomic>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +30,7 @@ namespace {
 
 using ::rnnserve::model::testing::SourcePath;
 using ::rnnserve::testing::HttpGet;
+using ::rnnserve::testing::ProcStatusBytes;
 using ::rnnserve::testing::ServerProcess;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
@@ -62,21 +62,6 @@ std::unique_ptr<v1::InferenceService::Stub> StubOf(const ServerProcess& server) 
   args.SetMaxReceiveMessageSize(-1);
   return v1::InferenceService::NewStub(
       grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
-}
-
-// A field of /proc/<pid>/status in bytes ("VmHWM:", the peak RSS).
-int64_t ProcStatusBytes(pid_t pid, const std::string& field) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field, 0) != 0) continue;
-    std::vector<std::string> parts =
-        absl::StrSplit(line.substr(field.size()), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    int64_t kb = 0;
-    CHECK(!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) << line;
-    return kb * 1024;
-  }
-  LOG(FATAL) << "no " << field << " in /proc/" << pid << "/status";
 }
 
 // The value of an unlabelled gauge in the server's /metrics, -1 if absent.

@@ -8,15 +8,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -37,6 +33,7 @@ using ::rnnserve::model::testing::MakeTestRepository;
 using ::rnnserve::model::testing::ReferenceSequence;
 using ::rnnserve::model::testing::TestdataPath;
 using ::rnnserve::testing::HttpGet;
+using ::rnnserve::testing::ProcStatusBytes;
 using ::rnnserve::testing::ServerProcess;
 using ::testing::ElementsAre;
 
@@ -222,21 +219,6 @@ TEST(HotReloadFlagsTest, NegativeModelVersionsIsRefusedAtStart) {
   EXPECT_THAT(started.status().message(), ::testing::HasSubstr("--model_versions"));
 }
 
-// VmRSS of process `pid` in bytes, or -1.
-int64_t ResidentBytes(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    int64_t kib = 0;
-    if (absl::StartsWith(line, "VmRSS:") &&
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")),
-                         &kib)) {
-      return kib * 1024;
-    }
-  }
-  return -1;
-}
-
 TEST(HotReloadMemoryTest, VersionsTakenOutGiveTheirMemoryBack) {
   // Twelve versions of charlm (1.97 MB of weights each); eleven go.
   constexpr int kVersions = 12;
@@ -249,7 +231,7 @@ TEST(HotReloadMemoryTest, VersionsTakenOutGiveTheirMemoryBack) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
       ServerProcess::Start({"--models=" + models, "--idle_timeout=1s"});
   ASSERT_TRUE(server.ok()) << server.status();
-  const int64_t before = ResidentBytes((*server)->pid());
+  const int64_t before = ProcStatusBytes((*server)->pid(), "VmRSS:");
   for (int v = 1; v < kVersions; ++v)
     std::filesystem::remove_all(absl::StrCat(models, "/charlm/", v));
   (*server)->Signal(SIGHUP);
@@ -262,7 +244,7 @@ TEST(HotReloadMemoryTest, VersionsTakenOutGiveTheirMemoryBack) {
   }
   ASSERT_TRUE(unloaded) << (*server)->Log();
   absl::SleepFor(absl::Milliseconds(200));  // the trim follows the last log line
-  const int64_t after = ResidentBytes((*server)->pid());
+  const int64_t after = ProcStatusBytes((*server)->pid(), "VmRSS:");
   LOG(INFO) << "VmRSS " << before << " B with " << kVersions << " versions, " << after
             << " B after " << kVersions - 1 << " unloaded";
   // ASan's allocator keeps freed memory in quarantine on purpose.
